@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import QVGraph
+
+@main
+struct QVerify: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "qverify",
+        abstract: "Convert Aidge post-training-quantized models to ONNX QDQ/QOP and prove the conversion right.",
+        discussion: """
+            Exit codes: 0 equivalent / success, 1 discrepancy found, 2 bad input or usage.
+            """,
+        version: version,
+        subcommands: [Inspect.self, Run.self, Resave.self])
+}
+
+/// Runs a command body, turning qverify errors into one line on stderr and exit code 2.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as QVError {
+        FileHandle.standardError.write(Data("qverify: error: \(e.description)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+func printErr(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
