@@ -42,6 +42,6 @@ let package = Package(
         .testTarget(name: "QVGraphTests", dependencies: ["QVGraph", "_TestSupport"]),
         .testTarget(name: "QVIOTests", dependencies: ["QVIO", "_TestSupport"]),
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["_TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify"]),
     ]
 )

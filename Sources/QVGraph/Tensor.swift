@@ -124,7 +124,7 @@ public struct Tensor: Sendable, Equatable {
 
     public init(_ values: [Float], shape: [Int]) { self.init(dtype: .float, shape: shape, storage: .f32(values)) }
     public init(_ values: [Double], shape: [Int]) { self.init(dtype: .double, shape: shape, storage: .f64(values)) }
-    public init(_ values: [Int64], shape: [Int], dtype: DType = .int64) { self.init(dtype: dtype, shape: shape, storage: .i64(values)) }
+    public init(int64s values: [Int64], shape: [Int], dtype: DType = .int64) { self.init(dtype: dtype, shape: shape, storage: .i64(values)) }
     /// Integer tensor of a type held in `Int32` storage (int8, uint8, int32, int4, bool, …).
     public init(_ values: [Int32], shape: [Int], dtype: DType) { self.init(dtype: dtype, shape: shape, storage: .i32(values)) }
     public static func scalar(_ v: Float) -> Tensor { Tensor([v], shape: []) }

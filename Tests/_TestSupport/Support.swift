@@ -1,1 +1,55 @@
 import Foundation
+import QVGraph
+import QVIO
+
+/// Paths and helpers shared by the test bundles.
+public enum TestPaths {
+    /// The package root, found from this file's location.
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let reference = root.appendingPathComponent("Reference")
+    public static let badFixtures = root.appendingPathComponent("Tests/Fixtures/bad")
+
+    public static func reference(_ rel: String) -> String { reference.appendingPathComponent(rel).path }
+
+    /// Every `.onnx` file under Reference/, sorted, as paths relative to Reference/.
+    public static func referenceModels() -> [String] {
+        let e = FileManager.default.enumerator(atPath: reference.path)!
+        return (e.allObjects as! [String]).filter { $0.hasSuffix(".onnx") }.sorted()
+    }
+
+    /// The built `qverify` executable, beside the test bundle.
+    public static var qverify: URL {
+        if let p = ProcessInfo.processInfo.environment["QVERIFY_BIN"] { return URL(fileURLWithPath: p) }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let c = dir.appendingPathComponent("qverify")
+            if FileManager.default.isExecutableFile(atPath: c.path) { return c }
+            dir = dir.deletingLastPathComponent()
+        }
+        return root.appendingPathComponent(".build/debug/qverify")
+    }
+}
+
+public struct CommandResult {
+    public var exitCode: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs the qverify binary with `args` (no stdin), waiting for it to finish.
+public func runQVerify(_ args: [String], cwd: URL = TestPaths.root) throws -> CommandResult {
+    let p = Process()
+    p.executableURL = TestPaths.qverify
+    p.arguments = args
+    p.currentDirectoryURL = cwd
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return CommandResult(exitCode: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}

@@ -1,0 +1,40 @@
+import Foundation
+import XCTest
+import _TestSupport
+
+/// Every malformed input: exit code 2 and exactly one line on stderr naming the file and the problem.
+final class BadInputTests: XCTestCase {
+    func assertRefused(_ file: String, _ message: String, command: String = "inspect", line: UInt = #line) throws {
+        let start = Date()
+        let r = try runQVerify([command, file])
+        XCTAssertEqual(r.exitCode, 2, "\(file): \(r.stderr)", line: line)
+        XCTAssertEqual(r.stdout, "", line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "\(file): \(r.stderr)", line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("qverify: error: \(file): "), r.stderr, line: line)
+        XCTAssertTrue(r.stderr.contains(message), "\(file): expected “\(message)” in \(r.stderr)", line: line)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30, "\(file) took too long", line: line)
+    }
+
+    func testMissingFile() throws { try assertRefused("Tests/Fixtures/bad/does_not_exist.onnx", "no such file") }
+    func testEmptyFile() throws { try assertRefused("Tests/Fixtures/bad/empty.onnx", "empty file (0 bytes)") }
+    func testGarbageBytes() throws { try assertRefused("Tests/Fixtures/bad/garbage.onnx", "not a valid ONNX protobuf") }
+    func testTruncatedModel() throws { try assertRefused("Tests/Fixtures/bad/truncated.onnx", "not a valid ONNX protobuf") }
+    func testNodeInputNothingProduces() throws {
+        try assertRefused("Tests/Fixtures/bad/dangling_input.onnx", "node Relu 'relu_dangling' reads 'nowhere', which no node")
+    }
+    func testCycle() throws { try assertRefused("Tests/Fixtures/bad/cycle.onnx", "the graph has a cycle through node Add 'add_a'") }
+    func testUnknownDtypeNumber() throws {
+        try assertRefused("Tests/Fixtures/bad/unknown_dtype.onnx", "initializer 'w': unknown element type number 99")
+    }
+    func testTensorDataLengthMismatch() throws {
+        try assertRefused("Tests/Fixtures/bad/length_mismatch.onnx", "needs 16 bytes of raw_data, has 10")
+    }
+    func testAbsurdDimsAreRefusedBeforeAllocating() throws {
+        try assertRefused("Tests/Fixtures/bad/absurd_dims.onnx", "dims [1048576, 1048576] describe more than 2^31 elements")
+    }
+    func testExternalDataOutsideTheModelFolderIsRefused() throws {
+        try assertRefused("Tests/Fixtures/bad/external_escape.onnx", "is outside the model's folder; refused")
+    }
+    func testADirectoryIsNotAModel() throws { try assertRefused("Tests/Fixtures/bad", "is a directory") }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import QVGraph
+import QVIO
+import XCTest
+import _TestSupport
+
+final class NpyTests: XCTestCase {
+    func testAidgeFoldedInputsAreCalibrationInputsScaledBy127RoundedHalfUp() throws {
+        // Both files were written by the fixture generator with numpy; this checks our reader
+        // against Aidge's input convention: round_half_up(x · (2^(n-1) − 1)).
+        let x = try Npy.load(TestPaths.reference("lenet/calib_inputs.npy"))
+        let q = try Npy.load(TestPaths.reference("lenet/aidge_folded_inputs.npy"))
+        XCTAssertEqual(x.dtype, .float)
+        XCTAssertEqual(x.shape, [8, 1, 1, 12, 12])
+        XCTAssertEqual(q.dtype, .int8)
+        XCTAssertEqual(q.shape, [8, 1, 1, 12, 12])
+        let expected = x.floats!.map { Int32((Double($0) * 127 + 0.5).rounded(.down)) }
+        XCTAssertEqual(q.int32s!, expected)
+    }
+
+    func testNpyEncodeDecodeKeepsDtypeShapeAndValues() throws {
+        let t = Tensor(int64s: [1, -2, 3, 4, 5, -6], shape: [2, 3])
+        XCTAssertEqual(try Npy.decode(Npy.encode(t)), t)
+        let s = Tensor([Float](repeating: 0.25, count: 1), shape: [])
+        XCTAssertEqual(try Npy.decode(Npy.encode(s)), s)
+    }
+
+    func testNpzOfIntermediatesListsEveryAidgeTensor() throws {
+        let z = try Npy.loadArchive(TestPaths.reference("lenet/aidge_cpu_folded_intermediates.npz"))
+        let byName = Dictionary(uniqueKeysWithValues: z.map { ($0.name, $0.tensor) })
+        XCTAssertEqual(byName["conv1_out0"]?.dtype, .int32)
+        XCTAssertEqual(byName["conv1_out0"]?.shape, [8, 1, 4, 10, 10])
+        XCTAssertEqual(byName["pool1_out1"]?.dtype, .int64)
+        XCTAssertEqual(byName.count, 10)
+    }
+
+    func testTruncatedNpyIsABadInput() throws {
+        var b = Npy.encode(Tensor([Float](arrayLiteral: 1, 2, 3, 4), shape: [4]))
+        b.removeLast(3)
+        XCTAssertThrowsError(try Npy.decode(b)) { e in
+            XCTAssertTrue("\(e)".contains("needs 16"), "\(e)")
+        }
+        XCTAssertThrowsError(try Npy.decode(Array("not numpy".utf8)))
+    }
+}

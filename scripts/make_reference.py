@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Builds qverify's own Reference/ fixtures with the real Eclipse Aidge 0.10.1 and onnxruntime.
+
+Deterministic: fixed seeds, fixed calibration inputs. For each fixture folder it writes
+  float.onnx, calib_inputs.npy (8 samples, uniform [0,1)), ort_float.npy,
+  aidge_quantized_folded.onnx (+ aidge_folded_inputs.npy, aidge_cpu_folded.npy, _intermediates.npz)
+  aidge_quantized.onnx (rescale_inputs=True, fold_graph=False; + aidge_cpu_quantized.npy, _intermediates.npz)
+  ort_static_qdq.onnx / ort_static_qop.onnx (onnxruntime quantize_static; + ort_static_*.npy)
+and manifest.json: the exact calls, every Aidge quantizer (scaling factor, clip range, dtype),
+what failed and why. Steps that fail in Aidge are recorded, not hidden.
+
+Usage: scripts/make_reference.py [OUT_DIR] [--only NAME ...]   (run inside scripts/setup-python.sh's venv)
+"""
+import argparse
+import hashlib
+import json
+import pathlib
+import traceback
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+import onnxruntime as ort
+
+import aidge_core
+import aidge_backend_cpu  # noqa: F401  (registers the CPU backend)
+import aidge_onnx
+import aidge_quantization as aq
+
+N_SAMPLES = 8
+
+
+# ---------------------------------------------------------------- float models (onnx.helper)
+
+class Builder:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits = [], []
+
+    def param(self, name, shape, fan_in=None, std=None):
+        std = std if std is not None else np.sqrt(2.0 / fan_in)
+        self.inits.append(numpy_helper.from_array(self.rng.normal(0, std, shape).astype(np.float32), name))
+        return name
+
+    def conv(self, name, x, cin, cout, k=3, pads=0, stride=1, group=1):
+        w = self.param(f"{name}_w", [cout, cin // group, k, k], fan_in=cin // group * k * k)
+        b = self.param(f"{name}_b", [cout], std=0.01)
+        attrs = dict(kernel_shape=[k, k], strides=[stride, stride], pads=[pads] * 4, group=group)
+        self.nodes.append(helper.make_node("Conv", [x, w, b], [f"{name}_out"], name=name, **attrs))
+        return f"{name}_out"
+
+    def op(self, op, name, inputs, **attrs):
+        self.nodes.append(helper.make_node(op, inputs, [f"{name}_out"], name=name, **attrs))
+        return f"{name}_out"
+
+    def fc(self, name, x, fin, fout, out=None):
+        w = self.param(f"{name}_w", [fout, fin], fan_in=fin)
+        b = self.param(f"{name}_b", [fout], std=0.01)
+        y = out or f"{name}_out"
+        self.nodes.append(helper.make_node("Gemm", [x, w, b], [y], name=name, transB=1))
+        return y
+
+    def model(self, in_shape, out_shape):
+        g = helper.make_graph(self.nodes, "qverify_fixture",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, out_shape)],
+                              self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="qverify make_reference")
+        m.ir_version = 8
+        onnx.checker.check_model(m, full_check=True)
+        return m
+
+
+def residual():
+    """Conv(pad 1) + Relu + Conv(pad 1) + residual Add + Relu + MaxPool + Gemm."""
+    b = Builder(11)
+    x = b.op("Relu", "relu1", [b.conv("conv1", "input", 1, 4, pads=1)])
+    y = b.conv("conv2", x, 4, 4, pads=1)
+    s = b.op("Relu", "relu2", [b.op("Add", "add", [x, y])])
+    p = b.op("MaxPool", "pool", [s], kernel_shape=[2, 2], strides=[2, 2])
+    f = b.op("Flatten", "flatten", [p], axis=1)
+    b.fc("fc", f, 4 * 4 * 4, 10, out="output")
+    return b.model([1, 1, 8, 8], [1, 10]), [1, 1, 8, 8]
+
+
+def padded():
+    """Strided, padded convs: Conv(3x3, pad 1, stride 2) + Relu + Conv(3x3, pad 1) + Relu + Gemm."""
+    b = Builder(12)
+    x = b.op("Relu", "relu1", [b.conv("conv1", "input", 2, 6, pads=1, stride=2)])
+    x = b.op("Relu", "relu2", [b.conv("conv2", x, 6, 8, pads=1)])
+    f = b.op("Flatten", "flatten", [x], axis=1)
+    b.fc("fc", f, 8 * 5 * 5, 10, out="output")
+    return b.model([1, 2, 10, 10], [1, 10]), [1, 2, 10, 10]
+
+
+def depthwise():
+    """Conv + Relu + depthwise Conv(group=C, pad 1) + Relu + pointwise 1x1 Conv + Relu + Gemm."""
+    b = Builder(13)
+    x = b.op("Relu", "relu1", [b.conv("conv1", "input", 1, 6)])
+    x = b.op("Relu", "relu2", [b.conv("dwconv", x, 6, 6, pads=1, group=6)])
+    x = b.op("Relu", "relu3", [b.conv("pwconv", x, 6, 8, k=1)])
+    f = b.op("Flatten", "flatten", [x], axis=1)
+    b.fc("fc", f, 8 * 6 * 6, 10, out="output")
+    return b.model([1, 1, 8, 8], [1, 10]), [1, 1, 8, 8]
+
+
+def lenet():
+    """The shared lenet's architecture (used for the 4-bit and single_shift variants)."""
+    b = Builder(0)
+    x = b.op("Relu", "relu1", [b.conv("conv1", "input", 1, 4)])
+    x = b.op("MaxPool", "pool1", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = b.op("Relu", "relu2", [b.conv("conv2", x, 4, 8)])
+    f = b.op("Flatten", "flatten", [x], axis=1)
+    b.fc("fc", f, 72, 10, out="output")
+    return b.model([1, 1, 12, 12], [1, 10]), [1, 1, 12, 12]
+
+
+# fixture name -> (float model builder, precision (act, weight, bias), quantize_network options)
+FIXTURES = {
+    "residual": (residual, ("int8", "int8", "int32"), {}),
+    "padded": (padded, ("int8", "int8", "int32"), {}),
+    "depthwise": (depthwise, ("int8", "int8", "int32"), {}),
+    "lenet4bit": (lenet, ("int4", "int4", "int16"), {}),
+    "single_shift": (lenet, ("int8", "int8", "int32"), {"single_shift": True}),
+}
+
+
+# ---------------------------------------------------------------- Aidge steps
+
+def sha(path):
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def aidge_graph(float_path, precision):
+    g = aidge_onnx.load_onnx(str(float_path))
+    g.set_backend("cpu")
+    g.set_datatype(aidge_core.dtype.float32)
+    aq.auto_assign_node_precision(g, *(getattr(aidge_core.dtype, p) for p in precision))
+    return g
+
+
+def quantize(g, calib, options):
+    opts = dict(clipping_mode=aq.Clipping.MAX, rescale_inputs=False, equalize=True, channel_wise=False,
+                no_quant=False, optimize_signs=False, single_shift=False, fold_graph=True,
+                fake_quantize=False, dequantize=False, verbose=False)
+    opts.update(options)
+    aq.quantize_network(g, calib, **opts)
+    return {k: (str(v) if k == "clipping_mode" else v) for k, v in opts.items()}
+
+
+def run_aidge(g, x, int_input_dtype=None):
+    """Runs the graph on each sample; returns the stacked output and every node output."""
+    outs, inter = [], {}
+    if int_input_dtype is not None:
+        g.forward_dtype([int_input_dtype])
+    sched = aidge_core.SequentialScheduler(g)
+    for i in range(len(x)):
+        t = aidge_core.Tensor(np.ascontiguousarray(x[i]))
+        t.set_backend("cpu")
+        sched.forward(data=[t])
+        node, k = g.get_ordered_outputs()[0]
+        outs.append(np.array(node.get_operator().get_output(k)).copy())
+        for n in g.get_nodes():
+            if n.type() == "Producer":
+                continue
+            for j in range(n.get_nb_outputs()):
+                o = n.get_operator().get_output(j)
+                if o is not None and o.size > 0:
+                    inter.setdefault(f"{n.name()}_out{j}", []).append(np.array(o).copy())
+    return np.stack(outs), {k: np.stack(v) for k, v in inter.items() if len(v) == len(x)}
+
+
+def quantizer_table(g):
+    rows = []
+    for n in sorted(g.get_nodes(), key=lambda n: n.name()):
+        if n.type() not in ("Quantizer", "BitShiftQuantizer"):
+            continue
+        row = {"node": n.name(), "type": n.type(), "micro_graph": []}
+        micro = n.get_operator().get_micro_graph() if hasattr(n.get_operator(), "get_micro_graph") else None
+        if micro is not None:
+            for m in sorted(micro.get_nodes(), key=lambda m: m.name()):
+                entry = {"type": m.type(), "name": m.name()}
+                if m.type() == "Producer":
+                    v = np.array(m.get_operator().get_output(0))
+                    entry["value"] = v.reshape(-1).tolist()[:4]
+                    entry["dtype"] = str(v.dtype)
+                    if "Scaling" in m.name() or m.name() == "ScalingFactor":
+                        row["scaling_factor"] = float(v.reshape(-1)[0])
+                for attr in ("rounding_mode", "target_type", "direction", "rounding"):
+                    try:
+                        entry[attr] = str(m.get_operator().attr.get_attr(attr))
+                    except Exception:
+                        pass
+                row["micro_graph"].append(entry)
+        rows.append(row)
+    return rows
+
+
+def save_npz(path, arrays):
+    np.savez(path, **{k: arrays[k] for k in sorted(arrays)})
+
+
+def build_fixture(name, out_root):
+    make, precision, options = FIXTURES[name]
+    out = out_root / name
+    out.mkdir(parents=True, exist_ok=True)
+    man = {"name": name, "about": make.__doc__, "precision": precision, "options": options,
+           "versions": {m.__name__: getattr(m, "__version__", "?") for m in (np, onnx, ort)},
+           "export": "aidge_onnx.export_onnx(graph, path, opset=21)", "stages": {}, "failures": []}
+    for m in ("aidge_core", "aidge_backend_cpu", "aidge_onnx", "aidge_quantization"):
+        try:
+            import importlib.metadata as md
+            man["versions"][m] = md.version(m.replace("_", "-"))
+        except Exception:
+            pass
+
+    model, in_shape = make()
+    fpath = out / "float.onnx"
+    onnx.save(model, fpath)
+    x = np.random.default_rng(1000).random((N_SAMPLES, *in_shape)).astype(np.float32)
+    np.save(out / "calib_inputs.npy", x)
+    sess = ort.InferenceSession(str(fpath), providers=["CPUExecutionProvider"])
+    np.save(out / "ort_float.npy", np.stack([sess.run(None, {"input": x[i]})[0] for i in range(N_SAMPLES)]))
+
+    def stage(label, fn):
+        try:
+            man["stages"][label] = fn() or {}
+        except Exception as e:  # record, never hide
+            man["failures"].append({"stage": label, "error": f"{type(e).__name__}: {e}".splitlines()[0][:300]})
+            traceback.print_exc()
+
+    act_bits = 4 if precision[0] == "int4" else 8
+    calib = [aidge_core.Tensor(x[i]) for i in range(N_SAMPLES)]
+
+    def folded():
+        g = aidge_graph(fpath, precision)
+        opts = quantize(g, calib, options)
+        aidge_onnx.export_onnx(g, str(out / "aidge_quantized_folded.onnx"), opset=21)
+        info = {"calls": f"auto_assign_node_precision(g, {', '.join(precision)}); quantize_network(g, calib, **{options})",
+                "quantize_network_options": opts, "quantizers": quantizer_table(g),
+                "input_scale_implied": float(2 ** (act_bits - 1) - 1)}
+        # Aidge's convention without rescale_inputs: feed round_half_up(x * (2^(n-1)-1)) as integers.
+        xi = np.floor(x * (2 ** (act_bits - 1) - 1) + 0.5).astype(np.int8)
+        np.save(out / "aidge_folded_inputs.npy", xi)
+        y, inter = run_aidge(g, xi, getattr(aidge_core.dtype, precision[0]))
+        np.save(out / "aidge_cpu_folded.npy", y)
+        save_npz(out / "aidge_cpu_folded_intermediates.npz", inter)
+        return info
+
+    def unfolded():
+        g = aidge_graph(fpath, precision)
+        opts = quantize(g, calib, dict(options, rescale_inputs=True, fold_graph=False))
+        aidge_onnx.export_onnx(g, str(out / "aidge_quantized.onnx"), opset=21)
+        info = {"quantize_network_options": opts, "quantizers": quantizer_table(g)}
+        y, inter = run_aidge(g, x)
+        np.save(out / "aidge_cpu_quantized.npy", y)
+        save_npz(out / "aidge_cpu_quantized_intermediates.npz", inter)
+        return info
+
+    stage("folded", folded)
+    stage("unfolded", unfolded)
+    if name in ("residual", "depthwise"):
+        stage("ort_quantize_static", lambda: ort_static(out, fpath, x))
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}
+    man["files"] = files
+    (out / "manifest.json").write_text(json.dumps(man, indent=1, default=str) + "\n")
+    print(f"{name}: {len(files)} files, failures: {[f['stage'] for f in man['failures']]}")
+
+
+# ---------------------------------------------------------------- onnxruntime quantize_static
+
+def ort_static(out, fpath, x):
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"input": x[i]} for i in range(len(x))])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    info = {}
+    for fmt, label in ((QuantFormat.QDQ, "qdq"), (QuantFormat.QOperator, "qop")):
+        path = out / f"ort_static_{label}.onnx"
+        quantize_static(str(fpath), str(path), Reader(), quant_format=fmt, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, per_channel=(label == "qdq"))
+        m = onnx.load(str(path))
+        onnx.save(m, str(path))  # canonical single file
+        for level, tag in ((ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "disable_all"),
+                           (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "enable_all")):
+            so = ort.SessionOptions()
+            so.graph_optimization_level = level
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            np.save(out / f"ort_static_{label}_{tag}.npy", np.stack([sess.run(None, {"input": x[i]})[0] for i in range(len(x))]))
+        info[label] = {"calls": f"quantize_static(float.onnx, quant_format={fmt}, activation_type=QUInt8, weight_type=QInt8, per_channel={label == 'qdq'})",
+                       "ops": sorted({n.op_type for n in m.graph.node})}
+    return info
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", nargs="?", default=str(pathlib.Path(__file__).resolve().parent.parent / "Reference"))
+    ap.add_argument("--only", nargs="*")
+    a = ap.parse_args()
+    for name in a.only or FIXTURES:
+        build_fixture(name, pathlib.Path(a.out))
+
+
+if __name__ == "__main__":
+    main()

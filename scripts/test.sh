@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what is missing, builds, runs
+# `swift test` (unit, golden, CLI and bad-input tests) and the onnx/onnxruntime round-trip check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH=/opt/swift/usr/bin:$PATH
+
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^Building|^Compiling|^Write|^Linking|^Emitting|^Planning' || true
+swift build --build-tests >/dev/null  # fail here on a build error (the filtered run above shows why)
+swift test --skip-build 2>&1 | tee .build/test-output.txt | grep -E "error:|failed|Executed .* tests" | tail -n 40
+grep -q "with 0 failures" <(grep "Executed" .build/test-output.txt | tail -n 1) || { echo "swift test failed" >&2; exit 1; }
+
+echo "--- round trip through qverify's IR (onnx.checker + onnxruntime)"
+.venv/bin/python scripts/check_roundtrip.py .build/debug/qverify Reference
