@@ -48,3 +48,11 @@ t.external_data.add(key="location", value="../../../etc/passwd")
 save("external_escape.onnx", model([helper.make_node("Add", ["x", "w"], ["y"], name="add_w")], [t]))
 save("unknown_op.onnx", model([helper.make_node("FrobnicateQuantized", ["x"], ["y"], name="frob", domain="")]))
 print(f"wrote {len(list(out.iterdir()))} files to {out}")
+
+# A good model whose weights live beside it (onnx's own external-data writer).
+ext = out.parent / "external"
+ext.mkdir(exist_ok=True)
+m = onnx.load(str(root / "Reference/lenet/float.onnx"))
+onnx.save_model(m, str(ext / "lenet_external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                location="lenet_external.weights", size_threshold=0)
+print(f"wrote {ext}")

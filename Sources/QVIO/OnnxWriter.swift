@@ -13,7 +13,7 @@ extension OnnxFile {
     }
 
     /// Writes a model atomically (temporary file, then rename). External tensors are written
-    /// inline unless their data file already holds them.
+    /// inline, so the saved file stands alone.
     public static func save(_ model: Model, to path: String) throws {
         try withContext(path) {
             let bytes = try encode(model.inliningExternalData())

@@ -62,3 +62,20 @@ final class OnnxRoundTripTests: XCTestCase {
         XCTAssertEqual(back.graph.initializer("u")?.int32s, [0, 15, 9])
     }
 }
+
+final class ExternalDataTests: XCTestCase {
+    func testWeightsStoredBesideTheModelLoadToTheSameValuesAsTheInlineModel() throws {
+        let ext = try OnnxFile.load(TestPaths.root.appendingPathComponent("Tests/Fixtures/external/lenet_external.onnx").path)
+        let inline = try OnnxFile.load(TestPaths.reference("lenet/float.onnx"))
+        XCTAssertEqual(ext.graph.initializerOrder, inline.graph.initializerOrder)
+        for name in inline.graph.initializerOrder {
+            let a = try XCTUnwrap(ext.graph.initializer(name)), b = try XCTUnwrap(inline.graph.initializer(name))
+            XCTAssertEqual(a.floats, b.floats, name)
+            guard case .external(let entries)? = a.origin?.encoding else { return XCTFail("\(name) not external") }
+            XCTAssertEqual(entries.first { $0.key == "location" }?.value, "lenet_external.weights")
+        }
+        // Saved copies stand alone: external tensors are written inline.
+        let standalone = try OnnxFile.decode(try OnnxFile.encode(ext.inliningExternalData()))
+        XCTAssertEqual(standalone.graph.initializer("conv1_w")?.floats, inline.graph.initializer("conv1_w")?.floats)
+    }
+}
