@@ -196,7 +196,37 @@ def quantizer_table(g):
     return rows
 
 
-def save_npz(path, arrays):
+def canonicalize(path):
+    """Aidge's exporter orders nodes and initializers by Python set order, which changes run to
+    run. Rewrite the file with initializers and value_info sorted by name and nodes in a
+    topological order whose ties break by node name; nothing else changes."""
+    m = onnx.load(str(path))
+    g = m.graph
+    inits = sorted(g.initializer, key=lambda t: t.name)
+    vis = sorted(g.value_info, key=lambda v: v.name)
+    nodes = list(g.node)
+    produced = {o: i for i, n in enumerate(nodes) for o in n.output}
+    deps = [{produced[x] for x in n.input if x in produced} for n in nodes]
+    done, order = set(), []
+    while len(order) < len(nodes):
+        ready = sorted((i for i in range(len(nodes)) if i not in done and deps[i] <= done), key=lambda i: nodes[i].name)
+        order.append(ready[0])
+        done.add(ready[0])
+    for field, items in (("initializer", inits), ("value_info", vis), ("node", [nodes[i] for i in order])):
+        del getattr(g, field)[:]
+        getattr(g, field).extend(items)
+    onnx.save(m, str(path))
+
+
+def save_npz(path, arrays, onnx_path=None):
+    """Saves intermediates keyed by the tensor names of the exported ONNX file (Aidge node
+    `n` output `j` is `n_out{j}` unless the exporter named it after a graph output)."""
+    if onnx_path is not None:
+        rename = {}
+        for node in onnx.load(str(onnx_path)).graph.node:
+            for j, o in enumerate(node.output):
+                rename[f"{node.name}_out{j}"] = o
+        arrays = {rename.get(k, k): v for k, v in arrays.items()}
     np.savez(path, **{k: arrays[k] for k in sorted(arrays)})
 
 
@@ -206,7 +236,7 @@ def build_fixture(name, out_root):
     out.mkdir(parents=True, exist_ok=True)
     man = {"name": name, "about": make.__doc__, "precision": precision, "options": options,
            "versions": {m.__name__: getattr(m, "__version__", "?") for m in (np, onnx, ort)},
-           "export": "aidge_onnx.export_onnx(graph, path, opset=21)", "stages": {}, "failures": []}
+           "export": "aidge_onnx.export_onnx(graph, path, opset=21), then canonicalize(): initializers and value_info sorted by name, nodes in a topological order with ties broken by name", "stages": {}, "failures": []}
     for m in ("aidge_core", "aidge_backend_cpu", "aidge_onnx", "aidge_quantization"):
         try:
             import importlib.metadata as md
@@ -236,6 +266,7 @@ def build_fixture(name, out_root):
         g = aidge_graph(fpath, precision)
         opts = quantize(g, calib, options)
         aidge_onnx.export_onnx(g, str(out / "aidge_quantized_folded.onnx"), opset=21)
+        canonicalize(out / "aidge_quantized_folded.onnx")
         info = {"calls": f"auto_assign_node_precision(g, {', '.join(precision)}); quantize_network(g, calib, **{options})",
                 "quantize_network_options": opts, "quantizers": quantizer_table(g),
                 "input_scale_implied": float(2 ** (act_bits - 1) - 1)}
@@ -244,17 +275,18 @@ def build_fixture(name, out_root):
         np.save(out / "aidge_folded_inputs.npy", xi)
         y, inter = run_aidge(g, xi, getattr(aidge_core.dtype, precision[0]))
         np.save(out / "aidge_cpu_folded.npy", y)
-        save_npz(out / "aidge_cpu_folded_intermediates.npz", inter)
+        save_npz(out / "aidge_cpu_folded_intermediates.npz", inter, out / "aidge_quantized_folded.onnx")
         return info
 
     def unfolded():
         g = aidge_graph(fpath, precision)
         opts = quantize(g, calib, dict(options, rescale_inputs=True, fold_graph=False))
         aidge_onnx.export_onnx(g, str(out / "aidge_quantized.onnx"), opset=21)
+        canonicalize(out / "aidge_quantized.onnx")
         info = {"quantize_network_options": opts, "quantizers": quantizer_table(g)}
         y, inter = run_aidge(g, x)
         np.save(out / "aidge_cpu_quantized.npy", y)
-        save_npz(out / "aidge_cpu_quantized_intermediates.npz", inter)
+        save_npz(out / "aidge_cpu_quantized_intermediates.npz", inter, out / "aidge_quantized.onnx")
         return info
 
     stage("folded", folded)

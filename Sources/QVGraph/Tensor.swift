@@ -138,6 +138,10 @@ public struct Tensor: Sendable, Equatable {
     public var floats: [Float]? { if case .f32(let a) = storage { a } else { nil } }
     public var int32s: [Int32]? { if case .i32(let a) = storage { a } else { nil } }
     public var int64s: [Int64]? { if case .i64(let a) = storage { a } else { nil } }
+    public var doubles: [Double]? { if case .f64(let a) = storage { a } else { nil } }
+    public var uint64s: [UInt64]? { if case .u64(let a) = storage { a } else { nil } }
+    public var stringValues: [[UInt8]]? { if case .strings(let a) = storage { a } else { nil } }
+    public var rawBytes: [UInt8]? { if case .bytes(let a) = storage { a } else { nil } }
 
     /// Every element as Double (exact for all integer types up to 2^53 and for float/double);
     /// nil for strings, complex and raw float8/16 bit patterns.
@@ -168,5 +172,43 @@ public struct Tensor: Sendable, Equatable {
         t.shape = newShape
         precondition(Tensor.elementCount(newShape) == count)
         return t
+    }
+}
+
+extension Tensor {
+    /// Stacks same-typed, same-shaped tensors along a new leading axis.
+    public static func stack(_ ts: [Tensor]) throws -> Tensor {
+        guard let first = ts.first else { throw QVError.internalError("stack of no tensors") }
+        guard ts.allSatisfy({ $0.dtype == first.dtype && $0.shape == first.shape }) else {
+            throw QVError.badInput("cannot stack tensors of different types or shapes: \(Set(ts.map { "\($0.dtype)\($0.shape)" }).sorted())")
+        }
+        let storage: Storage
+        switch first.storage {
+        case .f32: storage = .f32(ts.flatMap { $0.floats! })
+        case .f64: storage = .f64(ts.flatMap { $0.doubles! })
+        case .i32: storage = .i32(ts.flatMap { $0.int32s! })
+        case .i64: storage = .i64(ts.flatMap { $0.int64s! })
+        case .u64: storage = .u64(ts.flatMap { $0.uint64s! })
+        case .strings: storage = .strings(ts.flatMap { $0.stringValues! })
+        case .bytes: storage = .bytes(ts.flatMap { $0.rawBytes! })
+        }
+        return Tensor(dtype: first.dtype, shape: [ts.count] + first.shape, storage: storage)
+    }
+
+    /// Sample `i` of a tensor whose leading axis counts samples.
+    public func sample(_ i: Int) -> Tensor {
+        let inner = shape.dropFirst().reduce(1, *)
+        let r = (i * inner)..<((i + 1) * inner)
+        let s: Storage
+        switch storage {
+        case .f32(let a): s = .f32(Array(a[r]))
+        case .f64(let a): s = .f64(Array(a[r]))
+        case .i32(let a): s = .i32(Array(a[r]))
+        case .i64(let a): s = .i64(Array(a[r]))
+        case .u64(let a): s = .u64(Array(a[r]))
+        case .strings(let a): s = .strings(Array(a[r]))
+        case .bytes(let a): s = .bytes(Array(a[r]))
+        }
+        return Tensor(dtype: dtype, shape: Array(shape.dropFirst()), storage: s)
     }
 }

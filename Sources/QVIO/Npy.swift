@@ -137,7 +137,11 @@ public enum Npy {
                         bytes.subdata(in: Int(pos)..<Int(pos) + size)
                     }
                 }
-                _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: tmp))
+                if FileManager.default.fileExists(atPath: path) {
+                    _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: tmp))
+                } else {
+                    try FileManager.default.moveItem(atPath: tmp, toPath: path)
+                }
             } catch {
                 try? FileManager.default.removeItem(atPath: tmp)
                 throw QVError.badInput("cannot write .npz: \(error)")

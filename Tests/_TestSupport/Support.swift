@@ -53,3 +53,32 @@ public func runQVerify(_ args: [String], cwd: URL = TestPaths.root) throws -> Co
     p.waitUntilExit()
     return CommandResult(exitCode: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
+
+/// How two tensors compare: integer tensors must be equal; float tensors within a relative
+/// tolerance of 1e-5 (|a − b| ≤ 1e-5 · max(1, |b|)).
+public struct TensorDiff: CustomStringConvertible {
+    public var differing: Int
+    public var count: Int
+    public var maxAbs: Double
+    public var exact: Bool
+    public var description: String { "\(differing)/\(count) differ (max |Δ| \(maxAbs), \(exact ? "exact" : "rel 1e-5"))" }
+    public var ok: Bool { differing == 0 }
+
+    public init(_ a: Tensor, _ b: Tensor) {
+        let x = a.asDoubles() ?? [], y = b.asDoubles() ?? []
+        exact = !(a.dtype.isFloatingPoint || b.dtype.isFloatingPoint)
+        count = y.count
+        var d = 0, m = 0.0
+        if x.count != y.count {
+            d = max(x.count, y.count)
+        } else {
+            for i in 0..<y.count {
+                let e = abs(x[i] - y[i])
+                m = max(m, e)
+                if exact ? e != 0 : e > 1e-5 * max(1, abs(y[i])) { d += 1 }
+            }
+        }
+        differing = d
+        maxAbs = m
+    }
+}

@@ -2,17 +2,77 @@ import ArgumentParser
 import Foundation
 import QVGraph
 import QVIO
+import QVInterpreter
+import QVKernels
+
+enum SemanticsChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, onnx, aidge
+}
+
+/// Loads a model and picks its semantics (`auto`: aidge for Aidge-form graphs, else onnx).
+func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true) throws -> (Model, Interpreter) {
+    let model = try OnnxFile.load(path)
+    let semantics: Semantics
+    switch choice {
+    case .onnx: semantics = .onnx
+    case .aidge: semantics = .aidge
+    case .auto:
+        let kind = try withContext(path) { try ModelSummary(model).kind }
+        semantics = kind == .aidgeForm ? .aidge : .onnx
+        if announce { printErr("qverify: \(path): semantics \(semantics.rawValue) (\(kind == .aidgeForm ? "Aidge-form model" : "valid ONNX model"))") }
+    }
+    let interp = try withContext(path) { try Interpreter(model: model, semantics: semantics) }
+    return (model, interp)
+}
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a model in qverify's reference interpreter.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model in qverify's reference interpreter and write its outputs as .npy files.")
 
-    @Argument(help: "The ONNX model file.")
+    @Argument(help: "The ONNX model file (Aidge-form, QDQ, QOP or float).")
     var model: String
+
+    @Option(help: "Inputs: .npy (single-input model; axis 0 counts samples when rank = input rank + 1), .npz keyed by input name, or an ONNX backend test folder.")
+    var inputs: String
+
+    @Option(help: "Folder for <output name>.npy files (samples stacked on axis 0).")
+    var outputDir: String
+
+    @Flag(help: "Also write intermediates.npz with every tensor of the graph.")
+    var intermediates = false
+
+    @Option(help: "auto (aidge for Aidge-form graphs, else onnx), onnx or aidge.")
+    var semantics: SemanticsChoice = .auto
+
+    @Option(help: "Threads for BLAS kernels (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
 
     func run() throws {
         try runReportingErrors {
-            _ = try OnnxFile.load(model)
-            throw QVError.unsupported("run is not implemented yet")
+            if let t = threads { BLAS.setThreads(t) }
+            let (model, interp) = try prepare(model, semantics)
+            let samples = try InputSet.load(inputs, inputs: model.graph.runtimeInputs)
+            var outs: [String: [Tensor]] = [:]
+            var inter: [String: [Tensor]] = [:]
+            for (i, s) in samples.enumerated() {
+                let r = try withContext("\(self.model): sample \(i)") { try interp.run(s, keepIntermediates: intermediates) }
+                for (k, v) in r.outputs { outs[k, default: []].append(v) }
+                for (k, v) in r.intermediates { inter[k, default: []].append(v) }
+            }
+            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+            for o in model.graph.outputs {
+                let file = (outputDir as NSString).appendingPathComponent(o.name.replacingOccurrences(of: "/", with: "_") + ".npy")
+                try Npy.save(try Tensor.stack(outs[o.name]!), to: file)
+            }
+            if intermediates {
+                let items = try inter.keys.sorted().map { (name: $0, tensor: try Tensor.stack(inter[$0]!)) }
+                try Npy.saveArchive(items, to: (outputDir as NSString).appendingPathComponent("intermediates.npz"))
+            }
+            printErr("qverify: ran \(samples.count) sample\(samples.count == 1 ? "" : "s") with \(interp.semantics.rawValue) semantics; wrote \(model.graph.outputs.count) output\(model.graph.outputs.count == 1 ? "" : "s")\(intermediates ? " and intermediates.npz" : "") to \(outputDir)")
         }
     }
 }

@@ -1,0 +1,103 @@
+import QVGraph
+import QVKernels
+
+/// Runs a graph on named inputs with one semantics, node by node in topological order.
+///
+/// Kernels are prepared once per model. Without `keepIntermediates`, a tensor is freed after
+/// its last consumer runs, so memory grows with activations, not with the graph.
+public final class Interpreter: @unchecked Sendable {
+    public let model: Model
+    public let semantics: Semantics
+    let order: [Int]
+    let kernels: [Int: any Kernel]
+    /// Tensor name → number of node inputs reading it (plus graph outputs), for freeing.
+    let useCounts: [String: Int]
+    let outputNames: Set<String>
+
+    /// Prepares every kernel; throws one error listing every unsupported op at once.
+    public init(model: Model, semantics: Semantics) throws {
+        self.model = model
+        self.semantics = semantics
+        let g = model.graph
+        let index = try GraphIndex(g)
+        order = index.topologicalOrder
+        let unsupported = g.nodes.enumerated().filter { !Registry.isSupported($0.element) }
+        if !unsupported.isEmpty {
+            let list = unsupported.map { (i, n) in
+                "\(n.opType) (domain '\(n.normalizedDomain.isEmpty ? "ai.onnx" : n.normalizedDomain)', opset \(model.opset(n.normalizedDomain).map(String.init) ?? "?"), node \(n.name.isEmpty ? "#\(i)" : "'\(n.name)'"))"
+            }
+            throw QVError.unsupported("\(unsupported.count) unsupported op\(unsupported.count == 1 ? "" : "s"): " + list.joined(separator: "; "))
+        }
+        var ks: [Int: any Kernel] = [:]
+        for (i, n) in g.nodes.enumerated() {
+            let ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
+            ks[i] = try withContext("node \(n.label(index: i))") { try Registry.make(n, ctx) }
+        }
+        kernels = ks
+        var uses: [String: Int] = [:]
+        for n in g.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
+        outputNames = Set(g.outputs.map(\.name))
+        useCounts = uses
+    }
+
+    /// The result of one run: graph outputs, and every tensor when intermediates were kept.
+    public struct Result {
+        public var outputs: [String: Tensor]
+        public var intermediates: [String: Tensor]
+    }
+
+    /// Checks the given inputs against the graph's declared inputs: names, dtypes and shapes.
+    /// Under Aidge semantics an integer tensor may feed a FLOAT-declared input (Aidge's folded
+    /// exports declare FLOAT but run on integers).
+    public func checkInputs(_ inputs: [String: Tensor]) throws {
+        let declared = model.graph.runtimeInputs
+        for (name, _) in inputs where !declared.contains(where: { $0.name == name }) {
+            throw QVError.badInput("the model has no input '\(name)'; it expects \(declared.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+        for d in declared {
+            guard let t = inputs[d.name] else { throw QVError.badInput("missing input '\(d.name)'") }
+            if let dt = d.dtype, dt != t.dtype {
+                let allowed = semantics == .aidge && dt == .float && t.dtype.isInteger
+                if !allowed { throw QVError.badInput("input '\(d.name)' expects \(dt), given \(t.dtype)") }
+            }
+            if let s = d.shape {
+                let ok = s.count == t.rank && zip(s, t.shape).allSatisfy { dim, v in dim.value.map { $0 == v } ?? true }
+                if !ok { throw QVError.badInput("input '\(d.name)' expects shape [\(s.map(\.description).joined(separator: ", "))], given \(t.shape)") }
+            }
+        }
+    }
+
+    public func run(_ inputs: [String: Tensor], keepIntermediates: Bool = false) throws -> Result {
+        try checkInputs(inputs)
+        let g = model.graph
+        var env: [String: Tensor] = g.initializerTable
+        for (k, v) in inputs { env[k] = v }
+        var remaining = useCounts
+        var kept: [String: Tensor] = [:]
+        for i in order {
+            let node = g.nodes[i]
+            let ins = try node.inputs.map { name -> Tensor? in
+                if name.isEmpty { return nil }
+                guard let t = env[name] else { throw QVError.internalError("tensor '\(name)' is not available for node \(node.label(index: i))") }
+                return t
+            }
+            let outs = try withContext("node \(node.label(index: i))") { try kernels[i]!.run(ins) }
+            for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
+                env[name] = t
+                if keepIntermediates { kept[name] = t }
+            }
+            if !keepIntermediates {
+                for name in node.inputs where !name.isEmpty {
+                    remaining[name, default: 1] -= 1
+                    if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil { env[name] = nil }
+                }
+            }
+        }
+        var outputs: [String: Tensor] = [:]
+        for o in g.outputs {
+            guard let t = env[o.name] else { throw QVError.internalError("graph output '\(o.name)' was not computed") }
+            outputs[o.name] = t
+        }
+        return Result(outputs: outputs, intermediates: kept)
+    }
+}

@@ -1,0 +1,190 @@
+import QVGraph
+
+/// The shape arithmetic of a 1-D or 2-D convolution (NCHW / NCW), shared by Conv, ConvInteger and
+/// QLinearConv. 1-D convs run as 2-D with H = 1.
+struct ConvGeometry: Equatable {
+    var n, c, h, w: Int
+    var m, group: Int
+    var kh, kw: Int
+    var sh, sw, dh, dw: Int
+    var padTop, padLeft: Int
+    var oh, ow: Int
+    var outShape: [Int]
+
+    init(node: Node, x: [Int], w wShape: [Int]) throws {
+        guard x.count == 4 || x.count == 3, wShape.count == x.count else {
+            throw QVError.unsupported("\(node.opType) on input \(x) with weights \(wShape): only 1-D and 2-D convolutions are supported")
+        }
+        let oneD = x.count == 3
+        let group = node.int("group", default: 1)
+        guard group >= 1, x[1] == wShape[1] * group, wShape[0] % group == 0 else {
+            throw QVError.badInput("input \(x) does not fit weights \(wShape) with group \(group)")
+        }
+        if let ks = node.ints("kernel_shape"), ks != Array(wShape[2...]) {
+            throw QVError.badInput("kernel_shape \(ks) differs from the weights' \(Array(wShape[2...]))")
+        }
+        let (out, pads) = try ShapeInference.windowOutput(node, input: Array(x[2...]), kernel: Array(wShape[2...]))
+        let strides = node.ints("strides") ?? Array(repeating: 1, count: x.count - 2)
+        let dil = node.ints("dilations") ?? Array(repeating: 1, count: x.count - 2)
+        self.n = x[0]; self.c = x[1]; self.m = wShape[0]; self.group = group
+        if oneD {
+            h = 1; self.w = x[2]; kh = 1; kw = wShape[2]; sh = 1; sw = strides[0]; dh = 1; dw = dil[0]
+            padTop = 0; padLeft = pads[0]; oh = 1; ow = out[0]
+        } else {
+            h = x[2]; self.w = x[3]; kh = wShape[2]; kw = wShape[3]; sh = strides[0]; sw = strides[1]
+            dh = dil[0]; dw = dil[1]; padTop = pads[0]; padLeft = pads[1]; oh = out[0]; ow = out[1]
+        }
+        outShape = [x[0], wShape[0]] + out
+    }
+
+    var cPerGroup: Int { c / group }
+    var mPerGroup: Int { m / group }
+    /// Rows of the im2col matrix per group.
+    var k: Int { cPerGroup * kh * kw }
+    var spatial: Int { oh * ow }
+    /// True when im2col would copy the input unchanged (1×1, stride 1, no padding).
+    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && oh == h && ow == w }
+
+    /// Convolution of one batch element's channels `x` (c·h·w values, already shifted so that
+    /// padding is 0) with `weights` (m·k values), accumulating into `out` (m·spatial).
+    func run<F: BinaryFloatingPoint>(x: UnsafePointer<F>, weights: UnsafePointer<F>, out: UnsafeMutablePointer<F>,
+                                     col: inout [F], gemm: (Int, Int, Int, UnsafePointer<F>, UnsafePointer<F>, UnsafeMutablePointer<F>) -> Void) {
+        for g in 0..<group {
+            let xg = x + g * cPerGroup * h * w
+            let wg = weights + g * mPerGroup * k
+            let yg = out + g * mPerGroup * spatial
+            if isPointwise {
+                gemm(mPerGroup, spatial, k, wg, xg, yg)
+                continue
+            }
+            col.withUnsafeMutableBufferPointer { cb in
+                let cp = cb.baseAddress!
+                for ci in 0..<cPerGroup {
+                    for i in 0..<kh {
+                        for j in 0..<kw {
+                            let row = cp + ((ci * kh + i) * kw + j) * spatial
+                            let src = xg + ci * h * w
+                            for oy in 0..<oh {
+                                let iy = oy * sh - padTop + i * dh
+                                let dst = row + oy * ow
+                                if iy < 0 || iy >= h {
+                                    for ox in 0..<ow { dst[ox] = 0 }
+                                    continue
+                                }
+                                let srow = src + iy * w
+                                for ox in 0..<ow {
+                                    let ix = ox * sw - padLeft + j * dw
+                                    dst[ox] = (ix >= 0 && ix < w) ? srow[ix] : 0
+                                }
+                            }
+                        }
+                    }
+                }
+                gemm(mPerGroup, spatial, k, wg, cp, yg)
+            }
+        }
+    }
+}
+
+/// ONNX Conv (opset 1–22). Float tensors run as im2col + sgemm. Under Aidge semantics an
+/// integer data or weight tensor makes it an exact integer convolution with int32 output
+/// (what Aidge's CPU backend computes on its quantized exports).
+struct ConvKernel: Kernel {
+    let node: Node
+    let ctx: KernelContext
+
+    init(node: Node, ctx: KernelContext) throws {
+        self.node = node
+        self.ctx = ctx
+        let ap = node.string("auto_pad", default: "NOTSET")
+        guard ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"].contains(ap) else { throw QVError.badInput("unknown auto_pad '\(ap)'") }
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X"), w = try required(inputs, 1, "W")
+        let b = optional(inputs, 2)
+        let geo = try ConvGeometry(node: node, x: x.shape, w: w.shape)
+        if x.dtype.isInteger || w.dtype.isInteger {
+            guard ctx.semantics == .aidge else {
+                throw QVError.badInput("Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
+            }
+            let acc = try integerConv(geo, x: try intValues(x), w: try intValues(w), xZero: 0, wZero: [0],
+                                      bias: try b.map(intValues))
+            return [wrapping(acc, .int32, shape: geo.outShape)]
+        }
+        guard x.dtype == .float, w.dtype == .float else { throw QVError.unsupported("Conv on \(x.dtype)×\(w.dtype)") }
+        let y = floatConv(geo, x: x.floats!, w: w.floats!, bias: try b.map(floatValues))
+        return [Tensor(dtype: .float, shape: geo.outShape, storage: .f32(y))]
+    }
+}
+
+/// Float convolution through sgemm, bias added per output channel.
+func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
+    var y = [Float](repeating: 0, count: geo.n * geo.m * geo.spatial)
+    var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
+    x.withUnsafeBufferPointer { xb in
+        w.withUnsafeBufferPointer { wb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for ni in 0..<geo.n {
+                    geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
+                            out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, c in
+                        BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+                    }
+                    if let bias {
+                        for mi in 0..<geo.m {
+                            let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial
+                            for s in 0..<geo.spatial { row[s] += bias[mi] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return y
+}
+
+/// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. Runs through
+/// dgemm, which is exact while partial sums stay below 2^53 (int8/int16 operands: always).
+func integerConv(_ geo: ConvGeometry, x: [Int64], w: [Int64], xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int64] {
+    let kTotal = geo.k
+    var maxX: Int64 = 0
+    for v in x { maxX = max(maxX, abs(v - xZero)) }
+    var maxW: Int64 = 0
+    for mi in 0..<geo.m {
+        let z = wZero[wZero.count == 1 ? 0 : mi]
+        for j in 0..<kTotal { maxW = max(maxW, abs(w[mi * kTotal + j] - z)) }
+    }
+    guard Double(maxX) * Double(maxW) * Double(kTotal) < 9.0e15 else {
+        throw QVError.unsupported("integer convolution could exceed 2^53 and lose exactness")
+    }
+    let xd = x.map { Double($0 - xZero) }
+    var wd = [Double](repeating: 0, count: w.count)
+    for mi in 0..<geo.m {
+        let z = wZero[wZero.count == 1 ? 0 : mi]
+        for j in 0..<kTotal { wd[mi * kTotal + j] = Double(w[mi * kTotal + j] - z) }
+    }
+    var y = [Double](repeating: 0, count: geo.n * geo.m * geo.spatial)
+    var col = [Double](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
+    xd.withUnsafeBufferPointer { xb in
+        wd.withUnsafeBufferPointer { wb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for ni in 0..<geo.n {
+                    geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
+                            out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, c in
+                        BLAS.dgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+                    }
+                }
+            }
+        }
+    }
+    var out = y.map { Int64($0) }
+    if let bias {
+        for ni in 0..<geo.n {
+            for mi in 0..<geo.m {
+                let base = (ni * geo.m + mi) * geo.spatial
+                for s in 0..<geo.spatial { out[base + s] += bias[mi] }
+            }
+        }
+    }
+    return out
+}

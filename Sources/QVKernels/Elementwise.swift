@@ -1,0 +1,251 @@
+import Foundation
+import QVGraph
+
+/// Numpy-broadcast binary arithmetic: Add, Sub, Mul, Div, Max, Min, Pow (ONNX opset 7–14).
+/// Float in float32; integers exact then wrapped to the input type (C semantics, as
+/// onnxruntime). Under Aidge semantics integer Add/Sub widen to int32, as Aidge's residual Add
+/// sums int8 + int8 into an int32 accumulator.
+struct BinaryKernel: Kernel {
+    enum Op: String { case add = "Add", sub = "Sub", mul = "Mul", div = "Div", max = "Max", min = "Min", pow = "Pow" }
+    let op: Op
+    let semantics: Semantics
+
+    init(node: Node, ctx: KernelContext) throws {
+        guard let op = Op(rawValue: node.opType) else { throw QVError.internalError("BinaryKernel for \(node.opType)") }
+        self.op = op
+        semantics = ctx.semantics
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
+        let shape = try ShapeInference.broadcast([a.shape, b.shape])
+        let n = shape.reduce(1, *)
+        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
+        if a.dtype == .float && b.dtype == .float {
+            let av = a.floats!, bv = b.floats!
+            let f: (Float, Float) -> Float = switch op {
+            case .add: (+)
+            case .sub: (-)
+            case .mul: (*)
+            case .div: (/)
+            case .max: { Swift.max($0, $1) }
+            case .min: { Swift.min($0, $1) }
+            case .pow: { Float(Foundation.pow(Double($0), Double($1))) }
+            }
+            var y = [Float](repeating: 0, count: n)
+            if a.shape == b.shape {
+                for i in 0..<n { y[i] = f(av[i], bv[i]) }
+            } else {
+                for i in 0..<n { y[i] = f(av[ai(i)], bv[bi(i)]) }
+            }
+            return [Tensor(dtype: .float, shape: shape, storage: .f32(y))]
+        }
+        guard a.dtype.isInteger, b.dtype.isInteger else {
+            throw QVError.unsupported("\(op.rawValue) on \(a.dtype) and \(b.dtype)")
+        }
+        let widen = semantics == .aidge && (op == .add || op == .sub)
+        guard a.dtype == b.dtype || widen else { throw QVError.badInput("\(op.rawValue) on \(a.dtype) and \(b.dtype): types differ") }
+        let av = try intValues(a), bv = try intValues(b)
+        var y = [Int64](repeating: 0, count: n)
+        for i in 0..<n {
+            let x = av[ai(i)], z = bv[bi(i)]
+            switch op {
+            case .add: y[i] = x &+ z
+            case .sub: y[i] = x &- z
+            case .mul: y[i] = x &* z
+            case .div:
+                guard z != 0 else { throw QVError.badInput("integer division by zero") }
+                y[i] = x / z
+            case .max: y[i] = Swift.max(x, z)
+            case .min: y[i] = Swift.min(x, z)
+            case .pow: y[i] = Int64(Foundation.pow(Double(x), Double(z)))
+            }
+        }
+        return [wrapping(y, widen ? .int32 : a.dtype, shape: shape)]
+    }
+}
+
+/// One-input elementwise ops: Relu, LeakyRelu, Sigmoid, Tanh, Round, Neg, Abs, Exp, Sqrt,
+/// Floor, Ceil, Identity. Round is half to even (ONNX); under Aidge semantics half up.
+struct UnaryKernel: Kernel {
+    let op: String
+    let alpha: Float
+    let rounding: RoundingRule
+
+    static let ops: Set<String> = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Round", "Neg", "Abs", "Exp", "Sqrt", "Floor", "Ceil", "Identity"]
+
+    init(node: Node, ctx: KernelContext) throws {
+        op = node.opType
+        alpha = node.float("alpha", default: 0.01)
+        rounding = ctx.semantics == .aidge ? .halfUp : .halfToEven
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X")
+        if op == "Identity" { return [x] }
+        if x.dtype == .float {
+            let v = x.floats!
+            let y: [Float]
+            switch op {
+            case "Relu": y = v.map { $0 > 0 ? $0 : 0 }
+            case "LeakyRelu": y = v.map { $0 >= 0 ? $0 : $0 * alpha }
+            case "Sigmoid": y = v.map { 1 / (1 + Foundation.exp(-$0)) }
+            case "Tanh": y = v.map { Foundation.tanh($0) }
+            case "Round": y = v.map { rounding.round($0) }
+            case "Neg": y = v.map { -$0 }
+            case "Abs": y = v.map { Swift.abs($0) }
+            case "Exp": y = v.map { Foundation.exp($0) }
+            case "Sqrt": y = v.map { $0.squareRoot() }
+            case "Floor": y = v.map { $0.rounded(.down) }
+            case "Ceil": y = v.map { $0.rounded(.up) }
+            default: throw QVError.internalError("UnaryKernel \(op)")
+            }
+            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        }
+        guard x.dtype.isInteger else { throw QVError.unsupported("\(op) on \(x.dtype)") }
+        let v = try intValues(x)
+        switch op {
+        case "Relu": return [wrapping(v.map { Swift.max($0, 0) }, x.dtype, shape: x.shape)]
+        case "Neg": return [wrapping(v.map { 0 &- $0 }, x.dtype, shape: x.shape)]
+        case "Abs": return [wrapping(v.map { Swift.abs($0) }, x.dtype, shape: x.shape)]
+        case "Round", "Floor", "Ceil": return [x]
+        default: throw QVError.unsupported("\(op) on \(x.dtype)")
+        }
+    }
+}
+
+/// ONNX Clip: bounds from inputs (opset ≥ 11) or attributes (opset 6); integer types compared exactly.
+struct ClipKernel: Kernel {
+    let attrMin: Float?, attrMax: Float?
+    init(node: Node, ctx: KernelContext) throws {
+        if ctx.opset < 11 {
+            attrMin = node.float("min", default: -Float.greatestFiniteMagnitude)
+            attrMax = node.float("max", default: Float.greatestFiniteMagnitude)
+        } else {
+            attrMin = nil
+            attrMax = nil
+        }
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "input")
+        let lo = optional(inputs, 1), hi = optional(inputs, 2)
+        if x.dtype == .float {
+            let l = try lo.map { try floatValues($0)[0] } ?? attrMin ?? -.infinity
+            let h = try hi.map { try floatValues($0)[0] } ?? attrMax ?? .infinity
+            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(x.floats!.map { Swift.min(Swift.max($0, l), h) }))]
+        }
+        guard x.dtype.isInteger else { throw QVError.unsupported("Clip on \(x.dtype)") }
+        let l = try lo.map { try intValues($0)[0] } ?? Int64.min
+        let h = try hi.map { try intValues($0)[0] } ?? Int64.max
+        return [wrapping(try intValues(x).map { Swift.min(Swift.max($0, l), h) }, x.dtype, shape: x.shape)]
+    }
+}
+
+/// ONNX Cast (opset 6–21) between float32/float64 and every integer type and bool: float → int
+/// truncates toward zero then wraps; int → int wraps; anything → bool is x ≠ 0.
+struct CastKernel: Kernel {
+    let to: DType
+    init(node: Node, ctx: KernelContext) throws {
+        guard let to = DType(onnx: Int32(node.int("to", default: 0))), to != .undefined else {
+            throw QVError.badInput("Cast needs a valid 'to'")
+        }
+        self.to = to
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "input")
+        if x.dtype == to { return [x] }
+        switch to {
+        case .float: return [Tensor(dtype: .float, shape: x.shape, storage: .f32(try floatValues(x)))]
+        case .double: return [Tensor(dtype: .double, shape: x.shape, storage: .f64(try x.asDoubles().orThrow("Cast from \(x.dtype)")))]
+        case .bool:
+            let d = try x.asDoubles().orThrow("Cast from \(x.dtype)")
+            return [Tensor(dtype: .bool, shape: x.shape, storage: .i32(d.map { $0 != 0 ? 1 : 0 }))]
+        default:
+            guard to.isInteger else { throw QVError.unsupported("Cast to \(to)") }
+            if x.dtype.isInteger || x.dtype == .bool { return [wrapping(try intValues(x), to, shape: x.shape)] }
+            let d = try x.asDoubles().orThrow("Cast from \(x.dtype)")
+            return [wrapping(d.map { $0.isFinite ? Int64(Swift.max(Swift.min($0.rounded(.towardZero), 9.2e18), -9.2e18)) : 0 }, to, shape: x.shape)]
+        }
+    }
+}
+
+extension Optional {
+    func orThrow(_ what: @autoclosure () -> String) throws -> Wrapped {
+        guard let v = self else { throw QVError.unsupported(what()) }
+        return v
+    }
+}
+
+/// ONNX BitShift (opset 11) on unsigned integers.
+struct BitShiftKernel: Kernel {
+    let left: Bool
+    init(node: Node, ctx: KernelContext) throws {
+        let d = node.string("direction", default: "")
+        guard d == "LEFT" || d == "RIGHT" else { throw QVError.badInput("BitShift direction must be LEFT or RIGHT, got '\(d)'") }
+        left = d == "LEFT"
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X"), s = try required(inputs, 1, "Y")
+        guard x.dtype == s.dtype, [.uint8, .uint16, .uint32, .uint64].contains(x.dtype) else {
+            throw QVError.badInput("BitShift needs matching unsigned integer inputs, got \(x.dtype) and \(s.dtype)")
+        }
+        let shape = try ShapeInference.broadcast([x.shape, s.shape])
+        let xi = broadcastMap(from: x.shape, to: shape), si = broadcastMap(from: s.shape, to: shape)
+        let xv = try intValues(x), sv = try intValues(s)
+        let bits = Int64(x.dtype.bitWidth)
+        let y = (0..<shape.reduce(1, *)).map { i -> Int64 in
+            let k = sv[si(i)]
+            if k >= bits { return 0 }
+            return left ? xv[xi(i)] << k : xv[xi(i)] >> k
+        }
+        return [wrapping(y, x.dtype, shape: shape)]
+    }
+}
+
+/// ONNX Softmax (opset 13: along one axis).
+struct SoftmaxKernel: Kernel {
+    let axis: Int
+    init(node: Node, ctx: KernelContext) throws { axis = node.int("axis", default: ctx.opset >= 13 ? -1 : 1) }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "input")
+        guard x.dtype == .float else { throw QVError.unsupported("Softmax on \(x.dtype)") }
+        let a = ShapeInference.normalizeAxis(axis, rank: x.rank)
+        let dim = x.shape[a], inner = x.shape[(a + 1)...].reduce(1, *), outer = x.shape[..<a].reduce(1, *)
+        var y = x.floats!
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * dim * inner + i
+                var m = -Float.infinity
+                for d in 0..<dim { m = Swift.max(m, y[base + d * inner]) }
+                var s: Float = 0
+                for d in 0..<dim { let e = Foundation.exp(y[base + d * inner] - m); y[base + d * inner] = e; s += e }
+                for d in 0..<dim { y[base + d * inner] /= s }
+            }
+        }
+        return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+    }
+}
+
+/// ONNX BatchNormalization (inference mode).
+struct BatchNormKernel: Kernel {
+    let epsilon: Float
+    init(node: Node, ctx: KernelContext) throws { epsilon = node.float("epsilon", default: 1e-5) }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X")
+        let p = try (1...4).map { try floatValues(try required(inputs, $0, "parameter \($0)")) }
+        guard x.dtype == .float, x.rank >= 2 else { throw QVError.unsupported("BatchNormalization on \(x.dtype) \(x.shape)") }
+        let c = x.shape[1], inner = x.shape[2...].reduce(1, *)
+        guard p.allSatisfy({ $0.count == c }) else { throw QVError.badInput("BatchNormalization parameters must have \(c) values") }
+        var y = x.floats!
+        for i in 0..<y.count {
+            let ch = (i / inner) % c
+            y[i] = (y[i] - p[2][ch]) / (p[3][ch] + epsilon).squareRoot() * p[0][ch] + p[1][ch]
+        }
+        return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+    }
+}

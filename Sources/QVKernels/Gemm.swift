@@ -1,0 +1,159 @@
+import QVGraph
+
+/// ONNX Gemm (opset 7–13): Y = alpha·op(A)·op(B) + beta·C, C broadcast to [M, N]. Float through
+/// sgemm; under Aidge semantics integer A/B give an exact int32 result (Aidge's FC on its exports).
+struct GemmKernel: Kernel {
+    let transA: Bool, transB: Bool
+    let alpha: Float, beta: Float
+    let ctx: KernelContext
+
+    init(node: Node, ctx: KernelContext) throws {
+        transA = node.int("transA", default: 0) != 0
+        transB = node.int("transB", default: 0) != 0
+        alpha = node.float("alpha", default: 1)
+        beta = node.float("beta", default: 1)
+        self.ctx = ctx
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
+        let c = optional(inputs, 2)
+        guard a.rank == 2, b.rank == 2 else { throw QVError.badInput("Gemm needs 2-D A and B, got \(a.shape) and \(b.shape)") }
+        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
+        guard k == kb else { throw QVError.badInput("Gemm inner dimensions differ: A \(a.shape), B \(b.shape)") }
+        if let c { _ = try biasIndex(c.shape, m: m, n: n) }
+        if a.dtype.isInteger || b.dtype.isInteger {
+            guard ctx.semantics == .aidge else {
+                throw QVError.badInput("Gemm on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
+            }
+            guard alpha == 1, beta == 1 else { throw QVError.unsupported("integer Gemm with alpha/beta ≠ 1") }
+            var acc = try integerMatmul(a: try intValues(a), b: try intValues(b), m: m, n: n, k: k, transA: transA, transB: transB)
+            if let c {
+                let cv = try intValues(c)
+                let idx = try biasIndex(c.shape, m: m, n: n)
+                for i in 0..<(m * n) { acc[i] += cv[idx(i)] }
+            }
+            return [wrapping(acc, .int32, shape: [m, n])]
+        }
+        guard a.dtype == .float, b.dtype == .float else { throw QVError.unsupported("Gemm on \(a.dtype)×\(b.dtype)") }
+        var y = [Float](repeating: 0, count: m * n)
+        var betaEff: Float = 0
+        if let c, beta != 0 {
+            let cv = try floatValues(c)
+            let idx = try biasIndex(c.shape, m: m, n: n)
+            for i in 0..<(m * n) { y[i] = cv[idx(i)] }
+            betaEff = beta
+        }
+        a.floats!.withUnsafeBufferPointer { ab in
+            b.floats!.withUnsafeBufferPointer { bb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                               a: ab.baseAddress!, lda: a.shape[1], b: bb.baseAddress!, ldb: b.shape[1],
+                               beta: betaEff, c: yb.baseAddress!, ldc: n)
+                }
+            }
+        }
+        return [Tensor(dtype: .float, shape: [m, n], storage: .f32(y))]
+    }
+}
+
+/// Maps a flat [M, N] index to the index of a unidirectionally broadcast bias of `shape`.
+func biasIndex(_ shape: [Int], m: Int, n: Int) throws -> (Int) -> Int {
+    let s = Array(repeating: 1, count: max(0, 2 - shape.count)) + shape
+    guard s.count == 2, s[0] == 1 || s[0] == m, s[1] == 1 || s[1] == n else {
+        throw QVError.badInput("bias of shape \(shape) does not broadcast to [\(m), \(n)]")
+    }
+    let rowStride = s[0] == 1 ? 0 : s[1], colStride = s[1] == 1 ? 0 : 1
+    return { i in (i / n) * rowStride + (i % n) * colStride }
+}
+
+/// Exact integer product of row-major A[m×k] (or its transpose) and B[k×n] (or its transpose).
+func integerMatmul(a: [Int64], b: [Int64], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
+    let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = b.lazy.map { abs($0) }.max() ?? 0
+    guard Double(maxA) * Double(maxB) * Double(k) < 9.0e15 else {
+        throw QVError.unsupported("integer matrix product could exceed 2^53 and lose exactness")
+    }
+    let ad = a.map(Double.init), bd = b.map(Double.init)
+    var y = [Double](repeating: 0, count: m * n)
+    ad.withUnsafeBufferPointer { ab in
+        bd.withUnsafeBufferPointer { bb in
+            y.withUnsafeMutableBufferPointer { yb in
+                BLAS.dgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ab.baseAddress!, lda: transA ? m : k,
+                           b: bb.baseAddress!, ldb: transB ? k : n, c: yb.baseAddress!, ldc: n)
+            }
+        }
+    }
+    return y.map { Int64($0) }
+}
+
+/// ONNX MatMul (numpy semantics, batched with broadcasting). Float through sgemm; integer
+/// operands under Aidge semantics give exact int32.
+struct MatMulKernel: Kernel {
+    let ctx: KernelContext
+    init(node: Node, ctx: KernelContext) throws { self.ctx = ctx }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
+        let integer = a.dtype.isInteger || b.dtype.isInteger
+        if integer && ctx.semantics != .aidge {
+            throw QVError.badInput("MatMul on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge or MatMulInteger)")
+        }
+        return [try batchedMatmul(a, b, integer: integer)]
+    }
+}
+
+/// Numpy matmul over broadcast batch dimensions; integer results are exact int32.
+func batchedMatmul(_ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZero: Int64 = 0) throws -> Tensor {
+    let outShape = try ShapeInference.matmulShape(a.shape, b.shape)
+    let a2 = a.rank == 1 ? [1] + a.shape : a.shape
+    let b2 = b.rank == 1 ? b.shape + [1] : b.shape
+    let m = a2[a2.count - 2], k = a2[a2.count - 1], n = b2[b2.count - 1]
+    let batch = try ShapeInference.broadcast([Array(a2.dropLast(2)), Array(b2.dropLast(2))])
+    let nb = batch.reduce(1, *)
+    let aIdx = broadcastMap(from: Array(a2.dropLast(2)), to: batch)
+    let bIdx = broadcastMap(from: Array(b2.dropLast(2)), to: batch)
+    if integer {
+        let av = try intValues(a).map { $0 - aZero }, bv = try intValues(b).map { $0 - bZero }
+        var out: [Int64] = []
+        out.reserveCapacity(nb * m * n)
+        for i in 0..<nb {
+            let ao = aIdx(i) * m * k, bo = bIdx(i) * k * n
+            out += try integerMatmul(a: Array(av[ao..<ao + m * k]), b: Array(bv[bo..<bo + k * n]), m: m, n: n, k: k, transA: false, transB: false)
+        }
+        return wrapping(out, .int32, shape: outShape)
+    }
+    guard a.dtype == .float, b.dtype == .float else { throw QVError.unsupported("MatMul on \(a.dtype)×\(b.dtype)") }
+    var y = [Float](repeating: 0, count: nb * m * n)
+    a.floats!.withUnsafeBufferPointer { ab in
+        b.floats!.withUnsafeBufferPointer { bb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for i in 0..<nb {
+                    BLAS.sgemm(m: m, n: n, k: k, a: ab.baseAddress! + aIdx(i) * m * k, lda: k,
+                               b: bb.baseAddress! + bIdx(i) * k * n, ldb: n, c: yb.baseAddress! + i * m * n, ldc: n)
+                }
+            }
+        }
+    }
+    return Tensor(dtype: .float, shape: outShape, storage: .f32(y))
+}
+
+/// For a shape broadcast to `to`, maps a flat index in `to` to the flat index in `from`.
+func broadcastMap(from: [Int], to: [Int]) -> (Int) -> Int {
+    let f = Array(repeating: 1, count: to.count - from.count) + from
+    if f == to { return { $0 } }
+    var strides = Array(repeating: 0, count: to.count)
+    var s = 1
+    for i in stride(from: to.count - 1, through: 0, by: -1) {
+        strides[i] = f[i] == 1 ? 0 : s
+        s *= f[i]
+    }
+    return { flat in
+        var rem = flat, idx = 0
+        for i in stride(from: to.count - 1, through: 0, by: -1) {
+            idx += (rem % to[i]) * strides[i]
+            rem /= to[i]
+        }
+        return idx
+    }
+}

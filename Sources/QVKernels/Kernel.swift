@@ -1,0 +1,144 @@
+import QVGraph
+
+/// Which runtime's meaning a graph is executed with.
+public enum Semantics: String, Sendable, CaseIterable, Codable {
+    /// The ONNX spec as onnxruntime (CPU, optimizations off) implements it: round half to even,
+    /// saturating casts to quantized types, float32 requantization multipliers.
+    case onnx
+    /// What Aidge's CPU backend does on its own exports: integer Conv/Gemm/Add accumulate in
+    /// int32; QuantizeLinear is Mul(1/scale) → Round half up → Clip to the signed n-bit range →
+    /// wrapping Cast; INT32 scales are rounding right shifts.
+    case aidge
+}
+
+/// How ties are rounded; every rounding in qverify names its rule.
+///
+/// | rule        | 2.5 | 3.5 | -2.5 |
+/// |-------------|-----|-----|------|
+/// | halfToEven  |  2  |  4  |  -2  |
+/// | halfUp      |  3  |  4  |  -2  |
+public enum RoundingRule: String, Sendable, Codable {
+    /// IEEE round-to-nearest-even: ONNX Round, QuantizeLinear, QLinear* requantization.
+    case halfToEven
+    /// floor(x + 0.5): Aidge's Round in a quantizer and its rounding right shift.
+    case halfUp
+
+    @inline(__always)
+    public func round(_ x: Float) -> Float {
+        switch self {
+        case .halfToEven: x.rounded(.toNearestOrEven)
+        case .halfUp: (x + 0.5).rounded(.down)
+        }
+    }
+
+    @inline(__always)
+    public func round(_ x: Double) -> Double {
+        switch self {
+        case .halfToEven: x.rounded(.toNearestOrEven)
+        case .halfUp: (x + 0.5).rounded(.down)
+        }
+    }
+}
+
+/// Settings every kernel is built with.
+public struct KernelContext: Sendable {
+    public var semantics: Semantics
+    /// The model's opset for the node's domain.
+    public var opset: Int64
+    public init(semantics: Semantics, opset: Int64) {
+        self.semantics = semantics
+        self.opset = opset
+    }
+}
+
+/// A prepared operator: attributes parsed and checked once, run many times.
+public protocol Kernel: Sendable {
+    /// Computes the outputs; `inputs[i]` is nil for an omitted optional input.
+    func run(_ inputs: [Tensor?]) throws -> [Tensor]
+}
+
+// MARK: - Attribute access with spec defaults
+
+extension Node {
+    public func int(_ name: String, default d: Int) -> Int {
+        if case .int(let v) = attribute(name) { return Int(v) }
+        return d
+    }
+    public func float(_ name: String, default d: Float) -> Float {
+        if case .float(let v) = attribute(name) { return v }
+        return d
+    }
+    public func ints(_ name: String) -> [Int]? {
+        if case .ints(let v) = attribute(name) { return v.map { Int($0) } }
+        return nil
+    }
+    public func string(_ name: String, default d: String) -> String {
+        if case .string(let v) = attribute(name) { return String(decoding: v, as: UTF8.self) }
+        return d
+    }
+}
+
+// MARK: - Input helpers
+
+@inline(__always)
+func required(_ inputs: [Tensor?], _ i: Int, _ what: String) throws -> Tensor {
+    guard i < inputs.count, let t = inputs[i] else { throw QVError.badInput("missing required input \(i) (\(what))") }
+    return t
+}
+
+func optional(_ inputs: [Tensor?], _ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
+
+/// A tensor's elements as Float (float32 exact; integers exact below 2^24).
+func floatValues(_ t: Tensor) throws -> [Float] {
+    switch t.storage {
+    case .f32(let a): return a
+    case .f64(let a): return a.map { Float($0) }
+    case .i32(let a) where t.dtype.isInteger || t.dtype == .bool: return a.map { Float($0) }
+    case .i64(let a): return a.map { Float($0) }
+    default: throw QVError.unsupported("\(t.dtype) values cannot be read as float")
+    }
+}
+
+/// A tensor's elements as Int64 for integer tensors.
+func intValues(_ t: Tensor) throws -> [Int64] {
+    guard let v = t.asInt64s() else { throw QVError.badInput("expected an integer tensor, got \(t.dtype)") }
+    return v
+}
+
+/// Integer result stored in the dtype's storage, wrapping to the type's width (two's complement
+/// truncation, as a C cast does).
+func wrapping(_ v: [Int64], _ dtype: DType, shape: [Int]) -> Tensor {
+    switch dtype.storageKind {
+    case .i32:
+        let bits = dtype.bitWidth
+        if bits >= 32 { return Tensor(dtype: dtype, shape: shape, storage: .i32(v.map { Int32(truncatingIfNeeded: $0) })) }
+        let range = dtype.integerRange!
+        let span = Int64(1) << bits
+        return Tensor(dtype: dtype, shape: shape, storage: .i32(v.map { x in
+            var y = x & (span - 1)
+            if y > range.upperBound { y -= span }
+            return Int32(y)
+        }))
+    case .i64:
+        if dtype == .uint32 { return Tensor(dtype: dtype, shape: shape, storage: .i64(v.map { $0 & 0xFFFF_FFFF })) }
+        return Tensor(dtype: dtype, shape: shape, storage: .i64(v))
+    case .u64: return Tensor(dtype: dtype, shape: shape, storage: .u64(v.map { UInt64(bitPattern: $0) }))
+    default: preconditionFailure("wrapping into \(dtype)")
+    }
+}
+
+/// Integer result clamped to the dtype's range (ONNX saturation).
+func saturating(_ v: [Int64], _ dtype: DType, shape: [Int]) -> Tensor {
+    let r = dtype.integerRange!
+    return wrapping(v.map { min(max($0, r.lowerBound), r.upperBound) }, dtype, shape: shape)
+}
+
+/// A tensor of `dtype` built from Float results; integers are converted by `rounding` and saturated.
+func fromFloats(_ v: [Float], _ dtype: DType, shape: [Int]) -> Tensor {
+    switch dtype {
+    case .float: return Tensor(dtype: .float, shape: shape, storage: .f32(v))
+    case .double: return Tensor(dtype: .double, shape: shape, storage: .f64(v.map(Double.init)))
+    default:
+        return saturating(v.map { $0.isNaN ? 0 : Int64(max(min(Double($0), 9.2e18), -9.2e18)) }, dtype, shape: shape)
+    }
+}

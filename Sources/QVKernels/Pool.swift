@@ -1,0 +1,132 @@
+import QVGraph
+
+/// Window geometry of 1-D/2-D pooling (NCHW; 1-D as H = 1).
+struct PoolGeometry {
+    var n, c, h, w, kh, kw, sh, sw, dh, dw, padTop, padLeft, oh, ow: Int
+    var outShape: [Int]
+
+    init(node: Node, x: [Int]) throws {
+        guard x.count == 3 || x.count == 4 else { throw QVError.unsupported("\(node.opType) on rank-\(x.count) input: only 1-D and 2-D pooling") }
+        guard let k = node.ints("kernel_shape"), k.count == x.count - 2 else { throw QVError.badInput("\(node.opType) needs kernel_shape of \(x.count - 2) values") }
+        let (out, pads) = try ShapeInference.windowOutput(node, input: Array(x[2...]), kernel: k)
+        let s = node.ints("strides") ?? Array(repeating: 1, count: k.count)
+        let d = node.ints("dilations") ?? Array(repeating: 1, count: k.count)
+        n = x[0]; c = x[1]
+        if x.count == 3 {
+            h = 1; w = x[2]; kh = 1; kw = k[0]; sh = 1; sw = s[0]; dh = 1; dw = d[0]; padTop = 0; padLeft = pads[0]; oh = 1; ow = out[0]
+        } else {
+            h = x[2]; w = x[3]; kh = k[0]; kw = k[1]; sh = s[0]; sw = s[1]; dh = d[0]; dw = d[1]
+            padTop = pads[0]; padLeft = pads[1]; oh = out[0]; ow = out[1]
+        }
+        outShape = [x[0], x[1]] + out
+    }
+}
+
+/// ONNX MaxPool (opset 8–12+) with the optional Indices output (flat index into the input,
+/// row-major over N, C, H, W; storage_order 0). Works on float and on integer tensors (int8/uint8).
+struct MaxPoolKernel: Kernel {
+    let node: Node
+    init(node: Node, ctx: KernelContext) throws {
+        self.node = node
+        guard node.int("storage_order", default: 0) == 0 else { throw QVError.unsupported("MaxPool storage_order 1") }
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X")
+        let g = try PoolGeometry(node: node, x: x.shape)
+        let count = g.n * g.c * g.oh * g.ow
+        var idx = [Int64](repeating: 0, count: count)
+        func pool<T: Comparable>(_ v: [T], lowest: T) -> [T] {
+            var y = [T](repeating: lowest, count: count)
+            for plane in 0..<(g.n * g.c) {
+                let base = plane * g.h * g.w
+                for oy in 0..<g.oh {
+                    for ox in 0..<g.ow {
+                        var best = lowest, bestIdx = -1
+                        for i in 0..<g.kh {
+                            let iy = oy * g.sh - g.padTop + i * g.dh
+                            if iy < 0 || iy >= g.h { continue }
+                            for j in 0..<g.kw {
+                                let ix = ox * g.sw - g.padLeft + j * g.dw
+                                if ix < 0 || ix >= g.w { continue }
+                                let at = base + iy * g.w + ix
+                                if bestIdx < 0 || v[at] > best { best = v[at]; bestIdx = at }
+                            }
+                        }
+                        let o = (plane * g.oh + oy) * g.ow + ox
+                        y[o] = best
+                        idx[o] = Int64(max(bestIdx, 0))
+                    }
+                }
+            }
+            return y
+        }
+        let y: Tensor
+        switch x.storage {
+        case .f32(let v): y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(pool(v, lowest: -.infinity)))
+        case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min)))
+        default: throw QVError.unsupported("MaxPool on \(x.dtype)")
+        }
+        return [y, Tensor(int64s: idx, shape: g.outShape)]
+    }
+}
+
+/// ONNX AveragePool (count_include_pad, ceil_mode) on float tensors.
+struct AveragePoolKernel: Kernel {
+    let node: Node
+    let includePad: Bool
+    init(node: Node, ctx: KernelContext) throws {
+        self.node = node
+        includePad = node.int("count_include_pad", default: 0) != 0
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X")
+        guard x.dtype == .float else { throw QVError.unsupported("AveragePool on \(x.dtype)") }
+        let g = try PoolGeometry(node: node, x: x.shape)
+        let v = x.floats!
+        var y = [Float](repeating: 0, count: g.n * g.c * g.oh * g.ow)
+        for plane in 0..<(g.n * g.c) {
+            let base = plane * g.h * g.w
+            for oy in 0..<g.oh {
+                for ox in 0..<g.ow {
+                    var s: Float = 0, cnt = 0, padded = 0
+                    for i in 0..<g.kh {
+                        let iy = oy * g.sh - g.padTop + i * g.dh
+                        for j in 0..<g.kw {
+                            let ix = ox * g.sw - g.padLeft + j * g.dw
+                            // Positions in the explicit padding count with count_include_pad; beyond it they never do.
+                            let inPadded = iy >= -g.padTop && iy < g.h + g.padTop && ix >= -g.padLeft && ix < g.w + g.padLeft
+                            if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
+                                if inPadded { padded += 1 }
+                                continue
+                            }
+                            s += v[base + iy * g.w + ix]
+                            cnt += 1
+                        }
+                    }
+                    y[(plane * g.oh + oy) * g.ow + ox] = s / Float(includePad ? cnt + padded : max(cnt, 1))
+                }
+            }
+        }
+        return [Tensor(dtype: .float, shape: g.outShape, storage: .f32(y))]
+    }
+}
+
+/// ONNX GlobalAveragePool / GlobalMaxPool on float tensors (any rank ≥ 3).
+struct GlobalPoolKernel: Kernel {
+    let isMax: Bool
+    init(node: Node, ctx: KernelContext) throws { isMax = node.opType == "GlobalMaxPool" }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X")
+        guard x.dtype == .float, x.rank >= 3 else { throw QVError.unsupported("\(isMax ? "GlobalMaxPool" : "GlobalAveragePool") on \(x.dtype) \(x.shape)") }
+        let inner = x.shape[2...].reduce(1, *)
+        let v = x.floats!
+        let y = (0..<(x.shape[0] * x.shape[1])).map { p -> Float in
+            let s = v[(p * inner)..<((p + 1) * inner)]
+            return isMax ? (s.max() ?? 0) : s.reduce(0, +) / Float(inner)
+        }
+        return [Tensor(dtype: .float, shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2), storage: .f32(y))]
+    }
+}

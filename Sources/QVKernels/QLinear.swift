@@ -1,0 +1,171 @@
+import QVGraph
+
+/// onnxruntime's requantization of an int32 accumulator (MLAS RequantizeOutput): the float32
+/// value float(acc) · multiplier is rounded half to even, the zero point added, and the result
+/// saturated to the output type. `multiplier` is per output channel or a single value.
+func requantize(_ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
+    let r = dtype.integerRange!
+    var out = [Int64](repeating: 0, count: acc.count)
+    for i in 0..<acc.count {
+        let m = multiplier.count == 1 ? multiplier[0] : multiplier[channelOf(i)]
+        let v = RoundingRule.halfToEven.round(Float(Int32(truncatingIfNeeded: acc[i])) * m)
+        out[i] = min(max(Int64(v) + zeroPoint, r.lowerBound), r.upperBound)
+    }
+    return wrapping(out, dtype, shape: shape)
+}
+
+func scalarParam(_ t: Tensor, _ what: String) throws -> Float {
+    guard t.count == 1 else { throw QVError.badInput("\(what) must be a scalar, has shape \(t.shape)") }
+    return try floatValues(t)[0]
+}
+
+func zeroPoint(_ t: Tensor?, _ what: String) throws -> Int64 {
+    guard let t else { return 0 }
+    guard t.count == 1 else { throw QVError.badInput("\(what) must be a scalar, has shape \(t.shape)") }
+    return try intValues(t)[0]
+}
+
+func checkQuantized(_ t: Tensor, _ what: String) throws {
+    guard t.dtype == .int8 || t.dtype == .uint8 else { throw QVError.unsupported("\(what) of type \(t.dtype) (int8/uint8 only)") }
+}
+
+/// ONNX QLinearConv (opset 10): exact int32 accumulation Σ(x − x_zp)(w − w_zp[m]) + B[m], then
+/// requantized with the float32 multiplier x_scale · w_scale[m] / y_scale (onnxruntime's order).
+/// Per-channel weight scales and zero points supported.
+struct QLinearConvKernel: Kernel {
+    let node: Node
+    init(node: Node, ctx: KernelContext) throws { self.node = node }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "x"), xs = try required(inputs, 1, "x_scale"), xz = try required(inputs, 2, "x_zero_point")
+        let w = try required(inputs, 3, "w"), ws = try required(inputs, 4, "w_scale"), wz = try required(inputs, 5, "w_zero_point")
+        let ys = try required(inputs, 6, "y_scale"), yz = try required(inputs, 7, "y_zero_point")
+        let b = optional(inputs, 8)
+        try checkQuantized(x, "x"); try checkQuantized(w, "w"); try checkQuantized(yz, "y_zero_point")
+        let geo = try ConvGeometry(node: node, x: x.shape, w: w.shape)
+        let wScale = try floatValues(ws), wZero = try intValues(wz)
+        guard wScale.count == 1 || wScale.count == geo.m else { throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels") }
+        guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
+        if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
+        let acc = try integerConv(geo, x: try intValues(x), w: try intValues(w), xZero: try zeroPoint(xz, "x_zero_point"),
+                                  wZero: wZero, bias: try b.map(intValues))
+        let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
+        let mult = wScale.map { xsv * $0 / ysv }
+        let spatial = geo.spatial, m = geo.m
+        return [requantize(acc, multiplier: mult, channelOf: { ($0 / spatial) % m }, zeroPoint: try zeroPoint(yz, "y_zero_point"),
+                           dtype: yz.dtype, shape: geo.outShape)]
+    }
+}
+
+/// ONNX QLinearMatMul (opset 10/21): exact Σ(a − a_zp)(b − b_zp), requantized with
+/// a_scale · b_scale / y_scale.
+struct QLinearMatMulKernel: Kernel {
+    init(node: Node, ctx: KernelContext) throws {}
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = try required(inputs, 0, "a"), asc = try required(inputs, 1, "a_scale"), az = try required(inputs, 2, "a_zero_point")
+        let b = try required(inputs, 3, "b"), bsc = try required(inputs, 4, "b_scale"), bz = try required(inputs, 5, "b_zero_point")
+        let ys = try required(inputs, 6, "y_scale"), yz = try required(inputs, 7, "y_zero_point")
+        try checkQuantized(a, "a"); try checkQuantized(b, "b"); try checkQuantized(yz, "y_zero_point")
+        let bScale = try floatValues(bsc)
+        let bZero = try intValues(bz)
+        guard bZero.count == 1 else { throw QVError.unsupported("QLinearMatMul with per-column b_zero_point") }
+        let acc = try batchedMatmul(a, b, integer: true, aZero: try zeroPoint(az, "a_zero_point"), bZero: bZero[0])
+        let asv = try scalarParam(asc, "a_scale"), ysv = try scalarParam(ys, "y_scale")
+        let n = acc.shape.last ?? 1
+        return [requantize(try intValues(acc), multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
+                           zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: acc.shape)]
+    }
+}
+
+/// com.microsoft QGemm: int32 bias C pre-loaded into the accumulator, then
+/// float(acc) · (alpha · a_scale · b_scale[n]) / y_scale requantized to y's type — or, without
+/// y_scale, that product as float32 output.
+struct QGemmKernel: Kernel {
+    let transA: Bool, transB: Bool, alpha: Float
+    init(node: Node, ctx: KernelContext) throws {
+        transA = node.int("transA", default: 0) != 0
+        transB = node.int("transB", default: 0) != 0
+        alpha = node.float("alpha", default: 1)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = try required(inputs, 0, "A"), asc = try required(inputs, 1, "a_scale"), az = try required(inputs, 2, "a_zero_point")
+        let b = try required(inputs, 3, "B"), bsc = try required(inputs, 4, "b_scale"), bz = try required(inputs, 5, "b_zero_point")
+        let c = optional(inputs, 6), ys = optional(inputs, 7), yz = optional(inputs, 8)
+        try checkQuantized(a, "A"); try checkQuantized(b, "B")
+        guard a.rank == 2, b.rank == 2 else { throw QVError.badInput("QGemm needs 2-D A and B") }
+        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let n = transB ? b.shape[0] : b.shape[1]
+        guard (transB ? b.shape[1] : b.shape[0]) == k else { throw QVError.badInput("QGemm inner dimensions differ: A \(a.shape), B \(b.shape)") }
+        let bZero = try intValues(bz), bScale = try floatValues(bsc)
+        guard bZero.count == 1 || bZero.count == n, bScale.count == 1 || bScale.count == n else {
+            throw QVError.badInput("b_scale/b_zero_point must have 1 or \(n) values")
+        }
+        let az0 = try zeroPoint(az, "a_zero_point")
+        let av = try intValues(a).map { $0 - az0 }
+        // Per-column zero points: subtract column-wise from B (B is K×N after op()).
+        var bv = try intValues(b)
+        for i in 0..<bv.count {
+            let col = transB ? i / k : i % n
+            bv[i] -= bZero.count == 1 ? bZero[0] : bZero[col]
+        }
+        var acc = try integerMatmul(a: av, b: bv, m: m, n: n, k: k, transA: transA, transB: transB)
+        if let c {
+            guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }
+            let cv = try intValues(c), idx = try biasIndex(c.shape, m: m, n: n)
+            for i in 0..<acc.count { acc[i] += cv[idx(i)] }
+        }
+        let asv = try scalarParam(asc, "a_scale")
+        var mult = bScale.map { alpha * asv * $0 }
+        if let ys {
+            let ysv = try scalarParam(ys, "y_scale")
+            mult = mult.map { $0 / ysv }
+            let outType = yz?.dtype ?? .uint8
+            return [requantize(acc, multiplier: mult, channelOf: { $0 % n }, zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: outType, shape: [m, n])]
+        }
+        let y = (0..<acc.count).map { Float(Int32(truncatingIfNeeded: acc[$0])) * (mult.count == 1 ? mult[0] : mult[$0 % n]) }
+        return [Tensor(dtype: .float, shape: [m, n], storage: .f32(y))]
+    }
+}
+
+/// com.microsoft QLinearAdd / QLinearMul with numpy broadcasting, as onnxruntime computes them
+/// on x86: Add is rint((C_zp − (rA·A_zp + rB·B_zp)) + a·rA + b·rB) with rA = A_scale/C_scale,
+/// rB = B_scale/C_scale in float32; Mul is rint((a − A_zp)(b − B_zp) · A_scale·B_scale/C_scale) + C_zp.
+struct QLinearBinaryKernel: Kernel {
+    let isAdd: Bool
+    init(node: Node, ctx: KernelContext) throws { isAdd = node.opType == "QLinearAdd" }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = try required(inputs, 0, "A"), asc = try required(inputs, 1, "A_scale")
+        let b = try required(inputs, 3, "B"), bsc = try required(inputs, 4, "B_scale")
+        let cs = try required(inputs, 6, "C_scale")
+        let azp = try zeroPoint(optional(inputs, 2), "A_zero_point"), bzp = try zeroPoint(optional(inputs, 5), "B_zero_point")
+        let czT = optional(inputs, 7)
+        let czp = try zeroPoint(czT, "C_zero_point")
+        try checkQuantized(a, "A"); try checkQuantized(b, "B")
+        let outType = czT?.dtype ?? a.dtype
+        let shape = try ShapeInference.broadcast([a.shape, b.shape])
+        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
+        let av = try intValues(a), bv = try intValues(b)
+        let sa = try scalarParam(asc, "A_scale"), sb = try scalarParam(bsc, "B_scale"), sc = try scalarParam(cs, "C_scale")
+        let r = outType.integerRange!
+        let lo = Float(r.lowerBound), hi = Float(r.upperBound)
+        var out = [Int64](repeating: 0, count: shape.reduce(1, *))
+        if isAdd {
+            let rA = sa / sc, rB = sb / sc
+            let fixed = Float(czp) - (rA * Float(azp) + rB * Float(bzp))
+            for i in 0..<out.count {
+                let v = (fixed + Float(av[ai(i)]) * rA) + Float(bv[bi(i)]) * rB
+                out[i] = Int64(RoundingRule.halfToEven.round(min(max(v, lo), hi)))
+            }
+        } else {
+            let mult = sa * sb / sc
+            for i in 0..<out.count {
+                let v = RoundingRule.halfToEven.round(Float((av[ai(i)] - azp) * (bv[bi(i)] - bzp)) * mult) + Float(czp)
+                out[i] = Int64(min(max(v, lo), hi))
+            }
+        }
+        return [wrapping(out, outType, shape: shape)]
+    }
+}

@@ -1,0 +1,163 @@
+import QVGraph
+
+/// Maps each element of x to the index of its scale / zero point: per-tensor, per-axis or
+/// blocked (opset 21), as QuantizeLinear and DequantizeLinear define.
+struct QuantParamLayout {
+    let map: (Int) -> Int
+    let count: Int
+
+    init(x: [Int], param: [Int], axis rawAxis: Int, blockSize: Int) throws {
+        let n = param.reduce(1, *)
+        if n == 1 && blockSize == 0 {
+            map = { _ in 0 }
+            count = 1
+            return
+        }
+        let axis = rawAxis < 0 ? rawAxis + x.count : rawAxis
+        guard axis >= 0 && axis < x.count else { throw QVError.badInput("axis \(rawAxis) is out of range for shape \(x)") }
+        let dim = x[axis]
+        let inner = x[(axis + 1)...].reduce(1, *)
+        if blockSize > 0 {
+            let nb = (dim + blockSize - 1) / blockSize
+            var expect = x
+            expect[axis] = nb
+            guard param == expect else { throw QVError.badInput("blocked scale shape \(param) should be \(expect) for block_size \(blockSize)") }
+            map = { i in
+                let a = (i / inner) % dim
+                let outer = i / (inner * dim)
+                return (outer * nb + a / blockSize) * inner + i % inner
+            }
+        } else {
+            guard param.count == 1, param[0] == dim else {
+                throw QVError.badInput("per-axis scale of shape \(param) does not match axis \(axis) of \(x)")
+            }
+            map = { i in (i / inner) % dim }
+        }
+        count = n
+    }
+}
+
+/// ONNX QuantizeLinear (opset 10–21).
+///
+/// - `onnx`: y = saturate(round_half_even(x / y_scale) + y_zero_point), the division in float32
+///   (as onnxruntime's MLAS does). Output type: the zero point's, else `output_dtype`, else uint8.
+/// - `aidge`: Aidge's Quantizer: y = wrap(clip(round_half_up(x · sf) + zp)) with sf = 1/y_scale
+///   in float32, clip to the signed range of the output width, then a wrapping cast (so a
+///   uint8-tagged quantizer wraps negatives). An INT32 y_scale = 2^s is Aidge's single-shift
+///   quantizer: a right shift by s rounding half up.
+struct QuantizeLinearKernel: Kernel {
+    let axis: Int, blockSize: Int, outputDtype: DType?
+    let semantics: Semantics
+    let saturate: Bool
+
+    init(node: Node, ctx: KernelContext) throws {
+        axis = node.int("axis", default: 1)
+        blockSize = node.int("block_size", default: 0)
+        let od = node.int("output_dtype", default: 0)
+        if od != 0 {
+            guard let dt = DType(onnx: Int32(od)) else { throw QVError.badInput("unknown output_dtype \(od)") }
+            outputDtype = dt
+        } else {
+            outputDtype = nil
+        }
+        saturate = node.int("saturate", default: 1) != 0
+        semantics = ctx.semantics
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "x"), scale = try required(inputs, 1, "y_scale")
+        let zp = optional(inputs, 2)
+        let outType = zp?.dtype ?? outputDtype ?? .uint8
+        if let zp, let od = outputDtype, od != zp.dtype {
+            throw QVError.badInput("output_dtype \(od) differs from the zero point's \(zp.dtype)")
+        }
+        let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
+        if let zp, zp.shape != scale.shape { throw QVError.badInput("zero point shape \(zp.shape) differs from scale shape \(scale.shape)") }
+
+        if semantics == .aidge { return [try aidge(x, scale, zp, outType, layout)] }
+
+        guard let range = outType.integerRange else {
+            throw QVError.unsupported("QuantizeLinear to \(outType) (float8 and float zero points are not supported under ONNX semantics)")
+        }
+        guard scale.dtype.isFloatingPoint else { throw QVError.badInput("y_scale is \(scale.dtype); ONNX requires a float scale") }
+        let s = try floatValues(scale)
+        let z = try zp.map(intValues) ?? [0]
+        let xv = try floatValues(x)
+        var out = [Int64](repeating: 0, count: xv.count)
+        let lo = Float(range.lowerBound), hi = Float(range.upperBound)
+        for i in 0..<xv.count {
+            let p = layout.map(i)
+            let zi = z.count == 1 ? z[0] : z[p]
+            let q = RoundingRule.halfToEven.round(xv[i] / s[p])
+            // Clamp in float before converting so huge values and infinities saturate.
+            let shifted = min(max(q + Float(zi), lo), hi)
+            out[i] = shifted.isNaN ? zi : Int64(shifted)
+        }
+        return [wrapping(out, outType, shape: x.shape)]
+    }
+
+    func aidge(_ x: Tensor, _ scale: Tensor, _ zp: Tensor?, _ outType: DType, _ layout: QuantParamLayout) throws -> Tensor {
+        if let zp, zp.dtype.isFloatingPoint {
+            throw QVError.unsupported("float zero point (a fake_quantize export): its clip range is not in the file")
+        }
+        guard outType.isInteger else { throw QVError.unsupported("Aidge quantizer to \(outType)") }
+        let bits = outType.bitWidth
+        let lo = -(Int64(1) << (bits - 1)), hi = (Int64(1) << (bits - 1)) - 1
+        let z = try zp.map(intValues) ?? [0]
+        var out = [Int64](repeating: 0, count: x.count)
+        if scale.dtype.isInteger {
+            // Single-shift quantizer: scale = 2^shift, a rounding (half-up) arithmetic right shift.
+            let sv = try intValues(scale)
+            let shifts = try sv.map { v -> Int64 in
+                guard v > 0, v & (v - 1) == 0 else { throw QVError.badInput("integer scale \(v) is not a power of two") }
+                return Int64(v.trailingZeroBitCount)
+            }
+            let xv = try intValues(x)
+            for i in 0..<xv.count {
+                let p = layout.map(i)
+                let sh = shifts[p]
+                let r = sh == 0 ? xv[i] : (xv[i] + (Int64(1) << (sh - 1))) >> sh
+                out[i] = min(max(r + (z.count == 1 ? z[0] : z[p]), lo), hi)
+            }
+        } else {
+            let sf = try floatValues(scale).map { Float(1 / Double($0)) }
+            let xv = try floatValues(x)
+            for i in 0..<xv.count {
+                let p = layout.map(i)
+                let r = RoundingRule.halfUp.round(xv[i] * sf[p])
+                let v = Double(r) + Double(z.count == 1 ? z[0] : z[p])
+                out[i] = Int64(min(max(v, Double(lo)), Double(hi)))
+            }
+        }
+        return wrapping(out, outType, shape: x.shape)
+    }
+}
+
+/// ONNX DequantizeLinear (opset 10–21): y = (x − x_zero_point) · x_scale in float32, per-tensor,
+/// per-axis or blocked. Output type is the scale's (float32 here).
+struct DequantizeLinearKernel: Kernel {
+    let axis: Int, blockSize: Int
+
+    init(node: Node, ctx: KernelContext) throws {
+        axis = node.int("axis", default: 1)
+        blockSize = node.int("block_size", default: 0)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "x"), scale = try required(inputs, 1, "x_scale")
+        let zp = optional(inputs, 2)
+        guard x.dtype.isInteger else { throw QVError.unsupported("DequantizeLinear of \(x.dtype)") }
+        if let zp, zp.dtype != x.dtype { throw QVError.badInput("zero point type \(zp.dtype) differs from x's \(x.dtype)") }
+        guard scale.dtype == .float else { throw QVError.unsupported("DequantizeLinear with a \(scale.dtype) scale") }
+        let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
+        let s = scale.floats!
+        let z = try zp.map(intValues) ?? [0]
+        let xv = try intValues(x)
+        var y = [Float](repeating: 0, count: xv.count)
+        for i in 0..<xv.count {
+            let p = layout.map(i)
+            y[i] = Float(Int32(truncatingIfNeeded: xv[i] - (z.count == 1 ? z[0] : z[p]))) * s[p]
+        }
+        return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+    }
+}
