@@ -1,3 +1,4 @@
+import Foundation
 import QVGraph
 
 /// onnxruntime's requantization of an int32 accumulator (MLAS RequantizeOutput): the float32
@@ -131,7 +132,7 @@ struct QGemmKernel: Kernel {
 
 /// com.microsoft QLinearAdd / QLinearMul with numpy broadcasting, as onnxruntime computes them
 /// on x86: Add is rint((C_zp − (rA·A_zp + rB·B_zp)) + a·rA + b·rB) with rA = A_scale/C_scale,
-/// rB = B_scale/C_scale in float32; Mul is rint((a − A_zp)(b − B_zp) · A_scale·B_scale/C_scale) + C_zp.
+/// rB = B_scale/C_scale in float32; Mul is rint((a − A_zp)(b − B_zp) · (A_scale·B_scale/C_scale) + C_zp).
 struct QLinearBinaryKernel: Kernel {
     let isAdd: Bool
     init(node: Node, ctx: KernelContext) throws { isAdd = node.opType == "QLinearAdd" }
@@ -162,10 +163,142 @@ struct QLinearBinaryKernel: Kernel {
         } else {
             let mult = sa * sb / sc
             for i in 0..<out.count {
-                let v = RoundingRule.halfToEven.round(Float((av[ai(i)] - azp) * (bv[bi(i)] - bzp)) * mult) + Float(czp)
+                let v = RoundingRule.halfToEven.round(Float((av[ai(i)] - azp) * (bv[bi(i)] - bzp)) * mult + Float(czp))
                 out[i] = Int64(min(max(v, lo), hi))
             }
         }
         return [wrapping(out, outType, shape: shape)]
+    }
+}
+
+/// MLAS QuantizeLinear of one float: saturate(rint(v / scale) + zp).
+@inline(__always)
+func mlasQuantize(_ v: Float, scale: Float, zeroPoint: Int64, range: ClosedRange<Int64>) -> Int64 {
+    let q = RoundingRule.halfToEven.round(v / scale)
+    return min(max(Int64(exactly: q) ?? (q > 0 ? Int64.max / 2 : Int64.min / 2), range.lowerBound - zeroPoint), range.upperBound - zeroPoint) + zeroPoint
+}
+
+/// com.microsoft QLinearLeakyRelu / QLinearSigmoid as onnxruntime computes them: a 256-entry
+/// table built by dequantizing every 8-bit value (x_scale · (x − x_zp)), applying the float
+/// function, and quantizing with MLAS QuantizeLinear (rint(v / y_scale) + y_zp, saturated).
+struct QLinearLookupKernel: Kernel {
+    let op: String
+    let alpha: Float
+    init(node: Node, ctx: KernelContext) throws {
+        op = node.opType
+        alpha = node.float("alpha", default: 0.01)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X"), xs = try required(inputs, 1, "X_scale")
+        let ys = try required(inputs, 3, "Y_scale")
+        try checkQuantized(x, "X")
+        let xz = try zeroPoint(optional(inputs, 2), "X_zero_point"), yzT = optional(inputs, 4)
+        let yz = try zeroPoint(yzT, "Y_zero_point")
+        let xsv = try scalarParam(xs, "X_scale"), ysv = try scalarParam(ys, "Y_scale")
+        let range = x.dtype.integerRange!
+        var table: [Int64: Int64] = [:]
+        for v in range {
+            let d = xsv * Float(v - xz)
+            let f: Float = op == "QLinearLeakyRelu" ? (d >= 0 ? d : d * alpha) : 1 / (1 + Foundation.exp(-d))
+            table[v] = mlasQuantize(f, scale: ysv, zeroPoint: yz, range: range)
+        }
+        return [wrapping(try intValues(x).map { table[$0]! }, x.dtype, shape: x.shape)]
+    }
+}
+
+/// com.microsoft QLinearGlobalAveragePool (NCHW or channels_last): the exact int32 sum
+/// Σ x − x_zp · N, requantized with the float32 multiplier x_scale / (y_scale · N) (MLAS).
+struct QLinearGlobalAveragePoolKernel: Kernel {
+    let channelsLast: Bool
+    init(node: Node, ctx: KernelContext) throws { channelsLast = node.int("channels_last", default: 0) != 0 }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X"), xs = try required(inputs, 1, "x_scale"), ys = try required(inputs, 3, "y_scale")
+        try checkQuantized(x, "X")
+        guard x.rank >= 3 else { throw QVError.badInput("QLinearGlobalAveragePool needs rank ≥ 3, got \(x.shape)") }
+        let xz = try zeroPoint(optional(inputs, 2), "x_zero_point"), yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
+        let n = x.shape[0], c = channelsLast ? x.shape[x.rank - 1] : x.shape[1]
+        let image = x.count / (n * c)
+        let mult = try scalarParam(xs, "x_scale") / (try scalarParam(ys, "y_scale") * Float(image))
+        let v = try intValues(x)
+        var acc = [Int64](repeating: -xz * Int64(image), count: n * c)
+        for i in 0..<v.count {
+            let b = i / (c * image)
+            let ch = channelsLast ? i % c : (i / image) % c
+            acc[b * c + ch] += v[i]
+        }
+        var outShape = x.shape
+        for d in (channelsLast ? 1..<(x.rank - 1) : 2..<x.rank) { outShape[d] = 1 }
+        return [requantize(acc, multiplier: [mult], channelOf: { _ in 0 }, zeroPoint: yz, dtype: x.dtype, shape: outShape)]
+    }
+}
+
+/// com.microsoft QLinearAveragePool (NCHW, 1-D/2-D): dequantize, average in float32 over the
+/// clipped window (count_include_pad counts the whole kernel), then rint(avg / y_scale + y_zp).
+struct QLinearAveragePoolKernel: Kernel {
+    let node: Node
+    let includePad: Bool
+    init(node: Node, ctx: KernelContext) throws {
+        self.node = node
+        includePad = node.int("count_include_pad", default: 0) != 0
+        guard node.int("channels_last", default: 0) == 0 else { throw QVError.unsupported("QLinearAveragePool with channels_last") }
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X"), xs = try required(inputs, 1, "x_scale"), ys = try required(inputs, 3, "y_scale")
+        try checkQuantized(x, "X")
+        let xz = try zeroPoint(optional(inputs, 2), "x_zero_point"), yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
+        let g = try PoolGeometry(node: node, x: x.shape)
+        guard g.dh == 1, g.dw == 1 else { throw QVError.unsupported("QLinearAveragePool with dilations") }
+        let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
+        let v = try intValues(x).map { xsv * Float($0 - xz) }
+        let r = x.dtype.integerRange!
+        var out = [Int64](repeating: 0, count: g.n * g.c * g.oh * g.ow)
+        for plane in 0..<(g.n * g.c) {
+            let base = plane * g.h * g.w
+            for oy in 0..<g.oh {
+                let hs = oy * g.sh - g.padTop, he = min(hs + g.kh, g.h), h0 = max(hs, 0)
+                for ox in 0..<g.ow {
+                    let ws = ox * g.sw - g.padLeft, we = min(ws + g.kw, g.w), w0 = max(ws, 0)
+                    var sum: Float = 0
+                    for y in h0..<max(he, h0) { for xx in w0..<max(we, w0) { sum += v[base + y * g.w + xx] } }
+                    let count = includePad ? g.kh * g.kw : max(he - h0, 0) * max(we - w0, 0)
+                    let avg = sum / Float(max(count, 1))
+                    let q = RoundingRule.halfToEven.round(avg / ysv + Float(yz))
+                    out[(plane * g.oh + oy) * g.ow + ox] = min(max(Int64(q), r.lowerBound), r.upperBound)
+                }
+            }
+        }
+        return [wrapping(out, x.dtype, shape: g.outShape)]
+    }
+}
+
+/// com.microsoft QLinearConcat: inputs (Y_scale, Y_zp, then X, X_scale, X_zp per input); an
+/// input whose scale and zero point equal the output's is copied, any other is requantized
+/// through onnxruntime's lookup table (dequantize, then MLAS QuantizeLinear).
+struct QLinearConcatKernel: Kernel {
+    let axis: Int
+    init(node: Node, ctx: KernelContext) throws { axis = node.int("axis", default: 0) }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let ys = try required(inputs, 0, "Y_scale"), yzT = try required(inputs, 1, "Y_zero_point")
+        guard (inputs.count - 2) % 3 == 0, inputs.count >= 5 else { throw QVError.badInput("QLinearConcat needs (X, X_scale, X_zero_point) triples") }
+        let ysv = try scalarParam(ys, "Y_scale"), yz = try zeroPoint(yzT, "Y_zero_point")
+        var parts: [Tensor] = []
+        for k in stride(from: 2, to: inputs.count, by: 3) {
+            let x = try required(inputs, k, "X"), xs = try scalarParam(try required(inputs, k + 1, "X_scale"), "X_scale")
+            let xz = try zeroPoint(optional(inputs, k + 2), "X_zero_point")
+            try checkQuantized(x, "X")
+            guard x.dtype == yzT.dtype else { throw QVError.badInput("QLinearConcat input type \(x.dtype) differs from output \(yzT.dtype)") }
+            if xs == ysv && xz == yz { parts.append(x); continue }
+            let range = x.dtype.integerRange!
+            parts.append(wrapping(try intValues(x).map { mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range) }, x.dtype, shape: x.shape))
+        }
+        let a = ShapeInference.normalizeAxis(axis, rank: parts[0].rank)
+        for p in parts where p.rank != parts[0].rank || (0..<p.rank).contains(where: { $0 != a && p.shape[$0] != parts[0].shape[$0] }) {
+            throw QVError.badInput("QLinearConcat inputs \(parts.map(\.shape)) do not fit along axis \(a)")
+        }
+        return [concat(parts, axis: a)]
     }
 }

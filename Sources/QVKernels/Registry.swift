@@ -16,6 +16,10 @@ public enum Registry {
         add("", ["QLinearMatMul"]) { try QLinearMatMulKernel(node: $0, ctx: $1) }
         add("com.microsoft", ["QGemm"]) { try QGemmKernel(node: $0, ctx: $1) }
         add("com.microsoft", ["QLinearAdd", "QLinearMul"]) { try QLinearBinaryKernel(node: $0, ctx: $1) }
+        add("com.microsoft", ["QLinearLeakyRelu", "QLinearSigmoid"]) { try QLinearLookupKernel(node: $0, ctx: $1) }
+        add("com.microsoft", ["QLinearGlobalAveragePool"]) { try QLinearGlobalAveragePoolKernel(node: $0, ctx: $1) }
+        add("com.microsoft", ["QLinearAveragePool"]) { try QLinearAveragePoolKernel(node: $0, ctx: $1) }
+        add("com.microsoft", ["QLinearConcat"]) { try QLinearConcatKernel(node: $0, ctx: $1) }
         add("", ["Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"]) { try BinaryKernel(node: $0, ctx: $1) }
         add("", Array(UnaryKernel.ops)) { try UnaryKernel(node: $0, ctx: $1) }
         add("", ["Clip"]) { try ClipKernel(node: $0, ctx: $1) }

@@ -1,0 +1,53 @@
+import Foundation
+import QVGraph
+import QVIO
+import QVInterpreter
+import XCTest
+import _TestSupport
+
+/// The op-level suite of Tests/Fixtures/ops, generated against onnxruntime by
+/// scripts/make_op_suite.py: rounding ties, odd zero points, saturation at both ends,
+/// per-axis and blocked scales, int4, per-channel/padded/strided/depthwise/grouped QLinearConv,
+/// accumulators beyond 2^24, the com.microsoft QLinear family, and the float ops.
+final class OpSuiteTests: XCTestCase {
+    static let folder = TestPaths.root.appendingPathComponent("Tests/Fixtures/ops")
+
+    func testEveryOpCaseMatchesOnnxruntime() throws {
+        let cases = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".onnx") }.sorted()
+        XCTAssertGreaterThanOrEqual(cases.count, 57)
+        var failures: [String] = []
+        for file in cases {
+            let name = String(file.dropLast(5))
+            do {
+                let model = try OnnxFile.load(Self.folder.appendingPathComponent(file).path)
+                let arrays = try Npy.loadArchive(Self.folder.appendingPathComponent(name + ".npz").path)
+                var inputs: [String: Tensor] = [:]
+                for (k, t) in arrays where k.hasPrefix("in:") { inputs[String(k.dropFirst(3))] = t }
+                let r = try Interpreter(model: model, semantics: .onnx).run(inputs)
+                for (k, expected) in arrays where k.hasPrefix("out:") {
+                    let out = String(k.dropFirst(4))
+                    guard let got = r.outputs[out] else { failures.append("\(name): no output \(out)"); continue }
+                    guard got.shape == expected.shape else { failures.append("\(name).\(out): shape \(got.shape) vs \(expected.shape)"); continue }
+                    if expected.dtype.isInteger && got.dtype != expected.dtype { failures.append("\(name).\(out): dtype \(got.dtype) vs \(expected.dtype)") }
+                    let d = TensorDiff(got, expected)
+                    if !d.ok { failures.append("\(name).\(out): \(d)") }
+                }
+            } catch {
+                failures.append("\(name): \(error)")
+            }
+        }
+        XCTAssertEqual(failures, [], failures.joined(separator: "\n"))
+    }
+
+    func testQuantizeLinearRoundsEveryTieHalfToEven() throws {
+        // Independent of onnxruntime: x/scale = k + 0.5 exactly (scale a power of two).
+        let model = try OnnxFile.load(Self.folder.appendingPathComponent("quantize_ties_half_even_int8.onnx").path)
+        let x = (-140..<140).map { (Float($0) + 0.5) * 0.5 }
+        let y = try Interpreter(model: model, semantics: .onnx).run(["x": Tensor(x, shape: [x.count])]).outputs["y"]!
+        for (xi, yi) in zip(x, y.int32s!) {
+            let k = xi / 0.5
+            let even = Float(Int((k - 0.5) / 2) * 2) == (k - 0.5) || (k - 0.5).truncatingRemainder(dividingBy: 2) == 0 ? k - 0.5 : k + 0.5
+            XCTAssertEqual(Float(yi), min(max(even, -128), 127), "x = \(xi)")
+        }
+    }
+}

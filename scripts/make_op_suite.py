@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Builds Tests/Fixtures/ops/: one small ONNX model per case, its inputs and onnxruntime's
+outputs (CPU, ORT_DISABLE_ALL). qverify's interpreter must reproduce every quantized output
+exactly and every float output within 1e-5 relative.
+
+Each case writes <name>.onnx and <name>.npz (inputs as 'in:<name>', expected outputs as
+'out:<name>'). Cases onnxruntime cannot run are listed in SKIPPED.txt with the reason.
+"""
+import pathlib
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto as TP, helper, numpy_helper
+import onnxruntime as ort
+
+root = pathlib.Path(__file__).resolve().parent.parent
+out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "Tests/Fixtures/ops"
+out.mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(2024)
+skipped = []
+NP = {TP.FLOAT: np.float32, TP.INT8: np.int8, TP.UINT8: np.uint8, TP.INT32: np.int32, TP.INT64: np.int64,
+      TP.INT16: np.int16, TP.UINT16: np.uint16}
+
+
+def case(name, nodes, inputs, outputs, inits=(), opset=21, ms=False):
+    """inputs: list of (name, elem_type, np array); outputs: list of (name, elem_type)."""
+    g = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info(n, t, list(a.shape)) for n, t, a in inputs],
+        [helper.make_tensor_value_info(n, t, None) for n, t in outputs],
+        list(inits))
+    imports = [helper.make_opsetid("", opset)] + ([helper.make_opsetid("com.microsoft", 1)] if ms else [])
+    m = helper.make_model(g, opset_imports=imports, producer_name="qverify make_op_suite")
+    m.ir_version = 10
+    path = out / f"{name}.onnx"
+    try:
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        res = sess.run(None, {n: a for n, _, a in inputs})
+    except Exception as e:
+        skipped.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        return
+    onnx.save(m, str(path))
+    arrays = {f"in:{n}": a for n, _, a in inputs}
+    arrays.update({f"out:{n}": r for (n, _), r in zip(outputs, res)})
+    np.savez(out / f"{name}.npz", **arrays)
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a), name)
+
+
+def q(name, x, scale, zp, axis=None, block=None, opset=21, xtype=TP.FLOAT):
+    zt = {np.int8: TP.INT8, np.uint8: TP.UINT8, np.int16: TP.INT16, np.uint16: TP.UINT16, np.int32: TP.INT32}[zp.dtype.type]
+    attrs = {} if axis is None else {"axis": axis}
+    if block is not None:
+        attrs["block_size"] = block
+    case(name, [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], **attrs)], [("x", xtype, x)], [("y", zt)],
+         [init("s", scale), init("z", zp)], opset=opset)
+
+
+# ---- QuantizeLinear: ties at every k + 0.5, odd zero points, saturation at both ends
+ties = (np.arange(-140, 140, dtype=np.float32) + 0.5) * np.float32(0.5)
+q("quantize_ties_half_even_int8", ties, np.float32(0.5), np.int8(0))
+q("quantize_ties_odd_zero_point_uint8", ties, np.float32(0.5), np.uint8(3))
+q("quantize_saturates_int16", (rng.normal(0, 3e4, 64)).astype(np.float32), np.float32(0.25), np.int16(-5))
+q("quantize_saturates_uint16", (rng.normal(0, 3e4, 64)).astype(np.float32), np.float32(0.5), np.uint16(17))
+q("quantize_int32_input", rng.integers(-5000, 5000, 50).astype(np.int32), np.float32(16.0), np.int8(1), xtype=TP.INT32, opset=13)
+q("quantize_per_axis_int8", rng.normal(0, 2, (2, 3, 4)).astype(np.float32), np.array([0.01, 0.02, 0.05], np.float32),
+  np.array([0, 3, -2], np.int8), axis=1)
+q("quantize_blocked_int8", rng.normal(0, 2, (2, 6)).astype(np.float32), np.array([[0.01, 0.03], [0.02, 0.05]], np.float32),
+  np.array([[0, 1], [-1, 2]], np.int8), axis=1, block=3)
+q("quantize_opset10_uint8", rng.normal(0, 2, 40).astype(np.float32), np.float32(0.03), np.uint8(128), opset=10)
+# int4: zero point in INT4
+x = rng.normal(0, 1, 40).astype(np.float32)
+case("quantize_int4", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])], [("x", TP.FLOAT, x)], [("y", TP.INT4)],
+     [init("s", np.float32(0.2)), helper.make_tensor("z", TP.INT4, [], [1])])
+case("quantize_uint4", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])], [("x", TP.FLOAT, x)], [("y", TP.UINT4)],
+     [init("s", np.float32(0.2)), helper.make_tensor("z", TP.UINT4, [], [8])])
+case("quantize_int4_then_dequantize", [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+                                       helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])],
+     [("x", TP.FLOAT, x)], [("y", TP.FLOAT)], [init("s", np.float32(0.2)), helper.make_tensor("z", TP.INT4, [], [-1])])
+
+# ---- DequantizeLinear
+for dt, z, nm in ((np.int8, np.int8(-3), "int8"), (np.uint8, np.uint8(200), "uint8"), (np.int32, np.int32(0), "int32")):
+    info = np.iinfo(dt) if dt != np.int32 else np.iinfo(np.int16)
+    xq = rng.integers(info.min, info.max, 50).astype(dt)
+    case(f"dequantize_{nm}", [helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"])], [("x", {np.int8: TP.INT8, np.uint8: TP.UINT8, np.int32: TP.INT32}[dt], xq)],
+         [("y", TP.FLOAT)], [init("s", np.float32(0.0123)), init("z", z)])
+case("dequantize_per_axis", [helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"], axis=0)],
+     [("x", TP.INT8, rng.integers(-128, 127, (3, 5)).astype(np.int8))], [("y", TP.FLOAT)],
+     [init("s", np.array([0.1, 0.2, 0.3], np.float32)), init("z", np.array([0, 1, -1], np.int8))])
+
+
+# ---- QLinearConv: per-channel, padded, strided, depthwise, grouped, dilated, >2^24 accumulators
+def qconv(name, xshape, wshape, xt=np.uint8, per_channel=True, big=False, **attrs):
+    info = np.iinfo(xt)
+    x = (np.full(xshape, info.max, xt) if big else rng.integers(info.min, info.max, xshape).astype(xt))
+    w = (np.full(wshape, 127, np.int8) if big else rng.integers(-127, 127, wshape).astype(np.int8))
+    m = wshape[0]
+    ws = (rng.uniform(0.001, 0.02, m) if per_channel else rng.uniform(0.001, 0.02, 1)).astype(np.float32)
+    wz = np.zeros(m if per_channel else 1, np.int8)
+    if not per_channel:
+        ws, wz = ws[0], wz[0]
+    xz = xt(0 if big else (128 if xt == np.uint8 else -3))
+    b = rng.integers(-20000, 20000, m).astype(np.int32)
+    ys = np.float32(200.0 if big else 0.7)
+    yz = xt(7 if xt == np.uint8 else -5)
+    case(name, [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"], **attrs)],
+         [("x", TP.UINT8 if xt == np.uint8 else TP.INT8, x)], [("y", TP.UINT8 if xt == np.uint8 else TP.INT8)],
+         [init("xs", np.float32(0.02)), init("xz", xz), init("w", w), init("ws", ws), init("wz", wz),
+          init("ys", ys), init("yz", yz), init("b", b)], opset=13)
+
+
+qconv("qlinearconv_per_channel_uint8", (1, 3, 7, 7), (4, 3, 3, 3))
+qconv("qlinearconv_per_tensor_int8", (1, 3, 7, 7), (4, 3, 3, 3), xt=np.int8, per_channel=False)
+qconv("qlinearconv_padded_strided", (2, 2, 9, 8), (5, 2, 3, 3), pads=[1, 2, 1, 0], strides=[2, 2])
+qconv("qlinearconv_depthwise", (1, 6, 8, 8), (6, 1, 3, 3), group=6, pads=[1, 1, 1, 1])
+qconv("qlinearconv_grouped_dilated", (1, 4, 9, 9), (6, 2, 3, 3), group=2, dilations=[2, 2])
+qconv("qlinearconv_pointwise", (1, 8, 5, 5), (4, 8, 1, 1))
+qconv("qlinearconv_same_upper", (1, 2, 6, 7), (3, 2, 3, 3), auto_pad="SAME_UPPER", strides=[2, 2])
+qconv("qlinearconv_accumulator_beyond_2_24", (1, 64, 3, 3), (2, 64, 3, 3), big=True)
+
+# ---- QLinearMatMul and com.microsoft QGemm
+a = rng.integers(0, 255, (2, 3, 16)).astype(np.uint8)
+bm = rng.integers(-127, 127, (16, 5)).astype(np.int8)
+case("qlinearmatmul_batched", [helper.make_node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"])],
+     [("a", TP.UINT8, a)], [("y", TP.UINT8)],
+     [init("as", np.float32(0.05)), init("az", np.uint8(120)), init("b", bm), init("bs", np.float32(0.01)),
+      init("bz", np.int8(0)), init("ys", np.float32(0.9)), init("yz", np.uint8(100))], opset=13)
+a2 = rng.integers(-128, 127, (4, 16)).astype(np.int8)
+bg = rng.integers(-127, 127, (6, 16)).astype(np.int8)
+cg = rng.integers(-3000, 3000, 6).astype(np.int32)
+case("qgemm_int8_per_column_transB", [helper.make_node("QGemm", ["a", "as", "az", "b", "bs", "bz", "c", "ys", "yz"], ["y"], domain="com.microsoft", transB=1)],
+     [("a", TP.INT8, a2)], [("y", TP.INT8)],
+     [init("as", np.float32(0.04)), init("az", np.int8(2)), init("b", bg), init("bs", rng.uniform(0.001, 0.01, 6).astype(np.float32)),
+      init("bz", np.zeros(6, np.int8)), init("c", cg), init("ys", np.float32(0.3)), init("yz", np.int8(-4))], ms=True)
+case("qgemm_float_output_alpha", [helper.make_node("QGemm", ["a", "as", "az", "b", "bs", "bz", "c"], ["y"], domain="com.microsoft", transB=1, alpha=0.5)],
+     [("a", TP.INT8, a2)], [("y", TP.FLOAT)],
+     [init("as", np.float32(0.04)), init("az", np.int8(2)), init("b", bg), init("bs", np.float32(0.005)),
+      init("bz", np.int8(0)), init("c", cg)], ms=True)
+
+# ---- com.microsoft QLinear elementwise and pooling
+for dt, tt, nm in ((np.uint8, TP.UINT8, "uint8"), (np.int8, TP.INT8, "int8")):
+    info = np.iinfo(dt)
+    A = rng.integers(info.min, info.max, (2, 3, 4, 5)).astype(dt)
+    B = rng.integers(info.min, info.max, (1, 3, 1, 5)).astype(dt)
+    zs = [dt(10 if dt == np.uint8 else -2), dt(130 if dt == np.uint8 else 3), dt(90 if dt == np.uint8 else 1)]
+    for op in ("QLinearAdd", "QLinearMul"):
+        case(f"{op.lower()}_broadcast_{nm}", [helper.make_node(op, ["a", "as", "az", "b", "bs", "bz", "cs", "cz"], ["y"], domain="com.microsoft")],
+             [("a", tt, A), ("b", tt, B)], [("y", tt)],
+             [init("as", np.float32(0.03)), init("az", zs[0]), init("bs", np.float32(0.05)), init("bz", zs[1]),
+              init("cs", np.float32(0.07 if op == "QLinearAdd" else 0.4)), init("cz", zs[2])], ms=True)
+    X = rng.integers(info.min, info.max, (2, 3, 5, 6)).astype(dt)
+    case(f"qlinearglobalaveragepool_{nm}", [helper.make_node("QLinearGlobalAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft", channels_last=0)],
+         [("x", tt, X)], [("y", tt)], [init("xs", np.float32(0.05)), init("xz", zs[0]), init("ys", np.float32(0.03)), init("yz", zs[2])], ms=True)
+    case(f"qlinearaveragepool_{nm}", [helper.make_node("QLinearAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft",
+                                                       kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=0)],
+         [("x", tt, X)], [("y", tt)], [init("xs", np.float32(0.05)), init("xz", zs[0]), init("ys", np.float32(0.04)), init("yz", zs[2])], ms=True)
+    for op, extra in (("QLinearLeakyRelu", {"alpha": 0.1}), ("QLinearSigmoid", {})):
+        case(f"{op.lower()}_{nm}", [helper.make_node(op, ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft", **extra)],
+             [("x", tt, X)], [("y", tt)], [init("xs", np.float32(0.05)), init("xz", zs[0]), init("ys", np.float32(0.01 if op == "QLinearSigmoid" else 0.04)), init("yz", zs[2])], ms=True)
+    Y = rng.integers(info.min, info.max, (2, 2, 5, 6)).astype(dt)
+    case(f"qlinearconcat_{nm}", [helper.make_node("QLinearConcat", ["ys", "yz", "x", "xs", "xz", "w", "ws", "wz"], ["y"], domain="com.microsoft", axis=1)],
+         [("x", tt, X), ("w", tt, Y)], [("y", tt)],
+         [init("ys", np.float32(0.06)), init("yz", zs[2]), init("xs", np.float32(0.05)), init("xz", zs[0]), init("ws", np.float32(0.08)), init("wz", zs[1])], ms=True)
+
+# ---- float ops
+X = rng.normal(0, 1, (2, 3, 8, 7)).astype(np.float32)
+W = rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32)
+case("conv_padded_strided_dilated", [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 0, 2, 1], strides=[2, 1], dilations=[1, 2])],
+     [("x", TP.FLOAT, X)], [("y", TP.FLOAT)], [init("w", W), init("b", rng.normal(0, 0.1, 4).astype(np.float32))])
+case("conv_depthwise_same_lower", [helper.make_node("Conv", ["x", "w"], ["y"], group=3, auto_pad="SAME_LOWER", strides=[2, 2])],
+     [("x", TP.FLOAT, X)], [("y", TP.FLOAT)], [init("w", rng.normal(0, 0.3, (3, 1, 3, 3)).astype(np.float32))])
+case("conv_1d", [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1])],
+     [("x", TP.FLOAT, rng.normal(0, 1, (2, 3, 10)).astype(np.float32))], [("y", TP.FLOAT)], [init("w", rng.normal(0, 0.3, (5, 3, 3)).astype(np.float32))])
+case("gemm_transA_alpha_beta", [helper.make_node("Gemm", ["a", "b", "c"], ["y"], transA=1, alpha=0.7, beta=1.3)],
+     [("a", TP.FLOAT, rng.normal(0, 1, (5, 3)).astype(np.float32))], [("y", TP.FLOAT)],
+     [init("b", rng.normal(0, 1, (5, 4)).astype(np.float32)), init("c", rng.normal(0, 1, (1, 4)).astype(np.float32))])
+case("matmul_batched_broadcast", [helper.make_node("MatMul", ["a", "b"], ["y"])],
+     [("a", TP.FLOAT, rng.normal(0, 1, (2, 1, 3, 4)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (3, 4, 5)).astype(np.float32))], [("y", TP.FLOAT)])
+case("maxpool_pads_ceil_indices", [helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 0, 0], ceil_mode=1)],
+     [("x", TP.FLOAT, X)], [("y", TP.FLOAT), ("i", TP.INT64)], opset=12)
+case("maxpool_int8", [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
+     [("x", TP.INT8, rng.integers(-128, 127, (1, 2, 6, 6)).astype(np.int8))], [("y", TP.INT8)], opset=12)
+case("averagepool_count_include_pad", [helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1)],
+     [("x", TP.FLOAT, X)], [("y", TP.FLOAT)])
+case("averagepool_exclude_pad", [helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1])],
+     [("x", TP.FLOAT, X)], [("y", TP.FLOAT)])
+case("globalaveragepool", [helper.make_node("GlobalAveragePool", ["x"], ["y"])], [("x", TP.FLOAT, X)], [("y", TP.FLOAT)])
+case("round_half_even", [helper.make_node("Round", ["x"], ["y"])], [("x", TP.FLOAT, (np.arange(-6, 6, dtype=np.float32) + 0.5))], [("y", TP.FLOAT)])
+case("add_broadcast", [helper.make_node("Add", ["a", "b"], ["y"])], [("a", TP.FLOAT, X), ("b", TP.FLOAT, rng.normal(0, 1, (3, 1, 7)).astype(np.float32))], [("y", TP.FLOAT)])
+case("sub_mul_div_int32", [helper.make_node("Sub", ["a", "b"], ["s"]), helper.make_node("Mul", ["s", "b"], ["m"]), helper.make_node("Div", ["m", "c"], ["y"])],
+     [("a", TP.INT32, rng.integers(-1000, 1000, (4, 5)).astype(np.int32)), ("b", TP.INT32, rng.integers(-30, 30, (5,)).astype(np.int32))],
+     [("y", TP.INT32)], [init("c", np.int32(7))])
+case("clip_int8", [helper.make_node("Clip", ["x", "lo", "hi"], ["y"])], [("x", TP.INT8, rng.integers(-128, 127, 40).astype(np.int8))], [("y", TP.INT8)],
+     [init("lo", np.int8(-20)), init("hi", np.int8(33))])
+case("cast_int32_to_int8_wraps", [helper.make_node("Cast", ["x"], ["y"], to=TP.INT8)], [("x", TP.INT32, np.array([-300, -129, -128, 127, 128, 200, 1000], np.int32))], [("y", TP.INT8)])
+case("cast_float_to_int32_truncates", [helper.make_node("Cast", ["x"], ["y"], to=TP.INT32)], [("x", TP.FLOAT, np.array([-2.7, -2.5, -0.5, 0.5, 2.5, 2.7], np.float32))], [("y", TP.INT32)])
+case("activations", [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("LeakyRelu", ["x"], ["l"], alpha=0.2),
+                     helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Tanh", ["x"], ["t"]), helper.make_node("Softmax", ["x"], ["y"], axis=1)],
+     [("x", TP.FLOAT, X)], [("r", TP.FLOAT), ("l", TP.FLOAT), ("s", TP.FLOAT), ("t", TP.FLOAT), ("y", TP.FLOAT)])
+case("shape_ops", [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]), helper.make_node("Reshape", ["t", "shp"], ["r"]),
+                   helper.make_node("Unsqueeze", ["r", "ax"], ["u"]), helper.make_node("Squeeze", ["u", "ax"], ["s"]),
+                   helper.make_node("Concat", ["s", "s"], ["c"], axis=1), helper.make_node("Pad", ["c", "pads", "pv"], ["p"]),
+                   helper.make_node("Gather", ["p", "idx"], ["g"], axis=1), helper.make_node("Flatten", ["x"], ["f"], axis=2),
+                   helper.make_node("Shape", ["x"], ["shape"])],
+     [("x", TP.FLOAT, X)], [("g", TP.FLOAT), ("f", TP.FLOAT), ("shape", TP.INT64)],
+     [init("shp", np.array([2, -1], np.int64)), init("ax", np.array([1], np.int64)), init("pads", np.array([0, 1, 1, 2], np.int64)),
+      init("pv", np.float32(-1.5)), init("idx", np.array([0, 3, 5, 2], np.int64))])
+case("batchnorm", [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"])], [("x", TP.FLOAT, X)], [("y", TP.FLOAT)],
+     [init(n, rng.uniform(0.5, 1.5, 3).astype(np.float32)) for n in ("g", "b", "m", "v")])
+case("bitshift_uint8", [helper.make_node("BitShift", ["x", "s"], ["y"], direction="RIGHT")],
+     [("x", TP.UINT8, rng.integers(0, 255, 20).astype(np.uint8)), ("s", TP.UINT8, rng.integers(0, 8, 20).astype(np.uint8))], [("y", TP.UINT8)])
+
+(out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
+print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
+for s in skipped:
+    print("  skipped", s)
