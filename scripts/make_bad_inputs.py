@@ -56,3 +56,22 @@ m = onnx.load(str(root / "Reference/lenet/float.onnx"))
 onnx.save_model(m, str(ext / "lenet_external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
                 location="lenet_external.weights", size_threshold=0)
 print(f"wrote {ext}")
+
+# Two ops qverify does not implement, to check that `run` lists every one at once.
+save("two_unknown_ops.onnx", model([helper.make_node("FrobnicateQuantized", ["x"], ["a"], name="frob"),
+                                    helper.make_node("Unfrobnicate", ["a"], ["y"], name="unfrob", domain="com.example")]))
+m = onnx.load(str(out / "two_unknown_ops.onnx"))
+m.opset_import.add(domain="com.example", version=1)
+onnx.save(m, str(out / "two_unknown_ops.onnx"))
+
+# An ONNX backend-test folder for Reference/lenet/float.onnx: two data sets from onnxruntime.
+import onnxruntime as ort
+bk = out.parent / "backend_lenet_float"
+x = np.load(root / "Reference/lenet/calib_inputs.npy")
+sess = ort.InferenceSession(str(root / "Reference/lenet/float.onnx"), providers=["CPUExecutionProvider"])
+for k in range(2):
+    d = bk / f"test_data_set_{k}"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "input_0.pb").write_bytes(numpy_helper.from_array(x[k], "input").SerializeToString())
+    (d / "output_0.pb").write_bytes(numpy_helper.from_array(sess.run(None, {"input": x[k]})[0], "output").SerializeToString())
+print(f"wrote {bk}")

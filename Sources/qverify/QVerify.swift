@@ -13,6 +13,22 @@ struct QVerify: ParsableCommand {
             """,
         version: version,
         subcommands: [Inspect.self, Run.self, Resave.self])
+
+    /// Like ArgumentParser's main, but usage errors exit with 2 (qverify's "bad input or usage")
+    /// instead of 64; help and --version exit 0; commands choose 0/1/2 themselves.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
 }
 
 /// Runs a command body, turning qverify errors into one line on stderr and exit code 2.

@@ -38,3 +38,18 @@ final class BadInputTests: XCTestCase {
     }
     func testADirectoryIsNotAModel() throws { try assertRefused("Tests/Fixtures/bad", "is a directory") }
 }
+
+final class UsageTests: XCTestCase {
+    func testUnknownSubcommandOrMissingArgumentExitsWithTwo() throws {
+        XCTAssertEqual(try runQVerify(["frobnicate"]).exitCode, 2)
+        XCTAssertEqual(try runQVerify(["run", "Reference/lenet/float.onnx"]).exitCode, 2)
+        XCTAssertEqual(try runQVerify(["inspect"]).exitCode, 2)
+    }
+
+    func testHelpAndVersionExitWithZero() throws {
+        let h = try runQVerify(["--help"])
+        XCTAssertEqual(h.exitCode, 0)
+        XCTAssertTrue(h.stdout.contains("inspect"), h.stdout)
+        XCTAssertEqual(try runQVerify(["--version"]).exitCode, 0)
+    }
+}

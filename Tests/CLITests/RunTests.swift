@@ -1,0 +1,91 @@
+import Foundation
+import QVGraph
+import QVIO
+import XCTest
+import _TestSupport
+
+final class RunTests: XCTestCase {
+    var tmp: URL!
+
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+
+    func testFoldedLenetRunWritesAidgesOutputAndEveryIntermediate() throws {
+        let r = try runQVerify(["run", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/aidge_folded_inputs.npy",
+                                "--output-dir", tmp.path, "--intermediates"])
+        XCTAssertEqual(r.exitCode, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("semantics aidge (Aidge-form model)"), r.stderr)
+        let y = try Npy.load(tmp.appendingPathComponent("fc_Scaling_out0.npy").path)
+        let golden = try Npy.load(TestPaths.reference("lenet/aidge_cpu_folded.npy"))
+        XCTAssertEqual(y.dtype, .int8)
+        XCTAssertEqual(y.shape, [8, 1, 10])
+        XCTAssertEqual(y.int32s, golden.int32s)
+        let inter = try Npy.loadArchive(tmp.appendingPathComponent("intermediates.npz").path)
+        XCTAssertEqual(Set(inter.map(\.name)), ["conv1_out0", "conv1_Scaling_out0", "relu1_out0", "pool1_out0", "pool1_out1", "conv2_out0",
+                                                "conv2_Scaling_out0", "relu2_out0", "fc_flatten_out_0", "output", "fc_Scaling_out0"])
+    }
+
+    func testBackendTestFolderInputsGiveOnnxruntimesOutputs() throws {
+        let folder = TestPaths.root.appendingPathComponent("Tests/Fixtures/backend_lenet_float")
+        let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", folder.path, "--output-dir", tmp.path, "--semantics", "onnx", "--threads", "1"])
+        XCTAssertEqual(r.exitCode, 0, r.stderr)
+        let y = try Npy.load(tmp.appendingPathComponent("output.npy").path)
+        XCTAssertEqual(y.shape, [2, 1, 10])
+        for k in 0..<2 {
+            let want = try OnnxFile.loadTensor(folder.appendingPathComponent("test_data_set_\(k)/output_0.pb").path).tensor
+            XCTAssertTrue(TensorDiff(y.sample(k), want).ok, "set \(k)")
+        }
+    }
+
+    func testEveryUnsupportedOpIsListedAtOnce() throws {
+        let x = tmp.appendingPathComponent("x.npy")
+        try Npy.save(Tensor([Float](repeating: 1, count: 4), shape: [1, 4]), to: x.path)
+        let r = try runQVerify(["run", "Tests/Fixtures/bad/two_unknown_ops.onnx", "--inputs", x.path, "--output-dir", tmp.path])
+        XCTAssertEqual(r.exitCode, 2)
+        XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.contains("error") }.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("qverify: error: Tests/Fixtures/bad/two_unknown_ops.onnx: 2 unsupported ops: FrobnicateQuantized (domain 'ai.onnx', opset 21, node 'frob'); Unfrobnicate (domain 'com.example', opset 1, node 'unfrob')"), r.stderr)
+    }
+
+    func assertRunRefused(_ inputs: String, _ message: String, model: String = "Reference/lenet/float.onnx", line: UInt = #line) throws {
+        let r = try runQVerify(["run", model, "--inputs", inputs, "--output-dir", tmp.appendingPathComponent("out").path])
+        XCTAssertEqual(r.exitCode, 2, r.stderr, line: line)
+        let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("qverify: error:") }
+        XCTAssertEqual(errors.count, 1, r.stderr, line: line)
+        XCTAssertTrue(r.stderr.contains(message), "expected “\(message)” in \(r.stderr)", line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("out/output.npy").path), line: line)
+    }
+
+    func testWrongInputNameSaysWhatTheModelExpects() throws {
+        let f = tmp.appendingPathComponent("wrong.npz")
+        try Npy.saveArchive([(name: "image", tensor: Tensor([Float](repeating: 0, count: 144), shape: [1, 1, 12, 12]))], to: f.path)
+        try assertRunRefused(f.path, "\(f.path): array 'image' names no model input; inputs are 'input'")
+    }
+
+    func testWrongDtypeSaysExpectedAndGiven() throws {
+        let f = tmp.appendingPathComponent("int8.npy")
+        try Npy.save(Tensor([Int32](repeating: 3, count: 144), shape: [1, 1, 12, 12], dtype: .int8), to: f.path)
+        try assertRunRefused(f.path, "input 'input' expects float32, given int8")
+    }
+
+    func testWrongShapeSaysExpectedAndGiven() throws {
+        let f = tmp.appendingPathComponent("small.npy")
+        try Npy.save(Tensor([Float](repeating: 0, count: 2 * 100), shape: [2, 1, 1, 10, 10]), to: f.path)
+        try assertRunRefused(f.path, "input 'input' expects shape [1, 1, 12, 12], given [1, 1, 10, 10]")
+    }
+
+    func testGarbageCalibrationFileIsNamed() throws {
+        let f = tmp.appendingPathComponent("calib.npy")
+        try Data("definitely not numpy".utf8).write(to: f)
+        try assertRunRefused(f.path, "\(f.path): not a .npy file (bad magic)")
+    }
+
+    func testZeroThreadsIsAUsageError() throws {
+        let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", "x", "--output-dir", tmp.path, "--threads", "0"])
+        XCTAssertEqual(r.exitCode, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--threads must be at least 1"), r.stderr)
+    }
+}
