@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "qverify", targets: ["qverify"]),
-        .library(name: "QVerify", targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter"]),
+        .library(name: "QVerify", targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,10 +30,11 @@ let package = Package(
         .target(name: "QVIO", dependencies: ["QVGraph", "COnnxProto", "ZIPFoundation"]),
         .target(name: "QVKernels", dependencies: ["QVGraph", "COpenBLAS"]),
         .target(name: "QVInterpreter", dependencies: ["QVGraph", "QVKernels"]),
+        .target(name: "QVRecipe", dependencies: ["QVGraph", "QVKernels"]),
         .executableTarget(
             name: "qverify",
             dependencies: [
-                "QVGraph", "QVIO", "QVKernels", "QVInterpreter",
+                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -42,6 +43,7 @@ let package = Package(
         .testTarget(name: "QVGraphTests", dependencies: ["QVGraph", "_TestSupport"]),
         .testTarget(name: "QVIOTests", dependencies: ["QVIO", "_TestSupport"]),
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),
+        .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify"]),
     ]
 )

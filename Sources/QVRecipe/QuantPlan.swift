@@ -1,0 +1,212 @@
+import QVGraph
+
+/// How one integer tensor maps to real values: real = (q − zeroPoint) · step.
+public struct QuantInfo: Sendable, Equatable, CustomStringConvertible {
+    public var dtype: DType
+    public var step: Double
+    public var zeroPoint: Int64
+    /// True when `step` is qverify's assumption, not something the file states (folded weights).
+    public var assumed: Bool
+    /// The last folded weight whose assumed step this one scales with (nil if none).
+    public var assumedFrom: String?
+
+    public init(dtype: DType, step: Double, zeroPoint: Int64 = 0, assumed: Bool = false, assumedFrom: String? = nil) {
+        self.dtype = dtype
+        self.step = step
+        self.zeroPoint = zeroPoint
+        self.assumed = assumed
+        self.assumedFrom = assumedFrom
+    }
+    public var description: String { "\(dtype) step \(step)\(zeroPoint != 0 ? " zp \(zeroPoint)" : "")\(assumed ? " (assumed)" : "")" }
+}
+
+/// Which Aidge export a model is.
+public enum AidgeExportForm: String, Sendable, Codable {
+    /// Default options: integer weights and biases, no input quantizer; the input is fed as integers.
+    case folded
+    /// `rescale_inputs=True, fold_graph=False`: float weights and biases behind QuantizeLinear, an InputRescaling quantizer.
+    case unfolded
+}
+
+/// The real-valued meaning of every integer tensor of an Aidge-form graph, derived from the
+/// exported quantizers: each Aidge Quantizer multiplies by sf and the exporter writes scale
+/// 1/sf, so a quantizer maps a tensor of step s to one of step s · scale (s · 2^shift for an
+/// INT32 bit-shift scale); Conv/Gemm accumulators have step x_step · w_step.
+public struct QuantPlan: Sendable {
+    public var form: AidgeExportForm
+    public var tensors: [String: QuantInfo] = [:]
+    /// Real-valued graph inputs that the folded graph consumes as integers, with their quantization.
+    public var quantizedInputs: [String: QuantInfo] = [:]
+    /// For each of those inputs, the name of the integer tensor the converted graph quantizes it into.
+    public var quantizedInputNames: [String: String] = [:]
+    /// Aidge quantizer nodes (QuantizeLinear) by name, with the kind of tensor they act on.
+    public var quantizerKinds: [String: QuantizerKind] = [:]
+    /// Human-readable notes on assumptions (folded weight steps, input scale convention).
+    public var notes: [String] = []
+    /// Steps chosen for folded weights (whose real step the file does not keep).
+    public var weightSteps: [String: Double] = [:]
+
+    public enum QuantizerKind: String, Sendable {
+        case weight, bias, input, activation, requantize
+    }
+
+    /// Ops that move or select integers without changing their scale.
+    public static let transparentOps: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad"]
+
+    /// Analyses an Aidge-form graph. `inputScale` overrides the folded input's step
+    /// (default 1/(2^(n−1)−1), Aidge's convention, with n the activation width).
+    public init(model: Model, inputScale: Double? = nil) throws {
+        // Folded weights have no step in the file. Start from 1/(2^(n−1)−1) and, where a
+        // residual Add needs both branches on one step, solve for the weight step and redo.
+        var overrides: [String: Double] = [:]
+        for _ in 0..<32 {
+            do {
+                self = try QuantPlan(model: model, inputScale: inputScale, weightSteps: overrides)
+                return
+            } catch let r as RescaleWeight {
+                overrides[r.weight] = r.step
+            }
+        }
+        throw QVError.unsupported("could not find consistent steps for the folded weights")
+    }
+
+    struct RescaleWeight: Error {
+        var weight: String
+        var step: Double
+    }
+
+    init(model: Model, inputScale: Double?, weightSteps overrides: [String: Double]) throws {
+        let g = model.graph
+        weightSteps = overrides
+        let index = try GraphIndex(g)
+        let quantizesInput = g.nodes.contains { n in n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first } }
+        form = quantizesInput ? .unfolded : .folded
+        // Activation width: the first quantizer (in order) on a non-initializer tensor.
+        let firstActivation = index.topologicalOrder.lazy.map { g.nodes[$0] }.first { n in
+            n.opType == "QuantizeLinear" && g.initializer(n.inputs[0]) == nil && n.inputs.count > 2
+        }
+        let actType = firstActivation.flatMap { g.initializer($0.inputs[2])?.dtype } ?? .int8
+        if form == .folded {
+            let bits = actType.bitWidth
+            let step = inputScale ?? 1 / Double((1 << (bits - 1)) - 1)
+            let taken = Set(g.nodes.flatMap { $0.inputs + $0.outputs }).union(g.initializerOrder).union(g.inputs.map(\.name))
+            for i in g.runtimeInputs {
+                let q = QuantInfo(dtype: actType, step: step, assumed: inputScale == nil)
+                quantizedInputs[i.name] = q
+                tensors[i.name] = q
+                var name = "\(i.name)_quantized", k = 1
+                while taken.contains(name) { name = "\(i.name)_quantized_\(k)"; k += 1 }
+                quantizedInputNames[i.name] = name
+                tensors[name] = q
+            }
+            notes.append(inputScale == nil
+                ? "folded export: input step 1/\(Int(1 / step)) by Aidge's convention (round_half_up(x·\(Int(1 / step))) is fed as \(actType)); override with --input-scale"
+                : "folded export: input step \(step) from --input-scale")
+        }
+        for i in index.topologicalOrder {
+            let n = g.nodes[i]
+            try withContext("node \(n.label(index: i))") { try visit(n, g) }
+        }
+        for (w, step) in weightSteps.sorted(by: { $0.key < $1.key }) {
+            let derived = overrides[w] != nil
+            notes.append("folded export: weight '\(w)' step \(derived ? "solved from a residual Add" : "assumed") \(step) (the file keeps only integers)")
+        }
+    }
+
+    mutating func visit(_ n: Node, _ g: Graph) throws {
+        func info(_ name: String) -> QuantInfo? {
+            if let t = tensors[name] { return t }
+            return nil
+        }
+        let intInputs = n.inputs.filter { !$0.isEmpty && info($0) != nil }
+        switch n.opType {
+        case "QuantizeLinear":
+            guard n.inputs.count >= 2, let scale = g.initializer(n.inputs[1]) else {
+                throw QVError.unsupported("the quantizer's scale is not a constant")
+            }
+            let zp = n.inputs.count > 2 ? g.initializer(n.inputs[2]) : nil
+            if n.inputs.count > 2, zp == nil { throw QVError.unsupported("the quantizer's zero point is not a constant") }
+            if let z = zp, z.dtype.isFloatingPoint {
+                throw QVError.unsupported("float zero point (a fake_quantize export): the integer type and clip range of the quantizer are not in the file")
+            }
+            guard scale.count == 1 else { throw QVError.unsupported("per-channel quantizer scales (channel_wise) are not supported yet") }
+            let outType = zp?.dtype ?? .uint8
+            let zpv = try zp.map { try zeroPointValue($0) } ?? 0
+            let factor: Double
+            if scale.dtype.isInteger {
+                let v = scale.asInt64s()![0]
+                guard v > 0, v & (v - 1) == 0 else { throw QVError.unsupported("integer scale \(v) is not a power of two (bit-shift quantizer)") }
+                factor = Double(v)
+            } else {
+                guard let f = scale.asDoubles()?.first, f > 0, f.isFinite else { throw QVError.badInput("quantizer scale must be positive and finite") }
+                factor = Double(Float(f))
+            }
+            let x = n.inputs[0]
+            if let t = g.initializer(x), t.dtype.isFloatingPoint {
+                let kind: QuantizerKind = outType == .int32 || outType == .int16 || outType == .int64 ? .bias : .weight
+                tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: factor, zeroPoint: zpv)
+                quantizerKinds[n.name] = kind
+            } else if let xi = info(x) {
+                tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: xi.step * factor, zeroPoint: zpv, assumed: xi.assumed, assumedFrom: xi.assumedFrom)
+                quantizerKinds[n.name] = xi.dtype == .int32 ? .activation : .requantize
+            } else if g.runtimeInputs.contains(where: { $0.name == x }) {
+                tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: factor, zeroPoint: zpv)
+                quantizerKinds[n.name] = .input
+            } else {
+                throw QVError.unsupported("quantizer on '\(x)', a float tensor computed in the graph: qverify expects Aidge quantizers on weights, biases, the input or integer tensors")
+            }
+        case "Conv", "Gemm", "MatMul":
+            guard intInputs.contains(n.inputs[0]) || g.initializer(n.inputs[1])?.dtype.isInteger == true || info(n.inputs[1]) != nil else { return }
+            guard let x = info(n.inputs[0]) else { throw QVError.unsupported("\(n.opType) has integer weights but a float data input") }
+            let wName = n.inputs[1]
+            var w = info(wName)
+            if w == nil, let t = g.initializer(wName), t.dtype.isInteger {
+                // Folded export: the weights' real step is not in the file. Aidge's symmetric weight
+                // quantizer maps max|W| to the largest integer, so assume max|W| = 1 unless solved.
+                let maxQ = t.asInt64s()?.map { abs($0) }.max() ?? 1
+                let step = weightSteps[wName] ?? 1 / Double(max(maxQ, 1))
+                weightSteps[wName] = step
+                w = QuantInfo(dtype: t.dtype, step: step, assumed: true, assumedFrom: wName)
+                tensors[wName] = w
+            }
+            guard let w else { throw QVError.unsupported("\(n.opType) weight '\(wName)' is neither quantized nor an integer constant") }
+            if n.opType == "Gemm", n.int("transA", default: 0) != 0 { throw QVError.unsupported("Gemm with transA on quantized data") }
+            let acc = QuantInfo(dtype: .int32, step: x.step * w.step, assumed: x.assumed || w.assumed, assumedFrom: w.assumedFrom ?? x.assumedFrom)
+            if n.inputs.count > 2, !n.inputs[2].isEmpty {
+                let b = n.inputs[2]
+                if info(b) == nil {
+                    guard let t = g.initializer(b), t.dtype.isInteger else { throw QVError.unsupported("bias '\(b)' is neither quantized nor an integer constant") }
+                    tensors[b] = QuantInfo(dtype: t.dtype, step: acc.step, assumed: acc.assumed)
+                }
+            }
+            tensors[n.outputs[0]] = acc
+        case "Add", "Sub":
+            guard !intInputs.isEmpty else { return }
+            guard intInputs.count == 2, let a = info(n.inputs[0]), let b = info(n.inputs[1]) else {
+                throw QVError.unsupported("\(n.opType) of a quantized and a float tensor")
+            }
+            if abs(a.step - b.step) > 1e-6 * b.step {
+                // A folded branch whose step rests on an assumed weight step: solve for that step.
+                if let w = b.assumedFrom, a.assumedFrom != w, let ws = weightSteps[w] { throw RescaleWeight(weight: w, step: ws * a.step / b.step) }
+                if let w = a.assumedFrom, let ws = weightSteps[w] { throw RescaleWeight(weight: w, step: ws * b.step / a.step) }
+                guard abs(a.step - b.step) <= 1e-3 * b.step else {
+                    throw QVError.unsupported("\(n.opType) of integers with different real steps (\(a.step) vs \(b.step)): the sum has no single scale")
+                }
+            }
+            tensors[n.outputs[0]] = QuantInfo(dtype: .int32, step: b.step, assumed: a.assumed || b.assumed, assumedFrom: b.assumedFrom ?? a.assumedFrom)
+        default:
+            guard !intInputs.isEmpty else { return }
+            guard Self.transparentOps.contains(n.opType), let x = info(n.inputs[0]) else {
+                throw QVError.unsupported("\(n.opType) on the quantized tensor '\(intInputs[0])' has no quantized form qverify can place")
+            }
+            tensors[n.outputs[0]] = x
+        }
+    }
+}
+
+func zeroPointValue(_ t: Tensor) throws -> Int64 {
+    guard let v = t.asInt64s(), let first = v.first, v.allSatisfy({ $0 == first }) else {
+        throw QVError.unsupported("per-channel zero points are not supported")
+    }
+    return first
+}

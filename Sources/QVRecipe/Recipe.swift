@@ -1,0 +1,122 @@
+import QVGraph
+
+public enum TargetFormat: String, Sendable, Codable, CaseIterable {
+    /// QuantizeLinear/DequantizeLinear around float ops.
+    case qdq
+    /// QLinearConv, com.microsoft QGemm, QLinearAdd, …; ops without a QOP form stay in QDQ form.
+    case qop
+}
+
+public enum WeightStorage: String, Sendable, Codable, CaseIterable {
+    /// Weights folded to integer initializers (Aidge's own quantizer run once, at conversion).
+    case int8
+    /// Float weights kept, quantized at run time by a QuantizeLinear (as Aidge's own recipe does).
+    case runtime
+}
+
+public struct ConvertOptions: Sendable, Codable, Equatable {
+    public var format: TargetFormat
+    public var opset: Int64 = 21
+    public var inputScale: Double? = nil
+    public var weights: WeightStorage = .int8
+
+    public init(format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8) {
+        self.format = format
+        self.opset = opset
+        self.inputScale = inputScale
+        self.weights = weights
+    }
+}
+
+/// The result of a conversion: the ONNX model and how it was made.
+public struct Conversion: Sendable {
+    public var model: Model
+    public var plan: QuantPlan
+    public var firings: [RuleFiring]
+}
+
+/// Converts Aidge-form models (folded or unfolded exports) to QDQ or QOP ONNX.
+public enum Recipe {
+    public static let version = "0.1.0"
+
+    /// Every rule, in the order the driver tries them.
+    public static func rules(for format: TargetFormat) -> [RewriteRule] {
+        var r = [ConstantRules.foldWeightQuantizer, ConstantRules.foldBiasQuantizer, InterfaceRules.quantizeFoldedInput]
+        if format == .qop { r += [AffineRules.affineToQOp, ElementwiseRules.sumToQOp] }
+        r += [AffineRules.affineToQDQ, ElementwiseRules.sumToQDQ, ElementwiseRules.requantizeToQDQ,
+              ElementwiseRules.transparentToQDQ, InterfaceRules.dequantizeOutputs]
+        return r
+    }
+
+    public static func convert(_ source: Model, sourceBytes: [UInt8]? = nil, options: ConvertOptions) throws -> Conversion {
+        guard options.opset >= 13 else { throw QVError.badInput("--opset \(options.opset): qverify writes opset 13 or later") }
+        let summary = try ModelSummary(source)
+        guard summary.kind == .aidgeForm else {
+            throw QVError.badInput("not an Aidge-form model (it is \(summary.kind.rawValue)); convert takes Aidge's quantized exports")
+        }
+        let plan = try QuantPlan(model: source, inputScale: options.inputScale)
+        if plan.tensors.values.contains(where: { [.int4, .uint4].contains($0.dtype) }) && options.opset < 21 {
+            throw QVError.badInput("4-bit tensors need opset 21 or later (asked for \(options.opset))")
+        }
+        var g = source.graph
+        g.valueInfo = []  // Aidge's value_info carries the integer Conv dtypes; rebuilt by consumers.
+        let (rewritten, firings) = try RewriteDriver(rules: rules(for: options.format)).run(g, plan: plan, options: options)
+        var out = source
+        out.graph = try finalize(rewritten)
+        out.irVersion = 10
+        var opsets = [OpsetImport(domain: "", version: options.opset)]
+        if out.graph.nodes.contains(where: { $0.normalizedDomain == "com.microsoft" }) { opsets.append(OpsetImport(domain: "com.microsoft", version: 1)) }
+        out.opsetImports = opsets
+        out.producerName = "qverify"
+        out.producerVersion = Recipe.version
+        let counts = Dictionary(grouping: firings, by: \.rule).mapValues(\.count)
+        var meta = source.metadata.filter { !$0.key.hasPrefix("qverify.") }
+        meta += [
+            KeyValue("qverify.version", Recipe.version),
+            KeyValue("qverify.source_producer", [source.producerName, source.producerVersion].compactMap { $0 }.joined(separator: " ")),
+            KeyValue("qverify.source_form", plan.form.rawValue),
+            KeyValue("qverify.options", "format=\(options.format.rawValue) opset=\(options.opset) weights=\(options.weights.rawValue)"
+                + (options.inputScale.map { " input_scale=\($0)" } ?? "")),
+            KeyValue("qverify.rules", counts.keys.sorted().map { "\($0)×\(counts[$0]!)" }.joined(separator: ", ")),
+        ]
+        if let b = sourceBytes { meta.append(KeyValue("qverify.source_sha256", SHA256.hex(b))) }
+        if !plan.notes.isEmpty { meta.append(KeyValue("qverify.assumptions", plan.notes.joined(separator: "; "))) }
+        out.metadata = meta
+        try verifyOnnx(out)
+        return Conversion(model: out, plan: plan, firings: firings)
+    }
+
+    /// Drops initializers nothing reads any more and checks nothing Aidge-specific is left.
+    static func finalize(_ g: Graph) throws -> Graph {
+        var g = g
+        let used = Set(g.nodes.flatMap(\.inputs))
+        let outputs = Set(g.outputs.map(\.name))
+        g.initializers = g.initializers.filter { used.contains($0.name) || outputs.contains($0.name) }
+        g.inputs = g.inputs.filter { g.initializer($0.name) == nil || used.contains($0.name) }
+        return g
+    }
+
+    /// The conversion must be plain ONNX: no integer Conv/Gemm/Add left, float scales, integer zero points.
+    static func verifyOnnx(_ m: Model) throws {
+        let inf = try ShapeInference(m.graph)
+        if let e = inf.exceptions.first {
+            throw QVError.unsupported("node '\(e.node)' is still Aidge-form after conversion (\(e.rule)); no rule could place it")
+        }
+        for n in m.graph.nodes {
+            switch n.opType {
+            case "QuantizeLinear", "DequantizeLinear":
+                let s = inf.facts[n.inputs[1]]?.dtype
+                guard s == .float else { throw QVError.unsupported("\(n.label()) keeps a \(s?.shortName ?? "?") scale") }
+                if n.inputs.count > 2, let z = inf.facts[n.inputs[2]]?.dtype {
+                    let allowed: Set<DType> = n.opType == "QuantizeLinear" ? [.int8, .uint8, .int16, .uint16, .int4, .uint4] : [.int8, .uint8, .int16, .uint16, .int4, .uint4, .int32]
+                    guard allowed.contains(z) else { throw QVError.unsupported("\(n.label()) has a \(z) zero point, which ONNX does not allow there") }
+                }
+            case "Add", "Sub", "Conv", "Gemm", "MatMul":
+                if let d = inf.facts[n.outputs[0]]?.dtype, d.isInteger, ["Conv", "Gemm", "MatMul"].contains(n.opType) {
+                    throw QVError.unsupported("\(n.label()) still computes on integers")
+                }
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import QVGraph
+
+/// A replacement of some nodes by others, built by a rule without touching the graph.
+public struct Patch: Sendable {
+    /// Indices (in the current graph) of the nodes the patch replaces.
+    public var remove: Set<Int> = []
+    /// New nodes; the driver puts the graph back into topological order afterwards.
+    public var add: [Node] = []
+    public var setInitializers: [(name: String, tensor: Tensor)] = []
+    /// Renames a tensor in every existing node (not in `add`) and in the graph outputs.
+    public var renameTensors: [String: String] = [:]
+    /// New graph output declarations by output name (for rules that change the interface).
+    public var graphOutputs: [String: ValueInfo] = [:]
+    public init() {}
+}
+
+/// What a rule sees: the current graph, the quantization plan and the conversion options.
+public struct RewriteContext: Sendable {
+    public var graph: Graph
+    public var index: GraphIndex
+    public var plan: QuantPlan
+    public var options: ConvertOptions
+}
+
+/// Fresh, readable names that collide with nothing in the graph. The driver owns the one allocator.
+public final class NameAllocator: @unchecked Sendable {
+    private var used: Set<String>
+    init(_ g: Graph, reserved: [String] = []) {
+        used = Set(g.nodes.map(\.name)).union(g.nodes.flatMap { $0.inputs + $0.outputs }).union(g.initializerOrder)
+            .union(g.inputs.map(\.name)).union(g.outputs.map(\.name)).union(reserved)
+    }
+    public func fresh(_ base: String) -> String {
+        var name = base, k = 1
+        while used.contains(name) { name = "\(base)_\(k)"; k += 1 }
+        used.insert(name)
+        return name
+    }
+}
+
+/// A rewrite rule: a stable name, the identity it applies, and a pure function that either
+/// declines (nil) or returns a patch for the node at `index`.
+public struct RewriteRule: Sendable {
+    public var name: String
+    public var identity: String
+    /// True for rules allowed to change the graph's interface (graph input/output dtypes).
+    public var changesInterface: Bool = false
+    public var apply: @Sendable (_ ctx: RewriteContext, _ node: Int, _ names: NameAllocator) throws -> Patch?
+}
+
+/// Record of one applied patch, for reports and tests.
+public struct RuleFiring: Sendable, Equatable {
+    public var rule: String
+    public var node: String
+}
+
+/// Applies rules to a fixpoint (with a cap), refusing patches that change the dtype or shape of
+/// a tensor other nodes still read, and checking graph invariants after every patch.
+public struct RewriteDriver {
+    public var rules: [RewriteRule]
+    public var maxPatches: Int
+
+    public init(rules: [RewriteRule], maxPatches: Int = 2_000) {
+        self.rules = rules
+        self.maxPatches = maxPatches
+    }
+
+    public func run(_ graph: Graph, plan: QuantPlan, options: ConvertOptions) throws -> (Graph, [RuleFiring]) {
+        var g = graph
+        let names = NameAllocator(g, reserved: Array(plan.quantizedInputNames.values))
+        var fired: [RuleFiring] = []
+        var changed = true
+        while changed {
+            changed = false
+            let index = try GraphIndex(g)
+            let ctx = RewriteContext(graph: g, index: index, plan: plan, options: options)
+            search: for rule in rules {
+                for i in index.topologicalOrder {
+                    let node = g.nodes[i]
+                    guard let patch = try withContext("rule \(rule.name) on node \(node.label(index: i))", { try rule.apply(ctx, i, names) }) else { continue }
+                    g = try withContext("rule \(rule.name) on node \(node.label(index: i))") {
+                        try Self.apply(patch, to: g, rule: rule)
+                    }
+                    fired.append(RuleFiring(rule: rule.name, node: node.name))
+                    guard fired.count <= maxPatches else {
+                        throw QVError.internalError("rewriting did not converge after \(maxPatches) patches (last: rule \(rule.name) on \(node.label(index: i)))")
+                    }
+                    changed = true
+                    break search
+                }
+            }
+        }
+        return (g, fired)
+    }
+
+    /// Applies one patch and checks it: every tensor read outside the patch keeps its dtype and
+    /// shape (ONNX inference with the Aidge-form exceptions), and the graph stays well formed.
+    static func apply(_ patch: Patch, to g: Graph, rule: RewriteRule) throws -> Graph {
+        let before = try ShapeInference(g)
+        var out = g
+        var kept: [Node] = []
+        for (i, n) in g.nodes.enumerated() where !patch.remove.contains(i) {
+            var n = n
+            n.inputs = n.inputs.map { patch.renameTensors[$0] ?? $0 }
+            n.outputs = n.outputs.map { patch.renameTensors[$0] ?? $0 }
+            kept.append(n)
+        }
+        out.nodes = kept + patch.add
+        for (name, t) in patch.setInitializers { out.setInitializer(name, t) }
+        out.outputs = out.outputs.map { o in
+            patch.graphOutputs[o.name] ?? o
+        }
+        let index = try GraphIndex(out)
+        out.nodes = index.topologicalOrder.map { out.nodes[$0] }
+        try Invariants.verify(out)
+        // Tensors produced by removed nodes and still read by the rest of the graph.
+        let removedOutputs = Set(patch.remove.flatMap { g.nodes[$0].outputs }.filter { !$0.isEmpty })
+        let readers = Set(kept.flatMap(\.inputs)).union(g.outputs.map(\.name))
+        let after = try ShapeInference(out)
+        for t in removedOutputs.intersection(readers) {
+            let renamed = patch.renameTensors[t] ?? t
+            let isOutput = g.outputs.contains { $0.name == t }
+            if isOutput && rule.changesInterface { continue }
+            guard let a = after.facts[renamed], let b = before.facts[t] else {
+                throw QVError.internalError("patch lost tensor '\(t)'")
+            }
+            if a.dtype != b.dtype || a.shape != b.shape {
+                throw QVError.internalError("patch changes '\(t)' from \(b) to \(a); refused")
+            }
+        }
+        return out
+    }
+}
+
+/// Invariants every intermediate graph of the recipe satisfies.
+public enum Invariants {
+    public static func verify(_ g: Graph) throws {
+        _ = try GraphIndex(g)
+        var seen = Set<String>()
+        for n in g.nodes where !n.name.isEmpty {
+            guard seen.insert(n.name).inserted else { throw QVError.internalError("two nodes are named '\(n.name)'") }
+        }
+        for n in g.nodes {
+            for i in n.inputs where !i.isEmpty && g.initializer(i) == nil && !g.inputs.contains(where: { $0.name == i }) {
+                guard g.nodes.contains(where: { $0.outputs.contains(i) }) else { throw QVError.internalError("'\(i)' has no producer") }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import QVGraph
+import QVKernels
+
+/// Small constructors shared by the rules. They only build values; nothing is mutated.
+struct PatchBuilder {
+    var patch = Patch()
+    let names: NameAllocator
+
+    init(names: NameAllocator) { self.names = names }
+
+    mutating func constant(_ base: String, _ t: Tensor) -> String {
+        let n = names.fresh(base)
+        patch.setInitializers.append((n, t))
+        return n
+    }
+    mutating func scale(_ base: String, _ v: Float) -> String { constant(base, Tensor([v], shape: [])) }
+    mutating func zeroPoint(_ base: String, _ q: QuantInfo) -> String {
+        constant(base, Tensor(dtype: q.dtype, shape: [], storage: q.dtype.storageKind == .i64 ? .i64([q.zeroPoint]) : .i32([Int32(q.zeroPoint)])))
+    }
+    mutating func node(_ op: String, _ base: String, _ inputs: [String], _ outputs: [String], domain: String = "", attributes: [Attribute] = []) {
+        patch.add.append(Node(name: names.fresh(base), opType: op, domain: domain, inputs: inputs, outputs: outputs, attributes: attributes))
+    }
+    /// DequantizeLinear of `tensor` with its plan quantization; returns the float tensor's name.
+    mutating func dequantize(_ tensor: String, _ q: QuantInfo, base: String, scale: Float? = nil) -> String {
+        let out = names.fresh("\(tensor)_dequantized")
+        let s = self.scale("\(base)_scale", scale ?? Float(q.step))
+        let z = zeroPoint("\(base)_zero_point", q)
+        node("DequantizeLinear", base, [tensor, s, z], [out])
+        return out
+    }
+    /// QuantizeLinear of float `tensor` into `output` with quantization `q`.
+    mutating func quantize(_ tensor: String, into output: String, _ q: QuantInfo, name: String) {
+        let s = scale("\(name)_scale", Float(q.step))
+        let z = zeroPoint("\(name)_zero_point", q)
+        patch.add.append(Node(name: name, opType: "QuantizeLinear", inputs: [tensor, s, z], outputs: [output]))
+    }
+}
+
+extension RewriteContext {
+    /// The current dtype of a tensor (initializer, input or inferred), nil if unknown.
+    func dtype(_ name: String) -> DType? {
+        if let t = graph.initializer(name) { return t.dtype }
+        if let i = graph.inputs.first(where: { $0.name == name }) { return i.dtype }
+        return (try? ShapeInference(graph))?.facts[name]?.dtype
+    }
+    func consumers(_ tensor: String) -> [Int] { index.consumers[tensor] ?? [] }
+    func producer(_ tensor: String) -> Int? { index.producer[tensor] }
+    /// The single consumer of a tensor, if it has exactly one and is not a graph output.
+    func soleConsumer(_ tensor: String) -> Int? {
+        let c = consumers(tensor)
+        guard c.count == 1, !graph.outputs.contains(where: { $0.name == tensor }) else { return nil }
+        return c[0]
+    }
+}
+
+/// Runs an Aidge quantizer on a constant, exactly as Aidge's CPU backend does
+/// (x · (1/scale), round half up, clip to the signed width, wrapping cast).
+func aidgeQuantizeConstant(_ x: Tensor, scale: Tensor, zeroPoint: Tensor?) throws -> Tensor {
+    let node = Node(name: "fold", opType: "QuantizeLinear", inputs: ["x", "s", "z"], outputs: ["y"])
+    let k = try Registry.make(node, KernelContext(semantics: .aidge, opset: 21))
+    return try k.run([x, scale, zeroPoint])[0]
+}

@@ -1,0 +1,99 @@
+import QVGraph
+
+/// An Aidge integer Add/Sub of two quantized tensors and the quantizer on its int32 sum.
+struct SumMatch {
+    var op: Int, quantizer: Int
+    var a: String, b: String
+    var aq: QuantInfo, bq: QuantInfo, sumq: QuantInfo, yq: QuantInfo
+    var output: String
+
+    init?(_ ctx: RewriteContext, _ i: Int) {
+        let n = ctx.graph.nodes[i]
+        guard n.opType == "Add" || n.opType == "Sub", n.inputs.count == 2,
+              let aq = ctx.plan.tensors[n.inputs[0]], let bq = ctx.plan.tensors[n.inputs[1]], let sq = ctx.plan.tensors[n.outputs[0]],
+              ctx.dtype(n.inputs[0])?.isInteger == true, ctx.dtype(n.inputs[1])?.isInteger == true,
+              let qi = ctx.soleConsumer(n.outputs[0]) else { return nil }
+        let q = ctx.graph.nodes[qi]
+        guard q.opType == "QuantizeLinear", let yq = ctx.plan.tensors[q.outputs[0]] else { return nil }
+        op = i; quantizer = qi; a = n.inputs[0]; b = n.inputs[1]
+        self.aq = aq; self.bq = bq; sumq = sq; self.yq = yq; output = q.outputs[0]
+    }
+}
+
+enum ElementwiseRules {
+    /// Q(Add(a_q, b_q)) -> QuantizeLinear(Add(DQ(a_q), DQ(b_q)), s_y)   (residual connections)
+    static let sumToQDQ = RewriteRule(
+        name: "sum-to-qdq",
+        identity: "Quantizer(Add|Sub(a_q, b_q)) -> QuantizeLinear(Add|Sub(DQ(a_q), DQ(b_q)), s_y)"
+    ) { ctx, i, names in
+        guard let m = SumMatch(ctx, i) else { return nil }
+        let n = ctx.graph.nodes[i]
+        var b = PatchBuilder(names: names)
+        b.patch.remove = [m.op, m.quantizer]
+        let af = b.dequantize(m.a, m.aq, base: "\(n.name)_a_dequantize")
+        let bf = b.dequantize(m.b, m.bq, base: "\(n.name)_b_dequantize")
+        let sum = names.fresh("\(n.name)_out_float")
+        var op = n
+        op.inputs = [af, bf]
+        op.outputs = [sum]
+        b.patch.add.append(op)
+        b.quantize(sum, into: m.output, m.yq, name: ctx.graph.nodes[m.quantizer].name)
+        return b.patch
+    }
+
+    /// Q(Add(a_q, b_q)) -> com.microsoft QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)
+    static let sumToQOp = RewriteRule(
+        name: "sum-to-qlinearadd",
+        identity: "Quantizer(Add(a_q, b_q)) -> QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)"
+    ) { ctx, i, names in
+        guard ctx.options.format == .qop, let m = SumMatch(ctx, i), ctx.graph.nodes[i].opType == "Add",
+              [.int8, .uint8].contains(m.yq.dtype), m.aq.dtype == m.yq.dtype, m.bq.dtype == m.yq.dtype else { return nil }
+        let n = ctx.graph.nodes[i]
+        var b = PatchBuilder(names: names)
+        b.patch.remove = [m.op, m.quantizer]
+        let ins = [m.a, b.scale("\(n.name)_a_scale", Float(m.aq.step)), b.zeroPoint("\(n.name)_a_zero_point", m.aq),
+                   m.b, b.scale("\(n.name)_b_scale", Float(m.bq.step)), b.zeroPoint("\(n.name)_b_zero_point", m.bq),
+                   b.scale("\(n.name)_y_scale", Float(m.yq.step)), b.zeroPoint("\(n.name)_y_zero_point", m.yq)]
+        b.patch.add.append(Node(name: names.fresh("\(n.name)_quant"), opType: "QLinearAdd", domain: "com.microsoft", inputs: ins, outputs: [m.output]))
+        return b.patch
+    }
+
+    /// Quantizer(x_q) -> QuantizeLinear(DQ(x_q), s_x · scale)   (Aidge requantizers, e.g. residual `_Res`)
+    static let requantizeToQDQ = RewriteRule(
+        name: "requantize-to-qdq",
+        identity: "Quantizer(x_q) -> QuantizeLinear(DequantizeLinear(x_q, s_x), s_y)"
+    ) { ctx, i, names in
+        let n = ctx.graph.nodes[i]
+        guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .requantize,
+              let xq = ctx.plan.tensors[n.inputs[0]], let yq = ctx.plan.tensors[n.outputs[0]],
+              ctx.dtype(n.inputs[0])?.isInteger == true else { return nil }
+        var b = PatchBuilder(names: names)
+        b.patch.remove = [i]
+        let xf = b.dequantize(n.inputs[0], xq, base: "\(n.name)_dequantize")
+        b.quantize(xf, into: n.outputs[0], yq, name: n.name)
+        return b.patch
+    }
+
+    /// op(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q)), same scale and type)   (QDQ format)
+    static let transparentToQDQ = RewriteRule(
+        name: "transparent-to-qdq",
+        identity: "Relu|MaxPool|Flatten|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)"
+    ) { ctx, i, names in
+        let n = ctx.graph.nodes[i]
+        guard QuantPlan.transparentOps.contains(n.opType),
+              let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
+              let yq = ctx.plan.tensors[n.outputs[0]] else { return nil }
+        // QOP keeps these ops on 8-bit integers, where ONNX defines them (Relu from opset 14).
+        if ctx.options.format == .qop, [.int8, .uint8].contains(xq.dtype), n.opType != "Relu" || ctx.options.opset >= 14 { return nil }
+        var b = PatchBuilder(names: names)
+        b.patch.remove = [i]
+        let xf = b.dequantize(n.inputs[0], xq, base: "\(n.name)_dequantize")
+        let yf = names.fresh("\(n.outputs[0])_float")
+        var op = n
+        op.inputs[0] = xf
+        op.outputs[0] = yf
+        b.patch.add.append(op)
+        b.quantize(yf, into: n.outputs[0], yq, name: names.fresh("\(n.name)_quantize"))
+        return b.patch
+    }
+}

@@ -1,0 +1,41 @@
+import QVGraph
+
+enum InterfaceRules {
+    /// x (real) → QuantizeLinear(x, input_step) → consumers  (folded export: Aidge fed integers)
+    static let quantizeFoldedInput = RewriteRule(
+        name: "quantize-folded-input",
+        identity: "consumers(x_int) -> consumers(QuantizeLinear(x_real, s_in))",
+        changesInterface: true
+    ) { ctx, i, names in
+        let n = ctx.graph.nodes[i]
+        // The QuantizeLinear this rule adds is the only node left reading the real input.
+        guard n.opType != "QuantizeLinear",
+              let input = n.inputs.first(where: { name in ctx.plan.quantizedInputs[name] != nil }),
+              let q = ctx.plan.quantizedInputs[input], let quantized = ctx.plan.quantizedInputNames[input] else { return nil }
+        var b = PatchBuilder(names: names)
+        b.patch.renameTensors = [input: quantized]
+        b.quantize(input, into: quantized, q, name: names.fresh("\(input)_quantize"))
+        return b.patch
+    }
+
+    /// integer graph output y → DequantizeLinear(y) named y, so the model returns real values
+    static let dequantizeOutputs = RewriteRule(
+        name: "dequantize-graph-output",
+        identity: "output y_int -> output DequantizeLinear(y_int, s_y)",
+        changesInterface: true
+    ) { ctx, i, names in
+        let n = ctx.graph.nodes[i]
+        guard n.opType != "DequantizeLinear",
+              let out = n.outputs.first(where: { o in ctx.graph.outputs.contains { $0.name == o } }),
+              let q = ctx.plan.tensors[out], let dt = ctx.dtype(out), dt.isInteger else { return nil }
+        var b = PatchBuilder(names: names)
+        let renamed = names.fresh("\(out)_quantized")
+        b.patch.renameTensors = [out: renamed]
+        let s = b.scale("\(out)_scale", Float(q.step))
+        let z = b.zeroPoint("\(out)_zero_point", q)
+        b.node("DequantizeLinear", "\(out)_dequantize", [renamed, s, z], [out])
+        let decl = ctx.graph.outputs.first { $0.name == out }!
+        b.patch.graphOutputs[out] = ValueInfo(name: out, dtype: .float, shape: decl.shape)
+        return b.patch
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import QVGraph
+import QVIO
+import QVRecipe
+
+extension TargetFormat: ExpressibleByArgument {}
+extension WeightStorage: ExpressibleByArgument {}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert an Aidge-form model (folded or unfolded export) to QDQ or QOP ONNX.")
+
+    @Argument(help: "The Aidge-form ONNX model.")
+    var model: String
+
+    @Option(name: .customLong("to"), help: "qdq or qop.")
+    var format: TargetFormat
+
+    @Option(name: .shortAndLong, help: "Where to write the converted model.")
+    var output: String
+
+    @Option(help: "ONNX opset of the output (13 or later; 4-bit models need 21).")
+    var opset: Int64 = 21
+
+    @Option(help: "Real step of the folded export's integer input (default 1/(2^(n-1)-1), Aidge's convention).")
+    var inputScale: Double?
+
+    @Option(help: "int8: fold weights to integer initializers; runtime: keep float weights behind QuantizeLinear.")
+    var weights: WeightStorage = .int8
+
+    func validate() throws {
+        if let s = inputScale, !(s > 0 && s.isFinite) { throw ValidationError("--input-scale must be a positive number") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let bytes = try withContext(model) { () throws -> [UInt8] in
+                guard let d = FileManager.default.contents(atPath: model) else { throw QVError.badInput("cannot read file") }
+                return Array(d)
+            }
+            let source = try OnnxFile.load(model)
+            let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights)
+            let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: options) }
+            try OnnxFile.save(c.model, to: output)
+            let counts = Dictionary(grouping: c.firings, by: \.rule).mapValues(\.count)
+            printErr("qverify: \(model) (\(c.plan.form.rawValue) Aidge export) -> \(output) [\(format.rawValue), opset \(opset)]: "
+                + counts.keys.sorted().map { "\($0) ×\(counts[$0]!)" }.joined(separator: ", "))
+            for n in c.plan.notes { printErr("qverify: note: \(n)") }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import QVGraph
+import QVIO
+@testable import QVRecipe
+import XCTest
+import _TestSupport
+
+final class QuantPlanTests: XCTestCase {
+    func testUnfoldedLenetStepsMatchTheManifestScales() throws {
+        // Reference/AIDGE_FIXTURES.md: input 0.0078728, conv1 w 0.0067657, bias 5.3265e-05 (= x·w), y 0.016947.
+        let plan = try QuantPlan(model: try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized.onnx")))
+        XCTAssertEqual(plan.form, .unfolded)
+        XCTAssertEqual(plan.tensors["InputRescaling_out0"]!.step, 0.0078728, accuracy: 1e-7)
+        XCTAssertEqual(plan.tensors["conv1_w_ProducerScaling_out0"]!.step, 0.0067657, accuracy: 1e-7)
+        XCTAssertEqual(plan.tensors["conv1_b_ProducerScaling_out0"]!.step, 5.3265e-05, accuracy: 1e-9)
+        XCTAssertEqual(plan.tensors["conv1_Scaling_out0"]!.step, 0.016947, accuracy: 1e-6)
+        XCTAssertEqual(plan.tensors["relu1_out0"], plan.tensors["conv1_Scaling_out0"], "Relu is transparent")
+        XCTAssertEqual(plan.tensors["fc_Scaling_out0"]!.step, 0.01662815362215042, accuracy: 1e-7)
+        XCTAssertEqual(plan.quantizerKinds["conv1_b_ProducerScaling"], .bias)
+        XCTAssertEqual(plan.quantizerKinds["InputRescaling"], .input)
+    }
+
+    func testFoldedResidualSolvesTheSkipBranchWeightStepFromTheAdd() throws {
+        let plan = try QuantPlan(model: try OnnxFile.load(TestPaths.reference("residual/aidge_quantized_folded.onnx")))
+        XCTAssertEqual(plan.form, .folded)
+        let a = plan.tensors["relu1_Res_out0"]!.step, b = plan.tensors["conv2_Scaling_out0"]!.step
+        XCTAssertEqual(a, b, accuracy: 1e-12 * b)
+        XCTAssertTrue(plan.notes.contains { $0.contains("conv2_w_ProducerScaling_CastOut_out0") && $0.contains("solved from a residual Add") })
+    }
+
+    func testBitShiftScalesMultiplyTheStepByTwoToTheShift() throws {
+        let m = try OnnxFile.load(TestPaths.reference("single_shift/aidge_quantized.onnx"))
+        let plan = try QuantPlan(model: m)
+        let q = m.graph.nodes.first { $0.name == "conv1_Scaling" }!
+        let shift = Double(m.graph.initializer(q.inputs[1])!.asInt64s()![0])
+        XCTAssertEqual(plan.tensors["conv1_Scaling_out0"]!.step, plan.tensors["conv1_out0"]!.step * shift, accuracy: 1e-15)
+    }
+
+    func testAnOpWithoutAQuantizedFormIsRefusedNamingTheNode() throws {
+        var m = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized_folded.onnx"))
+        let i = m.graph.nodes.firstIndex { $0.name == "relu1" }!
+        m.graph.nodes[i].opType = "Softmax"
+        XCTAssertThrowsError(try QuantPlan(model: m)) { e in
+            XCTAssertEqual("\(e)", "node Softmax 'relu1': Softmax on the quantized tensor 'conv1_Scaling_out0' has no quantized form qverify can place")
+        }
+    }
+}

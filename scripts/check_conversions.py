@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Converts every Aidge-form Reference model with `qverify convert` to QDQ and QOP and checks
+each file the way a user's toolchain would: onnx.checker (full_check), onnxruntime with graph
+optimizations off and on, and agreement with Aidge's own CPU backend on the calibration inputs,
+in steps of the final quantizer.
+
+Usage: check_conversions.py QVERIFY_BINARY [REFERENCE_DIR] [--table FILE]
+Prints a table and a closing 'N passed, N failed' line; exits 1 on any failure.
+"""
+import argparse
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+import onnxruntime as ort
+
+FORMS = {"aidge_quantized_folded.onnx": ("folded", "aidge_cpu_folded.npy"),
+         "aidge_quantized.onnx": ("unfolded", "aidge_cpu_quantized.npy")}
+
+
+def run_ort(path, x, level):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = level
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.stack([sess.run(None, {name: x[i]})[0] for i in range(len(x))])
+
+
+def output_step(model):
+    """Scale of the DequantizeLinear that produces the (first) graph output."""
+    out = model.graph.output[0].name
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for n in model.graph.node:
+        if out in n.output and n.op_type == "DequantizeLinear":
+            return float(inits[n.input[1]])
+    raise ValueError("graph output is not produced by a DequantizeLinear")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("qverify")
+    ap.add_argument("reference", nargs="?", default="Reference")
+    ap.add_argument("--table")
+    a = ap.parse_args()
+    ref = pathlib.Path(a.reference)
+    rows, passed, failed = [], 0, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in sorted(ref.glob("*/aidge_quantized*.onnx")):
+            form, golden_name = FORMS[src.name]
+            x = np.load(src.parent / "calib_inputs.npy")
+            golden_path = src.parent / golden_name
+            if golden_path.exists():
+                golden, against = np.load(golden_path).astype(np.int64), "Aidge CPU"
+            else:
+                # Aidge's CPU backend could not run it (see the fixture's manifest): use qverify's Aidge semantics.
+                r = subprocess.run([a.qverify, "run", str(src), "--inputs", str(src.parent / "aidge_folded_inputs.npy"),
+                                    "--output-dir", tmp + "/ref", "--semantics", "aidge"], capture_output=True, text=True)
+                m = onnx.load(str(src))
+                golden, against = np.load(f"{tmp}/ref/{m.graph.output[0].name}.npy").astype(np.int64), "qverify aidge semantics"
+            for fmt in ("qdq", "qop"):
+                out = pathlib.Path(tmp) / f"{src.parent.name}_{form}_{fmt}.onnx"
+                row = {"model": src.parent.name, "form": form, "format": fmt, "against": against}
+                r = subprocess.run([a.qverify, "convert", str(src), "--to", fmt, "-o", str(out)], capture_output=True, text=True)
+                problems = []
+                if r.returncode != 0:
+                    problems.append("convert: " + r.stderr.strip().splitlines()[-1])
+                else:
+                    m = onnx.load(str(out))
+                    try:
+                        onnx.checker.check_model(m, full_check=True)
+                        row["valid"] = "yes"
+                    except Exception as e:
+                        row["valid"] = "NO"
+                        problems.append(f"checker: {str(e).splitlines()[0][:160]}")
+                    step = output_step(m)
+                    for level, tag in ((ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "ort_off"),
+                                       (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "ort_on")):
+                        try:
+                            y = run_ort(out, x, level)
+                            steps = np.rint(y.astype(np.float64) / step).astype(np.int64).reshape(golden.shape)
+                            d = np.abs(steps - golden)
+                            row[tag] = f"{int((d > 0).sum())}/{d.size} differ, max {int(d.max())}"
+                            if d.max() > 0:
+                                problems.append(f"{tag}: {int((d > 0).sum())} outputs differ by up to {int(d.max())} steps")
+                        except Exception as e:
+                            row[tag] = "FAILS"
+                            problems.append(f"{tag}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
+                row["ok"] = not problems
+                row["problems"] = "; ".join(problems)
+                rows.append(row)
+                passed += row["ok"]
+                failed += not row["ok"]
+    header = "| model | export | format | valid ONNX | onnxruntime (opt off) vs reference | onnxruntime (opt on) vs reference | reference |"
+    lines = [header, "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['form']} | {r['format']} | {r.get('valid', '-')} | {r.get('ort_off', '-')} | {r.get('ort_on', '-')} | {r['against']} |")
+    print("\n".join(lines))
+    for r in rows:
+        if not r["ok"]:
+            print(f"FAIL {r['model']} {r['form']} {r['format']}: {r['problems']}")
+    if a.table:
+        pathlib.Path(a.table).write_text("\n".join(lines) + "\n")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
