@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "qverify", targets: ["qverify"]),
-        .library(name: "QVerify", targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe"]),
+        .library(name: "QVerify", targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe", "QVCompare"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,10 +31,11 @@ let package = Package(
         .target(name: "QVKernels", dependencies: ["QVGraph", "COpenBLAS"]),
         .target(name: "QVInterpreter", dependencies: ["QVGraph", "QVKernels"]),
         .target(name: "QVRecipe", dependencies: ["QVGraph", "QVKernels"]),
+        .target(name: "QVCompare", dependencies: ["QVGraph", "QVKernels", "QVInterpreter", "QVRecipe"]),
         .executableTarget(
             name: "qverify",
             dependencies: [
-                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe",
+                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe", "QVCompare",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -43,7 +44,7 @@ let package = Package(
         .testTarget(name: "QVGraphTests", dependencies: ["QVGraph", "_TestSupport"]),
         .testTarget(name: "QVIOTests", dependencies: ["QVIO", "_TestSupport"]),
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),
-        .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVInterpreter", "QVIO", "_TestSupport"]),
+        .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVCompare", "QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify"]),
     ]
 )

@@ -1,0 +1,94 @@
+import Foundation
+import QVCompare
+import QVGraph
+import QVIO
+import QVInterpreter
+@testable import QVRecipe
+import XCTest
+import _TestSupport
+
+/// Every Aidge-form Reference model converted to QDQ and QOP, run in qverify's interpreter
+/// (ONNX semantics) against the original (Aidge semantics, itself bit-exact with Aidge's CPU
+/// backend — see GoldenTests): outputs equal in steps, or every difference starts at a
+/// quantizer whose differing elements are all half-up vs half-even ties.
+final class ConversionTests: XCTestCase {
+    static let fixtures = ["lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit"]
+
+    func samples(_ fixture: String, _ model: Model) throws -> [[String: Tensor]] {
+        try InputSet.load(TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: model.graph.runtimeInputs)
+    }
+
+    func testEveryConversionEqualsTheAidgeGraphUpToCountedTies() throws {
+        var table: [String] = []
+        for f in Self.fixtures {
+            for file in ["aidge_quantized_folded.onnx", "aidge_quantized.onnx"] {
+                let source = try OnnxFile.load(TestPaths.reference("\(f)/\(file)"))
+                for format in TargetFormat.allCases {
+                    let label = "\(f)/\(file) → \(format.rawValue)"
+                    let c = try Recipe.convert(source, options: ConvertOptions(format: format))
+                    // What the user gets is a saved file: check the written bytes too.
+                    let converted = try OnnxFile.decode(try OnnxFile.encode(c.model))
+                    let check = try ConversionCheck(source: source, converted: converted, plan: c.plan, realInputs: try samples(f, source))
+                    XCTAssertEqual(check.outputCount, 80, label)
+                    XCTAssertTrue(check.explainedByTies, "\(label): \(check.outputDiffering) outputs differ; first divergence \(String(describing: check.firstDivergence))")
+                    let first = check.firstDivergence
+                    table.append("\(label): \(check.outputDiffering)/\(check.outputCount) outputs differ (max \(check.outputMaxSteps) steps)"
+                        + (first.map { "; first divergence \($0.node): \($0.differing) elements, \($0.ties) ties, \($0.unexplained) unexplained" } ?? ""))
+                }
+            }
+        }
+        print(table.joined(separator: "\n"))
+    }
+
+    func testSingleShiftDifferencesAreTiesOfTheBitShift() throws {
+        let source = try OnnxFile.load(TestPaths.reference("single_shift/aidge_quantized_folded.onnx"))
+        let c = try Recipe.convert(source, options: ConvertOptions(format: .qdq))
+        let check = try ConversionCheck(source: source, converted: c.model, plan: c.plan, realInputs: try samples("single_shift", source))
+        let first = try XCTUnwrap(check.firstDivergence)
+        XCTAssertGreaterThan(first.ties, 0)
+        XCTAssertEqual(first.unexplained, 0)
+        XCTAssertGreaterThan(check.outputDiffering, 0, "bit-shift ties are expected to reach the output on these inputs")
+    }
+
+    func testTheConvertedGraphIsAFixpoint() throws {
+        for (f, file) in [("lenet", "aidge_quantized_folded.onnx"), ("residual", "aidge_quantized.onnx"), ("lenet4bit", "aidge_quantized.onnx")] {
+            let source = try OnnxFile.load(TestPaths.reference("\(f)/\(file)"))
+            for format in TargetFormat.allCases {
+                let options = ConvertOptions(format: format)
+                let c = try Recipe.convert(source, options: options)
+                let (_, again) = try RewriteDriver(rules: Recipe.rules(for: format)).run(c.model.graph, plan: c.plan, options: options)
+                XCTAssertEqual(again, [], "\(f) \(format): a second pass fired \(again)")
+            }
+        }
+    }
+
+    func testBiasesAreComputedNeverZeroed() throws {
+        let source = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized.onnx"))
+        let c = try Recipe.convert(source, options: ConvertOptions(format: .qdq))
+        let golden = try Npy.loadArchive(TestPaths.reference("lenet/aidge_cpu_quantized_intermediates.npz"))
+        let aidgeBias = try XCTUnwrap(golden.first { $0.name == "conv1_b_ProducerScaling_out0" }?.tensor)
+        let bias = try XCTUnwrap(c.model.graph.initializers.first { $0.name.hasPrefix("conv1_bias_quantized") }?.tensor)
+        XCTAssertEqual(bias.dtype, .int32)
+        XCTAssertEqual(bias.asInt64s(), Array(aidgeBias.asInt64s()!.prefix(4)), "Aidge's own int32 bias for sample 0")
+        XCTAssertTrue(bias.asInt64s()!.contains { $0 != 0 })
+    }
+
+    func testMetadataRecordsVersionSourceHashAndOptions() throws {
+        let path = TestPaths.reference("lenet/aidge_quantized_folded.onnx")
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let c = try Recipe.convert(try OnnxFile.load(path), sourceBytes: bytes, options: ConvertOptions(format: .qop))
+        let meta = Dictionary(uniqueKeysWithValues: c.model.metadata.map { ($0.key, $0.value) })
+        XCTAssertEqual(meta["qverify.version"], Recipe.version)
+        XCTAssertEqual(meta["qverify.source_sha256"], "8af6bba546eded697e281a6178f1c82a08199c999f360a6a1f9dfc7ef67dff74")  // manifest sha256
+        XCTAssertEqual(meta["qverify.options"], "format=qop opset=21 weights=int8")
+        XCTAssertEqual(meta["qverify.source_form"], "folded")
+        XCTAssertNotNil(meta["qverify.assumptions"])
+    }
+
+    func testNodeNamesTraceBackToTheAidgeNodes() throws {
+        let c = try Recipe.convert(try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized.onnx")), options: ConvertOptions(format: .qop))
+        let names = Set(c.model.graph.nodes.map(\.name))
+        XCTAssertTrue(names.isSuperset(of: ["conv1_quant", "conv2_quant", "fc_quant", "relu1", "pool1", "relu2"]), "\(names.sorted())")
+        XCTAssertEqual(Set(c.model.graph.nodes.map(\.opType)), ["QuantizeLinear", "QLinearConv", "Relu", "MaxPool", "Flatten", "QGemm", "DequantizeLinear"])
+    }
+}
