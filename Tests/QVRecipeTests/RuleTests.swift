@@ -1,0 +1,84 @@
+import QVCompare
+import QVGraph
+import QVIO
+import QVInterpreter
+import QVKernels
+@testable import QVRecipe
+import XCTest
+import _TestSupport
+
+/// Each rule alone: it fires, the model computes the same integers afterwards (run with Aidge
+/// semantics, which also covers the hybrid graph a single rule leaves), and a second pass is a no-op.
+final class RuleTests: XCTestCase {
+    func check(_ rule: RewriteRule, _ fixture: String, _ file: String, format: TargetFormat = .qdq, minFirings: Int = 1,
+               line: UInt = #line) throws {
+        let source = try OnnxFile.load(TestPaths.reference("\(fixture)/\(file)"))
+        let plan = try QuantPlan(model: source)
+        let options = ConvertOptions(format: format)
+        let (g, fired) = try RewriteDriver(rules: [rule]).run(source.graph, plan: plan, options: options)
+        XCTAssertGreaterThanOrEqual(fired.count, minFirings, "\(rule.name) did not fire", line: line)
+        XCTAssertTrue(fired.allSatisfy { $0.rule == rule.name }, line: line)
+        var after = source
+        after.graph = g
+        // Same integers on every Aidge quantizer output and on the graph output.
+        let x = try InputSet.load(TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: source.graph.runtimeInputs)
+        let a = try Interpreter(model: source, semantics: .aidge), b = try Interpreter(model: after, semantics: .aidge)
+        let interfaceChanged = rule.changesInterface
+        for s in x.prefix(4) {
+            var aIn: [String: Tensor] = [:]
+            for (k, v) in s { aIn[k] = plan.quantizedInputs[k].map { ConversionCheck.aidgeInput(v, $0) } ?? v }
+            let bIn = rule.name == "quantize-folded-input" ? s : aIn
+            let ra = try a.run(aIn, keepIntermediates: true), rb = try b.run(bIn, keepIntermediates: true)
+            for (name, q) in plan.tensors where q.dtype != .int32 {
+                guard let ta = ra.intermediates[name], let tb = rb.intermediates[name], tb.dtype.isInteger else { continue }
+                XCTAssertEqual(ta.asInt64s(), tb.asInt64s(), "\(rule.name): '\(name)' changed", line: line)
+            }
+            let out = source.graph.outputs[0].name
+            let ya = ra.outputs[out]!.asInt64s()!
+            let yb = rb.outputs[out]!
+            if interfaceChanged && yb.dtype == .float {
+                let step = Double(Float(plan.tensors[out]!.step))
+                XCTAssertEqual(ya, yb.floats!.map { Int64((Double($0) / step).rounded(.toNearestOrEven)) }, line: line)
+            } else {
+                XCTAssertEqual(ya, yb.asInt64s(), "\(rule.name): output changed", line: line)
+            }
+        }
+        let (_, again) = try RewriteDriver(rules: [rule]).run(g, plan: plan, options: options)
+        XCTAssertEqual(again, [], "\(rule.name): second pass fired", line: line)
+    }
+
+    func testFoldWeightQuantizer() throws { try check(ConstantRules.foldWeightQuantizer, "lenet", "aidge_quantized.onnx", minFirings: 3) }
+    func testFoldBiasQuantizer() throws { try check(ConstantRules.foldBiasQuantizer, "lenet", "aidge_quantized.onnx", minFirings: 3) }
+    func testQuantizeFoldedInput() throws { try check(InterfaceRules.quantizeFoldedInput, "lenet", "aidge_quantized_folded.onnx") }
+    func testAffineToQDQ() throws { try check(AffineRules.affineToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 2) }
+    func testAffineToQOp() throws { try check(AffineRules.affineToQOp, "depthwise", "aidge_quantized_folded.onnx", format: .qop, minFirings: 3) }
+    func testSumToQDQ() throws { try check(ElementwiseRules.sumToQDQ, "residual", "aidge_quantized_folded.onnx") }
+    func testSumToQLinearAdd() throws { try check(ElementwiseRules.sumToQOp, "residual", "aidge_quantized.onnx", format: .qop) }
+    func testRequantizeToQDQ() throws { try check(ElementwiseRules.requantizeToQDQ, "residual", "aidge_quantized_folded.onnx") }
+    func testTransparentToQDQ() throws { try check(ElementwiseRules.transparentToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 4) }
+    func testDequantizeGraphOutput() throws { try check(InterfaceRules.dequantizeOutputs, "mlp", "aidge_quantized_folded.onnx") }
+
+    func testEveryRuleHasAStableNameAndAnIdentity() {
+        let all = Recipe.rules(for: .qop) + Recipe.rules(for: .qdq)
+        let names = Set(all.map(\.name))
+        XCTAssertEqual(names, ["fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
+                               "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output"])
+        XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
+    }
+
+    func testAPatchThatChangesATensorOthersReadIsRefusedNamingTheRule() throws {
+        let source = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized_folded.onnx"))
+        let bad = RewriteRule(name: "retype-relu", identity: "Relu(x) -> Cast(x, float)") { ctx, i, names in
+            let n = ctx.graph.nodes[i]
+            guard n.name == "relu1" else { return nil }
+            var p = Patch()
+            p.remove = [i]
+            p.add = [Node(name: "relu1_cast", opType: "Cast", inputs: n.inputs, outputs: n.outputs,
+                          attributes: [Attribute(name: "to", value: .int(1))])]
+            return p
+        }
+        XCTAssertThrowsError(try RewriteDriver(rules: [bad]).run(source.graph, plan: try QuantPlan(model: source), options: ConvertOptions(format: .qdq))) { e in
+            XCTAssertEqual("\(e)", "rule retype-relu on node Relu 'relu1': internal error: patch changes 'relu1_out0' from int8[1, 4, 10, 10] to float32[1, 4, 10, 10]; refused")
+        }
+    }
+}
