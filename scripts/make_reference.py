@@ -122,6 +122,8 @@ FIXTURES = {
     "depthwise": (depthwise, ("int8", "int8", "int32"), {}),
     "lenet4bit": (lenet, ("int4", "int4", "int16"), {}),
     "single_shift": (lenet, ("int8", "int8", "int32"), {"single_shift": True}),
+    "fake_quantize": (lenet, ("int8", "int8", "int32"), {"fake_quantize": True}),
+    "uint8_act": (lenet, ("uint8", "int8", "int32"), {}),
 }
 
 

@@ -13,3 +13,6 @@ grep -q "with 0 failures" <(grep "Executed" .build/test-output.txt | tail -n 1) 
 
 echo "--- round trip through qverify's IR (onnx.checker + onnxruntime)"
 .venv/bin/python scripts/check_roundtrip.py .build/debug/qverify Reference
+
+echo "--- qverify convert: every Aidge-form Reference model to QDQ and QOP (onnx.checker full_check + onnxruntime)"
+.venv/bin/python scripts/check_conversions.py .build/debug/qverify Reference

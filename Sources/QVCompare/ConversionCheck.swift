@@ -15,6 +15,9 @@ public struct ConversionCheck {
         /// Differing elements whose Aidge pre-rounding value is an exact tie (only counted where
         /// the quantizer's input agreed, i.e. at the first divergence).
         public var ties: Int
+        /// Differing elements where Aidge's wrapping cast and ONNX's saturation part ways
+        /// (a negative value into an unsigned type: Aidge -3 → 253, ONNX → 0).
+        public var wraps: Int
         public var unexplained: Int
         public var isFirstDivergence: Bool
     }
@@ -26,8 +29,8 @@ public struct ConversionCheck {
     public var outputMaxSteps: Int64 = 0
     public var firstDivergence: QuantizerResult? { quantizers.first { $0.isFirstDivergence } }
     /// True when the outputs agree, or every difference starts at a quantizer whose differing
-    /// elements are all half-up vs half-even ties.
-    public var explainedByTies: Bool { outputDiffering == 0 || (firstDivergence.map { $0.unexplained == 0 && $0.ties > 0 } ?? false) }
+    /// elements are all half-up vs half-even ties or wrap-vs-saturate casts.
+    public var explained: Bool { outputDiffering == 0 || (firstDivergence.map { $0.unexplained == 0 && $0.ties + $0.wraps > 0 } ?? false) }
 
     /// `realInputs`: one real-valued sample per entry. Folded sources get Aidge's integer input
     /// (round half up of x / step), conversions the real values.
@@ -37,7 +40,7 @@ public struct ConversionCheck {
         let g = source.graph
         let order = try g.topologicalOrder()
         let quantizerNodes = order.map { g.nodes[$0] }.filter { $0.opType == "QuantizeLinear" && plan.quantizerKinds[$0.name].map { [.activation, .requantize, .input].contains($0) } == true }
-        var perNode: [String: (count: Int, diff: Int, maxd: Int64, ties: Int, unexpl: Int, first: Bool)] = [:]
+        var perNode: [String: (count: Int, diff: Int, maxd: Int64, ties: Int, wraps: Int, unexpl: Int, first: Bool)] = [:]
         var firstSeen: String? = nil
         let outName = g.outputs[0].name
         for sample in realInputs {
@@ -47,8 +50,8 @@ public struct ConversionCheck {
             let rb = try b.run(sample, keepIntermediates: true)
             for q in quantizerNodes {
                 let t = q.outputs[0]
-                guard let ta = ra.intermediates[t], let tb = rb.intermediates[t], let va = ta.asInt64s(), let vb = tb.asInt64s(), va.count == vb.count else { continue }
-                var e = perNode[q.name] ?? (0, 0, 0, 0, 0, false)
+                guard let ta = ra.intermediates[t], let tb = rb.intermediates[t], let va = Self.integers(ta), let vb = Self.integers(tb), va.count == vb.count else { continue }
+                var e = perNode[q.name] ?? (0, 0, 0, 0, 0, 0, false)
                 e.count += va.count
                 let differs = (0..<va.count).filter { va[$0] != vb[$0] }
                 e.diff += differs.count
@@ -58,13 +61,21 @@ public struct ConversionCheck {
                     e.first = true
                     let rule = g.initializer(q.inputs[1]).flatMap(TieRule.init(scale:))
                     let pre = ra.intermediates[q.inputs[0]]?.asDoubles() ?? aIn[q.inputs[0]]?.asDoubles()
+                    let r = tb.dtype.integerRange ?? DType.int8.integerRange!
+                    let half = Int64(1) << ((tb.dtype.isInteger ? tb.dtype.bitWidth : 8) - 1)
                     for i in differs {
-                        if let rule, let pre, rule.isTie(pre[i]), abs(va[i] - vb[i]) == 1 { e.ties += 1 } else { e.unexpl += 1 }
+                        if let rule, let pre, rule.isTie(pre[i]), abs(va[i] - vb[i]) == 1 {
+                            e.ties += 1
+                        } else if r.lowerBound == 0, vb[i] == 0, va[i] >= half {
+                            e.wraps += 1
+                        } else {
+                            e.unexpl += 1
+                        }
                     }
                 }
                 perNode[q.name] = e
             }
-            if let ya = ra.outputs[outName]?.asInt64s(), let yb = rb.outputs[outName]?.asDoubles(), let step = plan.tensors[outName]?.step {
+            if let ya = ra.outputs[outName].flatMap(Self.integers), let yb = rb.outputs[outName]?.asDoubles(), let step = plan.tensors[outName]?.step {
                 outputCount += ya.count
                 for i in 0..<ya.count {
                     let s = Int64((yb[i] / Double(Float(step))).rounded(.toNearestOrEven))
@@ -73,8 +84,16 @@ public struct ConversionCheck {
             }
         }
         quantizers = quantizerNodes.compactMap { q in
-            perNode[q.name].map { QuantizerResult(node: q.name, tensor: q.outputs[0], count: $0.count, differing: $0.diff, maxSteps: $0.maxd, ties: $0.ties, unexplained: $0.unexpl, isFirstDivergence: $0.first) }
+            perNode[q.name].map { QuantizerResult(node: q.name, tensor: q.outputs[0], count: $0.count, differing: $0.diff, maxSteps: $0.maxd, ties: $0.ties, wraps: $0.wraps, unexplained: $0.unexpl, isFirstDivergence: $0.first) }
         }
+    }
+
+    /// Integer values of a tensor: integer types as they are, float tensors holding integers
+    /// (Aidge's fake-quantized values) converted; nil otherwise.
+    static func integers(_ t: Tensor) -> [Int64]? {
+        if t.dtype.isInteger { return t.asInt64s() }
+        guard let d = t.asDoubles(), d.allSatisfy({ $0 == $0.rounded() && abs($0) < 9e15 }) else { return nil }
+        return d.map { Int64($0) }
     }
 
     /// Aidge's integer input for a folded graph: round half up of x / step, computed as

@@ -30,7 +30,11 @@ public final class Interpreter: @unchecked Sendable {
         }
         var ks: [Int: any Kernel] = [:]
         for (i, n) in g.nodes.enumerated() {
-            let ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
+            var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
+            if semantics == .aidge, n.opType == "QuantizeLinear", n.inputs.count > 2,
+               let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint {
+                ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)
+            }
             ks[i] = try withContext("node \(n.label(index: i))") { try Registry.make(n, ctx) }
         }
         kernels = ks
@@ -38,6 +42,16 @@ public final class Interpreter: @unchecked Sendable {
         for n in g.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
         outputNames = Set(g.outputs.map(\.name))
         useCounts = uses
+    }
+
+    /// Aidge's default 8-bit precision: activations and weights clip to int8, a quantizer whose
+    /// output is a Conv/Gemm bias to int32. (Fake-quantize exports do not record the range.)
+    static func fakeQuantRange(_ n: Node, _ g: Graph, _ index: GraphIndex) -> ClosedRange<Int64> {
+        let out = n.outputs[0]
+        let isBias = (index.consumers[out] ?? []).contains { c in
+            ["Conv", "Gemm"].contains(g.nodes[c].opType) && g.nodes[c].inputs.count > 2 && g.nodes[c].inputs[2] == out
+        }
+        return (isBias ? DType.int32 : DType.int8).integerRange!
     }
 
     /// The result of one run: graph outputs, and every tensor when intermediates were kept.

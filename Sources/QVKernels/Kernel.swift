@@ -45,9 +45,13 @@ public struct KernelContext: Sendable {
     public var semantics: Semantics
     /// The model's opset for the node's domain.
     public var opset: Int64
-    public init(semantics: Semantics, opset: Int64) {
+    /// For an Aidge fake-quantize quantizer (float zero point): the integer range it clips to,
+    /// which the file does not record; the interpreter derives it from where the output goes.
+    public var fakeQuantRange: ClosedRange<Int64>?
+    public init(semantics: Semantics, opset: Int64, fakeQuantRange: ClosedRange<Int64>? = nil) {
         self.semantics = semantics
         self.opset = opset
+        self.fakeQuantRange = fakeQuantRange
     }
 }
 

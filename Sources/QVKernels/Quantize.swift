@@ -49,6 +49,7 @@ struct QuantizeLinearKernel: Kernel {
     let axis: Int, blockSize: Int, outputDtype: DType?
     let semantics: Semantics
     let saturate: Bool
+    let fakeQuantRange: ClosedRange<Int64>?
 
     init(node: Node, ctx: KernelContext) throws {
         axis = node.int("axis", default: 1)
@@ -62,6 +63,7 @@ struct QuantizeLinearKernel: Kernel {
         }
         saturate = node.int("saturate", default: 1) != 0
         semantics = ctx.semantics
+        fakeQuantRange = ctx.fakeQuantRange
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -98,7 +100,20 @@ struct QuantizeLinearKernel: Kernel {
 
     func aidge(_ x: Tensor, _ scale: Tensor, _ zp: Tensor?, _ outType: DType, _ layout: QuantParamLayout) throws -> Tensor {
         if let zp, zp.dtype.isFloatingPoint {
-            throw QVError.unsupported("float zero point (a fake_quantize export): its clip range is not in the file")
+            // Aidge fake quantization: Mul(sf) → Round half up → Add(zp) → Clip, values stay float.
+            guard let range = fakeQuantRange else {
+                throw QVError.unsupported("float zero point (a fake_quantize export) with no known clip range")
+            }
+            let sf = try floatValues(scale).map { Float(1 / Double($0)) }
+            let z = try floatValues(zp)
+            let xv = try floatValues(x)
+            let lo = Float(range.lowerBound), hi = Float(range.upperBound)
+            var y = [Float](repeating: 0, count: xv.count)
+            for i in 0..<xv.count {
+                let p = layout.map(i)
+                y[i] = min(max(RoundingRule.halfUp.round(xv[i] * sf[p]) + z[z.count == 1 ? 0 : p], lo), hi)
+            }
+            return Tensor(dtype: .float, shape: x.shape, storage: .f32(y))
         }
         guard outType.isInteger else { throw QVError.unsupported("Aidge quantizer to \(outType)") }
         let bits = outType.bitWidth

@@ -45,6 +45,8 @@ public struct QuantPlan: Sendable {
     public var notes: [String] = []
     /// Steps chosen for folded weights (whose real step the file does not keep).
     public var weightSteps: [String: Double] = [:]
+    /// Fake-quantize quantizers (float zero point), whose integer type qverify assumes.
+    public var fakeQuantizers: Set<String> = []
 
     public enum QuantizerKind: String, Sendable {
         case weight, bias, input, activation, requantize
@@ -82,6 +84,9 @@ public struct QuantPlan: Sendable {
         let quantizesInput = g.nodes.contains { n in n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first } }
         form = quantizesInput ? .unfolded : .folded
         // Activation width: the first quantizer (in order) on a non-initializer tensor.
+        if form == .folded, g.nodes.contains(where: { n in n.opType == "QuantizeLinear" && n.inputs.count > 2 && g.initializer(n.inputs[2])?.dtype.isFloatingPoint == true }) {
+            throw QVError.unsupported("folded fake_quantize export: its weights are float-valued integers with no recorded type; export with fold_graph=False (rescale_inputs=True) to convert it")
+        }
         let firstActivation = index.topologicalOrder.lazy.map { g.nodes[$0] }.first { n in
             n.opType == "QuantizeLinear" && g.initializer(n.inputs[0]) == nil && n.inputs.count > 2
         }
@@ -105,7 +110,10 @@ public struct QuantPlan: Sendable {
         }
         for i in index.topologicalOrder {
             let n = g.nodes[i]
-            try withContext("node \(n.label(index: i))") { try visit(n, g) }
+            try withContext("node \(n.label(index: i))") { try visit(n, g, index) }
+        }
+        if !fakeQuantizers.isEmpty {
+            notes.append("fake_quantize export: \(fakeQuantizers.count) quantizers have float zero points; assumed Aidge's default int8 (int32 for biases)")
         }
         for (w, step) in weightSteps.sorted(by: { $0.key < $1.key }) {
             let derived = overrides[w] != nil
@@ -113,7 +121,7 @@ public struct QuantPlan: Sendable {
         }
     }
 
-    mutating func visit(_ n: Node, _ g: Graph) throws {
+    mutating func visit(_ n: Node, _ g: Graph, _ index: GraphIndex) throws {
         func info(_ name: String) -> QuantInfo? {
             if let t = tensors[name] { return t }
             return nil
@@ -126,12 +134,22 @@ public struct QuantPlan: Sendable {
             }
             let zp = n.inputs.count > 2 ? g.initializer(n.inputs[2]) : nil
             if n.inputs.count > 2, zp == nil { throw QVError.unsupported("the quantizer's zero point is not a constant") }
-            if let z = zp, z.dtype.isFloatingPoint {
-                throw QVError.unsupported("float zero point (a fake_quantize export): the integer type and clip range of the quantizer are not in the file")
-            }
             guard scale.count == 1 else { throw QVError.unsupported("per-channel quantizer scales (channel_wise) are not supported yet") }
-            let outType = zp?.dtype ?? .uint8
-            let zpv = try zp.map { try zeroPointValue($0) } ?? 0
+            let feedsBias = (index.consumers[n.outputs[0]] ?? []).contains { c in
+                ["Conv", "Gemm"].contains(g.nodes[c].opType) && g.nodes[c].inputs.count > 2 && g.nodes[c].inputs[2] == n.outputs[0]
+            }
+            var outType = zp?.dtype ?? .uint8
+            if let z = zp, z.dtype.isFloatingPoint {
+                // fake_quantize: float-valued integers; the export drops the integer type. Aidge's
+                // default precision is int8 (int32 for biases), which is what its CPU backend clips to.
+                guard form == .unfolded else {
+                    throw QVError.unsupported("folded fake_quantize export: its weights are float; export with fold_graph=False (rescale_inputs=True) to convert it")
+                }
+                guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded() }) == true else { throw QVError.unsupported("non-integer float zero point") }
+                outType = feedsBias ? .int32 : .int8
+                fakeQuantizers.insert(n.name)
+            }
+            let zpv = try zp.map { z in z.dtype.isFloatingPoint ? Int64(z.asDoubles()![0]) : try zeroPointValue(z) } ?? 0
             let factor: Double
             if scale.dtype.isInteger {
                 let v = scale.asInt64s()![0]
@@ -143,7 +161,7 @@ public struct QuantPlan: Sendable {
             }
             let x = n.inputs[0]
             if let t = g.initializer(x), t.dtype.isFloatingPoint {
-                let kind: QuantizerKind = outType == .int32 || outType == .int16 || outType == .int64 ? .bias : .weight
+                let kind: QuantizerKind = feedsBias || outType == .int32 || outType == .int16 ? .bias : .weight
                 tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: factor, zeroPoint: zpv)
                 quantizerKinds[n.name] = kind
             } else if let xi = info(x) {

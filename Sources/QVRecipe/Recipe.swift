@@ -14,17 +14,39 @@ public enum WeightStorage: String, Sendable, Codable, CaseIterable {
     case runtime
 }
 
+/// How tensors narrower than 8 bits (Aidge's 4-bit quantizers) are written.
+public enum NarrowTypes: String, Sendable, Codable, CaseIterable {
+    /// int8/uint8 tensors and an integer-domain Clip to the 4-bit range after each QuantizeLinear.
+    /// Any opset; onnxruntime runs it correctly with every optimization level.
+    case clip
+    /// INT4/UINT4 tensors (opset ≥ 21). Valid ONNX, but onnxruntime 1.32's graph optimizer fuses
+    /// int4 DequantizeLinear→Conv→QuantizeLinear into a QLinearConv it cannot run correctly.
+    case int4
+}
+
 public struct ConvertOptions: Sendable, Codable, Equatable {
     public var format: TargetFormat
     public var opset: Int64 = 21
     public var inputScale: Double? = nil
     public var weights: WeightStorage = .int8
+    public var narrow: NarrowTypes = .clip
 
-    public init(format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8) {
+    public init(format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8, narrow: NarrowTypes = .clip) {
         self.format = format
         self.opset = opset
         self.inputScale = inputScale
         self.weights = weights
+        self.narrow = narrow
+    }
+
+    /// The ONNX type a quantized tensor is written with, and the Clip range it then needs.
+    public func written(_ t: DType) -> (dtype: DType, clip: ClosedRange<Int64>?) {
+        guard narrow == .clip else { return (t, nil) }
+        switch t {
+        case .int4, .int2: return (.int8, t.integerRange)
+        case .uint4, .uint2: return (.uint8, t.integerRange)
+        default: return (t, nil)
+        }
     }
 }
 
@@ -41,7 +63,7 @@ public enum Recipe {
 
     /// Every rule, in the order the driver tries them.
     public static func rules(for format: TargetFormat) -> [RewriteRule] {
-        var r = [ConstantRules.foldWeightQuantizer, ConstantRules.foldBiasQuantizer, InterfaceRules.quantizeFoldedInput]
+        var r = [ConstantRules.fakeQuantizerToInteger, ConstantRules.widenNarrowQuantizer, ConstantRules.foldWeightQuantizer, ConstantRules.foldBiasQuantizer, InterfaceRules.quantizeFoldedInput]
         if format == .qop { r += [AffineRules.affineToQOp, ElementwiseRules.sumToQOp] }
         r += [AffineRules.affineToQDQ, ElementwiseRules.sumToQDQ, ElementwiseRules.requantizeToQDQ,
               ElementwiseRules.transparentToQDQ, InterfaceRules.dequantizeOutputs]
@@ -55,7 +77,7 @@ public enum Recipe {
             throw QVError.badInput("not an Aidge-form model (it is \(summary.kind.rawValue)); convert takes Aidge's quantized exports")
         }
         let plan = try QuantPlan(model: source, inputScale: options.inputScale)
-        if plan.tensors.values.contains(where: { [.int4, .uint4].contains($0.dtype) }) && options.opset < 21 {
+        if options.narrow == .int4 && plan.tensors.values.contains(where: { [.int4, .uint4].contains($0.dtype) }) && options.opset < 21 {
             throw QVError.badInput("4-bit tensors need opset 21 or later (asked for \(options.opset))")
         }
         var g = source.graph
@@ -75,7 +97,7 @@ public enum Recipe {
             KeyValue("qverify.version", Recipe.version),
             KeyValue("qverify.source_producer", [source.producerName, source.producerVersion].compactMap { $0 }.joined(separator: " ")),
             KeyValue("qverify.source_form", plan.form.rawValue),
-            KeyValue("qverify.options", "format=\(options.format.rawValue) opset=\(options.opset) weights=\(options.weights.rawValue)"
+            KeyValue("qverify.options", "format=\(options.format.rawValue) opset=\(options.opset) weights=\(options.weights.rawValue) narrow=\(options.narrow.rawValue)"
                 + (options.inputScale.map { " input_scale=\($0)" } ?? "")),
             KeyValue("qverify.rules", counts.keys.sorted().map { "\($0)×\(counts[$0]!)" }.joined(separator: ", ")),
         ]

@@ -44,6 +44,9 @@ public struct RewriteRule: Sendable {
     public var identity: String
     /// True for rules allowed to change the graph's interface (graph input/output dtypes).
     public var changesInterface: Bool = false
+    /// True for rules allowed to retype a tensor without changing its values: widening an integer
+    /// type (int4 → int8), or Aidge's float-valued fake-quantized integers to an integer type.
+    public var widens: Bool = false
     public var apply: @Sendable (_ ctx: RewriteContext, _ node: Int, _ names: NameAllocator) throws -> Patch?
 }
 
@@ -123,7 +126,11 @@ public struct RewriteDriver {
             guard let a = after.facts[renamed], let b = before.facts[t] else {
                 throw QVError.internalError("patch lost tensor '\(t)'")
             }
-            if a.dtype != b.dtype || a.shape != b.shape {
+            let widened = rule.widens && a.shape == b.shape && b.dtype.map { d in
+                if d.isFloatingPoint { return a.dtype?.isInteger == true || a.dtype == d }
+                return a.dtype.flatMap { $0.integerRange }.map { wide in d.integerRange.map { wide.lowerBound <= $0.lowerBound && wide.upperBound >= $0.upperBound } ?? false } ?? false
+            } == true
+            if (a.dtype != b.dtype || a.shape != b.shape) && !widened {
                 throw QVError.internalError("patch changes '\(t)' from \(b) to \(a); refused")
             }
         }

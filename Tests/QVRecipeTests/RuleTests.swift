@@ -56,12 +56,13 @@ final class RuleTests: XCTestCase {
     func testSumToQLinearAdd() throws { try check(ElementwiseRules.sumToQOp, "residual", "aidge_quantized.onnx", format: .qop) }
     func testRequantizeToQDQ() throws { try check(ElementwiseRules.requantizeToQDQ, "residual", "aidge_quantized_folded.onnx") }
     func testTransparentToQDQ() throws { try check(ElementwiseRules.transparentToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 4) }
+    func testWidenNarrowQuantizer() throws { try check(ConstantRules.widenNarrowQuantizer, "lenet4bit", "aidge_quantized.onnx") }
     func testDequantizeGraphOutput() throws { try check(InterfaceRules.dequantizeOutputs, "mlp", "aidge_quantized_folded.onnx") }
 
     func testEveryRuleHasAStableNameAndAnIdentity() {
         let all = Recipe.rules(for: .qop) + Recipe.rules(for: .qdq)
         let names = Set(all.map(\.name))
-        XCTAssertEqual(names, ["fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
+        XCTAssertEqual(names, ["widen-narrow-quantizer", "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
                                "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output"])
         XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
     }

@@ -48,11 +48,12 @@ enum AffineRules {
     /// Q(Conv(x_q, w_q, b_q)) -> Q(Conv(DQ(x_q), DQ(w_q), DQ(b_q32)), s_y)
     static let affineToQDQ = RewriteRule(
         name: "affine-to-qdq",
-        identity: "Quantizer(Conv|Gemm|MatMul(x_q, w_q, b_q)) -> QuantizeLinear(Op(DQ(x_q), DQ(w_q), DQ(b_q32)), s_y)"
+        identity: "Quantizer(Conv|Gemm|MatMul(x_q, w_q, b_q)) -> QuantizeLinear(Op(DQ(x_q), DQ(w_q), DQ(b_q32)), s_y)",
+        widens: true
     ) { ctx, i, names in
         guard let m = AffineMatch(ctx, i) else { return nil }
         let n = ctx.graph.nodes[i]
-        var b = PatchBuilder(names: names)
+        var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
         let xf = b.dequantize(m.x, m.xq, base: "\(n.name)_input_dequantize")
         let wf = b.dequantize(m.w, m.wq, base: "\(n.name)_weight_dequantize")
@@ -75,35 +76,40 @@ enum AffineRules {
     /// Q(Gemm(x_q, w_q, b_q)) -> com.microsoft QGemm(...)   Q(MatMul(a, b)) -> QLinearMatMul(...)
     static let affineToQOp = RewriteRule(
         name: "affine-to-qop",
-        identity: "Quantizer(Conv|Gemm|MatMul(x_q, w_q, b_q)) -> QLinearConv|QGemm|QLinearMatMul"
+        identity: "Quantizer(Conv|Gemm|MatMul(x_q, w_q, b_q)) -> QLinearConv|QGemm|QLinearMatMul",
+        widens: true
     ) { ctx, i, names in
         guard ctx.options.format == .qop, let m = AffineMatch(ctx, i) else { return nil }
         let eight: Set<DType> = [.int8, .uint8]
         // onnxruntime's kernels: x and y of one 8-bit type, weights int8 (or uint8 with uint8 x).
-        guard eight.contains(m.xq.dtype), m.xq.dtype == m.yq.dtype, eight.contains(m.wq.dtype),
-              !(m.xq.dtype == .int8 && m.wq.dtype == .uint8) else { return nil }
+        // Narrower types written as 8-bit (--narrow clip) qualify; the result is clipped after.
+        let xt = ctx.options.written(m.xq.dtype).dtype, wt = ctx.options.written(m.wq.dtype).dtype
+        let (yt, yclip) = ctx.options.written(m.yq.dtype)
+        guard eight.contains(xt), xt == yt, eight.contains(wt), !(xt == .int8 && wt == .uint8) else { return nil }
         let n = ctx.graph.nodes[i]
         if n.opType == "Gemm" && (n.float("beta", default: 1) != 1 || n.int("transA", default: 0) != 0) { return nil }
-        var b = PatchBuilder(names: names)
+        var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
         let xs = b.scale("\(n.name)_x_scale", m.xScale), xz = b.zeroPoint("\(n.name)_x_zero_point", m.xq)
         let ws = b.scale("\(n.name)_w_scale", m.wScale), wz = b.zeroPoint("\(n.name)_w_zero_point", m.wq)
         let ys = b.scale("\(n.name)_y_scale", Float(m.yq.step)), yz = b.zeroPoint("\(n.name)_y_zero_point", m.yq)
         let bias = try m.bias(ctx).map { b.constant("\(n.name)_bias_quantized", $0) }
         let qname = names.fresh("\(n.name)_quant")
+        let output = yclip == nil ? m.output : names.fresh("\(m.output)_unclipped")
         switch n.opType {
         case "Conv":
             let attrs = n.attributes
             b.patch.add.append(Node(name: qname, opType: "QLinearConv", inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz] + (bias.map { [$0] } ?? []),
-                                    outputs: [m.output], attributes: attrs))
+                                    outputs: [output], attributes: attrs))
         case "Gemm":
             let attrs = n.attributes.filter { ["transB", "alpha"].contains($0.name) }
             b.patch.add.append(Node(name: qname, opType: "QGemm", domain: "com.microsoft",
-                                    inputs: [m.x, xs, xz, m.w, ws, wz, bias ?? "", ys, yz], outputs: [m.output], attributes: attrs))
+                                    inputs: [m.x, xs, xz, m.w, ws, wz, bias ?? "", ys, yz], outputs: [output], attributes: attrs))
         default:
             guard bias == nil else { return nil }
-            b.patch.add.append(Node(name: qname, opType: "QLinearMatMul", inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz], outputs: [m.output]))
+            b.patch.add.append(Node(name: qname, opType: "QLinearMatMul", inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz], outputs: [output]))
         }
+        if let yclip { b.clipInteger(output, into: m.output, yt, yclip, name: "\(n.name)_clip") }
         return b.patch
     }
 }

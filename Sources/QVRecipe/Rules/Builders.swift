@@ -5,8 +5,12 @@ import QVKernels
 struct PatchBuilder {
     var patch = Patch()
     let names: NameAllocator
+    let options: ConvertOptions
 
-    init(names: NameAllocator) { self.names = names }
+    init(names: NameAllocator, options: ConvertOptions) {
+        self.names = names
+        self.options = options
+    }
 
     mutating func constant(_ base: String, _ t: Tensor) -> String {
         let n = names.fresh(base)
@@ -14,8 +18,10 @@ struct PatchBuilder {
         return n
     }
     mutating func scale(_ base: String, _ v: Float) -> String { constant(base, Tensor([v], shape: [])) }
+    /// The zero point of `q`, in the type the tensor is written with (see ``ConvertOptions/written(_:)``).
     mutating func zeroPoint(_ base: String, _ q: QuantInfo) -> String {
-        constant(base, Tensor(dtype: q.dtype, shape: [], storage: q.dtype.storageKind == .i64 ? .i64([q.zeroPoint]) : .i32([Int32(q.zeroPoint)])))
+        let t = options.written(q.dtype).dtype
+        return constant(base, Tensor(dtype: t, shape: [], storage: t.storageKind == .i64 ? .i64([q.zeroPoint]) : .i32([Int32(q.zeroPoint)])))
     }
     mutating func node(_ op: String, _ base: String, _ inputs: [String], _ outputs: [String], domain: String = "", attributes: [Attribute] = []) {
         patch.add.append(Node(name: names.fresh(base), opType: op, domain: domain, inputs: inputs, outputs: outputs, attributes: attributes))
@@ -28,11 +34,25 @@ struct PatchBuilder {
         node("DequantizeLinear", base, [tensor, s, z], [out])
         return out
     }
-    /// QuantizeLinear of float `tensor` into `output` with quantization `q`.
+    /// QuantizeLinear of float `tensor` into `output` with quantization `q`; a type narrower than
+    /// 8 bits written as int8/uint8 gets an integer Clip to its range.
     mutating func quantize(_ tensor: String, into output: String, _ q: QuantInfo, name: String) {
         let s = scale("\(name)_scale", Float(q.step))
         let z = zeroPoint("\(name)_zero_point", q)
-        patch.add.append(Node(name: name, opType: "QuantizeLinear", inputs: [tensor, s, z], outputs: [output]))
+        let (t, clip) = options.written(q.dtype)
+        guard let clip else {
+            patch.add.append(Node(name: name, opType: "QuantizeLinear", inputs: [tensor, s, z], outputs: [output]))
+            return
+        }
+        let wide = names.fresh("\(output)_unclipped")
+        patch.add.append(Node(name: name, opType: "QuantizeLinear", inputs: [tensor, s, z], outputs: [wide]))
+        clipInteger(wide, into: output, t, clip, name: "\(name)_clip")
+    }
+
+    mutating func clipInteger(_ tensor: String, into output: String, _ t: DType, _ range: ClosedRange<Int64>, name: String) {
+        let lo = constant("\(name)_min", Tensor([Int32(range.lowerBound)], shape: [], dtype: t))
+        let hi = constant("\(name)_max", Tensor([Int32(range.upperBound)], shape: [], dtype: t))
+        node("Clip", name, [tensor, lo, hi], [output])
     }
 }
 
@@ -54,9 +74,12 @@ extension RewriteContext {
 }
 
 /// Runs an Aidge quantizer on a constant, exactly as Aidge's CPU backend does
-/// (x · (1/scale), round half up, clip to the signed width, wrapping cast).
-func aidgeQuantizeConstant(_ x: Tensor, scale: Tensor, zeroPoint: Tensor?) throws -> Tensor {
+/// (x · (1/scale), round half up, clip to the signed width, wrapping cast), then stores the
+/// integers in the type they are written with.
+func aidgeQuantizeConstant(_ x: Tensor, scale: Tensor, zeroPoint: Tensor?, options: ConvertOptions) throws -> Tensor {
     let node = Node(name: "fold", opType: "QuantizeLinear", inputs: ["x", "s", "z"], outputs: ["y"])
     let k = try Registry.make(node, KernelContext(semantics: .aidge, opset: 21))
-    return try k.run([x, scale, zeroPoint])[0]
+    var y = try k.run([x, scale, zeroPoint])[0]
+    y.dtype = options.written(y.dtype).dtype
+    return y
 }

@@ -24,11 +24,12 @@ enum ElementwiseRules {
     /// Q(Add(a_q, b_q)) -> QuantizeLinear(Add(DQ(a_q), DQ(b_q)), s_y)   (residual connections)
     static let sumToQDQ = RewriteRule(
         name: "sum-to-qdq",
-        identity: "Quantizer(Add|Sub(a_q, b_q)) -> QuantizeLinear(Add|Sub(DQ(a_q), DQ(b_q)), s_y)"
+        identity: "Quantizer(Add|Sub(a_q, b_q)) -> QuantizeLinear(Add|Sub(DQ(a_q), DQ(b_q)), s_y)",
+        widens: true
     ) { ctx, i, names in
         guard let m = SumMatch(ctx, i) else { return nil }
         let n = ctx.graph.nodes[i]
-        var b = PatchBuilder(names: names)
+        var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
         let af = b.dequantize(m.a, m.aq, base: "\(n.name)_a_dequantize")
         let bf = b.dequantize(m.b, m.bq, base: "\(n.name)_b_dequantize")
@@ -44,12 +45,13 @@ enum ElementwiseRules {
     /// Q(Add(a_q, b_q)) -> com.microsoft QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)
     static let sumToQOp = RewriteRule(
         name: "sum-to-qlinearadd",
-        identity: "Quantizer(Add(a_q, b_q)) -> QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)"
+        identity: "Quantizer(Add(a_q, b_q)) -> QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)",
+        widens: true
     ) { ctx, i, names in
         guard ctx.options.format == .qop, let m = SumMatch(ctx, i), ctx.graph.nodes[i].opType == "Add",
               [.int8, .uint8].contains(m.yq.dtype), m.aq.dtype == m.yq.dtype, m.bq.dtype == m.yq.dtype else { return nil }
         let n = ctx.graph.nodes[i]
-        var b = PatchBuilder(names: names)
+        var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
         let ins = [m.a, b.scale("\(n.name)_a_scale", Float(m.aq.step)), b.zeroPoint("\(n.name)_a_zero_point", m.aq),
                    m.b, b.scale("\(n.name)_b_scale", Float(m.bq.step)), b.zeroPoint("\(n.name)_b_zero_point", m.bq),
@@ -61,13 +63,14 @@ enum ElementwiseRules {
     /// Quantizer(x_q) -> QuantizeLinear(DQ(x_q), s_x · scale)   (Aidge requantizers, e.g. residual `_Res`)
     static let requantizeToQDQ = RewriteRule(
         name: "requantize-to-qdq",
-        identity: "Quantizer(x_q) -> QuantizeLinear(DequantizeLinear(x_q, s_x), s_y)"
+        identity: "Quantizer(x_q) -> QuantizeLinear(DequantizeLinear(x_q, s_x), s_y)",
+        widens: true
     ) { ctx, i, names in
         let n = ctx.graph.nodes[i]
         guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .requantize,
               let xq = ctx.plan.tensors[n.inputs[0]], let yq = ctx.plan.tensors[n.outputs[0]],
               ctx.dtype(n.inputs[0])?.isInteger == true else { return nil }
-        var b = PatchBuilder(names: names)
+        var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
         let xf = b.dequantize(n.inputs[0], xq, base: "\(n.name)_dequantize")
         b.quantize(xf, into: n.outputs[0], yq, name: n.name)
@@ -77,15 +80,18 @@ enum ElementwiseRules {
     /// op(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q)), same scale and type)   (QDQ format)
     static let transparentToQDQ = RewriteRule(
         name: "transparent-to-qdq",
-        identity: "Relu|MaxPool|Flatten|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)"
+        identity: "Relu|MaxPool|Flatten|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
+        widens: true
     ) { ctx, i, names in
         let n = ctx.graph.nodes[i]
         guard QuantPlan.transparentOps.contains(n.opType),
               let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
               let yq = ctx.plan.tensors[n.outputs[0]] else { return nil }
-        // QOP keeps these ops on 8-bit integers, where ONNX defines them (Relu from opset 14).
-        if ctx.options.format == .qop, [.int8, .uint8].contains(xq.dtype), n.opType != "Relu" || ctx.options.opset >= 14 { return nil }
-        var b = PatchBuilder(names: names)
+        // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14).
+        let written = ctx.options.written(xq.dtype).dtype
+        let integerOK = n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
+        if ctx.options.format == .qop, integerOK { return nil }
+        var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
         let xf = b.dequantize(n.inputs[0], xq, base: "\(n.name)_dequantize")
         let yf = names.fresh("\(n.outputs[0])_float")

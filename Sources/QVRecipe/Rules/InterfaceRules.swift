@@ -5,14 +5,15 @@ enum InterfaceRules {
     static let quantizeFoldedInput = RewriteRule(
         name: "quantize-folded-input",
         identity: "consumers(x_int) -> consumers(QuantizeLinear(x_real, s_in))",
-        changesInterface: true
+        changesInterface: true,
+        widens: true
     ) { ctx, i, names in
         let n = ctx.graph.nodes[i]
         // The QuantizeLinear this rule adds is the only node left reading the real input.
         guard n.opType != "QuantizeLinear",
               let input = n.inputs.first(where: { name in ctx.plan.quantizedInputs[name] != nil }),
               let q = ctx.plan.quantizedInputs[input], let quantized = ctx.plan.quantizedInputNames[input] else { return nil }
-        var b = PatchBuilder(names: names)
+        var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.renameTensors = [input: quantized]
         b.quantize(input, into: quantized, q, name: names.fresh("\(input)_quantize"))
         return b.patch
@@ -28,7 +29,7 @@ enum InterfaceRules {
         guard n.opType != "DequantizeLinear",
               let out = n.outputs.first(where: { o in ctx.graph.outputs.contains { $0.name == o } }),
               let q = ctx.plan.tensors[out], let dt = ctx.dtype(out), dt.isInteger else { return nil }
-        var b = PatchBuilder(names: names)
+        var b = PatchBuilder(names: names, options: ctx.options)
         let renamed = names.fresh("\(out)_quantized")
         b.patch.renameTensors = [out: renamed]
         let s = b.scale("\(out)_scale", Float(q.step))

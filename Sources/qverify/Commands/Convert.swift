@@ -6,6 +6,7 @@ import QVRecipe
 
 extension TargetFormat: ExpressibleByArgument {}
 extension WeightStorage: ExpressibleByArgument {}
+extension NarrowTypes: ExpressibleByArgument {}
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +30,9 @@ struct Convert: ParsableCommand {
     @Option(help: "int8: fold weights to integer initializers; runtime: keep float weights behind QuantizeLinear.")
     var weights: WeightStorage = .int8
 
+    @Option(help: "How 4-bit tensors are written: clip (int8 + integer Clip; robust in onnxruntime) or int4 (INT4 types, opset 21).")
+    var narrow: NarrowTypes = .clip
+
     func validate() throws {
         if let s = inputScale, !(s > 0 && s.isFinite) { throw ValidationError("--input-scale must be a positive number") }
     }
@@ -40,7 +44,7 @@ struct Convert: ParsableCommand {
                 return Array(d)
             }
             let source = try OnnxFile.load(model)
-            let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights)
+            let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights, narrow: narrow)
             let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: options) }
             try OnnxFile.save(c.model, to: output)
             let counts = Dictionary(grouping: c.firings, by: \.rule).mapValues(\.count)
