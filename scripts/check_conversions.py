@@ -82,10 +82,14 @@ def main():
                 ref_out = pathlib.Path(f"{tmp}/ref/{m.graph.output[0].name}.npy")
                 golden = np.load(ref_out).astype(np.int64) if ref_out.exists() else None
                 against = "qverify aidge semantics" if golden is not None else "none (qverify refuses to run it)"
-            for fmt in ("qdq", "qop"):
-                out = pathlib.Path(tmp) / f"{src.parent.name}_{form}_{fmt}.onnx"
-                row = {"model": src.parent.name, "form": form, "format": fmt, "against": against}
-                r = subprocess.run([a.qverify, "convert", str(src), "--to", fmt, "-o", str(out)], capture_output=True, text=True)
+            variants = [("qdq", []), ("qop", [])]
+            if src.parent.name in ("lenet", "residual", "lenet4bit") and form == "unfolded":
+                variants += [("qdq", ["--weights", "runtime"]), ("qop", ["--weights", "runtime"])]
+            for fmt, extra in variants:
+                label = fmt + ("".join(" " + e for e in extra) if extra else "")
+                out = pathlib.Path(tmp) / f"{src.parent.name}_{form}_{fmt}_{len(extra)}.onnx"
+                row = {"model": src.parent.name, "form": form, "format": label, "against": against}
+                r = subprocess.run([a.qverify, "convert", str(src), "--to", fmt, "-o", str(out)] + extra, capture_output=True, text=True)
                 problems = []
                 limit, reason = allowed(expectations, src.parent.name, form, fmt)
                 if limit == -1:
