@@ -32,10 +32,11 @@ let package = Package(
         .target(name: "QVInterpreter", dependencies: ["QVGraph", "QVKernels"]),
         .target(name: "QVRecipe", dependencies: ["QVGraph", "QVKernels"]),
         .target(name: "QVCompare", dependencies: ["QVGraph", "QVKernels", "QVInterpreter", "QVRecipe"]),
+        .target(name: "QVReport", dependencies: ["QVGraph", "QVCompare"]),
         .executableTarget(
             name: "qverify",
             dependencies: [
-                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe", "QVCompare",
+                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe", "QVCompare", "QVReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "QVIOTests", dependencies: ["QVIO", "_TestSupport"]),
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVCompare", "QVInterpreter", "QVIO", "_TestSupport"]),
+        .testTarget(name: "QVCompareTests", dependencies: ["QVCompare", "QVRecipe", "QVIO", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify"]),
     ]
 )

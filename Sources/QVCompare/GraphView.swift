@@ -1,0 +1,146 @@
+import QVGraph
+import QVRecipe
+
+/// Where a tensor sits in a network, independent of names and of how quantization is spelled:
+/// the n-th compute op of a kind (conv, fc, add; or the input), then the transparent ops and
+/// requantizations applied since. Aidge quantizer ↔ QuantizeLinear; Conv + quantizers ↔
+/// DQ→Conv→Q ↔ QLinearConv; Relu on int8 ↔ DQ→Relu→Q all get the same signature.
+public struct Signature: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var kind: String
+    public var index: Int
+    public var chain: [String]
+    public var description: String { "\(kind)#\(index)" + chain.map { "→\($0)" }.joined() }
+}
+
+/// One comparable tensor of a graph: the latest tensor with a given signature.
+public struct Point: Sendable {
+    public var tensor: String
+    public var node: String
+    public var opType: String
+    public var signature: Signature
+    /// How integers map to real values here (nil for float tensors).
+    public var quant: QuantInfo?
+}
+
+/// A graph reduced to its comparable points, in topological order.
+public struct GraphView: Sendable {
+    public var model: Model
+    public var kind: ModelKind
+    public var plan: QuantPlan?
+    public var points: [Point]
+    /// Compute ops by signature kind/index: node name, bias initializer (if any).
+    public var computeOps: [Signature: (node: String, opType: String, bias: String?)] = [:]
+
+    static let computeKinds: [String: String] = [
+        "Conv": "conv", "QLinearConv": "conv", "ConvInteger": "conv",
+        "Gemm": "fc", "QGemm": "fc", "MatMul": "fc", "QLinearMatMul": "fc", "MatMulInteger": "fc",
+        "Add": "add", "QLinearAdd": "add", "Sub": "sub", "Mul": "mul", "QLinearMul": "mul",
+    ]
+    static let passThrough: Set<String> = ["DequantizeLinear", "Clip", "Cast", "Identity"]
+    /// Float ops that move values without changing their scale (for following a scale upstream).
+    public static let transparentFloatOps: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad"]
+
+    public init(_ model: Model) throws {
+        let g = model.graph
+        let kind = try ModelSummary(model).kind
+        let plan = kind == .aidgeForm ? try QuantPlan(model: model) : nil
+        var computeOps: [Signature: (node: String, opType: String, bias: String?)] = [:]
+        let index = try GraphIndex(g)
+        let facts = try ShapeInference(g).facts
+        var constant = Set(g.initializerOrder)
+        var sig: [String: Signature] = [:]
+        var counters: [String: Int] = [:]
+        for (k, i) in g.runtimeInputs.enumerated() { sig[i.name] = Signature(kind: "input", index: k, chain: []) }
+        var latest: [Signature: Point] = [:]
+        var order: [Signature] = []
+        let onnxQuant = kind == .aidgeForm ? [:] : Self.onnxQuantInfo(g, index)
+        func record(_ tensor: String, _ node: Node, _ s: Signature) {
+            let q: QuantInfo? = plan?.tensors[tensor] ?? onnxQuant[tensor]
+            let isInt = facts[tensor]?.dtype?.isInteger == true || q != nil
+            // Float tensors are points only in graphs with no quantization at all (float models).
+            guard isInt || kind == .float else { return }
+            if latest[s] == nil { order.append(s) }
+            latest[s] = Point(tensor: tensor, node: node.name, opType: node.opType, signature: s, quant: q)
+        }
+        if let plan {
+            for (name, _) in plan.quantizedInputs { if let s = sig[name] { latest[s] = Point(tensor: name, node: "", opType: "input", signature: s, quant: plan.tensors[name]); order.append(s) } }
+        }
+        for i in index.topologicalOrder {
+            let n = g.nodes[i]
+            let dataInputs = n.inputs.filter { !$0.isEmpty && !constant.contains($0) }
+            if dataInputs.isEmpty {
+                constant.formUnion(n.outputs)
+                continue
+            }
+            guard let out = n.outputs.first, !out.isEmpty else { continue }
+            let upstream = dataInputs.compactMap { sig[$0] }.first
+            if let kindName = Self.computeKinds[n.opType], dataInputs.count >= (["Add", "QLinearAdd", "Sub", "Mul", "QLinearMul"].contains(n.opType) ? 2 : 1) {
+                counters[kindName, default: 0] += 1
+                let s = Signature(kind: kindName, index: counters[kindName]!, chain: [])
+                sig[out] = s
+                computeOps[s] = (n.name, n.opType, Self.biasInput(n))
+                record(out, n, s)
+            } else if n.opType == "QuantizeLinear", var s = upstream {
+                // A quantizer on an already-quantized value (directly, or through a DequantizeLinear) requantizes.
+                let src = dataInputs[0]
+                let producer = index.producer[src].map { g.nodes[$0] }
+                let onQuantized = producer?.opType == "DequantizeLinear" || (facts[src]?.dtype?.isInteger == true && producer.map { Self.computeKinds[$0.opType] == nil } ?? false)
+                if onQuantized { s.chain.append("requant") }
+                sig[out] = s
+                record(out, n, s)
+            } else if Self.passThrough.contains(n.opType), let s = upstream {
+                sig[out] = s
+                if n.opType != "DequantizeLinear" { record(out, n, s) }
+            } else if var s = upstream {
+                s.chain.append(n.opType)
+                sig[out] = s
+                record(out, n, s)
+            }
+        }
+        self.model = model
+        self.kind = kind
+        self.plan = plan
+        self.computeOps = computeOps
+        self.points = order.compactMap { latest[$0] }
+    }
+
+    static func biasInput(_ n: Node) -> String? {
+        switch n.opType {
+        case "Conv", "Gemm": return n.inputs.count > 2 && !n.inputs[2].isEmpty ? n.inputs[2] : nil
+        case "QLinearConv": return n.inputs.count > 8 && !n.inputs[8].isEmpty ? n.inputs[8] : nil
+        case "QGemm": return n.inputs.count > 6 && !n.inputs[6].isEmpty ? n.inputs[6] : nil
+        default: return nil
+        }
+    }
+
+    /// Scale and zero point of every integer tensor of a QDQ/QOP graph, from the op that makes it
+    /// (QuantizeLinear, QLinear*, QGemm) and carried through ops that only move integers.
+    static func onnxQuantInfo(_ g: Graph, _ index: GraphIndex) -> [String: QuantInfo] {
+        var q: [String: QuantInfo] = [:]
+        func info(_ scale: String, _ zp: String?, fallback: DType) -> QuantInfo? {
+            guard let s = g.initializer(scale)?.asDoubles()?.first else { return nil }
+            let z = zp.flatMap { $0.isEmpty ? nil : g.initializer($0) }
+            return QuantInfo(dtype: z?.dtype ?? fallback, step: s, zeroPoint: z?.asInt64s()?.first ?? 0)
+        }
+        for i in index.topologicalOrder {
+            let n = g.nodes[i]
+            guard let out = n.outputs.first else { continue }
+            func input(_ k: Int) -> String? { k < n.inputs.count && !n.inputs[k].isEmpty ? n.inputs[k] : nil }
+            switch (n.normalizedDomain, n.opType) {
+            case ("", "QuantizeLinear"):
+                if let s = input(1), var qi = info(s, input(2), fallback: .uint8) {
+                    if input(2) == nil, case .int(let od) = n.attribute("output_dtype"), let t = DType(onnx: Int32(od)) { qi.dtype = t }
+                    q[out] = qi
+                }
+            case ("", "QLinearConv"), ("", "QLinearMatMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
+            case ("com.microsoft", "QGemm"): if let s = input(7) { q[out] = info(s, input(8), fallback: .uint8) }
+            case ("com.microsoft", "QLinearAdd"), ("com.microsoft", "QLinearMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
+            case ("com.microsoft", "QLinearGlobalAveragePool"), ("com.microsoft", "QLinearAveragePool"), ("com.microsoft", "QLinearLeakyRelu"), ("com.microsoft", "QLinearSigmoid"):
+                if let s = input(3) { q[out] = info(s, input(4), fallback: .uint8) }
+            default:
+                if let src = input(0), let qi = q[src], n.opType != "DequantizeLinear" { q[out] = qi }
+            }
+        }
+        return q
+    }
+}

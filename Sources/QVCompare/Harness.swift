@@ -1,0 +1,202 @@
+import QVGraph
+import QVInterpreter
+import QVKernels
+import QVRecipe
+
+/// Runs a reference and a candidate model on the same real-valued samples and compares them
+/// point by point (see ``GraphView``), in real values and in steps of the candidate's scale.
+public struct Harness {
+    public var reference: GraphView
+    public var candidate: GraphView
+    public var referencePath: String
+    public var candidatePath: String
+    public var tolerance: Tolerance
+
+    public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
+        self.reference = reference
+        self.candidate = candidate
+        self.referencePath = referencePath
+        self.candidatePath = candidatePath
+        self.tolerance = tolerance
+    }
+
+    static func semantics(_ v: GraphView) -> Semantics { v.kind == .aidgeForm ? .aidge : .onnx }
+
+    /// Feeds for one side: inputs by position; a folded Aidge graph gets Aidge's integer input.
+    static func feeds(_ sample: [String: Tensor], _ order: [String], _ v: GraphView) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (k, inp) in v.model.graph.runtimeInputs.enumerated() where k < order.count {
+            guard let x = sample[order[k]] else { continue }
+            out[inp.name] = v.plan?.quantizedInputs[inp.name].map { ConversionCheck.aidgeInput(x, $0) } ?? x
+        }
+        return out
+    }
+
+    public func run(name: String, samples: [[String: Tensor]], progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
+        let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference))
+        let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate))
+        let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
+        let pairs: [(a: Point?, b: Point?)] = align()
+        // Accumulate real values per pair across samples.
+        var ra = Array(repeating: [Double](), count: pairs.count), rb = ra
+        var preA = Array(repeating: [Double](), count: pairs.count)
+        var outA: [Double] = [], outB: [Double] = []
+        for (k, s) in samples.enumerated() {
+            progress?(k, samples.count)
+            let xa = Self.feeds(s, inputOrder, reference)
+            let xb = Self.feeds(s, inputOrder, candidate)
+            let a = try ia.run(xa, keepIntermediates: true)
+            let b = try ib.run(xb, keepIntermediates: true)
+            for (i, p) in pairs.enumerated() {
+                guard let pa = p.a, let pb = p.b else { continue }
+                guard let ta = a.intermediates[pa.tensor] ?? xa[pa.tensor], let tb = b.intermediates[pb.tensor] ?? xb[pb.tensor] else { continue }
+                guard ta.count == tb.count else {
+                    throw QVError.badInput("aligned tensors '\(pa.tensor)' (\(ta.shape)) and '\(pb.tensor)' (\(tb.shape)) have different sizes")
+                }
+                ra[i] += Self.real(ta, pa.quant)
+                rb[i] += Self.real(tb, pb.quant)
+                if let qn = reference.model.graph.nodes.first(where: { $0.name == pa.node && $0.opType == "QuantizeLinear" }),
+                   let pre = a.intermediates[qn.inputs[0]] ?? xa[qn.inputs[0]], let d = pre.asDoubles() {
+                    preA[i] += d
+                }
+            }
+            let oa = reference.model.graph.outputs[0].name, ob = candidate.model.graph.outputs[0].name
+            if let ta = a.outputs[oa], let tb = b.outputs[ob], ta.count == tb.count {
+                outA += Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant)
+                outB += Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant)
+            }
+        }
+        // Per-node numbers, first divergence, ties and wraps.
+        var nodes: [NodeReport] = []
+        var findings: [Finding] = []
+        var first: Int? = nil
+        var firstExplainedByTies = false
+        for (i, p) in pairs.enumerated() {
+            guard let pa = p.a, let pb = p.b else {
+                let only = p.a ?? p.b!
+                nodes.append(NodeReport(signature: only.signature.description, reference: p.a.map(Self.ref), candidate: p.b.map(Self.ref),
+                                        status: .unmatched, stats: nil, differingBeyondTolerance: 0, toleranceSteps: 0))
+                continue
+            }
+            let step = pb.quant?.step ?? pa.quant?.step
+            let bothQuantized = pa.quant != nil && pb.quant != nil
+            let stats = TensorStats(reference: ra[i], candidate: rb[i], step: step, threshold: bothQuantized ? 0.5 * (step ?? 0) : 0)
+            let tol = tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor])
+            var hist: [String: Int] = [:]
+            var beyond = 0, ties = 0, wraps = 0
+            let rule = reference.model.graph.nodes.first { $0.name == pa.node && $0.opType == "QuantizeLinear" }
+                .flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
+            if let step {
+                for j in 0..<ra[i].count {
+                    let d = (rb[i][j] - ra[i][j]) / step
+                    let ds = bothQuantized ? d.rounded(.toNearestOrEven) : d
+                    if ds != 0 { hist[String(Int(ds.rounded(.toNearestOrEven))), default: 0] += 1 }
+                    let limit = Double(tol) + (bothQuantized ? 0 : 0.5)
+                    if abs(ds) > limit {
+                        beyond += 1
+                        if first == nil || first == i {
+                            if let rule, j < preA[i].count, rule.isTie(preA[i][j]), abs(ds) == 1 { ties += 1 }
+                            else if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (rb[i][j] / q.step).rounded() == Double(-q.zeroPoint), ra[i][j] / (pa.quant?.step ?? q.step) >= 127.5 - Double(q.zeroPoint) { wraps += 1 }
+                        }
+                    }
+                }
+            }
+            var status: NodeStatus = beyond == 0 ? .ok : .downstream
+            if beyond > 0 && first == nil {
+                first = i
+                status = .diverges
+                firstExplainedByTies = ties == beyond
+                if firstExplainedByTies { status = .ties }
+            } else if beyond > 0, firstExplainedByTies, stats.maxSteps.map({ $0 <= 1.5 }) == true {
+                status = .ties
+            }
+            nodes.append(NodeReport(signature: pa.signature.description, reference: Self.ref(pa), candidate: Self.ref(pb), status: status,
+                                    stats: stats, differingBeyondTolerance: beyond, toleranceSteps: tol,
+                                    ties: first == i ? ties : nil, wraps: first == i ? wraps : nil, stepHistogram: hist.isEmpty ? nil : hist))
+        }
+        // Findings from the dynamic comparison.
+        if let f = first {
+            let n = nodes.first { $0.reference?.tensor == pairs[f].a?.tensor && $0.candidate?.tensor == pairs[f].b?.tensor }!
+            let where_ = "reference '\(n.reference!.node)' ↔ candidate '\(n.candidate!.node)'"
+            if firstExplainedByTies {
+                findings.append(Finding(.warning, "rounding-ties", node: n.candidate!.node, model: "candidate",
+                    "\(n.differingBeyondTolerance) elements differ by one step at \(where_), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
+                let worse = nodes.filter { $0.status == .downstream }
+                for w in worse {
+                    findings.append(Finding(.error, "divergence", node: w.candidate?.node ?? "", model: "candidate",
+                        "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature), more than the one-step consequences of the ties upstream"))
+                }
+            } else {
+                findings.append(Finding(.error, "first-divergence", node: n.candidate!.node, model: "candidate",
+                    "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(n.toleranceSteps) step(s), up to \(Self.fmt(n.stats?.maxSteps)) steps"))
+                if let w = n.wraps, w > 0 {
+                    findings.append(Finding(.error, "wrap-vs-saturate", node: n.candidate!.node, model: "candidate",
+                        "\(w) of them are negative values the reference wrapped into an unsigned type (Aidge's Cast) and the candidate saturated to 0 (ONNX)"))
+                }
+                if let t = n.ties, t > 0 {
+                    findings.append(Finding(.info, "rounding-ties", node: n.candidate!.node, model: "candidate", "\(t) of them are half-up vs half-to-even ties"))
+                }
+                let downstream = nodes.filter { $0.status == .downstream }.count
+                if downstream > 0 {
+                    findings.append(Finding(.info, "downstream", node: n.candidate!.node, model: "candidate", "\(downstream) later node(s) differ as a consequence"))
+                }
+            }
+        }
+        // A reference quantizer narrower than the candidate's type needs a Clip in the candidate.
+        for p in pairs {
+            guard let pa = p.a, let pb = p.b, let qa = pa.quant, let qb = pb.quant,
+                  let ra = qa.dtype.integerRange, let rb = qb.dtype.integerRange, rb.lowerBound < ra.lowerBound || rb.upperBound > ra.upperBound,
+                  qa.dtype.bitWidth < 8, pb.opType != "Clip" else { continue }
+            findings.append(Finding(.error, "clip-range-lost", node: pb.node, model: "candidate",
+                "the reference quantizes \(pa.signature) to \(qa.dtype) [\(ra.lowerBound), \(ra.upperBound)] but the candidate writes \(qb.dtype) with no Clip: values outside the \(qa.dtype.bitWidth)-bit range survive"))
+        }
+        let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
+        let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
+        if !unmatchedA.isEmpty || !unmatchedB.isEmpty {
+            findings.append(Finding(.info, "unmatched", node: "", model: "both",
+                "\(unmatchedA.count) reference and \(unmatchedB.count) candidate point(s) have no counterpart: " + (unmatchedA + unmatchedB).joined(separator: ", ")))
+        }
+        let outStep = candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step
+        let outQuantized = reference.kind != .float && candidate.kind != .float
+        let output: TensorStats? = outA.count == outB.count && !outA.isEmpty
+            ? TensorStats(reference: outA, candidate: outB, step: outStep, threshold: outQuantized ? 0.5 * (outStep ?? 0) : 0) : nil
+        if first == nil, let o = output, let ms = o.maxSteps, ms > Double(tolerance.steps) + (reference.kind == .float ? 0.5 : 0.5) {
+            findings.append(Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
+                "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging"))
+        }
+        findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
+        return ComparisonReport(name: name,
+                                reference: ModelRef(path: referencePath, kind: reference.kind.rawValue, semantics: Self.semantics(reference).rawValue),
+                                candidate: ModelRef(path: candidatePath, kind: candidate.kind.rawValue, semantics: Self.semantics(candidate).rawValue),
+                                samples: samples.count, verdict: Verdict.from(findings),
+                                firstDivergence: first.flatMap { _ in nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate?.node },
+                                output: output, findings: findings, nodes: nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB)
+    }
+
+    /// Pairs points with equal signatures, in the reference's order; unmatched ones included.
+    func align() -> [(a: Point?, b: Point?)] {
+        let bySig = Dictionary(candidate.points.map { ($0.signature, $0) }, uniquingKeysWith: { _, b in b })
+        var used = Set<Signature>()
+        var out: [(a: Point?, b: Point?)] = reference.points.map { p in
+            if let m = bySig[p.signature] { used.insert(p.signature); return (p, m) }
+            return (p, nil)
+        }
+        out += candidate.points.filter { !used.contains($0.signature) }.map { (nil, $0) }
+        return out
+    }
+
+    static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {
+        let v = t.asDoubles() ?? []
+        guard let q else { return v }
+        return v.map { ($0 - Double(q.zeroPoint)) * q.step }
+    }
+
+    static func ref(_ p: Point) -> TensorRef {
+        TensorRef(tensor: p.tensor, node: p.node, op: p.opType, dtype: p.quant?.dtype.shortName, scale: p.quant?.step, zeroPoint: p.quant?.zeroPoint)
+    }
+
+    static func fmt(_ d: Double?) -> String {
+        guard let d else { return "?" }
+        return d == d.rounded() ? String(Int(d)) : String(format: "%.3g", d)
+    }
+}

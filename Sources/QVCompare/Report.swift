@@ -1,0 +1,136 @@
+import QVGraph
+
+public enum Severity: String, Codable, Sendable, Comparable {
+    case info, warning, error
+    public static func < (a: Severity, b: Severity) -> Bool {
+        let order: [Severity] = [.info, .warning, .error]
+        return order.firstIndex(of: a)! < order.firstIndex(of: b)!
+    }
+}
+
+/// One static or dynamic observation, tied to a node.
+public struct Finding: Codable, Sendable, Equatable {
+    public var severity: Severity
+    /// Stable identifier (see README: finding codes).
+    public var code: String
+    /// Node name ("" for whole-model findings).
+    public var node: String
+    /// Which model: "reference", "candidate", or the model's file name.
+    public var model: String
+    public var message: String
+
+    public init(_ severity: Severity, _ code: String, node: String, model: String, _ message: String) {
+        self.severity = severity
+        self.code = code
+        self.node = node
+        self.model = model
+        self.message = message
+    }
+}
+
+/// A tensor on one side of an aligned pair.
+public struct TensorRef: Codable, Sendable, Equatable {
+    public var tensor: String
+    public var node: String
+    public var op: String
+    public var dtype: String?
+    public var scale: Double?
+    public var zeroPoint: Int64?
+}
+
+public enum NodeStatus: String, Codable, Sendable {
+    /// Equal (within tolerance).
+    case ok
+    /// The first node, in topological order, whose values differ beyond tolerance.
+    case diverges
+    /// Differs, after the first divergence.
+    case downstream
+    /// Differs only by half-up vs half-even ties (or their one-step consequences downstream).
+    case ties
+    /// Present in one model only.
+    case unmatched
+}
+
+public struct NodeReport: Codable, Sendable {
+    public var signature: String
+    public var reference: TensorRef?
+    public var candidate: TensorRef?
+    public var status: NodeStatus
+    public var stats: TensorStats?
+    /// Elements whose difference exceeds the tolerance, in candidate steps.
+    public var differingBeyondTolerance: Int
+    public var toleranceSteps: Int
+    public var ties: Int?
+    public var wraps: Int?
+    /// Histogram of signed step differences (candidate − reference), key = steps.
+    public var stepHistogram: [String: Int]?
+}
+
+public struct ModelRef: Codable, Sendable {
+    public var path: String
+    public var kind: String
+    public var semantics: String
+}
+
+/// The comparison of one candidate model with the reference.
+public struct ComparisonReport: Codable, Sendable {
+    public var name: String
+    public var reference: ModelRef
+    public var candidate: ModelRef
+    public var samples: Int
+    public var verdict: Verdict
+    public var firstDivergence: String?
+    public var output: TensorStats?
+    public var findings: [Finding]
+    public var nodes: [NodeReport]
+    public var unmatchedReference: [String]
+    public var unmatchedCandidate: [String]
+}
+
+public enum Verdict: String, Codable, Sendable {
+    case equivalent
+    case equivalentWithWarnings = "equivalent-with-warnings"
+    case discrepancy
+
+    public static func from(_ findings: [Finding]) -> Verdict {
+        if findings.contains(where: { $0.severity == .error }) { return .discrepancy }
+        if findings.contains(where: { $0.severity == .warning }) { return .equivalentWithWarnings }
+        return .equivalent
+    }
+}
+
+/// What `verify`, `compare` and `check` write as report.json (schema 1, documented in README).
+public struct Report: Codable, Sendable {
+    public var schema = 1
+    public var tool: String
+    public var command: String
+    public var model: String
+    public var inputs: String?
+    public var tolerance: Tolerance
+    public var verdict: Verdict
+    public var findings: [Finding]
+    public var comparisons: [ComparisonReport]
+
+    public init(tool: String, command: String, model: String, inputs: String?, tolerance: Tolerance, findings: [Finding], comparisons: [ComparisonReport]) {
+        self.tool = tool
+        self.command = command
+        self.model = model
+        self.inputs = inputs
+        self.tolerance = tolerance
+        self.findings = findings
+        self.comparisons = comparisons
+        self.verdict = Verdict.from(findings + comparisons.flatMap(\.findings))
+    }
+}
+
+/// Allowed differences, in quantization steps of the candidate.
+public struct Tolerance: Codable, Sendable, Equatable {
+    public var steps: Int = 0
+    /// Per node (reference or candidate node name) overrides.
+    public var perNode: [String: Int] = [:]
+    public init(steps: Int = 0, perNode: [String: Int] = [:]) {
+        self.steps = steps
+        self.perNode = perNode
+    }
+    public func steps(for nodes: [String]) -> Int { nodes.compactMap { perNode[$0] }.max() ?? steps }
+}

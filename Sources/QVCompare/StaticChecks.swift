@@ -1,0 +1,138 @@
+import QVGraph
+import QVRecipe
+
+/// Checks that need no inputs: what an ONNX toolchain or onnxruntime will do with the file, and
+/// what Aidge's exporter or recipe is known to get wrong. Each finding names its node.
+public enum StaticChecks {
+    public static func run(_ model: Model, label: String, reference: GraphView? = nil) throws -> [Finding] {
+        let g = model.graph
+        let index = try GraphIndex(g)
+        let summary = try ModelSummary(model)
+        var f: [Finding] = []
+        func add(_ s: Severity, _ code: String, _ node: String, _ msg: String) { f.append(Finding(s, code, node: node, model: label, msg)) }
+        func producer(_ t: String) -> Node? { index.producer[t].map { g.nodes[$0] } }
+        let inference = try ShapeInference(g)
+        let selfView = reference == nil ? nil : try GraphView(model)
+
+        if summary.kind == .aidgeForm {
+            add(.warning, "not-valid-onnx", "", "Aidge-form export, not valid ONNX: \(summary.invalidFeatures.joined(separator: ", ")); onnx.checker and onnxruntime refuse it")
+        }
+        for e in inference.exceptions { add(.info, "integer-accumulation", e.node, e.rule) }
+
+        // Quantizer parameters ONNX does not allow.
+        for n in g.nodes where n.opType == "QuantizeLinear" || n.opType == "DequantizeLinear" {
+            let scale = n.inputs.count > 1 ? g.initializer(n.inputs[1]) : nil
+            let zp = n.inputs.count > 2 && !n.inputs[2].isEmpty ? g.initializer(n.inputs[2]) : nil
+            if let z = zp, z.dtype.isFloatingPoint {
+                add(.error, "float-zero-point", n.name, "\(n.opType) has a \(z.dtype) zero point (Aidge fake_quantize export); ONNX requires an integer zero point, so the integer type and range are lost")
+            }
+            if n.opType == "QuantizeLinear", let z = zp, z.dtype == .int32 {
+                add(.error, "int32-zero-point", n.name, "QuantizeLinear outputs int32 (an Aidge bias quantizer); ONNX QuantizeLinear has no int32 output: fold the bias to an int32 initializer")
+            }
+            if let s = scale, !s.dtype.isFloatingPoint {
+                add(.error, "integer-scale", n.name, "\(n.opType) has an \(s.dtype.name) scale (Aidge bit-shift quantizer, scale \(s.asInt64s()?.first ?? 0)); ONNX requires a float scale")
+            }
+            if summary.kind == .aidgeForm, n.opType == "QuantizeLinear", let z = zp, let r = z.dtype.integerRange, r.lowerBound == 0,
+               let src = n.inputs.first, g.initializer(src) == nil, inference.facts[src]?.dtype?.isInteger == true {
+                add(.error, "unsigned-wraps-negatives", n.name, "quantizer tagged \(z.dtype) but Aidge clips to the signed range and casts with wrap-around: negative values become large positive ones (-3 → \(Int(r.upperBound) + 1 - 3)); ONNX saturates them to 0")
+            }
+        }
+        // Q → DQ pairs must agree.
+        for n in g.nodes where n.opType == "DequantizeLinear" {
+            guard let p = producer(n.inputs[0]), p.opType == "QuantizeLinear" else { continue }
+            let sq = g.initializer(p.inputs[1])?.asDoubles(), sd = g.initializer(n.inputs[1])?.asDoubles()
+            let zq = p.inputs.count > 2 ? g.initializer(p.inputs[2])?.asInt64s() : [0], zd = n.inputs.count > 2 ? g.initializer(n.inputs[2])?.asInt64s() : [0]
+            if let sq, let sd, sq != sd {
+                add(.error, "qdq-scale-mismatch", n.name, "DequantizeLinear scale \(sd.first ?? 0) differs from its QuantizeLinear '\(p.name)' scale \(sq.first ?? 0): real values change by ×\((sd.first ?? 0) / (sq.first ?? 1))")
+            }
+            if let zq, let zd, zq != zd {
+                add(.error, "qdq-zero-point-mismatch", n.name, "DequantizeLinear zero point \(zd.first ?? 0) differs from its QuantizeLinear '\(p.name)' zero point \(zq.first ?? 0)")
+            }
+        }
+        // Biases: int32 with scale x_scale · w_scale, and not all zero.
+        for n in g.nodes {
+            switch n.opType {
+            case "Conv", "Gemm":
+                guard n.inputs.count > 2, let b = producer(n.inputs[2]), b.opType == "DequantizeLinear" else { continue }
+                if let bq = g.initializer(b.inputs[0]), bq.dtype == .int32, bq.asInt64s()?.allSatisfy({ $0 == 0 }) == true {
+                    try biasZero(n.name, reference: reference, candidate: selfView, add: add)
+                }
+                // The bias step must be x_scale · w_scale; find both scales through the float inputs.
+                func scaleOf(_ t: String) -> [Float]? {
+                    var cur = t
+                    for _ in 0..<8 {
+                        guard let p = producer(cur) else { return nil }
+                        if p.opType == "DequantizeLinear" { return g.initializer(p.inputs[1])?.floats }
+                        guard GraphView.transparentFloatOps.contains(p.opType) else { return nil }
+                        cur = p.inputs[0]
+                    }
+                    return nil
+                }
+                guard let sx = scaleOf(n.inputs[0]), let sw = scaleOf(n.inputs[1]), let sb = g.initializer(b.inputs[1])?.floats else { continue }
+                for c in 0..<sb.count {
+                    let expected = sx[0] * sw[sw.count == 1 ? 0 : min(c, sw.count - 1)]
+                    if abs(sb[c] - expected) > 1e-6 * abs(expected) {
+                        add(.error, "bias-scale-mismatch", n.name, "bias scale \(sb[c]) ≠ x_scale·w_scale = \(expected) (channel \(c)): the bias is off by ×\(sb[c] / expected)")
+                        break
+                    }
+                }
+            case "QLinearConv", "QGemm":
+                let bi = n.opType == "QLinearConv" ? 8 : 6
+                if n.inputs.count > bi, !n.inputs[bi].isEmpty, let bq = g.initializer(n.inputs[bi]) {
+                    if bq.dtype != .int32 { add(.error, "bias-not-int32", n.name, "\(n.opType) bias is \(bq.dtype); it must be int32 with scale x_scale·w_scale") }
+                    if bq.asInt64s()?.allSatisfy({ $0 == 0 }) == true { try biasZero(n.name, reference: reference, candidate: selfView, add: add) }
+                }
+                let wz = n.opType == "QLinearConv" ? 5 : 5
+                if n.inputs.count > wz, let z = g.initializer(n.inputs[wz]), z.count > 1, n.opType == "QLinearConv" {
+                    add(.error, "per-channel-zero-point", n.name, "QLinearConv with \(z.count) per-channel weight zero points: onnxruntime requires a scalar w_zero_point")
+                }
+                let xz = n.inputs.count > 2 ? g.initializer(n.inputs[2])?.dtype : nil
+                let yz = n.inputs.count > (n.opType == "QLinearConv" ? 7 : 8) ? g.initializer(n.inputs[n.opType == "QLinearConv" ? 7 : 8])?.dtype : nil
+                if let xz, let yz, xz != yz {
+                    add(.error, "mixed-int8-uint8", n.name, "\(n.opType) reads \(xz) and writes \(yz): onnxruntime implements only matching input/output types")
+                }
+            default: break
+            }
+        }
+        // Mixed signedness feeding one float op through DequantizeLinear.
+        for n in g.nodes where ["Add", "Sub", "Mul", "Concat"].contains(n.opType) {
+            let types = Set(n.inputs.compactMap { producer($0) }.filter { $0.opType == "DequantizeLinear" }.compactMap { inference.facts[$0.inputs[0]]?.dtype })
+            if types.contains(.int8) && types.contains(.uint8) {
+                add(.warning, "mixed-int8-uint8", n.name, "\(n.opType) combines int8 and uint8 quantized inputs")
+            }
+        }
+        // What onnxruntime 1.32 runs.
+        if let v = model.opset(), v > 25 { add(.error, "opset-unsupported", "", "default-domain opset \(v): onnxruntime 1.32 cannot run it (QuantizeLinear(\(v)) is not implemented); export with opset ≤ 25") }
+        if g.nodes.contains(where: { $0.normalizedDomain == "com.microsoft" }) && model.opset("com.microsoft") == nil {
+            add(.error, "missing-opset-import", "", "com.microsoft ops used without importing the com.microsoft domain")
+        }
+        for n in g.nodes where n.opType == "DequantizeLinear" {
+            if [.int4, .uint4].contains(inference.facts[n.inputs[0]]?.dtype), let c = index.consumers[n.outputs[0]]?.first, ["Conv", "Gemm", "MatMul"].contains(g.nodes[c].opType) {
+                add(.warning, "int4-qdq-fusion", g.nodes[c].name, "int4 DequantizeLinear → \(g.nodes[c].opType): onnxruntime 1.32's optimizer fuses this into a QLinear op that mis-handles int4 (wrong results or an invalid graph with optimizations on); qverify convert --narrow clip avoids it")
+                break
+            }
+        }
+        return f
+    }
+
+    /// An all-zero int32 bias: an error if the reference model's bias for the same layer (aligned
+    /// by structure) is not zero — Aidge's zero-bias bug — and a warning without a reference.
+    static func biasZero(_ node: String, reference: GraphView?, candidate: GraphView?, add: (Severity, String, String, String) -> Void) throws {
+        guard let reference, let candidate,
+              let sig = candidate.computeOps.first(where: { $0.value.node == node })?.key,
+              let refOp = reference.computeOps[sig], let refBias = refOp.bias else {
+            add(.warning, "bias-all-zero", node, "every int32 bias value is 0; Aidge's recipe writes all-zero biases by mistake (compare with the source model to confirm)")
+            return
+        }
+        let g = reference.model.graph
+        var values = g.initializer(refBias)?.asDoubles()
+        if values == nil, let p = g.nodes.first(where: { $0.outputs.contains(refBias) }), let src = g.initializer(p.inputs[0]) {
+            values = src.asDoubles()  // unfolded export: the float bias behind its quantizer
+        }
+        if let v = values, v.contains(where: { $0 != 0 }) {
+            add(.error, "bias-zeroed", node, "every int32 bias value is 0 while the reference's bias for this layer ('\(refOp.node)', \(sig)) is not: Aidge's zero-bias bug")
+        } else {
+            add(.info, "bias-all-zero", node, "every int32 bias value is 0, as in the reference")
+        }
+    }
+}

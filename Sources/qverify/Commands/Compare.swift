@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import QVCompare
+import QVGraph
+import QVIO
+import QVReport
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare any two models (Aidge-form, QDQ, QOP, float) node by node on calibration inputs.",
+        discussion: "The first model is the reference. Exit 0: equivalent (within tolerance); 1: discrepancy; 2: bad input or usage.")
+
+    @Argument(help: "The reference model.")
+    var reference: String
+
+    @Argument(help: "The candidate model.")
+    var candidate: String
+
+    @OptionGroup var options: HarnessOptions
+
+    func run() throws {
+        var report: Report?
+        try runReportingErrors {
+            let a = try withContext(reference) { try GraphView(try OnnxFile.load(reference)) }
+            let b = try withContext(candidate) { try GraphView(try OnnxFile.load(candidate)) }
+            let samples = try loadSamples(options.inputs, for: a)
+            let tolerance = try options.tolerance()
+            let h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
+            let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, progress: progressPrinter("compare")) }
+            let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
+            if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
+            summarize(r, reportDir: options.reportDir)
+            report = r
+        }
+        if let r = report, options.exitCode(r) != 0 { throw ExitCode(options.exitCode(r)) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Static checks only: what onnx.checker/onnxruntime will refuse and what Aidge's exporter or recipe is known to get wrong.",
+        discussion: "Exit 0: no error finding; 1: at least one error finding; 2: bad input or usage.")
+
+    @Argument(help: "The model to check.")
+    var model: String
+
+    @Option(help: "A reference model (e.g. the Aidge-form source) for checks that compare the two, such as zeroed biases.")
+    var reference: String?
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @Option(help: "Also write the four report files here.")
+    var reportDir: String?
+
+    func run() throws {
+        var failed = false
+        try runReportingErrors {
+            let m = try OnnxFile.load(model)
+            let ref = try reference.map { r in try withContext(r) { try GraphView(try OnnxFile.load(r)) } }
+            let findings = try withContext(model) { try StaticChecks.run(m, label: (model as NSString).lastPathComponent, reference: ref) }
+            let r = Report(tool: "qverify \(QVerify.version)", command: "check", model: model, inputs: nil, tolerance: Tolerance(), findings: findings, comparisons: [])
+            if let dir = reportDir { _ = try ReportWriter.write(r, to: dir) }
+            if json { print(try ReportWriter.json(r), terminator: "") } else { summarize(r, reportDir: reportDir) }
+            failed = findings.contains { $0.severity == .error }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
