@@ -76,7 +76,7 @@ func summarize(_ r: Report, reportDir: String?) {
     for c in r.comparisons {
         var line = "  \(c.name): \(c.verdict.rawValue)"
         if let f = c.firstDivergence { line += ", first divergence at '\(f)'" }
-        if let o = c.output { line += ", output \(o.differing)/\(o.count) elements differ (max \(o.maxSteps.map { String(format: "%g", $0) } ?? "?") steps)" }
+        if let o = c.output { line += ", output \(o.differing)/\(o.count) elements differ (max \(o.maxSteps.map { String(format: "%.3g", $0) } ?? "?") steps)" }
         print(line)
     }
     for f in (r.findings + r.comparisons.flatMap(\.findings)) where f.severity != .info {
