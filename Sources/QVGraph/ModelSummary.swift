@@ -101,8 +101,8 @@ public struct ModelSummary: Codable, Sendable, Equatable {
             let quantizedInput = g.nodes.contains { n in
                 n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first }
             }
-            let intWeights = g.initializers.contains { $0.tensor.dtype.isInteger && $0.tensor.rank >= 2 }
-            aidgeExportForm = intWeights && !quantizedInput ? "folded" : "unfolded"
+            // Aidge's folded export has no input quantizer (it is fed integers); the unfolded one has InputRescaling.
+            aidgeExportForm = quantizedInput ? "unfolded" : "folded"
             verdict = "Aidge-form, \(aidgeExportForm!) (not valid ONNX): " + invalidFeatures.joined(separator: ", ")
         } else if hasQOP {
             kind = .qop

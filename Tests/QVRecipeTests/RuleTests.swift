@@ -10,6 +10,13 @@ import _TestSupport
 /// Each rule alone: it fires, the model computes the same integers afterwards (run with Aidge
 /// semantics, which also covers the hybrid graph a single rule leaves), and a second pass is a no-op.
 final class RuleTests: XCTestCase {
+    /// Integer values, also of float tensors holding integers (Aidge fake-quantized values).
+    func ints(_ t: Tensor) -> [Int64]? {
+        if t.dtype.isInteger { return t.asInt64s() }
+        guard let d = t.asDoubles(), d.allSatisfy({ $0 == $0.rounded() }) else { return nil }
+        return d.map { Int64($0) }
+    }
+
     func check(_ rule: RewriteRule, _ fixture: String, _ file: String, format: TargetFormat = .qdq, minFirings: Int = 1,
                line: UInt = #line) throws {
         let source = try OnnxFile.load(TestPaths.reference("\(fixture)/\(file)"))
@@ -31,16 +38,16 @@ final class RuleTests: XCTestCase {
             let ra = try a.run(aIn, keepIntermediates: true), rb = try b.run(bIn, keepIntermediates: true)
             for (name, q) in plan.tensors where q.dtype != .int32 {
                 guard let ta = ra.intermediates[name], let tb = rb.intermediates[name], tb.dtype.isInteger else { continue }
-                XCTAssertEqual(ta.asInt64s(), tb.asInt64s(), "\(rule.name): '\(name)' changed", line: line)
+                XCTAssertEqual(ints(ta), ints(tb), "\(rule.name): '\(name)' changed", line: line)
             }
             let out = source.graph.outputs[0].name
-            let ya = ra.outputs[out]!.asInt64s()!
+            let ya = try XCTUnwrap(ints(ra.outputs[out]!), line: line)
             let yb = rb.outputs[out]!
             if interfaceChanged && yb.dtype == .float {
                 let step = Double(Float(plan.tensors[out]!.step))
                 XCTAssertEqual(ya, yb.floats!.map { Int64((Double($0) / step).rounded(.toNearestOrEven)) }, line: line)
             } else {
-                XCTAssertEqual(ya, yb.asInt64s(), "\(rule.name): output changed", line: line)
+                XCTAssertEqual(ya, ints(yb), "\(rule.name): output changed", line: line)
             }
         }
         let (_, again) = try RewriteDriver(rules: [rule]).run(g, plan: plan, options: options)
@@ -56,13 +63,14 @@ final class RuleTests: XCTestCase {
     func testSumToQLinearAdd() throws { try check(ElementwiseRules.sumToQOp, "residual", "aidge_quantized.onnx", format: .qop) }
     func testRequantizeToQDQ() throws { try check(ElementwiseRules.requantizeToQDQ, "residual", "aidge_quantized_folded.onnx") }
     func testTransparentToQDQ() throws { try check(ElementwiseRules.transparentToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 4) }
+    func testFakeQuantizerToInteger() throws { try check(ConstantRules.fakeQuantizerToInteger, "fake_quantize", "aidge_quantized.onnx", minFirings: 10) }
     func testWidenNarrowQuantizer() throws { try check(ConstantRules.widenNarrowQuantizer, "lenet4bit", "aidge_quantized.onnx") }
     func testDequantizeGraphOutput() throws { try check(InterfaceRules.dequantizeOutputs, "mlp", "aidge_quantized_folded.onnx") }
 
     func testEveryRuleHasAStableNameAndAnIdentity() {
         let all = Recipe.rules(for: .qop) + Recipe.rules(for: .qdq)
         let names = Set(all.map(\.name))
-        XCTAssertEqual(names, ["widen-narrow-quantizer", "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
+        XCTAssertEqual(names, ["fake-quantizer-to-integer", "widen-narrow-quantizer", "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
                                "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output"])
         XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
     }
