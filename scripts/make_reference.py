@@ -13,6 +13,7 @@ Usage: scripts/make_reference.py [OUT_DIR] [--only NAME ...]   (run inside scrip
 """
 import argparse
 import hashlib
+import os
 import json
 import pathlib
 import traceback
@@ -115,6 +116,21 @@ def lenet():
     return b.model([1, 1, 12, 12], [1, 10]), [1, 1, 12, 12]
 
 
+def cnn():
+    """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
+    pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
+    b = Builder(14)
+    x, c = "input", 3
+    for k, (cout, pool) in enumerate([(16, False), (16, True), (32, False), (32, True), (64, False), (64, True)], start=1):
+        x = b.op("Relu", f"relu{k}", [b.conv(f"conv{k}", x, c, cout, pads=1)])
+        if pool:
+            x = b.op("MaxPool", f"pool{k}", [x], kernel_shape=[2, 2], strides=[2, 2])
+        c = cout
+    f = b.op("Flatten", "flatten", [x], axis=1)
+    b.fc("fc", f, 64 * 8 * 8, 10, out="output")
+    return b.model([1, 3, 64, 64], [1, 10]), [1, 3, 64, 64]
+
+
 # fixture name -> (float model builder, precision (act, weight, bias), quantize_network options)
 FIXTURES = {
     "residual": (residual, ("int8", "int8", "int32"), {}),
@@ -124,7 +140,10 @@ FIXTURES = {
     "single_shift": (lenet, ("int8", "int8", "int32"), {"single_shift": True}),
     "fake_quantize": (lenet, ("int8", "int8", "int32"), {"fake_quantize": True}),
     "uint8_act": (lenet, ("uint8", "int8", "int32"), {}),
+    "cnn": (cnn, ("int8", "int8", "int32"), {}),
 }
+# Fixtures too large for committed intermediates (benchmark models).
+NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn"}
 
 
 # ---------------------------------------------------------------- Aidge steps
@@ -221,6 +240,8 @@ def canonicalize(path):
 
 
 def save_npz(path, arrays, onnx_path=None):
+    if path.parent.name in NO_INTERMEDIATES:
+        return
     """Saves intermediates keyed by the tensor names of the exported ONNX file (Aidge node
     `n` output `j` is `n_out{j}` unless the exporter named it after a graph output)."""
     if onnx_path is not None:
@@ -293,7 +314,7 @@ def build_fixture(name, out_root):
 
     stage("folded", folded)
     stage("unfolded", unfolded)
-    if name in ("residual", "depthwise"):
+    if name in ("residual", "depthwise", "cnn"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}
     man["files"] = files

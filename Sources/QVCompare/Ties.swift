@@ -21,6 +21,16 @@ public enum TieRule {
         }
     }
 
+    /// True when `value · sf` lies within one float32 ulp of a rounding boundary: Aidge's export
+    /// stores only 1/sf rounded to float32, so 1/scale recovers sf to ±1 ulp and such a product
+    /// may round either way. (Shift quantizers are exact: never near-ties.)
+    public func isNearTie(_ value: Double) -> Bool {
+        guard case .multiply(let sf) = self else { return false }
+        let p = Float(value) * sf
+        let frac = p - p.rounded(.down)
+        return abs(frac - 0.5) <= 2 * p.magnitude.ulp
+    }
+
     /// True when `value` (the quantizer's input element) is a rounding tie under this rule.
     public func isTie(_ value: Double) -> Bool {
         switch self {
