@@ -8,6 +8,27 @@ import QVGraph
 /// - `.npz` keyed by input name (same rule per array; all arrays must have the same sample count);
 /// - an ONNX backend-test folder: `test_data_set_N/input_K.pb` (or a folder of `input_K.pb`), one sample per set.
 public enum InputSet {
+    /// Samples produced one at a time. A single-input `.npy` with samples on axis 0 is read
+    /// lazily from disk; other formats are loaded whole (they are small or keyed).
+    public struct Stream {
+        public let count: Int
+        let fetch: (Int) throws -> [String: Tensor]
+        public func sample(_ i: Int) throws -> [String: Tensor] { try fetch(i) }
+    }
+
+    public static func stream(_ path: String, inputs: [ValueInfo]) throws -> Stream {
+        if path.hasSuffix(".npy"), inputs.count == 1, let declared = inputs[0].shape {
+            let reader = try Npy.Reader(path)
+            if reader.shape.count == declared.count + 1 {
+                guard reader.shape[0] > 0 else { throw QVError.badInput("\(path): no samples for input '\(inputs[0].name)'") }
+                let name = inputs[0].name
+                return Stream(count: reader.shape[0]) { i in try withContext(path) { [name: try reader.slice(i)] } }
+            }
+        }
+        let all = try load(path, inputs: inputs)
+        return Stream(count: all.count) { all[$0] }
+    }
+
     public static func load(_ path: String, inputs: [ValueInfo]) throws -> [[String: Tensor]] {
         try withContext(path) {
             var isDir: ObjCBool = false

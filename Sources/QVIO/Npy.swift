@@ -58,6 +58,62 @@ public enum Npy {
         return Tensor(dtype: dtype, shape: shape, storage: try RawCodec.decode(Array(b[dataStart...]), dtype: dtype, count: count))
     }
 
+    /// A `.npy` file read lazily along axis 0: the header is parsed once, each slice is read from
+    /// disk when asked for, so memory does not grow with the number of samples.
+    public final class Reader {
+        public let path: String
+        public let dtype: DType
+        public let shape: [Int]
+        let dataOffset: UInt64
+        let handle: FileHandle
+
+        public init(_ path: String) throws {
+            self.path = path
+            guard let h = FileHandle(forReadingAtPath: path) else { throw QVError.badInput("\(path): cannot read file") }
+            handle = h
+            let head = Array(try h.read(upToCount: 65536) ?? Data())
+            // Decode the header by decoding a zero-length view of it.
+            guard head.count >= 10, head[0] == 0x93, Array(head[1...5]) == Array("NUMPY".utf8) else {
+                throw QVError.badInput("\(path): not a .npy file (bad magic)")
+            }
+            let start = head[6] == 1 ? 10 : 12
+            guard head.count >= start else { throw QVError.badInput("\(path): truncated .npy header") }
+            let len = head[6] == 1 ? Int(head[8]) | Int(head[9]) << 8 : Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
+            guard start + len <= head.count else { throw QVError.badInput("\(path): truncated .npy header") }
+            // Reuse the full decoder on the header alone with a fake zero-row shape to validate fields.
+            let headerText = String(decoding: head[start..<start + len], as: UTF8.self)
+            guard let descr = Npy.field(headerText, "descr"), Npy.field(headerText, "fortran_order") == "False",
+                  let shapeText = Npy.field(headerText, "shape") else { throw QVError.badInput("\(path): malformed .npy header") }
+            let code = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
+            let bare = code.hasPrefix("<") || code.hasPrefix("|") || code.hasPrefix("=") ? String(code.dropFirst()) : code
+            guard let dt = Npy.descrs.first(where: { $0.0 == bare })?.1 else { throw QVError.unsupported("\(path): .npy dtype \(code) is not supported") }
+            let dims = try shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()")).split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                .map { s -> Int in guard let v = Int(s), v >= 0 else { throw QVError.badInput("\(path): bad .npy shape") }; return v }
+            dtype = dt
+            shape = dims
+            dataOffset = UInt64(start + len)
+            let size = (try? h.seekToEnd()) ?? 0
+            let need = UInt64((Tensor.elementCount(dims) ?? 0) * dt.bitWidth / 8)
+            guard size - dataOffset == need else {
+                throw QVError.badInput("\(path): .npy data has \(size - dataOffset) bytes, shape \(dims) of \(code) needs \(need)")
+            }
+        }
+
+        deinit { try? handle.close() }
+
+        /// Slice `i` along axis 0.
+        public func slice(_ i: Int) throws -> Tensor {
+            let inner = Array(shape.dropFirst())
+            let count = inner.reduce(1, *)
+            let bytes = count * dtype.bitWidth / 8
+            try handle.seek(toOffset: dataOffset + UInt64(i * bytes))
+            let d = Array(try handle.read(upToCount: bytes) ?? Data())
+            guard d.count == bytes else { throw QVError.badInput("\(path): truncated data at slice \(i)") }
+            return Tensor(dtype: dtype, shape: inner, storage: try RawCodec.decode(d, dtype: dtype, count: count))
+        }
+    }
+
     /// The value of `'key': value` in a header dict (value up to the next top-level comma).
     static func field(_ header: String, _ key: String) -> String? {
         guard let r = header.range(of: "'\(key)':") ?? header.range(of: "\"\(key)\":") else { return nil }

@@ -1,3 +1,4 @@
+import Foundation
 import QVGraph
 import QVKernels
 
@@ -44,6 +45,12 @@ public final class Interpreter: @unchecked Sendable {
         useCounts = uses
     }
 
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
     /// Aidge's default 8-bit precision: activations and weights clip to int8, a quantizer whose
     /// output is a Conv/Gemm bias to int32. (Fake-quantize exports do not record the range.)
     static func fakeQuantRange(_ n: Node, _ g: Graph, _ index: GraphIndex) -> ClosedRange<Int64> {
@@ -82,6 +89,12 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     public func run(_ inputs: [String: Tensor], keepIntermediates: Bool = false) throws -> Result {
+        var unused: [Double]? = nil
+        return try run(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused)
+    }
+
+    /// Runs and, when `nodeSeconds` is non-nil, adds each node's wall time (indexed like graph.nodes).
+    public func run(_ inputs: [String: Tensor], keepIntermediates: Bool = false, nodeSeconds: inout [Double]?) throws -> Result {
         try checkInputs(inputs)
         let g = model.graph
         var env: [String: Tensor] = g.initializerTable
@@ -95,7 +108,9 @@ public final class Interpreter: @unchecked Sendable {
                 guard let t = env[name] else { throw QVError.internalError("tensor '\(name)' is not available for node \(node.label(index: i))") }
                 return t
             }
+            let t0 = nodeSeconds == nil ? 0 : Self.now()
             let outs = try withContext("node \(node.label(index: i))") { try kernels[i]!.run(ins) }
+            if nodeSeconds != nil { nodeSeconds![i] += Self.now() - t0 }
             for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
                 env[name] = t
                 if keepIntermediates { kept[name] = t }

@@ -60,22 +60,29 @@ struct ConvGeometry: Equatable {
             col.withUnsafeMutableBufferPointer { cb in
                 let cp = cb.baseAddress!
                 for ci in 0..<cPerGroup {
+                    let src = xg + ci * h * w
                     for i in 0..<kh {
                         for j in 0..<kw {
                             let row = cp + ((ci * kh + i) * kw + j) * spatial
-                            let src = xg + ci * h * w
+                            // Output columns whose input column ix = ox·sw − padLeft + j·dw is inside [0, w).
+                            let off = j * dw - padLeft
+                            let oxLo = off >= 0 ? 0 : min(ow, (-off + sw - 1) / sw)
+                            let oxHi = max(oxLo, min(ow, w - off > 0 ? (w - off + sw - 1) / sw : 0))
                             for oy in 0..<oh {
                                 let iy = oy * sh - padTop + i * dh
                                 let dst = row + oy * ow
                                 if iy < 0 || iy >= h {
-                                    for ox in 0..<ow { dst[ox] = 0 }
+                                    dst.update(repeating: 0, count: ow)
                                     continue
                                 }
-                                let srow = src + iy * w
-                                for ox in 0..<ow {
-                                    let ix = ox * sw - padLeft + j * dw
-                                    dst[ox] = (ix >= 0 && ix < w) ? srow[ix] : 0
+                                if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
+                                let srow = src + iy * w + off
+                                if sw == 1 {
+                                    dst.advanced(by: oxLo).update(from: srow + oxLo, count: oxHi - oxLo)
+                                } else {
+                                    for ox in oxLo..<oxHi { dst[ox] = srow[ox * sw] }
                                 }
+                                if oxHi < ow { (dst + oxHi).update(repeating: 0, count: ow - oxHi) }
                             }
                         }
                     }
@@ -143,8 +150,9 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     return y
 }
 
-/// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. Runs through
-/// dgemm, which is exact while partial sums stay below 2^53 (int8/int16 operands: always).
+/// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. The GEMM runs in
+/// float32 over chunks of the reduction dimension small enough that every partial sum is an
+/// integer below 2^24 (exactly representable); the chunks are added in Int64.
 func integerConv(_ geo: ConvGeometry, x: [Int64], w: [Int64], xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int64] {
     let kTotal = geo.k
     var maxX: Int64 = 0
@@ -154,30 +162,44 @@ func integerConv(_ geo: ConvGeometry, x: [Int64], w: [Int64], xZero: Int64, wZer
         let z = wZero[wZero.count == 1 ? 0 : mi]
         for j in 0..<kTotal { maxW = max(maxW, abs(w[mi * kTotal + j] - z)) }
     }
-    guard Double(maxX) * Double(maxW) * Double(kTotal) < 9.0e15 else {
-        throw QVError.unsupported("integer convolution could exceed 2^53 and lose exactness")
-    }
-    let xd = x.map { Double($0 - xZero) }
-    var wd = [Double](repeating: 0, count: w.count)
+    guard maxX < (1 << 24), maxW < (1 << 24) else { throw QVError.unsupported("integer convolution operands beyond 2^24") }
+    let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
+    let xf = x.map { Float($0 - xZero) }
+    var wf = [Float](repeating: 0, count: w.count)
     for mi in 0..<geo.m {
         let z = wZero[wZero.count == 1 ? 0 : mi]
-        for j in 0..<kTotal { wd[mi * kTotal + j] = Double(w[mi * kTotal + j] - z) }
+        for j in 0..<kTotal { wf[mi * kTotal + j] = Float(w[mi * kTotal + j] - z) }
     }
-    var y = [Double](repeating: 0, count: geo.n * geo.m * geo.spatial)
-    var col = [Double](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
-    xd.withUnsafeBufferPointer { xb in
-        wd.withUnsafeBufferPointer { wb in
-            y.withUnsafeMutableBufferPointer { yb in
-                for ni in 0..<geo.n {
-                    geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
-                            out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, c in
-                        BLAS.dgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+    var out = [Int64](repeating: 0, count: geo.n * geo.m * geo.spatial)
+    var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
+    var part = [Float](repeating: 0, count: geo.mPerGroup * geo.spatial)
+    var dummy = [Float](repeating: 0, count: geo.m * geo.spatial)
+    xf.withUnsafeBufferPointer { xb in
+        wf.withUnsafeBufferPointer { wb in
+            out.withUnsafeMutableBufferPointer { ob in
+                part.withUnsafeMutableBufferPointer { pb in
+                    dummy.withUnsafeMutableBufferPointer { db in
+                        for ni in 0..<geo.n {
+                            let obase = ni * geo.m * geo.spatial
+                            // geo.run passes each group's output pointer into `db`; map it back to an offset.
+                            geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
+                                    out: db.baseAddress!, col: &col) { m, n, k, a, b, c in
+                                let goff = c - db.baseAddress!
+                                var k0 = 0
+                                while k0 < k {
+                                    let kk = min(chunk, k - k0)
+                                    BLAS.sgemm(m: m, n: n, k: kk, a: a + k0, lda: k, b: b + k0 * n, ldb: n, c: pb.baseAddress!, ldc: n)
+                                    let dst = ob.baseAddress! + obase + goff
+                                    for i in 0..<(m * n) { dst[i] &+= Int64(pb[i]) }
+                                    k0 += kk
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
     }
-    var out = y.map { Int64($0) }
     if let bias {
         for ni in 0..<geo.n {
             for mi in 0..<geo.m {

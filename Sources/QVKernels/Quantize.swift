@@ -85,8 +85,22 @@ struct QuantizeLinearKernel: Kernel {
         let s = try floatValues(scale)
         let z = try zp.map(intValues) ?? [0]
         let xv = try floatValues(x)
-        var out = [Int64](repeating: 0, count: xv.count)
         let lo = Float(range.lowerBound), hi = Float(range.upperBound)
+        if s.count == 1 && z.count == 1 && blockSize == 0 && outType.storageKind == .i32 {
+            // Per-tensor fast path: one scale, one zero point, straight into Int32 storage.
+            let sc = s[0], zf = Float(z[0])
+            let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
+                xv.withUnsafeBufferPointer { xb in
+                    for i in 0..<xb.count {
+                        let q = min(max(RoundingRule.halfToEven.round(xb[i] / sc) + zf, lo), hi)
+                        buf[i] = q.isNaN ? Int32(z[0]) : Int32(q)
+                    }
+                }
+                n = xv.count
+            }
+            return [Tensor(dtype: outType, shape: x.shape, storage: .i32(y))]
+        }
+        var out = [Int64](repeating: 0, count: xv.count)
         for i in 0..<xv.count {
             let p = layout.map(i)
             let zi = z.count == 1 ? z[0] : z[p]
@@ -167,6 +181,17 @@ struct DequantizeLinearKernel: Kernel {
         let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
         let s = scale.floats!
         let z = try zp.map(intValues) ?? [0]
+        if s.count == 1 && z.count == 1 && blockSize == 0, case .i32(let xi) = x.storage {
+            // Per-tensor fast path.
+            let sc = s[0], z0 = Int32(truncatingIfNeeded: z[0])
+            let y = [Float](unsafeUninitializedCapacity: xi.count) { buf, n in
+                xi.withUnsafeBufferPointer { xb in
+                    for i in 0..<xb.count { buf[i] = Float(xb[i] &- z0) * sc }
+                }
+                n = xi.count
+            }
+            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        }
         let xv = try intValues(x)
         var y = [Float](repeating: 0, count: xv.count)
         for i in 0..<xv.count {

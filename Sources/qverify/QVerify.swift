@@ -12,7 +12,7 @@ struct QVerify: ParsableCommand {
             Exit codes: 0 equivalent / success, 1 discrepancy found, 2 bad input or usage.
             """,
         version: version,
-        subcommands: [Verify.self, Compare.self, Check.self, Convert.self, Run.self, Inspect.self, Resave.self])
+        subcommands: [Verify.self, Compare.self, Check.self, Convert.self, Run.self, Inspect.self, Resave.self, Profile.self])
 
     /// Like ArgumentParser's main, but usage errors exit with 2 (qverify's "bad input or usage")
     /// instead of 64; help and --version exit 0; commands choose 0/1/2 themselves.

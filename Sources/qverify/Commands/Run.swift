@@ -55,10 +55,11 @@ struct Run: ParsableCommand {
         try runReportingErrors {
             if let t = threads { BLAS.setThreads(t) }
             let (model, interp) = try prepare(model, semantics)
-            let samples = try InputSet.load(inputs, inputs: model.graph.runtimeInputs)
+            let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]
-            for (i, s) in samples.enumerated() {
+            for i in 0..<samples.count {
+                let s = try samples.sample(i)
                 let r = try withContext("\(self.model): sample \(i)") { try interp.run(s, keepIntermediates: intermediates) }
                 for (k, v) in r.outputs { outs[k, default: []].append(v) }
                 for (k, v) in r.intermediates { inter[k, default: []].append(v) }

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""qverify's benchmark: samples/s of `qverify run` (whole process: start-up, loading, writing
+outputs) against onnxruntime (ORT_DISABLE_ALL and ORT_ENABLE_ALL), Aidge's CPU backend and
+onnx.reference, one thread each, same inputs, same run. Prints a table of ratios (qverify
+throughput / peer throughput; > 1 means qverify is faster), then peak memory of `qverify run`
+for 1 vs 512 samples and qverify's per-op profile with conv GFLOPS against a same-size sgemm.
+
+Usage: bench.py QVERIFY [--samples N] [--models cnn,lenet] [--json OUT]
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+REF = ROOT / "Reference"
+
+
+def best_of(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def ort_rate(path, x, level):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = level
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    sess.run(None, {name: x[0]})
+    return len(x) / best_of(lambda: [sess.run(None, {name: x[i]}) for i in range(len(x))])
+
+
+def qverify_rate(qv, path, inputs_file, n, tmp):
+    cmd = [qv, "run", str(path), "--inputs", str(inputs_file), "--output-dir", str(tmp / "out"), "--threads", "1"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return n / best_of(lambda: subprocess.run(cmd, check=True, capture_output=True))
+
+
+def reference_rate(path, x, budget=20.0):
+    from onnx.reference import ReferenceEvaluator
+    try:
+        ev = ReferenceEvaluator(str(path))
+        name = ev.input_names[0]
+        ev.run(None, {name: x[0]})
+    except Exception as e:
+        return None, f"cannot run: {type(e).__name__}"
+    k, t0 = 0, time.perf_counter()
+    while k < len(x) and time.perf_counter() - t0 < budget:
+        ev.run(None, {name: x[k]})
+        k += 1
+    return k / (time.perf_counter() - t0), None
+
+
+def aidge_rate(fixture, x, folded):
+    """Aidge's CPU backend on its own quantized graph (rebuilt with the fixture's calls)."""
+    import aidge_core
+    import aidge_backend_cpu  # noqa: F401
+    import aidge_onnx
+    import aidge_quantization as aq
+    man = json.loads((REF / fixture / "manifest.json").read_text())
+    prec = man.get("precision", ["int8", "int8", "int32"])  # the shared fixtures use Aidge's 8-bit default
+    g = aidge_onnx.load_onnx(str(REF / fixture / "float.onnx"))
+    g.set_backend("cpu")
+    g.set_datatype(aidge_core.dtype.float32)
+    aq.auto_assign_node_precision(g, *(getattr(aidge_core.dtype, p) for p in prec))
+    calib = [aidge_core.Tensor(c) for c in np.load(REF / fixture / "calib_inputs.npy")]
+    opts = dict(man.get("options", {}))
+    if not folded:
+        opts.update(rescale_inputs=True, fold_graph=False)
+    aq.quantize_network(g, calib, **opts)
+    feed = x
+    if folded:
+        g.forward_dtype([getattr(aidge_core.dtype, prec[0])])
+        feed = np.floor(x * 127 + 0.5).astype(np.int8)
+    sched = aidge_core.SequentialScheduler(g)
+    tensors = [aidge_core.Tensor(np.ascontiguousarray(feed[i])) for i in range(len(feed))]
+    for t in tensors:
+        t.set_backend("cpu")
+    sched.forward(data=[tensors[0]])
+    return len(x) / best_of(lambda: [sched.forward(data=[t]) for t in tensors], repeats=2)
+
+
+def peak_kb(cmd):
+    r = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    return int(m.group(1)) if m else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("qverify")
+    ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--models", default="cnn,lenet")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    rows, results = [], {}
+    with tempfile.TemporaryDirectory() as t:
+        tmp = pathlib.Path(t)
+        for fixture in a.models.split(","):
+            shape = onnx.load(str(REF / fixture / "float.onnx")).graph.input[0].type.tensor_type.shape
+            dims = [d.dim_value for d in shape.dim]
+            x = np.random.default_rng(7).random((a.samples, *dims)).astype(np.float32)
+            xf = tmp / f"{fixture}_x.npy"
+            np.save(xf, x)
+            xi = tmp / f"{fixture}_xi.npy"
+            np.save(xi, np.floor(x * 127 + 0.5).astype(np.int8))
+            models = [("float", "float.onnx", xf), ("QDQ (onnxruntime quantize_static)", "ort_static_qdq.onnx", xf),
+                      ("QOP (onnxruntime quantize_static)", "ort_static_qop.onnx", xf),
+                      ("Aidge-form folded", "aidge_quantized_folded.onnx", xi), ("Aidge-form unfolded", "aidge_quantized.onnx", xf)]
+            for label, file, inputs in models:
+                path = REF / fixture / file
+                if not path.exists():
+                    continue
+                r = {"model": f"{fixture} {label}"}
+                r["qverify"] = qverify_rate(a.qverify, path, inputs, a.samples, tmp)
+                if "Aidge-form" in label:
+                    try:
+                        r["aidge"] = aidge_rate(fixture, x, folded="folded" in label)
+                    except Exception as e:
+                        r["aidge_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+                else:
+                    r["ort_off"] = ort_rate(path, x, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+                    r["ort_on"] = ort_rate(path, x, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+                    r["onnx_reference"], err = reference_rate(path, x)
+                    if err:
+                        r["onnx_reference_error"] = err
+                rows.append(r)
+                print(f"measured {r['model']}", flush=True)
+        # Peak memory: 1 vs 512 samples of the CNN's float model.
+        x1 = np.random.default_rng(1).random((1, 1, 3, 64, 64)).astype(np.float32)
+        x512 = np.random.default_rng(1).random((512, 1, 3, 64, 64)).astype(np.float32)
+        np.save(tmp / "x1.npy", x1)
+        np.save(tmp / "x512.npy", x512)
+        mem = {n: peak_kb([a.qverify, "run", str(REF / "cnn/float.onnx"), "--inputs", str(tmp / f"x{n}.npy"), "--output-dir", str(tmp / "m"), "--threads", "1"]) for n in (1, 512)}
+        prof = subprocess.run([a.qverify, "profile", str(REF / "cnn/float.onnx"), "--inputs", str(tmp / "x1.npy"), "--repeat", "20"], capture_output=True, text=True)
+
+    def fmt(v):
+        return "–" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.1f}")
+
+    def ratio(q, p):
+        return "–" if (q is None or p is None) else f"{q / p:.2f}×"
+
+    print()
+    print(f"samples/s, one thread, {a.samples} samples per model (qverify: whole process, best of 3)")
+    print("| model | qverify | onnxruntime off | onnxruntime on | Aidge CPU | onnx.reference | vs ort off | vs ort on | vs Aidge | vs onnx.reference |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {fmt(r['qverify'])} | {fmt(r.get('ort_off'))} | {fmt(r.get('ort_on'))} | {fmt(r.get('aidge'))} | {fmt(r.get('onnx_reference'))} | "
+              f"{ratio(r['qverify'], r.get('ort_off'))} | {ratio(r['qverify'], r.get('ort_on'))} | {ratio(r['qverify'], r.get('aidge'))} | {ratio(r['qverify'], r.get('onnx_reference'))} |")
+    for r in rows:
+        for k in ("aidge_error", "onnx_reference_error"):
+            if k in r:
+                print(f"  {r['model']}: {k.replace('_error', '')}: {r[k]}")
+    print()
+    print(f"peak memory of qverify run (cnn float): 1 sample {mem[1]} KB, 512 samples {mem[512]} KB, ratio {mem[512] / mem[1]:.2f}")
+    print()
+    print(prof.stdout if prof.returncode == 0 else f"profile failed: {prof.stderr.strip()}")
+    if a.json:
+        pathlib.Path(a.json).write_text(json.dumps({"rows": rows, "memory_kb": mem}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Benchmark qverify against onnxruntime, Aidge's CPU backend and onnx.reference (one thread each,
+# same inputs, one run) and print the ratios, memory and per-op profile. See README "Performance".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --aidge
+export PATH=/opt/swift/usr/bin:$PATH
+swift build -c release --product qverify 2>&1 | grep -E "error|Build complete" || true
+exec .venv/bin/python scripts/bench.py .build/release/qverify "$@"
