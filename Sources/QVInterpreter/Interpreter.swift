@@ -14,6 +14,10 @@ public final class Interpreter: @unchecked Sendable {
     /// Tensor name → number of node inputs reading it (plus graph outputs), for freeing.
     let useCounts: [String: Int]
     let outputNames: Set<String>
+    /// Outputs of nodes whose inputs are all constants, computed once at preparation
+    /// (weight DequantizeLinear, Aidge weight/bias quantizers, …), and those nodes' indices.
+    let folded: [String: Tensor]
+    let foldedNodes: Set<Int>
 
     /// Prepares every kernel; throws one error listing every unsupported op at once.
     public init(model: Model, semantics: Semantics) throws {
@@ -39,6 +43,23 @@ public final class Interpreter: @unchecked Sendable {
             ks[i] = try withContext("node \(n.label(index: i))") { try Registry.make(n, ctx) }
         }
         kernels = ks
+        // Fold constant subgraphs once: they cost per sample otherwise (per-channel weight DQ).
+        var constants = g.initializerTable
+        var fnodes = Set<Int>()
+        var fvalues: [String: Tensor] = [:]
+        for i in order {
+            let n = g.nodes[i]
+            let ins = n.inputs.filter { !$0.isEmpty }
+            guard !ins.isEmpty, ins.allSatisfy({ constants[$0] != nil }) else { continue }
+            let outs = try withContext("node \(n.label(index: i))") { try ks[i]!.run(n.inputs.map { $0.isEmpty ? nil : constants[$0] }) }
+            for (name, t) in zip(n.outputs, outs) where !name.isEmpty {
+                constants[name] = t
+                fvalues[name] = t
+            }
+            fnodes.insert(i)
+        }
+        folded = fvalues
+        foldedNodes = fnodes
         var uses: [String: Int] = [:]
         for n in g.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
         outputNames = Set(g.outputs.map(\.name))
@@ -98,10 +119,11 @@ public final class Interpreter: @unchecked Sendable {
         try checkInputs(inputs)
         let g = model.graph
         var env: [String: Tensor] = g.initializerTable
+        for (k, v) in folded { env[k] = v }
         for (k, v) in inputs { env[k] = v }
         var remaining = useCounts
-        var kept: [String: Tensor] = [:]
-        for i in order {
+        var kept: [String: Tensor] = keepIntermediates ? folded : [:]
+        for i in order where !foldedNodes.contains(i) {
             let node = g.nodes[i]
             let ins = try node.inputs.map { name -> Tensor? in
                 if name.isEmpty { return nil }
@@ -118,7 +140,7 @@ public final class Interpreter: @unchecked Sendable {
             if !keepIntermediates {
                 for name in node.inputs where !name.isEmpty {
                     remaining[name, default: 1] -= 1
-                    if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil { env[name] = nil }
+                    if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil && folded[name] == nil { env[name] = nil }
                 }
             }
         }

@@ -19,4 +19,19 @@ public enum BLAS {
     }
 
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+
+    /// The kernel family OpenBLAS selected for this CPU (e.g. "SkylakeX", "Haswell", "Prescott").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// A better OpenBLAS kernel family than the one in use, when OpenBLAS's own detection fell
+    /// back to an old generic one (as it does on some virtualized CPUs) but the CPU's flags
+    /// (from /proc/cpuinfo) have every instruction-set extension that family needs.
+    public static func betterCoreType(cpuFlags: Set<String>, current: String) -> String? {
+        let modern: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids", "Haswell", "Zen"]
+        guard !modern.contains(current) else { return nil }
+        if cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"]) { return "SkylakeX" }
+        if cpuFlags.isSuperset(of: ["avx2", "fma", "avx"]) { return "Haswell" }
+        return nil
+    }
+
 }

@@ -47,8 +47,8 @@ struct ConvGeometry: Equatable {
 
     /// Convolution of one batch element's channels `x` (c·h·w values, already shifted so that
     /// padding is 0) with `weights` (m·k values), accumulating into `out` (m·spatial).
-    func run<F: BinaryFloatingPoint>(x: UnsafePointer<F>, weights: UnsafePointer<F>, out: UnsafeMutablePointer<F>,
-                                     col: inout [F], gemm: (Int, Int, Int, UnsafePointer<F>, UnsafePointer<F>, UnsafeMutablePointer<F>) -> Void) {
+    func run(x: UnsafePointer<Float>, weights: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+             col: inout [Float], gemm: (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         for g in 0..<group {
             let xg = x + g * cPerGroup * h * w
             let wg = weights + g * mPerGroup * k
@@ -115,8 +115,7 @@ struct ConvKernel: Kernel {
             guard ctx.semantics == .aidge else {
                 throw QVError.badInput("Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
-            let acc = try integerConv(geo, x: try intValues(x), w: try intValues(w), xZero: 0, wZero: [0],
-                                      bias: try b.map(intValues))
+            let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: try b.map(intValues))
             return [wrapping(acc, .int32, shape: geo.outShape)]
         }
         guard x.dtype == .float, w.dtype == .float else { throw QVError.unsupported("Conv on \(x.dtype)×\(w.dtype)") }
@@ -153,22 +152,51 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
 /// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. The GEMM runs in
 /// float32 over chunks of the reduction dimension small enough that every partial sum is an
 /// integer below 2^24 (exactly representable); the chunks are added in Int64.
-func integerConv(_ geo: ConvGeometry, x: [Int64], w: [Int64], xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int64] {
+func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int64] {
     let kTotal = geo.k
-    var maxX: Int64 = 0
-    for v in x { maxX = max(maxX, abs(v - xZero)) }
-    var maxW: Int64 = 0
-    for mi in 0..<geo.m {
-        let z = wZero[wZero.count == 1 ? 0 : mi]
-        for j in 0..<kTotal { maxW = max(maxW, abs(w[mi * kTotal + j] - z)) }
+    // Shifted operands as Float (exact: |v| < 2^24), straight from Int32 storage when possible.
+    func shifted(_ t: Tensor, _ zero: (Int) -> Int64) throws -> [Float] {
+        if case .i32(let a) = t.storage {
+            return [Float](unsafeUninitializedCapacity: a.count) { buf, n in
+                a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = Float(Int64(ab[i]) - zero(i)) } }
+                n = a.count
+            }
+        }
+        let v = try intValues(t)
+        return v.indices.map { Float(v[$0] - zero($0)) }
     }
+    let xf = try shifted(xt) { _ in xZero }
+    let wf = try shifted(wt) { i in wZero[wZero.count == 1 ? 0 : i / kTotal] }
+    let maxX = Int64(xf.lazy.map { abs($0) }.max() ?? 0), maxW = Int64(wf.lazy.map { abs($0) }.max() ?? 0)
     guard maxX < (1 << 24), maxW < (1 << 24) else { throw QVError.unsupported("integer convolution operands beyond 2^24") }
     let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
-    let xf = x.map { Float($0 - xZero) }
-    var wf = [Float](repeating: 0, count: w.count)
-    for mi in 0..<geo.m {
-        let z = wZero[wZero.count == 1 ? 0 : mi]
-        for j in 0..<kTotal { wf[mi * kTotal + j] = Float(w[mi * kTotal + j] - z) }
+    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
+    if Int64(kTotal) * maxX * maxW + biasMax < (1 << 24) {
+        // Every partial sum, and the biased total, is an integer below 2^24: float32 is exact.
+        var y = [Float](repeating: 0, count: geo.n * geo.m * geo.spatial)
+        var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
+        xf.withUnsafeBufferPointer { xb in
+            wf.withUnsafeBufferPointer { wb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    for ni in 0..<geo.n {
+                        geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
+                                out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, c in
+                            BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+                        }
+                        if let bias {
+                            for mi in 0..<geo.m {
+                                let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial, bv = Float(bias[mi])
+                                for s in 0..<geo.spatial { row[s] += bv }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [Int64](unsafeUninitializedCapacity: y.count) { buf, n in
+            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = Int64(yb[i]) } }
+            n = y.count
+        }
     }
     var out = [Int64](repeating: 0, count: geo.n * geo.m * geo.spatial)
     var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)

@@ -87,7 +87,11 @@ struct UnaryKernel: Kernel {
             let v = x.floats!
             let y: [Float]
             switch op {
-            case "Relu": y = v.map { $0 > 0 ? $0 : 0 }
+            case "Relu":
+                y = [Float](unsafeUninitializedCapacity: v.count) { buf, n in
+                    v.withUnsafeBufferPointer { vb in for i in 0..<vb.count { buf[i] = max(vb[i], 0) } }
+                    n = v.count
+                }
             case "LeakyRelu": y = v.map { $0 >= 0 ? $0 : $0 * alpha }
             case "Sigmoid": y = v.map { 1 / (1 + Foundation.exp(-$0)) }
             case "Tanh": y = v.map { Foundation.tanh($0) }

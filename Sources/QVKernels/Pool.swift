@@ -63,7 +63,58 @@ struct MaxPoolKernel: Kernel {
         }
         let y: Tensor
         switch x.storage {
+        case .f32(let v) where g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.padTop == 0 && g.padLeft == 0 && g.dh == 1 && g.dw == 1
+            && g.oh * 2 <= g.h && g.ow * 2 <= g.w:
+            // The common 2×2/2 window, unpadded: no bounds checks. Ties keep the first maximum (row-major), as ONNX.
+            var out = [Float](repeating: 0, count: count)
+            v.withUnsafeBufferPointer { vb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    idx.withUnsafeMutableBufferPointer { ib in
+                        for plane in 0..<(g.n * g.c) {
+                            let base = plane * g.h * g.w
+                            for oy in 0..<g.oh {
+                                let r0 = base + 2 * oy * g.w, r1 = r0 + g.w
+                                let o = (plane * g.oh + oy) * g.ow
+                                for ox in 0..<g.ow {
+                                    var bi = r0 + 2 * ox, best = vb[bi]
+                                    if vb[r0 + 2 * ox + 1] > best { bi = r0 + 2 * ox + 1; best = vb[bi] }
+                                    if vb[r1 + 2 * ox] > best { bi = r1 + 2 * ox; best = vb[bi] }
+                                    if vb[r1 + 2 * ox + 1] > best { bi = r1 + 2 * ox + 1; best = vb[bi] }
+                                    ob[o + ox] = best
+                                    ib[o + ox] = Int64(bi)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(out))
         case .f32(let v): y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(pool(v, lowest: -.infinity)))
+        case .i32(let v) where x.dtype.isInteger && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.padTop == 0 && g.padLeft == 0
+            && g.dh == 1 && g.dw == 1 && g.oh * 2 <= g.h && g.ow * 2 <= g.w:
+            var out = [Int32](repeating: 0, count: count)
+            v.withUnsafeBufferPointer { vb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    idx.withUnsafeMutableBufferPointer { ib in
+                        for plane in 0..<(g.n * g.c) {
+                            let base = plane * g.h * g.w
+                            for oy in 0..<g.oh {
+                                let r0 = base + 2 * oy * g.w, r1 = r0 + g.w
+                                let o = (plane * g.oh + oy) * g.ow
+                                for ox in 0..<g.ow {
+                                    var bi = r0 + 2 * ox, best = vb[bi]
+                                    if vb[r0 + 2 * ox + 1] > best { bi = r0 + 2 * ox + 1; best = vb[bi] }
+                                    if vb[r1 + 2 * ox] > best { bi = r1 + 2 * ox; best = vb[bi] }
+                                    if vb[r1 + 2 * ox + 1] > best { bi = r1 + 2 * ox + 1; best = vb[bi] }
+                                    ob[o + ox] = best
+                                    ib[o + ox] = Int64(bi)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(out))
         case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min)))
         default: throw QVError.unsupported("MaxPool on \(x.dtype)")
         }

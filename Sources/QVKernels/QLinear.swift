@@ -6,13 +6,43 @@ import QVGraph
 /// saturated to the output type. `multiplier` is per output channel or a single value.
 func requantize(_ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
     let r = dtype.integerRange!
-    var out = [Int64](repeating: 0, count: acc.count)
-    for i in 0..<acc.count {
-        let m = multiplier.count == 1 ? multiplier[0] : multiplier[channelOf(i)]
-        let v = RoundingRule.halfToEven.round(Float(Int32(truncatingIfNeeded: acc[i])) * m)
-        out[i] = min(max(Int64(v) + zeroPoint, r.lowerBound), r.upperBound)
+    let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
+    let out = [Int32](unsafeUninitializedCapacity: acc.count) { buf, n in
+        acc.withUnsafeBufferPointer { ab in
+            if multiplier.count == 1 {
+                let m = multiplier[0]
+                for i in 0..<ab.count { buf[i] = Int32(RoundingRule.halfToEven.round(min(max(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo), hi))) + Int32(zeroPoint) }
+            } else {
+                for i in 0..<ab.count {
+                    let m = multiplier[channelOf(i)]
+                    buf[i] = Int32(RoundingRule.halfToEven.round(min(max(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo), hi))) + Int32(zeroPoint)
+                }
+            }
+        }
+        n = acc.count
     }
-    return wrapping(out, dtype, shape: shape)
+    return Tensor(dtype: dtype, shape: shape, storage: .i32(out))
+}
+
+/// Requantization of a conv output laid out [n, m, spatial], the multiplier chosen per channel row.
+func requantizeRows(_ acc: [Int64], multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
+    let r = dtype.integerRange!
+    let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
+    let zp = Int32(zeroPoint)
+    let out = [Int32](unsafeUninitializedCapacity: acc.count) { buf, n in
+        acc.withUnsafeBufferPointer { ab in
+            var i = 0
+            while i < ab.count {
+                let mult = multiplier.count == 1 ? multiplier[0] : multiplier[(i / spatial) % m]
+                for j in i..<(i + spatial) {
+                    buf[j] = Int32(RoundingRule.halfToEven.round(min(max(Float(Int32(truncatingIfNeeded: ab[j])) * mult, lo), hi))) + zp
+                }
+                i += spatial
+            }
+        }
+        n = acc.count
+    }
+    return Tensor(dtype: dtype, shape: shape, storage: .i32(out))
 }
 
 func scalarParam(_ t: Tensor, _ what: String) throws -> Float {
@@ -48,13 +78,11 @@ struct QLinearConvKernel: Kernel {
         guard wScale.count == 1 || wScale.count == geo.m else { throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels") }
         guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
         if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
-        let acc = try integerConv(geo, x: try intValues(x), w: try intValues(w), xZero: try zeroPoint(xz, "x_zero_point"),
-                                  wZero: wZero, bias: try b.map(intValues))
+        let acc = try integerConv(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues))
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         let mult = wScale.map { xsv * $0 / ysv }
-        let spatial = geo.spatial, m = geo.m
-        return [requantize(acc, multiplier: mult, channelOf: { ($0 / spatial) % m }, zeroPoint: try zeroPoint(yz, "y_zero_point"),
-                           dtype: yz.dtype, shape: geo.outShape)]
+        return [requantizeRows(acc, multiplier: mult, channels: geo.m, spatial: geo.spatial, zeroPoint: try zeroPoint(yz, "y_zero_point"),
+                               dtype: yz.dtype, shape: geo.outShape)]
     }
 }
 

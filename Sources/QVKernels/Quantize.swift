@@ -148,6 +148,26 @@ struct QuantizeLinearKernel: Kernel {
                 let r = sh == 0 ? xv[i] : (xv[i] + (Int64(1) << (sh - 1))) >> sh
                 out[i] = min(max(r + (z.count == 1 ? z[0] : z[p]), lo), hi)
             }
+        } else if scale.count == 1, z.count == 1, outType.storageKind == .i32, outType.bitWidth <= 32 {
+            // Per-tensor fast path: Float(x)·sf, round half up, + zp, clip, wrapping cast.
+            let sf = Float(1 / Double(try floatValues(scale)[0]))
+            let zf = Double(z[0]), flo = Double(lo), fhi = Double(hi)
+            let bits = outType.bitWidth, span = Int64(1) << bits
+            let maxV = outType.integerRange!.upperBound
+            let xv = try floatValues(x)
+            let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
+                xv.withUnsafeBufferPointer { xb in
+                    for i in 0..<xb.count {
+                        let v = Int64(min(max(Double(RoundingRule.halfUp.round(xb[i] * sf)) + zf, flo), fhi))
+                        if bits >= 32 { buf[i] = Int32(truncatingIfNeeded: v); continue }
+                        var w = v & (span - 1)
+                        if w > maxV { w -= span }
+                        buf[i] = Int32(w)
+                    }
+                }
+                n = xv.count
+            }
+            return Tensor(dtype: outType, shape: x.shape, storage: .i32(y))
         } else {
             let sf = try floatValues(scale).map { Float(1 / Double($0)) }
             let xv = try floatValues(x)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QVGraph
+import QVKernels
 
 @main
 struct QVerify: ParsableCommand {
@@ -17,6 +18,7 @@ struct QVerify: ParsableCommand {
     /// Like ArgumentParser's main, but usage errors exit with 2 (qverify's "bad input or usage")
     /// instead of 64; help and --version exit 0; commands choose 0/1/2 themselves.
     static func main() {
+        selectBLASKernel()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -43,4 +45,20 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 
 func printErr(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main(). If its detection fell back to an
+/// old kernel on a CPU that supports a much faster one, start again with that kernel selected.
+/// A user's own OPENBLAS_CORETYPE always wins; QVERIFY_KEEP_BLAS_KERNEL=1 disables this.
+func selectBLASKernel() {
+    let env = ProcessInfo.processInfo.environment
+    guard env["OPENBLAS_CORETYPE"] == nil, env["QVERIFY_KEEP_BLAS_KERNEL"] == nil,
+          let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+    let flags = Set(flagsLine.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
+    guard let better = BLAS.betterCoreType(cpuFlags: flags, current: BLAS.coreName) else { return }
+    setenv("OPENBLAS_CORETYPE", better, 1)
+    setenv("QVERIFY_KEEP_BLAS_KERNEL", "1", 1)  // never loop
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    // execv returned: carry on with the kernel we have.
 }
