@@ -138,8 +138,8 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
                     }
                     if let bias {
                         for mi in 0..<geo.m {
-                            let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial
-                            for s in 0..<geo.spatial { row[s] += bias[mi] }
+                            let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial, bv = bias[mi]
+                            for s in 0..<geo.spatial { row[s] += bv }
                         }
                     }
                 }
@@ -173,26 +173,7 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
     let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
     if Int64(kTotal) * maxX * maxW + biasMax < (1 << 24) {
         // Every partial sum, and the biased total, is an integer below 2^24: float32 is exact.
-        var y = [Float](repeating: 0, count: geo.n * geo.m * geo.spatial)
-        var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
-        xf.withUnsafeBufferPointer { xb in
-            wf.withUnsafeBufferPointer { wb in
-                y.withUnsafeMutableBufferPointer { yb in
-                    for ni in 0..<geo.n {
-                        geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
-                                out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, c in
-                            BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
-                        }
-                        if let bias {
-                            for mi in 0..<geo.m {
-                                let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial, bv = Float(bias[mi])
-                                for s in 0..<geo.spatial { row[s] += bv }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let y = floatConv(geo, x: xf, w: wf, bias: bias.map { $0.map { Float($0) } })
         return [Int64](unsafeUninitializedCapacity: y.count) { buf, n in
             y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = Int64(yb[i]) } }
             n = y.count

@@ -22,6 +22,40 @@ struct PoolGeometry {
     }
 }
 
+extension PoolGeometry {
+    /// The common 2×2 window with stride 2, no padding or dilation, fully inside the input.
+    var isUnpadded2x2: Bool {
+        kh == 2 && kw == 2 && sh == 2 && sw == 2 && padTop == 0 && padLeft == 0 && dh == 1 && dw == 1 && oh * 2 <= h && ow * 2 <= w
+    }
+}
+
+/// MaxPool over unpadded 2×2/2 windows without bounds checks; ties keep the first maximum in
+/// row-major order (as ONNX); `indices` gets flat input indices.
+@inline(__always)
+func maxPool2x2<T: Comparable>(_ v: [T], _ g: PoolGeometry, _ indices: inout [Int64]) -> [T] {
+    var out = [T](); out.reserveCapacity(g.n * g.c * g.oh * g.ow)
+    v.withUnsafeBufferPointer { vb in
+        indices.withUnsafeMutableBufferPointer { ib in
+            for plane in 0..<(g.n * g.c) {
+                let base = plane * g.h * g.w
+                for oy in 0..<g.oh {
+                    let r0 = base + 2 * oy * g.w, r1 = r0 + g.w
+                    let o = (plane * g.oh + oy) * g.ow
+                    for ox in 0..<g.ow {
+                        var bi = r0 + 2 * ox, best = vb[bi]
+                        if vb[r0 + 2 * ox + 1] > best { bi = r0 + 2 * ox + 1; best = vb[bi] }
+                        if vb[r1 + 2 * ox] > best { bi = r1 + 2 * ox; best = vb[bi] }
+                        if vb[r1 + 2 * ox + 1] > best { bi = r1 + 2 * ox + 1; best = vb[bi] }
+                        out.append(best)
+                        ib[o + ox] = Int64(bi)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
 /// ONNX MaxPool (opset 8–12+) with the optional Indices output (flat index into the input,
 /// row-major over N, C, H, W; storage_order 0). Works on float and on integer tensors (int8/uint8).
 struct MaxPoolKernel: Kernel {
@@ -63,58 +97,11 @@ struct MaxPoolKernel: Kernel {
         }
         let y: Tensor
         switch x.storage {
-        case .f32(let v) where g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.padTop == 0 && g.padLeft == 0 && g.dh == 1 && g.dw == 1
-            && g.oh * 2 <= g.h && g.ow * 2 <= g.w:
-            // The common 2×2/2 window, unpadded: no bounds checks. Ties keep the first maximum (row-major), as ONNX.
-            var out = [Float](repeating: 0, count: count)
-            v.withUnsafeBufferPointer { vb in
-                out.withUnsafeMutableBufferPointer { ob in
-                    idx.withUnsafeMutableBufferPointer { ib in
-                        for plane in 0..<(g.n * g.c) {
-                            let base = plane * g.h * g.w
-                            for oy in 0..<g.oh {
-                                let r0 = base + 2 * oy * g.w, r1 = r0 + g.w
-                                let o = (plane * g.oh + oy) * g.ow
-                                for ox in 0..<g.ow {
-                                    var bi = r0 + 2 * ox, best = vb[bi]
-                                    if vb[r0 + 2 * ox + 1] > best { bi = r0 + 2 * ox + 1; best = vb[bi] }
-                                    if vb[r1 + 2 * ox] > best { bi = r1 + 2 * ox; best = vb[bi] }
-                                    if vb[r1 + 2 * ox + 1] > best { bi = r1 + 2 * ox + 1; best = vb[bi] }
-                                    ob[o + ox] = best
-                                    ib[o + ox] = Int64(bi)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(out))
+        case .f32(let v) where g.isUnpadded2x2:
+            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2(v, g, &idx)))
         case .f32(let v): y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(pool(v, lowest: -.infinity)))
-        case .i32(let v) where x.dtype.isInteger && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.padTop == 0 && g.padLeft == 0
-            && g.dh == 1 && g.dw == 1 && g.oh * 2 <= g.h && g.ow * 2 <= g.w:
-            var out = [Int32](repeating: 0, count: count)
-            v.withUnsafeBufferPointer { vb in
-                out.withUnsafeMutableBufferPointer { ob in
-                    idx.withUnsafeMutableBufferPointer { ib in
-                        for plane in 0..<(g.n * g.c) {
-                            let base = plane * g.h * g.w
-                            for oy in 0..<g.oh {
-                                let r0 = base + 2 * oy * g.w, r1 = r0 + g.w
-                                let o = (plane * g.oh + oy) * g.ow
-                                for ox in 0..<g.ow {
-                                    var bi = r0 + 2 * ox, best = vb[bi]
-                                    if vb[r0 + 2 * ox + 1] > best { bi = r0 + 2 * ox + 1; best = vb[bi] }
-                                    if vb[r1 + 2 * ox] > best { bi = r1 + 2 * ox; best = vb[bi] }
-                                    if vb[r1 + 2 * ox + 1] > best { bi = r1 + 2 * ox + 1; best = vb[bi] }
-                                    ob[o + ox] = best
-                                    ib[o + ox] = Int64(bi)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(out))
+        case .i32(let v) where x.dtype.isInteger && g.isUnpadded2x2:
+            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2(v, g, &idx)))
         case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min)))
         default: throw QVError.unsupported("MaxPool on \(x.dtype)")
         }
