@@ -115,7 +115,8 @@ struct ConvKernel: Kernel {
             guard ctx.semantics == .aidge else {
                 throw QVError.badInput("Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
-            let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: try b.map(intValues))
+            let bias = try b.map(integersAllowingFloat)
+            let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: bias)
             return [wrapping(acc, .int32, shape: geo.outShape)]
         }
         guard x.dtype == .float, w.dtype == .float else { throw QVError.unsupported("Conv on \(x.dtype)×\(w.dtype)") }
@@ -161,6 +162,13 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
                 a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = Float(Int64(ab[i]) - zero(i)) } }
                 n = a.count
             }
+        }
+        if case .f32(let a) = t.storage {
+            // Aidge fake-quantized operands: float-typed integers.
+            guard a.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 16_777_216 }) else {
+                throw QVError.badInput("integer convolution on a float tensor that does not hold integers")
+            }
+            return a.indices.map { a[$0] - Float(zero($0)) }
         }
         let v = try intValues(t)
         return v.indices.map { Float(v[$0] - zero($0)) }

@@ -28,9 +28,9 @@ struct GemmKernel: Kernel {
                 throw QVError.badInput("Gemm on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
             guard alpha == 1, beta == 1 else { throw QVError.unsupported("integer Gemm with alpha/beta ≠ 1") }
-            var acc = try integerMatmul(a: try intValues(a), b: try intValues(b), m: m, n: n, k: k, transA: transA, transB: transB)
+            var acc = try integerMatmul(a: try integersAllowingFloat(a), b: try integersAllowingFloat(b), m: m, n: n, k: k, transA: transA, transB: transB)
             if let c {
-                let cv = try intValues(c)
+                let cv = try integersAllowingFloat(c)
                 let idx = try biasIndex(c.shape, m: m, n: n)
                 for i in 0..<(m * n) { acc[i] += cv[idx(i)] }
             }

@@ -109,6 +109,18 @@ func intValues(_ t: Tensor) throws -> [Int64] {
     return v
 }
 
+/// Integer values of an integer tensor, or of a float tensor holding integers (Aidge's
+/// fake-quantized operands, which its CPU backend feeds to integer Conv/FC as they are).
+func integersAllowingFloat(_ t: Tensor) throws -> [Int64] {
+    if case .f32(let a) = t.storage {
+        guard a.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 9.0e15 }) else {
+            throw QVError.badInput("expected integer values, got a float tensor with fractions")
+        }
+        return a.map { Int64($0) }
+    }
+    return try intValues(t)
+}
+
 /// Integer result stored in the dtype's storage, wrapping to the type's width (two's complement
 /// truncation, as a C cast does).
 func wrapping(_ v: [Int64], _ dtype: DType, shape: [Int]) -> Tensor {

@@ -47,6 +47,16 @@ public struct QuantPlan: Sendable {
     public var weightSteps: [String: Double] = [:]
     /// Fake-quantize quantizers (float zero point), whose integer type qverify assumes.
     public var fakeQuantizers: Set<String> = []
+    /// Float-typed integer constants of a folded fake_quantize export, with the integer type assumed.
+    public var fakeConstantTypes: [String: DType] = [:]
+    var hasFakeQuantizers = false
+
+    /// A float constant whose values are integers in the signed `bits`-bit range (fake_quantize folding).
+    func fakeConstants(_ t: Tensor, bits: Int) -> Bool {
+        guard hasFakeQuantizers, let v = t.asDoubles() else { return false }
+        let lim = Double((Int64(1) << (bits - 1)))
+        return v.allSatisfy { $0 == $0.rounded() && $0 >= -lim && $0 < lim }
+    }
 
     public enum QuantizerKind: String, Sendable {
         case weight, bias, input, activation, requantize
@@ -84,13 +94,12 @@ public struct QuantPlan: Sendable {
         let quantizesInput = g.nodes.contains { n in n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first } }
         form = quantizesInput ? .unfolded : .folded
         // Activation width: the first quantizer (in order) on a non-initializer tensor.
-        if form == .folded, g.nodes.contains(where: { n in n.opType == "QuantizeLinear" && n.inputs.count > 2 && g.initializer(n.inputs[2])?.dtype.isFloatingPoint == true }) {
-            throw QVError.unsupported("folded fake_quantize export: its weights are float-valued integers with no recorded type; export with fold_graph=False (rescale_inputs=True) to convert it")
-        }
+        hasFakeQuantizers = g.nodes.contains { n in n.opType == "QuantizeLinear" && n.inputs.count > 2 && g.initializer(n.inputs[2])?.dtype.isFloatingPoint == true }
         let firstActivation = index.topologicalOrder.lazy.map { g.nodes[$0] }.first { n in
             n.opType == "QuantizeLinear" && g.initializer(n.inputs[0]) == nil && n.inputs.count > 2
         }
-        let actType = firstActivation.flatMap { g.initializer($0.inputs[2])?.dtype } ?? .int8
+        // (A fake_quantize export's float zero point means Aidge's default int8.)
+        let actType = firstActivation.flatMap { g.initializer($0.inputs[2])?.dtype }.map { $0.isFloatingPoint ? DType.int8 : $0 } ?? .int8
         if form == .folded {
             let bits = actType.bitWidth
             let step = inputScale ?? 1 / Double((1 << (bits - 1)) - 1)
@@ -142,9 +151,6 @@ public struct QuantPlan: Sendable {
             if let z = zp, z.dtype.isFloatingPoint {
                 // fake_quantize: float-valued integers; the export drops the integer type. Aidge's
                 // default precision is int8 (int32 for biases), which is what its CPU backend clips to.
-                guard form == .unfolded else {
-                    throw QVError.unsupported("folded fake_quantize export: its weights are float; export with fold_graph=False (rescale_inputs=True) to convert it")
-                }
                 guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded() }) == true else { throw QVError.unsupported("non-integer float zero point") }
                 outType = feedsBias ? .int32 : .int8
                 fakeQuantizers.insert(n.name)
@@ -178,6 +184,15 @@ public struct QuantPlan: Sendable {
             guard let x = info(n.inputs[0]) else { throw QVError.unsupported("\(n.opType) has integer weights but a float data input") }
             let wName = n.inputs[1]
             var w = info(wName)
+            if w == nil, let t = g.initializer(wName), t.dtype.isFloatingPoint, fakeConstants(t, bits: 8) {
+                // Folded fake_quantize export: float-typed integer weights (Aidge's default int8).
+                let maxQ = t.asDoubles()!.map { abs($0) }.max() ?? 1
+                let step = weightSteps[wName] ?? 1 / max(maxQ, 1)
+                weightSteps[wName] = step
+                w = QuantInfo(dtype: .int8, step: step, assumed: true, assumedFrom: wName)
+                tensors[wName] = w
+                fakeConstantTypes[wName] = .int8
+            }
             if w == nil, let t = g.initializer(wName), t.dtype.isInteger {
                 // Folded export: the weights' real step is not in the file. Aidge's symmetric weight
                 // quantizer maps max|W| to the largest integer, so assume max|W| = 1 unless solved.
@@ -193,8 +208,11 @@ public struct QuantPlan: Sendable {
             if n.inputs.count > 2, !n.inputs[2].isEmpty {
                 let b = n.inputs[2]
                 if info(b) == nil {
-                    guard let t = g.initializer(b), t.dtype.isInteger else { throw QVError.unsupported("bias '\(b)' is neither quantized nor an integer constant") }
-                    tensors[b] = QuantInfo(dtype: t.dtype, step: acc.step, assumed: acc.assumed)
+                    guard let t = g.initializer(b), t.dtype.isInteger || fakeConstants(t, bits: 32) else {
+                        throw QVError.unsupported("bias '\(b)' is neither quantized nor an integer constant")
+                    }
+                    if t.dtype.isFloatingPoint { fakeConstantTypes[b] = .int32 }
+                    tensors[b] = QuantInfo(dtype: t.dtype.isFloatingPoint ? .int32 : t.dtype, step: acc.step, assumed: acc.assumed)
                 }
             }
             tensors[n.outputs[0]] = acc

@@ -63,7 +63,7 @@ public enum Recipe {
 
     /// Every rule, in the order the driver tries them.
     public static func rules(for format: TargetFormat) -> [RewriteRule] {
-        var r = [ConstantRules.fakeQuantizerToInteger, ConstantRules.widenNarrowQuantizer, ConstantRules.foldWeightQuantizer, ConstantRules.foldBiasQuantizer, InterfaceRules.quantizeFoldedInput]
+        var r = [ConstantRules.fakeQuantizerToInteger, ConstantRules.fakeConstantToInteger, ConstantRules.widenNarrowQuantizer, ConstantRules.foldWeightQuantizer, ConstantRules.foldBiasQuantizer, InterfaceRules.quantizeFoldedInput]
         if format == .qop { r += [AffineRules.affineToQOp, ElementwiseRules.sumToQOp] }
         r += [AffineRules.affineToQDQ, ElementwiseRules.sumToQDQ, ElementwiseRules.requantizeToQDQ,
               ElementwiseRules.transparentToQDQ, InterfaceRules.dequantizeOutputs]

@@ -21,7 +21,7 @@ final class ConversionTests: XCTestCase {
     func testEveryConversionEqualsTheAidgeGraphUpToCountedTies() throws {
         var table: [String] = []
         for f in Self.fixtures {
-            for file in ["aidge_quantized_folded.onnx", "aidge_quantized.onnx"] where !(f == "fake_quantize" && file.contains("folded")) {
+            for file in ["aidge_quantized_folded.onnx", "aidge_quantized.onnx"] {
                 let source = try OnnxFile.load(TestPaths.reference("\(f)/\(file)"))
                 for format in TargetFormat.allCases {
                     let label = "\(f)/\(file) → \(format.rawValue)"
@@ -61,11 +61,13 @@ final class ConversionTests: XCTestCase {
         XCTAssertEqual(first.unexplained, 0)
     }
 
-    func testFoldedFakeQuantizeIsRefusedWithAReason() throws {
+    func testFoldedFakeQuantizeWeightsBecomeInt8AndBiasesInt32() throws {
         let source = try OnnxFile.load(TestPaths.reference("fake_quantize/aidge_quantized_folded.onnx"))
-        XCTAssertThrowsError(try Recipe.convert(source, options: ConvertOptions(format: .qdq))) { e in
-            XCTAssertTrue("\(e)".contains("folded fake_quantize export"), "\(e)")
-        }
+        let c = try Recipe.convert(source, options: ConvertOptions(format: .qop))
+        let conv = try XCTUnwrap(c.model.graph.nodes.first { $0.opType == "QLinearConv" })
+        XCTAssertEqual(c.model.graph.initializer(conv.inputs[3])?.dtype, .int8)
+        XCTAssertEqual(c.model.graph.initializer(conv.inputs[8])?.dtype, .int32)
+        XCTAssertTrue(c.plan.notes.contains { $0.contains("fake_quantize export") })
     }
 
     func testTheConvertedGraphIsAFixpoint() throws {

@@ -64,13 +64,14 @@ final class RuleTests: XCTestCase {
     func testRequantizeToQDQ() throws { try check(ElementwiseRules.requantizeToQDQ, "residual", "aidge_quantized_folded.onnx") }
     func testTransparentToQDQ() throws { try check(ElementwiseRules.transparentToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 4) }
     func testFakeQuantizerToInteger() throws { try check(ConstantRules.fakeQuantizerToInteger, "fake_quantize", "aidge_quantized.onnx", minFirings: 10) }
+    func testFakeConstantToInteger() throws { try check(ConstantRules.fakeConstantToInteger, "fake_quantize", "aidge_quantized_folded.onnx", minFirings: 3) }
     func testWidenNarrowQuantizer() throws { try check(ConstantRules.widenNarrowQuantizer, "lenet4bit", "aidge_quantized.onnx") }
     func testDequantizeGraphOutput() throws { try check(InterfaceRules.dequantizeOutputs, "mlp", "aidge_quantized_folded.onnx") }
 
     func testEveryRuleHasAStableNameAndAnIdentity() {
         let all = Recipe.rules(for: .qop) + Recipe.rules(for: .qdq)
         let names = Set(all.map(\.name))
-        XCTAssertEqual(names, ["fake-quantizer-to-integer", "widen-narrow-quantizer", "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
+        XCTAssertEqual(names, ["fake-quantizer-to-integer", "fake-constant-to-integer", "widen-narrow-quantizer", "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
                                "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output"])
         XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
     }

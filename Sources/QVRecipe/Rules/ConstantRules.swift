@@ -17,6 +17,24 @@ enum ConstantRules {
         return b.patch
     }
 
+    /// W: float const holding integers -> W: int8 (bias: int32)   (folded fake_quantize exports)
+    static let fakeConstantToInteger = RewriteRule(
+        name: "fake-constant-to-integer",
+        identity: "Conv|Gemm(x, W: float ints, b: float ints) -> Conv|Gemm(x, W: int8, b: int32)",
+        widens: true
+    ) { ctx, i, names in
+        let n = ctx.graph.nodes[i]
+        let targets = n.inputs.filter { name in ctx.plan.fakeConstantTypes[name] != nil && ctx.graph.initializer(name)?.dtype.isFloatingPoint == true }
+        guard !targets.isEmpty else { return nil }
+        var p = Patch()
+        for name in targets {
+            let t = ctx.graph.initializer(name)!
+            let dt = ctx.plan.fakeConstantTypes[name]!
+            p.setInitializers.append((name, Tensor(t.asDoubles()!.map { Int32($0) }, shape: t.shape, dtype: dt)))
+        }
+        return p
+    }
+
     /// Quantizer(x, zp: int4) -> Clip(QuantizeLinear(x, zp: int8), -8, 7)   (--narrow clip)
     static let widenNarrowQuantizer = RewriteRule(
         name: "widen-narrow-quantizer",
