@@ -41,12 +41,19 @@ public struct Harness {
         var ra = Array(repeating: [Double](), count: pairs.count), rb = ra
         var preA = Array(repeating: [Double](), count: pairs.count)
         var outA: [Double] = [], outB: [Double] = []
-        for (k, s) in samples.enumerated() {
+        let chunk = 16
+        var start = 0
+        while start < samples.count {
+          let end = min(samples.count, start + chunk)
+          let feedsA = samples[start..<end].map { Self.feeds($0, inputOrder, reference) }
+          let feedsB = samples[start..<end].map { Self.feeds($0, inputOrder, candidate) }
+          let resA = try ia.run(batch: feedsA, keepIntermediates: true)
+          let resB = try ib.run(batch: feedsB, keepIntermediates: true)
+          for j in 0..<(end - start) {
+            let k = start + j
             progress?(k, samples.count)
-            let xa = Self.feeds(s, inputOrder, reference)
-            let xb = Self.feeds(s, inputOrder, candidate)
-            let a = try ia.run(xa, keepIntermediates: true)
-            let b = try ib.run(xb, keepIntermediates: true)
+            let xa = feedsA[j], xb = feedsB[j]
+            let a = resA[j], b = resB[j]
             for (i, p) in pairs.enumerated() {
                 guard let pa = p.a, let pb = p.b else { continue }
                 guard let ta = a.intermediates[pa.tensor] ?? xa[pa.tensor], let tb = b.intermediates[pb.tensor] ?? xb[pb.tensor] else { continue }
@@ -65,6 +72,8 @@ public struct Harness {
                 outA += Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant)
                 outB += Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant)
             }
+          }
+          start = end
         }
         // Per-node numbers, first divergence, ties and wraps.
         var nodes: [NodeReport] = []

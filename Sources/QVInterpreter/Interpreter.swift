@@ -18,6 +18,10 @@ public final class Interpreter: @unchecked Sendable {
     /// (weight DequantizeLinear, Aidge weight/bias quantizers, …), and those nodes' indices.
     let folded: [String: Tensor]
     let foldedNodes: Set<Int>
+    /// True when samples can run stacked on axis 0 (see ``batchable(_:_:folded:)``).
+    public let canBatch: Bool
+    /// MaxPool indices outputs → elements per sample of the pooled input (to un-offset split indices).
+    let maxPoolIndexStride: [String: Int]
 
     /// Prepares every kernel; throws one error listing every unsupported op at once.
     public init(model: Model, semantics: Semantics) throws {
@@ -60,6 +64,14 @@ public final class Interpreter: @unchecked Sendable {
         }
         folded = fvalues
         foldedNodes = fnodes
+        canBatch = Self.batchable(g, index, folded: fnodes)
+        var strides: [String: Int] = [:]
+        if canBatch, let facts = try? ShapeInference(g).facts {
+            for n in g.nodes where n.opType == "MaxPool" && n.outputs.count > 1 && !n.outputs[1].isEmpty {
+                if let s = facts[n.inputs[0]]?.shape, let per = Tensor.elementCount(s) { strides[n.outputs[1]] = per }
+            }
+        }
+        maxPoolIndexStride = strides
         var uses: [String: Int] = [:]
         for n in g.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
         outputNames = Set(g.outputs.map(\.name))
@@ -117,6 +129,16 @@ public final class Interpreter: @unchecked Sendable {
     /// Runs and, when `nodeSeconds` is non-nil, adds each node's wall time (indexed like graph.nodes).
     public func run(_ inputs: [String: Tensor], keepIntermediates: Bool = false, nodeSeconds: inout [Double]?) throws -> Result {
         try checkInputs(inputs)
+        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &nodeSeconds)
+    }
+
+    /// Runs inputs already checked (a stacked batch has a leading dimension other than the declared 1).
+    func run(_ inputs: [String: Tensor], keepIntermediates: Bool, checked: Bool) throws -> Result {
+        var unused: [Double]? = nil
+        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused)
+    }
+
+    func execute(_ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?) throws -> Result {
         let g = model.graph
         var env: [String: Tensor] = g.initializerTable
         for (k, v) in folded { env[k] = v }

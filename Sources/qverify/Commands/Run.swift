@@ -47,8 +47,12 @@ struct Run: ParsableCommand {
     @Option(help: "Threads for BLAS kernels (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Samples run together as one batch when the graph allows it (1 = one by one).")
+    var batch: Int = 64
+
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
     func run() throws {
@@ -58,11 +62,16 @@ struct Run: ParsableCommand {
             let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]
-            for i in 0..<samples.count {
-                let s = try samples.sample(i)
-                let r = try withContext("\(self.model): sample \(i)") { try interp.run(s, keepIntermediates: intermediates) }
-                for (k, v) in r.outputs { outs[k, default: []].append(v) }
-                for (k, v) in r.intermediates { inter[k, default: []].append(v) }
+            var start = 0
+            while start < samples.count {
+                let end = min(samples.count, start + batch)
+                let chunk = try (start..<end).map { try samples.sample($0) }
+                let rs = try withContext("\(self.model): samples \(start)..<\(end)") { try interp.run(batch: chunk, keepIntermediates: intermediates) }
+                for r in rs {
+                    for (k, v) in r.outputs { outs[k, default: []].append(v) }
+                    for (k, v) in r.intermediates { inter[k, default: []].append(v) }
+                }
+                start = end
             }
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
             for o in model.graph.outputs {

@@ -1,0 +1,70 @@
+import QVGraph
+import QVKernels
+
+extension Interpreter {
+    /// Whether samples can be stacked along axis 0 and run as one batch: every runtime input and
+    /// output is declared with a leading dimension of 1 and every node treats axis 0 as an
+    /// independent batch (no reshapes, no per-axis quantization along axis 0, no axis-0 concat,
+    /// no MaxPool indices leaving the graph).
+    static func batchable(_ g: Graph, _ index: GraphIndex, folded: Set<Int>) -> Bool {
+        guard !g.runtimeInputs.isEmpty else { return false }
+        for v in g.runtimeInputs + g.outputs {
+            guard let s = v.shape, let d0 = s.first, d0.value == 1 || (d0.value == nil && g.outputs.contains { $0.name == v.name }) else { return false }
+        }
+        let outputs = Set(g.outputs.map(\.name))
+        let perSample: Set<String> = ["Conv", "QLinearConv", "ConvInteger", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Cast", "Round",
+                                      "Identity", "Neg", "Abs", "Exp", "Sqrt", "Floor", "Ceil", "BatchNormalization", "AveragePool",
+                                      "GlobalAveragePool", "GlobalMaxPool", "QLinearAveragePool", "QLinearGlobalAveragePool",
+                                      "QLinearLeakyRelu", "QLinearSigmoid", "Add", "Sub", "Mul", "Div", "Max", "Min", "QLinearAdd", "QLinearMul", "BitShift"]
+        for (i, n) in g.nodes.enumerated() where !folded.contains(i) {
+            switch n.opType {
+            case _ where perSample.contains(n.opType): continue
+            case "QuantizeLinear", "DequantizeLinear":
+                if let s = g.initializer(n.inputs[1]), s.count > 1, n.int("axis", default: 1) == 0 { return false }
+            case "MaxPool":
+                if n.outputs.count > 1, !n.outputs[1].isEmpty, outputs.contains(n.outputs[1]) || index.consumers[n.outputs[1]] != nil { return false }
+            case "Flatten": if n.int("axis", default: 1) < 1 { return false }
+            case "Gemm", "QGemm": if n.int("transA", default: 0) != 0 { return false }
+            case "MatMul", "QLinearMatMul": continue
+            case "Softmax": if n.int("axis", default: -1) == 0 { return false }
+            case "Concat", "QLinearConcat":
+                let axis = n.int("axis", default: 0)
+                if axis == 0 || n.inputs.contains(where: { g.initializer($0) != nil }) { return false }
+            default: return false
+            }
+        }
+        return true
+    }
+
+    /// Runs several samples. When the graph is batchable they go through as one batch stacked on
+    /// axis 0 (results identical to one-by-one runs, MaxPool indices included); otherwise one by one.
+    public func run(batch samples: [[String: Tensor]], keepIntermediates: Bool = false) throws -> [Result] {
+        guard canBatch, samples.count > 1 else { return try samples.map { try run($0, keepIntermediates: keepIntermediates) } }
+        for s in samples { try checkInputs(s) }
+        var stacked: [String: Tensor] = [:]
+        for name in samples[0].keys {
+            let ts = samples.map { $0[name]! }
+            let t = try Tensor.stack(ts)
+            stacked[name] = t.reshaped([ts.count * ts[0].shape[0]] + Array(ts[0].shape.dropFirst()))
+        }
+        let r = try run(stacked, keepIntermediates: keepIntermediates, checked: true)
+        let b = samples.count
+        func split(_ t: Tensor, _ name: String) -> [Tensor] {
+            guard t.rank > 0, t.shape[0] == b, folded[name] == nil else { return Array(repeating: t, count: b) }
+            var parts = (0..<b).map { k -> Tensor in
+                var p = t.sample(k)
+                p.shape = [1] + p.shape
+                return p
+            }
+            // MaxPool indices are flat over the whole input: remove the other samples' offset.
+            if let per = maxPoolIndexStride[name], case .i64 = t.storage {
+                for k in 0..<b { parts[k] = Tensor(int64s: parts[k].int64s!.map { $0 - Int64(k * per) }, shape: parts[k].shape) }
+            }
+            return parts
+        }
+        var results = Array(repeating: Result(outputs: [:], intermediates: [:]), count: b)
+        for (name, t) in r.outputs { for (k, p) in split(t, name).enumerated() { results[k].outputs[name] = p } }
+        for (name, t) in r.intermediates { for (k, p) in split(t, name).enumerated() { results[k].intermediates[name] = p } }
+        return results
+    }
+}
