@@ -41,7 +41,8 @@ public struct Harness {
         var ra = Array(repeating: [Double](), count: pairs.count), rb = ra
         var preA = Array(repeating: [Double](), count: pairs.count)
         var outA: [Double] = [], outB: [Double] = []
-        let chunk = 16
+        let bytesPerSample = samples.first.map { $0.values.map { $0.count * 4 }.reduce(0, +) } ?? 1
+        let chunk = max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
         var start = 0
         while start < samples.count {
           let end = min(samples.count, start + chunk)

@@ -45,49 +45,65 @@ struct ConvGeometry: Equatable {
     /// True when im2col would copy the input unchanged (1×1, stride 1, no padding).
     var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && oh == h && ow == w }
 
+    /// Output rows per im2col tile: about 64K floats of the col matrix (L2-sized), whole rows.
+    var tileRows: Int {
+        let maxRows = max(1, min(oh, (65536 / max(1, k)) / max(1, ow)))
+        let tiles = (oh + maxRows - 1) / maxRows
+        return (oh + tiles - 1) / tiles  // even tiles: no small leftover GEMM
+    }
+
     /// Convolution of one batch element's channels `x` (c·h·w values, already shifted so that
-    /// padding is 0) with `weights` (m·k values), accumulating into `out` (m·spatial).
+    /// padding is 0) with `weights` (m·k values), writing `out` (m·spatial). The im2col matrix is
+    /// built in tiles of output rows that stay in cache; `gemm(m, n, k, a, b, ldb, c, ldc)` computes
+    /// C[m×n] = A[m×k] · B[k×n] with the given leading dimensions.
     func run(x: UnsafePointer<Float>, weights: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-             col: inout [Float], gemm: (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+             col: inout [Float], gemm: (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         for g in 0..<group {
             let xg = x + g * cPerGroup * h * w
             let wg = weights + g * mPerGroup * k
             let yg = out + g * mPerGroup * spatial
             if isPointwise {
-                gemm(mPerGroup, spatial, k, wg, xg, yg)
+                gemm(mPerGroup, spatial, k, wg, xg, spatial, yg, spatial)
                 continue
             }
+            let rows = tileRows
             col.withUnsafeMutableBufferPointer { cb in
                 let cp = cb.baseAddress!
-                for ci in 0..<cPerGroup {
-                    let src = xg + ci * h * w
-                    for i in 0..<kh {
-                        for j in 0..<kw {
-                            let row = cp + ((ci * kh + i) * kw + j) * spatial
-                            // Output columns whose input column ix = ox·sw − padLeft + j·dw is inside [0, w).
-                            let off = j * dw - padLeft
-                            let oxLo = off >= 0 ? 0 : min(ow, (-off + sw - 1) / sw)
-                            let oxHi = max(oxLo, min(ow, w - off > 0 ? (w - off + sw - 1) / sw : 0))
-                            for oy in 0..<oh {
-                                let iy = oy * sh - padTop + i * dh
-                                let dst = row + oy * ow
-                                if iy < 0 || iy >= h {
-                                    dst.update(repeating: 0, count: ow)
-                                    continue
+                var oy0 = 0
+                while oy0 < oh {
+                    let oy1 = min(oh, oy0 + rows)
+                    let tn = (oy1 - oy0) * ow
+                    for ci in 0..<cPerGroup {
+                        let src = xg + ci * h * w
+                        for i in 0..<kh {
+                            for j in 0..<kw {
+                                let row = cp + ((ci * kh + i) * kw + j) * tn
+                                // Output columns whose input column ix = ox·sw − padLeft + j·dw is inside [0, w).
+                                let off = j * dw - padLeft
+                                let oxLo = off >= 0 ? 0 : min(ow, (-off + sw - 1) / sw)
+                                let oxHi = max(oxLo, min(ow, w - off > 0 ? (w - off + sw - 1) / sw : 0))
+                                for oy in oy0..<oy1 {
+                                    let iy = oy * sh - padTop + i * dh
+                                    let dst = row + (oy - oy0) * ow
+                                    if iy < 0 || iy >= h {
+                                        dst.update(repeating: 0, count: ow)
+                                        continue
+                                    }
+                                    if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
+                                    let srow = src + iy * w + off
+                                    if sw == 1 {
+                                        dst.advanced(by: oxLo).update(from: srow + oxLo, count: oxHi - oxLo)
+                                    } else {
+                                        for ox in oxLo..<oxHi { dst[ox] = srow[ox * sw] }
+                                    }
+                                    if oxHi < ow { (dst + oxHi).update(repeating: 0, count: ow - oxHi) }
                                 }
-                                if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
-                                let srow = src + iy * w + off
-                                if sw == 1 {
-                                    dst.advanced(by: oxLo).update(from: srow + oxLo, count: oxHi - oxLo)
-                                } else {
-                                    for ox in oxLo..<oxHi { dst[ox] = srow[ox * sw] }
-                                }
-                                if oxHi < ow { (dst + oxHi).update(repeating: 0, count: ow - oxHi) }
                             }
                         }
                     }
+                    gemm(mPerGroup, tn, k, wg, cp, tn, yg + oy0 * ow, spatial)
+                    oy0 = oy1
                 }
-                gemm(mPerGroup, spatial, k, wg, cp, yg)
             }
         }
     }
@@ -128,14 +144,14 @@ struct ConvKernel: Kernel {
 /// Float convolution through sgemm, bias added per output channel.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
     var y = [Float](repeating: 0, count: geo.n * geo.m * geo.spatial)
-    var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
+    var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     x.withUnsafeBufferPointer { xb in
         w.withUnsafeBufferPointer { wb in
             y.withUnsafeMutableBufferPointer { yb in
                 for ni in 0..<geo.n {
                     geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
-                            out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, c in
-                        BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+                            out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, ldb, c, ldc in
+                        BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: c, ldc: ldc)
                     }
                     if let bias {
                         for mi in 0..<geo.m {
@@ -188,7 +204,7 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
         }
     }
     var out = [Int64](repeating: 0, count: geo.n * geo.m * geo.spatial)
-    var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.spatial)
+    var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     var part = [Float](repeating: 0, count: geo.mPerGroup * geo.spatial)
     var dummy = [Float](repeating: 0, count: geo.m * geo.spatial)
     xf.withUnsafeBufferPointer { xb in
@@ -200,14 +216,14 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
                             let obase = ni * geo.m * geo.spatial
                             // geo.run passes each group's output pointer into `db`; map it back to an offset.
                             geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
-                                    out: db.baseAddress!, col: &col) { m, n, k, a, b, c in
+                                    out: db.baseAddress!, col: &col) { m, n, k, a, b, ldb, c, ldc in
                                 let goff = c - db.baseAddress!
                                 var k0 = 0
                                 while k0 < k {
                                     let kk = min(chunk, k - k0)
-                                    BLAS.sgemm(m: m, n: n, k: kk, a: a + k0, lda: k, b: b + k0 * n, ldb: n, c: pb.baseAddress!, ldc: n)
+                                    BLAS.sgemm(m: m, n: n, k: kk, a: a + k0, lda: k, b: b + k0 * ldb, ldb: ldb, c: pb.baseAddress!, ldc: n)
                                     let dst = ob.baseAddress! + obase + goff
-                                    for i in 0..<(m * n) { dst[i] &+= Int64(pb[i]) }
+                                    for r in 0..<m { for j in 0..<n { dst[r * ldc + j] &+= Int64(pb[r * n + j]) } }
                                     k0 += kk
                                 }
                             }

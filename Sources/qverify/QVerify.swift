@@ -19,6 +19,12 @@ struct QVerify: ParsableCommand {
     /// instead of 64; help and --version exit 0; commands choose 0/1/2 themselves.
     static func main() {
         selectBLASKernel()
+        // Activations are large, short-lived buffers: keep freed ones in the heap for reuse
+        // instead of returning them to the kernel (page faults on every sample otherwise).
+        #if os(Linux)
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 512 << 20)
+        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
+        #endif
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -58,7 +64,19 @@ func selectBLASKernel() {
     let flags = Set(flagsLine.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
     guard let better = BLAS.betterCoreType(cpuFlags: flags, current: BLAS.coreName) else { return }
     setenv("OPENBLAS_CORETYPE", better, 1)
+    // OpenBLAS sizes its thread pool when it loads; with --threads N say so now, or its idle
+    // workers spin on another core.
+    let args = CommandLine.arguments
+    if env["OPENBLAS_NUM_THREADS"] == nil, let i = args.firstIndex(of: "--threads"), i + 1 < args.count, let n = Int(args[i + 1]), n >= 1 {
+        setenv("OPENBLAS_NUM_THREADS", String(n), 1)
+    }
     setenv("QVERIFY_KEEP_BLAS_KERNEL", "1", 1)  // never loop
     execv("/proc/self/exe", CommandLine.unsafeArgv)
     // execv returned: carry on with the kernel we have.
 }
+
+#if os(Linux)
+/// glibc's mallopt (malloc.h is not part of Swift's Glibc module).
+@_silgen_name("mallopt")
+func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+#endif

@@ -47,7 +47,7 @@ struct Run: ParsableCommand {
     @Option(help: "Threads for BLAS kernels (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Samples run together as one batch when the graph allows it (1 = one by one).")
+    @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 64 KB (1 = one by one).")
     var batch: Int = 64
 
     func validate() throws {
@@ -62,9 +62,12 @@ struct Run: ParsableCommand {
             let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]
+            // Small samples batch well; large ones are faster one by one (activations stay in cache).
+            let bytesPerSample = samples.count > 0 ? try samples.sample(0).values.map { $0.count * max(1, $0.dtype.bitWidth / 8) }.reduce(0, +) : 1
+            let effectiveBatch = max(1, min(batch, (64 * 1024) / max(1, bytesPerSample)))
             var start = 0
             while start < samples.count {
-                let end = min(samples.count, start + batch)
+                let end = min(samples.count, start + effectiveBatch)
                 let chunk = try (start..<end).map { try samples.sample($0) }
                 let rs = try withContext("\(self.model): samples \(start)..<\(end)") { try interp.run(batch: chunk, keepIntermediates: intermediates) }
                 for r in rs {
