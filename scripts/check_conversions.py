@@ -85,9 +85,11 @@ def main():
             variants = [("qdq", []), ("qop", [])]
             if src.parent.name in ("lenet", "residual", "lenet4bit") and form == "unfolded":
                 variants += [("qdq", ["--weights", "runtime"]), ("qop", ["--weights", "runtime"])]
+            if src.parent.name in ("lenet", "residual", "lenet4bit"):
+                variants += [("qdq", ["--opset", "13"]), ("qop", ["--opset", "13"])]
             for fmt, extra in variants:
                 label = fmt + ("".join(" " + e for e in extra) if extra else "")
-                out = pathlib.Path(tmp) / f"{src.parent.name}_{form}_{fmt}_{len(extra)}.onnx"
+                out = pathlib.Path(tmp) / f"{src.parent.name}_{form}_{fmt}_{'_'.join(extra) or 'default'}.onnx"
                 row = {"model": src.parent.name, "form": form, "format": label, "against": against}
                 r = subprocess.run([a.qverify, "convert", str(src), "--to", fmt, "-o", str(out)] + extra, capture_output=True, text=True)
                 problems = []
