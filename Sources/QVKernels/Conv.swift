@@ -133,7 +133,7 @@ struct ConvKernel: Kernel {
             }
             let bias = try b.map(integersAllowingFloat)
             let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: bias)
-            return [wrapping(acc, .int32, shape: geo.outShape)]
+            return [Tensor(dtype: .int32, shape: geo.outShape, storage: .i32(acc))]
         }
         guard x.dtype == .float, w.dtype == .float else { throw QVError.unsupported("Conv on \(x.dtype)×\(w.dtype)") }
         let y = floatConv(geo, x: x.floats!, w: w.floats!, bias: try b.map(floatValues))
@@ -169,37 +169,57 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
 /// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. The GEMM runs in
 /// float32 over chunks of the reduction dimension small enough that every partial sum is an
 /// integer below 2^24 (exactly representable); the chunks are added in Int64.
-func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int64] {
+func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int32] {
     let kTotal = geo.k
-    // Shifted operands as Float (exact: |v| < 2^24), straight from Int32 storage when possible.
-    func shifted(_ t: Tensor, _ zero: (Int) -> Int64) throws -> [Float] {
-        if case .i32(let a) = t.storage {
-            return [Float](unsafeUninitializedCapacity: a.count) { buf, n in
-                a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = Float(Int64(ab[i]) - zero(i)) } }
+    // Shifted operands as Float (exact: |v| < 2^24), with their largest magnitude, in one pass;
+    // `zeros` holds one zero point per row of `rowLength` values (or one for all).
+    func shifted(_ t: Tensor, _ zeros: [Int64], rowLength: Int) throws -> (values: [Float], maxAbs: Int64) {
+        var maxAbs: Float = 0
+        var values: [Float]
+        switch t.storage {
+        case .i32(let a):
+            values = [Float](unsafeUninitializedCapacity: a.count) { buf, n in
+                a.withUnsafeBufferPointer { ab in
+                    var start = 0, row = 0
+                    while start < ab.count {
+                        let z = Int32(truncatingIfNeeded: zeros[zeros.count == 1 ? 0 : row])
+                        let end = zeros.count == 1 ? ab.count : min(ab.count, start + rowLength)
+                        for i in start..<end {
+                            let v = Float(ab[i] &- z)
+                            buf[i] = v
+                            let m = v >= 0 ? v : -v
+                            maxAbs = m > maxAbs ? m : maxAbs
+                        }
+                        start = end
+                        row += 1
+                    }
+                }
                 n = a.count
             }
-        }
-        if case .f32(let a) = t.storage {
+        case .f32(let a):
             // Aidge fake-quantized operands: float-typed integers.
             guard a.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 16_777_216 }) else {
                 throw QVError.badInput("integer convolution on a float tensor that does not hold integers")
             }
-            return a.indices.map { a[$0] - Float(zero($0)) }
+            values = a.indices.map { a[$0] - Float(zeros[zeros.count == 1 ? 0 : $0 / rowLength]) }
+            maxAbs = values.map { abs($0) }.max() ?? 0
+        default:
+            let v = try intValues(t)
+            values = v.indices.map { Float(v[$0] - zeros[zeros.count == 1 ? 0 : $0 / rowLength]) }
+            maxAbs = values.map { abs($0) }.max() ?? 0
         }
-        let v = try intValues(t)
-        return v.indices.map { Float(v[$0] - zero($0)) }
+        return (values, Int64(maxAbs))
     }
-    let xf = try shifted(xt) { _ in xZero }
-    let wf = try shifted(wt) { i in wZero[wZero.count == 1 ? 0 : i / kTotal] }
-    let maxX = Int64(xf.lazy.map { abs($0) }.max() ?? 0), maxW = Int64(wf.lazy.map { abs($0) }.max() ?? 0)
+    let (xf, maxX) = try shifted(xt, [xZero], rowLength: 1)
+    let (wf, maxW) = try shifted(wt, wZero, rowLength: kTotal)
     guard maxX < (1 << 24), maxW < (1 << 24) else { throw QVError.unsupported("integer convolution operands beyond 2^24") }
     let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
     let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
     if Int64(kTotal) * maxX * maxW + biasMax < (1 << 24) {
         // Every partial sum, and the biased total, is an integer below 2^24: float32 is exact.
         let y = floatConv(geo, x: xf, w: wf, bias: bias.map { $0.map { Float($0) } })
-        return [Int64](unsafeUninitializedCapacity: y.count) { buf, n in
-            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = Int64(yb[i]) } }
+        return [Int32](unsafeUninitializedCapacity: y.count) { buf, n in
+            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = Int32(yb[i]) } }  // exact integers below 2^24
             n = y.count
         }
     }
@@ -241,5 +261,5 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
             }
         }
     }
-    return out
+    return out.map { Int32(truncatingIfNeeded: $0) }
 }

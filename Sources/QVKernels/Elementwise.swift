@@ -107,6 +107,13 @@ struct UnaryKernel: Kernel {
             return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
         }
         guard x.dtype.isInteger else { throw QVError.unsupported("\(op) on \(x.dtype)") }
+        if op == "Relu", case .i32(let a) = x.storage {
+            let y = [Int32](unsafeUninitializedCapacity: a.count) { buf, n in
+                a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = ab[i] > 0 ? ab[i] : 0 } }
+                n = a.count
+            }
+            return [Tensor(dtype: x.dtype, shape: x.shape, storage: .i32(y))]
+        }
         let v = try intValues(x)
         switch op {
         case "Relu": return [wrapping(v.map { Swift.max($0, 0) }, x.dtype, shape: x.shape)]

@@ -68,23 +68,33 @@ func biasIndex(_ shape: [Int], m: Int, n: Int) throws -> (Int) -> Int {
     return { i in (i / n) * rowStride + (i % n) * colStride }
 }
 
-/// Exact integer product of row-major A[m×k] (or its transpose) and B[k×n] (or its transpose).
+/// Exact integer product of row-major A[m×k] (or its transpose) and B[k×n] (or its transpose):
+/// float32 sgemm over chunks of the reduction whose partial sums stay below 2^24 (exact),
+/// chunks summed in Int64.
 func integerMatmul(a: [Int64], b: [Int64], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
     let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = b.lazy.map { abs($0) }.max() ?? 0
-    guard Double(maxA) * Double(maxB) * Double(k) < 9.0e15 else {
-        throw QVError.unsupported("integer matrix product could exceed 2^53 and lose exactness")
-    }
-    let ad = a.map(Double.init), bd = b.map(Double.init)
-    var y = [Double](repeating: 0, count: m * n)
-    ad.withUnsafeBufferPointer { ab in
-        bd.withUnsafeBufferPointer { bb in
-            y.withUnsafeMutableBufferPointer { yb in
-                BLAS.dgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ab.baseAddress!, lda: transA ? m : k,
-                           b: bb.baseAddress!, ldb: transB ? k : n, c: yb.baseAddress!, ldc: n)
+    guard maxA < (1 << 24), maxB < (1 << 24) else { throw QVError.unsupported("integer matrix product operands beyond 2^24") }
+    let chunk = max(1, min(k, Int(((Int64(1) << 24) - 1) / max(1, maxA * maxB))))
+    // Work on A as [m×k] and B as [k×n] row-major.
+    var af = [Float](repeating: 0, count: m * k), bf = [Float](repeating: 0, count: k * n)
+    for i in 0..<m { for j in 0..<k { af[i * k + j] = Float(transA ? a[j * m + i] : a[i * k + j]) } }
+    for i in 0..<k { for j in 0..<n { bf[i * n + j] = Float(transB ? b[j * k + i] : b[i * n + j]) } }
+    var out = [Int64](repeating: 0, count: m * n)
+    var part = [Float](repeating: 0, count: m * n)
+    af.withUnsafeBufferPointer { ab in
+        bf.withUnsafeBufferPointer { bb in
+            part.withUnsafeMutableBufferPointer { pb in
+                var k0 = 0
+                while k0 < k {
+                    let kk = min(chunk, k - k0)
+                    BLAS.sgemm(m: m, n: n, k: kk, a: ab.baseAddress! + k0, lda: k, b: bb.baseAddress! + k0 * n, ldb: n, c: pb.baseAddress!, ldc: n)
+                    for i in 0..<(m * n) { out[i] += Int64(pb[i]) }
+                    k0 += kk
+                }
             }
         }
     }
-    return y.map { Int64($0) }
+    return out
 }
 
 /// ONNX MatMul (numpy semantics, batched with broadcasting). Float through sgemm; integer

@@ -40,6 +40,15 @@ public enum RoundingRule: String, Sendable, Codable {
     }
 }
 
+/// Round half to even of |v| < 2^22 as an Int32, by the float32 magic-number trick: v + 1.5·2^23
+/// rounds v to an integer (IEEE default rounding: ties to even) and leaves it in the low mantissa
+/// bits. Only an add and integer ops, so loops using it vectorize on baseline x86-64 (no rounding
+/// instruction there) and never trap.
+@inline(__always)
+func roundHalfEvenToInt32(_ v: Float) -> Int32 {
+    Int32(bitPattern: (v + 12_582_912).bitPattern) &- 0x4B40_0000
+}
+
 /// Settings every kernel is built with.
 public struct KernelContext: Sendable {
     public var semantics: Semantics

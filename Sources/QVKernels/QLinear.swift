@@ -25,7 +25,7 @@ func requantize(_ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, ze
 }
 
 /// Requantization of a conv output laid out [n, m, spatial], the multiplier chosen per channel row.
-func requantizeRows(_ acc: [Int64], multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
+func requantizeRows(_ acc: [Int32], multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
     let r = dtype.integerRange!
     let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
     let zp = Int32(zeroPoint)
@@ -35,7 +35,10 @@ func requantizeRows(_ acc: [Int64], multiplier: [Float], channels m: Int, spatia
             while i < ab.count {
                 let mult = multiplier.count == 1 ? multiplier[0] : multiplier[(i / spatial) % m]
                 for j in i..<(i + spatial) {
-                    buf[j] = Int32(RoundingRule.halfToEven.round(min(max(Float(Int32(truncatingIfNeeded: ab[j])) * mult, lo), hi))) + zp
+                    var v = Float(ab[j]) * mult
+                    v = v >= lo ? v : lo
+                    v = v <= hi ? v : hi
+                    buf[j] = roundHalfEvenToInt32(v) &+ zp
                 }
                 i += spatial
             }
@@ -78,7 +81,7 @@ struct QLinearConvKernel: Kernel {
         guard wScale.count == 1 || wScale.count == geo.m else { throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels") }
         guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
         if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
-        let acc = try integerConv(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues))
+        let acc = try integerConv(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues))  // int32, wrapping
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         let mult = wScale.map { xsv * $0 / ysv }
         return [requantizeRows(acc, multiplier: mult, channels: geo.m, spatial: geo.spatial, zeroPoint: try zeroPoint(yz, "y_zero_point"),

@@ -86,14 +86,19 @@ struct QuantizeLinearKernel: Kernel {
         let z = try zp.map(intValues) ?? [0]
         let xv = try floatValues(x)
         let lo = Float(range.lowerBound), hi = Float(range.upperBound)
-        if s.count == 1 && z.count == 1 && blockSize == 0 && outType.storageKind == .i32 {
+        if s.count == 1 && z.count == 1 && blockSize == 0 && outType.storageKind == .i32 && outType.bitWidth <= 16 {
             // Per-tensor fast path: one scale, one zero point, straight into Int32 storage.
-            let sc = s[0], zf = Float(z[0])
+            // MLAS order: divide, clamp to [lo − zp, hi − zp] (NaN → lower bound, as maxps), round
+            // half to even, add the zero point.
+            let sc = s[0], zp = Int32(z[0])
+            let clo = lo - Float(z[0]), chi = hi - Float(z[0])
             let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
                 xv.withUnsafeBufferPointer { xb in
                     for i in 0..<xb.count {
-                        let q = min(max(RoundingRule.halfToEven.round(xb[i] / sc) + zf, lo), hi)
-                        buf[i] = q.isNaN ? Int32(z[0]) : Int32(q)
+                        var v = xb[i] / sc
+                        v = v >= clo ? v : clo
+                        v = v <= chi ? v : chi
+                        buf[i] = roundHalfEvenToInt32(v) &+ zp
                     }
                 }
                 n = xv.count
@@ -148,21 +153,30 @@ struct QuantizeLinearKernel: Kernel {
                 let r = sh == 0 ? xv[i] : (xv[i] + (Int64(1) << (sh - 1))) >> sh
                 out[i] = min(max(r + (z.count == 1 ? z[0] : z[p]), lo), hi)
             }
-        } else if scale.count == 1, z.count == 1, outType.storageKind == .i32, outType.bitWidth <= 32 {
-            // Per-tensor fast path: Float(x)·sf, round half up, + zp, clip, wrapping cast.
+        } else if scale.count == 1, z.count == 1, outType.storageKind == .i32, outType.bitWidth <= 16, abs(z[0]) < (1 << 20) {
+            // Per-tensor fast path, same arithmetic as below: float32 x·sf, + 0.5 in float32, floor,
+            // + zp, clip, wrapping cast. Values beyond the clip range are clamped first (a margin
+            // of 2 keeps the rounding of in-range values untouched) so the magic-number floor holds.
             let sf = Float(1 / Double(try floatValues(scale)[0]))
-            let zf = Double(z[0]), flo = Double(lo), fhi = Double(hi)
-            let bits = outType.bitWidth, span = Int64(1) << bits
-            let maxV = outType.integerRange!.upperBound
+            let zp = Int32(z[0]), lo32 = Int32(lo), hi32 = Int32(hi)
+            let flo = Float(lo - z[0] - 2), fhi = Float(hi - z[0] + 2)
+            let bits = outType.bitWidth, mask = Int32((1 << bits) - 1), signed = outType.integerRange!.lowerBound < 0
+            let half = Int32(1) << (bits - 1)
             let xv = try floatValues(x)
             let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
                 xv.withUnsafeBufferPointer { xb in
                     for i in 0..<xb.count {
-                        let v = Int64(min(max(Double(RoundingRule.halfUp.round(xb[i] * sf)) + zf, flo), fhi))
-                        if bits >= 32 { buf[i] = Int32(truncatingIfNeeded: v); continue }
-                        var w = v & (span - 1)
-                        if w > maxV { w -= span }
-                        buf[i] = Int32(w)
+                        var v = xb[i] * sf
+                        v = v >= flo ? v : flo
+                        v = v <= fhi ? v : fhi
+                        let t = v + 0.5
+                        var r = roundHalfEvenToInt32(t)
+                        if Float(r) > t { r &-= 1 }  // floor
+                        var q = r &+ zp
+                        q = q < lo32 ? lo32 : q
+                        q = q > hi32 ? hi32 : q
+                        let w = q & mask  // wrapping cast to the output width
+                        buf[i] = signed && w >= half ? w &- (mask &+ 1) : w
                     }
                 }
                 n = xv.count
