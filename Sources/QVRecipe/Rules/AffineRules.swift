@@ -13,14 +13,12 @@ struct AffineMatch {
         guard ["Conv", "Gemm", "MatMul"].contains(n.opType), n.normalizedDomain.isEmpty,
               let xq = ctx.plan.tensors[n.inputs[0]], let wq = ctx.plan.tensors[n.inputs[1]],
               ctx.dtype(n.inputs[0])?.isInteger == true,
-              let qi = ctx.soleConsumer(n.outputs[0]) else { return nil }
-        let q = ctx.graph.nodes[qi]
-        guard q.opType == "QuantizeLinear", q.inputs[0] == n.outputs[0], let yq = ctx.plan.tensors[q.outputs[0]] else { return nil }
-        op = i; quantizer = qi
+              let q = ctx.soleQuantizer(after: n.outputs[0]) else { return nil }
+        op = i; quantizer = q.index
         x = n.inputs[0]; w = n.inputs[1]
         b = n.inputs.count > 2 && !n.inputs[2].isEmpty ? n.inputs[2] : nil
-        self.xq = xq; self.wq = wq; self.yq = yq
-        output = q.outputs[0]
+        self.xq = xq; self.wq = wq; self.yq = q.quant
+        output = q.output
     }
 
     var xScale: Float { Float(xq.step) }
@@ -63,12 +61,7 @@ enum AffineRules {
             let bf = b.dequantize(bname, QuantInfo(dtype: .int32, step: Double(m.biasScale)), base: "\(n.name)_bias_dequantize", scale: m.biasScale)
             inputs.append(bf)
         }
-        let acc = names.fresh("\(n.name)_out_float")
-        var op = n
-        op.inputs = inputs
-        op.outputs = [acc]
-        b.patch.add.append(op)
-        b.quantize(acc, into: m.output, m.yq, name: ctx.graph.nodes[m.quantizer].name)
+        b.floatOp(n, inputs: inputs, quantizeInto: m.output, m.yq, quantizerName: ctx.graph.nodes[m.quantizer].name)
         return b.patch
     }
 

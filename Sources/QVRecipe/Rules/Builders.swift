@@ -49,6 +49,17 @@ struct PatchBuilder {
         clipInteger(wide, into: output, t, clip, name: "\(name)_clip")
     }
 
+    /// `op` recomputed in float on `inputs`, its result quantized into `output` by a
+    /// QuantizeLinear named `quantizerName` (the Aidge quantizer it replaces).
+    mutating func floatOp(_ op: Node, inputs: [String], quantizeInto output: String, _ q: QuantInfo, quantizerName: String) {
+        let result = names.fresh("\(op.name)_out_float")
+        var f = op
+        f.inputs = inputs
+        f.outputs = [result]
+        patch.add.append(f)
+        quantize(result, into: output, q, name: quantizerName)
+    }
+
     mutating func clipInteger(_ tensor: String, into output: String, _ t: DType, _ range: ClosedRange<Int64>, name: String) {
         let lo = constant("\(name)_min", Tensor([Int32(range.lowerBound)], shape: [], dtype: t))
         let hi = constant("\(name)_max", Tensor([Int32(range.upperBound)], shape: [], dtype: t))
@@ -65,6 +76,14 @@ extension RewriteContext {
     }
     func consumers(_ tensor: String) -> [Int] { index.consumers[tensor] ?? [] }
     func producer(_ tensor: String) -> Int? { index.producer[tensor] }
+    /// The Aidge quantizer that alone reads `tensor` (an accumulator), with its output's quantization.
+    func soleQuantizer(after tensor: String) -> (index: Int, output: String, quant: QuantInfo)? {
+        guard let qi = soleConsumer(tensor) else { return nil }
+        let q = graph.nodes[qi]
+        guard q.opType == "QuantizeLinear", q.inputs[0] == tensor, let yq = plan.tensors[q.outputs[0]] else { return nil }
+        return (qi, q.outputs[0], yq)
+    }
+
     /// The single consumer of a tensor, if it has exactly one and is not a graph output.
     func soleConsumer(_ tensor: String) -> Int? {
         let c = consumers(tensor)

@@ -12,11 +12,9 @@ struct SumMatch {
         guard n.opType == "Add" || n.opType == "Sub", n.inputs.count == 2,
               let aq = ctx.plan.tensors[n.inputs[0]], let bq = ctx.plan.tensors[n.inputs[1]], let sq = ctx.plan.tensors[n.outputs[0]],
               ctx.dtype(n.inputs[0])?.isInteger == true, ctx.dtype(n.inputs[1])?.isInteger == true,
-              let qi = ctx.soleConsumer(n.outputs[0]) else { return nil }
-        let q = ctx.graph.nodes[qi]
-        guard q.opType == "QuantizeLinear", let yq = ctx.plan.tensors[q.outputs[0]] else { return nil }
-        op = i; quantizer = qi; a = n.inputs[0]; b = n.inputs[1]
-        self.aq = aq; self.bq = bq; sumq = sq; self.yq = yq; output = q.outputs[0]
+              let q = ctx.soleQuantizer(after: n.outputs[0]) else { return nil }
+        op = i; quantizer = q.index; a = n.inputs[0]; b = n.inputs[1]
+        self.aq = aq; self.bq = bq; sumq = sq; self.yq = q.quant; output = q.output
     }
 }
 
@@ -33,12 +31,7 @@ enum ElementwiseRules {
         b.patch.remove = [m.op, m.quantizer]
         let af = b.dequantize(m.a, m.aq, base: "\(n.name)_a_dequantize")
         let bf = b.dequantize(m.b, m.bq, base: "\(n.name)_b_dequantize")
-        let sum = names.fresh("\(n.name)_out_float")
-        var op = n
-        op.inputs = [af, bf]
-        op.outputs = [sum]
-        b.patch.add.append(op)
-        b.quantize(sum, into: m.output, m.yq, name: ctx.graph.nodes[m.quantizer].name)
+        b.floatOp(n, inputs: [af, bf], quantizeInto: m.output, m.yq, quantizerName: ctx.graph.nodes[m.quantizer].name)
         return b.patch
     }
 
