@@ -92,7 +92,7 @@ public struct ConversionCheck {
     /// (Aidge's fake-quantized values) converted; nil otherwise.
     static func integers(_ t: Tensor) -> [Int64]? {
         if t.dtype.isInteger { return t.asInt64s() }
-        guard let d = t.asDoubles(), d.allSatisfy({ $0 == $0.rounded() && abs($0) < 9e15 }) else { return nil }
+        guard let d = t.asDoubles(), d.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 9e15 }) else { return nil }
         return d.map { Int64($0) }
     }
 

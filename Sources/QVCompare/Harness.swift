@@ -108,7 +108,7 @@ public struct Harness {
                         if first == nil || first == i {
                             if let rule, j < preA[i].count, rule.isTie(preA[i][j]), abs(ds) == 1 { ties += 1 }
                             else if let rule, j < preA[i].count, rule.isNearTie(preA[i][j]), abs(ds) == 1 { nearTies += 1 }
-                            else if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (rb[i][j] / q.step).rounded() == Double(-q.zeroPoint), ra[i][j] / (pa.quant?.step ?? q.step) >= 127.5 - Double(q.zeroPoint) { wraps += 1 }
+                            else if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (rb[i][j] / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint), ra[i][j] / (pa.quant?.step ?? q.step) >= 127.5 - Double(q.zeroPoint) { wraps += 1 }
                         }
                     }
                 }
@@ -217,6 +217,6 @@ public struct Harness {
 
     static func fmt(_ d: Double?) -> String {
         guard let d else { return "?" }
-        return d == d.rounded() ? String(Int(d)) : String(format: "%.3g", d)
+        return d == d.rounded(.towardZero) ? String(Int(d)) : String(format: "%.3g", d)
     }
 }

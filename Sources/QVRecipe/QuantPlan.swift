@@ -55,7 +55,7 @@ public struct QuantPlan: Sendable {
     func fakeConstants(_ t: Tensor, bits: Int) -> Bool {
         guard hasFakeQuantizers, let v = t.asDoubles() else { return false }
         let lim = Double((Int64(1) << (bits - 1)))
-        return v.allSatisfy { $0 == $0.rounded() && $0 >= -lim && $0 < lim }
+        return v.allSatisfy { $0 == $0.rounded(.towardZero) && $0 >= -lim && $0 < lim }
     }
 
     public enum QuantizerKind: String, Sendable {
@@ -151,7 +151,7 @@ public struct QuantPlan: Sendable {
             if let z = zp, z.dtype.isFloatingPoint {
                 // fake_quantize: float-valued integers; the export drops the integer type. Aidge's
                 // default precision is int8 (int32 for biases), which is what its CPU backend clips to.
-                guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded() }) == true else { throw QVError.unsupported("non-integer float zero point") }
+                guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded(.towardZero) }) == true else { throw QVError.unsupported("non-integer float zero point") }
                 outType = feedsBias ? .int32 : .int8
                 fakeQuantizers.insert(n.name)
             }

@@ -36,7 +36,7 @@ func fmt(_ d: Double?, _ digits: Int = 3) -> String {
     guard let d else { return "–" }
     if d.isInfinite { return d > 0 ? "∞" : "-∞" }
     if d == 0 { return "0" }
-    if d == d.rounded() && abs(d) < 1e6 { return String(Int(d)) }
+    if d == d.rounded(.towardZero) && abs(d) < 1e6 { return String(Int(d)) }
     return String(format: "%.\(digits)g", d)
 }
 
