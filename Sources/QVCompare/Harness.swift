@@ -91,6 +91,7 @@ public struct Harness {
             }
             let step = pb.quant?.step ?? pa.quant?.step
             let bothQuantized = pa.quant != nil && pb.quant != nil
+            if bothQuantized, let step { rb[i] = Self.snapped(ra[i], rb[i], step: step) }
             let stats = TensorStats(reference: ra[i], candidate: rb[i], step: step, threshold: bothQuantized ? 0.5 * (step ?? 0) : 0)
             let tol = tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor])
             var hist: [String: Int] = [:]
@@ -178,6 +179,7 @@ public struct Harness {
         }
         let outStep = candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step
         let outQuantized = reference.kind != .float && candidate.kind != .float
+        if outQuantized, let st = outStep, outA.count == outB.count { outB = Self.snapped(outA, outB, step: st) }
         let output: TensorStats? = outA.count == outB.count && !outA.isEmpty
             ? TensorStats(reference: outA, candidate: outB, step: outStep, threshold: outQuantized ? 0.5 * (outStep ?? 0) : 0) : nil
         if first == nil, let o = output, let ms = o.maxSteps, ms > Double(tolerance.steps) + (reference.kind == .float ? 0.5 : 0.5) {
@@ -203,6 +205,17 @@ public struct Harness {
         }
         out += candidate.points.filter { !used.contains($0.signature) }.map { (nil, $0) }
         return out
+    }
+
+    /// Two quantized tensors differ by whole steps; the scales may agree only to float32 precision
+    /// (one side's step from Aidge's plan in double, the other's written as float32). Snap the
+    /// candidate to the reference plus a whole number of steps where it is within 10⁻³ step of it.
+    static func snapped(_ ra: [Double], _ rb: [Double], step: Double) -> [Double] {
+        zip(ra, rb).map { a, b in
+            let d = (b - a) / step
+            let k = d.rounded(.toNearestOrEven)
+            return abs(d - k) < 1e-3 ? a + k * step : b
+        }
     }
 
     static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {
