@@ -170,6 +170,24 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
 /// float32 over chunks of the reduction dimension small enough that every partial sum is an
 /// integer below 2^24 (exactly representable); the chunks are added in Int64.
 func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int32] {
+    switch try integerConvAccumulators(geo, x: xt, w: wt, xZero: xZero, wZero: wZero, bias: bias) {
+    case .int32(let v): return v
+    case .exactFloat(let y):
+        return [Int32](unsafeUninitializedCapacity: y.count) { buf, n in
+            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = Int32(yb[i]) } }  // exact integers below 2^24
+            n = y.count
+        }
+    }
+}
+
+/// Accumulators of an exact integer convolution: float32 values that are exact integers (when
+/// every partial sum provably stays below 2^24), or int32 (two's-complement wrap of the exact sum).
+enum IntegerAccumulators {
+    case exactFloat([Float])
+    case int32([Int32])
+}
+
+func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> IntegerAccumulators {
     let kTotal = geo.k
     // Shifted operands as Float (exact: |v| < 2^24), with their largest magnitude, in one pass;
     // `zeros` holds one zero point per row of `rowLength` values (or one for all).
@@ -213,15 +231,20 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
     let (xf, maxX) = try shifted(xt, [xZero], rowLength: 1)
     let (wf, maxW) = try shifted(wt, wZero, rowLength: kTotal)
     guard maxX < (1 << 24), maxW < (1 << 24) else { throw QVError.unsupported("integer convolution operands beyond 2^24") }
+    // Every partial sum of output row m is at most max|x| · Σ_k |w_mk| in magnitude.
+    var maxRowAbs: Float = 0
+    wf.withUnsafeBufferPointer { wb in
+        for r in 0..<geo.m {
+            var acc: Float = 0
+            for j in 0..<kTotal { acc += abs(wb[r * kTotal + j]) }
+            maxRowAbs = max(maxRowAbs, acc)
+        }
+    }
     let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
     let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
-    if Int64(kTotal) * maxX * maxW + biasMax < (1 << 24) {
+    if Double(maxX) * Double(maxRowAbs) + Double(biasMax) < Double(1 << 24) {
         // Every partial sum, and the biased total, is an integer below 2^24: float32 is exact.
-        let y = floatConv(geo, x: xf, w: wf, bias: bias.map { $0.map { Float($0) } })
-        return [Int32](unsafeUninitializedCapacity: y.count) { buf, n in
-            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = Int32(yb[i]) } }  // exact integers below 2^24
-            n = y.count
-        }
+        return .exactFloat(floatConv(geo, x: xf, w: wf, bias: bias.map { $0.map { Float($0) } }))
     }
     var out = [Int64](repeating: 0, count: geo.n * geo.m * geo.spatial)
     var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
@@ -261,5 +284,5 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
             }
         }
     }
-    return out.map { Int32(truncatingIfNeeded: $0) }
+    return .int32(out.map { Int32(truncatingIfNeeded: $0) })
 }

@@ -68,26 +68,46 @@ func biasIndex(_ shape: [Int], m: Int, n: Int) throws -> (Int) -> Int {
     return { i in (i / n) * rowStride + (i % n) * colStride }
 }
 
-/// Exact integer product of row-major A[m×k] (or its transpose) and B[k×n] (or its transpose):
-/// float32 sgemm over chunks of the reduction whose partial sums stay below 2^24 (exact),
-/// chunks summed in Int64.
+/// Exact integer product op(A)[m×k] · op(B)[k×n] of Int64 operands (see ``integerMatmul(a:b:m:n:k:transA:transB:aZero:bZero:)``).
 func integerMatmul(a: [Int64], b: [Int64], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
+    try integerMatmul(a: a.map { Float($0) }, b: b.map { Float($0) }, m: m, n: n, k: k, transA: transA, transB: transB)
+}
+
+/// Shifted integer operand as Float (exact below 2^24): x − zero(column or row) in one pass.
+func shiftedFloats(_ t: Tensor, zero: (Int) -> Int64) throws -> [Float] {
+    if case .i32(let v) = t.storage {
+        return [Float](unsafeUninitializedCapacity: v.count) { buf, c in
+            v.withUnsafeBufferPointer { vb in for i in 0..<vb.count { buf[i] = Float(Int64(vb[i]) - zero(i)) } }
+            c = v.count
+        }
+    }
+    let v = try integersAllowingFloat(t)
+    return v.indices.map { Float(v[$0] - zero($0)) }
+}
+
+/// Exact integer product of op(A)[m×k] and op(B)[k×n] given as Float holding integers: one
+/// sgemm when every partial sum provably stays below 2^24 (max|a| · max column Σ|b|), else
+/// K-chunks whose partial sums do, summed in Int64. Transposes are left to sgemm.
+func integerMatmul(a: [Float], b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
     let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = b.lazy.map { abs($0) }.max() ?? 0
-    guard maxA < (1 << 24), maxB < (1 << 24) else { throw QVError.unsupported("integer matrix product operands beyond 2^24") }
-    let chunk = max(1, min(k, Int(((Int64(1) << 24) - 1) / max(1, maxA * maxB))))
-    // Work on A as [m×k] and B as [k×n] row-major.
-    var af = [Float](repeating: 0, count: m * k), bf = [Float](repeating: 0, count: k * n)
-    for i in 0..<m { for j in 0..<k { af[i * k + j] = Float(transA ? a[j * m + i] : a[i * k + j]) } }
-    for i in 0..<k { for j in 0..<n { bf[i * n + j] = Float(transB ? b[j * k + i] : b[i * n + j]) } }
+    guard maxA < 16_777_216, maxB < 16_777_216 else { throw QVError.unsupported("integer matrix product operands beyond 2^24") }
+    var colAbs = [Float](repeating: 0, count: n)
+    for kk in 0..<k { for j in 0..<n { colAbs[j] += abs(transB ? b[j * k + kk] : b[kk * n + j]) } }
+    let single = Double(maxA) * Double(colAbs.max() ?? 0) < Double(1 << 24)
+    let chunk = single ? k : max(1, min(k, Int(16_777_215 / max(1, Double(maxA) * Double(maxB)))))
     var out = [Int64](repeating: 0, count: m * n)
     var part = [Float](repeating: 0, count: m * n)
-    af.withUnsafeBufferPointer { ab in
-        bf.withUnsafeBufferPointer { bb in
+    a.withUnsafeBufferPointer { ab in
+        b.withUnsafeBufferPointer { bb in
             part.withUnsafeMutableBufferPointer { pb in
                 var k0 = 0
                 while k0 < k {
                     let kk = min(chunk, k - k0)
-                    BLAS.sgemm(m: m, n: n, k: kk, a: ab.baseAddress! + k0, lda: k, b: bb.baseAddress! + k0 * n, ldb: n, c: pb.baseAddress!, ldc: n)
+                    // Column block k0..<k0+kk of op(A) and row block of op(B), in their stored layouts.
+                    let aPtr = transA ? ab.baseAddress! + k0 * m : ab.baseAddress! + k0
+                    let bPtr = transB ? bb.baseAddress! + k0 : bb.baseAddress! + k0 * n
+                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: kk, a: aPtr, lda: transA ? m : k,
+                               b: bPtr, ldb: transB ? k : n, c: pb.baseAddress!, ldc: n)
                     for i in 0..<(m * n) { out[i] += Int64(pb[i]) }
                     k0 += kk
                 }

@@ -25,7 +25,13 @@ func requantize(_ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, ze
 }
 
 /// Requantization of a conv output laid out [n, m, spatial], the multiplier chosen per channel row.
-func requantizeRows(_ acc: [Int32], multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
+func requantizeRows(_ accumulators: IntegerAccumulators, multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
+    // float(acc) as MLAS computes it: from int32, or the already exact float accumulators.
+    let acc: [Float]
+    switch accumulators {
+    case .exactFloat(let f): acc = f
+    case .int32(let v): acc = v.map { Float($0) }
+    }
     let r = dtype.integerRange!
     let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
     let zp = Int32(zeroPoint)
@@ -35,7 +41,7 @@ func requantizeRows(_ acc: [Int32], multiplier: [Float], channels m: Int, spatia
             while i < ab.count {
                 let mult = multiplier.count == 1 ? multiplier[0] : multiplier[(i / spatial) % m]
                 for j in i..<(i + spatial) {
-                    var v = Float(ab[j]) * mult
+                    var v = ab[j] * mult
                     v = v >= lo ? v : lo
                     v = v <= hi ? v : hi
                     buf[j] = roundHalfEvenToInt32(v) &+ zp
@@ -81,7 +87,7 @@ struct QLinearConvKernel: Kernel {
         guard wScale.count == 1 || wScale.count == geo.m else { throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels") }
         guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
         if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
-        let acc = try integerConv(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues))  // int32, wrapping
+        let acc = try integerConvAccumulators(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues))
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         let mult = wScale.map { xsv * $0 / ysv }
         return [requantizeRows(acc, multiplier: mult, channels: geo.m, spatial: geo.spatial, zeroPoint: try zeroPoint(yz, "y_zero_point"),
@@ -135,13 +141,9 @@ struct QGemmKernel: Kernel {
             throw QVError.badInput("b_scale/b_zero_point must have 1 or \(n) values")
         }
         let az0 = try zeroPoint(az, "a_zero_point")
-        let av = try intValues(a).map { $0 - az0 }
-        // Per-column zero points: subtract column-wise from B (B is K×N after op()).
-        var bv = try intValues(b)
-        for i in 0..<bv.count {
-            let col = transB ? i / k : i % n
-            bv[i] -= bZero.count == 1 ? bZero[0] : bZero[col]
-        }
+        let av = try shiftedFloats(a) { _ in az0 }
+        // Per-column zero points of op(B) (B stored [n×k] when transposed).
+        let bv = try shiftedFloats(b) { i in bZero.count == 1 ? bZero[0] : bZero[transB ? i / k : i % n] }
         var acc = try integerMatmul(a: av, b: bv, m: m, n: n, k: k, transA: transA, transB: transB)
         if let c {
             guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }
