@@ -47,6 +47,6 @@ let package = Package(
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVCompare", "QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "QVCompareTests", dependencies: ["QVCompare", "QVRecipe", "QVIO", "_TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify"]),
+        .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify", "QVGraph", "QVIO"]),
     ]
 )

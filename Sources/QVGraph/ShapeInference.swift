@@ -129,7 +129,7 @@ public struct ShapeInference: Sendable {
             return [TensorFact(dtype: dt, shape: try matmulShape(a, bs))]
         case ("", "Flatten"):
             guard let s = x?.shape else { return same }
-            let axis = normalizeAxis(int("axis") ?? 1, rank: s.count + 1)
+            let axis = try Self.axis(int("axis") ?? 1, rank: s.count + 1, "Flatten axis")
             return [TensorFact(dtype: x?.dtype, shape: [s[..<axis].reduce(1, *), s[axis...].reduce(1, *)])]
         case ("", "Reshape"):
             guard let target = constInts(1), let s = x?.shape else { return [TensorFact(dtype: x?.dtype, shape: nil)] }
@@ -141,12 +141,12 @@ public struct ShapeInference: Sendable {
             return [TensorFact(dtype: x?.dtype, shape: perm.map { s[$0] })]
         case ("", "Squeeze"):
             guard let s = x?.shape else { return same }
-            let axes = (ints("axes") ?? constInts(1))?.map { normalizeAxis($0, rank: s.count) }
+            let axes = try (ints("axes") ?? constInts(1))?.map { try Self.axis($0, rank: s.count, "Squeeze axis") }
             return [TensorFact(dtype: x?.dtype, shape: s.enumerated().filter { (i, d) in axes.map { !$0.contains(i) } ?? (d != 1) }.map(\.1))]
         case ("", "Unsqueeze"):
             guard let s = x?.shape, let axes0 = ints("axes") ?? constInts(1) else { return [TensorFact(dtype: x?.dtype, shape: nil)] }
             let r = s.count + axes0.count
-            let axes = Set(axes0.map { normalizeAxis($0, rank: r) })
+            let axes = Set(try axes0.map { try Self.axis($0, rank: r, "Unsqueeze axis") })
             var out: [Int] = []
             var it = s.makeIterator()
             for i in 0..<r { out.append(axes.contains(i) ? 1 : it.next() ?? 1) }
@@ -154,7 +154,8 @@ public struct ShapeInference: Sendable {
         case ("", "Concat"), ("com.microsoft", "QLinearConcat"):
             let tensors = n.opType == "Concat" ? ins : stride(from: 2, to: ins.count, by: 3).map { ins[$0] }
             guard let shapes = tensors.map({ $0?.shape }) as? [[Int]], let first = shapes.first else { return [TensorFact(dtype: x?.dtype, shape: nil)] }
-            let axis = normalizeAxis(int("axis") ?? 0, rank: first.count)
+            let axis = try Self.axis(int("axis") ?? 0, rank: first.count, "Concat axis")
+            guard shapes.allSatisfy({ $0.count == first.count }) else { throw QVError.badInput("Concat inputs of different ranks: \(shapes)") }
             var out = first
             out[axis] = shapes.map { $0[axis] }.reduce(0, +)
             let dt = n.opType == "Concat" ? x?.dtype : ins.count > 1 ? ins[1]?.dtype : nil
@@ -167,7 +168,7 @@ public struct ShapeInference: Sendable {
         case ("", "Gather"):
             let idx = ins.count > 1 ? ins[1]?.shape : nil
             guard let s = x?.shape, let ix = idx else { return [TensorFact(dtype: x?.dtype, shape: nil)] }
-            let axis = normalizeAxis(int("axis") ?? 0, rank: s.count)
+            let axis = try Self.axis(int("axis") ?? 0, rank: s.count, "Gather axis")
             return [TensorFact(dtype: x?.dtype, shape: Array(s[..<axis]) + ix + Array(s[(axis + 1)...]))]
         case ("", "Constant"):
             if case .tensor(let t) = n.attribute("value") { return [TensorFact(dtype: t.dtype, shape: t.shape)] }
@@ -188,6 +189,13 @@ public struct ShapeInference: Sendable {
     }
 
     public static func normalizeAxis(_ a: Int, rank: Int) -> Int { a < 0 ? a + rank : a }
+
+    /// An axis normalized into 0..<rank; a bad input error otherwise.
+    public static func axis(_ a: Int, rank: Int, _ what: String = "axis") throws -> Int {
+        let n = a < 0 ? a + rank : a
+        guard n >= 0 && n < max(rank, 1) else { throw QVError.badInput("\(what) \(a) is out of range for rank \(rank)") }
+        return n
+    }
 
     /// Numpy-style multidirectional broadcasting.
     public static func broadcast(_ shapes: [[Int]]) throws -> [Int] {
@@ -240,6 +248,9 @@ public struct ShapeInference: Sendable {
         let ceilMode: Bool = if case .int(let c) = n.attribute("ceil_mode") { c == 1 } else { false }
         guard strides.count == r, dil.count == r, pads.count == 2 * r, input.count == r else {
             throw QVError.badInput("strides/dilations/pads do not match the \(r)-d kernel")
+        }
+        guard strides.allSatisfy({ $0 >= 1 }), dil.allSatisfy({ $0 >= 1 }), kernel.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 }) else {
+            throw QVError.badInput("invalid window: kernel \(kernel), strides \(strides), dilations \(dil), pads \(pads) (strides, dilations and kernel must be ≥ 1, pads ≥ 0)")
         }
         var out: [Int] = []
         for i in 0..<r {

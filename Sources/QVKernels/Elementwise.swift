@@ -224,7 +224,7 @@ struct SoftmaxKernel: Kernel {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "input")
         guard x.dtype == .float else { throw QVError.unsupported("Softmax on \(x.dtype)") }
-        let a = ShapeInference.normalizeAxis(axis, rank: x.rank)
+        let a = try ShapeInference.axis(axis, rank: x.rank, "Softmax axis")
         let dim = x.shape[a], inner = x.shape[(a + 1)...].reduce(1, *), outer = x.shape[..<a].reduce(1, *)
         var y = x.floats!
         for o in 0..<outer {

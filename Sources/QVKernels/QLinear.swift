@@ -328,7 +328,7 @@ struct QLinearConcatKernel: Kernel {
             let range = x.dtype.integerRange!
             parts.append(wrapping(try intValues(x).map { mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range) }, x.dtype, shape: x.shape))
         }
-        let a = ShapeInference.normalizeAxis(axis, rank: parts[0].rank)
+        let a = try ShapeInference.axis(axis, rank: parts[0].rank, "QLinearConcat axis")
         for p in parts where p.rank != parts[0].rank || (0..<p.rank).contains(where: { $0 != a && p.shape[$0] != parts[0].shape[$0] }) {
             throw QVError.badInput("QLinearConcat inputs \(parts.map(\.shape)) do not fit along axis \(a)")
         }

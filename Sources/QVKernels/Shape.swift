@@ -35,7 +35,7 @@ struct ShapeKernel: Kernel {
         let x = try required(inputs, 0, "data")
         switch node.opType {
         case "Flatten":
-            let axis = ShapeInference.normalizeAxis(node.int("axis", default: 1), rank: x.rank + 1 == 1 ? 1 : x.rank)
+            let axis = try ShapeInference.axis(node.int("axis", default: 1), rank: x.rank + 1, "Flatten axis")
             return [x.reshaped([x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)])]
         case "Reshape":
             let target = try intValues(try required(inputs, 1, "shape")).map { Int($0) }
@@ -44,13 +44,13 @@ struct ShapeKernel: Kernel {
             let axesInput = try optional(inputs, 1).map { try intValues($0).map { Int($0) } }
             let axes = node.ints("axes") ?? axesInput
             if node.opType == "Squeeze" {
-                let ax = Set((axes ?? []).map { ShapeInference.normalizeAxis($0, rank: x.rank) })
+                let ax = Set(try (axes ?? []).map { try ShapeInference.axis($0, rank: x.rank, "Squeeze axis") })
                 if let bad = ax.first(where: { x.shape[$0] != 1 }) { throw QVError.badInput("cannot squeeze axis \(bad) of \(x.shape)") }
                 return [x.reshaped(x.shape.enumerated().filter { axes == nil ? $0.element != 1 : !ax.contains($0.offset) }.map(\.element))]
             }
             guard let axes else { throw QVError.badInput("Unsqueeze needs axes") }
             let r = x.rank + axes.count
-            let ax = Set(axes.map { ShapeInference.normalizeAxis($0, rank: r) })
+            let ax = Set(try axes.map { try ShapeInference.axis($0, rank: r, "Unsqueeze axis") })
             var it = x.shape.makeIterator()
             return [x.reshaped((0..<r).map { ax.contains($0) ? 1 : it.next()! })]
         case "Transpose":
@@ -72,7 +72,7 @@ struct ShapeKernel: Kernel {
             return [gather(x, src, shape: outShape)]
         case "Concat":
             let ts = inputs.compactMap { $0 }
-            let axis = ShapeInference.normalizeAxis(node.int("axis", default: 0), rank: x.rank)
+            let axis = try ShapeInference.axis(node.int("axis", default: 0), rank: x.rank, "Concat axis")
             for t in ts where t.rank != x.rank || t.dtype != x.dtype || (0..<x.rank).contains(where: { $0 != axis && t.shape[$0] != x.shape[$0] }) {
                 throw QVError.badInput("Concat inputs \(ts.map(\.shape)) do not fit along axis \(axis)")
             }
@@ -99,7 +99,7 @@ struct ShapeKernel: Kernel {
             return [gather(x, src, shape: outShape, fill: fill)]
         case "Gather":
             let idxT = try required(inputs, 1, "indices")
-            let axis = ShapeInference.normalizeAxis(node.int("axis", default: 0), rank: x.rank)
+            let axis = try ShapeInference.axis(node.int("axis", default: 0), rank: x.rank, "Gather axis")
             let idx = try intValues(idxT).map { Int($0) < 0 ? Int($0) + x.shape[axis] : Int($0) }
             if let bad = idx.first(where: { $0 < 0 || $0 >= x.shape[axis] }) { throw QVError.badInput("Gather index \(bad) out of range") }
             let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)

@@ -1,4 +1,6 @@
 import Foundation
+import QVGraph
+import QVIO
 import XCTest
 import _TestSupport
 
@@ -51,5 +53,43 @@ final class UsageTests: XCTestCase {
         XCTAssertEqual(h.exitCode, 0)
         XCTAssertTrue(h.stdout.contains("inspect"), h.stdout)
         XCTAssertEqual(try runQVerify(["--version"]).exitCode, 0)
+    }
+}
+
+/// Semantically invalid attributes found by mutation fuzzing: exit 2 naming the node, never a trap.
+final class InvalidAttributeTests: XCTestCase {
+    func mutated(_ rel: String, _ node: String, _ attr: Attribute) throws -> String {
+        var m = try OnnxFile.load(TestPaths.reference(rel))
+        let i = m.graph.nodes.firstIndex { $0.name == node }!
+        m.graph.nodes[i].attributes.removeAll { $0.name == attr.name }
+        m.graph.nodes[i].attributes.append(attr)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-mut-\(UUID().uuidString).onnx").path
+        try OnnxFile.save(m, to: path)
+        return path
+    }
+
+    func assertRefused(_ path: String, _ message: String, line: UInt = #line) throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for args in [["inspect", path], ["run", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--output-dir", NSTemporaryDirectory() + "qv-mut-out"]] {
+            let r = try runQVerify(args)
+            XCTAssertEqual(r.exitCode, 2, "\(args[0]): \(r.stderr)", line: line)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, line: line)
+            XCTAssertTrue(r.stderr.contains(message), "\(args[0]): expected “\(message)” in \(r.stderr)", line: line)
+        }
+    }
+
+    func testZeroConvStridesAreRefusedNotDividedBy() throws {
+        try assertRefused(try mutated("lenet/float.onnx", "conv1", Attribute(name: "strides", value: .ints([0, 0]))),
+                          "node Conv 'conv1': invalid window")
+    }
+
+    func testZeroPoolStridesAreRefused() throws {
+        try assertRefused(try mutated("lenet/float.onnx", "pool1", Attribute(name: "strides", value: .ints([0, 0]))),
+                          "node MaxPool 'pool1': invalid window")
+    }
+
+    func testOutOfRangeFlattenAxisIsRefused() throws {
+        try assertRefused(try mutated("lenet/float.onnx", "flatten", Attribute(name: "axis", value: .int(9))),
+                          "node Flatten 'flatten': Flatten axis 9 is out of range for rank 5")
     }
 }
