@@ -64,6 +64,19 @@ def float_bias_folded(m):
     c = first(m, "Conv"); init = next(i for i in m.graph.initializer if i.name == c.input[2])
     init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32) + 0.5, init.name))
 muts.append(("folded bias non-integer float", "folded", float_bias_folded))
+def short_bias(m):
+    c = first(m, "Conv"); init = next(i for i in m.graph.initializer if i.name == c.input[2])
+    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init)[:2], init.name))
+muts.append(("conv bias too short", "float", short_bias))
+muts.append(("folded conv bias too short", "folded", short_bias))
+def qconv_bias_short(m):
+    q = first(m, "QLinearConv"); init = next(i for i in m.graph.initializer if i.name == q.input[8])
+    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init)[:1], init.name))
+muts.append(("qlinearconv bias too short", "qop", qconv_bias_short))
+def gemm_bias_long(m):
+    g = first(m, "Gemm"); init = next(i for i in m.graph.initializer if i.name == g.input[2])
+    init.CopyFrom(numpy_helper.from_array(np.concatenate([numpy_helper.to_array(init)] * 3), init.name))
+muts.append(("gemm bias too long", "float", gemm_bias_long))
 problems = 0
 for name, b, f in muts:
     m = copy.deepcopy(base[b]); f(m)

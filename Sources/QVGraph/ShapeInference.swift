@@ -86,10 +86,16 @@ public struct ShapeInference: Sendable {
             return [TensorFact(dtype: (s?.isFloatingPoint ?? false) ? s : .float, shape: x?.shape)]
         case ("", "Conv"), ("", "ConvInteger"):
             let w = ins.count > 1 ? ins[1] : nil
+            if n.opType == "Conv", ins.count > 2, let b = ins[2]?.shape, let ws = w?.shape, !ws.isEmpty, b != [ws[0]] {
+                throw QVError.badInput("bias of shape \(b) does not match \(ws[0]) output channels")
+            }
             let dt: DType? = n.opType == "ConvInteger" ? .int32 : accumulatorType(x?.dtype, w?.dtype)
             return [TensorFact(dtype: dt, shape: try convShape(n, x?.shape, w?.shape))]
         case ("", "QLinearConv"):
             let w = ins.count > 3 ? ins[3] : nil
+            if ins.count > 8, let b = ins[8]?.shape, let ws = w?.shape, !ws.isEmpty, b != [ws[0]] {
+                throw QVError.badInput("bias of shape \(b) does not match \(ws[0]) output channels")
+            }
             let y = ins.count > 7 ? ins[7] : nil
             return [TensorFact(dtype: y?.dtype ?? x?.dtype, shape: try convShape(n, x?.shape, w?.shape))]
         case ("", "MaxPool"), ("", "AveragePool"), ("", "LpPool"), ("com.microsoft", "QLinearAveragePool"):
@@ -109,6 +115,12 @@ public struct ShapeInference: Sendable {
             let k2 = int("transB") == 1 ? bs[1] : bs[0]
             let nn = int("transB") == 1 ? bs[0] : bs[1]
             guard k1 == k2 else { throw QVError.badInput("Gemm inner dimensions differ: A \(a) vs B \(bs)") }
+            if ins.count > 2, let c = ins[2]?.shape {
+                let c2 = Array(repeating: 1, count: max(0, 2 - c.count)) + c
+                guard c2.count == 2, c2[0] == 1 || c2[0] == m, c2[1] == 1 || c2[1] == nn else {
+                    throw QVError.badInput("bias C of shape \(c) does not broadcast to [\(m), \(nn)]")
+                }
+            }
             return [TensorFact(dtype: dt, shape: [m, nn])]
         case ("com.microsoft", "QGemm"):
             let b = ins.count > 3 ? ins[3]?.shape : nil

@@ -127,6 +127,7 @@ struct ConvKernel: Kernel {
         let x = try required(inputs, 0, "X"), w = try required(inputs, 1, "W")
         let b = optional(inputs, 2)
         let geo = try ConvGeometry(node: node, x: x.shape, w: w.shape)
+        if let b, b.count != geo.m { throw QVError.badInput("bias has \(b.count) values for \(geo.m) output channels") }
         if x.dtype.isInteger || w.dtype.isInteger {
             guard ctx.semantics == .aidge else {
                 throw QVError.badInput("Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")

@@ -141,6 +141,9 @@ struct ClipKernel: Kernel {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "input")
         let lo = optional(inputs, 1), hi = optional(inputs, 2)
+        for bound in [lo, hi].compactMap({ $0 }) where bound.count != 1 {
+            throw QVError.badInput("Clip bounds must be scalars, got shape \(bound.shape)")
+        }
         if x.dtype == .float {
             let l = try lo.map { try floatValues($0)[0] } ?? attrMin ?? -.infinity
             let h = try hi.map { try floatValues($0)[0] } ?? attrMax ?? .infinity

@@ -88,6 +88,20 @@ final class InvalidAttributeTests: XCTestCase {
                           "node MaxPool 'pool1': invalid window")
     }
 
+    func testABiasThatDoesNotMatchTheOutputChannelsIsRefusedEvenByConvert() throws {
+        var m = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized_folded.onnx"))
+        let conv = m.graph.nodes.first { $0.name == "conv1" }!
+        m.graph.setInitializer(conv.inputs[2], Tensor([Int32](arrayLiteral: 1, 2), shape: [2], dtype: .int32))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-bias-\(UUID().uuidString).onnx").path
+        try OnnxFile.save(m, to: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-bias-out-\(UUID().uuidString).onnx").path
+        let r = try runQVerify(["convert", path, "--to", "qop", "-o", out])
+        XCTAssertEqual(r.exitCode, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("node Conv 'conv1': bias of shape [2] does not match 4 output channels"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no file written")
+    }
+
     func testOutOfRangeFlattenAxisIsRefused() throws {
         try assertRefused(try mutated("lenet/float.onnx", "flatten", Attribute(name: "axis", value: .int(9))),
                           "node Flatten 'flatten': Flatten axis 9 is out of range for rank 5")
