@@ -37,9 +37,17 @@ public final class Interpreter: @unchecked Sendable {
             }
             throw QVError.unsupported("\(unsupported.count) unsupported op\(unsupported.count == 1 ? "" : "s"): " + list.joined(separator: "; "))
         }
+        // Tensors that are the same on every run: initializers and what only they feed.
+        var constantNames = Set(g.initializerOrder)
+        for i in order {
+            let n = g.nodes[i]
+            let ins = n.inputs.filter { !$0.isEmpty }
+            if !ins.isEmpty, ins.allSatisfy({ constantNames.contains($0) }) { constantNames.formUnion(n.outputs) }
+        }
         var ks: [Int: any Kernel] = [:]
         for (i, n) in g.nodes.enumerated() {
             var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
+            ctx.constantInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
             if semantics == .aidge, n.opType == "QuantizeLinear", n.inputs.count > 2,
                let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint {
                 ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)

@@ -1,3 +1,4 @@
+import Foundation
 import QVGraph
 
 /// The shape arithmetic of a 1-D or 2-D convolution (NCHW / NCW), shared by Conv, ConvInteger and
@@ -115,6 +116,7 @@ struct ConvGeometry: Equatable {
 struct ConvKernel: Kernel {
     let node: Node
     let ctx: KernelContext
+    let cache = WeightCache()
 
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
@@ -133,12 +135,88 @@ struct ConvKernel: Kernel {
                 throw QVError.badInput("Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
             let bias = try b.map(integersAllowingFloat)
-            let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: bias)
+            let prepared = ctx.constantInputs.contains(1)
+                ? try cache.get { try PreparedWeights(w, zeros: [0], rows: geo.m, rowLength: geo.k) } : nil
+            let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: bias, weights: prepared)
             return [Tensor(dtype: .int32, shape: geo.outShape, storage: .i32(acc))]
         }
         guard x.dtype == .float, w.dtype == .float else { throw QVError.unsupported("Conv on \(x.dtype)×\(w.dtype)") }
         let y = floatConv(geo, x: x.floats!, w: w.floats!, bias: try b.map(floatValues))
         return [Tensor(dtype: .float, shape: geo.outShape, storage: .f32(y))]
+    }
+}
+
+// Shifted operands as Float (exact: |v| < 2^24), with their largest magnitude, in one pass;
+// `zeros` holds one zero point per row of `rowLength` values (or one for all).
+func shiftedOperand(_ t: Tensor, _ zeros: [Int64], rowLength: Int) throws -> (values: [Float], maxAbs: Int64) {
+    var maxAbs: Float = 0
+    var values: [Float]
+    switch t.storage {
+    case .i32(let a):
+        values = [Float](unsafeUninitializedCapacity: a.count) { buf, n in
+            a.withUnsafeBufferPointer { ab in
+                var start = 0, row = 0
+                while start < ab.count {
+                    let z = Int32(truncatingIfNeeded: zeros[zeros.count == 1 ? 0 : row])
+                    let end = zeros.count == 1 ? ab.count : min(ab.count, start + rowLength)
+                    for i in start..<end {
+                        let v = Float(ab[i] &- z)
+                        buf[i] = v
+                        let m = v >= 0 ? v : -v
+                        maxAbs = m > maxAbs ? m : maxAbs
+                    }
+                    start = end
+                    row += 1
+                }
+            }
+            n = a.count
+        }
+    case .f32(let a):
+        // Aidge fake-quantized operands: float-typed integers.
+        guard a.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 16_777_216 }) else {
+            throw QVError.badInput("integer convolution on a float tensor that does not hold integers")
+        }
+        values = a.indices.map { a[$0] - Float(zeros[zeros.count == 1 ? 0 : $0 / rowLength]) }
+        maxAbs = values.map { abs($0) }.max() ?? 0
+    default:
+        let v = try intValues(t)
+        values = v.indices.map { Float(v[$0] - zeros[zeros.count == 1 ? 0 : $0 / rowLength]) }
+        maxAbs = values.map { abs($0) }.max() ?? 0
+    }
+    return (values, Int64(maxAbs))
+}
+
+/// Integer conv weights shifted by their zero points, as exact floats, with the bounds the exact
+/// GEMM needs. Computed once per kernel when the weights are a constant.
+struct PreparedWeights: Sendable {
+    var values: [Float]
+    var maxAbs: Int64
+    var maxRowAbsSum: Float
+
+    init(_ wt: Tensor, zeros: [Int64], rows: Int, rowLength: Int) throws {
+        (values, maxAbs) = try shiftedOperand(wt, zeros, rowLength: rowLength)
+        var best: Float = 0
+        values.withUnsafeBufferPointer { wb in
+            for r in 0..<rows {
+                var acc: Float = 0
+                for j in 0..<rowLength { acc += abs(wb[r * rowLength + j]) }
+                best = max(best, acc)
+            }
+        }
+        maxRowAbsSum = best
+    }
+}
+
+/// Holds a kernel's prepared constant weights (kernels are values; this box is shared by copies).
+final class WeightCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var prepared: PreparedWeights?
+    func get(_ make: () throws -> PreparedWeights) rethrows -> PreparedWeights {
+        lock.lock(); defer { lock.unlock() }
+        if let p = prepared { return p }
+        let p = try make()
+        prepared = p
+        return p
     }
 }
 
@@ -170,8 +248,8 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
 /// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. The GEMM runs in
 /// float32 over chunks of the reduction dimension small enough that every partial sum is an
 /// integer below 2^24 (exactly representable); the chunks are added in Int64.
-func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> [Int32] {
-    switch try integerConvAccumulators(geo, x: xt, w: wt, xZero: xZero, wZero: wZero, bias: bias) {
+func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?, weights: PreparedWeights? = nil) throws -> [Int32] {
+    switch try integerConvAccumulators(geo, x: xt, w: wt, xZero: xZero, wZero: wZero, bias: bias, weights: weights) {
     case .int32(let v): return v
     case .exactFloat(let y):
         return [Int32](unsafeUninitializedCapacity: y.count) { buf, n in
@@ -188,59 +266,15 @@ enum IntegerAccumulators {
     case int32([Int32])
 }
 
-func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?) throws -> IntegerAccumulators {
+func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?,
+                              weights: PreparedWeights? = nil) throws -> IntegerAccumulators {
     let kTotal = geo.k
-    // Shifted operands as Float (exact: |v| < 2^24), with their largest magnitude, in one pass;
-    // `zeros` holds one zero point per row of `rowLength` values (or one for all).
-    func shifted(_ t: Tensor, _ zeros: [Int64], rowLength: Int) throws -> (values: [Float], maxAbs: Int64) {
-        var maxAbs: Float = 0
-        var values: [Float]
-        switch t.storage {
-        case .i32(let a):
-            values = [Float](unsafeUninitializedCapacity: a.count) { buf, n in
-                a.withUnsafeBufferPointer { ab in
-                    var start = 0, row = 0
-                    while start < ab.count {
-                        let z = Int32(truncatingIfNeeded: zeros[zeros.count == 1 ? 0 : row])
-                        let end = zeros.count == 1 ? ab.count : min(ab.count, start + rowLength)
-                        for i in start..<end {
-                            let v = Float(ab[i] &- z)
-                            buf[i] = v
-                            let m = v >= 0 ? v : -v
-                            maxAbs = m > maxAbs ? m : maxAbs
-                        }
-                        start = end
-                        row += 1
-                    }
-                }
-                n = a.count
-            }
-        case .f32(let a):
-            // Aidge fake-quantized operands: float-typed integers.
-            guard a.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 16_777_216 }) else {
-                throw QVError.badInput("integer convolution on a float tensor that does not hold integers")
-            }
-            values = a.indices.map { a[$0] - Float(zeros[zeros.count == 1 ? 0 : $0 / rowLength]) }
-            maxAbs = values.map { abs($0) }.max() ?? 0
-        default:
-            let v = try intValues(t)
-            values = v.indices.map { Float(v[$0] - zeros[zeros.count == 1 ? 0 : $0 / rowLength]) }
-            maxAbs = values.map { abs($0) }.max() ?? 0
-        }
-        return (values, Int64(maxAbs))
-    }
-    let (xf, maxX) = try shifted(xt, [xZero], rowLength: 1)
-    let (wf, maxW) = try shifted(wt, wZero, rowLength: kTotal)
+    let (xf, maxX) = try shiftedOperand(xt, [xZero], rowLength: 1)
+    let pw = try weights ?? PreparedWeights(wt, zeros: wZero, rows: geo.m, rowLength: kTotal)
+    let wf = pw.values, maxW = pw.maxAbs
     guard maxX < (1 << 24), maxW < (1 << 24) else { throw QVError.unsupported("integer convolution operands beyond 2^24") }
     // Every partial sum of output row m is at most max|x| · Σ_k |w_mk| in magnitude.
-    var maxRowAbs: Float = 0
-    wf.withUnsafeBufferPointer { wb in
-        for r in 0..<geo.m {
-            var acc: Float = 0
-            for j in 0..<kTotal { acc += abs(wb[r * kTotal + j]) }
-            maxRowAbs = max(maxRowAbs, acc)
-        }
-    }
+    let maxRowAbs = pw.maxRowAbsSum
     let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
     let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
     if Double(maxX) * Double(maxRowAbs) + Double(biasMax) < Double(1 << 24) {

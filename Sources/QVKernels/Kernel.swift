@@ -57,6 +57,9 @@ public struct KernelContext: Sendable {
     /// For an Aidge fake-quantize quantizer (float zero point): the integer range it clips to,
     /// which the file does not record; the interpreter derives it from where the output goes.
     public var fakeQuantRange: ClosedRange<Int64>?
+    /// Positions of the node's inputs that are the same constant on every run (initializers and
+    /// folded constants): kernels may prepare them once.
+    public var constantInputs: Set<Int> = []
     public init(semantics: Semantics, opset: Int64, fakeQuantRange: ClosedRange<Int64>? = nil) {
         self.semantics = semantics
         self.opset = opset

@@ -74,7 +74,12 @@ func checkQuantized(_ t: Tensor, _ what: String) throws {
 /// Per-channel weight scales and zero points supported.
 struct QLinearConvKernel: Kernel {
     let node: Node
-    init(node: Node, ctx: KernelContext) throws { self.node = node }
+    let constantWeights: Bool
+    let cache = WeightCache()
+    init(node: Node, ctx: KernelContext) throws {
+        self.node = node
+        constantWeights = ctx.constantInputs.contains(3) && ctx.constantInputs.contains(5)
+    }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "x"), xs = try required(inputs, 1, "x_scale"), xz = try required(inputs, 2, "x_zero_point")
@@ -87,7 +92,9 @@ struct QLinearConvKernel: Kernel {
         guard wScale.count == 1 || wScale.count == geo.m else { throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels") }
         guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
         if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
-        let acc = try integerConvAccumulators(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues))
+        let prepared = constantWeights ? try cache.get { try PreparedWeights(w, zeros: wZero, rows: geo.m, rowLength: geo.k) } : nil
+        let acc = try integerConvAccumulators(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues),
+                                              weights: prepared)
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         let mult = wScale.map { xsv * $0 / ysv }
         return [requantizeRows(acc, multiplier: mult, channels: geo.m, spatial: geo.spatial, zeroPoint: try zeroPoint(yz, "y_zero_point"),
