@@ -116,7 +116,7 @@ struct ConvGeometry: Equatable {
 struct ConvKernel: Kernel {
     let node: Node
     let ctx: KernelContext
-    let cache = WeightCache()
+    let cache = WeightCache<PreparedWeights>()
 
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
@@ -208,10 +208,10 @@ struct PreparedWeights: Sendable {
 }
 
 /// Holds a kernel's prepared constant weights (kernels are values; this box is shared by copies).
-final class WeightCache: @unchecked Sendable {
+final class WeightCache<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private var prepared: PreparedWeights?
-    func get(_ make: () throws -> PreparedWeights) rethrows -> PreparedWeights {
+    private var prepared: Value?
+    func get(_ make: () throws -> Value) rethrows -> Value {
         lock.lock(); defer { lock.unlock() }
         if let p = prepared { return p }
         let p = try make()

@@ -89,11 +89,41 @@ func shiftedFloats(_ t: Tensor, zero: (Int) -> Int64) throws -> [Float] {
 /// sgemm when every partial sum provably stays below 2^24 (max|a| · max column Σ|b|), else
 /// K-chunks whose partial sums do, summed in Int64. Transposes are left to sgemm.
 func integerMatmul(a: [Float], b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
-    let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = b.lazy.map { abs($0) }.max() ?? 0
+    try integerMatmul(a: a, b: IntegerOperand(rightOperand: b, k: k, n: n, transposed: transB), m: m, n: n, k: k, transA: transA, transB: transB)
+}
+
+/// The right operand op(B)[k×n] of an exact integer product, with the bounds that decide how it
+/// can be summed in float32. Constant weights make it once.
+struct IntegerOperand: Sendable {
+    let values: [Float]
+    /// max |b| and the largest Σ_k |op(B)[k, j]| over columns j.
+    let maxAbs: Float, maxColumnAbsSum: Float
+
+    init(rightOperand b: [Float], k: Int, n: Int, transposed: Bool) {
+        values = b
+        var colAbs = [Float](repeating: 0, count: n)
+        var maxB: Float = 0
+        b.withUnsafeBufferPointer { bb in
+            if transposed {  // stored [n×k]: a column of op(B) is a contiguous row
+                for j in 0..<n {
+                    var s: Float = 0
+                    for kk in 0..<k { let v = abs(bb[j * k + kk]); s += v; maxB = max(maxB, v) }
+                    colAbs[j] = s
+                }
+            } else {
+                for kk in 0..<k { for j in 0..<n { let v = abs(bb[kk * n + j]); colAbs[j] += v; maxB = max(maxB, v) } }
+            }
+        }
+        maxAbs = maxB
+        maxColumnAbsSum = colAbs.max() ?? 0
+    }
+}
+
+func integerMatmul(a: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
+    let b = operand.values
+    let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = operand.maxAbs
     guard maxA < 16_777_216, maxB < 16_777_216 else { throw QVError.unsupported("integer matrix product operands beyond 2^24") }
-    var colAbs = [Float](repeating: 0, count: n)
-    for kk in 0..<k { for j in 0..<n { colAbs[j] += abs(transB ? b[j * k + kk] : b[kk * n + j]) } }
-    let single = Double(maxA) * Double(colAbs.max() ?? 0) < Double(1 << 24)
+    let single = Double(maxA) * Double(operand.maxColumnAbsSum) < Double(1 << 24)
     let chunk = single ? k : max(1, min(k, Int(16_777_215 / max(1, Double(maxA) * Double(maxB)))))
     var out = [Int64](repeating: 0, count: m * n)
     var part = [Float](repeating: 0, count: m * n)

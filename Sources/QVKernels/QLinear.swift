@@ -75,7 +75,7 @@ func checkQuantized(_ t: Tensor, _ what: String) throws {
 struct QLinearConvKernel: Kernel {
     let node: Node
     let constantWeights: Bool
-    let cache = WeightCache()
+    let cache = WeightCache<PreparedWeights>()
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
         constantWeights = ctx.constantInputs.contains(3) && ctx.constantInputs.contains(5)
@@ -128,7 +128,11 @@ struct QLinearMatMulKernel: Kernel {
 /// y_scale, that product as float32 output.
 struct QGemmKernel: Kernel {
     let transA: Bool, transB: Bool, alpha: Float
+    /// B shifted by its zero points, as Float, with its bounds: made once when B is constant.
+    let constantB: Bool
+    let cache = WeightCache<IntegerOperand>()
     init(node: Node, ctx: KernelContext) throws {
+        constantB = ctx.constantInputs.contains(3) && ctx.constantInputs.contains(5)
         transA = node.int("transA", default: 0) != 0
         transB = node.int("transB", default: 0) != 0
         alpha = node.float("alpha", default: 1)
@@ -150,8 +154,12 @@ struct QGemmKernel: Kernel {
         let az0 = try zeroPoint(az, "a_zero_point")
         let av = try shiftedFloats(a) { _ in az0 }
         // Per-column zero points of op(B) (B stored [n×k] when transposed).
-        let bv = try shiftedFloats(b) { i in bZero.count == 1 ? bZero[0] : bZero[transB ? i / k : i % n] }
-        var acc = try integerMatmul(a: av, b: bv, m: m, n: n, k: k, transA: transA, transB: transB)
+        let prepare = { [transB] in
+            IntegerOperand(rightOperand: try shiftedFloats(b) { i in bZero.count == 1 ? bZero[0] : bZero[transB ? i / k : i % n] },
+                           k: k, n: n, transposed: transB)
+        }
+        let bOperand = constantB ? try cache.get(prepare) : try prepare()
+        var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA, transB: transB)
         if let c {
             guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }
             let cv = try intValues(c), idx = try biasIndex(c.shape, m: m, n: n)
