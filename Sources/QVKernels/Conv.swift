@@ -156,18 +156,22 @@ func shiftedOperand(_ t: Tensor, _ zeros: [Int64], rowLength: Int) throws -> (va
         values = [Float](unsafeUninitializedCapacity: a.count) { buf, n in
             a.withUnsafeBufferPointer { ab in
                 var start = 0, row = 0
+                // An integer running maximum in a local: this loop vectorizes (a captured
+                // Float maximum did not, and cost 8% of a QOP model's time).
+                var mx: UInt32 = 0
                 while start < ab.count {
                     let z = Int32(truncatingIfNeeded: zeros[zeros.count == 1 ? 0 : row])
                     let end = zeros.count == 1 ? ab.count : min(ab.count, start + rowLength)
                     for i in start..<end {
-                        let v = Float(ab[i] &- z)
-                        buf[i] = v
-                        let m = v >= 0 ? v : -v
-                        maxAbs = m > maxAbs ? m : maxAbs
+                        let d = ab[i] &- z
+                        buf[i] = Float(d)
+                        let m = d.magnitude
+                        mx = m > mx ? m : mx
                     }
                     start = end
                     row += 1
                 }
+                maxAbs = Float(mx)
             }
             n = a.count
         }
