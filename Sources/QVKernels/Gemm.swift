@@ -6,8 +6,12 @@ struct GemmKernel: Kernel {
     let transA: Bool, transB: Bool
     let alpha: Float, beta: Float
     let ctx: KernelContext
+    /// An integer B as exact floats with its bounds, made once when B is a constant.
+    let constantB: Bool
+    let cache = WeightCache<IntegerOperand>()
 
     init(node: Node, ctx: KernelContext) throws {
+        constantB = ctx.constantInputs.contains(1)
         transA = node.int("transA", default: 0) != 0
         transB = node.int("transB", default: 0) != 0
         alpha = node.float("alpha", default: 1)
@@ -28,7 +32,9 @@ struct GemmKernel: Kernel {
                 throw QVError.badInput("Gemm on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
             guard alpha == 1, beta == 1 else { throw QVError.unsupported("integer Gemm with alpha/beta ≠ 1") }
-            var acc = try integerMatmul(a: try integersAllowingFloat(a), b: try integersAllowingFloat(b), m: m, n: n, k: k, transA: transA, transB: transB)
+            let prepare = { [transB] in IntegerOperand(rightOperand: try shiftedFloats(b) { _ in 0 }, k: k, n: n, transposed: transB) }
+            let bOperand = constantB ? try cache.get(prepare) : try prepare()
+            var acc = try integerMatmul(a: try shiftedFloats(a) { _ in 0 }, b: bOperand, m: m, n: n, k: k, transA: transA, transB: transB)
             if let c {
                 let cv = try integersAllowingFloat(c)
                 let idx = try biasIndex(c.shape, m: m, n: n)
