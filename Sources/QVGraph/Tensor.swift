@@ -159,7 +159,12 @@ public struct Tensor: Sendable, Equatable {
     /// Every element as Int64, for integer tensors (uint64 above Int64.max is refused).
     public func asInt64s() -> [Int64]? {
         switch storage {
-        case .i32(let a) where dtype.isInteger || dtype == .bool: return a.map(Int64.init)
+        case .i32(let a) where dtype.isInteger || dtype == .bool:
+            // A sized buffer, not map: this conversion runs on activations and vectorizes.
+            return [Int64](unsafeUninitializedCapacity: a.count) { buf, n in
+                a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = Int64(ab[i]) } }
+                n = a.count
+            }
         case .i64(let a): return a
         case .u64(let a): return a.allSatisfy({ $0 <= UInt64(Int64.max) }) ? a.map { Int64($0) } : nil
         default: return nil

@@ -257,7 +257,7 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
     case .int32(let v): return v
     case .exactFloat(let y):
         return [Int32](unsafeUninitializedCapacity: y.count) { buf, n in
-            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = Int32(yb[i]) } }  // exact integers below 2^24
+            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = exactIntegerToInt32(yb[i]) } }
             n = y.count
         }
     }

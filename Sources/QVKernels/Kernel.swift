@@ -49,6 +49,14 @@ func roundHalfEvenToInt32(_ v: Float) -> Int32 {
     Int32(bitPattern: (v + 12_582_912).bitPattern) &- 0x4B40_0000
 }
 
+/// A Float known to hold an integer below 2^24 in magnitude, as Int32, without Int32(_:)'s range
+/// trap (which keeps the loop scalar): in double precision, adding 1.5·2^52 puts the integer in
+/// the low mantissa bits.
+@inline(__always)
+func exactIntegerToInt32(_ v: Float) -> Int32 {
+    Int32(truncatingIfNeeded: (Double(v) + 6_755_399_441_055_744).bitPattern)
+}
+
 /// Settings every kernel is built with.
 public struct KernelContext: Sendable {
     public var semantics: Semantics
@@ -104,13 +112,23 @@ func required(_ inputs: [Tensor?], _ i: Int, _ what: String) throws -> Tensor {
 
 func optional(_ inputs: [Tensor?], _ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
 
+/// Element-wise conversion into a buffer of known size: vectorizes, where Array.map grows its
+/// result one element at a time (that was 7% of an Aidge-form CNN's time).
+@inline(__always)
+func converted<T, U>(_ a: [T], _ f: (T) -> U) -> [U] {
+    [U](unsafeUninitializedCapacity: a.count) { buf, n in
+        a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = f(ab[i]) } }
+        n = a.count
+    }
+}
+
 /// A tensor's elements as Float (float32 exact; integers exact below 2^24).
 func floatValues(_ t: Tensor) throws -> [Float] {
     switch t.storage {
     case .f32(let a): return a
-    case .f64(let a): return a.map { Float($0) }
-    case .i32(let a) where t.dtype.isInteger || t.dtype == .bool: return a.map { Float($0) }
-    case .i64(let a): return a.map { Float($0) }
+    case .f64(let a): return converted(a) { Float($0) }
+    case .i32(let a) where t.dtype.isInteger || t.dtype == .bool: return converted(a) { Float($0) }
+    case .i64(let a): return converted(a) { Float($0) }
     default: throw QVError.unsupported("\(t.dtype) values cannot be read as float")
     }
 }

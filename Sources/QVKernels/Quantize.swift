@@ -162,24 +162,12 @@ struct QuantizeLinearKernel: Kernel {
             let flo = Float(lo - z[0] - 2), fhi = Float(hi - z[0] + 2)
             let bits = outType.bitWidth, mask = Int32((1 << bits) - 1), signed = outType.integerRange!.lowerBound < 0
             let half = Int32(1) << (bits - 1)
-            let xv = try floatValues(x)
-            let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
-                xv.withUnsafeBufferPointer { xb in
-                    for i in 0..<xb.count {
-                        var v = xb[i] * sf
-                        v = v >= flo ? v : flo
-                        v = v <= fhi ? v : fhi
-                        let t = v + 0.5
-                        var r = roundHalfEvenToInt32(t)
-                        if Float(r) > t { r &-= 1 }  // floor
-                        var q = r &+ zp
-                        q = q < lo32 ? lo32 : q
-                        q = q > hi32 ? hi32 : q
-                        let w = q & mask  // wrapping cast to the output width
-                        buf[i] = signed && w >= half ? w &- (mask &+ 1) : w
-                    }
-                }
-                n = xv.count
+            let q = AidgeQuantizer(sf: sf, zp: zp, lo: lo32, hi: hi32, flo: flo, fhi: fhi, mask: mask, signed: signed, half: half)
+            let y: [Int32]
+            switch x.storage {
+            // int32 accumulators (the usual input) are read in place, not copied to float first.
+            case .i32(let a) where x.dtype.isInteger: y = q.apply(a) { Float($0) }
+            default: y = q.apply(try floatValues(x)) { $0 }
             }
             return Tensor(dtype: outType, shape: x.shape, storage: .i32(y))
         } else {
@@ -233,5 +221,36 @@ struct DequantizeLinearKernel: Kernel {
             y[i] = Float(Int32(truncatingIfNeeded: xv[i] - (z.count == 1 ? z[0] : z[p]))) * s[p]
         }
         return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+    }
+}
+
+/// The per-tensor Aidge quantizer of ``QuantizeLinearKernel``'s fast path: float32 x·sf, + 0.5 in
+/// float32, floor, + zp, clip, wrapping cast, over any element type read as Float.
+struct AidgeQuantizer {
+    let sf: Float, zp: Int32, lo: Int32, hi: Int32
+    /// Clamp bounds applied before rounding (clip range widened by 2, see the kernel).
+    let flo: Float, fhi: Float
+    let mask: Int32, signed: Bool, half: Int32
+
+    @inline(__always)
+    func apply<S>(_ x: [S], _ toFloat: (S) -> Float) -> [Int32] {
+        [Int32](unsafeUninitializedCapacity: x.count) { buf, n in
+            x.withUnsafeBufferPointer { xb in
+                for i in 0..<xb.count {
+                    var v = toFloat(xb[i]) * sf
+                    v = v >= flo ? v : flo
+                    v = v <= fhi ? v : fhi
+                    let t = v + 0.5
+                    var r = roundHalfEvenToInt32(t)
+                    if Float(r) > t { r &-= 1 }  // floor
+                    var q = r &+ zp
+                    q = q < lo ? lo : q
+                    q = q > hi ? hi : q
+                    let w = q & mask  // wrapping cast to the output width
+                    buf[i] = signed && w >= half ? w &- (mask &+ 1) : w
+                }
+            }
+            n = x.count
+        }
     }
 }
