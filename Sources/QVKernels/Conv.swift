@@ -323,5 +323,5 @@ func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZ
             }
         }
     }
-    return .int32(out.map { Int32(truncatingIfNeeded: $0) })
+    return .int32(converted(out) { Int32(truncatingIfNeeded: $0) })
 }

@@ -157,13 +157,13 @@ func wrapping(_ v: [Int64], _ dtype: DType, shape: [Int]) -> Tensor {
     switch dtype.storageKind {
     case .i32:
         let bits = dtype.bitWidth
-        if bits >= 32 { return Tensor(dtype: dtype, shape: shape, storage: .i32(v.map { Int32(truncatingIfNeeded: $0) })) }
+        if bits >= 32 { return Tensor(dtype: dtype, shape: shape, storage: .i32(converted(v) { Int32(truncatingIfNeeded: $0) })) }
         let range = dtype.integerRange!
         let span = Int64(1) << bits
-        return Tensor(dtype: dtype, shape: shape, storage: .i32(v.map { x in
+        return Tensor(dtype: dtype, shape: shape, storage: .i32(converted(v) { x in
             var y = x & (span - 1)
             if y > range.upperBound { y -= span }
-            return Int32(y)
+            return Int32(truncatingIfNeeded: y)
         }))
     case .i64:
         if dtype == .uint32 { return Tensor(dtype: dtype, shape: shape, storage: .i64(v.map { $0 & 0xFFFF_FFFF })) }

@@ -30,7 +30,7 @@ func requantizeRows(_ accumulators: IntegerAccumulators, multiplier: [Float], ch
     let acc: [Float]
     switch accumulators {
     case .exactFloat(let f): acc = f
-    case .int32(let v): acc = v.map { Float($0) }
+    case .int32(let v): acc = converted(v) { Float($0) }
     }
     let r = dtype.integerRange!
     let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
