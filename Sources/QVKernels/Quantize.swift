@@ -155,14 +155,13 @@ struct QuantizeLinearKernel: Kernel {
             }
         } else if scale.count == 1, z.count == 1, outType.storageKind == .i32, outType.bitWidth <= 16, abs(z[0]) < (1 << 20) {
             // Per-tensor fast path, same arithmetic as below: float32 x·sf, + 0.5 in float32, floor,
-            // + zp, clip, wrapping cast. Values beyond the clip range are clamped first (a margin
-            // of 2 keeps the rounding of in-range values untouched) so the magic-number floor holds.
+            // + zp, clip, wrapping cast. floor(v + 0.5) is monotone and leaves integers alone, so
+            // clipping v to the integers [lo − zp, hi − zp] first gives the same result; it also
+            // keeps the magic-number floor in range and makes a signed cast the identity.
             let sf = Float(1 / Double(try floatValues(scale)[0]))
-            let zp = Int32(z[0]), lo32 = Int32(lo), hi32 = Int32(hi)
-            let flo = Float(lo - z[0] - 2), fhi = Float(hi - z[0] + 2)
-            let bits = outType.bitWidth, mask = Int32((1 << bits) - 1), signed = outType.integerRange!.lowerBound < 0
-            let half = Int32(1) << (bits - 1)
-            let q = AidgeQuantizer(sf: sf, zp: zp, lo: lo32, hi: hi32, flo: flo, fhi: fhi, mask: mask, signed: signed, half: half)
+            let signed = outType.integerRange!.lowerBound < 0
+            let q = AidgeQuantizer(sf: sf, zp: Int32(z[0]), flo: Float(lo - z[0]), fhi: Float(hi - z[0]),
+                                   unsignedSpan: signed ? 0 : Int32(1) << outType.bitWidth)
             let y: [Int32]
             switch x.storage {
             // int32 accumulators (the usual input) are read in place, not copied to float first.
@@ -177,7 +176,7 @@ struct QuantizeLinearKernel: Kernel {
                 let p = layout.map(i)
                 let r = RoundingRule.halfUp.round(xv[i] * sf[p])
                 let v = Double(r) + Double(z.count == 1 ? z[0] : z[p])
-                out[i] = Int64(min(max(v, Double(lo)), Double(hi)))
+                out[i] = v.isNaN ? lo : Int64(min(max(v, Double(lo)), Double(hi)))  // NaN → lower bound, as the fast path
             }
         }
         return wrapping(out, outType, shape: x.shape)
@@ -224,13 +223,14 @@ struct DequantizeLinearKernel: Kernel {
     }
 }
 
-/// The per-tensor Aidge quantizer of ``QuantizeLinearKernel``'s fast path: float32 x·sf, + 0.5 in
-/// float32, floor, + zp, clip, wrapping cast, over any element type read as Float.
+/// The per-tensor Aidge quantizer of ``QuantizeLinearKernel``'s fast path over any element type
+/// read as Float: clip x·sf to [lo − zp, hi − zp], + 0.5, floor, + zp, then the wrapping cast
+/// (which only changes anything for an unsigned-tagged quantizer clipped to the signed range).
 struct AidgeQuantizer {
-    let sf: Float, zp: Int32, lo: Int32, hi: Int32
-    /// Clamp bounds applied before rounding (clip range widened by 2, see the kernel).
+    let sf: Float, zp: Int32
     let flo: Float, fhi: Float
-    let mask: Int32, signed: Bool, half: Int32
+    /// 2^bits for an unsigned output type (negatives wrap up by it), else 0.
+    let unsignedSpan: Int32
 
     @inline(__always)
     func apply<S>(_ x: [S], _ toFloat: (S) -> Float) -> [Int32] {
@@ -238,16 +238,13 @@ struct AidgeQuantizer {
             x.withUnsafeBufferPointer { xb in
                 for i in 0..<xb.count {
                     var v = toFloat(xb[i]) * sf
-                    v = v >= flo ? v : flo
+                    v = v >= flo ? v : flo  // NaN → lower bound
                     v = v <= fhi ? v : fhi
                     let t = v + 0.5
                     var r = roundHalfEvenToInt32(t)
                     if Float(r) > t { r &-= 1 }  // floor
-                    var q = r &+ zp
-                    q = q < lo ? lo : q
-                    q = q > hi ? hi : q
-                    let w = q & mask  // wrapping cast to the output width
-                    buf[i] = signed && w >= half ? w &- (mask &+ 1) : w
+                    let q = r &+ zp
+                    buf[i] = q < 0 ? q &+ unsignedSpan : q
                 }
             }
             n = x.count
