@@ -215,6 +215,23 @@ case("batchnorm", [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "
 case("bitshift_uint8", [helper.make_node("BitShift", ["x", "s"], ["y"], direction="RIGHT")],
      [("x", TP.UINT8, rng.integers(0, 255, 20).astype(np.uint8)), ("s", TP.UINT8, rng.integers(0, 8, 20).astype(np.uint8))], [("y", TP.UINT8)])
 
+
+# ---- degenerate scales: a zero output scale makes an infinite multiplier and 0·inf = NaN; the
+# requantization must saturate (NaN to the lower bound, as MLAS's max-then-min) and never trap.
+A8 = rng.integers(-128, 127, (2, 8)).astype(np.int8)
+for op in ("QLinearAdd", "QLinearMul"):
+    case(f"{op.lower()}_zero_c_scale", [helper.make_node(op, ["a", "as", "az", "a", "as", "az", "cs", "cz"], ["y"], domain="com.microsoft")],
+         [("a", TP.INT8, A8)], [("y", TP.INT8)],
+         [init("as", np.float32(0.03)), init("az", np.int8(A8[0, 0])), init("cs", np.float32(0.0)), init("cz", np.int8(5))], ms=True)
+case("qlinearmatmul_zero_y_scale", [helper.make_node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"])],
+     [("a", TP.INT8, A8)], [("y", TP.INT8)],
+     [init("as", np.float32(0.03)), init("az", np.int8(A8[0, 0])), init("b", rng.integers(-3, 3, (8, 3)).astype(np.int8)),
+      init("bs", np.float32(0.02)), init("bz", np.int8(0)), init("ys", np.float32(0.0)), init("yz", np.int8(-7))])
+case("qgemm_zero_y_scale", [helper.make_node("QGemm", ["a", "as", "az", "b", "bs", "bz", "", "ys", "yz"], ["y"], domain="com.microsoft")],
+     [("a", TP.INT8, A8)], [("y", TP.INT8)],
+     [init("as", np.float32(0.03)), init("az", np.int8(A8[0, 0])), init("b", rng.integers(-3, 3, (8, 3)).astype(np.int8)),
+      init("bs", np.float32(0.02)), init("bz", np.int8(0)), init("ys", np.float32(0.0)), init("yz", np.int8(-7))], ms=True)
+
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

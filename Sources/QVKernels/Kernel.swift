@@ -49,6 +49,14 @@ func roundHalfEvenToInt32(_ v: Float) -> Int32 {
     Int32(bitPattern: (v + 12_582_912).bitPattern) &- 0x4B40_0000
 }
 
+/// Clamp to [lo, hi] sending NaN to lo, as MLAS's max-then-min does (a zero or infinite scale
+/// makes NaN; Swift's min/max would pass it on to a trapping integer conversion).
+@inline(__always)
+func clampNaNLow(_ v: Float, _ lo: Float, _ hi: Float) -> Float {
+    let a = v >= lo ? v : lo
+    return a <= hi ? a : hi
+}
+
 /// A Float known to hold an integer below 2^24 in magnitude, as Int32, without Int32(_:)'s range
 /// trap (which keeps the loop scalar): in double precision, adding 1.5·2^52 puts the integer in
 /// the low mantissa bits.

@@ -11,11 +11,11 @@ func requantize(_ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, ze
         acc.withUnsafeBufferPointer { ab in
             if multiplier.count == 1 {
                 let m = multiplier[0]
-                for i in 0..<ab.count { buf[i] = Int32(RoundingRule.halfToEven.round(min(max(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo), hi))) + Int32(zeroPoint) }
+                for i in 0..<ab.count { buf[i] = Int32(RoundingRule.halfToEven.round(clampNaNLow(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo, hi))) + Int32(zeroPoint) }
             } else {
                 for i in 0..<ab.count {
                     let m = multiplier[channelOf(i)]
-                    buf[i] = Int32(RoundingRule.halfToEven.round(min(max(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo), hi))) + Int32(zeroPoint)
+                    buf[i] = Int32(RoundingRule.halfToEven.round(clampNaNLow(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo, hi))) + Int32(zeroPoint)
                 }
             }
         }
@@ -143,6 +143,7 @@ struct QGemmKernel: Kernel {
         let b = try required(inputs, 3, "B"), bsc = try required(inputs, 4, "b_scale"), bz = try required(inputs, 5, "b_zero_point")
         let c = optional(inputs, 6), ys = optional(inputs, 7), yz = optional(inputs, 8)
         try checkQuantized(a, "A"); try checkQuantized(b, "B")
+        if let yz { try checkQuantized(yz, "y_zero_point") }
         guard a.rank == 2, b.rank == 2 else { throw QVError.badInput("QGemm needs 2-D A and B") }
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
@@ -181,6 +182,8 @@ struct QGemmKernel: Kernel {
 /// com.microsoft QLinearAdd / QLinearMul with numpy broadcasting, as onnxruntime computes them
 /// on x86: Add is rint((C_zp − (rA·A_zp + rB·B_zp)) + a·rA + b·rB) with rA = A_scale/C_scale,
 /// rB = B_scale/C_scale in float32; Mul is rint((a − A_zp)(b − B_zp) · (A_scale·B_scale/C_scale) + C_zp).
+/// Both convert to int32 before saturating, so NaN and infinities (a zero C_scale) give the lower
+/// bound: onnxruntime 1.x gives −128 everywhere for QLinearAdd/QLinearMul with C_scale 0.
 struct QLinearBinaryKernel: Kernel {
     let isAdd: Bool
     init(node: Node, ctx: KernelContext) throws { isAdd = node.opType == "QLinearAdd" }
@@ -194,25 +197,24 @@ struct QLinearBinaryKernel: Kernel {
         let czp = try zeroPoint(czT, "C_zero_point")
         try checkQuantized(a, "A"); try checkQuantized(b, "B")
         let outType = czT?.dtype ?? a.dtype
+        if let czT { try checkQuantized(czT, "C_zero_point") }
         let shape = try ShapeInference.broadcast([a.shape, b.shape])
         let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
         let av = try intValues(a), bv = try intValues(b)
         let sa = try scalarParam(asc, "A_scale"), sb = try scalarParam(bsc, "B_scale"), sc = try scalarParam(cs, "C_scale")
         let r = outType.integerRange!
-        let lo = Float(r.lowerBound), hi = Float(r.upperBound)
         var out = [Int64](repeating: 0, count: shape.reduce(1, *))
         if isAdd {
             let rA = sa / sc, rB = sb / sc
             let fixed = Float(czp) - (rA * Float(azp) + rB * Float(bzp))
             for i in 0..<out.count {
                 let v = (fixed + Float(av[ai(i)]) * rA) + Float(bv[bi(i)]) * rB
-                out[i] = Int64(RoundingRule.halfToEven.round(min(max(v, lo), hi)))
+                out[i] = convertAndPack(v, r)
             }
         } else {
             let mult = sa * sb / sc
             for i in 0..<out.count {
-                let v = RoundingRule.halfToEven.round(Float((av[ai(i)] - azp) * (bv[bi(i)] - bzp)) * mult + Float(czp))
-                out[i] = Int64(min(max(v, lo), hi))
+                out[i] = convertAndPack(Float((av[ai(i)] - azp) * (bv[bi(i)] - bzp)) * mult + Float(czp), r)
             }
         }
         return [wrapping(out, outType, shape: shape)]
@@ -349,4 +351,13 @@ struct QLinearConcatKernel: Kernel {
         }
         return [concat(parts, axis: a)]
     }
+}
+
+/// x86's cvtps2dq then a saturating pack, as MLAS's QLinearAdd/QLinearMul store: round half to
+/// even; NaN, ±infinity and values beyond int32 become INT32_MIN ("integer indefinite"), which
+/// the pack saturates to the lower bound.
+func convertAndPack(_ v: Float, _ range: ClosedRange<Int64>) -> Int64 {
+    let r = RoundingRule.halfToEven.round(v)
+    let i = r >= -2_147_483_648 && r < 2_147_483_648 ? Int64(r) : Int64(Int32.min)
+    return min(max(i, range.lowerBound), range.upperBound)
 }
