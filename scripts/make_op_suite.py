@@ -231,6 +231,15 @@ case("qgemm_zero_y_scale", [helper.make_node("QGemm", ["a", "as", "az", "b", "bs
      [("a", TP.INT8, A8)], [("y", TP.INT8)],
      [init("as", np.float32(0.03)), init("az", np.int8(A8[0, 0])), init("b", rng.integers(-3, 3, (8, 3)).astype(np.int8)),
       init("bs", np.float32(0.02)), init("bz", np.int8(0)), init("ys", np.float32(0.0)), init("yz", np.int8(-7))], ms=True)
+X8 = rng.integers(-128, 127, (1, 2, 4, 4)).astype(np.int8)
+case("qlinearaveragepool_zero_y_scale", [helper.make_node("QLinearAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft",
+                                                          kernel_shape=[2, 2], strides=[2, 2])],
+     [("x", TP.INT8, X8)], [("y", TP.INT8)], [init("xs", np.float32(0.05)), init("xz", np.int8(X8[0, 0, 0, 0])),
+                                              init("ys", np.float32(0.0)), init("yz", np.int8(3))], ms=True)
+# Integer Pow beyond int32/int64 and with negative exponents.
+case("pow_int32_overflow", [helper.make_node("Pow", ["x", "e"], ["y"])],
+     [("x", TP.INT32, np.array([2, 3, -2, 10, 0, 7, 1, -1], np.int32)), ("e", TP.INT32, np.array([3, 40, 31, 30, -1, -2, 100, 101], np.int32))], [("y", TP.INT32)])
+
 
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")

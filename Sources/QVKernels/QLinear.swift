@@ -315,8 +315,8 @@ struct QLinearAveragePoolKernel: Kernel {
                     for y in h0..<max(he, h0) { for xx in w0..<max(we, w0) { sum += v[base + y * g.w + xx] } }
                     let count = includePad ? g.kh * g.kw : max(he - h0, 0) * max(we - w0, 0)
                     let avg = sum / Float(max(count, 1))
-                    let q = RoundingRule.halfToEven.round(avg / ysv + Float(yz))
-                    out[(plane * g.oh + oy) * g.ow + ox] = min(max(Int64(q), r.lowerBound), r.upperBound)
+                    // Converted before saturating: a zero y_scale gives the lower bound, as onnxruntime does.
+                    out[(plane * g.oh + oy) * g.ow + ox] = convertAndPack(avg / ysv + Float(yz), r)
                 }
             }
         }
