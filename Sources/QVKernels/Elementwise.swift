@@ -55,7 +55,7 @@ struct BinaryKernel: Kernel {
             case .mul: y[i] = x &* z
             case .div:
                 guard z != 0 else { throw QVError.badInput("integer division by zero") }
-                y[i] = x / z
+                y[i] = z == -1 ? 0 &- x : x / z  // Int64.min / −1 wraps instead of trapping
             case .max: y[i] = Swift.max(x, z)
             case .min: y[i] = Swift.min(x, z)
             case .pow: y[i] = x86TruncatingCast(Foundation.pow(Double(x), Double(z)), bits: a.dtype.bitWidth >= 64 ? 64 : 32)
