@@ -16,3 +16,6 @@ echo "--- round trip through qverify's IR (onnx.checker + onnxruntime)"
 
 echo "--- qverify convert: every Aidge-form Reference model to QDQ and QOP (onnx.checker full_check + onnxruntime)"
 .venv/bin/python scripts/check_conversions.py .build/debug/qverify Reference
+
+echo "--- value fuzz: degenerate scales and zero points in the Reference models (exit 0/1/2, never a crash)"
+FUZZ_RUNS=${FUZZ_RUNS:-50} .venv/bin/python scripts/fuzz_values.py .build/debug/qverify
