@@ -78,7 +78,7 @@ public struct ConversionCheck {
             if let ya = ra.outputs[outName].flatMap(Self.integers), let yb = rb.outputs[outName]?.asDoubles(), let step = plan.tensors[outName]?.step {
                 outputCount += ya.count
                 for i in 0..<ya.count {
-                    let s = Int64((yb[i] / Double(Float(step))).rounded(.toNearestOrEven))
+                    let s = clampedSteps((yb[i] / Double(Float(step))).rounded(.toNearestOrEven))
                     if s != ya[i] { outputDiffering += 1; outputMaxSteps = max(outputMaxSteps, abs(s - ya[i])) }
                 }
             }
@@ -104,4 +104,12 @@ public struct ConversionCheck {
         let v = (x.floats ?? []).map { Int32(min(max(Int64(RoundingRule.halfUp.round($0 * m)), r.lowerBound), r.upperBound)) }
         return Tensor(v, shape: x.shape, dtype: q.dtype)
     }
+}
+
+/// A step count as Int64 that cannot trap: NaN and values beyond ±2^62 (a degenerate scale)
+/// become ±2^62, so differences of two of them still fit.
+func clampedSteps(_ d: Double) -> Int64 {
+    let limit = 4.611686018427387904e18
+    guard !d.isNaN else { return Int64(1) << 62 }
+    return Int64(Swift.max(-limit, Swift.min(limit, d)))
 }

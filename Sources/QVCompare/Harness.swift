@@ -102,7 +102,7 @@ public struct Harness {
                 for j in 0..<ra[i].count {
                     let d = (rb[i][j] - ra[i][j]) / step
                     let ds = bothQuantized ? d.rounded(.toNearestOrEven) : d
-                    if ds != 0 { hist[String(Int(ds.rounded(.toNearestOrEven))), default: 0] += 1 }
+                    if ds != 0 { hist[ds.isNaN ? "nan" : String(clampedSteps(ds.rounded(.toNearestOrEven))), default: 0] += 1 }
                     let limit = Double(tol) + (bothQuantized ? 0 : 0.5)
                     if abs(ds) > limit {
                         beyond += 1

@@ -151,7 +151,9 @@ public struct QuantPlan: Sendable {
             if let z = zp, z.dtype.isFloatingPoint {
                 // fake_quantize: float-valued integers; the export drops the integer type. Aidge's
                 // default precision is int8 (int32 for biases), which is what its CPU backend clips to.
-                guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded(.towardZero) }) == true else { throw QVError.unsupported("non-integer float zero point") }
+                guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 2_147_483_648 }) == true else {
+                    throw QVError.unsupported("float zero point that is not an int32 integer")
+                }
                 outType = feedsBias ? .int32 : .int8
                 fakeQuantizers.insert(n.name)
             }

@@ -107,3 +107,36 @@ final class InvalidAttributeTests: XCTestCase {
                           "node Flatten 'flatten': Flatten axis 9 is out of range for rank 5")
     }
 }
+
+/// Degenerate quantizer parameters found by scripts/fuzz_values.py: `verify` (the recipe) must
+/// refuse them with exit 2 and one line naming the node, not trap converting to an integer.
+final class DegenerateQuantizerTests: XCTestCase {
+    func mutatedInitializer(_ rel: String, node: String, input: Int, _ value: Tensor) throws -> String {
+        var m = try OnnxFile.load(TestPaths.reference(rel))
+        let n = try XCTUnwrap(m.graph.nodes.first { $0.name == node })
+        m.graph.setInitializer(n.inputs[input], value)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-degenerate-\(UUID().uuidString).onnx").path
+        try OnnxFile.save(m, to: path)
+        return path
+    }
+
+    func assertVerifyRefuses(_ path: String, inputs: String, _ message: String, line: UInt = #line) throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try runQVerify(["verify", path, "--inputs", TestPaths.reference(inputs), "--report-dir", NSTemporaryDirectory() + "qv-degenerate"])
+        XCTAssertEqual(r.exitCode, 2, r.stderr, line: line)
+        XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.contains("error") }.count, 1, r.stderr, line: line)
+        XCTAssertTrue(r.stderr.contains(message), "expected “\(message)” in \(r.stderr)", line: line)
+    }
+
+    func testATinyScaleWhoseBiasOverflowsInt32IsRefused() throws {
+        // conv1's output scale 318.17 → 1e-30 makes conv2's bias step x_scale·w_scale ≈ 3.6e-37.
+        let path = try mutatedInitializer("lenet/aidge_quantized.onnx", node: "conv1_Scaling", input: 1, Tensor([Float(1e-30)], shape: []))
+        try assertVerifyRefuses(path, inputs: "lenet/calib_inputs.npy", "rule affine-to-qdq on node Conv 'conv2': bias value")
+    }
+
+    func testAnInfiniteFakeQuantizeZeroPointIsRefused() throws {
+        let path = try mutatedInitializer("fake_quantize/aidge_quantized_folded.onnx", node: "conv1_Scaling", input: 2, Tensor([Float.infinity], shape: []))
+        try assertVerifyRefuses(path, inputs: "fake_quantize/aidge_folded_inputs.npy",
+                                "node QuantizeLinear 'conv1_Scaling': float zero point that is not an int32 integer")
+    }
+}

@@ -34,9 +34,10 @@ struct AffineMatch {
             throw QVError.unsupported("bias '\(b)' is not a constant integer tensor after folding")
         }
         let same = Float(bq.step) == biasScale
-        let values = same ? v : v.map { Int64((Double($0 - bq.zeroPoint) * bq.step / Double(biasScale)).rounded(.toNearestOrEven)) }
-        if let bad = values.first(where: { $0 < Int64(Int32.min) || $0 > Int64(Int32.max) }) {
-            throw QVError.unsupported("bias value \(bad) does not fit int32")
+        let values = same ? v.map(Double.init) : v.map { (Double($0 - bq.zeroPoint) * bq.step / Double(biasScale)).rounded(.toNearestOrEven) }
+        // NaN (a zero or infinite step) fails this test too.
+        if let bad = values.first(where: { !($0 >= Double(Int32.min) && $0 <= Double(Int32.max)) }) {
+            throw QVError.unsupported("bias value \(bad) does not fit int32 at step x_scale·w_scale = \(biasScale)")
         }
         return Tensor(dtype: .int32, shape: t.shape, storage: .i32(values.map { Int32($0) }))
     }
