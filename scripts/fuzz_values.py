@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Value-mutation fuzz: scales and zero points set to 0, negative, NaN, ±inf, tiny, huge, and
-type extremes in every quantized Reference model; `qverify run`, `check` and (Aidge-form sources)
-`verify` must exit 0, 1 or 2 (2 with one error line), never crash or hang.
+type extremes in every quantized Reference model; `qverify run`, `check`, and `verify` (Aidge-form
+sources) or `compare` against the original must exit 0, 1 or 2 (2 with one error line), never crash or hang.
 
 usage: fuzz_values.py QVERIFY_BINARY   (FUZZ_RUNS=models to mutate, FUZZ_SEED=seed)
 Guards the fixes for traps found by hand-made probes: a zero output scale (QLinearAdd, QGemm,
@@ -39,6 +39,8 @@ for k in range(n_runs):
     cmds = [["run", str(out), "--inputs", inputs, "--output-dir", str(tmp / "out")], ["check", str(out)]]
     if os.path.basename(path).startswith("aidge_quantized"):  # the recipe and the harness on Aidge-form sources
         cmds.append(["verify", str(out), "--inputs", inputs, "--report-dir", str(tmp / "report")])
+    else:  # the harness between the original and its mutant
+        cmds.append(["compare", path, str(out), "--inputs", inputs, "--report-dir", str(tmp / "report")])
     for cmd in cmds:
         runs += 1
         try:

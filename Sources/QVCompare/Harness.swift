@@ -230,6 +230,6 @@ public struct Harness {
 
     static func fmt(_ d: Double?) -> String {
         guard let d else { return "?" }
-        return d == d.rounded(.towardZero) ? String(Int(d)) : String(format: "%.3g", d)
+        return d.isFinite && abs(d) < 1e15 && d == d.rounded(.towardZero) ? String(Int(d)) : String(format: "%.3g", d)
     }
 }

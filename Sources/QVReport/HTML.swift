@@ -59,12 +59,14 @@ enum HTML {
         guard !nodes.isEmpty else { return "" }
         let w = max(360, nodes.count * 44 + 60), h = 220, base = 170
         let vals = nodes.map { $0.stats?.maxSteps ?? 0 }
-        let top = max(1, vals.max() ?? 1)
+        // Non-finite errors (NaN, ∞ from a degenerate scale) are drawn at full height.
+        let top = max(1, vals.filter(\.isFinite).max() ?? 1)
         var svg = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" role=\"img\" aria-label=\"max error per layer\">"
         svg += "<line x1=\"40\" y1=\"\(base)\" x2=\"\(w - 10)\" y2=\"\(base)\" stroke=\"#8c959f\"/><text x=\"4\" y=\"20\" font-size=\"11\">\(fmt(top)) steps</text><text x=\"4\" y=\"\(base)\" font-size=\"11\">0</text>"
         for (i, n) in nodes.enumerated() {
             let v = vals[i]
-            let bh = v == 0 ? 1 : max(3, Int(Double(base - 20) * v / top))
+            let r = v.isFinite ? min(max(v / top, 0), 1) : 1
+            let bh = v == 0 ? 1 : max(3, Int(Double(base - 20) * r))
             let fill = n.status == .ok ? "#2da44e" : (n.status == .ties ? "#d4a72c" : "#cf222e")
             let x = 50 + i * 44
             svg += "<rect x=\"\(x)\" y=\"\(base - bh)\" width=\"28\" height=\"\(bh)\" fill=\"\(fill)\"><title>\(esc(n.signature)): max \(fmt(v)) steps</title></rect>"
@@ -78,7 +80,10 @@ enum HTML {
         let h = n.stepHistogram ?? [:]
         let keys = h.keys.compactMap(Int.init).sorted()
         guard let lo = keys.first, let hi = keys.last else { return "" }
-        let span = Array(min(lo, -1)...max(hi, 1))
+        // Contiguous bins when the range is narrow; otherwise only the occupied ones (the 48 most
+        // populated), so a degenerate scale's 10^18-step differences do not allocate 10^18 bins.
+        let span = Double(max(hi, 1)) - Double(min(lo, -1)) <= 48 ? Array(min(lo, -1)...max(hi, 1))
+            : Array(keys.sorted { (h[String($0)] ?? 0, $1) > (h[String($1)] ?? 0, $0) }.prefix(48)).sorted()
         let top = h.values.max() ?? 1
         let w = max(220, span.count * 18 + 40), hh = 160, base = 125
         var svg = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(hh)\" role=\"img\" aria-label=\"step difference histogram\">"

@@ -139,4 +139,21 @@ final class DegenerateQuantizerTests: XCTestCase {
         try assertVerifyRefuses(path, inputs: "fake_quantize/aidge_folded_inputs.npy",
                                 "node QuantizeLinear 'conv1_Scaling': float zero point that is not an int32 integer")
     }
+
+    func testAZeroActivationScaleInTheCandidateIsReportedAsADiscrepancy() throws {
+        // 0 · inf = NaN and 10^18-step differences once made the harness and the HTML histogram trap.
+        var m = try OnnxFile.load(TestPaths.reference("depthwise/ort_static_qdq.onnx"))
+        XCTAssertNotNil(m.graph.initializer("relu3_out_scale"))
+        m.graph.setInitializer("relu3_out_scale", Tensor([Float(0)], shape: []))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-zero-scale-\(UUID().uuidString).onnx").path
+        try OnnxFile.save(m, to: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = NSTemporaryDirectory() + "qv-zero-scale-\(UUID().uuidString)"
+        let r = try runQVerify(["compare", TestPaths.reference("depthwise/ort_static_qdq.onnx"), path,
+                                "--inputs", TestPaths.reference("depthwise/calib_inputs.npy"), "--report-dir", dir])
+        XCTAssertEqual(r.exitCode, 1, r.stderr)
+        for f in ["report.html", "report.json", "report.md", "junit.xml"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + f), f)
+        }
+    }
 }
