@@ -3,7 +3,8 @@
 type extremes in every quantized Reference model; `qverify run`, `check`, and `verify` (Aidge-form
 sources) or `compare` against the original must exit 0, 1 or 2 (2 with one error line), never crash or hang.
 
-usage: fuzz_values.py QVERIFY_BINARY   (FUZZ_RUNS=models to mutate, FUZZ_SEED=seed)
+usage: fuzz_values.py QVERIFY_BINARY   (FUZZ_RUNS=models to mutate, FUZZ_SEED=seed,
+       FUZZ_MAX_ELEMENTS=largest initializer to mutate, default 64)
 Guards the fixes for traps found by hand-made probes: a zero output scale (QLinearAdd, QGemm,
 QLinearAveragePool) and NaN in Aidge's per-channel quantizer."""
 import glob, os, random, subprocess, sys, pathlib, onnx, numpy as np
@@ -16,10 +17,12 @@ models = sorted(p for p in glob.glob(str(root / "Reference/*/*.onnx")) if "float
 FLOATS = [0.0, -1.0, float("nan"), float("inf"), -float("inf"), 1e-30, 1e30, -0.0]
 crashes, runs, codes = [], 0, {}
 n_runs = int(os.environ.get("FUZZ_RUNS", "400"))
+# Scales, zero points and biases by default; FUZZ_MAX_ELEMENTS=1000000000 mutates weights too.
+max_elements = int(os.environ.get("FUZZ_MAX_ELEMENTS", "64"))
 for k in range(n_runs):
     path = rng.choice(models)
     m = onnx.load(path)
-    scalars = [i for i in m.graph.initializer if np.prod(i.dims) <= 64]
+    scalars = [i for i in m.graph.initializer if np.prod(i.dims) <= max_elements]
     if not scalars: continue
     for _ in range(rng.choice([1, 1, 2, 3])):
         init = rng.choice(scalars)
