@@ -159,12 +159,7 @@ public struct Tensor: Sendable, Equatable {
     /// Every element as Int64, for integer tensors (uint64 above Int64.max is refused).
     public func asInt64s() -> [Int64]? {
         switch storage {
-        case .i32(let a) where dtype.isInteger || dtype == .bool:
-            // A sized buffer, not map: this conversion runs on activations and vectorizes.
-            return [Int64](unsafeUninitializedCapacity: a.count) { buf, n in
-                a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = Int64(ab[i]) } }
-                n = a.count
-            }
+        case .i32(let a) where dtype.isInteger || dtype == .bool: return converted(a) { Int64($0) }
         case .i64(let a): return a
         case .u64(let a): return a.allSatisfy({ $0 <= UInt64(Int64.max) }) ? a.map { Int64($0) } : nil
         default: return nil
@@ -215,5 +210,15 @@ extension Tensor {
         case .bytes(let a): s = .bytes(Array(a[r]))
         }
         return Tensor(dtype: dtype, shape: Array(shape.dropFirst()), storage: s)
+    }
+}
+
+/// Element-wise conversion into a buffer of known size: vectorizes, where Array.map grows its
+/// result one element at a time (that was 7% of an Aidge-form CNN's time). For activations.
+@inlinable @inline(__always)
+public func converted<T, U>(_ a: [T], _ f: (T) -> U) -> [U] {
+    [U](unsafeUninitializedCapacity: a.count) { buf, n in
+        a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = f(ab[i]) } }
+        n = a.count
     }
 }

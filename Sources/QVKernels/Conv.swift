@@ -135,8 +135,9 @@ struct ConvKernel: Kernel {
                 throw QVError.badInput("Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
             let bias = try b.map(integersAllowingFloat)
-            let prepared = ctx.constantInputs.contains(1)
-                ? try cache.get { try PreparedWeights(w, zeros: [0], rows: geo.m, rowLength: geo.k) } : nil
+            let prepared = try cache.get(ifConstant: ctx.constantInputs.contains(1)) {
+                try PreparedWeights(w, zeros: [0], rows: geo.m, rowLength: geo.k)
+            }
             let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: bias, weights: prepared)
             return [Tensor(dtype: .int32, shape: geo.outShape, storage: .i32(acc))]
         }
@@ -221,6 +222,11 @@ final class WeightCache<Value>: @unchecked Sendable {
         let p = try make()
         prepared = p
         return p
+    }
+
+    /// The cached value when the operand it is made from is a model constant, else a fresh one.
+    func get(ifConstant constant: Bool, _ make: () throws -> Value) rethrows -> Value {
+        constant ? try get(make) : try make()
     }
 }
 

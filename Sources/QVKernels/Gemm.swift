@@ -32,8 +32,9 @@ struct GemmKernel: Kernel {
                 throw QVError.badInput("Gemm on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
             guard alpha == 1, beta == 1 else { throw QVError.unsupported("integer Gemm with alpha/beta ≠ 1") }
-            let prepare = { [transB] in IntegerOperand(rightOperand: try shiftedFloats(b) { _ in 0 }, k: k, n: n, transposed: transB) }
-            let bOperand = constantB ? try cache.get(prepare) : try prepare()
+            let bOperand = try cache.get(ifConstant: constantB) {
+                IntegerOperand(rightOperand: try shiftedFloats(b) { _ in 0 }, k: k, n: n, transposed: transB)
+            }
             var acc = try integerMatmul(a: try shiftedFloats(a) { _ in 0 }, b: bOperand, m: m, n: n, k: k, transA: transA, transB: transB)
             if let c {
                 let cv = try integersAllowingFloat(c)

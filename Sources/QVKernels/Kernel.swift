@@ -49,8 +49,9 @@ func roundHalfEvenToInt32(_ v: Float) -> Int32 {
     Int32(bitPattern: (v + 12_582_912).bitPattern) &- 0x4B40_0000
 }
 
-/// Clamp to [lo, hi] sending NaN to lo, as MLAS's max-then-min does (a zero or infinite scale
-/// makes NaN; Swift's min/max would pass it on to a trapping integer conversion).
+/// Clamp to [lo, hi] sending NaN to lo, as MLAS's max-then-min (maxps, minps) does: a zero or
+/// infinite scale makes NaN, which Swift's min/max would pass on to a trapping conversion.
+/// Written as selects so the per-element loops that call it vectorize.
 @inline(__always)
 func clampNaNLow(_ v: Float, _ lo: Float, _ hi: Float) -> Float {
     let a = v >= lo ? v : lo
@@ -119,16 +120,6 @@ func required(_ inputs: [Tensor?], _ i: Int, _ what: String) throws -> Tensor {
 }
 
 func optional(_ inputs: [Tensor?], _ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
-
-/// Element-wise conversion into a buffer of known size: vectorizes, where Array.map grows its
-/// result one element at a time (that was 7% of an Aidge-form CNN's time).
-@inline(__always)
-func converted<T, U>(_ a: [T], _ f: (T) -> U) -> [U] {
-    [U](unsafeUninitializedCapacity: a.count) { buf, n in
-        a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = f(ab[i]) } }
-        n = a.count
-    }
-}
 
 /// A tensor's elements as Float (float32 exact; integers exact below 2^24).
 func floatValues(_ t: Tensor) throws -> [Float] {

@@ -41,10 +41,7 @@ func requantizeRows(_ accumulators: IntegerAccumulators, multiplier: [Float], ch
             while i < ab.count {
                 let mult = multiplier.count == 1 ? multiplier[0] : multiplier[(i / spatial) % m]
                 for j in i..<(i + spatial) {
-                    var v = ab[j] * mult
-                    v = v >= lo ? v : lo
-                    v = v <= hi ? v : hi
-                    buf[j] = roundHalfEvenToInt32(v) &+ zp
+                    buf[j] = roundHalfEvenToInt32(clampNaNLow(ab[j] * mult, lo, hi)) &+ zp
                 }
                 i += spatial
             }
@@ -92,7 +89,7 @@ struct QLinearConvKernel: Kernel {
         guard wScale.count == 1 || wScale.count == geo.m else { throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels") }
         guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
         if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
-        let prepared = constantWeights ? try cache.get { try PreparedWeights(w, zeros: wZero, rows: geo.m, rowLength: geo.k) } : nil
+        let prepared = try cache.get(ifConstant: constantWeights) { try PreparedWeights(w, zeros: wZero, rows: geo.m, rowLength: geo.k) }
         let acc = try integerConvAccumulators(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues),
                                               weights: prepared)
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
@@ -155,11 +152,10 @@ struct QGemmKernel: Kernel {
         let az0 = try zeroPoint(az, "a_zero_point")
         let av = try shiftedFloats(a) { _ in az0 }
         // Per-column zero points of op(B) (B stored [n×k] when transposed).
-        let prepare = { [transB] in
+        let bOperand = try cache.get(ifConstant: constantB) {
             IntegerOperand(rightOperand: try shiftedFloats(b) { i in bZero.count == 1 ? bZero[0] : bZero[transB ? i / k : i % n] },
                            k: k, n: n, transposed: transB)
         }
-        let bOperand = constantB ? try cache.get(prepare) : try prepare()
         var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA, transB: transB)
         if let c {
             guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }

@@ -95,10 +95,7 @@ struct QuantizeLinearKernel: Kernel {
             let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
                 xv.withUnsafeBufferPointer { xb in
                     for i in 0..<xb.count {
-                        var v = xb[i] / sc
-                        v = v >= clo ? v : clo
-                        v = v <= chi ? v : chi
-                        buf[i] = roundHalfEvenToInt32(v) &+ zp
+                        buf[i] = roundHalfEvenToInt32(clampNaNLow(xb[i] / sc, clo, chi)) &+ zp
                     }
                 }
                 n = xv.count
@@ -237,10 +234,7 @@ struct AidgeQuantizer {
         [Int32](unsafeUninitializedCapacity: x.count) { buf, n in
             x.withUnsafeBufferPointer { xb in
                 for i in 0..<xb.count {
-                    var v = toFloat(xb[i]) * sf
-                    v = v >= flo ? v : flo  // NaN → lower bound
-                    v = v <= fhi ? v : fhi
-                    let t = v + 0.5
+                    let t = clampNaNLow(toFloat(xb[i]) * sf, flo, fhi) + 0.5
                     var r = roundHalfEvenToInt32(t)
                     if Float(r) > t { r &-= 1 }  // floor
                     let q = r &+ zp
