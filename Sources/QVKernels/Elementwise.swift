@@ -263,13 +263,3 @@ struct BatchNormKernel: Kernel {
         return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
     }
 }
-
-/// C's static_cast from double as x86 performs it (cvttsd2si): truncate toward zero; NaN and
-/// values beyond the target width give its minimum, the "integer indefinite". That is what
-/// onnxruntime's integer Pow returns for 3^40 or 0^-1 (INT32_MIN), where Int64(_:) would trap.
-func x86TruncatingCast(_ v: Double, bits: Int) -> Int64 {
-    let t = v.rounded(.towardZero)
-    let limit = bits >= 64 ? 9_223_372_036_854_775_808.0 : 2_147_483_648.0
-    guard t >= -limit, t < limit else { return bits >= 64 ? Int64.min : Int64(Int32.min) }
-    return Int64(t)
-}

@@ -353,7 +353,6 @@ struct QLinearConcatKernel: Kernel {
 /// even; NaN, ±infinity and values beyond int32 become INT32_MIN ("integer indefinite"), which
 /// the pack saturates to the lower bound.
 func convertAndPack(_ v: Float, _ range: ClosedRange<Int64>) -> Int64 {
-    let r = RoundingRule.halfToEven.round(v)
-    let i = r >= -2_147_483_648 && r < 2_147_483_648 ? Int64(r) : Int64(Int32.min)
+    let i = x86TruncatingCast(Double(RoundingRule.halfToEven.round(v)), bits: 32)  // already an integer: no truncation
     return min(max(i, range.lowerBound), range.upperBound)
 }
