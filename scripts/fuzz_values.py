@@ -22,10 +22,10 @@ max_elements = int(os.environ.get("FUZZ_MAX_ELEMENTS", "64"))
 for k in range(n_runs):
     path = rng.choice(models)
     m = onnx.load(path)
-    scalars = [i for i in m.graph.initializer if np.prod(i.dims) <= max_elements]
-    if not scalars: continue
+    candidates = [i for i in m.graph.initializer if np.prod(i.dims) <= max_elements]
+    if not candidates: continue
     for _ in range(rng.choice([1, 1, 2, 3])):
-        init = rng.choice(scalars)
+        init = rng.choice(candidates)
         a = numpy_helper.to_array(init).copy()
         if a.dtype.kind == "f":
             a[...] = rng.choice(FLOATS)

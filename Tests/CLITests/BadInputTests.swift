@@ -56,16 +56,23 @@ final class UsageTests: XCTestCase {
     }
 }
 
+/// A Reference model edited in memory and saved to a fresh temporary file; returns its path.
+func savedMutant(of rel: String, _ edit: (inout Model) throws -> Void) throws -> String {
+    var m = try OnnxFile.load(TestPaths.reference(rel))
+    try edit(&m)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-mutant-\(UUID().uuidString).onnx").path
+    try OnnxFile.save(m, to: path)
+    return path
+}
+
 /// Semantically invalid attributes found by mutation fuzzing: exit 2 naming the node, never a trap.
 final class InvalidAttributeTests: XCTestCase {
     func mutated(_ rel: String, _ node: String, _ attr: Attribute) throws -> String {
-        var m = try OnnxFile.load(TestPaths.reference(rel))
-        let i = m.graph.nodes.firstIndex { $0.name == node }!
-        m.graph.nodes[i].attributes.removeAll { $0.name == attr.name }
-        m.graph.nodes[i].attributes.append(attr)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-mut-\(UUID().uuidString).onnx").path
-        try OnnxFile.save(m, to: path)
-        return path
+        try savedMutant(of: rel) { m in
+            let i = m.graph.nodes.firstIndex { $0.name == node }!
+            m.graph.nodes[i].attributes.removeAll { $0.name == attr.name }
+            m.graph.nodes[i].attributes.append(attr)
+        }
     }
 
     func assertRefused(_ path: String, _ message: String, line: UInt = #line) throws {
@@ -89,11 +96,10 @@ final class InvalidAttributeTests: XCTestCase {
     }
 
     func testABiasThatDoesNotMatchTheOutputChannelsIsRefusedEvenByConvert() throws {
-        var m = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized_folded.onnx"))
-        let conv = m.graph.nodes.first { $0.name == "conv1" }!
-        m.graph.setInitializer(conv.inputs[2], Tensor([Int32](arrayLiteral: 1, 2), shape: [2], dtype: .int32))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-bias-\(UUID().uuidString).onnx").path
-        try OnnxFile.save(m, to: path)
+        let path = try savedMutant(of: "lenet/aidge_quantized_folded.onnx") { m in
+            let conv = m.graph.nodes.first { $0.name == "conv1" }!
+            m.graph.setInitializer(conv.inputs[2], Tensor([Int32](arrayLiteral: 1, 2), shape: [2], dtype: .int32))
+        }
         defer { try? FileManager.default.removeItem(atPath: path) }
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-bias-out-\(UUID().uuidString).onnx").path
         let r = try runQVerify(["convert", path, "--to", "qop", "-o", out])
@@ -112,12 +118,10 @@ final class InvalidAttributeTests: XCTestCase {
 /// refuse them with exit 2 and one line naming the node, not trap converting to an integer.
 final class DegenerateQuantizerTests: XCTestCase {
     func mutatedInitializer(_ rel: String, node: String, input: Int, _ value: Tensor) throws -> String {
-        var m = try OnnxFile.load(TestPaths.reference(rel))
-        let n = try XCTUnwrap(m.graph.nodes.first { $0.name == node })
-        m.graph.setInitializer(n.inputs[input], value)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-degenerate-\(UUID().uuidString).onnx").path
-        try OnnxFile.save(m, to: path)
-        return path
+        try savedMutant(of: rel) { m in
+            let n = try XCTUnwrap(m.graph.nodes.first { $0.name == node })
+            m.graph.setInitializer(n.inputs[input], value)
+        }
     }
 
     func assertVerifyRefuses(_ path: String, inputs: String, _ message: String, line: UInt = #line) throws {
@@ -142,11 +146,10 @@ final class DegenerateQuantizerTests: XCTestCase {
 
     func testAZeroActivationScaleInTheCandidateIsReportedAsADiscrepancy() throws {
         // 0 · inf = NaN and 10^18-step differences once made the harness and the HTML histogram trap.
-        var m = try OnnxFile.load(TestPaths.reference("depthwise/ort_static_qdq.onnx"))
-        XCTAssertNotNil(m.graph.initializer("relu3_out_scale"))
-        m.graph.setInitializer("relu3_out_scale", Tensor([Float(0)], shape: []))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-zero-scale-\(UUID().uuidString).onnx").path
-        try OnnxFile.save(m, to: path)
+        let path = try savedMutant(of: "depthwise/ort_static_qdq.onnx") { m in
+            XCTAssertNotNil(m.graph.initializer("relu3_out_scale"))
+            m.graph.setInitializer("relu3_out_scale", Tensor([Float(0)], shape: []))
+        }
         defer { try? FileManager.default.removeItem(atPath: path) }
         let dir = NSTemporaryDirectory() + "qv-zero-scale-\(UUID().uuidString)"
         let r = try runQVerify(["compare", TestPaths.reference("depthwise/ort_static_qdq.onnx"), path,
