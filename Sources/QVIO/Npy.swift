@@ -185,18 +185,21 @@ public enum Npy {
             let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
             try? FileManager.default.removeItem(atPath: tmp)
             do {
-                let archive = try Archive(url: URL(fileURLWithPath: tmp), accessMode: .create)
-                for (name, t) in items {
-                    let bytes = Data(encode(t))
-                    try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count),
-                                         compressionMethod: .none) { pos, size in
-                        bytes.subdata(in: Int(pos)..<Int(pos) + size)
+                // The archive closes its file when it goes out of scope, before the rename.
+                try {
+                    let archive = try Archive(url: URL(fileURLWithPath: tmp), accessMode: .create)
+                    for (name, t) in items {
+                        let bytes = Data(encode(t))
+                        try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count),
+                                             compressionMethod: .none) { pos, size in
+                            bytes.subdata(in: Int(pos)..<Int(pos) + size)
+                        }
                     }
-                }
-                if FileManager.default.fileExists(atPath: path) {
-                    _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: tmp))
-                } else {
-                    try FileManager.default.moveItem(atPath: tmp, toPath: path)
+                }()
+                // rename(2) replaces an existing file atomically (Foundation's replaceItemAt on
+                // Linux failed every other run with "file doesn't exist").
+                guard rename(tmp, path) == 0 else {
+                    throw QVError.badInput("cannot move into place: \(String(cString: strerror(errno)))")
                 }
             } catch {
                 try? FileManager.default.removeItem(atPath: tmp)

@@ -34,6 +34,21 @@ final class NpyTests: XCTestCase {
         XCTAssertEqual(byName.count, 10)
     }
 
+    func testNpzWrittenOverAnExistingArchiveReplacesIt() throws {
+        // `qverify run --intermediates` into the same directory twice failed every second time.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("npz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("intermediates.npz").path
+        for value: Int64 in [1, 2, 3] {
+            try Npy.saveArchive([(name: "t", tensor: Tensor(int64s: [value, -value], shape: [2]))], to: path)
+            let back = try Npy.loadArchive(path)
+            XCTAssertEqual(back.map(\.name), ["t"])
+            XCTAssertEqual(back.first?.tensor, Tensor(int64s: [value, -value], shape: [2]))
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["intermediates.npz"])
+    }
+
     func testTruncatedNpyIsABadInput() throws {
         var b = Npy.encode(Tensor([Float](arrayLiteral: 1, 2, 3, 4), shape: [4]))
         b.removeLast(3)
