@@ -25,10 +25,13 @@ let package = Package(
             name: "COnnxProto", dependencies: ["CProtobufC"],
             exclude: ["proto"]),
 
+        // Fixed-order float GEMM (FMA chains in onnxruntime's order), AVX-512/AVX2 with a portable fallback.
+        .target(name: "_QVChainGemm", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+
         // MARK: - Pipeline: IR ← ONNX I/O ← kernels ← interpreter ← CLI
         .target(name: "QVGraph"),
         .target(name: "QVIO", dependencies: ["QVGraph", "COnnxProto", "ZIPFoundation"]),
-        .target(name: "QVKernels", dependencies: ["QVGraph", "COpenBLAS"]),
+        .target(name: "QVKernels", dependencies: ["QVGraph", "COpenBLAS", "_QVChainGemm"]),
         .target(name: "QVInterpreter", dependencies: ["QVGraph", "QVKernels"]),
         .target(name: "QVRecipe", dependencies: ["QVGraph", "QVKernels"]),
         .target(name: "QVCompare", dependencies: ["QVGraph", "QVKernels", "QVInterpreter", "QVRecipe"]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Builds Tests/Fixtures/ops/: one small ONNX model per case, its inputs and onnxruntime's
-outputs (CPU, ORT_DISABLE_ALL). qverify's interpreter must reproduce every quantized output
-exactly and every float output within 1e-5 relative.
+outputs (CPU, ORT_DISABLE_ALL, one thread). qverify's interpreter must reproduce every quantized
+output exactly, every float output of a case named exact_* bit for bit (float products summed in
+onnxruntime's order), and every other float output within 1e-5 relative.
 
 Each case writes <name>.onnx and <name>.npz (inputs as 'in:<name>', expected outputs as
 'out:<name>'). Cases onnxruntime cannot run are listed in SKIPPED.txt with the reason.
@@ -37,6 +38,7 @@ def case(name, nodes, inputs, outputs, inits=(), opset=21, ms=False):
     try:
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.intra_op_num_threads = 1  # MLAS's float blocking depends on the thread count
         sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
         res = sess.run(None, {n: a for n, _, a in inputs})
     except Exception as e:
@@ -239,6 +241,40 @@ case("qlinearaveragepool_zero_y_scale", [helper.make_node("QLinearAveragePool", 
 # Integer Pow beyond int32/int64 and with negative exponents.
 case("pow_int32_overflow", [helper.make_node("Pow", ["x", "e"], ["y"])],
      [("x", TP.INT32, np.array([2, 3, -2, 10, 0, 7, 1, -1], np.int32)), ("e", TP.INT32, np.array([3, 40, 31, 30, -1, -2, 100, 101], np.int32))], [("y", TP.INT32)])
+
+
+# ---- float products summed in onnxruntime's order (names start with exact_: compared bit for bit).
+# One-row Gemm/MatMul take MLAS's one-row AVX kernels (8 lanes reduced by the output's position in
+# groups of 4/2/1; groups of 4/2/1 consecutive k), a constant B is pre-packed (256-deep blocks),
+# small-output convs block K by 128..1024 depending on the output pixel count.
+A1 = rng.normal(0, 1, (1, 37)).astype(np.float32)
+case("exact_gemm_one_row_transb", [helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1)],
+     [("a", TP.FLOAT, A1), ("b", TP.FLOAT, rng.normal(0, 1, (7, 37)).astype(np.float32)), ("c", TP.FLOAT, rng.normal(0, 1, (7,)).astype(np.float32))],
+     [("y", TP.FLOAT)])
+case("exact_matmul_one_row", [helper.make_node("MatMul", ["a", "b"], ["y"])],
+     [("a", TP.FLOAT, rng.normal(0, 1, (1, 39)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (39, 21)).astype(np.float32))], [("y", TP.FLOAT)])
+case("exact_matmul_one_column", [helper.make_node("MatMul", ["a", "b"], ["y"])],
+     [("a", TP.FLOAT, rng.normal(0, 1, (5, 33)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (33, 1)).astype(np.float32))], [("y", TP.FLOAT)])
+case("exact_gemm_packed_b_k600", [helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1)],
+     [("a", TP.FLOAT, rng.normal(0, 1, (3, 600)).astype(np.float32))], [("y", TP.FLOAT)],
+     [init("b", rng.normal(0, 1, (9, 600)).astype(np.float32)), init("c", rng.normal(0, 1, (9,)).astype(np.float32))])
+case("exact_gemm_alpha_beta", [helper.make_node("Gemm", ["a", "b", "c"], ["y"], alpha=0.37, beta=0.61)],
+     [("a", TP.FLOAT, rng.normal(0, 1, (4, 300)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (300, 20)).astype(np.float32)),
+      ("c", TP.FLOAT, rng.normal(0, 1, (4, 20)).astype(np.float32))], [("y", TP.FLOAT)])
+XC = rng.normal(0, 1, (1, 16, 10, 10)).astype(np.float32)
+case("exact_conv_k144_100_pixels", [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])],
+     [("x", TP.FLOAT, XC), ("w", TP.FLOAT, rng.normal(0, 1, (16, 16, 3, 3)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (16,)).astype(np.float32))],
+     [("y", TP.FLOAT)])
+case("exact_conv_k576_16_pixels", [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+     [("x", TP.FLOAT, rng.normal(0, 1, (1, 64, 4, 4)).astype(np.float32)), ("w", TP.FLOAT, rng.normal(0, 1, (8, 64, 3, 3)).astype(np.float32))],
+     [("y", TP.FLOAT)])
+case("exact_conv_one_filter_k144", [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+     [("x", TP.FLOAT, XC), ("w", TP.FLOAT, rng.normal(0, 1, (1, 16, 3, 3)).astype(np.float32))], [("y", TP.FLOAT)])
+case("exact_conv_depthwise", [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=16, pads=[1, 1, 1, 1], strides=[2, 2])],
+     [("x", TP.FLOAT, XC), ("w", TP.FLOAT, rng.normal(0, 1, (16, 1, 3, 3)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (16,)).astype(np.float32))],
+     [("y", TP.FLOAT)])
+case("exact_conv_pointwise", [helper.make_node("Conv", ["x", "w"], ["y"])],
+     [("x", TP.FLOAT, XC), ("w", TP.FLOAT, rng.normal(0, 1, (24, 16, 1, 1)).astype(np.float32))], [("y", TP.FLOAT)])
 
 
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))

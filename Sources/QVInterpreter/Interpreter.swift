@@ -48,6 +48,7 @@ public final class Interpreter: @unchecked Sendable {
         for (i, n) in g.nodes.enumerated() {
             var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
             ctx.constantInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
+            ctx.initializerInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && g.initializer(n.inputs[$0]) != nil })
             if semantics == .aidge, n.opType == "QuantizeLinear", n.inputs.count > 2,
                let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint {
                 ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)
@@ -141,12 +142,12 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs inputs already checked (a stacked batch has a leading dimension other than the declared 1).
-    func run(_ inputs: [String: Tensor], keepIntermediates: Bool, checked: Bool) throws -> Result {
+    func run(_ inputs: [String: Tensor], keepIntermediates: Bool, checked: Bool, samples: Int) throws -> Result {
         var unused: [Double]? = nil
-        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused)
+        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: samples)
     }
 
-    func execute(_ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?) throws -> Result {
+    func execute(_ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?, samples: Int = 1) throws -> Result {
         let g = model.graph
         var env: [String: Tensor] = g.initializerTable
         for (k, v) in folded { env[k] = v }
@@ -161,7 +162,7 @@ public final class Interpreter: @unchecked Sendable {
                 return t
             }
             let t0 = nodeSeconds == nil ? 0 : Self.now()
-            let outs = try withContext("node \(node.label(index: i))") { try kernels[i]!.run(ins) }
+            let outs = try withContext("node \(node.label(index: i))") { try kernels[i]!.run(ins, samples: samples) }
             if nodeSeconds != nil { nodeSeconds![i] += Self.now() - t0 }
             for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
                 env[name] = t

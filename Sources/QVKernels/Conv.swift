@@ -230,17 +230,21 @@ final class WeightCache<Value>: @unchecked Sendable {
     }
 }
 
-/// Float convolution through sgemm, bias added per output channel.
+/// Float convolution through sgemm, bias added per output channel after the whole sum. The
+/// reduction is blocked as onnxruntime's MLAS blocks it for one image (N = output pixels), so
+/// every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
     var y = [Float](repeating: 0, count: geo.n * geo.m * geo.spatial)
     var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
+    let blockK = BLAS.onnxruntimeBlockK(n: geo.spatial, k: geo.k)
     x.withUnsafeBufferPointer { xb in
         w.withUnsafeBufferPointer { wb in
             y.withUnsafeMutableBufferPointer { yb in
                 for ni in 0..<geo.n {
                     geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
                             out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, ldb, c, ldc in
-                        BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: c, ldc: ldc)
+                        OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
+                                              beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
                     }
                     if let bias {
                         for mi in 0..<geo.m {

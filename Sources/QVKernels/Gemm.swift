@@ -19,7 +19,9 @@ struct GemmKernel: Kernel {
         self.ctx = ctx
     }
 
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] { try run(inputs, samples: 1) }
+
+    func run(_ inputs: [Tensor?], samples: Int) throws -> [Tensor] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         let c = optional(inputs, 2)
         guard a.rank == 2, b.rank == 2 else { throw QVError.badInput("Gemm needs 2-D A and B, got \(a.shape) and \(b.shape)") }
@@ -55,9 +57,10 @@ struct GemmKernel: Kernel {
         a.floats!.withUnsafeBufferPointer { ab in
             b.floats!.withUnsafeBufferPointer { bb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                               a: ab.baseAddress!, lda: a.shape[1], b: bb.baseAddress!, ldb: b.shape[1],
-                               beta: betaEff, c: yb.baseAddress!, ldc: n)
+                    OnnxruntimeGemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                                          a: ab.baseAddress!, lda: a.shape[1], b: bb.baseAddress!, ldb: b.shape[1],
+                                          beta: betaEff, c: yb.baseAddress!, ldc: n, problemRows: m / max(1, samples),
+                                          bIsPacked: ctx.initializerInputs.contains(1))
                 }
             }
         }
@@ -160,18 +163,23 @@ struct MatMulKernel: Kernel {
     let ctx: KernelContext
     init(node: Node, ctx: KernelContext) throws { self.ctx = ctx }
 
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] { try run(inputs, samples: 1) }
+
+    func run(_ inputs: [Tensor?], samples: Int) throws -> [Tensor] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         let integer = a.dtype.isInteger || b.dtype.isInteger
         if integer && ctx.semantics != .aidge {
             throw QVError.badInput("MatMul on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge or MatMulInteger)")
         }
-        return [try batchedMatmul(a, b, integer: integer)]
+        return [try batchedMatmul(a, b, integer: integer, samples: samples, bIsPacked: b.rank == 2 && ctx.initializerInputs.contains(1))]
     }
 }
 
 /// Numpy matmul over broadcast batch dimensions; integer results are exact int32.
-func batchedMatmul(_ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZero: Int64 = 0) throws -> Tensor {
+/// A float product is summed as onnxruntime sums it; `samples` stacked on axis 0 of a 2-D A are
+/// each their own product there.
+func batchedMatmul(_ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZero: Int64 = 0, samples: Int = 1,
+                   bIsPacked: Bool = false) throws -> Tensor {
     let outShape = try ShapeInference.matmulShape(a.shape, b.shape)
     let a2 = a.rank == 1 ? [1] + a.shape : a.shape
     let b2 = b.rank == 1 ? b.shape + [1] : b.shape
@@ -195,9 +203,11 @@ func batchedMatmul(_ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZ
     a.floats!.withUnsafeBufferPointer { ab in
         b.floats!.withUnsafeBufferPointer { bb in
             y.withUnsafeMutableBufferPointer { yb in
+                let problemRows = a2.count == 2 ? m / max(1, samples) : m
                 for i in 0..<nb {
-                    BLAS.sgemm(m: m, n: n, k: k, a: ab.baseAddress! + aIdx(i) * m * k, lda: k,
-                               b: bb.baseAddress! + bIdx(i) * k * n, ldb: n, c: yb.baseAddress! + i * m * n, ldc: n)
+                    OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                                          a: ab.baseAddress! + aIdx(i) * m * k, lda: k, b: bb.baseAddress! + bIdx(i) * k * n, ldb: n,
+                                          beta: 0, c: yb.baseAddress! + i * m * n, ldc: n, problemRows: problemRows, bIsPacked: bIsPacked)
                 }
             }
         }

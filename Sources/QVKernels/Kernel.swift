@@ -87,6 +87,9 @@ public struct KernelContext: Sendable {
     /// Positions of the node's inputs that are the same constant on every run (initializers and
     /// folded constants): kernels may prepare them once.
     public var constantInputs: Set<Int> = []
+    /// Positions of the node's inputs that are graph initializers as written (not folded values):
+    /// onnxruntime pre-packs these, which changes its float summation order.
+    public var initializerInputs: Set<Int> = []
     public init(semantics: Semantics, opset: Int64, fakeQuantRange: ClosedRange<Int64>? = nil) {
         self.semantics = semantics
         self.opset = opset
@@ -98,6 +101,13 @@ public struct KernelContext: Sendable {
 public protocol Kernel: Sendable {
     /// Computes the outputs; `inputs[i]` is nil for an omitted optional input.
     func run(_ inputs: [Tensor?]) throws -> [Tensor]
+    /// The same, for `samples` samples stacked on axis 0 (a kernel whose float summation order
+    /// in onnxruntime depends on the per-sample shape needs to know; the others ignore it).
+    func run(_ inputs: [Tensor?], samples: Int) throws -> [Tensor]
+}
+
+extension Kernel {
+    public func run(_ inputs: [Tensor?], samples: Int) throws -> [Tensor] { try run(inputs) }
 }
 
 // MARK: - Attribute access with spec defaults

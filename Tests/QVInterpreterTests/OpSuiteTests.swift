@@ -2,20 +2,23 @@ import Foundation
 import QVGraph
 import QVIO
 import QVInterpreter
+import QVKernels
 import XCTest
 import _TestSupport
 
 /// The op-level suite of Tests/Fixtures/ops, generated against onnxruntime by
 /// scripts/make_op_suite.py: rounding ties, odd zero points, saturation at both ends,
 /// per-axis and blocked scales, int4, per-channel/padded/strided/depthwise/grouped QLinearConv,
-/// accumulators beyond 2^24, the com.microsoft QLinear family, and the float ops.
+/// accumulators beyond 2^24, the com.microsoft QLinear family, and the float ops; float
+/// Conv/Gemm/MatMul cases named exact_* bit for bit (summed in onnxruntime's order).
 final class OpSuiteTests: XCTestCase {
     static let folder = TestPaths.root.appendingPathComponent("Tests/Fixtures/ops")
 
     func testEveryOpCaseMatchesOnnxruntime() throws {
         let cases = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".onnx") }.sorted()
-        XCTAssertGreaterThanOrEqual(cases.count, 63)
+        XCTAssertGreaterThanOrEqual(cases.count, 73)
         var failures: [String] = []
+        var bitExactFloats = 0
         for file in cases {
             let name = String(file.dropLast(5))
             do {
@@ -31,12 +34,52 @@ final class OpSuiteTests: XCTestCase {
                     if expected.dtype.isInteger && got.dtype != expected.dtype { failures.append("\(name).\(out): dtype \(got.dtype) vs \(expected.dtype)") }
                     let d = TensorDiff(got, expected)
                     if !d.ok { failures.append("\(name).\(out): \(d)") }
+                    if let g = got.floats, let e = expected.floats {
+                        let bits = zip(g, e).filter { $0.bitPattern != $1.bitPattern }.count
+                        if name.hasPrefix("exact_") {
+                            bitExactFloats += 1
+                            if bits != 0 { failures.append("\(name).\(out): \(bits) of \(e.count) floats differ in their bits") }
+                        } else if bits != 0 {
+                            print("op suite: \(name).\(out) \(bits)/\(e.count) float bits differ (held to 1e-5 relative)")
+                        }
+                    }
                 }
             } catch {
                 failures.append("\(name): \(error)")
             }
         }
         XCTAssertEqual(failures, [], failures.joined(separator: "\n"))
+        XCTAssertEqual(bitExactFloats, 10)
+    }
+
+    /// The fixed-order float kernel has an AVX-512, an AVX2+FMA and a portable (fmaf) path; all
+    /// must give onnxruntime's bits, or results would depend on the machine qverify runs on.
+    func testEveryFloatKernelPathGivesOnnxruntimesBits() throws {
+        let original = OnnxruntimeGemm.kernelPath
+        defer { OnnxruntimeGemm.kernelPath = original }
+        let cases = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path)
+            .filter { $0.hasPrefix("exact_") && $0.hasSuffix(".onnx") }.sorted()
+        XCTAssertEqual(cases.count, 10)
+        var paths = 0
+        for path in ["portable", "avx2+fma", "avx512f"] {
+            OnnxruntimeGemm.kernelPath = path
+            guard OnnxruntimeGemm.kernelPath == path else { continue }  // this CPU lacks it
+            paths += 1
+            for file in cases {
+                let name = String(file.dropLast(5))
+                let model = try OnnxFile.load(Self.folder.appendingPathComponent(file).path)
+                let arrays = try Npy.loadArchive(Self.folder.appendingPathComponent(name + ".npz").path)
+                var inputs: [String: Tensor] = [:]
+                for (k, t) in arrays where k.hasPrefix("in:") { inputs[String(k.dropFirst(3))] = t }
+                let r = try Interpreter(model: model, semantics: .onnx).run(inputs)
+                for (k, expected) in arrays where k.hasPrefix("out:") {
+                    let got = try XCTUnwrap(r.outputs[String(k.dropFirst(4))]?.floats)
+                    XCTAssertEqual(got.map(\.bitPattern), expected.floats!.map(\.bitPattern), "\(name) on the \(path) path")
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(paths, 1)
+        print("float kernel paths checked on this CPU: \(paths)")
     }
 
     func testQuantizeLinearRoundsEveryTieHalfToEven() throws {
