@@ -313,7 +313,8 @@ func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZ
                                 var k0 = 0
                                 while k0 < k {
                                     let kk = min(chunk, k - k0)
-                                    BLAS.sgemm(m: m, n: n, k: kk, a: a + k0, lda: k, b: b + k0 * ldb, ldb: ldb, c: pb.baseAddress!, ldc: n)
+                                    OnnxruntimeGemm.chain(m: m, n: n, k: kk, a: a + k0, lda: k, b: b + k0 * ldb, ldb: ldb,
+                                                          c: pb.baseAddress!, ldc: n, accumulate: false)
                                     let dst = ob.baseAddress! + obase + goff
                                     for r in 0..<m { for j in 0..<n { dst[r * ldc + j] &+= Int64(pb[r * n + j]) } }
                                     k0 += kk

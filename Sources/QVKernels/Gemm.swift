@@ -9,6 +9,7 @@ struct GemmKernel: Kernel {
     /// An integer B as exact floats with its bounds, made once when B is a constant.
     let constantB: Bool
     let cache = WeightCache<IntegerOperand>()
+    let transposedB = WeightCache<[Float]>()
 
     init(node: Node, ctx: KernelContext) throws {
         constantB = ctx.constantInputs.contains(1)
@@ -54,13 +55,17 @@ struct GemmKernel: Kernel {
             for i in 0..<(m * n) { y[i] = cv[idx(i)] }
             betaEff = beta
         }
+        // A constant transposed B is transposed once (the kernel reads B as K×N).
+        let bT = transB && constantB ? transposedB.get { b.floats!.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: n, cols: k, ld: k) } } : []
         a.floats!.withUnsafeBufferPointer { ab in
             b.floats!.withUnsafeBufferPointer { bb in
-                y.withUnsafeMutableBufferPointer { yb in
-                    OnnxruntimeGemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                                          a: ab.baseAddress!, lda: a.shape[1], b: bb.baseAddress!, ldb: b.shape[1],
-                                          beta: betaEff, c: yb.baseAddress!, ldc: n, problemRows: m / max(1, samples),
-                                          bIsPacked: ctx.initializerInputs.contains(1))
+                bT.withUnsafeBufferPointer { btb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        OnnxruntimeGemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                                              a: ab.baseAddress!, lda: a.shape[1], b: bb.baseAddress!, ldb: b.shape[1],
+                                              beta: betaEff, c: yb.baseAddress!, ldc: n, problemRows: m / max(1, samples),
+                                              bIsPacked: ctx.initializerInputs.contains(1), transposedB: bT.isEmpty ? nil : btb.baseAddress!)
+                    }
                 }
             }
         }
@@ -96,21 +101,22 @@ func shiftedFloats(_ t: Tensor, zero: (Int) -> Int64) throws -> [Float] {
 }
 
 /// Exact integer product of op(A)[m×k] and op(B)[k×n] given as Float holding integers: one
-/// sgemm when every partial sum provably stays below 2^24 (max|a| · max column Σ|b|), else
-/// K-chunks whose partial sums do, summed in Int64. Transposes are left to sgemm.
+/// float32 product when every partial sum provably stays below 2^24 (max|a| · max column Σ|b|),
+/// else K-chunks whose partial sums do, summed in Int64. Any summation order is then exact.
 func integerMatmul(a: [Float], b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
     try integerMatmul(a: a, b: IntegerOperand(rightOperand: b, k: k, n: n, transposed: transB), m: m, n: n, k: k, transA: transA, transB: transB)
 }
 
-/// The right operand op(B)[k×n] of an exact integer product, with the bounds that decide how it
-/// can be summed in float32. Constant weights make it once.
+/// The right operand op(B)[k×n] of an exact integer product, stored k×n (transposed once when
+/// given n×k), with the bounds that decide how it can be summed in float32. Constant weights
+/// make it once.
 struct IntegerOperand: Sendable {
+    /// op(B) as k×n.
     let values: [Float]
     /// max |b| and the largest Σ_k |op(B)[k, j]| over columns j.
     let maxAbs: Float, maxColumnAbsSum: Float
 
     init(rightOperand b: [Float], k: Int, n: Int, transposed: Bool) {
-        values = b
         var colAbs = [Float](repeating: 0, count: n)
         var maxB: Float = 0
         b.withUnsafeBufferPointer { bb in
@@ -126,11 +132,13 @@ struct IntegerOperand: Sendable {
         }
         maxAbs = maxB
         maxColumnAbsSum = colAbs.max() ?? 0
+        values = transposed ? b.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: n, cols: k, ld: k) } : b
     }
 }
 
-func integerMatmul(a: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
+func integerMatmul(a stored: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
     let b = operand.values
+    let a = transA ? stored.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: k, cols: m, ld: m) } : stored
     let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = operand.maxAbs
     guard maxA < 16_777_216, maxB < 16_777_216 else { throw QVError.unsupported("integer matrix product operands beyond 2^24") }
     let single = Double(maxA) * Double(operand.maxColumnAbsSum) < Double(1 << 24)
@@ -143,11 +151,9 @@ func integerMatmul(a: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int
                 var k0 = 0
                 while k0 < k {
                     let kk = min(chunk, k - k0)
-                    // Column block k0..<k0+kk of op(A) and row block of op(B), in their stored layouts.
-                    let aPtr = transA ? ab.baseAddress! + k0 * m : ab.baseAddress! + k0
-                    let bPtr = transB ? bb.baseAddress! + k0 : bb.baseAddress! + k0 * n
-                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: kk, a: aPtr, lda: transA ? m : k,
-                               b: bPtr, ldb: transB ? k : n, c: pb.baseAddress!, ldc: n)
+                    // Column block k0..<k0+kk of A (m×k) and row block of op(B) (k×n).
+                    OnnxruntimeGemm.chain(m: m, n: n, k: kk, a: ab.baseAddress! + k0, lda: k, b: bb.baseAddress! + k0 * n, ldb: n,
+                                          c: pb.baseAddress!, ldc: n, accumulate: false)
                     for i in 0..<(m * n) { out[i] += Int64(pb[i]) }
                     k0 += kk
                 }

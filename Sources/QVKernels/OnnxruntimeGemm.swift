@@ -23,13 +23,14 @@ public enum OnnxruntimeGemm {
         set { _ = qv_sgemm_chain_set_path(newValue) }
     }
 
-    /// C[m×n] = alpha·op(A)·op(B) (+ C when `accumulate`), where the m rows are `m / problemRows`
-    /// independent products of `problemRows` rows each (the samples of a stacked batch: onnxruntime
-    /// runs each sample alone, so a one-row sample takes the one-row kernel).
+    /// C[m×n] = alpha·op(A)·op(B) + beta·C, where the m rows are `m / problemRows` independent
+    /// products of `problemRows` rows each (the samples of a stacked batch: onnxruntime runs each
+    /// sample alone, so a one-row sample takes the one-row kernel).
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, problemRows: Int,
-                             blockK fixedBlockK: Int? = nil, bIsPacked: Bool = false) {
+                             blockK fixedBlockK: Int? = nil, bIsPacked: Bool = false,
+                             transposedB: UnsafePointer<Float>? = nil) {
         guard m > 0, n > 0 else { return }
         if beta != 0 && beta != 1 {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = c[i * ldc + j] * beta } }
@@ -76,21 +77,21 @@ public enum OnnxruntimeGemm {
         // The chain kernel reads A and B untransposed; a transposed operand is copied once.
         var aT: [Float] = [], bT: [Float] = []
         if transA { aT = transposed(a, rows: k, cols: m, ld: lda) }
-        if transB { bT = transposed(b, rows: n, cols: k, ld: ldb) }
+        if transB && transposedB == nil { bT = transposed(b, rows: n, cols: k, ld: ldb) }
         aT.withUnsafeBufferPointer { atb in
             bT.withUnsafeBufferPointer { btb in
                 let ap = transA ? atb.baseAddress! : a, la = transA ? k : lda
-                let bp = transB ? btb.baseAddress! : b, lb = transB ? n : ldb
+                let bp = transB ? transposedB ?? btb.baseAddress! : b, lb = transB ? n : ldb
                 var k0 = 0
                 repeat {
                     let kk = min(blockK, k - k0)
                     if alpha == 1 {
-                        qv_sgemm_chain(m, n, kk, ap + k0, la, bp + k0 * lb, lb, c, ldc, accumulate || k0 > 0 ? 1 : 0)
+                        chain(m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: c, ldc: ldc, accumulate: accumulate || k0 > 0)
                     } else {
                         // MLAS scales each block's chain by alpha as it adds it to C: one rounding, an FMA.
                         var part = [Float](repeating: 0, count: m * n)
                         part.withUnsafeMutableBufferPointer { pb in
-                            qv_sgemm_chain(m, n, kk, ap + k0, la, bp + k0 * lb, lb, pb.baseAddress!, n, 0)
+                            chain(m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: pb.baseAddress!, ldc: n, accumulate: false)
                             for i in 0..<m {
                                 for j in 0..<n {
                                     let prev: Float = accumulate || k0 > 0 ? c[i * ldc + j] : 0
@@ -103,6 +104,13 @@ public enum OnnxruntimeGemm {
                 } while k0 < k
             }
         }
+    }
+
+    /// C[m×n] (+)= A[m×k]·B[k×n], each element one FMA chain over k from zero (then added to C
+    /// with one rounding when accumulating): the fixed-order kernel itself, no MLAS blocking.
+    public static func chain(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        qv_sgemm_chain(m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
     }
 
     /// The cols×rows transpose of a rows×cols matrix with leading dimension `ld`.

@@ -55,12 +55,12 @@ func printErr(_ s: String) {
 
 /// OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main(). If its detection fell back to an
 /// old kernel on a CPU that supports a much faster one, start again with that kernel selected.
-/// A user's own OPENBLAS_CORETYPE always wins; QVERIFY_KEEP_BLAS_KERNEL=1 disables this. Only the
-/// commands that evaluate graphs (verify, compare, run, profile) restart.
+/// A user's own OPENBLAS_CORETYPE always wins; QVERIFY_KEEP_BLAS_KERNEL=1 disables this. Only
+/// `profile` restarts: it times OpenBLAS's sgemm as the yardstick for each conv. Graph
+/// evaluation no longer calls OpenBLAS (its summation order is not fixed; see OnnxruntimeGemm),
+/// so the other commands do not pay ~10 ms for a second start.
 func selectBLASKernel() {
-    // Commands that never run a conv or gemm do not pay ~10 ms for a second start.
-    let noKernels: Set<String> = ["inspect", "check", "convert", "resave", "help", "--help", "-h", "--version"]
-    guard CommandLine.arguments.count > 1, !noKernels.contains(CommandLine.arguments[1]) else { return }
+    guard CommandLine.arguments.count > 1, CommandLine.arguments[1] == "profile" else { return }
     let env = ProcessInfo.processInfo.environment
     guard env["OPENBLAS_CORETYPE"] == nil, env["QVERIFY_KEEP_BLAS_KERNEL"] == nil,
           let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
