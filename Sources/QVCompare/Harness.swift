@@ -32,7 +32,10 @@ public struct Harness {
         return out
     }
 
-    public func run(name: String, samples: [[String: Tensor]], progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
+    /// Runs both graphs on every sample, `threads` batches at a time (the report does not depend
+    /// on the thread count: results are gathered in sample order).
+    public func run(name: String, samples: [[String: Tensor]], threads: Int = defaultThreadCount,
+                    progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
         let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference))
         let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate))
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
@@ -43,14 +46,15 @@ public struct Harness {
         var outA: [Double] = [], outB: [Double] = []
         let bytesPerSample = samples.first.map { $0.values.map { $0.count * 4 }.reduce(0, +) } ?? 1
         let chunk = max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
-        var start = 0
-        while start < samples.count {
-          let end = min(samples.count, start + chunk)
-          let feedsA = samples[start..<end].map { Self.feeds($0, inputOrder, reference) }
-          let feedsB = samples[start..<end].map { Self.feeds($0, inputOrder, candidate) }
-          let resA = try ia.run(batch: feedsA, keepIntermediates: true)
-          let resB = try ib.run(batch: feedsB, keepIntermediates: true)
-          for j in 0..<(end - start) {
+        let (reference, candidate) = (self.reference, self.candidate)
+        try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { range in
+            (samples[range].map { Self.feeds($0, inputOrder, reference) }, samples[range].map { Self.feeds($0, inputOrder, candidate) })
+        }, work: { feedsA, feedsB in
+            (try ia.run(batch: feedsA, keepIntermediates: true), try ib.run(batch: feedsB, keepIntermediates: true))
+        }, consume: { range, feeds, results in
+          let (feedsA, feedsB) = feeds, (resA, resB) = results
+          let start = range.lowerBound
+          for j in 0..<range.count {
             let k = start + j
             progress?(k, samples.count)
             let xa = feedsA[j], xb = feedsB[j]
@@ -74,8 +78,7 @@ public struct Harness {
                 outB += Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant)
             }
           }
-          start = end
-        }
+        })
         // Per-node numbers, first divergence, ties and wraps.
         var nodes: [NodeReport] = []
         var findings: [Finding] = []

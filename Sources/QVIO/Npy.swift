@@ -179,7 +179,14 @@ public enum Npy {
         }
     }
 
-    /// Writes a `.npz` (stored, uncompressed) atomically.
+    /// 1980-01-01 00:00 local time, the earliest date a ZIP entry can record.
+    static let zipEpoch: Date = {
+        var c = DateComponents()
+        (c.year, c.month, c.day) = (1980, 1, 1)
+        return Calendar.current.date(from: c) ?? Date(timeIntervalSince1970: 315_532_800)
+    }()
+
+    /// Writes a `.npz` (stored, uncompressed) atomically and reproducibly (fixed entry dates).
     public static func saveArchive(_ items: [(name: String, tensor: Tensor)], to path: String) throws {
         try withContext(path) {
             let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
@@ -190,8 +197,9 @@ public enum Npy {
                     let archive = try Archive(url: URL(fileURLWithPath: tmp), accessMode: .create)
                     for (name, t) in items {
                         let bytes = Data(encode(t))
+                        // A fixed date (the ZIP epoch, local time): the same tensors give the same bytes.
                         try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count),
-                                             compressionMethod: .none) { pos, size in
+                                             modificationDate: zipEpoch, compressionMethod: .none) { pos, size in
                             bytes.subdata(in: Int(pos)..<Int(pos) + size)
                         }
                     }

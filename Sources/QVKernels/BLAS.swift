@@ -14,6 +14,11 @@ public enum BLAS {
 
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+    /// Stops the worker threads OpenBLAS starts when it loads. Idle, they spin on sched_yield
+    /// for a while and took ~15% off a two-thread `qverify run` (measured); graph evaluation
+    /// never calls OpenBLAS. A multi-threaded OpenBLAS call would start them again.
+    public static func stopThreadPool() { _ = blas_thread_shutdown_() }
+
     /// The reduction-block length onnxruntime's MLAS SGEMM uses for an N-column product with
     /// reduction length K (one thread). MLAS starts from 128×128 panels and trades stride for
     /// stride: a short K lends to N, a narrow N lends to K. Each block is summed by its own

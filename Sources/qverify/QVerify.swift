@@ -19,6 +19,7 @@ struct QVerify: ParsableCommand {
     /// instead of 64; help and --version exit 0; commands choose 0/1/2 themselves.
     static func main() {
         selectBLASKernel()
+        BLAS.stopThreadPool()
         // Activations are large, short-lived buffers: keep freed ones in the heap for reuse
         // instead of returning them to the kernel (page faults on every sample otherwise).
         #if os(Linux)

@@ -83,6 +83,33 @@ final class RunTests: XCTestCase {
         try assertRunRefused(f.path, "\(f.path): not a .npy file (bad magic)")
     }
 
+    func testThreadCountChangesNeitherOutputsNorReports() throws {
+        // run: the cnn's 8 samples go one batch per thread; the bytes must not depend on it.
+        var outputs: [Data] = []
+        for t in ["1", "3"] {
+            let dir = tmp.appendingPathComponent("run\(t)")
+            let r = try runQVerify(["run", "Reference/cnn/ort_static_qdq.onnx", "--inputs", "Reference/cnn/calib_inputs.npy",
+                                    "--output-dir", dir.path, "--threads", t, "--intermediates"])
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+            outputs.append(try Data(contentsOf: dir.appendingPathComponent("output.npy")))
+            outputs.append(try Data(contentsOf: dir.appendingPathComponent("intermediates.npz")))
+        }
+        XCTAssertEqual(outputs[0], outputs[2])
+        XCTAssertEqual(outputs[1], outputs[3])
+        // verify: the JSON report is the same with one thread and with three.
+        var reports: [String] = []
+        for t in ["1", "3"] {
+            let dir = tmp.appendingPathComponent("verify\(t)")
+            let r = try runQVerify(["verify", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/calib_inputs.npy",
+                                    "--report-dir", dir.path, "--threads", t])
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+            let json = try String(contentsOf: dir.appendingPathComponent("report.json"), encoding: .utf8)
+            // Timings and output paths are the only lines allowed to differ.
+            reports.append(json.split(separator: "\n").filter { !$0.contains("seconds") && !$0.contains("verify\(t)") }.joined(separator: "\n"))
+        }
+        XCTAssertEqual(reports[0], reports[1])
+    }
+
     func testZeroThreadsIsAUsageError() throws {
         let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", "x", "--output-dir", tmp.path, "--threads", "0"])
         XCTAssertEqual(r.exitCode, 2, r.stderr)

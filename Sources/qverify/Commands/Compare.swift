@@ -3,6 +3,7 @@ import Foundation
 import QVCompare
 import QVGraph
 import QVIO
+import QVInterpreter
 import QVReport
 
 struct Compare: ParsableCommand {
@@ -26,7 +27,7 @@ struct Compare: ParsableCommand {
             let samples = try loadSamples(options.inputs, for: a)
             let tolerance = try options.tolerance()
             let h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
-            let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, progress: progressPrinter("compare")) }
+            let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.threads ?? defaultThreadCount, progress: progressPrinter("compare")) }
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
             summarize(r, reportDir: options.reportDir)

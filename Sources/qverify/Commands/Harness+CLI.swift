@@ -24,8 +24,12 @@ struct HarnessOptions: ParsableArguments {
     @Option(help: "Exit 1 on findings of at least this severity: error (default) or warning.")
     var failOn: FailOn = .error
 
+    @Option(help: "Batches run on this many threads at once (default: all cores); reports do not depend on it.")
+    var threads: Int?
+
     func validate() throws {
         if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         _ = try tolerance()
     }
 

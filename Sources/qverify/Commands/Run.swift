@@ -44,7 +44,7 @@ struct Run: ParsableCommand {
     @Option(help: "auto (aidge for Aidge-form graphs, else onnx), onnx or aidge.")
     var semantics: SemanticsChoice = .auto
 
-    @Option(help: "Threads for BLAS kernels (default: all cores).")
+    @Option(help: "Batches run on this many threads at once (default: all cores); results do not depend on it.")
     var threads: Int?
 
     @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 64 KB (1 = one by one).")
@@ -57,7 +57,6 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            if let t = threads { BLAS.setThreads(t) }
             let (model, interp) = try prepare(model, semantics)
             let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             var outs: [String: [Tensor]] = [:]
@@ -65,17 +64,20 @@ struct Run: ParsableCommand {
             // Small samples batch well; large ones are faster one by one (activations stay in cache).
             let bytesPerSample = samples.count > 0 ? try samples.sample(0).values.map { $0.count * max(1, $0.dtype.bitWidth / 8) }.reduce(0, +) : 1
             let effectiveBatch = max(1, min(batch, (64 * 1024) / max(1, bytesPerSample)))
-            var start = 0
-            while start < samples.count {
-                let end = min(samples.count, start + effectiveBatch)
-                let chunk = try (start..<end).map { try samples.sample($0) }
-                let rs = try withContext("\(self.model): samples \(start)..<\(end)") { try interp.run(batch: chunk, keepIntermediates: intermediates) }
-                for r in rs {
-                    for (k, v) in r.outputs { outs[k, default: []].append(v) }
-                    for (k, v) in r.intermediates { inter[k, default: []].append(v) }
-                }
-                start = end
-            }
+            let keep = intermediates, path = self.model
+            try inOrderParallel(count: samples.count, chunk: effectiveBatch, threads: threads ?? defaultThreadCount,
+                                prepare: { range in (range, try range.map { try samples.sample($0) }) },
+                                work: { range, chunk in
+                                    try withContext("\(path): samples \(range.lowerBound)..<\(range.upperBound)") {
+                                        try interp.run(batch: chunk, keepIntermediates: keep)
+                                    }
+                                },
+                                consume: { _, _, rs in
+                                    for r in rs {
+                                        for (k, v) in r.outputs { outs[k, default: []].append(v) }
+                                        for (k, v) in r.intermediates { inter[k, default: []].append(v) }
+                                    }
+                                })
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
             for o in model.graph.outputs {
                 let file = (outputDir as NSString).appendingPathComponent(o.name.replacingOccurrences(of: "/", with: "_") + ".npy")

@@ -3,6 +3,7 @@ import Foundation
 import QVCompare
 import QVGraph
 import QVIO
+import QVInterpreter
 import QVRecipe
 import QVReport
 
@@ -54,7 +55,7 @@ struct Verify: ParsableCommand {
                     try OnnxFile.save(c.model, to: candidatePath)
                 }
                 let h = Harness(reference: view, candidate: try GraphView(c.model), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
-                comparisons.append(try withContext(model) { try h.run(name: f.rawValue, samples: samples, progress: progressPrinter("verify \(f.rawValue)")) })
+                comparisons.append(try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: options.threads ?? defaultThreadCount, progress: progressPrinter("verify \(f.rawValue)")) })
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
