@@ -1,5 +1,6 @@
 import Foundation
 import QVGraph
+import _QVChainGemm
 
 /// The shape arithmetic of a 1-D or 2-D convolution (NCHW / NCW), shared by Conv, ConvInteger and
 /// QLinearConv. 1-D convs run as 2-D with H = 1.
@@ -235,16 +236,30 @@ final class WeightCache<Value>: @unchecked Sendable {
 /// every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
     var y = [Float](repeating: 0, count: geo.n * geo.m * geo.spatial)
-    var col = [Float](repeating: 0, count: geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     let blockK = BLAS.onnxruntimeBlockK(n: geo.spatial, k: geo.k)
+    // Several filters per group: panels of the im2col matrix made in cache by the C kernel. One
+    // filter per group (depthwise) takes MLAS's one-row kernel, a pointwise conv is a plain GEMM.
+    let panels = geo.mPerGroup > 1 && !geo.isPointwise
+    var col = [Float](repeating: 0, count: panels || geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     x.withUnsafeBufferPointer { xb in
         w.withUnsafeBufferPointer { wb in
             y.withUnsafeMutableBufferPointer { yb in
                 for ni in 0..<geo.n {
+                    if panels {
+                        var cg = qv_conv_geometry(channels: geo.cPerGroup, height: geo.h, width: geo.w, kernel_h: geo.kh, kernel_w: geo.kw,
+                                                  stride_h: geo.sh, stride_w: geo.sw, dilation_h: geo.dh, dilation_w: geo.dw,
+                                                  pad_top: geo.padTop, pad_left: geo.padLeft, out_h: geo.oh, out_w: geo.ow)
+                        for g in 0..<geo.group {
+                            qv_conv2d_chain(&cg, xb.baseAddress! + (ni * geo.group + g) * geo.cPerGroup * geo.h * geo.w,
+                                            wb.baseAddress! + g * geo.mPerGroup * geo.k, geo.mPerGroup,
+                                            yb.baseAddress! + (ni * geo.group + g) * geo.mPerGroup * geo.spatial, blockK)
+                        }
+                    } else {
                     geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
                             out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, ldb, c, ldc in
                         OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
                                               beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
+                    }
                     }
                     if let bias {
                         for mi in 0..<geo.m {

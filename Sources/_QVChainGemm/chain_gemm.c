@@ -6,6 +6,9 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
                            const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
@@ -153,4 +156,145 @@ const char *qv_sgemm_chain_path(void) {
     case PATH_AVX2: return "avx2+fma";
     default: return "portable";
     }
+}
+
+// MARK: - Convolution without an im2col matrix
+
+enum { PANEL = 128 };
+
+// Rows k0..k0+kb of the im2col matrix for output pixels n0..n0+width, as a kb × PANEL panel.
+static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, size_t kb, size_t n0,
+                       size_t width, float *panel) {
+    const size_t khw = g->kernel_h * g->kernel_w;
+    size_t ci = k0 / khw, ki = (k0 % khw) / g->kernel_w, kj = k0 % g->kernel_w;
+    for (size_t r = 0; r < kb; r++) {
+        float *dst = panel + r * PANEL;
+        const float *plane = x + ci * g->height * g->width;
+        size_t n = n0, end = n0 + width;
+        while (n < end) {
+            size_t oy = n / g->out_w, ox = n % g->out_w;
+            size_t seg = g->out_w - ox < end - n ? g->out_w - ox : end - n;
+            ptrdiff_t iy = (ptrdiff_t)(oy * g->stride_h + ki * g->dilation_h) - g->pad_top;
+            if (iy < 0 || iy >= (ptrdiff_t)g->height) {
+                memset(dst, 0, seg * sizeof(float));
+            } else {
+                const float *row = plane + (size_t)iy * g->width;
+                ptrdiff_t ix = (ptrdiff_t)(ox * g->stride_w + kj * g->dilation_w) - g->pad_left;
+                if (g->stride_w == 1) {
+                    ptrdiff_t lo = ix < 0 ? -ix : 0;
+                    ptrdiff_t hi = (ptrdiff_t)g->width - ix;
+                    if (hi > (ptrdiff_t)seg) hi = (ptrdiff_t)seg;
+                    if (hi < lo) hi = lo;
+                    if (lo > (ptrdiff_t)seg) lo = hi = (ptrdiff_t)seg;
+                    for (ptrdiff_t t = 0; t < lo; t++) dst[t] = 0.0f;
+                    if (hi > lo) memcpy(dst + lo, row + ix + lo, (size_t)(hi - lo) * sizeof(float));
+                    for (ptrdiff_t t = hi; t < (ptrdiff_t)seg; t++) dst[t] = 0.0f;
+                } else {
+                    for (size_t t = 0; t < seg; t++) {
+                        ptrdiff_t xx = ix + (ptrdiff_t)(t * g->stride_w);
+                        dst[t] = (xx >= 0 && xx < (ptrdiff_t)g->width) ? row[xx] : 0.0f;
+                    }
+                }
+            }
+            dst += seg;
+            n += seg;
+        }
+        for (size_t t = width; t < PANEL; t++) panel[r * PANEL + t] = 0.0f;
+        if (++kj == g->kernel_w) {
+            kj = 0;
+            if (++ki == g->kernel_h) { ki = 0; ci++; }
+        }
+    }
+}
+
+// The output pixels of one panel as runs within output rows (computed once per panel).
+typedef struct { size_t count; size_t oy[PANEL], ox[PANEL], len[PANEL], pos[PANEL]; } panel_runs;
+
+static void make_runs(const qv_conv_geometry *g, size_t n0, size_t width, panel_runs *runs) {
+    size_t n = n0, end = n0 + width, pos = 0;
+    runs->count = 0;
+    while (n < end) {
+        size_t oy = n / g->out_w, ox = n % g->out_w;
+        size_t len = g->out_w - ox < end - n ? g->out_w - ox : end - n;
+        runs->oy[runs->count] = oy; runs->ox[runs->count] = ox;
+        runs->len[runs->count] = len; runs->pos[runs->count] = pos;
+        runs->count++;
+        pos += len; n += len;
+    }
+}
+
+static inline uint32_t lane_bits(ptrdiff_t lo, ptrdiff_t hi) {  // bits lo..<hi of 0..<16
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (uint32_t)(((1u << (hi - lo)) - 1) << lo) & 0xFFFFu;
+}
+
+// The same panel with AVX-512 masked loads: a stride-1 run is one masked copy per 16 pixels
+// (lanes outside the input row are masked off: they read nothing and store 0).
+__attribute__((target("avx512f")))
+static void conv_panel_avx512(const qv_conv_geometry *g, const float *x, size_t k0, size_t kb,
+                              const panel_runs *runs, size_t width, float *panel) {
+    const size_t khw = g->kernel_h * g->kernel_w;
+    size_t ci = k0 / khw, ki = (k0 % khw) / g->kernel_w, kj = k0 % g->kernel_w;
+    const ptrdiff_t W = (ptrdiff_t)g->width, H = (ptrdiff_t)g->height;
+    for (size_t r = 0; r < kb; r++) {
+        float *dst = panel + r * PANEL;
+        const float *plane = x + ci * g->height * g->width;
+        const ptrdiff_t dy = (ptrdiff_t)(ki * g->dilation_h) - g->pad_top;
+        const ptrdiff_t dx = (ptrdiff_t)(kj * g->dilation_w) - g->pad_left;
+        for (size_t s = 0; s < runs->count; s++) {
+            const ptrdiff_t iy = (ptrdiff_t)(runs->oy[s] * g->stride_h) + dy;
+            const ptrdiff_t ix = (ptrdiff_t)(runs->ox[s] * g->stride_w) + dx;
+            const int inside = iy >= 0 && iy < H;
+            const float *row = plane + (inside ? (size_t)iy * g->width : 0);
+            for (size_t t0 = 0; t0 < runs->len[s]; t0 += 16) {
+                const size_t lanes = runs->len[s] - t0 < 16 ? runs->len[s] - t0 : 16;
+                const __mmask16 store = (__mmask16)((1u << lanes) - 1);
+                __m512 v = _mm512_setzero_ps();
+                if (inside && g->stride_w == 1) {
+                    const ptrdiff_t first = ix + (ptrdiff_t)t0;  // input column of lane 0
+                    const __mmask16 load = (__mmask16)(lane_bits(-first, W - first) & store);
+                    v = _mm512_maskz_loadu_ps(load, (const void *)((uintptr_t)row + (uintptr_t)(first * (ptrdiff_t)sizeof(float))));
+                } else if (inside) {
+                    float tmp[16] = {0};
+                    for (size_t l = 0; l < lanes; l++) {
+                        const ptrdiff_t xx = ix + (ptrdiff_t)((t0 + l) * g->stride_w);
+                        if (xx >= 0 && xx < W) tmp[l] = row[xx];
+                    }
+                    v = _mm512_loadu_ps(tmp);
+                }
+                _mm512_mask_storeu_ps(dst + runs->pos[s] + t0, store, v);
+            }
+        }
+        for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;
+        if (++kj == g->kernel_w) {
+            kj = 0;
+            if (++ki == g->kernel_h) { ki = 0; ci++; }
+        }
+    }
+}
+
+void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
+                     float *y, size_t block_k) {
+    const size_t k = g->channels * g->kernel_h * g->kernel_w;
+    const size_t n = g->out_h * g->out_w;
+    if (m == 0 || n == 0) return;
+    if (k == 0) { memset(y, 0, m * n * sizeof(float)); return; }
+    size_t bk = block_k == 0 || block_k > k ? k : block_k;
+    float *panel = aligned_alloc(64, ((bk * PANEL * sizeof(float)) + 63) / 64 * 64);
+    if (!panel) abort();
+    const int avx512 = path() == PATH_AVX512;
+    panel_runs runs;
+    for (size_t n0 = 0; n0 < n; n0 += PANEL) {
+        size_t width = n - n0 < PANEL ? n - n0 : PANEL;
+        if (avx512) make_runs(g, n0, width, &runs);
+        for (size_t k0 = 0; k0 < k; k0 += bk) {
+            size_t kb = k - k0 < bk ? k - k0 : bk;
+            if (avx512) conv_panel_avx512(g, x, k0, kb, &runs, width, panel);
+            else conv_panel(g, x, k0, kb, n0, width, panel);
+            qv_sgemm_chain(m, width, kb, w + k0, k, panel, PANEL, y + n0, n, k0 > 0);
+        }
+    }
+    free(panel);
 }

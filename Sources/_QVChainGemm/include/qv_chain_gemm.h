@@ -14,6 +14,22 @@ void qv_sgemm_chain(size_t m, size_t n, size_t k,
 /// Which path qv_sgemm_chain takes on this CPU: "avx512f", "avx2+fma" or "portable".
 const char *qv_sgemm_chain_path(void);
 
+/// One group of one image of a 2-D convolution (1-D convolutions have height 1).
+typedef struct {
+    size_t channels, height, width;
+    size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+    ptrdiff_t pad_top, pad_left;
+    size_t out_h, out_w;
+} qv_conv_geometry;
+
+/// y[m × out_h·out_w] = w[m × K] applied to x (channels × height × width), K = channels ·
+/// kernel_h · kernel_w in (channel, kernel row, kernel column) order: for every output, one FMA
+/// chain from zero per block of block_k reduction steps, the blocks added in order (so it equals
+/// an im2col followed by qv_sgemm_chain per block). Positions outside x read as 0. The im2col
+/// matrix is never built: 32-pixel panels of it are made in cache, one block at a time.
+void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
+                     float *y, size_t block_k);
+
 /// Makes qv_sgemm_chain take the named path ("portable", "avx2+fma", "avx512f") from now on, so
 /// that tests can hold every path to the same bits. Returns 0 (and changes nothing) when the
 /// name is unknown or this CPU lacks the instructions.
