@@ -56,6 +56,32 @@ func maxPool2x2<T: Comparable>(_ v: [T], _ g: PoolGeometry, _ indices: inout [In
     return out
 }
 
+/// 2×2 stride-2 max pooling without indices: `best = v > best ? v : best` in row-major window
+/// order, the same comparisons (and NaN behaviour) as the indexed version.
+func maxPool2x2Values<T: Comparable>(_ v: [T], _ g: PoolGeometry) -> [T] {
+    let count = g.n * g.c * g.oh * g.ow
+    return [T](unsafeUninitializedCapacity: count) { out, initialized in
+        v.withUnsafeBufferPointer { vb in
+            for plane in 0..<(g.n * g.c) {
+                let base = plane * g.h * g.w
+                for oy in 0..<g.oh {
+                    let r0 = vb.baseAddress! + base + 2 * oy * g.w, r1 = r0 + g.w
+                    let o = out.baseAddress! + (plane * g.oh + oy) * g.ow
+                    for ox in 0..<g.ow {
+                        var best = r0[2 * ox]
+                        let b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
+                        best = b > best ? b : best
+                        best = c > best ? c : best
+                        best = d > best ? d : best
+                        (o + ox).initialize(to: best)
+                    }
+                }
+            }
+        }
+        initialized = count
+    }
+}
+
 /// ONNX MaxPool (opset 8–12+) with the optional Indices output (flat index into the input,
 /// row-major over N, C, H, W; storage_order 0). Works on float and on integer tensors (int8/uint8).
 struct MaxPoolKernel: Kernel {
@@ -68,6 +94,14 @@ struct MaxPoolKernel: Kernel {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
         let g = try PoolGeometry(node: node, x: x.shape)
+        if node.outputs.count < 2 || node.outputs[1].isEmpty, g.isUnpadded2x2 {
+            // No Indices output: the values alone (the common CNN case).
+            switch x.storage {
+            case .f32(let v): return [Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2Values(v, g)))]
+            case .i32(let v) where x.dtype.isInteger: return [Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2Values(v, g)))]
+            default: break
+            }
+        }
         let count = g.n * g.c * g.oh * g.ow
         var idx = [Int64](repeating: 0, count: count)
         func pool<T: Comparable>(_ v: [T], lowest: T) -> [T] {
