@@ -223,56 +223,54 @@ static void make_runs(const qv_conv_geometry *g, size_t n0, size_t width, panel_
     }
 }
 
-static inline uint32_t lane_bits(ptrdiff_t lo, ptrdiff_t hi) {  // bits lo..<hi of 0..<16
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    if (hi <= lo) return 0;
-    return (uint32_t)(((1u << (hi - lo)) - 1) << lo) & 0xFFFFu;
-}
-
-// The same panel with AVX-512 masked loads: a stride-1 run is one masked copy per 16 pixels
-// (lanes outside the input row are masked off: they read nothing and store 0).
+// The same panel read from an input already padded with zeros (pads 0, every position inside),
+// stride 1 across: each run is a straight copy, 16 floats per masked load/store.
 __attribute__((target("avx512f")))
-static void conv_panel_avx512(const qv_conv_geometry *g, const float *x, size_t k0, size_t kb,
-                              const panel_runs *runs, size_t width, float *panel) {
-    const size_t khw = g->kernel_h * g->kernel_w;
-    size_t ci = k0 / khw, ki = (k0 % khw) / g->kernel_w, kj = k0 % g->kernel_w;
-    const ptrdiff_t W = (ptrdiff_t)g->width, H = (ptrdiff_t)g->height;
+static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, size_t k0, size_t kb,
+                                     const panel_runs *runs, size_t width, float *panel) {
+    const size_t khw = p->kernel_h * p->kernel_w;
+    size_t ci = k0 / khw, ki = (k0 % khw) / p->kernel_w, kj = k0 % p->kernel_w;
     for (size_t r = 0; r < kb; r++) {
         float *dst = panel + r * PANEL;
-        const float *plane = x + ci * g->height * g->width;
-        const ptrdiff_t dy = (ptrdiff_t)(ki * g->dilation_h) - g->pad_top;
-        const ptrdiff_t dx = (ptrdiff_t)(kj * g->dilation_w) - g->pad_left;
+        const float *base = x + ci * p->height * p->width + ki * p->dilation_h * p->width + kj * p->dilation_w;
         for (size_t s = 0; s < runs->count; s++) {
-            const ptrdiff_t iy = (ptrdiff_t)(runs->oy[s] * g->stride_h) + dy;
-            const ptrdiff_t ix = (ptrdiff_t)(runs->ox[s] * g->stride_w) + dx;
-            const int inside = iy >= 0 && iy < H;
-            const float *row = plane + (inside ? (size_t)iy * g->width : 0);
-            for (size_t t0 = 0; t0 < runs->len[s]; t0 += 16) {
-                const size_t lanes = runs->len[s] - t0 < 16 ? runs->len[s] - t0 : 16;
-                const __mmask16 store = (__mmask16)((1u << lanes) - 1);
-                __m512 v = _mm512_setzero_ps();
-                if (inside && g->stride_w == 1) {
-                    const ptrdiff_t first = ix + (ptrdiff_t)t0;  // input column of lane 0
-                    const __mmask16 load = (__mmask16)(lane_bits(-first, W - first) & store);
-                    v = _mm512_maskz_loadu_ps(load, (const void *)((uintptr_t)row + (uintptr_t)(first * (ptrdiff_t)sizeof(float))));
-                } else if (inside) {
-                    float tmp[16] = {0};
-                    for (size_t l = 0; l < lanes; l++) {
-                        const ptrdiff_t xx = ix + (ptrdiff_t)((t0 + l) * g->stride_w);
-                        if (xx >= 0 && xx < W) tmp[l] = row[xx];
-                    }
-                    v = _mm512_loadu_ps(tmp);
-                }
-                _mm512_mask_storeu_ps(dst + runs->pos[s] + t0, store, v);
+            const float *src = base + runs->oy[s] * p->stride_h * p->width + runs->ox[s];
+            float *d = dst + runs->pos[s];
+            const size_t len = runs->len[s];
+            size_t t = 0;
+            for (; t + 16 <= len; t += 16) _mm512_storeu_ps(d + t, _mm512_loadu_ps(src + t));
+            if (t < len) {
+                const __mmask16 m = (__mmask16)((1u << (len - t)) - 1);
+                _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, src + t));
             }
         }
         for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;
-        if (++kj == g->kernel_w) {
+        if (++kj == p->kernel_w) {
             kj = 0;
-            if (++ki == g->kernel_h) { ki = 0; ci++; }
+            if (++ki == p->kernel_h) { ki = 0; ci++; }
         }
     }
+}
+
+// x copied into a zero border wide enough for every window: the geometry of the copy (pads 0).
+static float *padded_copy(const qv_conv_geometry *g, const float *x, qv_conv_geometry *p) {
+    size_t need_h = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+    size_t need_w = (g->out_w - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    size_t hp = g->height + (size_t)g->pad_top, wp = g->width + (size_t)g->pad_left;
+    if (need_h > hp) hp = need_h;
+    if (need_w > wp) wp = need_w;
+    *p = *g;
+    p->height = hp; p->width = wp; p->pad_top = 0; p->pad_left = 0;
+    float *buf = calloc(g->channels * hp * wp + 16, sizeof(float));
+    if (!buf) abort();
+    // Pads are not negative here (the caller checks), so every input row fits inside the copy.
+    for (size_t c = 0; c < g->channels; c++) {
+        for (size_t y = 0; y < g->height; y++) {
+            memcpy(buf + (c * hp + y + (size_t)g->pad_top) * wp + (size_t)g->pad_left,
+                   x + (c * g->height + y) * g->width, g->width * sizeof(float));
+        }
+    }
+    return buf;
 }
 
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
@@ -284,17 +282,21 @@ void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, 
     size_t bk = block_k == 0 || block_k > k ? k : block_k;
     float *panel = aligned_alloc(64, ((bk * PANEL * sizeof(float)) + 63) / 64 * 64);
     if (!panel) abort();
-    const int avx512 = path() == PATH_AVX512;
+    // AVX-512, stride 1 across: copy runs from a zero-padded input; otherwise gather with bounds checks.
+    const int fast = path() == PATH_AVX512 && g->stride_w == 1 && g->pad_top >= 0 && g->pad_left >= 0;
+    qv_conv_geometry pg;
+    float *padded = fast ? padded_copy(g, x, &pg) : NULL;
     panel_runs runs;
     for (size_t n0 = 0; n0 < n; n0 += PANEL) {
         size_t width = n - n0 < PANEL ? n - n0 : PANEL;
-        if (avx512) make_runs(g, n0, width, &runs);
+        if (fast) make_runs(g, n0, width, &runs);
         for (size_t k0 = 0; k0 < k; k0 += bk) {
             size_t kb = k - k0 < bk ? k - k0 : bk;
-            if (avx512) conv_panel_avx512(g, x, k0, kb, &runs, width, panel);
+            if (fast) conv_panel_padded_avx512(&pg, padded, k0, kb, &runs, width, panel);
             else conv_panel(g, x, k0, kb, n0, width, panel);
             qv_sgemm_chain(m, width, kb, w + k0, k, panel, PANEL, y + n0, n, k0 > 0);
         }
     }
+    free(padded);
     free(panel);
 }
