@@ -1,4 +1,5 @@
 import QVGraph
+import _QVChainGemm
 
 /// Maps each element of x to the index of its scale / zero point: per-tensor, per-axis or
 /// blocked (opset 21), as QuantizeLinear and DequantizeLinear define.
@@ -94,8 +95,10 @@ struct QuantizeLinearKernel: Kernel {
             let clo = lo - Float(z[0]), chi = hi - Float(z[0])
             let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
                 xv.withUnsafeBufferPointer { xb in
-                    for i in 0..<xb.count {
-                        buf[i] = roundHalfEvenToInt32(clampNaNLow(xb[i] / sc, clo, chi)) &+ zp
+                    if qv_quantize_f32(xb.baseAddress, xb.count, sc, clo, chi, zp, buf.baseAddress) == 0 {
+                        for i in 0..<xb.count {
+                            buf[i] = roundHalfEvenToInt32(clampNaNLow(xb[i] / sc, clo, chi)) &+ zp
+                        }
                     }
                 }
                 n = xv.count
@@ -162,8 +165,8 @@ struct QuantizeLinearKernel: Kernel {
             let y: [Int32]
             switch x.storage {
             // int32 accumulators (the usual input) are read in place, not copied to float first.
-            case .i32(let a) where x.dtype.isInteger: y = q.apply(a) { Float($0) }
-            default: y = q.apply(try floatValues(x)) { $0 }
+            case .i32(let a) where x.dtype.isInteger: y = q.apply(a, vectorized: qv_aidge_quantize_i32) { Float($0) }
+            default: y = q.apply(try floatValues(x), vectorized: qv_aidge_quantize_f32) { $0 }
             }
             return Tensor(dtype: outType, shape: x.shape, storage: .i32(y))
         } else {
@@ -204,7 +207,9 @@ struct DequantizeLinearKernel: Kernel {
             let sc = s[0], z0 = Int32(truncatingIfNeeded: z[0])
             let y = [Float](unsafeUninitializedCapacity: xi.count) { buf, n in
                 xi.withUnsafeBufferPointer { xb in
-                    for i in 0..<xb.count { buf[i] = Float(xb[i] &- z0) * sc }
+                    if qv_dequantize_i32(xb.baseAddress, xb.count, z0, sc, buf.baseAddress) == 0 {
+                        for i in 0..<xb.count { buf[i] = Float(xb[i] &- z0) * sc }
+                    }
                 }
                 n = xi.count
             }
@@ -229,10 +234,13 @@ struct AidgeQuantizer {
     /// 2^bits for an unsigned output type (negatives wrap up by it), else 0.
     let unsignedSpan: Int32
 
+    /// `vectorized` is the AVX-512 loop of the same arithmetic (returns 0 where it cannot run).
     @inline(__always)
-    func apply<S>(_ x: [S], _ toFloat: (S) -> Float) -> [Int32] {
+    func apply<S>(_ x: [S], vectorized: (UnsafePointer<S>?, Int, Float, Float, Float, Int32, Int32, UnsafeMutablePointer<Int32>?) -> Int32,
+                  _ toFloat: (S) -> Float) -> [Int32] {
         [Int32](unsafeUninitializedCapacity: x.count) { buf, n in
             x.withUnsafeBufferPointer { xb in
+                if vectorized(xb.baseAddress, xb.count, sf, flo, fhi, zp, unsignedSpan, buf.baseAddress) != 0 { return }
                 for i in 0..<xb.count {
                     let t = clampNaNLow(toFloat(xb[i]) * sf, flo, fhi) + 0.5
                     var r = roundHalfEvenToInt32(t)

@@ -300,3 +300,84 @@ void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, 
     free(padded);
     free(panel);
 }
+
+// MARK: - Quantization loops
+
+__attribute__((target("avx512f")))
+static void quantize_avx512(const float *x, size_t n, float scale, float lo, float hi, int32_t zp, int32_t *out) {
+    const __m512 s = _mm512_set1_ps(scale), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
+    const __m512i z = _mm512_set1_epi32(zp);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), s);
+        v = _mm512_min_ps(_mm512_max_ps(v, l), h);  // max(v, lo) is lo for NaN
+        __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
+        _mm512_mask_storeu_epi32(out + i, m, q);
+    }
+}
+
+int qv_quantize_f32(const float *x, size_t n, float scale, float lo, float hi, int32_t zp, int32_t *out) {
+    if (path() != PATH_AVX512) return 0;
+    quantize_avx512(x, n, scale, lo, hi, zp, out);
+    return 1;
+}
+
+__attribute__((target("avx512f")))
+static void dequantize_avx512(const int32_t *q, size_t n, int32_t zp, float scale, float *out) {
+    const __m512 s = _mm512_set1_ps(scale);
+    const __m512i z = _mm512_set1_epi32(zp);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, q + i), z);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
+    }
+}
+
+int qv_dequantize_i32(const int32_t *q, size_t n, int32_t zp, float scale, float *out) {
+    if (path() != PATH_AVX512) return 0;
+    dequantize_avx512(q, n, zp, scale, out);
+    return 1;
+}
+
+__attribute__((target("avx512f"), always_inline))
+static inline __m512i aidge_step(__m512 v, __m512 sf, __m512 l, __m512 h, __m512i z, __m512i span) {
+    __m512 t = _mm512_mul_ps(v, sf);
+    t = _mm512_min_ps(_mm512_max_ps(t, l), h);
+    t = _mm512_add_ps(t, _mm512_set1_ps(0.5f));
+    __m512i r = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), z);
+    __mmask16 neg = _mm512_cmplt_epi32_mask(r, _mm512_setzero_si512());
+    return _mm512_mask_add_epi32(r, neg, r, span);
+}
+
+__attribute__((target("avx512f")))
+static void aidge_i32_avx512(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
+    const __m512 s = _mm512_set1_ps(sf), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
+    const __m512i z = _mm512_set1_epi32(zp), sp = _mm512_set1_epi32(span);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, x + i));
+        _mm512_mask_storeu_epi32(out + i, m, aidge_step(v, s, l, h, z, sp));
+    }
+}
+
+__attribute__((target("avx512f")))
+static void aidge_f32_avx512(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
+    const __m512 s = _mm512_set1_ps(sf), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
+    const __m512i z = _mm512_set1_epi32(zp), sp = _mm512_set1_epi32(span);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_epi32(out + i, m, aidge_step(_mm512_maskz_loadu_ps(m, x + i), s, l, h, z, sp));
+    }
+}
+
+int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
+    if (path() != PATH_AVX512) return 0;
+    aidge_i32_avx512(x, n, sf, lo, hi, zp, span, out);
+    return 1;
+}
+
+int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
+    if (path() != PATH_AVX512) return 0;
+    aidge_f32_avx512(x, n, sf, lo, hi, zp, span, out);
+    return 1;
+}

@@ -2,6 +2,7 @@
 #define QV_CHAIN_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// C[m×n] = A[m×k]·B[k×n] (accumulate == 0) or C + A·B (accumulate != 0), row-major, where each
 /// element's sum is one fused-multiply-add chain over k in order, starting from zero, and is
@@ -29,6 +30,20 @@ typedef struct {
 /// matrix is never built: 32-pixel panels of it are made in cache, one block at a time.
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
                      float *y, size_t block_k);
+
+/// Per-tensor quantization loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when the
+/// CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic is
+/// the caller's, operation for operation, so both give the same integers.
+///
+/// ONNX QuantizeLinear as MLAS does it: out = round_half_even(clamp(x / scale, lo, hi)) + zp,
+/// NaN clamped to lo.
+int qv_quantize_f32(const float *x, size_t n, float scale, float lo, float hi, int32_t zp, int32_t *out);
+/// ONNX DequantizeLinear: out = float(q − zp) · scale (the subtraction wraps like Int32 &-).
+int qv_dequantize_i32(const int32_t *q, size_t n, int32_t zp, float scale, float *out);
+/// Aidge's quantizer on int32 or float input: t = clamp(float(x) · sf, lo, hi) + 0.5 (NaN → lo),
+/// r = floor(t) + zp, then r + span when r < 0 (the wrap into an unsigned type; span 0 if signed).
+int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
+int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 
 /// Makes qv_sgemm_chain take the named path ("portable", "avx2+fma", "avx512f") from now on, so
 /// that tests can hold every path to the same bits. Returns 0 (and changes nothing) when the
