@@ -1,4 +1,5 @@
 import QVGraph
+import _QVChainGemm
 
 /// Window geometry of 1-D/2-D pooling (NCHW; 1-D as H = 1).
 struct PoolGeometry {
@@ -32,52 +33,18 @@ extension PoolGeometry {
 /// MaxPool over unpadded 2×2/2 windows without bounds checks; ties keep the first maximum in
 /// row-major order (as ONNX); `indices` gets flat input indices.
 @inline(__always)
-func maxPool2x2<T: Comparable>(_ v: [T], _ g: PoolGeometry, _ indices: inout [Int64]) -> [T] {
-    var out = [T](); out.reserveCapacity(g.n * g.c * g.oh * g.ow)
-    v.withUnsafeBufferPointer { vb in
-        indices.withUnsafeMutableBufferPointer { ib in
-            for plane in 0..<(g.n * g.c) {
-                let base = plane * g.h * g.w
-                for oy in 0..<g.oh {
-                    let r0 = base + 2 * oy * g.w, r1 = r0 + g.w
-                    let o = (plane * g.oh + oy) * g.ow
-                    for ox in 0..<g.ow {
-                        var bi = r0 + 2 * ox, best = vb[bi]
-                        if vb[r0 + 2 * ox + 1] > best { bi = r0 + 2 * ox + 1; best = vb[bi] }
-                        if vb[r1 + 2 * ox] > best { bi = r1 + 2 * ox; best = vb[bi] }
-                        if vb[r1 + 2 * ox + 1] > best { bi = r1 + 2 * ox + 1; best = vb[bi] }
-                        out.append(best)
-                        ib[o + ox] = Int64(bi)
-                    }
-                }
-            }
-        }
+func maxPool2x2(_ v: [Float], _ g: PoolGeometry, _ indices: UnsafeMutablePointer<Int64>?) -> [Float] {
+    let count = g.n * g.c * g.oh * g.ow
+    return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+        v.withUnsafeBufferPointer { qv_maxpool2x2_f32($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, out.baseAddress, indices) }
+        initialized = count
     }
-    return out
 }
 
-/// 2×2 stride-2 max pooling without indices: `best = v > best ? v : best` in row-major window
-/// order, the same comparisons (and NaN behaviour) as the indexed version.
-func maxPool2x2Values<T: Comparable>(_ v: [T], _ g: PoolGeometry) -> [T] {
+func maxPool2x2(_ v: [Int32], _ g: PoolGeometry, _ indices: UnsafeMutablePointer<Int64>?) -> [Int32] {
     let count = g.n * g.c * g.oh * g.ow
-    return [T](unsafeUninitializedCapacity: count) { out, initialized in
-        v.withUnsafeBufferPointer { vb in
-            for plane in 0..<(g.n * g.c) {
-                let base = plane * g.h * g.w
-                for oy in 0..<g.oh {
-                    let r0 = vb.baseAddress! + base + 2 * oy * g.w, r1 = r0 + g.w
-                    let o = out.baseAddress! + (plane * g.oh + oy) * g.ow
-                    for ox in 0..<g.ow {
-                        var best = r0[2 * ox]
-                        let b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
-                        best = b > best ? b : best
-                        best = c > best ? c : best
-                        best = d > best ? d : best
-                        (o + ox).initialize(to: best)
-                    }
-                }
-            }
-        }
+    return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
+        v.withUnsafeBufferPointer { qv_maxpool2x2_i32($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, out.baseAddress, indices) }
         initialized = count
     }
 }
@@ -94,13 +61,20 @@ struct MaxPoolKernel: Kernel {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
         let g = try PoolGeometry(node: node, x: x.shape)
-        if node.outputs.count < 2 || node.outputs[1].isEmpty, g.isUnpadded2x2 {
-            // No Indices output: the values alone (the common CNN case).
-            switch x.storage {
-            case .f32(let v): return [Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2Values(v, g)))]
-            case .i32(let v) where x.dtype.isInteger: return [Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2Values(v, g)))]
-            default: break
+        if g.isUnpadded2x2 {
+            // The common CNN case, in C; Indices only when the node has that output.
+            let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
+            var idx = [Int64](repeating: 0, count: wantIndices ? g.n * g.c * g.oh * g.ow : 0)
+            let y: Tensor? = idx.withUnsafeMutableBufferPointer { ib in
+                // An empty array's base address is not nil: pass nil, or the C loop writes indices into it.
+                let ip = wantIndices ? ib.baseAddress : nil
+                switch x.storage {
+                case .f32(let v): return Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2(v, g, ip)))
+                case .i32(let v) where x.dtype.isInteger: return Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2(v, g, ip)))
+                default: return nil
+                }
             }
+            if let y { return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y] }
         }
         let count = g.n * g.c * g.oh * g.ow
         var idx = [Int64](repeating: 0, count: count)
@@ -131,11 +105,7 @@ struct MaxPoolKernel: Kernel {
         }
         let y: Tensor
         switch x.storage {
-        case .f32(let v) where g.isUnpadded2x2:
-            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2(v, g, &idx)))
         case .f32(let v): y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(pool(v, lowest: -.infinity)))
-        case .i32(let v) where x.dtype.isInteger && g.isUnpadded2x2:
-            y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2(v, g, &idx)))
         case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min)))
         default: throw QVError.unsupported("MaxPool on \(x.dtype)")
         }

@@ -381,3 +381,31 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
     aidge_f32_avx512(x, n, sf, lo, hi, zp, span, out);
     return 1;
 }
+
+// MARK: - 2x2 max pooling
+
+#define QV_MAXPOOL2X2(NAME, T)                                                                      \
+void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, T *y, int64_t *idx) { \
+    for (size_t p = 0; p < planes; p++) {                                                          \
+        const T *plane = x + p * h * w;                                                            \
+        for (size_t oy = 0; oy < oh; oy++) {                                                       \
+            const T *r0 = plane + 2 * oy * w, *r1 = r0 + w;                                        \
+            T *out = y + (p * oh + oy) * ow;                                                       \
+            int64_t *oi = idx ? idx + (p * oh + oy) * ow : NULL;                                   \
+            const int64_t base0 = (int64_t)(p * h * w + 2 * oy * w), base1 = base0 + (int64_t)w;    \
+            for (size_t ox = 0; ox < ow; ox++) {                                                   \
+                T best = r0[2 * ox];                                                               \
+                int64_t bi = base0 + (int64_t)(2 * ox);                                            \
+                T b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];                          \
+                int tb = b > best; best = tb ? b : best; bi = tb ? base0 + (int64_t)(2 * ox + 1) : bi; \
+                int tc = c > best; best = tc ? c : best; bi = tc ? base1 + (int64_t)(2 * ox) : bi;     \
+                int td = d > best; best = td ? d : best; bi = td ? base1 + (int64_t)(2 * ox + 1) : bi; \
+                out[ox] = best;                                                                    \
+                if (oi) oi[ox] = bi;                                                               \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+}
+
+QV_MAXPOOL2X2(qv_maxpool2x2_i32, int32_t)
+QV_MAXPOOL2X2(qv_maxpool2x2_f32, float)

@@ -45,6 +45,14 @@ int qv_dequantize_i32(const int32_t *q, size_t n, int32_t zp, float scale, float
 int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 
+/// 2×2 stride-2 max pooling of `planes` h×w planes into oh×ow (oh ≤ h/2, ow ≤ w/2): in window
+/// order (row-major) a later element wins only when strictly greater (so NaN never wins and a
+/// NaN first element stays). `idx`, when not NULL, gets the winner's flat index into x.
+void qv_maxpool2x2_i32(const int32_t *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow,
+                       int32_t *y, int64_t *idx);
+void qv_maxpool2x2_f32(const float *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow,
+                       float *y, int64_t *idx);
+
 /// Makes qv_sgemm_chain take the named path ("portable", "avx2+fma", "avx512f") from now on, so
 /// that tests can hold every path to the same bits. Returns 0 (and changes nothing) when the
 /// name is unknown or this CPU lacks the instructions.
