@@ -164,6 +164,13 @@ func shiftedOperand(_ t: Tensor, _ zeros: [Int64], rowLength: Int) throws -> (va
                 while start < ab.count {
                     let z = Int32(truncatingIfNeeded: zeros[zeros.count == 1 ? 0 : row])
                     let end = zeros.count == 1 ? ab.count : min(ab.count, start + rowLength)
+                    let fast = qv_shifted_i32_to_f32(ab.baseAddress! + start, end - start, z, buf.baseAddress! + start)
+                    if fast >= 0 {
+                        mx = max(mx, UInt32(fast))
+                        start = end
+                        row += 1
+                        continue
+                    }
                     for i in start..<end {
                         let d = ab[i] &- z
                         buf[i] = Float(d)
@@ -235,11 +242,13 @@ final class WeightCache<Value>: @unchecked Sendable {
 /// reduction is blocked as onnxruntime's MLAS blocks it for one image (N = output pixels), so
 /// every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
-    var y = [Float](repeating: 0, count: geo.n * geo.m * geo.spatial)
     let blockK = BLAS.onnxruntimeBlockK(n: geo.spatial, k: geo.k)
     // Several filters per group: panels of the im2col matrix made in cache by the C kernel. One
     // filter per group (depthwise) takes MLAS's one-row kernel, a pointwise conv is a plain GEMM.
     let panels = geo.mPerGroup > 1 && !geo.isPointwise
+    let count = geo.n * geo.m * geo.spatial
+    // The panel kernel writes every output; the other paths start from zeros.
+    var y = panels ? [Float](unsafeUninitializedCapacity: count) { _, n in n = count } : [Float](repeating: 0, count: count)
     var col = [Float](repeating: 0, count: panels || geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     x.withUnsafeBufferPointer { xb in
         w.withUnsafeBufferPointer { wb in
@@ -282,7 +291,11 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
     case .int32(let v): return v
     case .exactFloat(let y):
         return [Int32](unsafeUninitializedCapacity: y.count) { buf, n in
-            y.withUnsafeBufferPointer { yb in for i in 0..<yb.count { buf[i] = exactIntegerToInt32(yb[i]) } }
+            y.withUnsafeBufferPointer { yb in
+                if qv_exact_f32_to_i32(yb.baseAddress, yb.count, buf.baseAddress) == 0 {
+                    for i in 0..<yb.count { buf[i] = exactIntegerToInt32(yb[i]) }
+                }
+            }
             n = y.count
         }
     }

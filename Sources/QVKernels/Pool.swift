@@ -64,7 +64,9 @@ struct MaxPoolKernel: Kernel {
         if g.isUnpadded2x2 {
             // The common CNN case, in C; Indices only when the node has that output.
             let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
-            var idx = [Int64](repeating: 0, count: wantIndices ? g.n * g.c * g.oh * g.ow : 0)
+            // The C loop writes every index.
+            let ni = wantIndices ? g.n * g.c * g.oh * g.ow : 0
+            var idx = [Int64](unsafeUninitializedCapacity: ni) { _, n in n = ni }
             let y: Tensor? = idx.withUnsafeMutableBufferPointer { ib in
                 // An empty array's base address is not nil: pass nil, or the C loop writes indices into it.
                 let ip = wantIndices ? ib.baseAddress : nil

@@ -409,3 +409,37 @@ void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, T
 
 QV_MAXPOOL2X2(qv_maxpool2x2_i32, int32_t)
 QV_MAXPOOL2X2(qv_maxpool2x2_f32, float)
+
+// MARK: - Integer operands as floats and back
+
+__attribute__((target("avx512f")))
+static void exact_f32_to_i32_avx512(const float *v, size_t n, int32_t *out) {
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_epi32(out + i, m, _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(m, v + i)));
+    }
+}
+
+int qv_exact_f32_to_i32(const float *v, size_t n, int32_t *out) {
+    if (path() != PATH_AVX512) return 0;
+    exact_f32_to_i32_avx512(v, n, out);
+    return 1;
+}
+
+__attribute__((target("avx512f")))
+static int64_t shifted_avx512(const int32_t *x, size_t n, int32_t z, float *out) {
+    const __m512i zv = _mm512_set1_epi32(z);
+    __m512i mx = _mm512_setzero_si512();
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512i d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, x + i), zv);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_cvtepi32_ps(d));
+        mx = _mm512_max_epu32(mx, _mm512_maskz_abs_epi32(m, d));  // |INT32_MIN| is 2^31 unsigned
+    }
+    return (int64_t)_mm512_reduce_max_epu32(mx);
+}
+
+int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out) {
+    if (path() != PATH_AVX512) return -1;
+    return shifted_avx512(x, n, z, out);
+}

@@ -45,6 +45,13 @@ int qv_dequantize_i32(const int32_t *q, size_t n, int32_t zp, float scale, float
 int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 
+/// out = (int32)v for float values that hold integers of magnitude below 2^24 (exact); 0 when
+/// the CPU (or a forced path) lacks AVX-512.
+int qv_exact_f32_to_i32(const float *v, size_t n, int32_t *out);
+/// out = float(x − z) (wrapping subtraction); returns max |x − z| as an unsigned magnitude, or
+/// -1 when the CPU (or a forced path) lacks AVX-512.
+int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out);
+
 /// 2×2 stride-2 max pooling of `planes` h×w planes into oh×ow (oh ≤ h/2, ow ≤ w/2): in window
 /// order (row-major) a later element wins only when strictly greater (so NaN never wins and a
 /// NaN first element stays). `idx`, when not NULL, gets the winner's flat index into x.
