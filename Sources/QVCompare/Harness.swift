@@ -11,6 +11,8 @@ public struct Harness {
     public var referencePath: String
     public var candidatePath: String
     public var tolerance: Tolerance
+    /// Aidge's scaling factors for the reference's quantizers (see ScalingFactorFile), when known.
+    public var referenceScalingFactors: [String: [Float]] = [:]
 
     public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
         self.reference = reference
@@ -36,7 +38,7 @@ public struct Harness {
     /// on the thread count: results are gathered in sample order).
     public func run(name: String, samples: [[String: Tensor]], threads: Int = defaultThreadCount,
                     progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
-        let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference))
+        let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
         let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate))
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
         let pairs: [(a: Point?, b: Point?)] = align()

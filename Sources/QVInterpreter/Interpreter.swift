@@ -24,12 +24,18 @@ public final class Interpreter: @unchecked Sendable {
     let maxPoolIndexStride: [String: Int]
 
     /// Prepares every kernel; throws one error listing every unsupported op at once.
-    public init(model: Model, semantics: Semantics) throws {
+    /// `scalingFactors` (node name → Aidge's sf, one or one per channel) replaces 1/scale in
+    /// those Aidge quantizers; every name must be a QuantizeLinear of the graph.
+    public init(model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:]) throws {
         self.model = model
         self.semantics = semantics
         let g = model.graph
         let index = try GraphIndex(g)
         order = index.topologicalOrder
+        let quantizers = Set(g.nodes.filter { $0.opType == "QuantizeLinear" }.map(\.name))
+        if let unknown = scalingFactors.keys.sorted().first(where: { !quantizers.contains($0) }) {
+            throw QVError.badInput("scaling factor for '\(unknown)', which is not a QuantizeLinear node of this graph")
+        }
         let unsupported = g.nodes.enumerated().filter { !Registry.isSupported($0.element) }
         if !unsupported.isEmpty {
             let list = unsupported.map { (i, n) in
@@ -49,6 +55,10 @@ public final class Interpreter: @unchecked Sendable {
             var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
             ctx.constantInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
             ctx.initializerInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && g.initializer(n.inputs[$0]) != nil })
+            if n.opType == "QuantizeLinear", let sf = scalingFactors[n.name] {
+                guard semantics == .aidge else { throw QVError.badInput("scaling factors apply to Aidge quantizers; '\(n.name)' runs with onnx semantics") }
+                ctx.aidgeScalingFactors = sf
+            }
             if semantics == .aidge, n.opType == "QuantizeLinear", n.inputs.count > 2,
                let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint {
                 ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)

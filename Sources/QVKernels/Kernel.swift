@@ -90,6 +90,11 @@ public struct KernelContext: Sendable {
     /// Positions of the node's inputs that are graph initializers as written (not folded values):
     /// onnxruntime pre-packs these, which changes its float summation order.
     public var initializerInputs: Set<Int> = []
+    /// For an Aidge quantizer (QuantizeLinear under Aidge semantics): Aidge's scaling factors sf
+    /// as the user supplied them. The export stores only float32(1/sf), and two float32 sf can
+    /// give the same stored scale (127.00087 and 127.00088 both store 0.007873962), so a value
+    /// on a rounding tie can go either way unless sf is known.
+    public var aidgeScalingFactors: [Float]?
     public init(semantics: Semantics, opset: Int64, fakeQuantRange: ClosedRange<Int64>? = nil) {
         self.semantics = semantics
         self.opset = opset

@@ -51,6 +51,9 @@ struct QuantizeLinearKernel: Kernel {
     let semantics: Semantics
     let saturate: Bool
     let fakeQuantRange: ClosedRange<Int64>?
+    /// Aidge's own scaling factors for this quantizer, when the user supplied them (the export
+    /// keeps only 1/sf in float32, which can name two float32 sf: see KernelContext).
+    let knownScalingFactors: [Float]?
 
     init(node: Node, ctx: KernelContext) throws {
         axis = node.int("axis", default: 1)
@@ -65,6 +68,7 @@ struct QuantizeLinearKernel: Kernel {
         saturate = node.int("saturate", default: 1) != 0
         semantics = ctx.semantics
         fakeQuantRange = ctx.fakeQuantRange
+        knownScalingFactors = ctx.aidgeScalingFactors
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -117,13 +121,23 @@ struct QuantizeLinearKernel: Kernel {
         return [wrapping(out, outType, shape: x.shape)]
     }
 
+    /// Aidge's sf per scale value: the supplied ones, else float32(1 / scale).
+    func scalingFactors(_ scale: Tensor) throws -> [Float] {
+        let s = try floatValues(scale)
+        guard let known = knownScalingFactors else { return s.map { Float(1 / Double($0)) } }
+        guard known.count == s.count else {
+            throw QVError.badInput("\(known.count) supplied scaling factor(s) for a quantizer with \(s.count) scale value(s)")
+        }
+        return known
+    }
+
     func aidge(_ x: Tensor, _ scale: Tensor, _ zp: Tensor?, _ outType: DType, _ layout: QuantParamLayout) throws -> Tensor {
         if let zp, zp.dtype.isFloatingPoint {
             // Aidge fake quantization: Mul(sf) → Round half up → Add(zp) → Clip, values stay float.
             guard let range = fakeQuantRange else {
                 throw QVError.unsupported("float zero point (a fake_quantize export) with no known clip range")
             }
-            let sf = try floatValues(scale).map { Float(1 / Double($0)) }
+            let sf = try scalingFactors(scale)
             let z = try floatValues(zp)
             let xv = try floatValues(x)
             let lo = Float(range.lowerBound), hi = Float(range.upperBound)
@@ -158,7 +172,7 @@ struct QuantizeLinearKernel: Kernel {
             // + zp, clip, wrapping cast. floor(v + 0.5) is monotone and leaves integers alone, so
             // clipping v to the integers [lo − zp, hi − zp] first gives the same result; it also
             // keeps the magic-number floor in range and makes a signed cast the identity.
-            let sf = Float(1 / Double(try floatValues(scale)[0]))
+            let sf = try scalingFactors(scale)[0]
             let signed = outType.integerRange!.lowerBound < 0
             let q = AidgeQuantizer(sf: sf, zp: Int32(z[0]), flo: Float(lo - z[0]), fhi: Float(hi - z[0]),
                                    unsignedSpan: signed ? 0 : Int32(1) << outType.bitWidth)
@@ -170,7 +184,7 @@ struct QuantizeLinearKernel: Kernel {
             }
             return Tensor(dtype: outType, shape: x.shape, storage: .i32(y))
         } else {
-            let sf = try floatValues(scale).map { Float(1 / Double($0)) }
+            let sf = try scalingFactors(scale)
             let xv = try floatValues(x)
             for i in 0..<xv.count {
                 let p = layout.map(i)

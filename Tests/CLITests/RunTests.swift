@@ -110,6 +110,26 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(reports[0], reports[1])
     }
 
+    func testAidgeScalingFactorsMakeTheUnfoldedCnnExactAndBadFilesAreNamed() throws {
+        let args = ["run", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--output-dir", tmp.path]
+        let r = try runQVerify(args + ["--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json"])
+        XCTAssertEqual(r.exitCode, 0, r.stderr)
+        let golden = try Npy.load(TestPaths.reference("cnn/aidge_cpu_quantized.npy"))
+        let y = try Npy.load(tmp.appendingPathComponent("fc_Scaling_out0.npy").path)
+        XCTAssertEqual(y.reshaped(golden.shape).int32s, golden.int32s)
+        // A name that is no quantizer of the graph, and a file that is not the JSON object.
+        let unknown = tmp.appendingPathComponent("unknown.json"), garbage = tmp.appendingPathComponent("garbage.json")
+        try Data(#"{"conv9_Scaling": 2.5}"#.utf8).write(to: unknown)
+        try Data("[1, 2]".utf8).write(to: garbage)
+        for (file, message) in [(unknown, "scaling factor for 'conv9_Scaling', which is not a QuantizeLinear node"),
+                                (garbage, "not a JSON object of quantizer name to scaling factor")] {
+            let bad = try runQVerify(args + ["--aidge-scaling-factors", file.path])
+            XCTAssertEqual(bad.exitCode, 2, bad.stderr)
+            XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
+            XCTAssertEqual(bad.stderr.split(separator: "\n").filter { $0.contains("error") }.count, 1, bad.stderr)
+        }
+    }
+
     func testZeroThreadsIsAUsageError() throws {
         let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", "x", "--output-dir", tmp.path, "--threads", "0"])
         XCTAssertEqual(r.exitCode, 2, r.stderr)

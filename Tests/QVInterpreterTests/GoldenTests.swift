@@ -54,10 +54,10 @@ final class GoldenTests: XCTestCase {
         return cs
     }
 
-    func run(_ c: Case) throws -> (outputs: [String: Tensor], intermediates: [String: Tensor]) {
+    func run(_ c: Case, scalingFactors: [String: [Float]] = [:]) throws -> (outputs: [String: Tensor], intermediates: [String: Tensor]) {
         let dir = "\(c.fixture)/"
         let model = try OnnxFile.load(TestPaths.reference(dir + c.model))
-        let interp = try Interpreter(model: model, semantics: c.semantics)
+        let interp = try Interpreter(model: model, semantics: c.semantics, scalingFactors: scalingFactors)
         let samples = try InputSet.load(TestPaths.reference(dir + c.inputs), inputs: model.graph.runtimeInputs)
         XCTAssertEqual(samples.count, 8)
         var outs: [String: [Tensor]] = [:], inter: [String: [Tensor]] = [:]
@@ -107,6 +107,33 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(checked, 37)
         XCTAssertGreaterThanOrEqual(tensors, 300)
         print("golden: \(checked) model runs and \(tensors) intermediate tensors compared")
+    }
+
+    /// Every Aidge-form Reference export that has a scaling-factor file, run with Aidge's exact
+    /// sf: outputs and every intermediate equal to Aidge's CPU backend.
+    func testAidgeExportsWithTheirScalingFactorsMatchAidgeExactly() throws {
+        var runs = 0
+        for c in Self.cases + [Case(fixture: "cnn", model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
+                                    golden: "aidge_cpu_quantized.npy", intermediates: nil),
+                               Case(fixture: "cnn", model: "aidge_quantized_folded.onnx", inputs: "aidge_folded_inputs.npy", semantics: .aidge,
+                                    golden: "aidge_cpu_folded.npy", intermediates: nil)] where c.semantics == .aidge {
+            let sfPath = TestPaths.reference("\(c.fixture)/" + c.model.replacingOccurrences(of: ".onnx", with: ".sf.json"))
+            let goldenPath = TestPaths.reference("\(c.fixture)/\(c.golden)")
+            guard FileManager.default.fileExists(atPath: sfPath), FileManager.default.fileExists(atPath: goldenPath) else { continue }
+            let (outs, inter) = try run(c, scalingFactors: try ScalingFactorFile.load(sfPath))
+            let golden = try Npy.load(goldenPath)
+            let model = try OnnxFile.load(TestPaths.reference("\(c.fixture)/\(c.model)"))
+            let ours = try XCTUnwrap(outs[model.graph.outputs[0].name])
+            XCTAssertTrue(TensorDiff(ours.reshaped(golden.shape), golden).ok, "\(c.fixture)/\(c.model)")
+            if let iname = c.intermediates, FileManager.default.fileExists(atPath: TestPaths.reference("\(c.fixture)/\(iname)")) {
+                for (name, g) in try Npy.loadArchive(TestPaths.reference("\(c.fixture)/\(iname)")) {
+                    guard let t = inter[name] ?? outs[name] else { continue }
+                    XCTAssertTrue(TensorDiff(t.reshaped(g.shape), g).ok, "\(c.fixture)/\(c.model) '\(name)'")
+                }
+            }
+            runs += 1
+        }
+        XCTAssertEqual(runs, 13)
     }
 
     /// Every valid-ONNX Reference model (float, QDQ, QOP; Aidge's and onnxruntime's) against
@@ -168,6 +195,15 @@ final class GoldenTests: XCTestCase {
         ]
         for (model, inputs, sem, goldenName, allowed) in cases {
             let c = Case(fixture: "cnn", model: model, inputs: inputs, semantics: sem, golden: goldenName, intermediates: nil)
+            if allowed > 0 {
+                // With Aidge's own sf (scripts/aidge_scaling_factors.py) instead of 1/scale: exact.
+                let sf = try ScalingFactorFile.load(TestPaths.reference("cnn/" + model.replacingOccurrences(of: ".onnx", with: ".sf.json")))
+                XCTAssertEqual(sf["InputRescaling"], [127.00088])
+                let exact = try run(c, scalingFactors: sf).outputs.values.first!
+                let golden = try Npy.load(TestPaths.reference("cnn/\(goldenName)"))
+                XCTAssertTrue(TensorDiff(exact.reshaped(golden.shape), golden).ok, "\(model) with Aidge's scaling factors")
+                XCTAssertEqual(Float(1 / Double(Float(1) / 127.00088)), 127.00087, "1/scale names the other float32")
+            }
             let out = try run(c).outputs.values.first!
             let golden = try Npy.load(TestPaths.reference("cnn/\(goldenName)"))
             let m = try OnnxFile.load(TestPaths.reference("cnn/\(model)"))

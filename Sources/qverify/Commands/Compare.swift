@@ -26,7 +26,8 @@ struct Compare: ParsableCommand {
             let b = try withContext(candidate) { try GraphView(try OnnxFile.load(candidate)) }
             let samples = try loadSamples(options.inputs, for: a)
             let tolerance = try options.tolerance()
-            let h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
+            var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
+            h.referenceScalingFactors = try options.aidgeScalingFactors.map(ScalingFactorFile.load) ?? [:]
             let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.threads ?? defaultThreadCount, progress: progressPrinter("compare")) }
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }

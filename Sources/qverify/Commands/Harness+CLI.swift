@@ -27,6 +27,9 @@ struct HarnessOptions: ParsableArguments {
     @Option(help: "Batches run on this many threads at once (default: all cores); reports do not depend on it.")
     var threads: Int?
 
+    @Option(help: "JSON of Aidge's scaling factors by quantizer name, for the Aidge-form reference (see README).")
+    var aidgeScalingFactors: String?
+
     func validate() throws {
         if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }

@@ -10,7 +10,7 @@ enum SemanticsChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Loads a model and picks its semantics (`auto`: aidge for Aidge-form graphs, else onnx).
-func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true) throws -> (Model, Interpreter) {
+func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, scalingFactors: String? = nil) throws -> (Model, Interpreter) {
     let model = try OnnxFile.load(path)
     let semantics: Semantics
     switch choice {
@@ -21,7 +21,10 @@ func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true) t
         semantics = kind == .aidgeForm ? .aidge : .onnx
         if announce { printErr("qverify: \(path): semantics \(semantics.rawValue) (\(kind == .aidgeForm ? "Aidge-form model" : "valid ONNX model"))") }
     }
-    let interp = try withContext(path) { try Interpreter(model: model, semantics: semantics) }
+    let factors = try scalingFactors.map(ScalingFactorFile.load) ?? [:]
+    let interp = try withContext(scalingFactors.map { "\(path) with \($0)" } ?? path) {
+        try Interpreter(model: model, semantics: semantics, scalingFactors: factors)
+    }
     return (model, interp)
 }
 
@@ -47,6 +50,9 @@ struct Run: ParsableCommand {
     @Option(help: "Batches run on this many threads at once (default: all cores); results do not depend on it.")
     var threads: Int?
 
+    @Option(help: "JSON of Aidge's scaling factors by quantizer name, used instead of 1/scale (see README).")
+    var aidgeScalingFactors: String?
+
     @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 64 KB (1 = one by one).")
     var batch: Int = 64
 
@@ -57,7 +63,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let (model, interp) = try prepare(model, semantics)
+            let (model, interp) = try prepare(model, semantics, scalingFactors: aidgeScalingFactors)
             let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]

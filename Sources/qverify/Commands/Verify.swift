@@ -44,6 +44,7 @@ struct Verify: ParsableCommand {
             let bytes = Array(FileManager.default.contents(atPath: model) ?? Data())
             let samples = try loadSamples(options.inputs, for: view)
             let tolerance = try options.tolerance()
+            let factors = try options.aidgeScalingFactors.map(ScalingFactorFile.load) ?? [:]
             var comparisons: [ComparisonReport] = []
             let base = ((model as NSString).lastPathComponent as NSString).deletingPathExtension
             for f in try targetFormats() {
@@ -54,7 +55,8 @@ struct Verify: ParsableCommand {
                     candidatePath = (dir as NSString).appendingPathComponent("\(base)_\(f.rawValue).onnx")
                     try OnnxFile.save(c.model, to: candidatePath)
                 }
-                let h = Harness(reference: view, candidate: try GraphView(c.model), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
+                var h = Harness(reference: view, candidate: try GraphView(c.model), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
+                h.referenceScalingFactors = factors
                 comparisons.append(try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: options.threads ?? defaultThreadCount, progress: progressPrinter("verify \(f.rawValue)")) })
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
