@@ -133,6 +133,18 @@ public struct Harness {
                                     stats: stats, differingBeyondTolerance: beyond, toleranceSteps: tol,
                                     ties: first == i ? ties : nil, wraps: first == i ? wraps : nil, stepHistogram: hist.isEmpty ? nil : hist))
         }
+        // A first divergence made only of (near-)ties can move later nodes by more than a step.
+        // Put the reference's values back there in the candidate and run it again: later nodes
+        // that then match were consequences, not new differences.
+        var confirmedConsequences = false
+        if let f = first, firstExplainedByTies, nodes.contains(where: { $0.status == .downstream }),
+           let matched = try laterNodesMatchWithReferenceValuesAt(f, pairs: pairs, nodes: nodes, ra: ra, samples: samples,
+                                                                  inputOrder: inputOrder, interpreter: ib) {
+            confirmedConsequences = matched
+            if matched {
+                for k in nodes.indices where nodes[k].status == .downstream { nodes[k].status = .ties }
+            }
+        }
         // Findings from the dynamic comparison.
         if let f = first {
             let n = nodes.first { $0.reference?.tensor == pairs[f].a?.tensor && $0.candidate?.tensor == pairs[f].b?.tensor }!
@@ -145,7 +157,13 @@ public struct Harness {
                 }
                 if firstNearTies > 0 {
                     findings.append(Finding(.warning, "rounding-near-ties", node: n.candidate!.node, model: "candidate",
-                        "\(firstNearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file"))
+                        referenceScalingFactors.isEmpty
+                            ? "\(firstNearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file (pass --aidge-scaling-factors)"
+                            : "\(firstNearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: the reference uses Aidge's exact sf, the ONNX model can only divide by the stored float32 1/sf, which rounds these values the other way"))
+                }
+                if confirmedConsequences {
+                    findings.append(Finding(.info, "tie-consequences", node: n.candidate!.node, model: "candidate",
+                        "later nodes differ by more than one step only as consequences: with the reference's values put back at \(where_), every later node matches"))
                 }
                 let worse = nodes.filter { $0.status == .downstream }
                 for w in worse {
@@ -221,6 +239,50 @@ public struct Harness {
             let k = d.rounded(.toNearestOrEven)
             return abs(d - k) < 1e-3 ? a + k * step : b
         }
+    }
+
+    /// Reruns the candidate with pair `f`'s tensor replaced by the reference's values (quantized
+    /// with the candidate's parameters) and says whether every node marked downstream then
+    /// matches; nil when the values cannot be put back (no quantization, sizes differ).
+    func laterNodesMatchWithReferenceValuesAt(_ f: Int, pairs: [(a: Point?, b: Point?)], nodes: [NodeReport], ra: [[Double]],
+                                              samples: [[String: Tensor]], inputOrder: [String], interpreter ib: Interpreter) throws -> Bool? {
+        guard let pb = pairs[f].b, !samples.isEmpty, ra[f].count % samples.count == 0 else { return nil }
+        let per = ra[f].count / samples.count
+        let later = nodes.indices.filter { nodes[$0].status == .downstream }
+        var rb2 = Array(repeating: [Double](), count: pairs.count)
+        for (k, sample) in samples.enumerated() {
+            let values = Array(ra[f][(k * per)..<((k + 1) * per)])
+            let replace: (Tensor) throws -> Tensor = { t in
+                guard t.count == per else { throw QVError.internalError("put-back size \(per) for '\(pb.tensor)' of \(t.count)") }
+                if let q = pb.quant, let range = t.dtype.integerRange {
+                    let ints = values.map { v -> Int32 in
+                        let r = (v / q.step).rounded(.toNearestOrEven) + Double(q.zeroPoint)
+                        return Int32(min(max(r, Double(range.lowerBound)), Double(range.upperBound)))
+                    }
+                    return Tensor(ints, shape: t.shape, dtype: t.dtype)
+                }
+                guard t.dtype == .float else { throw QVError.internalError("cannot put back values into \(t.dtype)") }
+                return Tensor(values.map { Float($0) }, shape: t.shape)
+            }
+            let feeds = Self.feeds(sample, inputOrder, candidate)
+            guard let r = try? ib.run(feeds, keepIntermediates: true, replacing: [pb.tensor: replace]) else { return nil }
+            for i in later {
+                guard let p = pairs[i].b, let t = r.intermediates[p.tensor] ?? r.outputs[p.tensor] else { return nil }
+                rb2[i] += Self.real(t, p.quant)
+            }
+        }
+        for i in later {
+            guard let pa = pairs[i].a, let pb = pairs[i].b, rb2[i].count == ra[i].count else { return nil }
+            let step = pb.quant?.step ?? pa.quant?.step
+            let bothQuantized = pa.quant != nil && pb.quant != nil
+            guard let step else { return false }
+            let limit = Double(tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor])) + (bothQuantized ? 0 : 0.5)
+            for j in 0..<ra[i].count {
+                let d = (rb2[i][j] - ra[i][j]) / step
+                if abs(bothQuantized ? d.rounded(.toNearestOrEven) : d) > limit { return false }
+            }
+        }
+        return true
     }
 
     static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {

@@ -157,7 +157,17 @@ public final class Interpreter: @unchecked Sendable {
         return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: samples)
     }
 
-    func execute(_ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?, samples: Int = 1) throws -> Result {
+    /// Runs one sample with some tensors replaced as they are produced: `replacing[name]` maps the
+    /// computed tensor to the one later nodes see (a harness puts back the reference's values
+    /// after a divergence to tell its consequences from new differences).
+    public func run(_ inputs: [String: Tensor], keepIntermediates: Bool, replacing: [String: (Tensor) throws -> Tensor]) throws -> Result {
+        try checkInputs(inputs)
+        var unused: [Double]? = nil
+        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, replacing: replacing)
+    }
+
+    func execute(_ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?, samples: Int = 1,
+                 replacing: [String: (Tensor) throws -> Tensor] = [:]) throws -> Result {
         let g = model.graph
         var env: [String: Tensor] = g.initializerTable
         for (k, v) in folded { env[k] = v }
@@ -174,7 +184,8 @@ public final class Interpreter: @unchecked Sendable {
             let t0 = nodeSeconds == nil ? 0 : Self.now()
             let outs = try withContext("node \(node.label(index: i))") { try kernels[i]!.run(ins, samples: samples) }
             if nodeSeconds != nil { nodeSeconds![i] += Self.now() - t0 }
-            for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
+            for (name, computed) in zip(node.outputs, outs) where !name.isEmpty {
+                let t = try replacing[name].map { try $0(computed) } ?? computed
                 env[name] = t
                 if keepIntermediates { kept[name] = t }
             }

@@ -130,6 +130,20 @@ final class RunTests: XCTestCase {
         }
     }
 
+    func testVerifyWithAidgesScalingFactorsTellsTieConsequencesFromNewDifferences() throws {
+        // With Aidge's exact sf the reference rounds one cnn input element the other way than the
+        // converted model can; later nodes move by up to 2 steps. Putting the reference's values
+        // back at the first divergence makes every later node match: warnings, not errors.
+        let r = try runQVerify(["verify", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--to", "qdq",
+                                "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--report-dir", tmp.path])
+        XCTAssertEqual(r.exitCode, 0, r.stderr)
+        let json = try String(contentsOf: tmp.appendingPathComponent("report.json"), encoding: .utf8)
+        XCTAssertTrue(json.contains("\"rounding-near-ties\""), json)
+        XCTAssertTrue(json.contains("\"tie-consequences\""), json)
+        XCTAssertFalse(json.contains("\"divergence\""), json)
+        XCTAssertTrue(r.stdout.contains("output 5/80 elements differ (max 1 steps)"), r.stdout)
+    }
+
     func testZeroThreadsIsAUsageError() throws {
         let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", "x", "--output-dir", tmp.path, "--threads", "0"])
         XCTAssertEqual(r.exitCode, 2, r.stderr)
