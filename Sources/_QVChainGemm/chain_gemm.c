@@ -349,36 +349,28 @@ static inline __m512i aidge_step(__m512 v, __m512 sf, __m512 l, __m512 h, __m512
     return _mm512_mask_add_epi32(r, neg, r, span);
 }
 
+// x holds int32 values (converted to float) or float values (their bits reinterpreted).
 __attribute__((target("avx512f")))
-static void aidge_i32_avx512(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
+static void aidge_avx512(const void *x, int x_is_float, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
     const __m512 s = _mm512_set1_ps(sf), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
     const __m512i z = _mm512_set1_epi32(zp), sp = _mm512_set1_epi32(span);
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, x + i));
+        const __m512i raw = _mm512_maskz_loadu_epi32(m, (const int32_t *)x + i);
+        const __m512 v = x_is_float ? _mm512_castsi512_ps(raw) : _mm512_cvtepi32_ps(raw);
         _mm512_mask_storeu_epi32(out + i, m, aidge_step(v, s, l, h, z, sp));
-    }
-}
-
-__attribute__((target("avx512f")))
-static void aidge_f32_avx512(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
-    const __m512 s = _mm512_set1_ps(sf), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
-    const __m512i z = _mm512_set1_epi32(zp), sp = _mm512_set1_epi32(span);
-    for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_epi32(out + i, m, aidge_step(_mm512_maskz_loadu_ps(m, x + i), s, l, h, z, sp));
     }
 }
 
 int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
     if (path() != PATH_AVX512) return 0;
-    aidge_i32_avx512(x, n, sf, lo, hi, zp, span, out);
+    aidge_avx512(x, 0, n, sf, lo, hi, zp, span, out);
     return 1;
 }
 
 int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
     if (path() != PATH_AVX512) return 0;
-    aidge_f32_avx512(x, n, sf, lo, hi, zp, span, out);
+    aidge_avx512(x, 1, n, sf, lo, hi, zp, span, out);
     return 1;
 }
 
