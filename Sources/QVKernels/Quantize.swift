@@ -229,6 +229,26 @@ struct DequantizeLinearKernel: Kernel {
             }
             return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
         }
+        if s.count > 1 && blockSize == 0, z.count == 1 || z.count == s.count, case .i32(let xi) = x.storage {
+            // Per-axis fast path (per-channel weights): the per-tensor loop over each channel's runs.
+            let ax = axis < 0 ? axis + x.rank : axis
+            let dim = x.shape[ax], inner = x.shape[(ax + 1)...].reduce(1, *)
+            let y = [Float](unsafeUninitializedCapacity: xi.count) { buf, n in
+                xi.withUnsafeBufferPointer { xb in
+                    var start = 0
+                    while start < xb.count {
+                        let c = (start / inner) % dim
+                        let sc = s[c], z0 = Int32(truncatingIfNeeded: z.count == 1 ? z[0] : z[c])
+                        if qv_dequantize_i32(xb.baseAddress! + start, inner, z0, sc, buf.baseAddress! + start) == 0 {
+                            for i in start..<(start + inner) { buf[i] = Float(xb[i] &- z0) * sc }
+                        }
+                        start += inner
+                    }
+                }
+                n = xi.count
+            }
+            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        }
         let xv = try intValues(x)
         var y = [Float](repeating: 0, count: xv.count)
         for i in 0..<xv.count {
