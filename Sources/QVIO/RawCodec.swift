@@ -16,7 +16,16 @@ public enum RawCodec {
             raw.withUnsafeBytes { b in (0..<count).map { T(littleEndian: b.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) } }
         }
         switch dtype {
-        case .float: return .f32(load(UInt32.self).map { Float(bitPattern: $0) })
+        case .float:
+            #if _endian(little)
+            // Little-endian host: the bytes are the floats (one copy, no per-element loads).
+            return .f32([Float](unsafeUninitializedCapacity: count) { buf, n in
+                raw.withUnsafeBytes { b in UnsafeMutableRawBufferPointer(buf).copyMemory(from: b) }
+                n = count
+            })
+            #else
+            return .f32(load(UInt32.self).map { Float(bitPattern: $0) })
+            #endif
         case .double: return .f64(load(UInt64.self).map { Double(bitPattern: $0) })
         case .int64: return .i64(load(Int64.self))
         case .uint32: return .i64(load(UInt32.self).map { Int64($0) })
