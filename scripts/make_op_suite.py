@@ -276,6 +276,13 @@ case("exact_conv_depthwise", [helper.make_node("Conv", ["x", "w", "b"], ["y"], g
 case("exact_conv_pointwise", [helper.make_node("Conv", ["x", "w"], ["y"])],
      [("x", TP.FLOAT, XC), ("w", TP.FLOAT, rng.normal(0, 1, (24, 16, 1, 1)).astype(np.float32))], [("y", TP.FLOAT)])
 
+case("exact_matmul_packed_b_k300", [helper.make_node("MatMul", ["a", "b"], ["y"])],
+     [("a", TP.FLOAT, rng.normal(0, 1, (1, 300)).astype(np.float32))], [("y", TP.FLOAT)],
+     [init("b", rng.normal(0, 1, (300, 12)).astype(np.float32))])
+case("exact_gemm_two_rows_k300", [helper.make_node("Gemm", ["a", "b"], ["y"], transB=1)],
+     [("a", TP.FLOAT, rng.normal(0, 1, (2, 300)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (5, 300)).astype(np.float32))],
+     [("y", TP.FLOAT)])
+
 
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
