@@ -283,6 +283,14 @@ case("exact_gemm_two_rows_k300", [helper.make_node("Gemm", ["a", "b"], ["y"], tr
      [("a", TP.FLOAT, rng.normal(0, 1, (2, 300)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (5, 300)).astype(np.float32))],
      [("y", TP.FLOAT)])
 
+# Output rows a multiple of 16 wide take the direct (panel-free) kernel; vertical stride and dilation.
+case("exact_conv_direct_strided_dilated", [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], strides=[2, 1], dilations=[2, 1])],
+     [("x", TP.FLOAT, rng.normal(0, 1, (1, 8, 20, 32)).astype(np.float32)), ("w", TP.FLOAT, rng.normal(0, 1, (12, 8, 3, 3)).astype(np.float32)),
+      ("b", TP.FLOAT, rng.normal(0, 1, (12,)).astype(np.float32))], [("y", TP.FLOAT)])
+case("exact_conv_direct_half_block", [helper.make_node("Conv", ["x", "w"], ["y"], pads=[0, 1, 0, 1])],
+     [("x", TP.FLOAT, rng.normal(0, 1, (1, 5, 5, 16)).astype(np.float32)), ("w", TP.FLOAT, rng.normal(0, 1, (9, 5, 3, 3)).astype(np.float32))],
+     [("y", TP.FLOAT)])
+
 
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")

@@ -273,6 +273,69 @@ static float *padded_copy(const qv_conv_geometry *g, const float *x, qv_conv_geo
     return buf;
 }
 
+// The 8×32 block of block512, reading B straight from the zero-padded input: reduction step p's
+// row is at b0 + off[p] (pixels 0–15 of the block) and b1 + off[p] (pixels 16–31). Same FMAs in
+// the same order as on a copied panel, without the copy.
+QV_AVX512 void direct512(size_t rows, size_t kb, const float *a, size_t lda, const float *b0, const float *b1,
+                         const ptrdiff_t *off, float *c, size_t ldc, int accumulate, __mmask16 m0, __mmask16 m1) {
+    __m512 acc[8][2];
+    for (size_t r = 0; r < 8; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+    for (size_t p = 0; p < kb; p++) {
+        __m512 v0 = _mm512_maskz_loadu_ps(m0, b0 + off[p]);
+        __m512 v1 = _mm512_maskz_loadu_ps(m1, b1 + off[p]);
+        for (size_t r = 0; r < rows; r++) {
+            __m512 av = _mm512_set1_ps(a[r * lda + p]);
+            acc[r][0] = _mm512_fmadd_ps(av, v0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, v1, acc[r][1]);
+        }
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float *cr = c + r * ldc;
+        __m512 o0 = acc[r][0], o1 = acc[r][1];
+        if (accumulate) {
+            o0 = _mm512_add_ps(o0, _mm512_maskz_loadu_ps(m0, cr));
+            o1 = _mm512_add_ps(o1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, o0);
+        _mm512_mask_storeu_ps(cr + 16, m1, o1);
+    }
+}
+
+#define QV_DIRECT_ROWS(R) \
+    case R: direct512(R, kb, w + i * k + k0, k, b0, b1, off + k0, y + i * n + n0, n, k0 > 0, m0, m1); break;
+
+// Stride 1 across and output rows a multiple of 16 pixels wide: every 16-pixel half of a 32-pixel
+// block is one contiguous run of one input row, so no panel is needed.
+__attribute__((target("avx512f")))
+static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, const float *w, size_t m,
+                               float *y, size_t bk, const qv_conv_geometry *g) {
+    const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;
+    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
+    if (!off) abort();
+    for (size_t kk = 0, ci = 0; ci < p->channels; ci++)
+        for (size_t ki = 0; ki < p->kernel_h; ki++)
+            for (size_t kj = 0; kj < p->kernel_w; kj++)
+                off[kk++] = (ptrdiff_t)((ci * p->height + ki * p->dilation_h) * p->width + kj * p->dilation_w);
+    for (size_t n0 = 0; n0 < n; n0 += 32) {
+        const size_t width = n - n0 < 32 ? n - n0 : 32;
+        const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
+        const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
+        const size_t na = n0, nb = n0 + 16 < n ? n0 + 16 : n0;
+        const float *b0 = padded + (na / g->out_w) * g->stride_h * p->width + na % g->out_w;
+        const float *b1 = padded + (nb / g->out_w) * g->stride_h * p->width + nb % g->out_w;
+        for (size_t k0 = 0; k0 < k; k0 += bk) {
+            const size_t kb = k - k0 < bk ? k - k0 : bk;
+            for (size_t i = 0; i < m; i += 8) {
+                switch (m - i < 8 ? m - i : 8) {
+                    QV_DIRECT_ROWS(1) QV_DIRECT_ROWS(2) QV_DIRECT_ROWS(3) QV_DIRECT_ROWS(4)
+                    QV_DIRECT_ROWS(5) QV_DIRECT_ROWS(6) QV_DIRECT_ROWS(7) QV_DIRECT_ROWS(8)
+                }
+            }
+        }
+    }
+    free(off);
+}
+
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
                      float *y, size_t block_k) {
     const size_t k = g->channels * g->kernel_h * g->kernel_w;
@@ -286,6 +349,12 @@ void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, 
     const int fast = path() == PATH_AVX512 && g->stride_w == 1 && g->pad_top >= 0 && g->pad_left >= 0;
     qv_conv_geometry pg;
     float *padded = fast ? padded_copy(g, x, &pg) : NULL;
+    if (fast && g->out_w % 16 == 0) {
+        conv_direct_avx512(&pg, padded, w, m, y, bk, g);
+        free(padded);
+        free(panel);
+        return;
+    }
     panel_runs runs;
     for (size_t n0 = 0; n0 < n; n0 += PANEL) {
         size_t width = n - n0 < PANEL ? n - n0 : PANEL;
