@@ -259,9 +259,16 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
                                                   stride_h: geo.sh, stride_w: geo.sw, dilation_h: geo.dh, dilation_w: geo.dw,
                                                   pad_top: geo.padTop, pad_left: geo.padLeft, out_h: geo.oh, out_w: geo.ow)
                         for g in 0..<geo.group {
-                            qv_conv2d_chain(&cg, xb.baseAddress! + (ni * geo.group + g) * geo.cPerGroup * geo.h * geo.w,
-                                            wb.baseAddress! + g * geo.mPerGroup * geo.k, geo.mPerGroup,
-                                            yb.baseAddress! + (ni * geo.group + g) * geo.mPerGroup * geo.spatial, blockK)
+                            let xg = xb.baseAddress! + (ni * geo.group + g) * geo.cPerGroup * geo.h * geo.w
+                            let wg = wb.baseAddress! + g * geo.mPerGroup * geo.k
+                            let yg = yb.baseAddress! + (ni * geo.group + g) * geo.mPerGroup * geo.spatial
+                            if let bias {
+                                bias.withUnsafeBufferPointer { bb in
+                                    qv_conv2d_chain(&cg, xg, wg, geo.mPerGroup, yg, blockK, bb.baseAddress! + g * geo.mPerGroup)
+                                }
+                            } else {
+                                qv_conv2d_chain(&cg, xg, wg, geo.mPerGroup, yg, blockK, nil)
+                            }
                         }
                     } else {
                     geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
@@ -270,7 +277,7 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
                                               beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
                     }
                     }
-                    if let bias {
+                    if let bias, !panels {  // the panel kernel adds the bias itself
                         for mi in 0..<geo.m {
                             let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial, bv = bias[mi]
                             for s in 0..<geo.spatial { row[s] += bv }

@@ -261,16 +261,35 @@ static float *padded_copy(const qv_conv_geometry *g, const float *x, qv_conv_geo
     if (need_w > wp) wp = need_w;
     *p = *g;
     p->height = hp; p->width = wp; p->pad_top = 0; p->pad_left = 0;
-    float *buf = calloc(g->channels * hp * wp + 16, sizeof(float));
+    float *buf = malloc((g->channels * hp * wp + 16) * sizeof(float));
     if (!buf) abort();
-    // Pads are not negative here (the caller checks), so every input row fits inside the copy.
+    // Pads are not negative here (the caller checks), so every input row fits inside the copy;
+    // only the border around the rows is zeroed.
+    const size_t pt = (size_t)g->pad_top, pl = (size_t)g->pad_left, right = wp - pl - g->width;
     for (size_t c = 0; c < g->channels; c++) {
+        float *plane = buf + c * hp * wp;
+        memset(plane, 0, pt * wp * sizeof(float));
         for (size_t y = 0; y < g->height; y++) {
-            memcpy(buf + (c * hp + y + (size_t)g->pad_top) * wp + (size_t)g->pad_left,
-                   x + (c * g->height + y) * g->width, g->width * sizeof(float));
+            float *row = plane + (y + pt) * wp;
+            memset(row, 0, pl * sizeof(float));
+            memcpy(row + pl, x + (c * g->height + y) * g->width, g->width * sizeof(float));
+            memset(row + pl + g->width, 0, right * sizeof(float));
         }
+        memset(plane + (pt + g->height) * wp, 0, (hp - pt - g->height) * wp * sizeof(float));
     }
+    memset(buf + g->channels * hp * wp, 0, 16 * sizeof(float));
     return buf;
+}
+
+// y[r][n0..<n0+width] += bias[r] for every row: the conv bias, added after the whole sum (as MLAS
+// does), while the tile is still in cache.
+static void add_bias_tile(float *y, size_t m, size_t n, size_t n0, size_t width, const float *bias) {
+    if (!bias) return;
+    for (size_t r = 0; r < m; r++) {
+        float *row = y + r * n + n0;
+        const float b = bias[r];
+        for (size_t t = 0; t < width; t++) row[t] = row[t] + b;
+    }
 }
 
 // The 8×32 block of block512, reading B straight from the zero-padded input: reduction step p's
@@ -308,7 +327,7 @@ QV_AVX512 void direct512(size_t rows, size_t kb, const float *a, size_t lda, con
 // block is one contiguous run of one input row, so no panel is needed.
 __attribute__((target("avx512f")))
 static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, const float *w, size_t m,
-                               float *y, size_t bk, const qv_conv_geometry *g) {
+                               float *y, size_t bk, const qv_conv_geometry *g, const float *bias) {
     const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;
     ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
     if (!off) abort();
@@ -332,16 +351,21 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
                 }
             }
         }
+        add_bias_tile(y, m, n, n0, width, bias);
     }
     free(off);
 }
 
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
-                     float *y, size_t block_k) {
+                     float *y, size_t block_k, const float *bias) {
     const size_t k = g->channels * g->kernel_h * g->kernel_w;
     const size_t n = g->out_h * g->out_w;
     if (m == 0 || n == 0) return;
-    if (k == 0) { memset(y, 0, m * n * sizeof(float)); return; }
+    if (k == 0) {
+        memset(y, 0, m * n * sizeof(float));
+        add_bias_tile(y, m, n, 0, n, bias);
+        return;
+    }
     size_t bk = block_k == 0 || block_k > k ? k : block_k;
     float *panel = aligned_alloc(64, ((bk * PANEL * sizeof(float)) + 63) / 64 * 64);
     if (!panel) abort();
@@ -350,7 +374,7 @@ void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, 
     qv_conv_geometry pg;
     float *padded = fast ? padded_copy(g, x, &pg) : NULL;
     if (fast && g->out_w % 16 == 0) {
-        conv_direct_avx512(&pg, padded, w, m, y, bk, g);
+        conv_direct_avx512(&pg, padded, w, m, y, bk, g, bias);
         free(padded);
         free(panel);
         return;
@@ -365,6 +389,7 @@ void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, 
             else conv_panel(g, x, k0, kb, n0, width, panel);
             qv_sgemm_chain(m, width, kb, w + k0, k, panel, PANEL, y + n0, n, k0 > 0);
         }
+        add_bias_tile(y, m, n, n0, width, bias);
     }
     free(padded);
     free(panel);

@@ -27,9 +27,11 @@ typedef struct {
 /// kernel_h · kernel_w in (channel, kernel row, kernel column) order: for every output, one FMA
 /// chain from zero per block of block_k reduction steps, the blocks added in order (so it equals
 /// an im2col followed by qv_sgemm_chain per block). Positions outside x read as 0. The im2col
-/// matrix is never built: 32-pixel panels of it are made in cache, one block at a time.
+/// matrix is never built: panels of it are made in cache, one block at a time (or, with AVX-512,
+/// stride 1 across and rows of 16k pixels, read straight from a zero-padded copy of x). `bias`
+/// (m values, or NULL) is added to every output after its whole sum.
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
-                     float *y, size_t block_k);
+                     float *y, size_t block_k, const float *bias);
 
 /// Per-tensor quantization loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when the
 /// CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic is
