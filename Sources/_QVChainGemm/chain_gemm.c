@@ -26,19 +26,23 @@ static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t 
 
 #define QV_AVX512 __attribute__((target("avx512f"), always_inline)) static inline
 
-QV_AVX512 void block512(size_t rows, size_t k, const float *a, size_t lda, const float *b,
-                        size_t ldb, float *c, size_t ldc, int accumulate, __mmask16 m0,
-                        __mmask16 m1) {
+// One 8×32 block (rows ≤ 8, masked columns): reduction step p reads B at b0 + o (columns 0–15) and
+// b1 + o (columns 16–31), o = off[p] when an offset table is given (a convolution read straight
+// from its padded input), else p·ldb (a matrix). Both callers pass a constant off, so inlining
+// leaves no test in the loop.
+QV_AVX512 void block512(size_t rows, size_t k, const float *a, size_t lda, const float *b0, const float *b1,
+                        const ptrdiff_t *off, size_t ldb, float *c, size_t ldc, int accumulate,
+                        __mmask16 m0, __mmask16 m1) {
     __m512 acc[8][2];
     for (size_t r = 0; r < 8; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
     for (size_t p = 0; p < k; p++) {
-        const float *bp = b + p * ldb;
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, bp);
-        __m512 b1 = _mm512_maskz_loadu_ps(m1, bp + 16);
+        const ptrdiff_t o = off ? off[p] : (ptrdiff_t)(p * ldb);
+        __m512 v0 = _mm512_maskz_loadu_ps(m0, b0 + o);
+        __m512 v1 = _mm512_maskz_loadu_ps(m1, b1 + o);
         for (size_t r = 0; r < rows; r++) {
             __m512 av = _mm512_set1_ps(a[r * lda + p]);
-            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+            acc[r][0] = _mm512_fmadd_ps(av, v0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, v1, acc[r][1]);
         }
     }
     for (size_t r = 0; r < rows; r++) {
@@ -54,7 +58,7 @@ QV_AVX512 void block512(size_t rows, size_t k, const float *a, size_t lda, const
 }
 
 #define QV_ROWS512(R) \
-    case R: block512(R, k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, accumulate, m0, m1); break;
+    case R: block512(R, k, a + i * lda, lda, b + j, b + j + 16, NULL, ldb, c + i * ldc + j, ldc, accumulate, m0, m1); break;
 
 __attribute__((target("avx512f")))
 static void chain_avx512(size_t m, size_t n, size_t k, const float *a, size_t lda,
@@ -292,36 +296,8 @@ static void add_bias_tile(float *y, size_t m, size_t n, size_t n0, size_t width,
     }
 }
 
-// The 8×32 block of block512, reading B straight from the zero-padded input: reduction step p's
-// row is at b0 + off[p] (pixels 0–15 of the block) and b1 + off[p] (pixels 16–31). Same FMAs in
-// the same order as on a copied panel, without the copy.
-QV_AVX512 void direct512(size_t rows, size_t kb, const float *a, size_t lda, const float *b0, const float *b1,
-                         const ptrdiff_t *off, float *c, size_t ldc, int accumulate, __mmask16 m0, __mmask16 m1) {
-    __m512 acc[8][2];
-    for (size_t r = 0; r < 8; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
-    for (size_t p = 0; p < kb; p++) {
-        __m512 v0 = _mm512_maskz_loadu_ps(m0, b0 + off[p]);
-        __m512 v1 = _mm512_maskz_loadu_ps(m1, b1 + off[p]);
-        for (size_t r = 0; r < rows; r++) {
-            __m512 av = _mm512_set1_ps(a[r * lda + p]);
-            acc[r][0] = _mm512_fmadd_ps(av, v0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, v1, acc[r][1]);
-        }
-    }
-    for (size_t r = 0; r < rows; r++) {
-        float *cr = c + r * ldc;
-        __m512 o0 = acc[r][0], o1 = acc[r][1];
-        if (accumulate) {
-            o0 = _mm512_add_ps(o0, _mm512_maskz_loadu_ps(m0, cr));
-            o1 = _mm512_add_ps(o1, _mm512_maskz_loadu_ps(m1, cr + 16));
-        }
-        _mm512_mask_storeu_ps(cr, m0, o0);
-        _mm512_mask_storeu_ps(cr + 16, m1, o1);
-    }
-}
-
 #define QV_DIRECT_ROWS(R) \
-    case R: direct512(R, kb, w + i * k + k0, k, b0, b1, off + k0, y + i * n + n0, n, k0 > 0, m0, m1); break;
+    case R: block512(R, kb, w + i * k + k0, k, b0, b1, off + k0, 0, y + i * n + n0, n, k0 > 0, m0, m1); break;
 
 // Stride 1 across and output rows a multiple of 16 pixels wide: every 16-pixel half of a 32-pixel
 // block is one contiguous run of one input row, so no panel is needed.
