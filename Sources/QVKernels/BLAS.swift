@@ -19,21 +19,6 @@ public enum BLAS {
     /// never calls OpenBLAS. A multi-threaded OpenBLAS call would start them again.
     public static func stopThreadPool() { _ = blas_thread_shutdown_() }
 
-    /// The reduction-block length onnxruntime's MLAS SGEMM uses for an N-column product with
-    /// reduction length K (one thread). MLAS starts from 128×128 panels and trades stride for
-    /// stride: a short K lends to N, a narrow N lends to K. Each block is summed by its own
-    /// FMA chain from zero and added to C, so a float result is bit-identical to onnxruntime's
-    /// only when the blocks are the same.
-    public static func onnxruntimeBlockK(n: Int, k: Int) -> Int {
-        var strideN = 128, strideK = 128
-        if n >= k {
-            while strideK / 2 >= k { strideN *= 2; strideK /= 2 }
-        } else {
-            while strideN > 16 && strideN / 2 >= n { strideK *= 2; strideN /= 2 }
-        }
-        return strideK
-    }
-
     /// The kernel family OpenBLAS selected for this CPU (e.g. "SkylakeX", "Haswell", "Prescott").
     public static var coreName: String { String(cString: openblas_get_corename()) }
 

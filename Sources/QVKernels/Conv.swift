@@ -242,7 +242,7 @@ final class WeightCache<Value>: @unchecked Sendable {
 /// reduction is blocked as onnxruntime's MLAS blocks it for one image (N = output pixels), so
 /// every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
-    let blockK = BLAS.onnxruntimeBlockK(n: geo.spatial, k: geo.k)
+    let blockK = OnnxruntimeGemm.blockK(n: geo.spatial, k: geo.k)
     // Several filters per group: panels of the im2col matrix made in cache by the C kernel. One
     // filter per group (depthwise) takes MLAS's one-row kernel, a pointwise conv is a plain GEMM.
     let panels = geo.mPerGroup > 1 && !geo.isPointwise

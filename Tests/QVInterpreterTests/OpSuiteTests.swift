@@ -77,6 +77,17 @@ final class OpSuiteTests: XCTestCase {
         print("kernel paths checked on this CPU: \(paths)")
     }
 
+    /// MLAS's reduction blocks (sgemm.cpp's stride trade): a short K lends stride to N, a narrow N
+    /// lends stride to K. The exact_conv cases hold the consequences against onnxruntime.
+    func testReductionBlocksFollowMlasStrideTrades() {
+        let cases: [(n: Int, k: Int, block: Int)] = [(4096, 144, 128), (4096, 27, 32), (4096, 576, 128), (256, 576, 128),
+                                                     (100, 144, 128), (64, 576, 256), (32, 576, 512), (16, 576, 1024),
+                                                     (8, 4096, 1024), (300, 300, 128), (5, 300, 1024)]
+        for c in cases {
+            XCTAssertEqual(OnnxruntimeGemm.blockK(n: c.n, k: c.k), c.block, "N \(c.n), K \(c.k)")
+        }
+    }
+
     func testQuantizeLinearRoundsEveryTieHalfToEven() throws {
         // Independent of onnxruntime: x/scale = k + 0.5 exactly (scale a power of two).
         let model = try OnnxFile.load(Self.folder.appendingPathComponent("quantize_ties_half_even_int8.onnx").path)
