@@ -26,6 +26,11 @@ static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t 
 
 #define QV_AVX512 __attribute__((target("avx512f"), always_inline)) static inline
 
+// The mask of the first min(count, 16) lanes of a 16-lane vector.
+static inline __mmask16 lane_mask(size_t count) {
+    return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+}
+
 // One 8×32 block (rows ≤ 8, masked columns): reduction step p reads B at b0 + o (columns 0–15) and
 // b1 + o (columns 16–31), o = off[p] when an offset table is given (a convolution read straight
 // from its padded input), else p·ldb (a matrix). Both callers pass a constant off, so inlining
@@ -65,8 +70,7 @@ static void chain_avx512(size_t m, size_t n, size_t k, const float *a, size_t ld
                          const float *b, size_t ldb, float *c, size_t ldc, int accumulate) {
     for (size_t j = 0; j < n; j += 32) {
         size_t w = n - j < 32 ? n - j : 32;
-        __mmask16 m0 = w >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << w) - 1);
-        __mmask16 m1 = w >= 32 ? (__mmask16)0xFFFF : w > 16 ? (__mmask16)((1u << (w - 16)) - 1) : 0;
+        __mmask16 m0 = lane_mask(w), m1 = lane_mask(w > 16 ? w - 16 : 0);
         for (size_t i = 0; i < m; i += 8) {
             switch (m - i < 8 ? m - i : 8) {
                 QV_ROWS512(1) QV_ROWS512(2) QV_ROWS512(3) QV_ROWS512(4)
@@ -119,14 +123,21 @@ static void chain_avx2(size_t m, size_t n, size_t k, const float *a, size_t lda,
 // MARK: - Dispatch
 
 enum { PATH_UNKNOWN, PATH_PORTABLE, PATH_AVX2, PATH_AVX512 };
+static const char *const path_names[] = {"", "portable", "avx2+fma", "avx512f"};
 static int chosen_path = PATH_UNKNOWN;
+
+static int cpu_runs(int p) {
+    __builtin_cpu_init();
+    switch (p) {
+    case PATH_AVX512: return __builtin_cpu_supports("avx512f");
+    case PATH_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default: return p == PATH_PORTABLE;
+    }
+}
 
 static int path(void) {
     if (chosen_path == PATH_UNKNOWN) {
-        __builtin_cpu_init();
-        chosen_path = __builtin_cpu_supports("avx512f") ? PATH_AVX512
-                    : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? PATH_AVX2
-                    : PATH_PORTABLE;
+        chosen_path = cpu_runs(PATH_AVX512) ? PATH_AVX512 : cpu_runs(PATH_AVX2) ? PATH_AVX2 : PATH_PORTABLE;
     }
     return chosen_path;
 }
@@ -142,74 +153,20 @@ void qv_sgemm_chain(size_t m, size_t n, size_t k, const float *a, size_t lda, co
 }
 
 int qv_sgemm_chain_set_path(const char *name) {
-    int want = PATH_UNKNOWN;
-    if (name[0] == 'p') want = PATH_PORTABLE;
-    else if (name[0] == 'a' && name[3] == '2') want = PATH_AVX2;
-    else if (name[0] == 'a' && name[3] == '5') want = PATH_AVX512;
-    if (want == PATH_UNKNOWN) return 0;
-    __builtin_cpu_init();
-    if (want == PATH_AVX512 && !__builtin_cpu_supports("avx512f")) return 0;
-    if (want == PATH_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
-    chosen_path = want;
-    return 1;
+    for (int p = PATH_PORTABLE; p <= PATH_AVX512; p++) {
+        if (strcmp(name, path_names[p]) == 0 && cpu_runs(p)) {
+            chosen_path = p;
+            return 1;
+        }
+    }
+    return 0;
 }
 
-const char *qv_sgemm_chain_path(void) {
-    switch (path()) {
-    case PATH_AVX512: return "avx512f";
-    case PATH_AVX2: return "avx2+fma";
-    default: return "portable";
-    }
-}
+const char *qv_sgemm_chain_path(void) { return path_names[path()]; }
 
 // MARK: - Convolution without an im2col matrix
 
 enum { PANEL = 128 };
-
-// Rows k0..k0+kb of the im2col matrix for output pixels n0..n0+width, as a kb × PANEL panel.
-static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, size_t kb, size_t n0,
-                       size_t width, float *panel) {
-    const size_t khw = g->kernel_h * g->kernel_w;
-    size_t ci = k0 / khw, ki = (k0 % khw) / g->kernel_w, kj = k0 % g->kernel_w;
-    for (size_t r = 0; r < kb; r++) {
-        float *dst = panel + r * PANEL;
-        const float *plane = x + ci * g->height * g->width;
-        size_t n = n0, end = n0 + width;
-        while (n < end) {
-            size_t oy = n / g->out_w, ox = n % g->out_w;
-            size_t seg = g->out_w - ox < end - n ? g->out_w - ox : end - n;
-            ptrdiff_t iy = (ptrdiff_t)(oy * g->stride_h + ki * g->dilation_h) - g->pad_top;
-            if (iy < 0 || iy >= (ptrdiff_t)g->height) {
-                memset(dst, 0, seg * sizeof(float));
-            } else {
-                const float *row = plane + (size_t)iy * g->width;
-                ptrdiff_t ix = (ptrdiff_t)(ox * g->stride_w + kj * g->dilation_w) - g->pad_left;
-                if (g->stride_w == 1) {
-                    ptrdiff_t lo = ix < 0 ? -ix : 0;
-                    ptrdiff_t hi = (ptrdiff_t)g->width - ix;
-                    if (hi > (ptrdiff_t)seg) hi = (ptrdiff_t)seg;
-                    if (hi < lo) hi = lo;
-                    if (lo > (ptrdiff_t)seg) lo = hi = (ptrdiff_t)seg;
-                    for (ptrdiff_t t = 0; t < lo; t++) dst[t] = 0.0f;
-                    if (hi > lo) memcpy(dst + lo, row + ix + lo, (size_t)(hi - lo) * sizeof(float));
-                    for (ptrdiff_t t = hi; t < (ptrdiff_t)seg; t++) dst[t] = 0.0f;
-                } else {
-                    for (size_t t = 0; t < seg; t++) {
-                        ptrdiff_t xx = ix + (ptrdiff_t)(t * g->stride_w);
-                        dst[t] = (xx >= 0 && xx < (ptrdiff_t)g->width) ? row[xx] : 0.0f;
-                    }
-                }
-            }
-            dst += seg;
-            n += seg;
-        }
-        for (size_t t = width; t < PANEL; t++) panel[r * PANEL + t] = 0.0f;
-        if (++kj == g->kernel_w) {
-            kj = 0;
-            if (++ki == g->kernel_h) { ki = 0; ci++; }
-        }
-    }
-}
 
 // The output pixels of one panel as runs within output rows (computed once per panel).
 typedef struct { size_t count; size_t oy[PANEL], ox[PANEL], len[PANEL], pos[PANEL]; } panel_runs;
@@ -224,6 +181,49 @@ static void make_runs(const qv_conv_geometry *g, size_t n0, size_t width, panel_
         runs->len[runs->count] = len; runs->pos[runs->count] = pos;
         runs->count++;
         pos += len; n += len;
+    }
+}
+
+// Rows k0..k0+kb of the im2col matrix for the panel's output pixels (`runs`), as a kb × PANEL
+// panel, reading x with bounds checks (any stride or padding, negative pads included).
+static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, size_t kb,
+                       const panel_runs *runs, size_t width, float *panel) {
+    const size_t khw = g->kernel_h * g->kernel_w;
+    size_t ci = k0 / khw, ki = (k0 % khw) / g->kernel_w, kj = k0 % g->kernel_w;
+    for (size_t r = 0; r < kb; r++) {
+        float *panel_row = panel + r * PANEL;
+        const float *plane = x + ci * g->height * g->width;
+        for (size_t s = 0; s < runs->count; s++) {
+            float *dst = panel_row + runs->pos[s];
+            const size_t seg = runs->len[s];
+            ptrdiff_t iy = (ptrdiff_t)(runs->oy[s] * g->stride_h + ki * g->dilation_h) - g->pad_top;
+            if (iy < 0 || iy >= (ptrdiff_t)g->height) {
+                memset(dst, 0, seg * sizeof(float));
+                continue;
+            }
+            const float *row = plane + (size_t)iy * g->width;
+            ptrdiff_t ix = (ptrdiff_t)(runs->ox[s] * g->stride_w + kj * g->dilation_w) - g->pad_left;
+            if (g->stride_w == 1) {
+                ptrdiff_t lo = ix < 0 ? -ix : 0;
+                ptrdiff_t hi = (ptrdiff_t)g->width - ix;
+                if (hi > (ptrdiff_t)seg) hi = (ptrdiff_t)seg;
+                if (hi < lo) hi = lo;
+                if (lo > (ptrdiff_t)seg) lo = hi = (ptrdiff_t)seg;
+                for (ptrdiff_t t = 0; t < lo; t++) dst[t] = 0.0f;
+                if (hi > lo) memcpy(dst + lo, row + ix + lo, (size_t)(hi - lo) * sizeof(float));
+                for (ptrdiff_t t = hi; t < (ptrdiff_t)seg; t++) dst[t] = 0.0f;
+            } else {
+                for (size_t t = 0; t < seg; t++) {
+                    ptrdiff_t xx = ix + (ptrdiff_t)(t * g->stride_w);
+                    dst[t] = (xx >= 0 && xx < (ptrdiff_t)g->width) ? row[xx] : 0.0f;
+                }
+            }
+        }
+        for (size_t t = width; t < PANEL; t++) panel_row[t] = 0.0f;
+        if (++kj == g->kernel_w) {
+            kj = 0;
+            if (++ki == g->kernel_h) { ki = 0; ci++; }
+        }
     }
 }
 
@@ -244,7 +244,7 @@ static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, 
             size_t t = 0;
             for (; t + 16 <= len; t += 16) _mm512_storeu_ps(d + t, _mm512_loadu_ps(src + t));
             if (t < len) {
-                const __mmask16 m = (__mmask16)((1u << (len - t)) - 1);
+                const __mmask16 m = lane_mask(len - t);
                 _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, src + t));
             }
         }
@@ -313,8 +313,7 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
                 off[kk++] = (ptrdiff_t)((ci * p->height + ki * p->dilation_h) * p->width + kj * p->dilation_w);
     for (size_t n0 = 0; n0 < n; n0 += 32) {
         const size_t width = n - n0 < 32 ? n - n0 : 32;
-        const __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
-        const __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
+        const __mmask16 m0 = lane_mask(width), m1 = lane_mask(width > 16 ? width - 16 : 0);
         const size_t na = n0, nb = n0 + 16 < n ? n0 + 16 : n0;
         const float *b0 = padded + (na / g->out_w) * g->stride_h * p->width + na % g->out_w;
         const float *b1 = padded + (nb / g->out_w) * g->stride_h * p->width + nb % g->out_w;
@@ -343,26 +342,26 @@ void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, 
         return;
     }
     size_t bk = block_k == 0 || block_k > k ? k : block_k;
-    float *panel = aligned_alloc(64, ((bk * PANEL * sizeof(float)) + 63) / 64 * 64);
-    if (!panel) abort();
-    // AVX-512, stride 1 across: copy runs from a zero-padded input; otherwise gather with bounds checks.
+    // AVX-512, stride 1 across: read a zero-padded copy of x, directly when output rows are 16k
+    // pixels wide, else through copied panels; otherwise panels gathered with bounds checks.
     const int fast = path() == PATH_AVX512 && g->stride_w == 1 && g->pad_top >= 0 && g->pad_left >= 0;
     qv_conv_geometry pg;
     float *padded = fast ? padded_copy(g, x, &pg) : NULL;
     if (fast && g->out_w % 16 == 0) {
         conv_direct_avx512(&pg, padded, w, m, y, bk, g, bias);
         free(padded);
-        free(panel);
         return;
     }
+    float *panel = aligned_alloc(64, ((bk * PANEL * sizeof(float)) + 63) / 64 * 64);
+    if (!panel) abort();
     panel_runs runs;
     for (size_t n0 = 0; n0 < n; n0 += PANEL) {
         size_t width = n - n0 < PANEL ? n - n0 : PANEL;
-        if (fast) make_runs(g, n0, width, &runs);
+        make_runs(g, n0, width, &runs);
         for (size_t k0 = 0; k0 < k; k0 += bk) {
             size_t kb = k - k0 < bk ? k - k0 : bk;
             if (fast) conv_panel_padded_avx512(&pg, padded, k0, kb, &runs, width, panel);
-            else conv_panel(g, x, k0, kb, n0, width, panel);
+            else conv_panel(g, x, k0, kb, &runs, width, panel);
             qv_sgemm_chain(m, width, kb, w + k0, k, panel, PANEL, y + n0, n, k0 > 0);
         }
         add_bias_tile(y, m, n, n0, width, bias);
@@ -378,7 +377,7 @@ static void quantize_avx512(const float *x, size_t n, float scale, float lo, flo
     const __m512 s = _mm512_set1_ps(scale), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
     const __m512i z = _mm512_set1_epi32(zp);
     for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 m = lane_mask(n - i);
         __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), s);
         v = _mm512_min_ps(_mm512_max_ps(v, l), h);  // max(v, lo) is lo for NaN
         __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
@@ -397,7 +396,7 @@ static void dequantize_avx512(const int32_t *q, size_t n, int32_t zp, float scal
     const __m512 s = _mm512_set1_ps(scale);
     const __m512i z = _mm512_set1_epi32(zp);
     for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 m = lane_mask(n - i);
         __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, q + i), z);
         _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
     }
@@ -425,7 +424,7 @@ static void aidge_avx512(const void *x, int x_is_float, size_t n, float sf, floa
     const __m512 s = _mm512_set1_ps(sf), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
     const __m512i z = _mm512_set1_epi32(zp), sp = _mm512_set1_epi32(span);
     for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 m = lane_mask(n - i);
         const __m512i raw = _mm512_maskz_loadu_epi32(m, (const int32_t *)x + i);
         const __m512 v = x_is_float ? _mm512_castsi512_ps(raw) : _mm512_cvtepi32_ps(raw);
         _mm512_mask_storeu_epi32(out + i, m, aidge_step(v, s, l, h, z, sp));
@@ -477,7 +476,7 @@ QV_MAXPOOL2X2(qv_maxpool2x2_f32, float)
 __attribute__((target("avx512f")))
 static void exact_f32_to_i32_avx512(const float *v, size_t n, int32_t *out) {
     for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 m = lane_mask(n - i);
         _mm512_mask_storeu_epi32(out + i, m, _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(m, v + i)));
     }
 }
@@ -493,7 +492,7 @@ static int64_t shifted_avx512(const int32_t *x, size_t n, int32_t z, float *out)
     const __m512i zv = _mm512_set1_epi32(z);
     __m512i mx = _mm512_setzero_si512();
     for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 m = lane_mask(n - i);
         __m512i d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, x + i), zv);
         _mm512_mask_storeu_ps(out + i, m, _mm512_cvtepi32_ps(d));
         mx = _mm512_max_epu32(mx, _mm512_maskz_abs_epi32(m, d));  // |INT32_MIN| is 2^31 unsigned
