@@ -111,7 +111,8 @@ struct ConvGeometry: Equatable {
     }
 }
 
-/// ONNX Conv (opset 1–22). Float tensors run as im2col + sgemm. Under Aidge semantics an
+/// ONNX Conv (opset 1–22). Float tensors run as ``floatConv(_:x:w:bias:)`` (onnxruntime's
+/// summation order). Under Aidge semantics an
 /// integer data or weight tensor makes it an exact integer convolution with int32 output
 /// (what Aidge's CPU backend computes on its quantized exports).
 struct ConvKernel: Kernel {
@@ -238,9 +239,9 @@ final class WeightCache<Value>: @unchecked Sendable {
     }
 }
 
-/// Float convolution through sgemm, bias added per output channel after the whole sum. The
-/// reduction is blocked as onnxruntime's MLAS blocks it for one image (N = output pixels), so
-/// every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
+/// Float convolution by the fixed-order kernels, bias added per output channel after the whole
+/// sum. The reduction is blocked as onnxruntime's MLAS blocks it for one image (N = output
+/// pixels), so every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
     let blockK = OnnxruntimeGemm.blockK(n: geo.spatial, k: geo.k)
     // Several filters per group: panels of the im2col matrix made in cache by the C kernel. One
@@ -271,11 +272,11 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
                             }
                         }
                     } else {
-                    geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
-                            out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, ldb, c, ldc in
-                        OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
-                                              beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
-                    }
+                        geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
+                                out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, ldb, c, ldc in
+                            OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
+                                                  beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
+                        }
                     }
                     if let bias, !panels {  // the panel kernel adds the bias itself
                         for mi in 0..<geo.m {

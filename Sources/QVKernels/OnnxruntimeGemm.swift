@@ -74,7 +74,7 @@ public enum OnnxruntimeGemm {
             } while k0 < k
             return
         }
-        if oneRowKernels && n == 1 && (transB ? k == 1 : true) && ldc == 1 {
+        if oneRowKernels && n == 1 && (!transB || k == 1) && ldc == 1 {
             // MLAS swaps the operands: C[M] = op(A) · b with b the one row, op(A)'s rows the columns.
             if transA {
                 axpyRows(b, b: a, ldb: lda, n: m, k: k, accumulate: accumulate, c: c)
@@ -93,6 +93,8 @@ public enum OnnxruntimeGemm {
         var aT: [Float] = [], bT: [Float] = []
         if transA { aT = transposed(a, rows: k, cols: m, ld: lda) }
         if transB && transposedB == nil { bT = transposed(b, rows: n, cols: k, ld: ldb) }
+        // With alpha ≠ 1 each block's chain goes to `part` first (allocated once).
+        var part = [Float](repeating: 0, count: alpha == 1 ? 0 : m * n)
         aT.withUnsafeBufferPointer { atb in
             bT.withUnsafeBufferPointer { btb in
                 let ap = transA ? atb.baseAddress! : a, la = transA ? k : lda
@@ -104,7 +106,6 @@ public enum OnnxruntimeGemm {
                         chain(m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: c, ldc: ldc, accumulate: accumulate || k0 > 0)
                     } else {
                         // MLAS scales each block's chain by alpha as it adds it to C: one rounding, an FMA.
-                        var part = [Float](repeating: 0, count: m * n)
                         part.withUnsafeMutableBufferPointer { pb in
                             chain(m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: pb.baseAddress!, ldc: n, accumulate: false)
                             for i in 0..<m {

@@ -30,21 +30,13 @@ extension PoolGeometry {
     }
 }
 
-/// MaxPool over unpadded 2×2/2 windows without bounds checks; ties keep the first maximum in
-/// row-major order (as ONNX); `indices` gets flat input indices.
-@inline(__always)
-func maxPool2x2(_ v: [Float], _ g: PoolGeometry, _ indices: UnsafeMutablePointer<Int64>?) -> [Float] {
+/// MaxPool over unpadded 2×2/2 windows by the C `loop` (qv_maxpool2x2_f32/_i32); ties keep the
+/// first maximum in row-major order (as ONNX); `indices`, when not nil, gets flat input indices.
+func maxPool2x2<T>(_ v: [T], _ g: PoolGeometry, _ indices: UnsafeMutablePointer<Int64>?,
+                   _ loop: (UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void) -> [T] {
     let count = g.n * g.c * g.oh * g.ow
-    return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-        v.withUnsafeBufferPointer { qv_maxpool2x2_f32($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, out.baseAddress, indices) }
-        initialized = count
-    }
-}
-
-func maxPool2x2(_ v: [Int32], _ g: PoolGeometry, _ indices: UnsafeMutablePointer<Int64>?) -> [Int32] {
-    let count = g.n * g.c * g.oh * g.ow
-    return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
-        v.withUnsafeBufferPointer { qv_maxpool2x2_i32($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, out.baseAddress, indices) }
+    return [T](unsafeUninitializedCapacity: count) { out, initialized in
+        v.withUnsafeBufferPointer { loop($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, out.baseAddress, indices) }
         initialized = count
     }
 }
@@ -71,8 +63,8 @@ struct MaxPoolKernel: Kernel {
                 // An empty array's base address is not nil: pass nil, or the C loop writes indices into it.
                 let ip = wantIndices ? ib.baseAddress : nil
                 switch x.storage {
-                case .f32(let v): return Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2(v, g, ip)))
-                case .i32(let v) where x.dtype.isInteger: return Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2(v, g, ip)))
+                case .f32(let v): return Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2(v, g, ip, qv_maxpool2x2_f32)))
+                case .i32(let v) where x.dtype.isInteger: return Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2(v, g, ip, qv_maxpool2x2_i32)))
                 default: return nil
                 }
             }

@@ -216,23 +216,16 @@ struct DequantizeLinearKernel: Kernel {
         let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
         let s = scale.floats!
         let z = try zp.map(intValues) ?? [0]
-        if s.count == 1 && z.count == 1 && blockSize == 0, case .i32(let xi) = x.storage {
-            // Per-tensor fast path.
-            let sc = s[0], z0 = Int32(truncatingIfNeeded: z[0])
-            let y = [Float](unsafeUninitializedCapacity: xi.count) { buf, n in
-                xi.withUnsafeBufferPointer { xb in
-                    if qv_dequantize_i32(xb.baseAddress, xb.count, z0, sc, buf.baseAddress) == 0 {
-                        for i in 0..<xb.count { buf[i] = Float(xb[i] &- z0) * sc }
-                    }
-                }
-                n = xi.count
+        if blockSize == 0, z.count == 1 || z.count == s.count, case .i32(let xi) = x.storage {
+            // Fast path, per tensor or per axis (per-channel weights): each run of elements that
+            // share a scale and zero point (the whole tensor, or one channel) through one loop.
+            let dim: Int, inner: Int
+            if s.count == 1 {
+                (dim, inner) = (1, xi.count)
+            } else {
+                let ax = axis < 0 ? axis + x.rank : axis
+                (dim, inner) = (x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
             }
-            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
-        }
-        if s.count > 1 && blockSize == 0, z.count == 1 || z.count == s.count, case .i32(let xi) = x.storage {
-            // Per-axis fast path (per-channel weights): the per-tensor loop over each channel's runs.
-            let ax = axis < 0 ? axis + x.rank : axis
-            let dim = x.shape[ax], inner = x.shape[(ax + 1)...].reduce(1, *)
             let y = [Float](unsafeUninitializedCapacity: xi.count) { buf, n in
                 xi.withUnsafeBufferPointer { xb in
                     var start = 0

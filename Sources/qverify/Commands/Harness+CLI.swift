@@ -3,6 +3,7 @@ import Foundation
 import QVCompare
 import QVGraph
 import QVIO
+import QVInterpreter
 import QVReport
 
 enum FailOn: String, ExpressibleByArgument, CaseIterable { case warning, error }
@@ -29,6 +30,14 @@ struct HarnessOptions: ParsableArguments {
 
     @Option(help: "JSON of Aidge's scaling factors by quantizer name, for the Aidge-form reference (see README).")
     var aidgeScalingFactors: String?
+
+    /// The worker threads for the harness: --threads, else every core.
+    var threadCount: Int { threads ?? defaultThreadCount }
+
+    /// The --aidge-scaling-factors file's table (empty without the option).
+    func scalingFactors() throws -> [String: [Float]] {
+        try aidgeScalingFactors.map(ScalingFactorFile.load) ?? [:]
+    }
 
     func validate() throws {
         if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
