@@ -26,57 +26,37 @@ muts.append(("flatten axis 9", "float", lambda m: set_attr(first(m, "Flatten"), 
 muts.append(("flatten axis -9", "float", lambda m: set_attr(first(m, "Flatten"), "axis", -9)))
 muts.append(("gemm transA", "float", lambda m: set_attr(first(m, "Gemm"), "transA", 1)))
 muts.append(("auto_pad garbage", "float", lambda m: set_attr(first(m, "Conv"), "auto_pad", "SIDEWAYS")))
-def zero_scale(m):
-    q = first(m, "QuantizeLinear"); init = next(i for i in m.graph.initializer if i.name == q.input[1])
-    init.CopyFrom(numpy_helper.from_array(np.array(0, np.float32), init.name))
+def retensor(m, op, k, f):
+    """Replaces the initializer behind input k of the first `op` node by f(its current value)."""
+    init = next(i for i in m.graph.initializer if i.name == first(m, op).input[k])
+    init.CopyFrom(numpy_helper.from_array(f(numpy_helper.to_array(init)), init.name))
+zero_scale = lambda m: retensor(m, "QuantizeLinear", 1, lambda a: np.array(0, np.float32))
 muts.append(("quantize scale 0", "qdq", zero_scale))
 muts.append(("aidge quantize scale 0", "folded", zero_scale))
-def neg_scale(m):
-    q = first(m, "DequantizeLinear"); init = next(i for i in m.graph.initializer if i.name == q.input[1])
-    init.CopyFrom(numpy_helper.from_array(np.array([1.0, 2.0, 3.0], np.float32), init.name))
-muts.append(("dq scale wrong length", "qdq", neg_scale))
+muts.append(("dq scale wrong length", "qdq", lambda m: retensor(m, "DequantizeLinear", 1, lambda a: np.array([1.0, 2.0, 3.0], np.float32))))
 def axis_bad(m):
-    q = first(m, "DequantizeLinear"); set_attr(q, "axis", 7)
-    init = next(i for i in m.graph.initializer if i.name == q.input[1]); init.CopyFrom(numpy_helper.from_array(np.array([1.0, 2.0], np.float32), init.name))
+    set_attr(first(m, "DequantizeLinear"), "axis", 7)
+    retensor(m, "DequantizeLinear", 1, lambda a: np.array([1.0, 2.0], np.float32))
 muts.append(("dq axis 7 per-axis", "qdq", axis_bad))
-def qconv_yscale0(m):
-    q = first(m, "QLinearConv"); init = next(i for i in m.graph.initializer if i.name == q.input[6])
-    init.CopyFrom(numpy_helper.from_array(np.array(0, np.float32), init.name))
-muts.append(("qlinearconv y_scale 0", "qop", qconv_yscale0))
-def wzp_vector(m):
-    q = first(m, "QLinearConv"); init = next(i for i in m.graph.initializer if i.name == q.input[5])
-    init.CopyFrom(numpy_helper.from_array(np.array([1, 2, 3], np.int8), init.name))
-muts.append(("qlinearconv w_zp wrong length", "qop", wzp_vector))
+muts.append(("qlinearconv y_scale 0", "qop", lambda m: retensor(m, "QLinearConv", 6, lambda a: np.array(0, np.float32))))
+muts.append(("qlinearconv w_zp wrong length", "qop", lambda m: retensor(m, "QLinearConv", 5, lambda a: np.array([1, 2, 3], np.int8))))
 def input_rank(m):
     d = m.graph.input[0].type.tensor_type.shape.dim; del d[-1]
 muts.append(("declared input rank 3", "float", input_rank))
 def input_dim_neg(m):
     m.graph.input[0].type.tensor_type.shape.dim[2].dim_value = -4
 muts.append(("declared input dim -4", "float", input_dim_neg))
-def weight_wrong_shape(m):
-    c = first(m, "Conv"); init = next(i for i in m.graph.initializer if i.name == c.input[1])
-    a = numpy_helper.to_array(init); init.CopyFrom(numpy_helper.from_array(a.reshape(a.shape[0], -1, 1, 1)[:, :1] if a.ndim == 4 else a, init.name))
-muts.append(("conv weight 1x1 shape", "folded", weight_wrong_shape))
+muts.append(("conv weight 1x1 shape", "folded",
+             lambda m: retensor(m, "Conv", 1, lambda a: a.reshape(a.shape[0], -1, 1, 1)[:, :1] if a.ndim == 4 else a)))
 def drop_zp(m):
     q = first(m, "QuantizeLinear"); del q.input[2]
 muts.append(("aidge quantizer without zp", "folded", drop_zp))
-def float_bias_folded(m):
-    c = first(m, "Conv"); init = next(i for i in m.graph.initializer if i.name == c.input[2])
-    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32) + 0.5, init.name))
-muts.append(("folded bias non-integer float", "folded", float_bias_folded))
-def short_bias(m):
-    c = first(m, "Conv"); init = next(i for i in m.graph.initializer if i.name == c.input[2])
-    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init)[:2], init.name))
+muts.append(("folded bias non-integer float", "folded", lambda m: retensor(m, "Conv", 2, lambda a: a.astype(np.float32) + 0.5)))
+short_bias = lambda m: retensor(m, "Conv", 2, lambda a: a[:2])
 muts.append(("conv bias too short", "float", short_bias))
 muts.append(("folded conv bias too short", "folded", short_bias))
-def qconv_bias_short(m):
-    q = first(m, "QLinearConv"); init = next(i for i in m.graph.initializer if i.name == q.input[8])
-    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init)[:1], init.name))
-muts.append(("qlinearconv bias too short", "qop", qconv_bias_short))
-def gemm_bias_long(m):
-    g = first(m, "Gemm"); init = next(i for i in m.graph.initializer if i.name == g.input[2])
-    init.CopyFrom(numpy_helper.from_array(np.concatenate([numpy_helper.to_array(init)] * 3), init.name))
-muts.append(("gemm bias too long", "float", gemm_bias_long))
+muts.append(("qlinearconv bias too short", "qop", lambda m: retensor(m, "QLinearConv", 8, lambda a: a[:1])))
+muts.append(("gemm bias too long", "float", lambda m: retensor(m, "Gemm", 2, lambda a: np.concatenate([a] * 3))))
 problems = 0
 for name, b, f in muts:
     m = copy.deepcopy(base[b]); f(m)
