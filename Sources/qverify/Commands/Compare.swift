@@ -27,8 +27,8 @@ struct Compare: ParsableCommand {
             let samples = try loadSamples(options.inputs, for: a)
             let tolerance = try options.tolerance()
             var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
-            h.referenceScalingFactors = try options.scalingFactors()
-            let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.threadCount, progress: progressPrinter("compare")) }
+            h.referenceScalingFactors = try options.evaluation.scalingFactors()
+            let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare")) }
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
             summarize(r, reportDir: options.reportDir)

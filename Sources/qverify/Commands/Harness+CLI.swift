@@ -9,6 +9,27 @@ import QVReport
 enum FailOn: String, ExpressibleByArgument, CaseIterable { case warning, error }
 
 /// Options shared by verify and compare.
+/// How graphs are evaluated, for run, verify and compare: threads and Aidge's exact scaling factors.
+struct EvaluationOptions: ParsableArguments {
+    @Option(help: "Batches run on this many threads at once (default: all cores); results and reports do not depend on it.")
+    var threads: Int?
+
+    @Option(help: "JSON of Aidge's scaling factors by quantizer name, used in the Aidge-form model's quantizers instead of 1/scale (see README).")
+    var aidgeScalingFactors: String?
+
+    /// --threads, else every core.
+    var threadCount: Int { threads ?? defaultThreadCount }
+
+    /// The --aidge-scaling-factors file's table (empty without the option).
+    func scalingFactors() throws -> [String: [Float]] {
+        try aidgeScalingFactors.map(ScalingFactorFile.load) ?? [:]
+    }
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
 struct HarnessOptions: ParsableArguments {
     @Option(help: "Calibration inputs: .npy, .npz keyed by input name, or an ONNX backend test folder (real values).")
     var inputs: String
@@ -25,23 +46,10 @@ struct HarnessOptions: ParsableArguments {
     @Option(help: "Exit 1 on findings of at least this severity: error (default) or warning.")
     var failOn: FailOn = .error
 
-    @Option(help: "Batches run on this many threads at once (default: all cores); reports do not depend on it.")
-    var threads: Int?
-
-    @Option(help: "JSON of Aidge's scaling factors by quantizer name, for the Aidge-form reference (see README).")
-    var aidgeScalingFactors: String?
-
-    /// The worker threads for the harness: --threads, else every core.
-    var threadCount: Int { threads ?? defaultThreadCount }
-
-    /// The --aidge-scaling-factors file's table (empty without the option).
-    func scalingFactors() throws -> [String: [Float]] {
-        try aidgeScalingFactors.map(ScalingFactorFile.load) ?? [:]
-    }
+    @OptionGroup var evaluation: EvaluationOptions
 
     func validate() throws {
         if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         _ = try tolerance()
     }
 

@@ -48,23 +48,18 @@ struct Run: ParsableCommand {
     @Option(help: "auto (aidge for Aidge-form graphs, else onnx), onnx or aidge.")
     var semantics: SemanticsChoice = .auto
 
-    @Option(help: "Batches run on this many threads at once (default: all cores); results do not depend on it.")
-    var threads: Int?
-
-    @Option(help: "JSON of Aidge's scaling factors by quantizer name, used instead of 1/scale (see README).")
-    var aidgeScalingFactors: String?
+    @OptionGroup var evaluation: EvaluationOptions
 
     @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 64 KB (1 = one by one).")
     var batch: Int = 64
 
     func validate() throws {
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
     func run() throws {
         try runReportingErrors {
-            let (model, interp) = try prepare(model, semantics, scalingFactors: aidgeScalingFactors)
+            let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors)
             let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]
@@ -72,7 +67,7 @@ struct Run: ParsableCommand {
             let bytesPerSample = samples.count > 0 ? try samples.sample(0).values.map { $0.count * max(1, $0.dtype.bitWidth / 8) }.reduce(0, +) : 1
             let effectiveBatch = max(1, min(batch, (64 * 1024) / max(1, bytesPerSample)))
             let keep = intermediates, path = self.model
-            try inOrderParallel(count: samples.count, chunk: effectiveBatch, threads: threads ?? defaultThreadCount,
+            try inOrderParallel(count: samples.count, chunk: effectiveBatch, threads: evaluation.threadCount,
                                 prepare: { range in (range, try range.map { try samples.sample($0) }) },
                                 work: { range, chunk in
                                     try withContext("\(path): samples \(range.lowerBound)..<\(range.upperBound)") {

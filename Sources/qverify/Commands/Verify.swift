@@ -44,7 +44,7 @@ struct Verify: ParsableCommand {
             let bytes = Array(FileManager.default.contents(atPath: model) ?? Data())
             let samples = try loadSamples(options.inputs, for: view)
             let tolerance = try options.tolerance()
-            let factors = try options.scalingFactors()
+            let factors = try options.evaluation.scalingFactors()
             var comparisons: [ComparisonReport] = []
             let base = ((model as NSString).lastPathComponent as NSString).deletingPathExtension
             for f in try targetFormats() {
@@ -57,7 +57,7 @@ struct Verify: ParsableCommand {
                 }
                 var h = Harness(reference: view, candidate: try GraphView(c.model), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
                 h.referenceScalingFactors = factors
-                comparisons.append(try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: options.threadCount, progress: progressPrinter("verify \(f.rawValue)")) })
+                comparisons.append(try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue)")) })
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
