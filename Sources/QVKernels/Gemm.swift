@@ -38,7 +38,7 @@ struct GemmKernel: Kernel {
             let bOperand = try cache.get(ifConstant: constantB) {
                 IntegerOperand(rightOperand: try shiftedFloats(b) { _ in 0 }, k: k, n: n, transposed: transB)
             }
-            var acc = try integerMatmul(a: try shiftedFloats(a) { _ in 0 }, b: bOperand, m: m, n: n, k: k, transA: transA, transB: transB)
+            var acc = try integerMatmul(a: try shiftedFloats(a) { _ in 0 }, b: bOperand, m: m, n: n, k: k, transA: transA)
             if let c {
                 let cv = try integersAllowingFloat(c)
                 let idx = try biasIndex(c.shape, m: m, n: n)
@@ -104,7 +104,7 @@ func shiftedFloats(_ t: Tensor, zero: (Int) -> Int64) throws -> [Float] {
 /// float32 product when every partial sum provably stays below 2^24 (max|a| · max column Σ|b|),
 /// else K-chunks whose partial sums do, summed in Int64. Any summation order is then exact.
 func integerMatmul(a: [Float], b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
-    try integerMatmul(a: a, b: IntegerOperand(rightOperand: b, k: k, n: n, transposed: transB), m: m, n: n, k: k, transA: transA, transB: transB)
+    try integerMatmul(a: a, b: IntegerOperand(rightOperand: b, k: k, n: n, transposed: transB), m: m, n: n, k: k, transA: transA)
 }
 
 /// The right operand op(B)[k×n] of an exact integer product, stored k×n (transposed once when
@@ -136,7 +136,8 @@ struct IntegerOperand: Sendable {
     }
 }
 
-func integerMatmul(a stored: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
+/// Exact integer product op(A)[m×k] · B, B already laid out k×n by ``IntegerOperand``.
+func integerMatmul(a stored: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int, transA: Bool) throws -> [Int64] {
     let b = operand.values
     let a = transA ? stored.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: k, cols: m, ld: m) } : stored
     let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = operand.maxAbs

@@ -156,7 +156,7 @@ struct QGemmKernel: Kernel {
             IntegerOperand(rightOperand: try shiftedFloats(b) { i in bZero.count == 1 ? bZero[0] : bZero[transB ? i / k : i % n] },
                            k: k, n: n, transposed: transB)
         }
-        var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA, transB: transB)
+        var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA)
         if let c {
             guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }
             let cv = try intValues(c), idx = try biasIndex(c.shape, m: m, n: n)
