@@ -104,11 +104,10 @@ public struct Harness {
             let rule = reference.model.graph.nodes.first { $0.name == pa.node && $0.opType == "QuantizeLinear" }
                 .flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
             if let step {
+                let limit = Self.stepLimit(tolerance: tol, bothQuantized: bothQuantized)
                 for j in 0..<ra[i].count {
-                    let d = (rb[i][j] - ra[i][j]) / step
-                    let ds = bothQuantized ? d.rounded(.toNearestOrEven) : d
+                    let ds = Self.stepDifference(ra[i][j], rb[i][j], step: step, bothQuantized: bothQuantized)
                     if ds != 0 { hist[ds.isNaN ? "nan" : String(clampedSteps(ds.rounded(.toNearestOrEven))), default: 0] += 1 }
-                    let limit = Double(tol) + (bothQuantized ? 0 : 0.5)
                     if abs(ds) > limit {
                         beyond += 1
                         if first == nil || first == i {
@@ -233,6 +232,18 @@ public struct Harness {
     /// Two quantized tensors differ by whole steps; the scales may agree only to float32 precision
     /// (one side's step from Aidge's plan in double, the other's written as float32). Snap the
     /// candidate to the reference plus a whole number of steps where it is within 10⁻³ step of it.
+    /// The candidate's departure from the reference in steps, rounded to whole steps when both
+    /// sides are quantized.
+    static func stepDifference(_ a: Double, _ b: Double, step: Double, bothQuantized: Bool) -> Double {
+        let d = (b - a) / step
+        return bothQuantized ? d.rounded(.toNearestOrEven) : d
+    }
+
+    /// The largest step difference within `tolerance` steps (half a step more for a float side).
+    static func stepLimit(tolerance: Int, bothQuantized: Bool) -> Double {
+        Double(tolerance) + (bothQuantized ? 0 : 0.5)
+    }
+
     static func snapped(_ ra: [Double], _ rb: [Double], step: Double) -> [Double] {
         zip(ra, rb).map { a, b in
             let d = (b - a) / step
@@ -276,10 +287,9 @@ public struct Harness {
             let step = pb.quant?.step ?? pa.quant?.step
             let bothQuantized = pa.quant != nil && pb.quant != nil
             guard let step else { return false }
-            let limit = Double(tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor])) + (bothQuantized ? 0 : 0.5)
-            for j in 0..<ra[i].count {
-                let d = (rb2[i][j] - ra[i][j]) / step
-                if abs(bothQuantized ? d.rounded(.toNearestOrEven) : d) > limit { return false }
+            let limit = Self.stepLimit(tolerance: tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor]), bothQuantized: bothQuantized)
+            for j in 0..<ra[i].count where abs(Self.stepDifference(ra[i][j], rb2[i][j], step: step, bothQuantized: bothQuantized)) > limit {
+                return false
             }
         }
         return true
