@@ -7,7 +7,7 @@ import QVReport
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "compare",  // explicit: deriving it from the type name costs ~1 ms of reflection per start
+        commandName: "compare",
         abstract: "Compare any two models (Aidge-form, QDQ, QOP, float) node by node on calibration inputs.",
         discussion: "The first model is the reference. Exit 0: equivalent (within tolerance); 1: discrepancy; 2: bad input or usage.")
 
@@ -40,7 +40,7 @@ struct Compare: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check",  // explicit: deriving it from the type name costs ~1 ms of reflection per start
+        commandName: "check",
         abstract: "Static checks only: what onnx.checker/onnxruntime will refuse and what Aidge's exporter or recipe is known to get wrong.",
         discussion: "Exit 0: no error finding; 1: at least one error finding; 2: bad input or usage.")
 

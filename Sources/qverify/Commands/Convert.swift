@@ -10,7 +10,7 @@ extension NarrowTypes: ExpressibleByArgument {}
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "convert",  // explicit: deriving it from the type name costs ~1 ms of reflection per start
+        commandName: "convert",
         abstract: "Convert an Aidge-form model (folded or unfolded export) to QDQ or QOP ONNX.")
 
     @Argument(help: "The Aidge-form ONNX model.")

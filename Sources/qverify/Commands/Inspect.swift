@@ -5,7 +5,7 @@ import QVIO
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "inspect",  // explicit: deriving it from the type name costs ~1 ms of reflection per start
+        commandName: "inspect",
         abstract: "Describe a model: producer, opsets, inputs/outputs, ops, initializers, and what kind of quantized model it is.")
 
     @Argument(help: "The ONNX model file.")

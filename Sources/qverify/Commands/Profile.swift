@@ -8,7 +8,7 @@ import QVKernels
 /// Per-node time of one sample, and each Conv's GFLOPS next to a same-size sgemm timed in the same run.
 struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "profile",  // explicit: deriving it from the type name costs ~1 ms of reflection per start
+        commandName: "profile",
         abstract: "Per-op time of the interpreter on the first input sample, with conv GFLOPS against a same-size sgemm.",
         shouldDisplay: false)
 

@@ -5,7 +5,7 @@ import QVIO
 /// Loads a model into the IR and writes it back: what `scripts/check_roundtrip.py` checks.
 struct Resave: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "resave",  // explicit: deriving it from the type name costs ~1 ms of reflection per start
+        commandName: "resave",
         abstract: "Load a model into qverify's IR and save it again unchanged (round-trip check).",
         shouldDisplay: false)
 

@@ -8,7 +8,7 @@ import QVReport
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "verify",  // explicit: deriving it from the type name costs ~1 ms of reflection per start
+        commandName: "verify",
         abstract: "Convert an Aidge-form model to QDQ/QOP, run all of them on calibration inputs and report, node by node, where the conversions depart from the original.",
         discussion: "Exit 0: equivalent (within tolerance); 1: discrepancy; 2: bad input or usage.")
 
