@@ -184,25 +184,39 @@ static void make_runs(const qv_conv_geometry *g, size_t n0, size_t width, panel_
     }
 }
 
+// A reduction step's place in the im2col order: input channel, kernel row, kernel column.
+typedef struct { size_t ci, ki, kj; } kpos;
+
+static inline kpos kpos_at(const qv_conv_geometry *g, size_t k) {
+    const size_t khw = g->kernel_h * g->kernel_w;
+    return (kpos){k / khw, (k % khw) / g->kernel_w, k % g->kernel_w};
+}
+
+static inline void kpos_next(const qv_conv_geometry *g, kpos *p) {
+    if (++p->kj == g->kernel_w) {
+        p->kj = 0;
+        if (++p->ki == g->kernel_h) { p->ki = 0; p->ci++; }
+    }
+}
+
 // Rows k0..k0+kb of the im2col matrix for the panel's output pixels (`runs`), as a kb × PANEL
 // panel, reading x with bounds checks (any stride or padding, negative pads included).
 static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, size_t kb,
                        const panel_runs *runs, size_t width, float *panel) {
-    const size_t khw = g->kernel_h * g->kernel_w;
-    size_t ci = k0 / khw, ki = (k0 % khw) / g->kernel_w, kj = k0 % g->kernel_w;
-    for (size_t r = 0; r < kb; r++) {
+    kpos at = kpos_at(g, k0);
+    for (size_t r = 0; r < kb; r++, kpos_next(g, &at)) {
         float *panel_row = panel + r * PANEL;
-        const float *plane = x + ci * g->height * g->width;
+        const float *plane = x + at.ci * g->height * g->width;
         for (size_t s = 0; s < runs->count; s++) {
             float *dst = panel_row + runs->pos[s];
             const size_t seg = runs->len[s];
-            ptrdiff_t iy = (ptrdiff_t)(runs->oy[s] * g->stride_h + ki * g->dilation_h) - g->pad_top;
+            ptrdiff_t iy = (ptrdiff_t)(runs->oy[s] * g->stride_h + at.ki * g->dilation_h) - g->pad_top;
             if (iy < 0 || iy >= (ptrdiff_t)g->height) {
                 memset(dst, 0, seg * sizeof(float));
                 continue;
             }
             const float *row = plane + (size_t)iy * g->width;
-            ptrdiff_t ix = (ptrdiff_t)(runs->ox[s] * g->stride_w + kj * g->dilation_w) - g->pad_left;
+            ptrdiff_t ix = (ptrdiff_t)(runs->ox[s] * g->stride_w + at.kj * g->dilation_w) - g->pad_left;
             if (g->stride_w == 1) {
                 ptrdiff_t lo = ix < 0 ? -ix : 0;
                 ptrdiff_t hi = (ptrdiff_t)g->width - ix;
@@ -220,10 +234,6 @@ static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, siz
             }
         }
         for (size_t t = width; t < PANEL; t++) panel_row[t] = 0.0f;
-        if (++kj == g->kernel_w) {
-            kj = 0;
-            if (++ki == g->kernel_h) { ki = 0; ci++; }
-        }
     }
 }
 
@@ -232,11 +242,10 @@ static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, siz
 __attribute__((target("avx512f")))
 static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, size_t k0, size_t kb,
                                      const panel_runs *runs, size_t width, float *panel) {
-    const size_t khw = p->kernel_h * p->kernel_w;
-    size_t ci = k0 / khw, ki = (k0 % khw) / p->kernel_w, kj = k0 % p->kernel_w;
-    for (size_t r = 0; r < kb; r++) {
+    kpos at = kpos_at(p, k0);
+    for (size_t r = 0; r < kb; r++, kpos_next(p, &at)) {
         float *dst = panel + r * PANEL;
-        const float *base = x + ci * p->height * p->width + ki * p->dilation_h * p->width + kj * p->dilation_w;
+        const float *base = x + at.ci * p->height * p->width + at.ki * p->dilation_h * p->width + at.kj * p->dilation_w;
         for (size_t s = 0; s < runs->count; s++) {
             const float *src = base + runs->oy[s] * p->stride_h * p->width + runs->ox[s];
             float *d = dst + runs->pos[s];
@@ -249,10 +258,6 @@ static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, 
             }
         }
         for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;
-        if (++kj == p->kernel_w) {
-            kj = 0;
-            if (++ki == p->kernel_h) { ki = 0; ci++; }
-        }
     }
 }
 
@@ -307,10 +312,9 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
     const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;
     ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
     if (!off) abort();
-    for (size_t kk = 0, ci = 0; ci < p->channels; ci++)
-        for (size_t ki = 0; ki < p->kernel_h; ki++)
-            for (size_t kj = 0; kj < p->kernel_w; kj++)
-                off[kk++] = (ptrdiff_t)((ci * p->height + ki * p->dilation_h) * p->width + kj * p->dilation_w);
+    kpos at = kpos_at(p, 0);
+    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
+        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
     for (size_t n0 = 0; n0 < n; n0 += 32) {
         const size_t width = n - n0 < 32 ? n - n0 : 32;
         const __mmask16 m0 = lane_mask(width), m1 = lane_mask(width > 16 ? width - 16 : 0);
