@@ -9,6 +9,7 @@ import QVKernels
 public final class Interpreter: @unchecked Sendable {
     public let model: Model
     public let semantics: Semantics
+    public let target: DeploymentTarget
     let order: [Int]
     let kernels: [Int: any Kernel]
     /// Tensor name → number of node inputs reading it (plus graph outputs), for freeing.
@@ -26,9 +27,12 @@ public final class Interpreter: @unchecked Sendable {
     /// Prepares every kernel; throws one error listing every unsupported op at once.
     /// `scalingFactors` (node name → Aidge's sf, one or one per channel) replaces 1/scale in
     /// those Aidge quantizers; every name must be a QuantizeLinear of the graph.
-    public init(model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:]) throws {
+    /// `target` decides how quantized operators sum integer products (onnxruntime's kernels on one
+    /// x86 instruction set); the graph runs as given (see ``OrtGraphOptimizer`` for the fused graph).
+    public init(model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:], target: DeploymentTarget = .onnx) throws {
         self.model = model
         self.semantics = semantics
+        self.target = target
         let g = model.graph
         let index = try GraphIndex(g)
         order = index.topologicalOrder
@@ -53,6 +57,7 @@ public final class Interpreter: @unchecked Sendable {
         var ks: [Int: any Kernel] = [:]
         for (i, n) in g.nodes.enumerated() {
             var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
+            ctx.integerProducts = target.integerProducts
             ctx.constantInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
             ctx.initializerInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && g.initializer(n.inputs[$0]) != nil })
             if n.opType == "QuantizeLinear", let sf = scalingFactors[n.name] {

@@ -314,6 +314,14 @@ func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, 
 enum IntegerAccumulators {
     case exactFloat([Float])
     case int32([Int32])
+
+    /// The accumulators plus integer departures (same layout), as int32 (wrapping like MLAS's).
+    func adding(_ d: [Int64]) -> IntegerAccumulators {
+        switch self {
+        case .exactFloat(let f): .int32(f.indices.map { Int32(truncatingIfNeeded: Int64(f[$0]) + d[$0]) })
+        case .int32(let v): .int32(v.indices.map { Int32(truncatingIfNeeded: Int64(v[$0]) + d[$0]) })
+        }
+    }
 }
 
 func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?,

@@ -95,6 +95,8 @@ public struct KernelContext: Sendable {
     /// give the same stored scale (127.00087 and 127.00088 both store 0.007873962), so a value
     /// on a rounding tie can go either way unless sf is known.
     public var aidgeScalingFactors: [Float]?
+    /// How QLinearConv/QLinearMatMul/QGemm sum integer products (the deployment target's rule).
+    public var integerProducts: IntegerProductRule = .exact
     public init(semantics: Semantics, opset: Int64, fakeQuantRange: ClosedRange<Int64>? = nil) {
         self.semantics = semantics
         self.opset = opset

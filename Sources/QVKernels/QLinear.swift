@@ -72,9 +72,11 @@ func checkQuantized(_ t: Tensor, _ what: String) throws {
 struct QLinearConvKernel: Kernel {
     let node: Node
     let constantWeights: Bool
+    let rule: IntegerProductRule
     let cache = WeightCache<PreparedWeights>()
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
+        rule = ctx.integerProducts
         constantWeights = ctx.constantInputs.contains(3) && ctx.constantInputs.contains(5)
     }
 
@@ -90,8 +92,13 @@ struct QLinearConvKernel: Kernel {
         guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
         if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
         let prepared = try cache.get(ifConstant: constantWeights) { try PreparedWeights(w, zeros: wZero, rows: geo.m, rowLength: geo.k) }
-        let acc = try integerConvAccumulators(geo, x: x, w: w, xZero: try zeroPoint(xz, "x_zero_point"), wZero: wZero, bias: try b.map(intValues),
-                                              weights: prepared)
+        let xZero = try zeroPoint(xz, "x_zero_point")
+        var acc = try integerConvAccumulators(geo, x: x, w: w, xZero: xZero, wZero: wZero, bias: try b.map(intValues), weights: prepared)
+        // onnxruntime without VNNI: u8×s8 pair saturation (depthwise convs take an exact kernel).
+        if rule == .u8s8PairSaturation, x.dtype == .uint8, w.dtype == .int8, !(geo.cPerGroup == 1 && geo.mPerGroup == 1) {
+            let (corr, events) = try convPairSaturation(geo, x: x, xZero: xZero, w: w)
+            if events > 0 { acc = acc.adding(corr) }
+        }
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         let mult = wScale.map { xsv * $0 / ysv }
         return [requantizeRows(acc, multiplier: mult, channels: geo.m, spatial: geo.spatial, zeroPoint: try zeroPoint(yz, "y_zero_point"),
@@ -102,7 +109,8 @@ struct QLinearConvKernel: Kernel {
 /// ONNX QLinearMatMul (opset 10/21): exact Σ(a − a_zp)(b − b_zp), requantized with
 /// a_scale · b_scale / y_scale.
 struct QLinearMatMulKernel: Kernel {
-    init(node: Node, ctx: KernelContext) throws {}
+    let rule: IntegerProductRule
+    init(node: Node, ctx: KernelContext) throws { rule = ctx.integerProducts }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let a = try required(inputs, 0, "a"), asc = try required(inputs, 1, "a_scale"), az = try required(inputs, 2, "a_zero_point")
@@ -115,7 +123,13 @@ struct QLinearMatMulKernel: Kernel {
         let acc = try batchedMatmul(a, b, integer: true, aZero: try zeroPoint(az, "a_zero_point"), bZero: bZero[0])
         let asv = try scalarParam(asc, "a_scale"), ysv = try scalarParam(ys, "y_scale")
         let n = acc.shape.last ?? 1
-        return [requantize(try intValues(acc), multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
+        var accv = try intValues(acc)
+        if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
+            guard b.rank == 2 else { throw QVError.unsupported("QLinearMatMul with a batched B under a saturating onnxruntime target") }
+            let k = b.shape[0], m = a.count / max(1, k)
+            addPairSaturation(&accv, m: m, n: n, k: k, a: try rawInt32(a), sam: k, sak: 1, b: try rawInt32(b), sbk: n, sbn: 1)
+        }
+        return [requantize(accv, multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
                            zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: acc.shape)]
     }
 }
@@ -125,6 +139,7 @@ struct QLinearMatMulKernel: Kernel {
 /// y_scale, that product as float32 output.
 struct QGemmKernel: Kernel {
     let transA: Bool, transB: Bool, alpha: Float
+    let rule: IntegerProductRule
     /// B shifted by its zero points, as Float, with its bounds: made once when B is constant.
     let constantB: Bool
     let cache = WeightCache<IntegerOperand>()
@@ -133,6 +148,7 @@ struct QGemmKernel: Kernel {
         transA = node.int("transA", default: 0) != 0
         transB = node.int("transB", default: 0) != 0
         alpha = node.float("alpha", default: 1)
+        rule = ctx.integerProducts
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -157,6 +173,10 @@ struct QGemmKernel: Kernel {
                            k: k, n: n, transposed: transB)
         }
         var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA)
+        if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
+            addPairSaturation(&acc, m: m, n: n, k: k, a: try rawInt32(a), sam: transA ? 1 : k, sak: transA ? m : 1,
+                              b: try rawInt32(b), sbk: transB ? 1 : n, sbn: transB ? k : 1)
+        }
         if let c {
             guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }
             let cv = try intValues(c), idx = try biasIndex(c.shape, m: m, n: n)

@@ -67,4 +67,23 @@ void qv_maxpool2x2_f32(const float *x, size_t planes, size_t h, size_t w, size_t
 /// name is unknown or this CPU lacks the instructions.
 int qv_sgemm_chain_set_path(const char *name);
 
+/// onnxruntime's u8×s8 products on x86 without VNNI (vpmaddubsw): each k-pair (2j, 2j+1) of raw
+/// products is saturated to int16 before it is added. These add Σ_pairs sat16(p) − p to exact
+/// accumulators `corr` and return how many pair sums saturated (-1 if out of memory).
+/// 1 when weights w0, w1 can saturate a pair with some u8 input: 255·max(w0⁺+w1⁺, w0⁻+w1⁻) > 32767.
+int qv_u8s8_pair_can_saturate(int32_t w0, int32_t w1);
+/// GEMM: A raw u8, element (i, kk) at a[i·sam + kk·sak]; op(B) raw s8, element (kk, j) at
+/// b[kk·sbk + j·sbn]; corr is m×n row-major.
+int64_t qv_u8s8_saturation_gemm(size_t m, size_t n, size_t k, const int32_t *a, ptrdiff_t sam, ptrdiff_t sak,
+                                const int32_t *b, ptrdiff_t sbk, ptrdiff_t sbn, int64_t *corr);
+/// One group of one image: x raw u8 (channels × height × width; outside it reads xzp), w raw s8
+/// [mg × channels·kernel_h·kernel_w] in ONNX order, paired in MLAS's (kernel row, kernel column,
+/// channel) order; corr is mg × out_h·out_w.
+int64_t qv_u8s8_saturation_conv(const qv_conv_geometry *g, const int32_t *x, int32_t xzp, const int32_t *w, size_t mg,
+                                int64_t *corr);
+
+/// The integer-product kernels onnxruntime's MLAS picks on this CPU: 3 VNNI (AVX-512 VNNI or
+/// AVX-VNNI: exact), 2 AVX-512BW without VNNI, 1 AVX2 (both saturate u8×s8 pairs), 0 other.
+int qv_host_integer_isa(void);
+
 #endif

@@ -4,6 +4,7 @@ import QVCompare
 import QVGraph
 import QVIO
 import QVInterpreter
+import QVKernels
 import QVReport
 
 enum FailOn: String, ExpressibleByArgument, CaseIterable { case warning, error }
@@ -17,6 +18,25 @@ struct EvaluationOptions: ParsableArguments {
     @Option(help: "JSON of Aidge's scaling factors by quantizer name, used in the Aidge-form model's quantizers instead of 1/scale (see README).")
     var aidgeScalingFactors: String?
 
+    @Option(help: "Whose numbers ONNX models get: onnx (the spec), ort-host (onnxruntime on this CPU, detected as MLAS does), ort-avx2, ort-avx512 or ort-vnni.")
+    var target: TargetChoice = .onnx
+
+    @Option(help: "onnxruntime's graph optimization level for an ort-* target: disable (ORT_DISABLE_ALL/BASIC) or enable (ORT_ENABLE_EXTENDED/ALL: QDQ groups fused, int8 activations made uint8).")
+    var ortLevel: OrtLevel = .disable
+
+    /// The target named by --target, with ort-host resolved to this CPU.
+    func deploymentTarget() throws -> DeploymentTarget {
+        try target.resolved()
+    }
+
+    /// A valid-ONNX model as the chosen target runs it: onnxruntime's optimized graph at --ort-level enable.
+    func deployed(_ model: Model, log: ((String) -> Void)? = nil) throws -> Model {
+        guard ortLevel == .enable else { return model }
+        let r = try OrtGraphOptimizer.optimize(model)
+        for line in r.log { log?(line) }
+        return r.model
+    }
+
     /// --threads, else every core.
     var threadCount: Int { threads ?? defaultThreadCount }
 
@@ -27,8 +47,34 @@ struct EvaluationOptions: ParsableArguments {
 
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if ortLevel == .enable, target == .onnx { throw ValidationError("--ort-level enable needs an onnxruntime --target (ort-host, ort-avx2, ort-avx512 or ort-vnni)") }
+        if target == .ortHost { _ = try target.resolved() }
     }
 }
+
+enum TargetChoice: String, ExpressibleByArgument, CaseIterable {
+    case onnx
+    case ortHost = "ort-host"
+    case ortAvx2 = "ort-avx2"
+    case ortAvx512 = "ort-avx512"
+    case ortVnni = "ort-vnni"
+
+    func resolved() throws -> DeploymentTarget {
+        switch self {
+        case .onnx: return .onnx
+        case .ortAvx2: return .ortAvx2
+        case .ortAvx512: return .ortAvx512
+        case .ortVnni: return .ortVnni
+        case .ortHost:
+            guard let h = DeploymentTarget.host else {
+                throw ValidationError("--target ort-host: this CPU is not x86-64 with AVX2, for which onnxruntime's integer kernels are modelled; name a target")
+            }
+            return h
+        }
+    }
+}
+
+extension OrtLevel: ExpressibleByArgument {}
 
 struct HarnessOptions: ParsableArguments {
     @Option(help: "Calibration inputs: .npy, .npz keyed by input name, or an ONNX backend test folder (real values).")

@@ -10,8 +10,9 @@ enum SemanticsChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Loads a model and picks its semantics (`auto`: aidge for Aidge-form graphs, else onnx).
-func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, scalingFactors: String? = nil) throws -> (Model, Interpreter) {
-    let model = try OnnxFile.load(path)
+func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, scalingFactors: String? = nil,
+             evaluation: EvaluationOptions? = nil) throws -> (Model, Interpreter) {
+    var model = try OnnxFile.load(path)
     let semantics: Semantics
     switch choice {
     case .onnx: semantics = .onnx
@@ -22,8 +23,14 @@ func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, s
         if announce { printErr("qverify: \(path): semantics \(semantics.rawValue) (\(kind == .aidgeForm ? "Aidge-form model" : "valid ONNX model"))") }
     }
     let factors = try scalingFactors.map(ScalingFactorFile.load) ?? [:]
+    var target = DeploymentTarget.onnx
+    if let evaluation, semantics == .onnx {
+        target = try evaluation.deploymentTarget()
+        model = try withContext(path) { try evaluation.deployed(model, log: announce ? { printErr("qverify: onnxruntime optimizer: \($0)") } : nil) }
+        if announce, target != .onnx { printErr("qverify: \(path): target \(target.rawValue), onnxruntime optimizations \(evaluation.ortLevel.rawValue)") }
+    }
     let interp = try withContext(scalingFactors.map { "\(path) with \($0)" } ?? path) {
-        try Interpreter(model: model, semantics: semantics, scalingFactors: factors)
+        try Interpreter(model: model, semantics: semantics, scalingFactors: factors, target: target)
     }
     return (model, interp)
 }
@@ -59,7 +66,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors)
+            let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors, evaluation: evaluation)
             let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]

@@ -1,0 +1,197 @@
+import QVGraph
+import QVKernels
+
+/// What onnxruntime's CPU graph optimizer (ORT_ENABLE_EXTENDED and ORT_ENABLE_ALL, x86) does to a
+/// quantized graph, as far as it changes numbers. Derived from its rules, not by calling it:
+///
+/// 1. **int8 → uint8 activations** (`QDQS8ToU8Transformer`): a QuantizeLinear with an int8 zero
+///    point whose only consumer is a DequantizeLinear with the same scale and zero point gets
+///    uint8 with zero point + 128, on both. The real values are unchanged; the integers are the
+///    old ones + 128, which sends the fused products below through u8×s8 kernels.
+/// 2. **QDQ group fusion** (`QDQSelectorActionTransformer`): DQ(x), DQ(w)[, DQ(int32 bias)] →
+///    Conv/MatMul/Gemm → Q becomes QLinearConv / QLinearMatMul / com.microsoft QGemm, integer
+///    accumulation then one float32 requantization; DQ(a), DQ(b) → Add/Mul → Q becomes
+///    com.microsoft QLinearAdd/QLinearMul. On x86 the products need a uint8 activation (int8 is
+///    not fused); each DQ must feed only that node, and the node only that Q.
+///
+/// What it leaves out changes no number: the NHWC layout and Transposes around QLinearConv, the
+/// dropped Q/DQ around MaxPool/Reshape/Flatten, Relu folded into a Q whose zero point is the
+/// type's minimum. Float operators it keeps run in a different summation order from the one
+/// qverify reproduces (NCHWc kernels); quantized values after them can differ at near-ties.
+public enum OrtGraphOptimizer {
+    public struct Result {
+        public var model: Model
+        /// One line per rewrite, e.g. "QLinearConv 'conv1' ← DQ, DQ, DQ → Conv → Q 'conv1_Scaling'".
+        public var log: [String]
+    }
+
+    public static func optimize(_ model: Model) throws -> Result {
+        var m = model
+        var log: [String] = []
+        try foldConstantQuantizers(&m, log: &log)
+        try uniqueDequantizers(&m.graph, log: &log)
+        try rewriteS8ToU8(&m.graph, log: &log)
+        try fuseGroups(&m, log: &log)
+        return Result(model: m, log: log)
+    }
+
+    // MARK: - 0. Constant folding and one DQ per consumer (ORT_ENABLE_BASIC: no number changes)
+
+    /// A QuantizeLinear of a constant (weights quantized at run time) becomes its integer
+    /// initializer, as onnxruntime's constant folding does; DequantizeLinear is never folded.
+    static func foldConstantQuantizers(_ model: inout Model, log: inout [String]) throws {
+        var g = model.graph
+        var removed: [Int] = []
+        for i in try GraphIndex(g).topologicalOrder where g.nodes[i].opType == "QuantizeLinear" && g.nodes[i].normalizedDomain.isEmpty {
+            let n = g.nodes[i]
+            let ins = n.inputs.map { $0.isEmpty ? nil : g.initializer($0) }
+            guard n.inputs.enumerated().allSatisfy({ $0.element.isEmpty || ins[$0.offset] != nil }) else { continue }
+            let k = try Registry.make(n, KernelContext(semantics: .onnx, opset: model.opset() ?? 21))
+            let out = try k.run(ins)
+            g.setInitializer(n.outputs[0], out[0])
+            removed.append(i)
+            log.append("constant: QuantizeLinear '\(n.name)' folded into an initializer")
+        }
+        for r in removed.sorted(by: >) { g.nodes.remove(at: r) }
+        model.graph = g
+    }
+
+    /// A DequantizeLinear read by several nodes is copied once per reader
+    /// (`EnsureUniqueDQForNodeUnit`), so each QDQ group can own its DQ.
+    static func uniqueDequantizers(_ g: inout Graph, log: inout [String]) throws {
+        let index = try GraphIndex(g)
+        let graphOutputs = Set(g.outputs.map(\.name))
+        for di in g.nodes.indices where g.nodes[di].opType == "DequantizeLinear" {
+            let d = g.nodes[di]
+            guard !graphOutputs.contains(d.outputs[0]), let users = index.consumers[d.outputs[0]], users.count > 1 else { continue }
+            for (k, u) in users.enumerated().dropFirst() {
+                var copy = d
+                copy.name = "\(d.name)_qverify_copy\(k)"
+                copy.outputs = ["\(d.outputs[0])_qverify_copy\(k)"]
+                g.nodes.append(copy)
+                g.nodes[u].inputs = g.nodes[u].inputs.map { $0 == d.outputs[0] ? copy.outputs[0] : $0 }
+            }
+            log.append("one DequantizeLinear per reader: '\(d.name)' copied for \(users.count - 1) more")
+        }
+    }
+
+    // MARK: - 1. int8 → uint8 Q/DQ pairs
+
+    static func scalar(_ g: Graph, _ name: String) -> Tensor? {
+        guard !name.isEmpty, let t = g.initializer(name), t.count == 1 else { return nil }
+        return t
+    }
+
+    static func rewriteS8ToU8(_ g: inout Graph, log: inout [String]) throws {
+        let index = try GraphIndex(g)
+        let graphOutputs = Set(g.outputs.map(\.name))
+        var counter = 0
+        for qi in g.nodes.indices where g.nodes[qi].opType == "QuantizeLinear" && g.nodes[qi].normalizedDomain.isEmpty {
+            let q = g.nodes[qi]
+            guard q.inputs.count >= 3, let qs = scalar(g, q.inputs[1]), let qz = scalar(g, q.inputs[2]), qz.dtype == .int8,
+                  !graphOutputs.contains(q.outputs[0]), let users = index.consumers[q.outputs[0]], users.count == 1 else { continue }
+            let di = users[0]
+            let d = g.nodes[di]
+            guard d.opType == "DequantizeLinear", d.normalizedDomain.isEmpty, d.inputs.count >= 3, d.inputs[0] == q.outputs[0],
+                  let ds = scalar(g, d.inputs[1]), let dz = scalar(g, d.inputs[2]), dz.dtype == .int8,
+                  ds.floats == qs.floats, dz.asInt64s() == qz.asInt64s() else { continue }
+            let z = qz.asInt64s()![0] + 128
+            let name = "qverify_ort_s8_to_u8_zp_\(counter)"
+            counter += 1
+            g.setInitializer(name, Tensor([Int32(z)], shape: qz.shape, dtype: .uint8))
+            g.nodes[qi].inputs[2] = name
+            g.nodes[di].inputs[2] = name
+            log.append("uint8 activation: QuantizeLinear '\(q.name)' → DequantizeLinear '\(d.name)' (zero point \(z - 128) → \(z))")
+        }
+    }
+
+    // MARK: - 2. QDQ groups → QLinear operators
+
+    /// The element type of a DequantizeLinear's integer input, from its zero point (uint8 without one).
+    static func dqType(_ g: Graph, _ dq: Node) -> DType {
+        if dq.inputs.count >= 3, !dq.inputs[2].isEmpty, let z = g.initializer(dq.inputs[2]) { return z.dtype }
+        if let t = g.initializer(dq.inputs[0]) { return t.dtype }
+        return .uint8
+    }
+
+    static func fuseGroups(_ model: inout Model, log: inout [String]) throws {
+        var g = model.graph
+        let graphOutputs = Set(g.outputs.map(\.name))
+        var usedMicrosoft = false
+        var zeroCounter = 0
+        // Repeats until no group is left: each fusion changes producers and consumers.
+        var changed = true
+        while changed {
+            changed = false
+            let index = try GraphIndex(g)
+            func onlyConsumer(_ tensor: String, _ node: Int) -> Bool {
+                !graphOutputs.contains(tensor) && (index.consumers[tensor] ?? []) == [node]
+            }
+            func dq(_ tensor: String, feeding node: Int) -> (Int, Node)? {
+                guard let p = index.producer[tensor], g.nodes[p].opType == "DequantizeLinear", g.nodes[p].normalizedDomain.isEmpty,
+                      onlyConsumer(tensor, node) else { return nil }
+                return (p, g.nodes[p])
+            }
+            /// scale and zero point inputs of a DQ or Q, with a zero of `type` made when absent.
+            func params(_ n: Node, _ type: DType) -> [String] {
+                if n.inputs.count >= 3, !n.inputs[2].isEmpty { return [n.inputs[1], n.inputs[2]] }
+                let name = "qverify_ort_zero_\(zeroCounter)"
+                zeroCounter += 1
+                g.setInitializer(name, Tensor([0], shape: [], dtype: type))
+                return [n.inputs[1], name]
+            }
+            for ti in index.topologicalOrder {
+                let t = g.nodes[ti]
+                guard t.normalizedDomain.isEmpty, ["Conv", "MatMul", "Gemm", "Add", "Mul"].contains(t.opType), t.outputs.count == 1,
+                      !graphOutputs.contains(t.outputs[0]), let users = index.consumers[t.outputs[0]], users.count == 1,
+                      g.nodes[users[0]].opType == "QuantizeLinear", g.nodes[users[0]].normalizedDomain.isEmpty else { continue }
+                let qi = users[0]
+                let q = g.nodes[qi]
+                let yType: DType = q.inputs.count >= 3 && !q.inputs[2].isEmpty ? (g.initializer(q.inputs[2])?.dtype ?? .uint8) : .uint8
+                guard t.inputs.count >= 2, let (ai, a) = dq(t.inputs[0], feeding: ti), let (bi, b) = dq(t.inputs[1], feeding: ti) else { continue }
+                let aType = dqType(g, a), bType = dqType(g, b)
+                var removed = [ai, bi, qi]
+                var fused: Node
+                switch t.opType {
+                case "Add", "Mul":
+                    guard aType == yType, bType == yType, [DType.uint8, .int8].contains(yType) else { continue }
+                    fused = Node(name: t.name, opType: "QLinear" + t.opType, domain: "com.microsoft",
+                                 inputs: [a.inputs[0]] + params(a, aType) + [b.inputs[0]] + params(b, bType) + params(q, yType),
+                                 outputs: [q.outputs[0]])
+                default:
+                    // x86: the activation must be uint8 (int8 products are not fused); weights are a constant.
+                    guard aType == .uint8, yType == .uint8, g.initializer(b.inputs[0]) != nil, [DType.uint8, .int8].contains(bType) else { continue }
+                    var bias: String? = nil
+                    if t.inputs.count > 2, !t.inputs[2].isEmpty {
+                        guard let (ci, c) = dq(t.inputs[2], feeding: ti), let ct = g.initializer(c.inputs[0]), ct.dtype == .int32 else { continue }
+                        if t.opType == "Gemm", t.float("beta", default: 1) != 1 { continue }
+                        bias = c.inputs[0]
+                        removed.append(ci)
+                    }
+                    let x = [a.inputs[0]] + params(a, aType), w = [b.inputs[0]] + params(b, bType), y = params(q, yType)
+                    switch t.opType {
+                    case "Conv":
+                        fused = Node(name: t.name, opType: "QLinearConv", inputs: x + w + y + (bias.map { [$0] } ?? []),
+                                     outputs: [q.outputs[0]], attributes: t.attributes)
+                    case "MatMul":
+                        guard bias == nil else { continue }
+                        fused = Node(name: t.name, opType: "QLinearMatMul", inputs: x + w + y, outputs: [q.outputs[0]])
+                    default:
+                        fused = Node(name: t.name, opType: "QGemm", domain: "com.microsoft", inputs: x + w + [bias ?? ""] + y,
+                                     outputs: [q.outputs[0]], attributes: t.attributes.filter { ["transA", "transB", "alpha"].contains($0.name) })
+                    }
+                }
+                usedMicrosoft = usedMicrosoft || fused.domain == "com.microsoft"
+                log.append("\(fused.opType) '\(t.name)' ← DQ → \(t.opType) → Q '\(q.name)'")
+                g.nodes[ti] = fused
+                for r in removed.sorted(by: >) { g.nodes.remove(at: r) }  // ti itself is kept: it holds the fused node
+                changed = true
+                break
+            }
+        }
+        model.graph = g
+        if usedMicrosoft, model.opset("com.microsoft") == nil {
+            model.opsetImports.append(OpsetImport(domain: "com.microsoft", version: 1))
+        }
+    }
+}
