@@ -13,6 +13,8 @@ public struct Harness {
     public var tolerance: Tolerance
     /// Aidge's scaling factors for the reference's quantizers (see ScalingFactorFile), when known.
     public var referenceScalingFactors: [String: [Float]] = [:]
+    /// Whose integer products the candidate gets (an onnxruntime target), when it runs with ONNX semantics.
+    public var candidateTarget: DeploymentTarget = .onnx
 
     public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
         self.reference = reference
@@ -39,7 +41,8 @@ public struct Harness {
     public func run(name: String, samples: [[String: Tensor]], threads: Int = defaultThreadCount,
                     progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
         let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
-        let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate))
+        let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate),
+                                 target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx)
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
         let pairs: [(a: Point?, b: Point?)] = align()
         // Accumulate real values per pair across samples.
@@ -214,7 +217,7 @@ public struct Harness {
                                 candidate: ModelRef(path: candidatePath, kind: candidate.kind.rawValue, semantics: Self.semantics(candidate).rawValue),
                                 samples: samples.count, verdict: Verdict.from(findings),
                                 firstDivergence: first.flatMap { _ in nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate?.node },
-                                output: output, findings: findings, nodes: nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB)
+                                output: output, findings: findings, nodes: nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB, targets: nil)
     }
 
     /// Pairs points with equal signatures, in the reference's order; unmatched ones included.

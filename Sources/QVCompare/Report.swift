@@ -85,6 +85,14 @@ public struct ComparisonReport: Codable, Sendable {
     public var nodes: [NodeReport]
     public var unmatchedReference: [String]
     public var unmatchedCandidate: [String]
+    /// How the candidate runs on each onnxruntime deployment target and level (verify; nil when not measured).
+    public var targets: [TargetResult]?
+
+    /// Adds findings and recomputes the verdict.
+    public mutating func add(_ more: [Finding]) {
+        findings += more
+        verdict = Verdict.from(findings)
+    }
 }
 
 public enum Verdict: String, Codable, Sendable {

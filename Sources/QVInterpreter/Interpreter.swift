@@ -29,7 +29,8 @@ public final class Interpreter: @unchecked Sendable {
     /// those Aidge quantizers; every name must be a QuantizeLinear of the graph.
     /// `target` decides how quantized operators sum integer products (onnxruntime's kernels on one
     /// x86 instruction set); the graph runs as given (see ``OrtGraphOptimizer`` for the fused graph).
-    public init(model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:], target: DeploymentTarget = .onnx) throws {
+    public init(model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:], target: DeploymentTarget = .onnx,
+                saturationLog: SaturationLog? = nil) throws {
         self.model = model
         self.semantics = semantics
         self.target = target
@@ -58,6 +59,7 @@ public final class Interpreter: @unchecked Sendable {
         for (i, n) in g.nodes.enumerated() {
             var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
             ctx.integerProducts = target.integerProducts
+            ctx.saturationLog = saturationLog
             ctx.constantInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
             ctx.initializerInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && g.initializer(n.inputs[$0]) != nil })
             if n.opType == "QuantizeLinear", let sf = scalingFactors[n.name] {

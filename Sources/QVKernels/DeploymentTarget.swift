@@ -1,3 +1,4 @@
+import Foundation
 import QVGraph
 import _QVChainGemm
 
@@ -51,19 +52,52 @@ public enum OrtLevel: String, Sendable, Codable, CaseIterable {
     case disable, enable
 }
 
+/// Per node: how many pair sums saturated to int16 and how many accumulators that changed, over
+/// every run of an interpreter that was given this log (thread-safe; samples add up).
+public final class SaturationLog: @unchecked Sendable {
+    public struct Counts: Sendable, Equatable {
+        public var pairSums: Int64 = 0
+        public var accumulatorsTouched: Int64 = 0
+        public init() {}
+    }
+    private let lock = NSLock()
+    private var counts: [String: Counts] = [:]
+    public init() {}
+
+    func add(_ node: String, pairSums: Int64, touched: Int64) {
+        guard pairSums > 0 else { return }
+        lock.lock(); defer { lock.unlock() }
+        counts[node, default: Counts()].pairSums += pairSums
+        counts[node, default: Counts()].accumulatorsTouched += touched
+    }
+
+    /// Node name → counts, for nodes where some pair saturated.
+    public var byNode: [String: Counts] {
+        lock.lock(); defer { lock.unlock() }
+        return counts
+    }
+}
+
 /// Adds the u8×s8 pair saturation of a GEMM to exact accumulators `acc` (m×n, row-major).
 /// A element (i, kk) is a[i·sam + kk·sak]; op(B) element (kk, j) is b[kk·sbk + j·sbn].
 /// Returns how many pair sums saturated.
+/// Returns how many pair sums saturated and how many accumulators changed.
 @discardableResult
 func addPairSaturation(_ acc: inout [Int64], m: Int, n: Int, k: Int, a: [Int32], sam: Int, sak: Int,
-                       b: [Int32], sbk: Int, sbn: Int) -> Int64 {
-    acc.withUnsafeMutableBufferPointer { cb in
+                       b: [Int32], sbk: Int, sbn: Int) -> (events: Int64, touched: Int64) {
+    var corr = [Int64](repeating: 0, count: m * n)
+    let events = corr.withUnsafeMutableBufferPointer { cb in
         a.withUnsafeBufferPointer { ab in
             b.withUnsafeBufferPointer { bb in
                 qv_u8s8_saturation_gemm(m, n, k, ab.baseAddress!, sam, sak, bb.baseAddress!, sbk, sbn, cb.baseAddress!)
             }
         }
     }
+    var touched: Int64 = 0
+    if events > 0 {
+        for i in 0..<min(acc.count, corr.count) where corr[i] != 0 { acc[i] += corr[i]; touched += 1 }
+    }
+    return (events, touched)
 }
 
 /// Raw stored integers of an 8-bit tensor (int32 storage).

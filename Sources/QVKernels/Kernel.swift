@@ -97,6 +97,8 @@ public struct KernelContext: Sendable {
     public var aidgeScalingFactors: [Float]?
     /// How QLinearConv/QLinearMatMul/QGemm sum integer products (the deployment target's rule).
     public var integerProducts: IntegerProductRule = .exact
+    /// Where saturating kernels count their saturated pair sums (nil: not counted).
+    public var saturationLog: SaturationLog?
     public init(semantics: Semantics, opset: Int64, fakeQuantRange: ClosedRange<Int64>? = nil) {
         self.semantics = semantics
         self.opset = opset

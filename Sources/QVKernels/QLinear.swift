@@ -73,10 +73,12 @@ struct QLinearConvKernel: Kernel {
     let node: Node
     let constantWeights: Bool
     let rule: IntegerProductRule
+    let log: SaturationLog?
     let cache = WeightCache<PreparedWeights>()
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
         rule = ctx.integerProducts
+        log = ctx.saturationLog
         constantWeights = ctx.constantInputs.contains(3) && ctx.constantInputs.contains(5)
     }
 
@@ -97,7 +99,10 @@ struct QLinearConvKernel: Kernel {
         // onnxruntime without VNNI: u8×s8 pair saturation (depthwise convs take an exact kernel).
         if rule == .u8s8PairSaturation, x.dtype == .uint8, w.dtype == .int8, !(geo.cPerGroup == 1 && geo.mPerGroup == 1) {
             let (corr, events) = try convPairSaturation(geo, x: x, xZero: xZero, w: w)
-            if events > 0 { acc = acc.adding(corr) }
+            if events > 0 {
+                acc = acc.adding(corr)
+                log?.add(node.name, pairSums: events, touched: Int64(corr.lazy.filter { $0 != 0 }.count))
+            }
         }
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         let mult = wScale.map { xsv * $0 / ysv }
@@ -109,8 +114,8 @@ struct QLinearConvKernel: Kernel {
 /// ONNX QLinearMatMul (opset 10/21): exact Σ(a − a_zp)(b − b_zp), requantized with
 /// a_scale · b_scale / y_scale.
 struct QLinearMatMulKernel: Kernel {
-    let rule: IntegerProductRule
-    init(node: Node, ctx: KernelContext) throws { rule = ctx.integerProducts }
+    let rule: IntegerProductRule, log: SaturationLog?, name: String
+    init(node: Node, ctx: KernelContext) throws { rule = ctx.integerProducts; log = ctx.saturationLog; name = node.name }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let a = try required(inputs, 0, "a"), asc = try required(inputs, 1, "a_scale"), az = try required(inputs, 2, "a_zero_point")
@@ -127,7 +132,8 @@ struct QLinearMatMulKernel: Kernel {
         if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
             guard b.rank == 2 else { throw QVError.unsupported("QLinearMatMul with a batched B under a saturating onnxruntime target") }
             let k = b.shape[0], m = a.count / max(1, k)
-            addPairSaturation(&accv, m: m, n: n, k: k, a: try rawInt32(a), sam: k, sak: 1, b: try rawInt32(b), sbk: n, sbn: 1)
+            let s = addPairSaturation(&accv, m: m, n: n, k: k, a: try rawInt32(a), sam: k, sak: 1, b: try rawInt32(b), sbk: n, sbn: 1)
+            log?.add(name, pairSums: s.events, touched: s.touched)
         }
         return [requantize(accv, multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
                            zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: acc.shape)]
@@ -139,7 +145,7 @@ struct QLinearMatMulKernel: Kernel {
 /// y_scale, that product as float32 output.
 struct QGemmKernel: Kernel {
     let transA: Bool, transB: Bool, alpha: Float
-    let rule: IntegerProductRule
+    let rule: IntegerProductRule, log: SaturationLog?, name: String
     /// B shifted by its zero points, as Float, with its bounds: made once when B is constant.
     let constantB: Bool
     let cache = WeightCache<IntegerOperand>()
@@ -149,6 +155,8 @@ struct QGemmKernel: Kernel {
         transB = node.int("transB", default: 0) != 0
         alpha = node.float("alpha", default: 1)
         rule = ctx.integerProducts
+        log = ctx.saturationLog
+        name = node.name
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -174,8 +182,9 @@ struct QGemmKernel: Kernel {
         }
         var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA)
         if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
-            addPairSaturation(&acc, m: m, n: n, k: k, a: try rawInt32(a), sam: transA ? 1 : k, sak: transA ? m : 1,
-                              b: try rawInt32(b), sbk: transB ? 1 : n, sbn: transB ? k : 1)
+            let s = addPairSaturation(&acc, m: m, n: n, k: k, a: try rawInt32(a), sam: transA ? 1 : k, sak: transA ? m : 1,
+                                      b: try rawInt32(b), sbk: transB ? 1 : n, sbn: transB ? k : 1)
+            log?.add(name, pairSums: s.events, touched: s.touched)
         }
         if let c {
             guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }

@@ -14,6 +14,17 @@ public enum WeightStorage: String, Sendable, Codable, CaseIterable {
     case runtime
 }
 
+/// The integer type of weights in a QDQ conversion.
+public enum WeightType: String, Sendable, Codable, CaseIterable {
+    /// int8 weights: what Aidge computes with. onnxruntime on x86 without VNNI multiplies its
+    /// uint8 activations (after its int8→uint8 rewrite at ORT_ENABLE_EXTENDED/ALL) by them with
+    /// vpmaddubsw, whose int16 pair sums can saturate.
+    case int8
+    /// The same integers stored as uint8 with zero point + 128: the products are u8×u8, which every
+    /// x86 kernel computes exactly, so the model gives the same numbers on every host and level.
+    case uint8
+}
+
 /// How tensors narrower than 8 bits (Aidge's 4-bit quantizers) are written.
 public enum NarrowTypes: String, Sendable, Codable, CaseIterable {
     /// int8/uint8 tensors and an integer-domain Clip to the 4-bit range after each QuantizeLinear.
@@ -30,13 +41,16 @@ public struct ConvertOptions: Sendable, Codable, Equatable {
     public var inputScale: Double? = nil
     public var weights: WeightStorage = .int8
     public var narrow: NarrowTypes = .clip
+    public var weightType: WeightType = .int8
 
-    public init(format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8, narrow: NarrowTypes = .clip) {
+    public init(format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8, narrow: NarrowTypes = .clip,
+                weightType: WeightType = .int8) {
         self.format = format
         self.opset = opset
         self.inputScale = inputScale
         self.weights = weights
         self.narrow = narrow
+        self.weightType = weightType
     }
 
     /// The ONNX type a quantized tensor is written with, and the Clip range it then needs.
@@ -84,7 +98,7 @@ public enum Recipe {
         g.valueInfo = []  // Aidge's value_info carries the integer Conv dtypes; rebuilt by consumers.
         let (rewritten, firings) = try RewriteDriver(rules: rules(for: options.format)).run(g, plan: plan, options: options)
         var out = source
-        out.graph = try finalize(rewritten)
+        out.graph = try finalize(options.weightType == .uint8 ? try unsignedWeights(rewritten, format: options.format) : rewritten)
         out.irVersion = 10
         var opsets = [OpsetImport(domain: "", version: options.opset)]
         if out.graph.nodes.contains(where: { $0.normalizedDomain == "com.microsoft" }) { opsets.append(OpsetImport(domain: "com.microsoft", version: 1)) }
@@ -98,6 +112,7 @@ public enum Recipe {
             KeyValue("qverify.source_producer", [source.producerName, source.producerVersion].compactMap { $0 }.joined(separator: " ")),
             KeyValue("qverify.source_form", plan.form.rawValue),
             KeyValue("qverify.options", "format=\(options.format.rawValue) opset=\(options.opset) weights=\(options.weights.rawValue) narrow=\(options.narrow.rawValue)"
+                + (options.weightType == .uint8 ? " weight_type=uint8" : "")
                 + (options.inputScale.map { " input_scale=\($0)" } ?? "")),
             KeyValue("qverify.rules", counts.keys.sorted().map { "\($0)×\(counts[$0]!)" }.joined(separator: ", ")),
         ]
@@ -106,6 +121,29 @@ public enum Recipe {
         out.metadata = meta
         try verifyOnnx(out)
         return Conversion(model: out, plan: plan, firings: firings)
+    }
+
+    /// Every int8 weight initializer read by a DequantizeLinear that feeds a Conv/Gemm/MatMul weight
+    /// becomes uint8 w + 128 with zero point(s) + 128: the same real values and the same integer
+    /// products, computed u8×u8 by onnxruntime. QDQ only: QLinearConv with int8 activations takes
+    /// int8 weights (and s8×s8 is already exact on x86).
+    static func unsignedWeights(_ g: Graph, format: TargetFormat) throws -> Graph {
+        guard format == .qdq else { throw QVError.badInput("--weight-type uint8 applies to QDQ conversions (the QOP form's int8 products are exact on x86)") }
+        var g = g
+        let index = try GraphIndex(g)
+        for (i, n) in g.nodes.enumerated() where n.opType == "DequantizeLinear" {
+            guard let w = g.initializer(n.inputs[0]), w.dtype == .int8, n.inputs.count > 2, let z = g.initializer(n.inputs[2]), z.dtype == .int8,
+                  let readers = index.consumers[n.outputs[0]], !readers.isEmpty,
+                  readers.allSatisfy({ ["Conv", "Gemm", "MatMul"].contains(g.nodes[$0].opType) && g.nodes[$0].inputs.firstIndex(of: n.outputs[0]) == 1 })
+            else { continue }
+            let shifted = { (t: Tensor) -> Tensor in Tensor(t.asInt64s()!.map { Int32($0 + 128) }, shape: t.shape, dtype: .uint8) }
+            let wName = "\(n.inputs[0])_uint8", zName = "\(n.inputs[2])_uint8"
+            g.setInitializer(wName, shifted(w))
+            g.setInitializer(zName, shifted(z))
+            g.nodes[i].inputs[0] = wName
+            g.nodes[i].inputs[2] = zName
+        }
+        return g
     }
 
     /// Drops initializers nothing reads any more and checks nothing Aidge-specific is left.

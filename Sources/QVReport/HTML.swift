@@ -39,7 +39,18 @@ enum HTML {
             b += "<p>Reference <code>\(esc(c.reference.path))</code> (\(esc(c.reference.kind)), \(esc(c.reference.semantics)) semantics) vs candidate <code>\(esc(c.candidate.path))</code> (\(esc(c.candidate.kind)), \(esc(c.candidate.semantics)) semantics), \(c.samples) samples."
             if let f = c.firstDivergence { b += " First divergence: <code>\(esc(f))</code>." }
             if let o = c.output { b += " Graph output: \(o.differing)/\(o.count) elements differ, max \(fmt(o.maxSteps)) steps, SQNR \(fmt(o.sqnrDB)) dB." }
-            b += "</p><div class=\"charts\">" + layerPlot(c) + c.nodes.filter { $0.stepHistogram != nil && $0.status != .ok }.prefix(6).map(histogram).joined() + "</div>"
+            b += "</p>"
+            if let rows = c.targets, !rows.isEmpty {
+                b += "<h3>Deployment targets</h3><p>The candidate as onnxruntime runs it on each x86 instruction set and optimization level, graph output against the reference (see README: deployment targets).</p>"
+                b += "<table><tr><th>target</th><th>optimizations</th><th>output differs</th><th>max steps</th><th>changed by int16 saturation</th><th>saturating nodes (outputs changed)</th></tr>"
+                for t in rows {
+                    let cls = t.outputDiffering > 0 ? " class=\"diverges\"" : ""
+                    b += "<tr\(cls)><td><code>\(esc(t.target))</code></td><td>\(levelName(t.level))</td><td class=\"num\">\(t.outputDiffering)/\(t.outputCount)</td><td class=\"num\">\(fmt(t.outputMaxSteps))</td><td class=\"num\">\(t.outputChangedBySaturation)</td>"
+                    b += "<td>\(t.saturating.isEmpty ? "–" : t.saturating.map { "<code>\(esc($0.node))</code> \($0.outputsChanged)/\($0.outputElements)" }.joined(separator: ", "))</td></tr>"
+                }
+                b += "</table>"
+            }
+            b += "<div class=\"charts\">" + layerPlot(c) + c.nodes.filter { $0.stepHistogram != nil && $0.status != .ok }.prefix(6).map(histogram).joined() + "</div>"
             b += "<table><tr><th>point</th><th>reference</th><th>candidate</th><th>dtype</th><th>scale ref → cand</th><th>zp</th><th>max |Δ|</th><th>mean |Δ|</th><th>max steps</th><th>mean steps</th><th>differ</th><th>SQNR dB</th><th>cosine</th><th>status</th></tr>"
             for n in c.nodes {
                 let s = n.stats

@@ -40,6 +40,11 @@ func fmt(_ d: Double?, _ digits: Int = 3) -> String {
     return String(format: "%.\(digits)g", d)
 }
 
+/// onnxruntime's levels as users name them.
+func levelName(_ level: String) -> String {
+    level == "enable" ? "ORT_ENABLE_EXTENDED/ALL" : "ORT_DISABLE_ALL/BASIC"
+}
+
 func verdictLine(_ v: Verdict) -> String {
     switch v {
     case .equivalent: "EQUIVALENT"
@@ -65,6 +70,13 @@ enum Markdown {
                   "Reference `\(c.reference.path)` (\(c.reference.kind), \(c.reference.semantics) semantics) vs candidate `\(c.candidate.path)` (\(c.candidate.kind), \(c.candidate.semantics) semantics), \(c.samples) samples."]
             if let f = c.firstDivergence { s.append("First divergence: `\(f)`.") }
             if let o = c.output { s.append("Graph output: \(o.differing)/\(o.count) elements differ, max \(fmt(o.maxSteps)) steps, SQNR \(fmt(o.sqnrDB)) dB.") }
+            if let rows = c.targets, !rows.isEmpty {
+                s += ["", "### Deployment targets (onnxruntime, graph output vs the reference)", "",
+                      "| target | optimizations | output differs | max steps | changed by int16 saturation | saturating nodes |", "|---|---|---|---|---|---|"]
+                for t in rows {
+                    s.append("| \(t.target) | \(levelName(t.level)) | \(t.outputDiffering)/\(t.outputCount) | \(fmt(t.outputMaxSteps)) | \(t.outputChangedBySaturation) | \(t.saturating.isEmpty ? "–" : t.saturating.map { "`\($0.node)` (\($0.outputsChanged)/\($0.outputElements))" }.joined(separator: ", ")) |")
+                }
+            }
             s += ["", "| point | reference | candidate | scale (ref → cand) | max Δ | max steps | mean steps | differ | SQNR dB | cosine | status |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
             for n in c.nodes {

@@ -11,6 +11,9 @@ final class InspectTests: XCTestCase {
             ("ort_static_qdq.onnx", "kind: QDQ"),
             ("aidge_qop.onnx", "kind: QOP"), ("aidge_qop_biasfix.onnx", "kind: QOP"), ("ort_static_qop.onnx", "kind: QOP"),
             ("float.onnx", "kind: float"),
+            // ort-isa/: qverify's conversions as recorded on another host.
+            ("qverify_aidge_quantized_qdq.onnx", "kind: QDQ"), ("qverify_aidge_quantized_folded_qdq.onnx", "kind: QDQ"),
+            ("qverify_aidge_quantized_qop.onnx", "kind: QOP"), ("qverify_aidge_quantized_folded_qop.onnx", "kind: QOP"),
         ]
         for rel in TestPaths.referenceModels() {
             let r = try runQVerify(["inspect", "Reference/\(rel)"])

@@ -11,9 +11,10 @@ final class VerifyTests: XCTestCase {
 
     func testVerifyOfACleanModelExitsZeroAndWritesFourReportsInsideTheReportDir() throws {
         let dir = tmp.appendingPathComponent("rep").path
-        let r = try runQVerify(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--report-dir", dir])
+        let r = try runQVerify(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--report-dir", dir,
+                                "--targets", "none"])
         XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.contains("verify Reference/mlp/aidge_quantized.onnx: equivalent"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("verify Reference/mlp/aidge_quantized.onnx: equivalent\n"), r.stdout)
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir))
         XCTAssertEqual(files, ["report.json", "report.md", "report.html", "junit.xml", "aidge_quantized_qdq.onnx", "aidge_quantized_qop.onnx"])
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) as! [String: Any]
@@ -29,6 +30,34 @@ final class VerifyTests: XCTestCase {
         let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<svg"), "charts are inline SVG")
         XCTAssertFalse(html.contains("http://") && html.contains("<script"), "self-contained")
+    }
+
+    /// The conversion is exact against the source, but onnxruntime on x86 without VNNI saturates
+    /// fc1's u8×s8 pairs once its optimizer fuses the QDQ groups: the numbers measured on a real
+    /// AVX2 host (Reference/ort-isa), 45 of 80 outputs up to 21 steps, and 0 with either fix.
+    func testVerifyReportsIsaSaturationPerTarget() throws {
+        let dir = tmp.appendingPathComponent("isa").path
+        let r = try runQVerify(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--report-dir", dir])
+        XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("warning isa-saturation [fc1]: on ort-avx2, ort-avx512 with ORT_ENABLE_EXTENDED/ALL, QGemm 'fc1' "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("at the graph output 45/80 elements change and 45 differ from the reference, by up to 21 steps (0 on ort-vnni)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("qverify convert --to qdq --weight-type uint8: 0/80 output elements differ"), r.stdout)
+        XCTAssertEqual(r.stdout.components(separatedBy: "isa-saturation").count - 1, 1, "only fc1 saturates; fc2 inherits")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) as! [String: Any]
+        let comps = json["comparisons"] as! [[String: Any]]
+        let rows = try XCTUnwrap(comps[0]["targets"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { "\($0["target"]!) \($0["level"]!) \($0["outputDiffering"]!)" },
+                       ["ort-avx2 disable 0", "ort-avx512 disable 0", "ort-vnni disable 0", "ort-avx2 enable 45", "ort-avx512 enable 45", "ort-vnni enable 0"])
+        let qop = try XCTUnwrap(comps[1]["targets"] as? [[String: Any]])
+        XCTAssertTrue(qop.allSatisfy { ($0["outputDiffering"] as? Int) == 0 }, "int8-activation QOP is exact on every target")
+        // Deployed on an AVX2 host with optimizations on, the QDQ conversion is a discrepancy there.
+        let d = try runQVerify(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--to", "qdq",
+                                "--target", "ort-avx2", "--ort-level", "enable", "--targets", "none"])
+        XCTAssertEqual(d.exitCode, 1, d.stdout + d.stderr)
+        XCTAssertTrue(d.stdout.contains("qdq: discrepancy, first divergence at 'fc1', output 45/80 elements differ (max 21 steps)"), d.stdout)
+        let u = try runQVerify(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--to", "qdq",
+                                "--weight-type", "uint8", "--target", "ort-avx2", "--ort-level", "enable", "--targets", "none"])
+        XCTAssertEqual(u.exitCode, 0, u.stdout + u.stderr)
     }
 
     func testCompareOfAidgesZeroBiasExportExitsOneWithJUnitFailures() throws {

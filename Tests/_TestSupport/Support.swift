@@ -12,10 +12,12 @@ public enum TestPaths {
 
     public static func reference(_ rel: String) -> String { reference.appendingPathComponent(rel).path }
 
-    /// Every `.onnx` file under Reference/, sorted, as paths relative to Reference/.
+    /// Every `.onnx` file under Reference/, sorted, as paths relative to Reference/ — except
+    /// onnxruntime's `*.optimized.onnx` records under ort-isa/ (its own hardware-specific NHWC
+    /// graphs, kept as a record of what it ran, not models a user hands qverify).
     public static func referenceModels() -> [String] {
         let e = FileManager.default.enumerator(atPath: reference.path)!
-        return (e.allObjects as! [String]).filter { $0.hasSuffix(".onnx") }.sorted()
+        return (e.allObjects as! [String]).filter { $0.hasSuffix(".onnx") && !$0.hasSuffix(".optimized.onnx") }.sorted()
     }
 
     /// The built `qverify` executable, beside the test bundle.

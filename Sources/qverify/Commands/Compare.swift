@@ -23,11 +23,17 @@ struct Compare: ParsableCommand {
         var report: Report?
         try runReportingErrors {
             let a = try withContext(reference) { try GraphView(try OnnxFile.load(reference)) }
-            let b = try withContext(candidate) { try GraphView(try OnnxFile.load(candidate)) }
+            let evaluation = options.evaluation
+            let b = try withContext(candidate) { () throws -> GraphView in
+                let m = try OnnxFile.load(candidate)
+                let v = try GraphView(m)
+                return v.kind == .aidgeForm ? v : try GraphView(try evaluation.deployed(m))
+            }
             let samples = try loadSamples(options.inputs, for: a)
             let tolerance = try options.tolerance()
             var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
             h.referenceScalingFactors = try options.evaluation.scalingFactors()
+            h.candidateTarget = try evaluation.deploymentTarget()
             let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare")) }
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }

@@ -7,6 +7,7 @@ import QVRecipe
 extension TargetFormat: ExpressibleByArgument {}
 extension WeightStorage: ExpressibleByArgument {}
 extension NarrowTypes: ExpressibleByArgument {}
+extension WeightType: ExpressibleByArgument {}
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +35,11 @@ struct Convert: ParsableCommand {
     @Option(help: "How 4-bit tensors are written: clip (int8 + integer Clip; robust in onnxruntime) or int4 (INT4 types, opset 21).")
     var narrow: NarrowTypes = .clip
 
+    @Option(help: "QDQ weights as int8 (default) or uint8 with zero point + 128: the same integers, exact in onnxruntime on every x86 host at every optimization level (see README: deployment targets).")
+    var weightType: WeightType = .int8
+
     func validate() throws {
+        if weightType == .uint8, format == .qop { throw ValidationError("--weight-type uint8 applies to --to qdq (the QOP form's int8 products are already exact on x86)") }
         if let s = inputScale, !(s > 0 && s.isFinite) { throw ValidationError("--input-scale must be a positive number") }
     }
 
@@ -45,7 +50,7 @@ struct Convert: ParsableCommand {
                 return Array(d)
             }
             let source = try OnnxFile.load(model)
-            let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights, narrow: narrow)
+            let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights, narrow: narrow, weightType: weightType)
             let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: options) }
             try OnnxFile.save(c.model, to: output)
             let counts = Dictionary(grouping: c.firings, by: \.rule).mapValues(\.count)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import QVCompare
 import QVGraph
+import QVKernels
 import QVIO
 import QVRecipe
 import QVReport
@@ -23,6 +24,35 @@ struct Verify: ParsableCommand {
     @Option(help: "How 4-bit tensors are written (see convert).")
     var narrow: NarrowTypes = .clip
 
+    @Option(help: "QDQ weight type (see convert): int8 or uint8.")
+    var weightType: WeightType = .int8
+
+    @Option(help: "onnxruntime targets to report on, per conversion: a comma-separated list of ort-avx2, ort-avx512, ort-vnni, ort-host, or none.")
+    var targets: String = "ort-avx2,ort-avx512,ort-vnni"
+
+    @Option(help: "onnxruntime optimization levels to report on for those targets: disable, enable or disable,enable.")
+    var ortLevels: String = "disable,enable"
+
+    func deploymentTargets() throws -> [DeploymentTarget] {
+        if targets == "none" { return [] }
+        var out: [DeploymentTarget] = []
+        for n in targets.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+            guard let c = TargetChoice(rawValue: n), c != .onnx else {
+                throw ValidationError("--targets takes ort-avx2, ort-avx512, ort-vnni, ort-host or none, got '\(n)'")
+            }
+            let t = try c.resolved()
+            if !out.contains(t) { out.append(t) }
+        }
+        return out
+    }
+
+    func levels() throws -> [OrtLevel] {
+        try ortLevels.split(separator: ",").map { n in
+            guard let l = OrtLevel(rawValue: n.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--ort-levels takes disable and/or enable, got '\(n)'") }
+            return l
+        }
+    }
+
     func targetFormats() throws -> [TargetFormat] {
         let names = formats.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         return try names.map { n in
@@ -31,7 +61,11 @@ struct Verify: ParsableCommand {
         }
     }
 
-    func validate() throws { _ = try targetFormats() }
+    func validate() throws {
+        _ = try targetFormats()
+        _ = try deploymentTargets()
+        _ = try levels()
+    }
 
     func run() throws {
         var report: Report?
@@ -47,17 +81,48 @@ struct Verify: ParsableCommand {
             let factors = try options.evaluation.scalingFactors()
             var comparisons: [ComparisonReport] = []
             let base = ((model as NSString).lastPathComponent as NSString).deletingPathExtension
+            let deployTargets = try deploymentTargets(), deployLevels = try levels()
+            let evaluation = options.evaluation
+            let candidateTarget = try evaluation.deploymentTarget()
             for f in try targetFormats() {
-                let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: ConvertOptions(format: f, narrow: narrow)) }
+                let convertOptions = ConvertOptions(format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8)
+                let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: convertOptions) }
                 var candidatePath = "(in memory) \(base)_\(f.rawValue).onnx"
                 if let dir = options.reportDir {
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                     candidatePath = (dir as NSString).appendingPathComponent("\(base)_\(f.rawValue).onnx")
                     try OnnxFile.save(c.model, to: candidatePath)
                 }
-                var h = Harness(reference: view, candidate: try GraphView(c.model), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
+                let deployed = try withContext(model) { try evaluation.deployed(c.model) }
+                var h = Harness(reference: view, candidate: try GraphView(deployed), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
                 h.referenceScalingFactors = factors
-                comparisons.append(try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue)")) })
+                h.candidateTarget = candidateTarget
+                var comparison = try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue)")) }
+                if !deployTargets.isEmpty && !deployLevels.isEmpty {
+                    var dc = DeploymentCheck(reference: view)
+                    dc.referenceScalingFactors = factors
+                    dc.tolerance = tolerance.steps
+                    let measure = { (m: Model) in try withContext(model) { try dc.run(candidate: m, targets: deployTargets, levels: deployLevels, samples: samples, threads: evaluation.threadCount) } }
+                    let rows = try measure(c.model)
+                    var fixes: [(label: String, rows: [TargetResult])] = []
+                    if rows.contains(where: { !$0.saturating.isEmpty }) {
+                        // The forms that avoid u8×s8 products, converted and run the same way.
+                        if f == .qdq && convertOptions.weightType == .int8 {
+                            let u = try Recipe.convert(source, sourceBytes: bytes, options: ConvertOptions(format: .qdq, narrow: narrow, weightType: .uint8))
+                            fixes.append(("qverify convert --to qdq --weight-type uint8", try measure(u.model)))
+                        }
+                        if f == .qdq {
+                            let q = try Recipe.convert(source, sourceBytes: bytes, options: ConvertOptions(format: .qop, narrow: narrow))
+                            fixes.append(("qverify convert --to qop (int8 activations)", try measure(q.model)))
+                        }
+                    }
+                    comparison.targets = rows
+                    comparison.add(DeploymentCheck.findings(rows, fixes: fixes, notes: [
+                        "onnxruntime session option session.x64quantprecision=\"1\" gives the exact (ort-vnni) numbers with ORT_ENABLE_EXTENDED/ALL, changes nothing with ORT_DISABLE_ALL, and makes session creation fail for int8-activation QOP models (onnxruntime 1.32, recorded on the AVX2 host)",
+                        "weights within ±64 (7-bit weights) cannot saturate, but change the model",
+                    ]))
+                }
+                comparisons.append(comparison)
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }

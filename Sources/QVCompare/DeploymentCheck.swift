@@ -1,0 +1,149 @@
+import QVGraph
+import QVInterpreter
+import QVKernels
+
+/// A node whose u8×s8 products saturate on a target.
+public struct SaturatingNode: Codable, Sendable, Equatable {
+    public var node: String
+    public var op: String
+    /// Pair sums that saturated to int16, over all samples.
+    public var pairSums: Int64
+    /// Accumulators those saturations changed.
+    public var accumulatorsTouched: Int64
+    /// Elements of the node's (requantized) output that differ from the exact result.
+    public var outputsChanged: Int
+    public var outputElements: Int
+}
+
+/// How a model runs on one onnxruntime target at one optimization level, against the reference.
+public struct TargetResult: Codable, Sendable, Equatable {
+    public var target: String
+    public var level: String
+    /// Graph output elements that differ from the reference by more than the tolerance, of all.
+    public var outputDiffering: Int
+    public var outputCount: Int
+    public var outputMaxSteps: Double?
+    /// Graph output elements that saturation alone changed (vs the same level with exact products).
+    public var outputChangedBySaturation: Int
+    public var saturating: [SaturatingNode]
+}
+
+/// Runs a candidate (valid ONNX) as onnxruntime would on each deployment target and level and
+/// compares its graph output with the reference's; attributes departures to the u8×s8 pair
+/// saturation by running the same graph with exact products.
+public struct DeploymentCheck {
+    public var reference: GraphView
+    public var referenceScalingFactors: [String: [Float]] = [:]
+    public var tolerance: Int = 0
+
+    public init(reference: GraphView) { self.reference = reference }
+
+    /// One row per target and level, in the order given.
+    public func run(candidate: Model, targets: [DeploymentTarget], levels: [OrtLevel], samples: [[String: Tensor]],
+                    threads: Int) throws -> [TargetResult] {
+        let cview = try GraphView(candidate)
+        let ia = try Interpreter(model: reference.model, semantics: Harness.semantics(reference), scalingFactors: referenceScalingFactors)
+        let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
+        let oa = reference.model.graph.outputs[0].name, ob = candidate.graph.outputs[0].name
+        let qa = reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant
+        let qb = cview.points.last(where: { $0.tensor == ob })?.quant
+        let step = cview.points.last?.quant?.step ?? reference.points.last?.quant?.step ?? 1
+        // The reference once, streamed: only its output is kept.
+        var refOut: [Double] = []
+        try inOrderParallel(count: samples.count, chunk: 16, threads: threads, prepare: { r in samples[r].map { Harness.feeds($0, inputOrder, reference) } },
+                            work: { try ia.run(batch: $0) }, consume: { _, _, rs in for r in rs { refOut += Harness.real(r.outputs[oa]!, qa) } })
+        var rows: [TargetResult] = []
+        for level in levels {
+            let model = level == .enable ? try OrtGraphOptimizer.optimize(candidate).model : candidate
+            let products = model.graph.nodes.filter { ["QLinearConv", "QLinearMatMul", "QGemm"].contains($0.opType) }
+            // Exact products (the VNNI kernels) once per level; each saturating rule once.
+            let exact = try Interpreter(model: model, semantics: .onnx, target: .ortVnni)
+            var byRule: [IntegerProductRule: TargetResult] = [:]
+            for t in targets {
+                if let known = byRule[t.integerProducts] {
+                    var r = known
+                    r.target = t.rawValue
+                    rows.append(r)
+                    continue
+                }
+                let log = SaturationLog()
+                let run = try Interpreter(model: model, semantics: .onnx, target: t, saturationLog: log)
+                var out: [Double] = [], changed: [String: Int] = [:], elements: [String: Int] = [:], outChanged = 0
+                let saturates = t.integerProducts != .exact
+                try inOrderParallel(count: samples.count, chunk: 16, threads: threads, prepare: { r in samples[r].map { Harness.feeds($0, inputOrder, cview) } },
+                                    work: { feeds in (try run.run(batch: feeds, keepIntermediates: saturates),
+                                                      saturates ? try exact.run(batch: feeds, keepIntermediates: true) : []) },
+                                    consume: { _, _, res in
+                    let (rs, es) = res
+                    for (j, r) in rs.enumerated() {
+                        out += Harness.real(r.outputs[ob]!, qb)
+                        guard saturates else { continue }
+                        let e = es[j]
+                        outChanged += Self.differing(r.outputs[ob]!, e.outputs[ob]!)
+                        for n in products {
+                            guard let x = r.intermediates[n.outputs[0]] ?? r.outputs[n.outputs[0]],
+                                  let y = e.intermediates[n.outputs[0]] ?? e.outputs[n.outputs[0]] else { continue }
+                            changed[n.name, default: 0] += Self.differing(x, y)
+                            elements[n.name, default: 0] += x.count
+                        }
+                    }
+                })
+                var differing = 0, maxSteps = 0.0
+                for (a, b) in zip(refOut, out) {
+                    let d = abs((b - a) / step).rounded(.toNearestOrEven)
+                    if d > Double(tolerance) { differing += 1 }
+                    maxSteps = max(maxSteps, d.isNaN ? .infinity : d)
+                }
+                let counts = log.byNode
+                let nodes = products.compactMap { n -> SaturatingNode? in
+                    let c = counts[n.name] ?? SaturationLog.Counts()
+                    guard c.pairSums > 0 else { return nil }  // later nodes only inherit: the graph output shows it
+                    return SaturatingNode(node: n.name, op: n.opType, pairSums: c.pairSums, accumulatorsTouched: c.accumulatorsTouched,
+                                          outputsChanged: changed[n.name] ?? 0, outputElements: elements[n.name] ?? 0)
+                }
+                let r = TargetResult(target: t.rawValue, level: level.rawValue, outputDiffering: differing, outputCount: out.count,
+                                     outputMaxSteps: out.isEmpty ? nil : maxSteps, outputChangedBySaturation: outChanged, saturating: nodes)
+                byRule[t.integerProducts] = r
+                rows.append(r)
+            }
+        }
+        return rows
+    }
+
+    static func differing(_ a: Tensor, _ b: Tensor) -> Int {
+        guard let x = a.asDoubles(), let y = b.asDoubles(), x.count == y.count else { return max(a.count, b.count) }
+        var n = 0
+        for i in 0..<x.count where x[i] != y[i] { n += 1 }
+        return n
+    }
+
+    /// `isa-saturation` findings: one per node and level where some target saturates, naming every
+    /// target that does, what it does to the node and the graph output, and the measured fixes.
+    public static func findings(_ rows: [TargetResult], fixes: [(label: String, rows: [TargetResult])], notes: [String] = []) -> [Finding] {
+        var out: [Finding] = []
+        for level in ["disable", "enable"] {
+            let here = rows.filter { $0.level == level && !$0.saturating.isEmpty }
+            guard let first = here.first else { continue }
+            let targets = here.map(\.target).joined(separator: ", ")
+            let exactRow = rows.first { $0.level == level && $0.saturating.isEmpty && $0.outputChangedBySaturation == 0 }
+            let levelName = level == "enable" ? "ORT_ENABLE_EXTENDED/ALL" : "ORT_DISABLE_ALL"
+            let fixText = fixes.map { f -> String in
+                let worst = f.rows.filter { $0.level == level }.map(\.outputDiffering).max() ?? 0
+                let n = f.rows.first?.outputCount ?? 0
+                return "\(f.label): \(worst)/\(n) output elements differ from the reference on the worst target"
+            } + notes
+            for s in first.saturating {
+                let effect = first.outputChangedBySaturation
+                let severity: Severity = effect > 0 ? .warning : .info
+                var msg = "on \(targets) with \(levelName), \(s.op) '\(s.node)' multiplies uint8 activations by int8 weights with vpmaddubsw: "
+                msg += "\(s.pairSums) pair sums saturated to int16 over the samples, touching \(s.accumulatorsTouched) accumulators "
+                msg += "and changing \(s.outputsChanged) of \(s.outputElements) outputs; at the graph output \(effect)/\(first.outputCount) elements change"
+                msg += " and \(first.outputDiffering) differ from the reference, by up to \(Harness.fmt(first.outputMaxSteps)) steps"
+                if let e = exactRow { msg += " (\(e.outputDiffering) on \(e.target))" }
+                if !fixText.isEmpty { msg += ". Fixes, measured: " + fixText.joined(separator: "; ") }
+                out.append(Finding(severity, "isa-saturation", node: s.node, model: "candidate", msg))
+            }
+        }
+        return out
+    }
+}
