@@ -147,3 +147,58 @@ public struct DeploymentCheck {
         return out
     }
 }
+
+extension DeploymentCheck {
+    /// The data-independent screen of the u8×s8 rule (`check`): every QLinearConv, QGemm and
+    /// QLinearMatMul with uint8 activations and int8 constant weights — as the model is written,
+    /// and as onnxruntime's optimizer fuses it — with the weight pairs, in MLAS's order, that some
+    /// uint8 input can saturate. None can when every weight is within ±64.
+    public static func screen(_ model: Model, label: String) throws -> [Finding] {
+        var out: [Finding] = []
+        let asWritten = try saturablePairs(model)
+        let fused = try saturablePairs(try OrtGraphOptimizer.optimize(model).model)
+        for (name, op, risky, total) in fused {
+            let always = asWritten.contains { $0.node == name }
+            let when = always ? "at every optimization level" : "once onnxruntime's optimizer fuses it (ORT_ENABLE_EXTENDED/ALL)"
+            let severity: Severity = risky > 0 ? .warning : .info
+            out.append(Finding(severity, "isa-saturation-risk", node: name, model: label,
+                "\(op) '\(name)' multiplies uint8 activations by int8 weights on ort-avx2/ort-avx512 \(when): \(risky) of \(total) weight pairs can saturate "
+                + "the int16 pair sum with some uint8 input (255·max(w0⁺+w1⁺, w0⁻+w1⁻) > 32767)"
+                + (risky > 0 ? "; qverify verify measures the effect on your inputs; --weight-type uint8 (QDQ) or int8 activations avoid it" : "")))
+        }
+        return out
+    }
+
+    /// (node, op, pairs that can saturate, pairs) of every u8×s8 product with constant weights.
+    static func saturablePairs(_ model: Model) throws -> [(node: String, op: String, risky: Int, total: Int)] {
+        let g = model.graph
+        func zpType(_ n: Node, _ i: Int) -> DType { i < n.inputs.count && !n.inputs[i].isEmpty ? (g.initializer(n.inputs[i])?.dtype ?? .uint8) : .uint8 }
+        var out: [(String, String, Int, Int)] = []
+        for n in g.nodes {
+            var pairs: [(Int32, Int32)] = []
+            switch n.opType {
+            case "QLinearConv":
+                guard zpType(n, 2) == .uint8, let w = g.initializer(n.inputs[3]), w.dtype == .int8, w.rank >= 3, let v = w.asInt64s() else { continue }
+                let group = n.int("group", default: 1), m = w.shape[0], cg = w.shape[1]
+                if cg == 1 && m == group { continue }  // depthwise: MLAS's exact kernel
+                let taps = w.shape[2...].reduce(1, *), k = cg * taps
+                for mi in 0..<m {
+                    // (kernel position, channel) order: MLAS's NHWC im2col.
+                    let order = (0..<taps).flatMap { t in (0..<cg).map { c in v[mi * k + c * taps + t] } }
+                    pairs += stride(from: 0, to: k - 1, by: 2).map { (Int32(order[$0]), Int32(order[$0 + 1])) }
+                }
+            case "QGemm", "QLinearMatMul":
+                guard zpType(n, 2) == .uint8, let b = g.initializer(n.inputs[3]), b.dtype == .int8, b.rank == 2, let v = b.asInt64s() else { continue }
+                let transB = n.opType == "QGemm" && n.int("transB", default: 0) != 0
+                let k = transB ? b.shape[1] : b.shape[0], cols = transB ? b.shape[0] : b.shape[1]
+                for j in 0..<cols {
+                    let col = (0..<k).map { transB ? v[j * k + $0] : v[$0 * cols + j] }
+                    pairs += stride(from: 0, to: k - 1, by: 2).map { (Int32(col[$0]), Int32(col[$0 + 1])) }
+                }
+            default: continue
+            }
+            out.append((n.name, n.opType, saturablePairCount(pairs), pairs.count))
+        }
+        return out
+    }
+}

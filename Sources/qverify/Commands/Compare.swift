@@ -67,7 +67,9 @@ struct Check: ParsableCommand {
         try runReportingErrors {
             let m = try OnnxFile.load(model)
             let ref = try reference.map { r in try withContext(r) { try GraphView(try OnnxFile.load(r)) } }
-            let findings = try withContext(model) { try StaticChecks.run(m, label: (model as NSString).lastPathComponent, reference: ref) }
+            let label = (model as NSString).lastPathComponent
+            var findings = try withContext(model) { try StaticChecks.run(m, label: label, reference: ref) }
+            if try ModelSummary(m).kind != .aidgeForm { findings += try withContext(model) { try DeploymentCheck.screen(m, label: label) } }
             let r = Report(tool: "qverify \(QVerify.version)", command: "check", model: model, inputs: nil, tolerance: Tolerance(), findings: findings, comparisons: [])
             if let dir = reportDir { _ = try ReportWriter.write(r, to: dir) }
             if json { print(try ReportWriter.json(r), terminator: "") } else { summarize(r, reportDir: reportDir) }
