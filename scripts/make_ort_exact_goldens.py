@@ -10,6 +10,10 @@ its float Conv/Gemm/MatMul sum in onnxruntime's order (one thread; the thread co
 MLAS's blocking). The ORT_ENABLE_ALL / default-thread goldens made by make_reference.py stay
 as they are and are compared within 1e-5 relative.
 
+The integers of u8xs8 models depend on the host's ISA (see README: deployment targets): run it on
+an AVX-512 VNNI host, or record the host in Reference/ort-isa/reference-goldens.json and check the
+goldens through the matching --target. It refuses to overwrite VNNI goldens from another host.
+
 Run: .venv/bin/python scripts/make_ort_exact_goldens.py [Reference]
 """
 import pathlib
@@ -20,8 +24,14 @@ import onnx
 import onnxruntime as ort
 
 root = pathlib.Path(__file__).resolve().parent.parent
-ref = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "Reference"
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+ref = pathlib.Path(args[0]) if args else root / "Reference"
 LIMIT = 1 << 20
+
+
+def host_is_vnni():
+    flags = pathlib.Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split()
+    return "avx512_vnni" in flags or "avx_vnni" in flags or "amx_int8" in flags
 
 
 def valid_models(d):
@@ -53,7 +63,10 @@ def run(path, x):
 
 
 def main():
-    for d in sorted(p for p in ref.iterdir() if p.is_dir()):
+    if not host_is_vnni() and "--any-host" not in sys.argv:
+        sys.exit("make_ort_exact_goldens: this host has no VNNI, so onnxruntime's u8xs8 results here are not the "
+                 "ort-vnni goldens recorded in Reference/ort-isa/reference-goldens.json (pass --any-host and record the host)")
+    for d in sorted(p for p in ref.iterdir() if p.is_dir() and (p / "calib_inputs.npy").exists()):
         x = np.load(d / "calib_inputs.npy")
         for path in valid_models(d):
             res = run(path, x)
