@@ -2,7 +2,8 @@
 # The main job on bundled Reference models: installs what is missing, builds qverify in release
 # mode, then
 #   1. verifies Reference/lenet's Aidge-form export: converts it to QDQ and QOP, runs all three
-#      on the calibration inputs and writes the report to Reports/lenet/ (expected: equivalent);
+#      on the calibration inputs and writes the report to Reports/lenet/ (expected: equivalent, with isa-saturation warnings for onnxruntime on
+#      x86 without VNNI at ORT_ENABLE_ALL, and the per-target table);
 #   2. compares Aidge's own QDQ export of lenet with the Aidge-form model, writing
 #      Reports/lenet_aidge_qdq/ (expected: discrepancy, Aidge's zero-bias bug).
 set -euo pipefail

@@ -317,9 +317,19 @@ enum IntegerAccumulators {
 
     /// The accumulators plus integer departures (same layout), as int32 (wrapping like MLAS's).
     func adding(_ d: [Int64]) -> IntegerAccumulators {
+        func sum<T>(_ v: [T], _ int: (T) -> Int32) -> [Int32] {
+            [Int32](unsafeUninitializedCapacity: v.count) { buf, n in
+                v.withUnsafeBufferPointer { vb in
+                    d.withUnsafeBufferPointer { db in
+                        for i in 0..<vb.count { buf[i] = int(vb[i]) &+ Int32(truncatingIfNeeded: db[i]) }
+                    }
+                }
+                n = v.count
+            }
+        }
         switch self {
-        case .exactFloat(let f): .int32(f.indices.map { Int32(truncatingIfNeeded: Int64(f[$0]) + d[$0]) })
-        case .int32(let v): .int32(v.indices.map { Int32(truncatingIfNeeded: Int64(v[$0]) + d[$0]) })
+        case .exactFloat(let f): return .int32(sum(f) { exactIntegerToInt32($0) })
+        case .int32(let v): return .int32(sum(v) { $0 })
         }
     }
 }

@@ -123,3 +123,87 @@ final class DeploymentTargetTests: XCTestCase {
         XCTAssertEqual(try y(.ortAvx512), -32_768)
     }
 }
+
+/// The saturating convolution against a naive model of MLAS's rule, on random shapes: padding
+/// (read as x_zp), strides, dilations, groups, odd channel counts (pairs straddle kernel
+/// positions), 1-D convs. Every output of a QLinearConv under ort-avx2 must equal
+/// requantize(Σ exact + Σ_pairs sat16(p) − p) computed here element by element.
+final class PairSaturationPropertyTests: XCTestCase {
+    struct RNG { var s: UInt64; mutating func next(_ n: Int) -> Int { s = s &* 6364136223846793005 &+ 1442695040888963407; return Int((s >> 33) % UInt64(n)) } }
+
+    func testRandomConvolutionsMatchTheNaiveRule() throws {
+        var rng = RNG(s: 7)
+        var departing = 0, departingAtBorder = 0
+        for trial in 0..<60 {
+            let oneD = trial % 7 == 0
+            let group = [1, 1, 2][rng.next(3)], cg = 1 + rng.next(5), mg = 1 + rng.next(3)
+            let c = cg * group, m = mg * group
+            let kh = oneD ? 1 : 1 + rng.next(3), kw = 1 + rng.next(3)
+            let h = oneD ? 1 : kh + rng.next(6), w = kw + rng.next(7)
+            let sh = 1 + rng.next(2), sw = 1 + rng.next(2), dh = oneD ? 1 : 1 + rng.next(2), dw = 1 + rng.next(2)
+            let ph = oneD ? 0 : rng.next(2), pw = rng.next(3)
+            let ekh = (kh - 1) * dh + 1, ekw = (kw - 1) * dw + 1
+            guard h + 2 * ph >= ekh, w + 2 * pw >= ekw else { continue }
+            let oh = (h + 2 * ph - ekh) / sh + 1, ow = (w + 2 * pw - ekw) / sw + 1
+            let xzp = [0, 128, 255][rng.next(3)]
+            let x = (0..<(c * h * w)).map { _ in Int32(rng.next(4) == 0 ? 255 : rng.next(256)) }
+            let wt = (0..<(m * cg * kh * kw)).map { _ in Int32(rng.next(4) == 0 ? (rng.next(2) == 0 ? 127 : -128) : rng.next(256) - 128) }
+            // Naive: exact accumulator plus the pair departures in (ky, kx, channel) order.
+            var expected = [Int64](repeating: 0, count: m * oh * ow)
+            for mi in 0..<m {
+                let g = mi / mg
+                var taps: [(c: Int, ky: Int, kx: Int, w: Int64)] = []
+                for ky in 0..<kh { for kx in 0..<kw { for ci in 0..<cg { taps.append((ci, ky, kx, Int64(wt[((mi * cg + ci) * kh + ky) * kw + kx]))) } } }
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        func value(_ t: (c: Int, ky: Int, kx: Int, w: Int64)) -> Int64 {
+                            let iy = oy * sh - ph + t.ky * dh, ix = ox * sw - pw + t.kx * dw
+                            return iy >= 0 && iy < h && ix >= 0 && ix < w ? Int64(x[((g * cg + t.c) * h + iy) * w + ix]) : Int64(xzp)
+                        }
+                        var acc: Int64 = 0
+                        for t in taps { acc += (value(t) - Int64(xzp)) * t.w }
+                        var k = 0, departure: Int64 = 0
+                        while k + 1 < taps.count {
+                            let p = value(taps[k]) * taps[k].w + value(taps[k + 1]) * taps[k + 1].w
+                            departure += min(max(p, -32768), 32767) - p
+                            k += 2
+                        }
+                        acc += departure
+                        if departure != 0 {
+                            departing += 1
+                            let border = oy * sh < ph || ox * sw < pw || oy * sh - ph + ekh > h || ox * sw - pw + ekw > w
+                            if border { departingAtBorder += 1 }
+                        }
+                        expected[(mi * oh + oy) * ow + ox] = acc
+                    }
+                }
+            }
+            // qverify's QLinearConv with unit scales and a y_scale that keeps every accumulator in the int8 range.
+            let maxAbs = max(1, expected.map { abs($0) }.max()!)
+            let yScale = Float(maxAbs) / 100  // |acc / yScale| ≤ 100: no clamping, and rounding is checked below
+            let dims: [Int] = oneD ? [] : [h]
+            let node = Node(name: "conv", opType: "QLinearConv", inputs: ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], outputs: ["y"],
+                            attributes: [Attribute(name: "group", value: .int(Int64(group))),
+                                         Attribute(name: "strides", value: .ints((oneD ? [sw] : [sh, sw]).map(Int64.init))),
+                                         Attribute(name: "dilations", value: .ints((oneD ? [dw] : [dh, dw]).map(Int64.init))),
+                                         Attribute(name: "pads", value: .ints((oneD ? [pw, pw] : [ph, pw, ph, pw]).map(Int64.init)))])
+            let xShape = [1, c] + dims + [w], wShape = [m, cg] + (oneD ? [] : [kh]) + [kw]
+            let g = Graph(nodes: [node], inputs: [ValueInfo(name: "x", dtype: .uint8, shape: xShape.map { .value($0) })],
+                          outputs: [ValueInfo(name: "y", dtype: .int8, shape: nil)],
+                          initializers: [("w", Tensor(wt, shape: wShape, dtype: .int8)), ("xs", .scalar(1)), ("ws", .scalar(1)), ("ys", .scalar(yScale)),
+                                         ("xz", Tensor([Int32(xzp)], shape: [], dtype: .uint8)), ("wz", Tensor([0], shape: [], dtype: .int8)),
+                                         ("yz", Tensor([0], shape: [], dtype: .int8))])
+            let y = try Interpreter(model: Model(graph: g), semantics: .onnx, target: .ortAvx2)
+                .run(["x": Tensor(x, shape: xShape, dtype: .uint8)]).outputs["y"]!.asInt64s()!
+            let mult = Float(1) * Float(1) / yScale
+            for i in 0..<expected.count {
+                let want = Int64((Float(Int32(truncatingIfNeeded: expected[i])) * mult).rounded(.toNearestOrEven))
+                XCTAssertEqual(y[i], want, "trial \(trial) output \(i): accumulator \(expected[i])")
+            }
+        }
+        // The rule is exercised, including windows that read padding.
+        XCTAssertGreaterThan(departing, 200)
+        XCTAssertGreaterThan(departingAtBorder, 50)
+        print("pair saturation: \(departing) outputs depart from the exact sum (\(departingAtBorder) reading padding), all matched")
+    }
+}
