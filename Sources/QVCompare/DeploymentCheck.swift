@@ -39,7 +39,7 @@ public struct DeploymentCheck {
     public init(reference: GraphView) { self.reference = reference }
 
     /// One row per target and level, in the order given.
-    public func run(candidate: Model, targets: [DeploymentTarget], levels: [OrtLevel], samples: [[String: Tensor]],
+    public func run(candidate: Model, targets: [DeploymentTarget], levels: [OrtLevel], samples: SampleSource,
                     threads: Int) throws -> [TargetResult] {
         let cview = try GraphView(candidate)
         let ia = try Interpreter(model: reference.model, semantics: Harness.semantics(reference), scalingFactors: referenceScalingFactors)
@@ -50,12 +50,15 @@ public struct DeploymentCheck {
         let step = cview.points.last?.quant?.step ?? reference.points.last?.quant?.step ?? 1
         // The reference once, streamed: only its output is kept.
         var refOut: [Double] = []
-        try inOrderParallel(count: samples.count, chunk: 16, threads: threads, prepare: { r in samples[r].map { Harness.feeds($0, inputOrder, reference) } },
+        let bytesPerSample = samples.count > 0 ? try samples.sample(0).values.map { $0.count * 4 }.reduce(0, +) : 1
+        let chunk = max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
+        try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { r in try r.map { Harness.feeds(try samples.sample($0), inputOrder, reference) } },
                             work: { try ia.run(batch: $0) }, consume: { _, _, rs in for r in rs { refOut += Harness.real(r.outputs[oa]!, qa) } })
         var rows: [TargetResult] = []
         for level in levels {
             let model = level == .enable ? try OrtGraphOptimizer.optimize(candidate).model : candidate
             let products = model.graph.nodes.filter { ["QLinearConv", "QLinearMatMul", "QGemm"].contains($0.opType) }
+            let kept = Set(products.map { $0.outputs[0] } + [ob])
             // Exact products (the VNNI kernels) once per level; each saturating rule once.
             let exact = try Interpreter(model: model, semantics: .onnx, target: .ortVnni)
             var byRule: [IntegerProductRule: TargetResult] = [:]
@@ -70,9 +73,9 @@ public struct DeploymentCheck {
                 let run = try Interpreter(model: model, semantics: .onnx, target: t, saturationLog: log)
                 var out: [Double] = [], changed: [String: Int] = [:], elements: [String: Int] = [:], outChanged = 0
                 let saturates = t.integerProducts != .exact
-                try inOrderParallel(count: samples.count, chunk: 16, threads: threads, prepare: { r in samples[r].map { Harness.feeds($0, inputOrder, cview) } },
-                                    work: { feeds in (try run.run(batch: feeds, keepIntermediates: saturates),
-                                                      saturates ? try exact.run(batch: feeds, keepIntermediates: true) : []) },
+                try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { r in try r.map { Harness.feeds(try samples.sample($0), inputOrder, cview) } },
+                                    work: { feeds in (try run.run(batch: feeds, keepIntermediates: saturates, only: kept),
+                                                      saturates ? try exact.run(batch: feeds, keepIntermediates: true, only: kept) : []) },
                                     consume: { _, _, res in
                     let (rs, es) = res
                     for (j, r) in rs.enumerated() {

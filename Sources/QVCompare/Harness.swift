@@ -3,9 +3,32 @@ import QVInterpreter
 import QVKernels
 import QVRecipe
 
+/// Samples read one at a time (a file stream, a subset of one, or an array), so a comparison
+/// never holds more than the batches in flight.
+public struct SampleSource: Sendable {
+    public let count: Int
+    let fetch: @Sendable (Int) throws -> [String: Tensor]
+    public init(count: Int, fetch: @escaping @Sendable (Int) throws -> [String: Tensor]) {
+        self.count = count
+        self.fetch = fetch
+    }
+    public init(_ samples: [[String: Tensor]]) { self.init(count: samples.count) { samples[$0] } }
+    public func sample(_ i: Int) throws -> [String: Tensor] { try fetch(i) }
+    /// The samples at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> SampleSource {
+        let f = fetch
+        return SampleSource(count: indices.count) { try f(indices[$0]) }
+    }
+}
+
 /// Runs a reference and a candidate model on the same real-valued samples and compares them
 /// point by point (see ``GraphView``), in real values and in steps of the candidate's scale.
-public struct Harness {
+///
+/// The run streams: each batch of samples is run, reduced to fixed-size ``PairStatistics`` per
+/// aligned pair in the worker, and merged in sample order; only the compared tensors are kept
+/// while a batch is in flight. Memory does not grow with the number of samples. Stages:
+/// ``align()`` → ``accumulate(_:_:_:threads:progress:)`` → ``classify(_:_:)`` → findings.
+public struct Harness: Sendable {
     public var reference: GraphView
     public var candidate: GraphView
     public var referencePath: String
@@ -36,195 +59,42 @@ public struct Harness {
         return out
     }
 
-    /// Runs both graphs on every sample, `threads` batches at a time (the report does not depend
-    /// on the thread count: results are gathered in sample order).
-    public func run(name: String, samples: [[String: Tensor]], threads: Int = defaultThreadCount,
+    typealias Pair = (a: Point?, b: Point?)
+
+    /// What one pass over the samples leaves: per aligned pair and for the graph output.
+    struct Accumulated {
+        var pairs: [PairStatistics]
+        var output = PairStatistics()
+        var outputCompared = false
+        /// NaN or infinite input elements, and the first sample that has one.
+        var nonFiniteInputs = 0
+        var firstNonFiniteSample: Int?
+    }
+
+    /// Runs both graphs on every sample, `threads` batches at a time. The report does not depend
+    /// on the thread count: statistics are merged in sample order.
+    public func run(name: String, samples: SampleSource, threads: Int = defaultThreadCount,
                     progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
         let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
         let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate),
                                  target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx)
-        let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
-        let pairs: [(a: Point?, b: Point?)] = align()
-        // Accumulate real values per pair across samples.
-        var ra = Array(repeating: [Double](), count: pairs.count), rb = ra
-        var preA = Array(repeating: [Double](), count: pairs.count)
-        var outA: [Double] = [], outB: [Double] = []
-        let bytesPerSample = samples.first.map { $0.values.map { $0.count * 4 }.reduce(0, +) } ?? 1
-        let chunk = max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
-        let (reference, candidate) = (self.reference, self.candidate)
-        try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { range in
-            (samples[range].map { Self.feeds($0, inputOrder, reference) }, samples[range].map { Self.feeds($0, inputOrder, candidate) })
-        }, work: { feedsA, feedsB in
-            (try ia.run(batch: feedsA, keepIntermediates: true), try ib.run(batch: feedsB, keepIntermediates: true))
-        }, consume: { range, feeds, results in
-          let (feedsA, feedsB) = feeds, (resA, resB) = results
-          let start = range.lowerBound
-          for j in 0..<range.count {
-            let k = start + j
-            progress?(k, samples.count)
-            let xa = feedsA[j], xb = feedsB[j]
-            let a = resA[j], b = resB[j]
-            for (i, p) in pairs.enumerated() {
-                guard let pa = p.a, let pb = p.b else { continue }
-                guard let ta = a.intermediates[pa.tensor] ?? xa[pa.tensor], let tb = b.intermediates[pb.tensor] ?? xb[pb.tensor] else { continue }
-                guard ta.count == tb.count else {
-                    throw QVError.badInput("aligned tensors '\(pa.tensor)' (\(ta.shape)) and '\(pb.tensor)' (\(tb.shape)) have different sizes")
-                }
-                ra[i] += Self.real(ta, pa.quant)
-                rb[i] += Self.real(tb, pb.quant)
-                if let qn = reference.model.graph.nodes.first(where: { $0.name == pa.node && $0.opType == "QuantizeLinear" }),
-                   let pre = a.intermediates[qn.inputs[0]] ?? xa[qn.inputs[0]], let d = pre.asDoubles() {
-                    preA[i] += d
-                }
-            }
-            let oa = reference.model.graph.outputs[0].name, ob = candidate.model.graph.outputs[0].name
-            if let ta = a.outputs[oa], let tb = b.outputs[ob], ta.count == tb.count {
-                outA += Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant)
-                outB += Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant)
-            }
-          }
-        })
-        // Per-node numbers, first divergence, ties and wraps.
-        var nodes: [NodeReport] = []
-        var findings: [Finding] = []
-        var first: Int? = nil
-        var firstExplainedByTies = false
-        var firstNearTies = 0
-        for (i, p) in pairs.enumerated() {
-            guard let pa = p.a, let pb = p.b else {
-                let only = p.a ?? p.b!
-                nodes.append(NodeReport(signature: only.signature.description, reference: p.a.map(Self.ref), candidate: p.b.map(Self.ref),
-                                        status: .unmatched, stats: nil, differingBeyondTolerance: 0, toleranceSteps: 0))
-                continue
-            }
-            let step = pb.quant?.step ?? pa.quant?.step
-            let bothQuantized = pa.quant != nil && pb.quant != nil
-            if bothQuantized, let step { rb[i] = Self.snapped(ra[i], rb[i], step: step) }
-            let stats = TensorStats(reference: ra[i], candidate: rb[i], step: step, threshold: bothQuantized ? 0.5 * (step ?? 0) : 0)
-            let tol = tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor])
-            var hist: [String: Int] = [:]
-            var beyond = 0, ties = 0, wraps = 0, nearTies = 0
-            let rule = reference.model.graph.nodes.first { $0.name == pa.node && $0.opType == "QuantizeLinear" }
-                .flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
-            if let step {
-                let limit = Self.stepLimit(tolerance: tol, bothQuantized: bothQuantized)
-                for j in 0..<ra[i].count {
-                    let ds = Self.stepDifference(ra[i][j], rb[i][j], step: step, bothQuantized: bothQuantized)
-                    if ds != 0 { hist[ds.isNaN ? "nan" : String(clampedSteps(ds.rounded(.toNearestOrEven))), default: 0] += 1 }
-                    if abs(ds) > limit {
-                        beyond += 1
-                        if first == nil || first == i {
-                            if let rule, j < preA[i].count, rule.isTie(preA[i][j]), abs(ds) == 1 { ties += 1 }
-                            else if let rule, j < preA[i].count, rule.isNearTie(preA[i][j]), abs(ds) == 1 { nearTies += 1 }
-                            else if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (rb[i][j] / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint), ra[i][j] / (pa.quant?.step ?? q.step) >= 127.5 - Double(q.zeroPoint) { wraps += 1 }
-                        }
-                    }
-                }
-            }
-            var status: NodeStatus = beyond == 0 ? .ok : .downstream
-            if beyond > 0 && first == nil {
-                first = i
-                status = .diverges
-                firstExplainedByTies = ties + nearTies == beyond
-                firstNearTies = nearTies
-                if firstExplainedByTies { status = .ties }
-            } else if beyond > 0, firstExplainedByTies, stats.maxSteps.map({ $0 <= 1.5 }) == true {
-                status = .ties
-            }
-            nodes.append(NodeReport(signature: pa.signature.description, reference: Self.ref(pa), candidate: Self.ref(pb), status: status,
-                                    stats: stats, differingBeyondTolerance: beyond, toleranceSteps: tol,
-                                    ties: first == i ? ties : nil, wraps: first == i ? wraps : nil, stepHistogram: hist.isEmpty ? nil : hist))
-        }
-        // A first divergence made only of (near-)ties can move later nodes by more than a step.
-        // Put the reference's values back there in the candidate and run it again: later nodes
-        // that then match were consequences, not new differences.
-        var confirmedConsequences = false
-        if let f = first, firstExplainedByTies, nodes.contains(where: { $0.status == .downstream }),
-           let matched = try laterNodesMatchWithReferenceValuesAt(f, pairs: pairs, nodes: nodes, ra: ra, samples: samples,
-                                                                  inputOrder: inputOrder, interpreter: ib) {
-            confirmedConsequences = matched
-            if matched {
-                for k in nodes.indices where nodes[k].status == .downstream { nodes[k].status = .ties }
-            }
-        }
-        // Findings from the dynamic comparison.
-        if let f = first {
-            let n = nodes.first { $0.reference?.tensor == pairs[f].a?.tensor && $0.candidate?.tensor == pairs[f].b?.tensor }!
-            let where_ = "reference '\(n.reference!.node)' ↔ candidate '\(n.candidate!.node)'"
-            if firstExplainedByTies {
-                let exact = n.differingBeyondTolerance - firstNearTies
-                if exact > 0 {
-                    findings.append(Finding(.warning, "rounding-ties", node: n.candidate!.node, model: "candidate",
-                        "\(exact) elements differ by one step at \(where_), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
-                }
-                if firstNearTies > 0 {
-                    findings.append(Finding(.warning, "rounding-near-ties", node: n.candidate!.node, model: "candidate",
-                        referenceScalingFactors.isEmpty
-                            ? "\(firstNearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file (pass --aidge-scaling-factors)"
-                            : "\(firstNearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: the reference uses Aidge's exact sf, the ONNX model can only divide by the stored float32 1/sf, which rounds these values the other way"))
-                }
-                if confirmedConsequences {
-                    findings.append(Finding(.info, "tie-consequences", node: n.candidate!.node, model: "candidate",
-                        "later nodes differ by more than one step only as consequences: with the reference's values put back at \(where_), every later node matches"))
-                }
-                let worse = nodes.filter { $0.status == .downstream }
-                for w in worse {
-                    findings.append(Finding(.error, "divergence", node: w.candidate?.node ?? "", model: "candidate",
-                        "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature), more than the one-step consequences of the ties upstream"))
-                }
-            } else {
-                findings.append(Finding(.error, "first-divergence", node: n.candidate!.node, model: "candidate",
-                    "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(n.toleranceSteps) step(s), up to \(Self.fmt(n.stats?.maxSteps)) steps"))
-                if let w = n.wraps, w > 0 {
-                    findings.append(Finding(.error, "wrap-vs-saturate", node: n.candidate!.node, model: "candidate",
-                        "\(w) of them are negative values the reference wrapped into an unsigned type (Aidge's Cast) and the candidate saturated to 0 (ONNX)"))
-                }
-                if let t = n.ties, t > 0 {
-                    findings.append(Finding(.info, "rounding-ties", node: n.candidate!.node, model: "candidate", "\(t) of them are half-up vs half-to-even ties"))
-                }
-                let downstream = nodes.filter { $0.status == .downstream }.count
-                if downstream > 0 {
-                    findings.append(Finding(.info, "downstream", node: n.candidate!.node, model: "candidate", "\(downstream) later node(s) differ as a consequence"))
-                }
-            }
-        }
-        // A reference quantizer narrower than the candidate's type needs a Clip in the candidate.
-        for p in pairs {
-            guard let pa = p.a, let pb = p.b, let qa = pa.quant, let qb = pb.quant,
-                  let ra = qa.dtype.integerRange, let rb = qb.dtype.integerRange, rb.lowerBound < ra.lowerBound || rb.upperBound > ra.upperBound,
-                  qa.dtype.bitWidth < 8, pb.opType != "Clip" else { continue }
-            findings.append(Finding(.error, "clip-range-lost", node: pb.node, model: "candidate",
-                "the reference quantizes \(pa.signature) to \(qa.dtype) [\(ra.lowerBound), \(ra.upperBound)] but the candidate writes \(qb.dtype) with no Clip: values outside the \(qa.dtype.bitWidth)-bit range survive"))
-        }
-        let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
-        let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
-        if !unmatchedA.isEmpty || !unmatchedB.isEmpty {
-            findings.append(Finding(.info, "unmatched", node: "", model: "both",
-                "\(unmatchedA.count) reference and \(unmatchedB.count) candidate point(s) have no counterpart: " + (unmatchedA + unmatchedB).joined(separator: ", ")))
-        }
-        let outStep = candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step
-        let outQuantized = reference.kind != .float && candidate.kind != .float
-        if outQuantized, let st = outStep, outA.count == outB.count { outB = Self.snapped(outA, outB, step: st) }
-        let output: TensorStats? = outA.count == outB.count && !outA.isEmpty
-            ? TensorStats(reference: outA, candidate: outB, step: outStep, threshold: outQuantized ? 0.5 * (outStep ?? 0) : 0) : nil
-        if first == nil, let o = output, let ms = o.maxSteps, ms > Double(tolerance.steps) + (reference.kind == .float ? 0.5 : 0.5) {
-            findings.append(Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
-                "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging"))
-        }
-        findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
-        return ComparisonReport(name: name,
-                                reference: ModelRef(path: referencePath, kind: reference.kind.rawValue, semantics: Self.semantics(reference).rawValue),
-                                candidate: ModelRef(path: candidatePath, kind: candidate.kind.rawValue, semantics: Self.semantics(candidate).rawValue),
-                                samples: samples.count, verdict: Verdict.from(findings),
-                                firstDivergence: first.flatMap { _ in nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate?.node },
-                                output: output, findings: findings, nodes: nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB, targets: nil)
+        let pairs = align()
+        let acc = try accumulate(pairs, ia, ib, samples, threads: threads, progress: progress)
+        return try classify(name: name, pairs, acc, samples: samples, interpreters: (ia, ib), threads: threads)
     }
 
+    public func run(name: String, samples: [[String: Tensor]], threads: Int = defaultThreadCount,
+                    progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
+        try run(name: name, samples: SampleSource(samples), threads: threads, progress: progress)
+    }
+
+    // MARK: - align
+
     /// Pairs points with equal signatures, in the reference's order; unmatched ones included.
-    func align() -> [(a: Point?, b: Point?)] {
+    func align() -> [Pair] {
         let bySig = Dictionary(candidate.points.map { ($0.signature, $0) }, uniquingKeysWith: { _, b in b })
         var used = Set<Signature>()
-        var out: [(a: Point?, b: Point?)] = reference.points.map { p in
+        var out: [Pair] = reference.points.map { p in
             if let m = bySig[p.signature] { used.insert(p.signature); return (p, m) }
             return (p, nil)
         }
@@ -232,9 +102,251 @@ public struct Harness {
         return out
     }
 
-    /// Two quantized tensors differ by whole steps; the scales may agree only to float32 precision
-    /// (one side's step from Aidge's plan in double, the other's written as float32). Snap the
-    /// candidate to the reference plus a whole number of steps where it is within 10⁻³ step of it.
+    // MARK: - accumulate
+
+    /// The tensors each side must keep for the comparison (points, the reference quantizers'
+    /// inputs for tie rules, graph outputs).
+    func keptTensors(_ pairs: [Pair]) -> (a: Set<String>, b: Set<String>) {
+        var a = Set(reference.model.graph.outputs.map(\.name)), b = Set(candidate.model.graph.outputs.map(\.name))
+        for p in pairs {
+            if let pa = p.a {
+                a.insert(pa.tensor)
+                if let q = quantizerNode(pa) { a.insert(q.inputs[0]) }
+            }
+            if let pb = p.b { b.insert(pb.tensor) }
+        }
+        return (a, b)
+    }
+
+    func quantizerNode(_ pa: Point) -> Node? {
+        reference.model.graph.nodes.first { $0.name == pa.node && $0.opType == "QuantizeLinear" }
+    }
+
+    func accumulate(_ pairs: [Pair], _ ia: Interpreter, _ ib: Interpreter, _ samples: SampleSource, threads: Int,
+                    progress: ((Int, Int) -> Void)?) throws -> Accumulated {
+        let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
+        let (keepA, keepB) = keptTensors(pairs)
+        let first = samples.count > 0 ? try samples.sample(0) : [:]
+        let bytesPerSample = first.values.map { $0.count * 4 }.reduce(0, +)
+        let chunk = max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
+        let (reference, candidate, harness) = (self.reference, self.candidate, self)
+        var total = Accumulated(pairs: Array(repeating: PairStatistics(), count: pairs.count))
+        try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { range in
+            (range, try range.map { try samples.sample($0) })
+        }, work: { (range: Range<Int>, raw: [[String: Tensor]]) -> Accumulated in
+            let feedsA = raw.map { Self.feeds($0, inputOrder, reference) }, feedsB = raw.map { Self.feeds($0, inputOrder, candidate) }
+            let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
+            let resB = try ib.run(batch: feedsB, keepIntermediates: true, only: keepB)
+            var part = Accumulated(pairs: Array(repeating: PairStatistics(), count: pairs.count))
+            for j in 0..<raw.count {
+                try harness.addSample(range.lowerBound + j, pairs, raw[j], feedsA[j], feedsB[j], resA[j], resB[j], into: &part)
+            }
+            return part
+        }, consume: { range, _, part in
+            for i in pairs.indices { total.pairs[i].merge(part.pairs[i]) }
+            total.output.merge(part.output)
+            total.outputCompared = total.outputCompared || part.outputCompared
+            total.nonFiniteInputs += part.nonFiniteInputs
+            if total.firstNonFiniteSample == nil { total.firstNonFiniteSample = part.firstNonFiniteSample }
+            progress?(range.upperBound - 1, samples.count)
+        })
+        return total
+    }
+
+    /// Folds one sample into `acc`.
+    func addSample(_ k: Int, _ pairs: [Pair], _ raw: [String: Tensor], _ xa: [String: Tensor], _ xb: [String: Tensor],
+                   _ a: Interpreter.Result, _ b: Interpreter.Result, into acc: inout Accumulated) throws {
+        let bad = raw.values.reduce(0) { n, t in n + (t.floats?.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0) }
+        if bad > 0 {
+            acc.nonFiniteInputs += bad
+            if acc.firstNonFiniteSample == nil { acc.firstNonFiniteSample = k }
+        }
+        for (i, p) in pairs.enumerated() {
+            guard let pa = p.a, let pb = p.b else { continue }
+            guard let ta = a.intermediates[pa.tensor] ?? a.outputs[pa.tensor] ?? xa[pa.tensor],
+                  let tb = b.intermediates[pb.tensor] ?? b.outputs[pb.tensor] ?? xb[pb.tensor] else { continue }
+            guard ta.count == tb.count else {
+                throw QVError.badInput("aligned tensors '\(pa.tensor)' (\(ta.shape)) and '\(pb.tensor)' (\(tb.shape)) have different sizes")
+            }
+            let step = pb.quant?.step ?? pa.quant?.step
+            let bothQuantized = pa.quant != nil && pb.quant != nil
+            let limit = Self.stepLimit(tolerance: tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor]), bothQuantized: bothQuantized)
+            let qn = quantizerNode(pa)
+            let pre = qn.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }?.asDoubles()
+            let rule = qn.flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
+            let classify: (Int, Double, Double) -> PairStatistics.ElementCause? = { j, r, c in
+                if let rule, let pre, j < pre.count {
+                    if rule.isTie(pre[j]) { return .tie }
+                    if rule.isNearTie(pre[j]) { return .nearTie }
+                }
+                if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (c / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint),
+                   r / (pa.quant?.step ?? q.step) >= 127.5 - Double(q.zeroPoint) { return .wrap }
+                return nil
+            }
+            acc.pairs[i].add(sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
+                             bothQuantized: bothQuantized, limit: limit, classify: classify)
+        }
+        let oa = reference.model.graph.outputs[0].name, ob = candidate.model.graph.outputs[0].name
+        if let ta = a.outputs[oa], let tb = b.outputs[ob], ta.count == tb.count {
+            let outStep = candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step
+            let outQuantized = reference.kind != .float && candidate.kind != .float
+            acc.output.add(sample: k, reference: Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant),
+                           candidate: Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant), step: outStep,
+                           bothQuantized: outQuantized, limit: .infinity)
+            acc.outputCompared = true
+        }
+    }
+
+    // MARK: - classify
+
+    /// Node statuses, the first divergence and whether ties explain it.
+    struct Classification {
+        var nodes: [NodeReport] = []
+        var first: Int?
+        var firstExplainedByTies = false
+        var confirmedConsequences = false
+    }
+
+    func classify(name: String, _ pairs: [Pair], _ acc: Accumulated, samples: SampleSource,
+                  interpreters: (Interpreter, Interpreter), threads: Int) throws -> ComparisonReport {
+        var c = Classification()
+        for (i, p) in pairs.enumerated() {
+            guard let pa = p.a, let pb = p.b else {
+                let only = p.a ?? p.b!
+                c.nodes.append(NodeReport(signature: only.signature.description, reference: p.a.map(Self.ref), candidate: p.b.map(Self.ref),
+                                          status: .unmatched, stats: nil, differingBeyondTolerance: 0, toleranceSteps: 0))
+                continue
+            }
+            let s = acc.pairs[i]
+            let step = pb.quant?.step ?? pa.quant?.step
+            let tol = tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor])
+            var status: NodeStatus = s.beyond == 0 ? .ok : .downstream
+            if s.beyond > 0 && c.first == nil {
+                c.first = i
+                status = .diverges
+                c.firstExplainedByTies = s.ties + s.nearTies == s.beyond
+                if c.firstExplainedByTies { status = .ties }
+            }
+            let stats = s.tensorStats(step: step)
+            if status == .downstream, c.firstExplainedByTies, stats.maxSteps.map({ $0 <= 1.5 }) == true { status = .ties }
+            c.nodes.append(NodeReport(signature: pa.signature.description, reference: Self.ref(pa), candidate: Self.ref(pb), status: status,
+                                      stats: stats, differingBeyondTolerance: s.beyond, toleranceSteps: tol,
+                                      ties: c.first == i ? s.ties : nil, wraps: c.first == i ? s.wraps : nil,
+                                      stepHistogram: s.histogram.isEmpty ? nil : s.histogram, worst: s.worst.isEmpty ? nil : s.worst))
+        }
+        // A first divergence made only of (near-)ties can move later nodes by more than a step.
+        // Put the reference's values back there in the candidate and run it again: later nodes
+        // that then match were consequences, not new differences.
+        if let f = c.first, c.firstExplainedByTies, c.nodes.contains(where: { $0.status == .downstream }),
+           let matched = try laterNodesMatchWithReferenceValuesAt(f, pairs: pairs, nodes: c.nodes, samples: samples,
+                                                                  interpreters: interpreters, threads: threads) {
+            c.confirmedConsequences = matched
+            if matched {
+                for k in c.nodes.indices where c.nodes[k].status == .downstream { c.nodes[k].status = .ties }
+            }
+        }
+        var findings = firstDivergenceFindings(c, pairs, acc)
+        findings += clipRangeFindings(pairs)
+        findings += unmatchedFindings(pairs)
+        let output: TensorStats? = acc.outputCompared && acc.output.count > 0
+            ? acc.output.tensorStats(step: candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step) : nil
+        findings += outputMismatchFindings(c, output)
+        findings += nonFiniteInputFindings(acc)
+        findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
+        let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
+        let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
+        return ComparisonReport(name: name,
+                                reference: ModelRef(path: referencePath, kind: reference.kind.rawValue, semantics: Self.semantics(reference).rawValue),
+                                candidate: ModelRef(path: candidatePath, kind: candidate.kind.rawValue, semantics: Self.semantics(candidate).rawValue),
+                                samples: samples.count, verdict: Verdict.from(findings),
+                                firstDivergence: c.first.flatMap { _ in c.nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate?.node },
+                                output: output, findings: findings, nodes: c.nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB,
+                                targets: nil)
+    }
+
+    // MARK: - findings, one function per code family
+
+    /// first-divergence / divergence, rounding-ties, rounding-near-ties, tie-consequences,
+    /// wrap-vs-saturate, downstream.
+    func firstDivergenceFindings(_ c: Classification, _ pairs: [Pair], _ acc: Accumulated) -> [Finding] {
+        guard let f = c.first else { return [] }
+        var findings: [Finding] = []
+        let n = c.nodes.first { $0.reference?.tensor == pairs[f].a?.tensor && $0.candidate?.tensor == pairs[f].b?.tensor }!
+        let where_ = "reference '\(n.reference!.node)' ↔ candidate '\(n.candidate!.node)'"
+        let worst = n.worst?.first.map { " (worst: sample \($0.sample), element \($0.index))" } ?? ""
+        if c.firstExplainedByTies {
+            let nearTies = acc.pairs[f].nearTies
+            let exact = n.differingBeyondTolerance - nearTies
+            if exact > 0 {
+                findings.append(Finding(.warning, "rounding-ties", node: n.candidate!.node, model: "candidate",
+                    "\(exact) elements differ by one step at \(where_), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
+            }
+            if nearTies > 0 {
+                findings.append(Finding(.warning, "rounding-near-ties", node: n.candidate!.node, model: "candidate",
+                    referenceScalingFactors.isEmpty
+                        ? "\(nearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file (pass --aidge-scaling-factors)"
+                        : "\(nearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: the reference uses Aidge's exact sf, the ONNX model can only divide by the stored float32 1/sf, which rounds these values the other way"))
+            }
+            if c.confirmedConsequences {
+                findings.append(Finding(.info, "tie-consequences", node: n.candidate!.node, model: "candidate",
+                    "later nodes differ by more than one step only as consequences: with the reference's values put back at \(where_), every later node matches"))
+            }
+            for w in c.nodes where w.status == .downstream {
+                findings.append(Finding(.error, "divergence", node: w.candidate?.node ?? "", model: "candidate",
+                    "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature), more than the one-step consequences of the ties upstream"))
+            }
+        } else {
+            findings.append(Finding(.error, "first-divergence", node: n.candidate!.node, model: "candidate",
+                "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(n.toleranceSteps) step(s), up to \(Self.fmt(n.stats?.maxSteps)) steps\(worst)"))
+            if let w = n.wraps, w > 0 {
+                findings.append(Finding(.error, "wrap-vs-saturate", node: n.candidate!.node, model: "candidate",
+                    "\(w) of them are negative values the reference wrapped into an unsigned type (Aidge's Cast) and the candidate saturated to 0 (ONNX)"))
+            }
+            if let t = n.ties, t > 0 {
+                findings.append(Finding(.info, "rounding-ties", node: n.candidate!.node, model: "candidate", "\(t) of them are half-up vs half-to-even ties"))
+            }
+            let downstream = c.nodes.filter { $0.status == .downstream }.count
+            if downstream > 0 {
+                findings.append(Finding(.info, "downstream", node: n.candidate!.node, model: "candidate", "\(downstream) later node(s) differ as a consequence"))
+            }
+        }
+        return findings
+    }
+
+    /// clip-range-lost: a reference quantizer narrower than the candidate's type needs a Clip there.
+    func clipRangeFindings(_ pairs: [Pair]) -> [Finding] {
+        pairs.compactMap { p in
+            guard let pa = p.a, let pb = p.b, let qa = pa.quant, let qb = pb.quant,
+                  let ra = qa.dtype.integerRange, let rb = qb.dtype.integerRange, rb.lowerBound < ra.lowerBound || rb.upperBound > ra.upperBound,
+                  qa.dtype.bitWidth < 8, pb.opType != "Clip" else { return nil }
+            return Finding(.error, "clip-range-lost", node: pb.node, model: "candidate",
+                "the reference quantizes \(pa.signature) to \(qa.dtype) [\(ra.lowerBound), \(ra.upperBound)] but the candidate writes \(qb.dtype) with no Clip: values outside the \(qa.dtype.bitWidth)-bit range survive")
+        }
+    }
+
+    func unmatchedFindings(_ pairs: [Pair]) -> [Finding] {
+        let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
+        let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
+        guard !unmatchedA.isEmpty || !unmatchedB.isEmpty else { return [] }
+        return [Finding(.info, "unmatched", node: "", model: "both",
+            "\(unmatchedA.count) reference and \(unmatchedB.count) candidate point(s) have no counterpart: " + (unmatchedA + unmatchedB).joined(separator: ", "))]
+    }
+
+    func outputMismatchFindings(_ c: Classification, _ output: TensorStats?) -> [Finding] {
+        guard c.first == nil, let o = output, let ms = o.maxSteps, ms > Double(tolerance.steps) + 0.5 else { return [] }
+        return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
+            "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging")]
+    }
+
+    /// NaN or infinity in the inputs makes "equivalent" meaningless for those samples.
+    func nonFiniteInputFindings(_ acc: Accumulated) -> [Finding] {
+        guard acc.nonFiniteInputs > 0 else { return [] }
+        return [Finding(.warning, "non-finite-input", node: "", model: "inputs",
+            "\(acc.nonFiniteInputs) input element(s) are NaN or infinite (first in sample \(acc.firstNonFiniteSample ?? 0)): both models' results there say nothing about the conversion")]
+    }
+
+    // MARK: - helpers
+
     /// The candidate's departure from the reference in steps, rounded to whole steps when both
     /// sides are quantized.
     static func stepDifference(_ a: Double, _ b: Double, step: Double, bothQuantized: Bool) -> Double {
@@ -247,6 +359,9 @@ public struct Harness {
         Double(tolerance) + (bothQuantized ? 0 : 0.5)
     }
 
+    /// Two quantized tensors differ by whole steps; the scales may agree only to float32 precision
+    /// (one side's step from Aidge's plan in double, the other's written as float32). Snap the
+    /// candidate to the reference plus a whole number of steps where it is within 10⁻³ step of it.
     static func snapped(_ ra: [Double], _ rb: [Double], step: Double) -> [Double] {
         zip(ra, rb).map { a, b in
             let d = (b - a) / step
@@ -255,47 +370,60 @@ public struct Harness {
         }
     }
 
-    /// Reruns the candidate with pair `f`'s tensor replaced by the reference's values (quantized
-    /// with the candidate's parameters) and says whether every node marked downstream then
-    /// matches; nil when the values cannot be put back (no quantization, sizes differ).
-    func laterNodesMatchWithReferenceValuesAt(_ f: Int, pairs: [(a: Point?, b: Point?)], nodes: [NodeReport], ra: [[Double]],
-                                              samples: [[String: Tensor]], inputOrder: [String], interpreter ib: Interpreter) throws -> Bool? {
-        guard let pb = pairs[f].b, !samples.isEmpty, ra[f].count % samples.count == 0 else { return nil }
-        let per = ra[f].count / samples.count
+    /// A second streaming pass: reruns the candidate with pair `f`'s tensor replaced by the
+    /// reference's values (quantized with the candidate's parameters) and says whether every node
+    /// marked downstream then matches; nil when the values cannot be put back.
+    func laterNodesMatchWithReferenceValuesAt(_ f: Int, pairs: [Pair], nodes: [NodeReport], samples: SampleSource,
+                                              interpreters: (Interpreter, Interpreter), threads: Int) throws -> Bool? {
+        guard let paF = pairs[f].a, let pb = pairs[f].b, samples.count > 0 else { return nil }
+        let (ia, ib) = interpreters
         let later = nodes.indices.filter { nodes[$0].status == .downstream }
-        var rb2 = Array(repeating: [Double](), count: pairs.count)
-        for (k, sample) in samples.enumerated() {
-            let values = Array(ra[f][(k * per)..<((k + 1) * per)])
-            let replace: (Tensor) throws -> Tensor = { t in
-                guard t.count == per else { throw QVError.internalError("put-back size \(per) for '\(pb.tensor)' of \(t.count)") }
-                if let q = pb.quant, let range = t.dtype.integerRange {
-                    let ints = values.map { v -> Int32 in
-                        let r = (v / q.step).rounded(.toNearestOrEven) + Double(q.zeroPoint)
-                        return Int32(min(max(r, Double(range.lowerBound)), Double(range.upperBound)))
+        let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
+        let (keepA, keepB) = keptTensors(pairs)
+        let (reference, candidate, tolerance) = (self.reference, self.candidate, self.tolerance)
+        var allMatch = true, possible = true
+        try inOrderParallel(count: samples.count, chunk: 8, threads: threads, prepare: { range in try range.map { try samples.sample($0) } },
+                            work: { (raw: [[String: Tensor]]) -> Bool? in
+            let feedsA = raw.map { Self.feeds($0, inputOrder, reference) }
+            let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
+            for (j, sample) in raw.enumerated() {
+                guard let ta = resA[j].intermediates[paF.tensor] ?? resA[j].outputs[paF.tensor] ?? feedsA[j][paF.tensor] else { return nil }
+                let values = Self.real(ta, paF.quant)
+                let per = values.count
+                let replace: (Tensor) throws -> Tensor = { t in
+                    guard t.count == per else { throw QVError.internalError("put-back size \(per) for '\(pb.tensor)' of \(t.count)") }
+                    if let q = pb.quant, let range = t.dtype.integerRange {
+                        let ints = values.map { v -> Int32 in
+                            let r = (v / q.step).rounded(.toNearestOrEven) + Double(q.zeroPoint)
+                            return Int32(min(max(r, Double(range.lowerBound)), Double(range.upperBound)))
+                        }
+                        return Tensor(ints, shape: t.shape, dtype: t.dtype)
                     }
-                    return Tensor(ints, shape: t.shape, dtype: t.dtype)
+                    guard t.dtype == .float else { throw QVError.internalError("cannot put back values into \(t.dtype)") }
+                    return Tensor(values.map { Float($0) }, shape: t.shape)
                 }
-                guard t.dtype == .float else { throw QVError.internalError("cannot put back values into \(t.dtype)") }
-                return Tensor(values.map { Float($0) }, shape: t.shape)
+                let feedsB = Self.feeds(sample, inputOrder, candidate)
+                guard let r = try? ib.run(feedsB, keepIntermediates: true, replacing: [pb.tensor: replace], only: keepB) else { return nil }
+                for i in later {
+                    guard let pa = pairs[i].a, let pbi = pairs[i].b,
+                          let x = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor],
+                          let y = r.intermediates[pbi.tensor] ?? r.outputs[pbi.tensor] else { return nil }
+                    let ra = Self.real(x, pa.quant), rb = Self.real(y, pbi.quant)
+                    guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return false }
+                    let bothQuantized = pa.quant != nil && pbi.quant != nil
+                    let limit = Self.stepLimit(tolerance: tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]), bothQuantized: bothQuantized)
+                    for e in 0..<ra.count where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit { return false }
+                }
             }
-            let feeds = Self.feeds(sample, inputOrder, candidate)
-            guard let r = try? ib.run(feeds, keepIntermediates: true, replacing: [pb.tensor: replace]) else { return nil }
-            for i in later {
-                guard let p = pairs[i].b, let t = r.intermediates[p.tensor] ?? r.outputs[p.tensor] else { return nil }
-                rb2[i] += Self.real(t, p.quant)
+            return true
+        }, consume: { _, _, ok in
+            switch ok {
+            case nil: possible = false
+            case false?: allMatch = false
+            case true?: break
             }
-        }
-        for i in later {
-            guard let pa = pairs[i].a, let pb = pairs[i].b, rb2[i].count == ra[i].count else { return nil }
-            let step = pb.quant?.step ?? pa.quant?.step
-            let bothQuantized = pa.quant != nil && pb.quant != nil
-            guard let step else { return false }
-            let limit = Self.stepLimit(tolerance: tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor]), bothQuantized: bothQuantized)
-            for j in 0..<ra[i].count where abs(Self.stepDifference(ra[i][j], rb2[i][j], step: step, bothQuantized: bothQuantized)) > limit {
-                return false
-            }
-        }
-        return true
+        })
+        return possible ? allMatch : nil
     }
 
     static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {

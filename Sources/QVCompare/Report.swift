@@ -64,6 +64,8 @@ public struct NodeReport: Codable, Sendable {
     public var wraps: Int?
     /// Histogram of signed step differences (candidate − reference), key = steps.
     public var stepHistogram: [String: Int]?
+    /// The largest differences with their sample and element index (points that differ).
+    public var worst: [WorstElement]?
 }
 
 public struct ModelRef: Codable, Sendable {

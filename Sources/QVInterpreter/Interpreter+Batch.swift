@@ -38,8 +38,15 @@ extension Interpreter {
 
     /// Runs several samples. When the graph is batchable they go through as one batch stacked on
     /// axis 0 (results identical to one-by-one runs, MaxPool indices included); otherwise one by one.
-    public func run(batch samples: [[String: Tensor]], keepIntermediates: Bool = false) throws -> [Result] {
-        guard canBatch, samples.count > 1 else { return try samples.map { try run($0, keepIntermediates: keepIntermediates) } }
+    /// `only`: with `keepIntermediates`, keep just these tensors.
+    public func run(batch samples: [[String: Tensor]], keepIntermediates: Bool = false, only: Set<String>? = nil) throws -> [Result] {
+        guard canBatch, samples.count > 1 else {
+            return try samples.map { s in
+                try checkInputs(s)
+                var unused: [Double]? = nil
+                return try execute(s, keepIntermediates: keepIntermediates, nodeSeconds: &unused, only: only)
+            }
+        }
         for s in samples { try checkInputs(s) }
         var stacked: [String: Tensor] = [:]
         for name in samples[0].keys {
@@ -47,7 +54,7 @@ extension Interpreter {
             let t = try Tensor.stack(ts)
             stacked[name] = t.reshaped([ts.count * ts[0].shape[0]] + Array(ts[0].shape.dropFirst()))
         }
-        let r = try run(stacked, keepIntermediates: keepIntermediates, checked: true, samples: samples.count)
+        let r = try run(stacked, keepIntermediates: keepIntermediates, checked: true, samples: samples.count, only: only)
         let b = samples.count
         func split(_ t: Tensor, _ name: String) -> [Tensor] {
             guard t.rank > 0, t.shape[0] == b, folded[name] == nil else { return Array(repeating: t, count: b) }

@@ -159,28 +159,30 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs inputs already checked (a stacked batch has a leading dimension other than the declared 1).
-    func run(_ inputs: [String: Tensor], keepIntermediates: Bool, checked: Bool, samples: Int) throws -> Result {
+    func run(_ inputs: [String: Tensor], keepIntermediates: Bool, checked: Bool, samples: Int, only: Set<String>? = nil) throws -> Result {
         var unused: [Double]? = nil
-        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: samples)
+        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: samples, only: only)
     }
 
     /// Runs one sample with some tensors replaced as they are produced: `replacing[name]` maps the
     /// computed tensor to the one later nodes see (a harness puts back the reference's values
     /// after a divergence to tell its consequences from new differences).
-    public func run(_ inputs: [String: Tensor], keepIntermediates: Bool, replacing: [String: (Tensor) throws -> Tensor]) throws -> Result {
+    public func run(_ inputs: [String: Tensor], keepIntermediates: Bool, replacing: [String: (Tensor) throws -> Tensor],
+                    only: Set<String>? = nil) throws -> Result {
         try checkInputs(inputs)
         var unused: [Double]? = nil
-        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, replacing: replacing)
+        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, replacing: replacing, only: only)
     }
 
+    /// `only`, with `keepIntermediates`: keep just these tensors (the rest are freed after their last reader).
     func execute(_ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?, samples: Int = 1,
-                 replacing: [String: (Tensor) throws -> Tensor] = [:]) throws -> Result {
+                 replacing: [String: (Tensor) throws -> Tensor] = [:], only: Set<String>? = nil) throws -> Result {
         let g = model.graph
         var env: [String: Tensor] = g.initializerTable
         for (k, v) in folded { env[k] = v }
         for (k, v) in inputs { env[k] = v }
         var remaining = useCounts
-        var kept: [String: Tensor] = keepIntermediates ? folded : [:]
+        var kept: [String: Tensor] = keepIntermediates ? folded.filter { only?.contains($0.key) ?? true } : [:]
         for i in order where !foldedNodes.contains(i) {
             let node = g.nodes[i]
             let ins = try node.inputs.map { name -> Tensor? in
@@ -194,9 +196,9 @@ public final class Interpreter: @unchecked Sendable {
             for (name, computed) in zip(node.outputs, outs) where !name.isEmpty {
                 let t = try replacing[name].map { try $0(computed) } ?? computed
                 env[name] = t
-                if keepIntermediates { kept[name] = t }
+                if keepIntermediates && only?.contains(name) ?? true { kept[name] = t }
             }
-            if !keepIntermediates {
+            if !keepIntermediates || only != nil {
                 for name in node.inputs where !name.isEmpty {
                     remaining[name, default: 1] -= 1
                     if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil && folded[name] == nil { env[name] = nil }

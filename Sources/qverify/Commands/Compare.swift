@@ -29,7 +29,7 @@ struct Compare: ParsableCommand {
                 let v = try GraphView(m)
                 return v.kind == .aidgeForm ? v : try GraphView(try evaluation.deployed(m))
             }
-            let samples = try loadSamples(options.inputs, for: a)
+            let samples = try options.source(for: a)
             let tolerance = try options.tolerance()
             var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
             h.referenceScalingFactors = try options.evaluation.scalingFactors()

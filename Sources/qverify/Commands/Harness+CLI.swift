@@ -94,7 +94,31 @@ struct HarnessOptions: ParsableArguments {
 
     @OptionGroup var evaluation: EvaluationOptions
 
+    @Option(help: "Use only the first N samples of --inputs.")
+    var samples: Int?
+
+    @Option(help: "Use only these samples of --inputs (comma-separated 0-based indices, in this order), e.g. 3,17,42.")
+    var sampleIndices: String?
+
+    func sampleIndexList() throws -> [Int]? {
+        try sampleIndices.map { list in
+            try list.split(separator: ",").map { part in
+                guard let i = Int(part.trimmingCharacters(in: .whitespaces)), i >= 0 else {
+                    throw ValidationError("--sample-indices takes comma-separated sample numbers ≥ 0, got '\(part)'")
+                }
+                return i
+            }
+        }
+    }
+
+    /// The --inputs samples for `view`, streamed, with --samples / --sample-indices applied.
+    func source(for view: GraphView) throws -> SampleSource {
+        try sampleSource(inputs, for: view, first: samples, indices: try sampleIndexList())
+    }
+
     func validate() throws {
+        if let n = samples, n < 1 { throw ValidationError("--samples must be at least 1") }
+        _ = try sampleIndexList()
         if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
         _ = try tolerance()
     }
@@ -120,24 +144,45 @@ struct HarnessOptions: ParsableArguments {
     }
 }
 
-/// Loads real-valued samples for `model`; integer samples for a folded Aidge graph (Aidge's own
-/// input convention) are turned back into real values with the input step.
-func loadSamples(_ path: String, for view: GraphView) throws -> [[String: Tensor]] {
-    let samples = try InputSet.load(path, inputs: view.model.graph.runtimeInputs)
-    guard let plan = view.plan, !plan.quantizedInputs.isEmpty else { return samples }
-    return samples.map { s in
-        var out = s
+/// Streams real-valued samples for `view` (one file read per sample where the format allows);
+/// integer samples for a folded Aidge graph (Aidge's own input convention) are turned back into
+/// real values with the input step. `first`/`indices` select samples (--samples, --sample-indices).
+func sampleSource(_ path: String, for view: GraphView, first: Int? = nil, indices: [Int]? = nil) throws -> SampleSource {
+    let stream = try InputSet.stream(path, inputs: view.model.graph.runtimeInputs)
+    let box = UncheckedBox(stream)
+    let steps = view.plan?.quantizedInputs.mapValues(\.step) ?? [:]
+    var source = SampleSource(count: stream.count) { i in
+        var s = try box.value.sample(i)
         for (k, t) in s where t.dtype.isInteger {
-            if let q = plan.quantizedInputs[k], let v = t.asDoubles() { out[k] = Tensor(v.map { Float($0 * q.step) }, shape: t.shape) }
+            if let step = steps[k], let v = t.asDoubles() { s[k] = Tensor(v.map { Float($0 * step) }, shape: t.shape) }
         }
-        return out
+        return s
     }
+    if let indices {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= stream.count }) {
+            throw QVError.badInput("\(path): --sample-indices names sample \(bad), the file has \(stream.count) (0…\(stream.count - 1))")
+        }
+        source = source.subset(indices)
+    }
+    if let first { source = source.subset(Array(0..<min(first, source.count))) }
+    return source
 }
 
+/// Lets a reader that is used from one thread at a time (``inOrderParallel``'s prepare) cross into a @Sendable closure.
+final class UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}
+
+/// Progress on stderr when it is a terminal: samples done, rate and time left.
 func progressPrinter(_ label: String) -> ((Int, Int) -> Void)? {
     guard isatty(2) != 0 else { return nil }
+    let start = Interpreter.now()
     return { k, n in
-        FileHandle.standardError.write(Data("\r\(label): sample \(k + 1)/\(n)\(k + 1 == n ? "\n" : "")".utf8))
+        let done = k + 1, elapsed = max(1e-9, Interpreter.now() - start)
+        let rate = Double(done) / elapsed, left = Double(n - done) / max(rate, 1e-9)
+        let eta = left >= 60 ? String(format: "%dm%02ds", Int(left) / 60, Int(left) % 60) : String(format: "%.0fs", left)
+        FileHandle.standardError.write(Data("\r\(label): \(done)/\(n) samples, \(String(format: "%.1f", rate))/s, \(done == n ? "done    \n" : "\(eta) left   ")".utf8))
     }
 }
 

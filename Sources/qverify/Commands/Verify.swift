@@ -76,7 +76,7 @@ struct Verify: ParsableCommand {
                 throw QVError.badInput("\(model): verify takes an Aidge-form model (this one is \(view.kind.rawValue)); use qverify compare")
             }
             let bytes = Array(FileManager.default.contents(atPath: model) ?? Data())
-            let samples = try loadSamples(options.inputs, for: view)
+            let samples = try options.source(for: view)
             let tolerance = try options.tolerance()
             let factors = try options.evaluation.scalingFactors()
             var comparisons: [ComparisonReport] = []

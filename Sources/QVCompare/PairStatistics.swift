@@ -1,0 +1,143 @@
+import Foundation
+import QVGraph
+
+/// One of the largest differences of an aligned pair: where it is and both values.
+public struct WorstElement: Codable, Sendable, Equatable {
+    public var sample: Int
+    public var index: Int
+    public var reference: Double
+    public var candidate: Double
+}
+
+/// Fixed-size, mergeable statistics of an aligned pair over any number of samples: what the
+/// harness keeps instead of the values. Computed per batch in a worker and merged in sample
+/// order, so a report does not depend on the thread count (nor, for sharded runs, on the split).
+public struct PairStatistics: Codable, Sendable, Equatable {
+    public var count = 0
+    /// |Δ| above the threshold (half a step when both sides are quantized).
+    public var differing = 0
+    /// Step difference beyond the tolerance.
+    public var beyond = 0
+    public var maxAbs = 0.0
+    public var sumAbs = 0.0
+    /// Σ r², Σ (r − c)², Σ r·c, Σ c²: SQNR and cosine.
+    public var sumRefSquares = 0.0
+    public var sumNoiseSquares = 0.0
+    public var sumProducts = 0.0
+    public var sumCandSquares = 0.0
+    /// Among the elements beyond tolerance: exact half-up/half-even ties, near-ties (within a
+    /// float32 ulp of a rounding boundary), and negatives the reference wrapped into an unsigned type.
+    public var ties = 0
+    public var nearTies = 0
+    public var wraps = 0
+    /// Signed step difference (rounded) → count, for differing elements; |steps| above
+    /// `histogramCap` fall in the "<-cap" / ">cap" bins, NaN in "nan".
+    public var histogram: [String: Int] = [:]
+    /// The `worstCount` largest |Δ|, largest first (earlier sample and index first among equals).
+    public var worst: [WorstElement] = []
+
+    public static let histogramCap = 1000
+    public static let worstCount = 5
+
+    public init() {}
+
+    /// Adds one sample's elements. `candidate` values are snapped to the reference plus whole steps
+    /// when both sides are quantized (scales that agree only to float precision).
+    public mutating func add(sample: Int, reference ra: [Double], candidate rbIn: [Double], step: Double?, bothQuantized: Bool,
+                             limit: Double, classify: ((Int, Double, Double) -> ElementCause?)? = nil) {
+        let threshold = bothQuantized ? 0.5 * (step ?? 0) : 0
+        for j in 0..<min(ra.count, rbIn.count) {
+            let r = ra[j]
+            var c = rbIn[j]
+            if bothQuantized, let st = step {
+                let d = (c - r) / st, k = d.rounded(.toNearestOrEven)
+                if abs(d - k) < 1e-3 { c = r + k * st }
+            }
+            let e = abs(r - c)
+            count += 1
+            if e > threshold { differing += 1 }
+            maxAbs = max(maxAbs, e)
+            sumAbs += e
+            sumRefSquares += r * r
+            sumNoiseSquares += e * e
+            sumProducts += r * c
+            sumCandSquares += c * c
+            if e > 0 || e.isNaN { noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: c), e) }
+            guard let st = step else { continue }
+            let ds = Harness.stepDifference(r, c, step: st, bothQuantized: bothQuantized)
+            if ds != 0 { histogram[Self.bin(ds), default: 0] += 1 }
+            if abs(ds) > limit {
+                beyond += 1
+                switch classify?(j, r, c) {
+                case .tie?: ties += 1
+                case .nearTie?: nearTies += 1
+                case .wrap?: wraps += 1
+                case nil: break
+                }
+            }
+        }
+    }
+
+    public enum ElementCause { case tie, nearTie, wrap }
+
+    static func bin(_ ds: Double) -> String {
+        if ds.isNaN { return "nan" }
+        let k = ds.rounded(.toNearestOrEven)
+        if k > Double(histogramCap) { return ">\(histogramCap)" }
+        if k < -Double(histogramCap) { return "<-\(histogramCap)" }
+        return String(Int(k))
+    }
+
+    mutating func noteWorst(_ w: WorstElement, _ e: Double) {
+        let key = e.isNaN ? Double.infinity : e
+        if worst.count == Self.worstCount, let last = worst.last, abs(last.candidate - last.reference) >= key { return }
+        worst.append(w)
+        worst.sort { a, b in
+            let ea = abs(a.candidate - a.reference), eb = abs(b.candidate - b.reference)
+            let ka = ea.isNaN ? Double.infinity : ea, kb = eb.isNaN ? Double.infinity : eb
+            return ka != kb ? ka > kb : (a.sample, a.index) < (b.sample, b.index)
+        }
+        if worst.count > Self.worstCount { worst.removeLast() }
+    }
+
+    /// Adds another record of later samples.
+    public mutating func merge(_ o: PairStatistics) {
+        count += o.count
+        differing += o.differing
+        beyond += o.beyond
+        maxAbs = max(maxAbs, o.maxAbs)
+        sumAbs += o.sumAbs
+        sumRefSquares += o.sumRefSquares
+        sumNoiseSquares += o.sumNoiseSquares
+        sumProducts += o.sumProducts
+        sumCandSquares += o.sumCandSquares
+        ties += o.ties
+        nearTies += o.nearTies
+        wraps += o.wraps
+        for (k, v) in o.histogram { histogram[k, default: 0] += v }
+        for w in o.worst { noteWorst(w, abs(w.candidate - w.reference)) }
+    }
+
+    /// The summary the report prints.
+    public func tensorStats(step: Double?) -> TensorStats {
+        TensorStats(count: count, differing: differing, maxAbs: maxAbs, sumAbs: sumAbs, step: step, signal: sumRefSquares,
+                    noise: sumNoiseSquares, dot: sumProducts, candidateSquares: sumCandSquares)
+    }
+}
+
+extension TensorStats {
+    /// From running sums (see ``PairStatistics``).
+    init(count: Int, differing: Int, maxAbs: Double, sumAbs: Double, step: Double?, signal: Double, noise: Double, dot: Double,
+         candidateSquares: Double) {
+        self.count = count
+        self.differing = differing
+        self.maxAbs = maxAbs
+        meanAbs = count == 0 ? 0 : sumAbs / Double(count)
+        if let s = step, s > 0 {
+            maxSteps = maxAbs / s
+            meanSteps = meanAbs / s
+        }
+        sqnrDB = noise == 0 ? nil : (signal == 0 ? -Double.infinity : 10 * log10(signal / noise))
+        cosine = (signal == 0 || candidateSquares == 0) ? (signal == candidateSquares ? 1 : 0) : dot / (signal.squareRoot() * candidateSquares.squareRoot())
+    }
+}
