@@ -131,6 +131,60 @@ def cnn():
     return b.model([1, 3, 64, 64], [1, 10]), [1, 3, 64, 64]
 
 
+def digits():
+    """An MLP trained on real data: scikit-learn's load_digits (8x8 images, 10 classes, pixel/16),
+    64 -> 32 (Relu) -> 10, trained with numpy (Adam, full batch) on 80%; the held-out 20%
+    (360 images) are calib_inputs.npy with their classes in labels.npy."""
+    w1, b1, w2, b2 = train_digits()
+    b = Builder(15)
+    b.inits += [numpy_helper.from_array(w1, "fc1_w"), numpy_helper.from_array(b1, "fc1_b"),
+                numpy_helper.from_array(w2, "fc2_w"), numpy_helper.from_array(b2, "fc2_b")]
+    b.nodes.append(helper.make_node("Gemm", ["input", "fc1_w", "fc1_b"], ["fc1_out"], name="fc1", transB=1))
+    x = b.op("Relu", "relu1", ["fc1_out"])
+    b.nodes.append(helper.make_node("Gemm", [x, "fc2_w", "fc2_b"], ["output"], name="fc2", transB=1))
+    return b.model([1, 64], [1, 10]), [1, 64]
+
+
+def digits_data():
+    """(held-out inputs, their labels, calibration inputs for PTQ): the split train_digits uses."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    idx = np.random.default_rng(2024).permutation(len(x))
+    test, train = idx[:360], idx[360:]
+    return x[test].reshape(-1, 1, 64), d.target[test].astype(np.int64), x[train[:64]].reshape(-1, 1, 64)
+
+
+def train_digits():
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float64)
+    idx = np.random.default_rng(2024).permutation(len(x))
+    tr = idx[360:]
+    X, Y = x[tr], np.eye(10)[d.target[tr]]
+    rng = np.random.default_rng(7)
+    params = [rng.normal(0, np.sqrt(2 / 64), (32, 64)), np.zeros(32), rng.normal(0, np.sqrt(2 / 32), (10, 32)), np.zeros(10)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    for t in range(1, 401):
+        w1, b1, w2, b2 = params
+        h = np.maximum(X @ w1.T + b1, 0)
+        z = h @ w2.T + b2
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        dz = (p - Y) / len(X)
+        dh = (dz @ w2) * (h > 0)
+        grads = [dh.T @ X, dh.sum(0), dz.T @ h, dz.sum(0)]
+        for i, g in enumerate(grads):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            params[i] -= 0.01 * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
+    return [p.astype(np.float32) for p in params]
+
+
+# Fixtures whose inputs are real data: name -> () -> (inputs, labels, PTQ calibration inputs).
+DATA = {"digits": digits_data}
+
 # fixture name -> (float model builder, precision (act, weight, bias), quantize_network options)
 FIXTURES = {
     "residual": (residual, ("int8", "int8", "int32"), {}),
@@ -141,9 +195,10 @@ FIXTURES = {
     "fake_quantize": (lenet, ("int8", "int8", "int32"), {"fake_quantize": True}),
     "uint8_act": (lenet, ("uint8", "int8", "int32"), {}),
     "cnn": (cnn, ("int8", "int8", "int32"), {}),
+    "digits": (digits, ("int8", "int8", "int32"), {}),
 }
 # Fixtures too large for committed intermediates (benchmark models).
-NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn"}
+NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn", "digits"}
 
 
 # ---------------------------------------------------------------- Aidge steps
@@ -270,10 +325,18 @@ def build_fixture(name, out_root):
     model, in_shape = make()
     fpath = out / "float.onnx"
     onnx.save(model, fpath)
-    x = np.random.default_rng(1000).random((N_SAMPLES, *in_shape)).astype(np.float32)
+    if name in DATA:
+        x, labels, x_calib = DATA[name]()
+        np.save(out / "labels.npy", labels)
+    else:
+        x = np.random.default_rng(1000).random((N_SAMPLES, *in_shape)).astype(np.float32)
+        labels, x_calib = None, x
     np.save(out / "calib_inputs.npy", x)
     sess = ort.InferenceSession(str(fpath), providers=["CPUExecutionProvider"])
-    np.save(out / "ort_float.npy", np.stack([sess.run(None, {"input": x[i]})[0] for i in range(N_SAMPLES)]))
+    y_float = np.stack([sess.run(None, {"input": x[i]})[0] for i in range(len(x))])
+    np.save(out / "ort_float.npy", y_float)
+    if labels is not None:
+        man["float_top1"] = float((y_float.reshape(len(x), -1).argmax(1) == labels).mean())
 
     def stage(label, fn):
         try:
@@ -283,7 +346,7 @@ def build_fixture(name, out_root):
             traceback.print_exc()
 
     act_bits = 4 if precision[0] == "int4" else 8
-    calib = [aidge_core.Tensor(x[i]) for i in range(N_SAMPLES)]
+    calib = [aidge_core.Tensor(x_calib[i]) for i in range(len(x_calib))]
 
     def folded():
         g = aidge_graph(fpath, precision)
@@ -298,6 +361,8 @@ def build_fixture(name, out_root):
         np.save(out / "aidge_folded_inputs.npy", xi)
         y, inter = run_aidge(g, xi, getattr(aidge_core.dtype, precision[0]))
         np.save(out / "aidge_cpu_folded.npy", y)
+        if labels is not None:
+            info["aidge_top1"] = float((y.reshape(len(x), -1).argmax(1) == labels).mean())
         save_npz(out / "aidge_cpu_folded_intermediates.npz", inter, out / "aidge_quantized_folded.onnx")
         return info
 
@@ -309,6 +374,8 @@ def build_fixture(name, out_root):
         info = {"quantize_network_options": opts, "quantizers": quantizer_table(g)}
         y, inter = run_aidge(g, x)
         np.save(out / "aidge_cpu_quantized.npy", y)
+        if labels is not None:
+            info["aidge_top1"] = float((y.reshape(len(x), -1).argmax(1) == labels).mean())
         save_npz(out / "aidge_cpu_quantized_intermediates.npz", inter, out / "aidge_quantized.onnx")
         return info
 

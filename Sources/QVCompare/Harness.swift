@@ -8,17 +8,76 @@ import QVRecipe
 public struct SampleSource: Sendable {
     public let count: Int
     let fetch: @Sendable (Int) throws -> [String: Tensor]
+    /// Position of each sample in the file it comes from (labels and reports use it).
+    let positions: [Int]?
     public init(count: Int, fetch: @escaping @Sendable (Int) throws -> [String: Tensor]) {
+        self.init(count: count, positions: nil, fetch: fetch)
+    }
+    init(count: Int, positions: [Int]?, fetch: @escaping @Sendable (Int) throws -> [String: Tensor]) {
         self.count = count
+        self.positions = positions
         self.fetch = fetch
     }
     public init(_ samples: [[String: Tensor]]) { self.init(count: samples.count) { samples[$0] } }
     public func sample(_ i: Int) throws -> [String: Tensor] { try fetch(i) }
+    /// The file position of the i-th sample.
+    public func position(_ i: Int) -> Int { positions?[i] ?? i }
     /// The samples at `indices`, in that order.
     public func subset(_ indices: [Int]) -> SampleSource {
         let f = fetch
-        return SampleSource(count: indices.count) { try f(indices[$0]) }
+        return SampleSource(count: indices.count, positions: indices.map { position($0) }) { try f(indices[$0]) }
     }
+}
+
+/// Top-1 agreement with labels, folded as samples stream: counts, and the first flips.
+public struct LabelStatistics: Codable, Sendable, Equatable {
+    public struct Flip: Codable, Sendable, Equatable {
+        /// Position of the sample in the inputs file.
+        public var sample: Int
+        public var label: Int
+        public var reference: Int
+        public var candidate: Int
+    }
+    public var samples = 0
+    public var referenceCorrect = 0
+    public var candidateCorrect = 0
+    /// Samples where both models predict the same class.
+    public var agreeing = 0
+    /// Samples where exactly one of the two is right (the prediction flips), and the first of them.
+    public var flipCount = 0
+    public var flips: [Flip] = []
+    public static let flipsListed = 100
+
+    public var referenceTop1: Double { samples == 0 ? 0 : Double(referenceCorrect) / Double(samples) }
+    public var candidateTop1: Double { samples == 0 ? 0 : Double(candidateCorrect) / Double(samples) }
+    public var agreement: Double { samples == 0 ? 0 : Double(agreeing) / Double(samples) }
+
+    mutating func add(sample: Int, label: Int, reference: Int, candidate: Int) {
+        samples += 1
+        if reference == label { referenceCorrect += 1 }
+        if candidate == label { candidateCorrect += 1 }
+        if reference == candidate { agreeing += 1 }
+        if (reference == label) != (candidate == label) {
+            flipCount += 1
+            if flips.count < Self.flipsListed { flips.append(Flip(sample: sample, label: label, reference: reference, candidate: candidate)) }
+        }
+    }
+
+    mutating func merge(_ o: LabelStatistics) {
+        samples += o.samples
+        referenceCorrect += o.referenceCorrect
+        candidateCorrect += o.candidateCorrect
+        agreeing += o.agreeing
+        flipCount += o.flipCount
+        flips += o.flips.prefix(max(0, Self.flipsListed - flips.count))
+    }
+}
+
+/// The class a model predicts for one sample: the first index of the largest output value.
+public func top1(_ values: [Double]) -> Int {
+    var best = 0
+    for i in values.indices where values[i] > values[best] || (values[best].isNaN && !values[i].isNaN) { best = i }
+    return best
 }
 
 /// Runs a reference and a candidate model on the same real-valued samples and compares them
@@ -38,6 +97,8 @@ public struct Harness: Sendable {
     public var referenceScalingFactors: [String: [Float]] = [:]
     /// Whose integer products the candidate gets (an onnxruntime target), when it runs with ONNX semantics.
     public var candidateTarget: DeploymentTarget = .onnx
+    /// Class labels by sample position in the inputs file (--labels): top-1 of both models.
+    public var labels: [Int]?
 
     public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
         self.reference = reference
@@ -69,6 +130,7 @@ public struct Harness: Sendable {
         /// NaN or infinite input elements, and the first sample that has one.
         var nonFiniteInputs = 0
         var firstNonFiniteSample: Int?
+        var labels = LabelStatistics()
     }
 
     /// Runs both graphs on every sample, `threads` batches at a time. The report does not depend
@@ -139,13 +201,14 @@ public struct Harness: Sendable {
             let resB = try ib.run(batch: feedsB, keepIntermediates: true, only: keepB)
             var part = Accumulated(pairs: Array(repeating: PairStatistics(), count: pairs.count))
             for j in 0..<raw.count {
-                try harness.addSample(range.lowerBound + j, pairs, raw[j], feedsA[j], feedsB[j], resA[j], resB[j], into: &part)
+                try harness.addSample(samples.position(range.lowerBound + j), pairs, raw[j], feedsA[j], feedsB[j], resA[j], resB[j], into: &part)
             }
             return part
         }, consume: { range, _, part in
             for i in pairs.indices { total.pairs[i].merge(part.pairs[i]) }
             total.output.merge(part.output)
             total.outputCompared = total.outputCompared || part.outputCompared
+            total.labels.merge(part.labels)
             total.nonFiniteInputs += part.nonFiniteInputs
             if total.firstNonFiniteSample == nil { total.firstNonFiniteSample = part.firstNonFiniteSample }
             progress?(range.upperBound - 1, samples.count)
@@ -190,10 +253,14 @@ public struct Harness: Sendable {
         if let ta = a.outputs[oa], let tb = b.outputs[ob], ta.count == tb.count {
             let outStep = candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step
             let outQuantized = reference.kind != .float && candidate.kind != .float
-            acc.output.add(sample: k, reference: Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant),
-                           candidate: Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant), step: outStep,
-                           bothQuantized: outQuantized, limit: .infinity)
+            let ra = Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant)
+            let rb = Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant)
+            acc.output.add(sample: k, reference: ra, candidate: rb, step: outStep, bothQuantized: outQuantized, limit: .infinity)
             acc.outputCompared = true
+            if let labels {
+                guard k < labels.count else { throw QVError.badInput("--labels has \(labels.count) labels; there is no label for sample \(k)") }
+                acc.labels.add(sample: k, label: labels[k], reference: top1(ra), candidate: top1(rb))
+            }
         }
     }
 
@@ -261,7 +328,7 @@ public struct Harness: Sendable {
                                 samples: samples.count, verdict: Verdict.from(findings),
                                 firstDivergence: c.first.flatMap { _ in c.nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate?.node },
                                 output: output, findings: findings, nodes: c.nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB,
-                                targets: nil)
+                                targets: nil, accuracy: labels == nil ? nil : acc.labels)
     }
 
     // MARK: - findings, one function per code family

@@ -89,6 +89,8 @@ public struct ComparisonReport: Codable, Sendable {
     public var unmatchedCandidate: [String]
     /// How the candidate runs on each onnxruntime deployment target and level (verify; nil when not measured).
     public var targets: [TargetResult]?
+    /// Top-1 against --labels (nil without labels).
+    public var accuracy: LabelStatistics?
 
     /// Adds findings and recomputes the verdict.
     public mutating func add(_ more: [Finding]) {

@@ -39,6 +39,11 @@ enum HTML {
             b += "<p>Reference <code>\(esc(c.reference.path))</code> (\(esc(c.reference.kind)), \(esc(c.reference.semantics)) semantics) vs candidate <code>\(esc(c.candidate.path))</code> (\(esc(c.candidate.kind)), \(esc(c.candidate.semantics)) semantics), \(c.samples) samples."
             if let f = c.firstDivergence { b += " First divergence: <code>\(esc(f))</code>." }
             if let o = c.output { b += " Graph output: \(o.differing)/\(o.count) elements differ, max \(fmt(o.maxSteps)) steps, SQNR \(fmt(o.sqnrDB)) dB." }
+            if let a = c.accuracy {
+                b += String(format: " Top-1 against the labels: reference %.2f%%, candidate %.2f%%, agreement %.2f%% over %d samples; %d prediction(s) flip",
+                            100 * a.referenceTop1, 100 * a.candidateTop1, 100 * a.agreement, a.samples, a.flipCount)
+                b += a.flips.isEmpty ? "." : ": " + a.flips.prefix(20).map { "sample \($0.sample) (label \($0.label): \($0.reference) → \($0.candidate))" }.joined(separator: ", ") + "."
+            }
             b += "</p>"
             if let rows = c.targets, !rows.isEmpty {
                 b += "<h3>Deployment targets</h3><p>The candidate as onnxruntime runs it on each x86 instruction set and optimization level, graph output against the reference (see README: deployment targets).</p>"

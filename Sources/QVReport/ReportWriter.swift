@@ -70,6 +70,11 @@ enum Markdown {
                   "Reference `\(c.reference.path)` (\(c.reference.kind), \(c.reference.semantics) semantics) vs candidate `\(c.candidate.path)` (\(c.candidate.kind), \(c.candidate.semantics) semantics), \(c.samples) samples."]
             if let f = c.firstDivergence { s.append("First divergence: `\(f)`.") }
             if let o = c.output { s.append("Graph output: \(o.differing)/\(o.count) elements differ, max \(fmt(o.maxSteps)) steps, SQNR \(fmt(o.sqnrDB)) dB.") }
+            if let a = c.accuracy {
+                s.append(String(format: "Top-1 against the labels: reference %.2f%%, candidate %.2f%%, agreement %.2f%% over %d samples; %d prediction(s) flip",
+                                100 * a.referenceTop1, 100 * a.candidateTop1, 100 * a.agreement, a.samples, a.flipCount)
+                         + (a.flips.isEmpty ? "." : ": " + a.flips.prefix(20).map { "sample \($0.sample) (label \($0.label): \($0.reference) → \($0.candidate))" }.joined(separator: ", ") + "."))
+            }
             if let rows = c.targets, !rows.isEmpty {
                 s += ["", "### Deployment targets (onnxruntime, graph output vs the reference)", "",
                       "| target | optimizations | output differs | max steps | changed by int16 saturation | saturating nodes |", "|---|---|---|---|---|---|"]

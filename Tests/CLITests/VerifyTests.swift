@@ -1,4 +1,5 @@
 import Foundation
+import QVIO
 import XCTest
 import _TestSupport
 
@@ -58,6 +59,39 @@ final class VerifyTests: XCTestCase {
         let u = try runQVerify(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--to", "qdq",
                                 "--weight-type", "uint8", "--target", "ort-avx2", "--ort-level", "enable", "--targets", "none"])
         XCTAssertEqual(u.exitCode, 0, u.stdout + u.stderr)
+    }
+
+    /// Real data (scikit-learn digits, 360 held-out images): top-1 from --labels must be what
+    /// Aidge's CPU backend's own outputs give, for the source and both conversions, and the float
+    /// model's from onnxruntime's outputs; compare float vs Aidge lists the flipped samples.
+    func testLabelAccuracyMatchesAidgeAndOnnxruntimeOutputs() throws {
+        let labels = try Npy.load("Reference/digits/labels.npy").asInt64s()!
+        func top1Rate(_ file: String) throws -> Double {
+            let y = try Npy.load(file).asDoubles()!, n = labels.count, k = y.count / n
+            let right = (0..<n).filter { i in
+                let row = Array(y[(i * k)..<((i + 1) * k)])
+                return Int64(row.firstIndex(of: row.max()!)!) == labels[i]
+            }.count
+            return 100 * Double(right) / Double(n)
+        }
+        let aidge = try top1Rate("Reference/digits/aidge_cpu_quantized.npy"), float = try top1Rate("Reference/digits/ort_float.npy")
+        XCTAssertEqual(aidge, 96.39, accuracy: 0.005)
+        let r = try runQVerify(["verify", "Reference/digits/aidge_quantized.onnx", "--inputs", "Reference/digits/calib_inputs.npy",
+                                "--labels", "Reference/digits/labels.npy", "--float", "Reference/digits/float.onnx", "--targets", "none"])
+        XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
+        let a = String(format: "%.2f%%", aidge)
+        XCTAssertTrue(r.stdout.contains("qdq top-1: reference \(a), candidate \(a), agreement 100.00% over 360 samples; 0 prediction(s) flip"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("qop top-1: reference \(a), candidate \(a), agreement 100.00% over 360 samples; 0 prediction(s) flip"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(String(format: "float top-1: %.2f%% over 360 samples", float)), r.stdout)
+        let c = try runQVerify(["compare", "Reference/digits/float.onnx", "Reference/digits/aidge_quantized.onnx", "--inputs", "Reference/digits/calib_inputs.npy",
+                                "--labels", "Reference/digits/labels.npy", "--sample-indices", "341,258,0"])
+        XCTAssertTrue(c.stdout.contains("over 3 samples; 2 prediction(s) flip"), c.stdout)
+        XCTAssertTrue(c.stdout.contains("sample 341: label 8, reference 9, candidate 8"), c.stdout)
+        XCTAssertTrue(c.stdout.contains("sample 258: label 8, reference 8, candidate 7"), c.stdout)
+        let bad = try runQVerify(["compare", "Reference/digits/float.onnx", "Reference/digits/aidge_quantized.onnx", "--inputs", "Reference/digits/calib_inputs.npy",
+                                  "--sample-indices", "360"])
+        XCTAssertEqual(bad.exitCode, 2)
+        XCTAssertTrue(bad.stderr.contains("--sample-indices names sample 360, the file has 360 (0…359)"), bad.stderr)
     }
 
     func testCompareOfAidgesZeroBiasExportExitsOneWithJUnitFailures() throws {

@@ -34,10 +34,15 @@ struct Compare: ParsableCommand {
             var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
             h.referenceScalingFactors = try options.evaluation.scalingFactors()
             h.candidateTarget = try evaluation.deploymentTarget()
+            h.labels = try options.labelList()
             let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare")) }
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
             summarize(r, reportDir: options.reportDir)
+            if let fm = options.floatModel, let labels = try options.labelList() {
+                let (ok, n) = try floatTop1(fm, samples: samples, labels: labels, threads: options.evaluation.threadCount)
+                print(String(format: "  float top-1: %.2f%% over %d samples (%@)", 100 * Double(ok) / Double(max(1, n)), n, fm))
+            }
             report = r
         }
         if let r = report, options.exitCode(r) != 0 { throw ExitCode(options.exitCode(r)) }

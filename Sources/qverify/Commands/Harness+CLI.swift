@@ -97,6 +97,31 @@ struct HarnessOptions: ParsableArguments {
     @Option(help: "Use only the first N samples of --inputs.")
     var samples: Int?
 
+    @Option(help: "Class labels for --inputs (.npy of class indices, or one-hot rows): top-1 of every model, agreement and the samples whose prediction flips.")
+    var labels: String?
+
+    @Option(name: .customLong("float"), help: "The float model the quantized ones came from, to report its top-1 against --labels too.")
+    var floatModel: String?
+
+    /// --labels as class indices by sample position (one-hot rows become their argmax).
+    func labelList() throws -> [Int]? {
+        guard let path = labels else { return nil }
+        return try withContext(path) {
+            let t = try Npy.load(path)
+            guard let v = t.asDoubles(), !v.isEmpty else { throw QVError.badInput("labels must be a numeric array") }
+            switch t.rank {
+            case 1: return try v.map { x in
+                guard x >= 0, x == x.rounded(), x < 1e9 else { throw QVError.badInput("label \(x) is not a class index") }
+                return Int(x)
+            }
+            case 2:
+                let n = t.shape[1]
+                return (0..<t.shape[0]).map { top1(Array(v[($0 * n)..<(($0 + 1) * n)])) }
+            default: throw QVError.badInput("labels must be 1-D class indices or 2-D one-hot rows, got shape \(t.shape)")
+            }
+        }
+    }
+
     @Option(help: "Use only these samples of --inputs (comma-separated 0-based indices, in this order), e.g. 3,17,42.")
     var sampleIndices: String?
 
@@ -197,5 +222,36 @@ func summarize(_ r: Report, reportDir: String?) {
     for f in (r.findings + r.comparisons.flatMap(\.findings)) where f.severity != .info {
         print("  \(f.severity.rawValue) \(f.code)\(f.node.isEmpty ? "" : " [\(f.node)]"): \(f.message)")
     }
+    for c in r.comparisons {
+        guard let a = c.accuracy else { continue }
+        print(String(format: "  %@ top-1: reference %.2f%%, candidate %.2f%%, agreement %.2f%% over %d samples; %d prediction(s) flip",
+                     c.name, 100 * a.referenceTop1, 100 * a.candidateTop1, 100 * a.agreement, a.samples, a.flipCount))
+        for f in a.flips.prefix(20) { print("    sample \(f.sample): label \(f.label), reference \(f.reference), candidate \(f.candidate)") }
+        if a.flipCount > 20 { print("    … \(a.flipCount - 20) more in report.json") }
+    }
     if let d = reportDir { print("  report: \(d)/report.html (also report.json, report.md, junit.xml)") }
+}
+
+/// Top-1 of a (float) model against labels, streamed.
+func floatTop1(_ path: String, samples: SampleSource, labels: [Int], threads: Int) throws -> (correct: Int, samples: Int) {
+    let model = try OnnxFile.load(path)
+    let interp = try withContext(path) { try Interpreter(model: model, semantics: .onnx) }
+    let out = model.graph.outputs[0].name
+    let order = model.graph.runtimeInputs.map(\.name)
+    var correct = 0, n = 0
+    try inOrderParallel(count: samples.count, chunk: 16, threads: threads, prepare: { r in
+        try r.map { i -> [String: Tensor] in
+            let s = try samples.sample(i)
+            // Inputs by position (the float model's input may be named differently).
+            return Dictionary(uniqueKeysWithValues: zip(order, s.keys.sorted().map { s[$0]! }))
+        }
+    }, work: { try interp.run(batch: $0) }, consume: { r, _, results in
+        for (j, res) in results.enumerated() {
+            let k = samples.position(r.lowerBound + j)
+            guard k < labels.count else { throw QVError.badInput("--labels has \(labels.count) labels; there is no label for sample \(k)") }
+            if top1(res.outputs[out]?.asDoubles() ?? []) == labels[k] { correct += 1 }
+            n += 1
+        }
+    })
+    return (correct, n)
 }

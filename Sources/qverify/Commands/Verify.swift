@@ -77,6 +77,7 @@ struct Verify: ParsableCommand {
             }
             let bytes = Array(FileManager.default.contents(atPath: model) ?? Data())
             let samples = try options.source(for: view)
+            let labels = try options.labelList()
             let tolerance = try options.tolerance()
             let factors = try options.evaluation.scalingFactors()
             var comparisons: [ComparisonReport] = []
@@ -97,6 +98,7 @@ struct Verify: ParsableCommand {
                 var h = Harness(reference: view, candidate: try GraphView(deployed), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
                 h.referenceScalingFactors = factors
                 h.candidateTarget = candidateTarget
+                h.labels = labels
                 var comparison = try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue)")) }
                 if !deployTargets.isEmpty && !deployLevels.isEmpty {
                     var dc = DeploymentCheck(reference: view)
@@ -127,6 +129,10 @@ struct Verify: ParsableCommand {
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
             summarize(r, reportDir: options.reportDir)
+            if let fm = options.floatModel, let labels = try options.labelList() {
+                let (ok, n) = try floatTop1(fm, samples: samples, labels: labels, threads: options.evaluation.threadCount)
+                print(String(format: "  float top-1: %.2f%% over %d samples (%@)", 100 * Double(ok) / Double(max(1, n)), n, fm))
+            }
             report = r
         }
         if let r = report, options.exitCode(r) != 0 { throw ExitCode(options.exitCode(r)) }
