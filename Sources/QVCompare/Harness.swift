@@ -111,7 +111,7 @@ public struct Harness: Sendable {
     static func semantics(_ v: GraphView) -> Semantics { v.kind == .aidgeForm ? .aidge : .onnx }
 
     /// Feeds for one side: inputs by position; a folded Aidge graph gets Aidge's integer input.
-    static func feeds(_ sample: [String: Tensor], _ order: [String], _ v: GraphView) -> [String: Tensor] {
+    public static func feeds(_ sample: [String: Tensor], _ order: [String], _ v: GraphView) -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         for (k, inp) in v.model.graph.runtimeInputs.enumerated() where k < order.count {
             guard let x = sample[order[k]] else { continue }

@@ -94,6 +94,29 @@ final class VerifyTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--sample-indices names sample 360, the file has 360 (0…359)"), bad.stderr)
     }
 
+    /// report.json names the worst element of each diverging point (sample, index, both values);
+    /// --save-sample writes that sample's tensors, which hold exactly those values.
+    func testWorstElementIsReproducibleFromTheSavedSample() throws {
+        let dir = tmp.appendingPathComponent("worst").path
+        _ = try runQVerify(["compare", "Reference/lenet/aidge_quantized.onnx", "Reference/lenet/aidge_qdq.onnx", "--inputs", "Reference/lenet/calib_inputs.npy",
+                            "--report-dir", dir])
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) as! [String: Any]
+        let nodes = (json["comparisons"] as! [[String: Any]])[0]["nodes"] as! [[String: Any]]
+        let first = try XCTUnwrap(nodes.first { $0["status"] as? String == "diverges" })
+        let worst = try XCTUnwrap((first["worst"] as? [[String: Any]])?.first)
+        let k = worst["sample"] as! Int, index = worst["index"] as! Int
+        let saved = tmp.appendingPathComponent("saved").path
+        let r = try runQVerify(["compare", "Reference/lenet/aidge_quantized.onnx", "Reference/lenet/aidge_qdq.onnx", "--inputs", "Reference/lenet/calib_inputs.npy",
+                                "--report-dir", saved, "--save-sample", String(k)])
+        XCTAssertEqual(r.exitCode, 1)
+        let cand = try Npy.loadArchive(saved + "/sample_\(k)/candidate.npz")
+        let tensor = try XCTUnwrap(cand.first { $0.name == ((first["candidate"] as! [String: Any])["tensor"] as! String) }?.tensor)
+        let scale = (first["candidate"] as! [String: Any])["scale"] as! Double, zp = (first["candidate"] as! [String: Any])["zeroPoint"] as! Int
+        XCTAssertEqual((tensor.asDoubles()![index] - Double(zp)) * scale, worst["candidate"] as! Double, accuracy: 1e-9)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: saved + "/sample_\(k)/reference.npz"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: saved + "/sample_\(k)/inputs.npz"))
+    }
+
     func testCompareOfAidgesZeroBiasExportExitsOneWithJUnitFailures() throws {
         let dir = tmp.appendingPathComponent("zb").path
         let r = try runQVerify(["compare", "Reference/lenet/aidge_quantized.onnx", "Reference/lenet/aidge_qdq.onnx",

@@ -36,6 +36,7 @@ struct Compare: ParsableCommand {
             h.candidateTarget = try evaluation.deploymentTarget()
             h.labels = try options.labelList()
             let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare")) }
+            try options.saveSampleFiles(reference: a, candidate: b, name: "candidate", target: h.candidateTarget, scalingFactors: h.referenceScalingFactors)
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
             summarize(r, reportDir: options.reportDir)

@@ -97,6 +97,9 @@ struct HarnessOptions: ParsableArguments {
     @Option(help: "Use only the first N samples of --inputs.")
     var samples: Int?
 
+    @Option(help: "Write sample K of --inputs (its position in the file, e.g. the worst case named in report.json) with every tensor of both models to <report-dir>/sample_K/ (inputs.npz, reference.npz, <comparison>.npz).")
+    var saveSample: Int?
+
     @Option(help: "Class labels for --inputs (.npy of class indices, or one-hot rows): top-1 of every model, agreement and the samples whose prediction flips.")
     var labels: String?
 
@@ -141,8 +144,37 @@ struct HarnessOptions: ParsableArguments {
         try sampleSource(inputs, for: view, first: samples, indices: try sampleIndexList())
     }
 
+    /// --save-sample: runs the reference and a candidate on that one sample and writes every tensor.
+    func saveSampleFiles(reference: GraphView, candidate: GraphView, name: String, target: DeploymentTarget,
+                         scalingFactors: [String: [Float]]) throws {
+        guard let k = saveSample else { return }
+        guard let dir = reportDir else { throw QVError.badInput("--save-sample needs --report-dir") }
+        let all = try sampleSource(inputs, for: reference)
+        guard k >= 0, k < all.count else { throw QVError.badInput("\(inputs): --save-sample \(k), the file has \(all.count) samples") }
+        let sample = try all.sample(k)
+        let out = (dir as NSString).appendingPathComponent("sample_\(k)")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let order = reference.model.graph.runtimeInputs.map(\.name)
+        func dump(_ view: GraphView, _ file: String, target: DeploymentTarget, factors: [String: [Float]]) throws {
+            let semantics: Semantics = view.kind == .aidgeForm ? .aidge : .onnx
+            let interp = try Interpreter(model: view.model, semantics: semantics, scalingFactors: factors, target: semantics == .onnx ? target : .onnx)
+            let feeds = Harness.feeds(sample, order, view)
+            let r = try interp.run(feeds, keepIntermediates: true)
+            var all = r.intermediates.merging(r.outputs) { a, _ in a }
+            for (k, v) in feeds { all[k] = v }
+            try Npy.saveArchive(all.keys.sorted().map { (name: $0, tensor: all[$0]!) }, to: (out as NSString).appendingPathComponent(file))
+        }
+        try Npy.saveArchive(sample.keys.sorted().map { (name: $0, tensor: sample[$0]!) }, to: (out as NSString).appendingPathComponent("inputs.npz"))
+        if !FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent("reference.npz")) {
+            try dump(reference, "reference.npz", target: .onnx, factors: scalingFactors)
+        }
+        try dump(candidate, "\(name).npz", target: target, factors: [:])
+    }
+
     func validate() throws {
         if let n = samples, n < 1 { throw ValidationError("--samples must be at least 1") }
+        if let k = saveSample, k < 0 { throw ValidationError("--save-sample must be a sample number ≥ 0") }
+        if saveSample != nil, reportDir == nil { throw ValidationError("--save-sample needs --report-dir") }
         _ = try sampleIndexList()
         if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
         _ = try tolerance()

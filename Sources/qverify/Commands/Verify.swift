@@ -124,6 +124,7 @@ struct Verify: ParsableCommand {
                         "weights within ±64 (7-bit weights) cannot saturate, but change the model",
                     ]))
                 }
+                try options.saveSampleFiles(reference: view, candidate: try GraphView(deployed), name: f.rawValue, target: candidateTarget, scalingFactors: factors)
                 comparisons.append(comparison)
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
