@@ -62,7 +62,8 @@ public struct PairStatistics: Codable, Sendable, Equatable {
             sumNoiseSquares += e * e
             sumProducts += r * c
             sumCandSquares += c * c
-            if e > 0 || e.isNaN { noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: c), e) }
+            // The candidate's own value (not snapped), ranked by the snapped difference.
+            if e > 0 || e.isNaN { noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: rbIn[j]), e) }
             guard let st = step else { continue }
             let ds = Harness.stepDifference(r, c, step: st, bothQuantized: bothQuantized)
             if ds != 0 { histogram[Self.bin(ds), default: 0] += 1 }
@@ -88,16 +89,21 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         return String(Int(k))
     }
 
+    /// |Δ| of each listed worst element, in the same order (not encoded: rebuilt on merge).
+    private var worstKeys: [Double] = []
+    enum CodingKeys: String, CodingKey {
+        case count, differing, beyond, maxAbs, sumAbs, sumRefSquares, sumNoiseSquares, sumProducts, sumCandSquares, ties, nearTies, wraps, histogram, worst
+    }
+
     mutating func noteWorst(_ w: WorstElement, _ e: Double) {
         let key = e.isNaN ? Double.infinity : e
-        if worst.count == Self.worstCount, let last = worst.last, abs(last.candidate - last.reference) >= key { return }
-        worst.append(w)
-        worst.sort { a, b in
-            let ea = abs(a.candidate - a.reference), eb = abs(b.candidate - b.reference)
-            let ka = ea.isNaN ? Double.infinity : ea, kb = eb.isNaN ? Double.infinity : eb
-            return ka != kb ? ka > kb : (a.sample, a.index) < (b.sample, b.index)
-        }
-        if worst.count > Self.worstCount { worst.removeLast() }
+        if worst.count == Self.worstCount, worstKeys.count == worst.count, let last = worstKeys.last, last >= key { return }
+        var items = Array(zip(worst, worstKeys.count == worst.count ? worstKeys : worst.map { abs($0.candidate - $0.reference) }))
+        items.append((w, key))
+        items.sort { a, b in a.1 != b.1 ? a.1 > b.1 : (a.0.sample, a.0.index) < (b.0.sample, b.0.index) }
+        items = Array(items.prefix(Self.worstCount))
+        worst = items.map(\.0)
+        worstKeys = items.map(\.1)
     }
 
     /// Adds another record of later samples.
@@ -115,7 +121,7 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         nearTies += o.nearTies
         wraps += o.wraps
         for (k, v) in o.histogram { histogram[k, default: 0] += v }
-        for w in o.worst { noteWorst(w, abs(w.candidate - w.reference)) }
+        for (k, w) in o.worst.enumerated() { noteWorst(w, k < o.worstKeys.count ? o.worstKeys[k] : abs(w.candidate - w.reference)) }
     }
 
     /// The summary the report prints.
