@@ -37,6 +37,9 @@ public struct GraphView: Sendable {
         "Add": "add", "QLinearAdd": "add", "Sub": "sub", "Mul": "mul", "QLinearMul": "mul",
     ]
     static let passThrough: Set<String> = ["DequantizeLinear", "Clip", "Cast", "Identity"]
+    /// Operators named by the function they compute, for signatures.
+    static let functionName: [String: String] = ["QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearAveragePool": "AveragePool",
+                                                 "NhwcMaxPool": "MaxPool", "QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid"]
     /// Float ops that move values without changing their scale (for following a scale upstream).
     public static let transparentFloatOps: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad"]
 
@@ -92,7 +95,8 @@ public struct GraphView: Sendable {
                 sig[out] = s
                 if n.opType != "DequantizeLinear" { record(out, n, s) }
             } else if var s = upstream {
-                s.chain.append(n.opType)
+                // A QLinear op computes the same function as the float op it stands for.
+                s.chain.append(Self.functionName[n.opType] ?? n.opType)
                 sig[out] = s
                 record(out, n, s)
             }

@@ -173,7 +173,7 @@ public struct Harness: Sendable {
         for p in pairs {
             if let pa = p.a {
                 a.insert(pa.tensor)
-                if let q = quantizerNode(pa) { a.insert(q.inputs[0]) }
+                if let q = quantizerNode(pa) ?? averagingNode(pa) { a.insert(q.inputs[0]) }
             }
             if let pb = p.b { b.insert(pb.tensor) }
         }
@@ -182,6 +182,14 @@ public struct Harness: Sendable {
 
     func quantizerNode(_ pa: Point) -> Node? {
         reference.model.graph.nodes.first { $0.name == pa.node && $0.opType == "QuantizeLinear" }
+    }
+
+    /// The reference's averaging node at a point (Aidge's integer GlobalAveragePool), whose input
+    /// decides ties: the exact mean of the integers is k + ½, which Aidge rounds away from zero
+    /// and ONNX to even.
+    func averagingNode(_ pa: Point) -> Node? {
+        guard reference.kind == .aidgeForm else { return nil }
+        return reference.model.graph.nodes.first { $0.name == pa.node && QuantPlan.averagingOps.contains($0.opType) }
     }
 
     func accumulate(_ pairs: [Pair], _ ia: Interpreter, _ ib: Interpreter, _ samples: SampleSource, threads: Int,
@@ -237,7 +245,14 @@ public struct Harness: Sendable {
             let qn = quantizerNode(pa)
             let pre = qn.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }?.asDoubles()
             let rule = qn.flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
+            let avg = averagingNode(pa)
+            let window = avg.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }
+            let windowValues = window?.asInt64s(), windowSize = window.map { $0.shape.count > 2 ? $0.shape[2...].reduce(1, *) : 1 } ?? 1
             let classify: (Int, Double, Double) -> PairStatistics.ElementCause? = { j, r, c in
+                if let v = windowValues, (j + 1) * windowSize <= v.count {
+                    let sum = v[(j * windowSize)..<((j + 1) * windowSize)].reduce(0, +), n = Int64(windowSize)
+                    if abs((2 * sum) % (2 * n)) == n { return .tie }
+                }
                 if let rule, let pre, j < pre.count {
                     if rule.isTie(pre[j]) { return .tie }
                     if rule.isNearTie(pre[j]) { return .nearTie }

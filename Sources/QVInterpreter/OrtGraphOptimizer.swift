@@ -11,7 +11,8 @@ import QVKernels
 /// 2. **QDQ group fusion** (`QDQSelectorActionTransformer`): DQ(x), DQ(w)[, DQ(int32 bias)] →
 ///    Conv/MatMul/Gemm → Q becomes QLinearConv / QLinearMatMul / com.microsoft QGemm, integer
 ///    accumulation then one float32 requantization; DQ(a), DQ(b) → Add/Mul → Q becomes
-///    com.microsoft QLinearAdd/QLinearMul. On x86 the products need a uint8 activation (int8 is
+///    com.microsoft QLinearAdd/QLinearMul; DQ → GlobalAveragePool → Q becomes com.microsoft
+///    QLinearGlobalAveragePool. On x86 the products need a uint8 activation (int8 is
 ///    not fused); each DQ must feed only that node, and the node only that Q.
 ///
 /// What it leaves out changes no number: the NHWC layout and Transposes around QLinearConv, the
@@ -142,12 +143,25 @@ public enum OrtGraphOptimizer {
             }
             for ti in index.topologicalOrder {
                 let t = g.nodes[ti]
-                guard t.normalizedDomain.isEmpty, ["Conv", "MatMul", "Gemm", "Add", "Mul"].contains(t.opType), t.outputs.count == 1,
+                guard t.normalizedDomain.isEmpty, ["Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool"].contains(t.opType), t.outputs.count == 1,
                       !graphOutputs.contains(t.outputs[0]), let users = index.consumers[t.outputs[0]], users.count == 1,
                       g.nodes[users[0]].opType == "QuantizeLinear", g.nodes[users[0]].normalizedDomain.isEmpty else { continue }
                 let qi = users[0]
                 let q = g.nodes[qi]
                 let yType: DType = q.inputs.count >= 3 && !q.inputs[2].isEmpty ? (g.initializer(q.inputs[2])?.dtype ?? .uint8) : .uint8
+                if t.opType == "GlobalAveragePool" {
+                    // DQ → GlobalAveragePool → Q: com.microsoft QLinearGlobalAveragePool (exact integer sum, one requantization).
+                    guard let (ai, a) = dq(t.inputs[0], feeding: ti), dqType(g, a) == yType, [DType.uint8, .int8].contains(yType) else { continue }
+                    let fused = Node(name: t.name, opType: "QLinearGlobalAveragePool", domain: "com.microsoft",
+                                     inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
+                                     attributes: [Attribute(name: "channels_last", value: .int(0))])
+                    usedMicrosoft = true
+                    log.append("QLinearGlobalAveragePool '\(t.name)' ← DQ → GlobalAveragePool → Q '\(q.name)'")
+                    g.nodes[ti] = fused
+                    for r in [ai, qi].sorted(by: >) { g.nodes.remove(at: r) }
+                    changed = true
+                    break
+                }
                 guard t.inputs.count >= 2, let (ai, a) = dq(t.inputs[0], feeding: ti), let (bi, b) = dq(t.inputs[1], feeding: ti) else { continue }
                 let aType = dqType(g, a), bType = dqType(g, b)
                 var removed = [ai, bi, qi]

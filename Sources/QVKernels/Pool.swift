@@ -149,19 +149,53 @@ struct AveragePoolKernel: Kernel {
     }
 }
 
-/// ONNX GlobalAveragePool / GlobalMaxPool on float tensors (any rank ≥ 3).
+/// ONNX GlobalAveragePool / GlobalMaxPool on float tensors (any rank ≥ 3). Under Aidge semantics
+/// an integer tensor is pooled as Aidge's CPU backend does it (GlobalAveragePoolingImpl): per
+/// channel, the running mean m ← fma(x_i − m, 1/(i+1), m) in double, element by element, then
+/// std::round (half away from zero) and a cast back to the input's type.
 struct GlobalPoolKernel: Kernel {
+    /// MLAS's global average (MlasPoolGlobalKernel): four lane sums, lane l adding elements
+    /// 4i + l in order, reduced as (l0 + l2) + (l1 + l3); the elements past the last multiple of
+    /// 4 added one by one; then divided by the element count.
+    static func mlasMean(_ s: ArraySlice<Float>) -> Float {
+        var lanes: (Float, Float, Float, Float) = (0, 0, 0, 0)
+        var i = s.startIndex
+        while s.endIndex - i >= 4 {
+            lanes.0 += s[i]; lanes.1 += s[i + 1]; lanes.2 += s[i + 2]; lanes.3 += s[i + 3]
+            i += 4
+        }
+        var sum = (lanes.0 + lanes.2) + (lanes.1 + lanes.3)
+        while i < s.endIndex { sum += s[i]; i += 1 }
+        return sum / Float(s.count)
+    }
+
     let isMax: Bool
-    init(node: Node, ctx: KernelContext) throws { isMax = node.opType == "GlobalMaxPool" }
+    let aidge: Bool
+    init(node: Node, ctx: KernelContext) throws {
+        isMax = node.opType == "GlobalMaxPool"
+        aidge = ctx.semantics == .aidge
+    }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
+        if aidge, x.dtype.isInteger, x.rank >= 3 {
+            let inner = x.shape[2...].reduce(1, *), v = try intValues(x)
+            let y = (0..<(x.shape[0] * x.shape[1])).map { p -> Int64 in
+                let s = v[(p * inner)..<((p + 1) * inner)]
+                if isMax { return s.max() ?? 0 }
+                var mean = 0.0
+                // fma(x − m, 1/(i+1), m): one rounding, as std::fma<double>.
+                for (i, e) in s.enumerated() { mean = mean.addingProduct(Double(e) - mean, 1.0 / Double(i + 1)) }
+                return Int64(mean.rounded(.toNearestOrAwayFromZero))
+            }
+            return [wrapping(y, x.dtype, shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2))]
+        }
         guard x.dtype == .float, x.rank >= 3 else { throw QVError.unsupported("\(isMax ? "GlobalMaxPool" : "GlobalAveragePool") on \(x.dtype) \(x.shape)") }
         let inner = x.shape[2...].reduce(1, *)
         let v = x.floats!
         let y = (0..<(x.shape[0] * x.shape[1])).map { p -> Float in
             let s = v[(p * inner)..<((p + 1) * inner)]
-            return isMax ? (s.max() ?? 0) : s.reduce(0, +) / Float(inner)
+            return isMax ? (s.max() ?? 0) : Self.mlasMean(s)
         }
         return [Tensor(dtype: .float, shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2), storage: .f32(y))]
     }

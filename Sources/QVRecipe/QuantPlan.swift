@@ -64,6 +64,9 @@ public struct QuantPlan: Sendable {
 
     /// Ops that move or select integers without changing their scale.
     public static let transparentOps: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad"]
+    /// Ops that keep their input's scale and type but round (Aidge: the mean of integers, rounded
+    /// half away from zero): the same QuantInfo on both sides, and ties to report.
+    public static let averagingOps: Set<String> = ["GlobalAveragePool"]
 
     /// Analyses an Aidge-form graph. `inputScale` overrides the folded input's step
     /// (default 1/(2^(n−1)−1), Aidge's convention, with n the activation width).
@@ -234,7 +237,7 @@ public struct QuantPlan: Sendable {
             tensors[n.outputs[0]] = QuantInfo(dtype: .int32, step: b.step, assumed: a.assumed || b.assumed, assumedFrom: b.assumedFrom ?? a.assumedFrom)
         default:
             guard !intInputs.isEmpty else { return }
-            guard Self.transparentOps.contains(n.opType), let x = info(n.inputs[0]) else {
+            guard Self.transparentOps.contains(n.opType) || Self.averagingOps.contains(n.opType), let x = info(n.inputs[0]) else {
                 throw QVError.unsupported("\(n.opType) on the quantized tensor '\(intInputs[0])' has no quantized form qverify can place")
             }
             tensors[n.outputs[0]] = x

@@ -78,7 +78,7 @@ public enum Recipe {
     /// Every rule, in the order the driver tries them.
     public static func rules(for format: TargetFormat) -> [RewriteRule] {
         var r = [ConstantRules.fakeQuantizerToInteger, ConstantRules.fakeConstantToInteger, ConstantRules.widenNarrowQuantizer, ConstantRules.foldWeightQuantizer, ConstantRules.foldBiasQuantizer, InterfaceRules.quantizeFoldedInput]
-        if format == .qop { r += [AffineRules.affineToQOp, ElementwiseRules.sumToQOp] }
+        if format == .qop { r += [AffineRules.affineToQOp, ElementwiseRules.sumToQOp, ElementwiseRules.globalAveragePoolToQOp] }
         r += [AffineRules.affineToQDQ, ElementwiseRules.sumToQDQ, ElementwiseRules.requantizeToQDQ,
               ElementwiseRules.transparentToQDQ, InterfaceRules.dequantizeOutputs]
         return r

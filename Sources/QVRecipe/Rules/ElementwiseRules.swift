@@ -53,6 +53,25 @@ enum ElementwiseRules {
         return b.patch
     }
 
+    /// GlobalAveragePool(x_q) -> com.microsoft QLinearGlobalAveragePool(x_q, s, z, s, z)   (QOP, 8-bit)
+    static let globalAveragePoolToQOp = RewriteRule(
+        name: "global-average-pool-to-qlinear",
+        identity: "GlobalAveragePool(x_q) -> QLinearGlobalAveragePool(x_q, s_x, z_x, s_x, z_x)",
+        widens: true
+    ) { ctx, i, names in
+        let n = ctx.graph.nodes[i]
+        guard ctx.options.format == .qop, n.opType == "GlobalAveragePool", let xq = ctx.plan.tensors[n.inputs[0]],
+              ctx.dtype(n.inputs[0])?.isInteger == true, let yq = ctx.plan.tensors[n.outputs[0]],
+              [.int8, .uint8].contains(ctx.options.written(xq.dtype).dtype), ctx.options.written(xq.dtype).clip == nil else { return nil }
+        var b = PatchBuilder(names: names, options: ctx.options)
+        b.patch.remove = [i]
+        let ins = [n.inputs[0], b.scale("\(n.name)_x_scale", Float(xq.step)), b.zeroPoint("\(n.name)_x_zero_point", xq),
+                   b.scale("\(n.name)_y_scale", Float(yq.step)), b.zeroPoint("\(n.name)_y_zero_point", yq)]
+        b.patch.add.append(Node(name: names.fresh("\(n.name)_quant"), opType: "QLinearGlobalAveragePool", domain: "com.microsoft", inputs: ins,
+                                outputs: n.outputs, attributes: [Attribute(name: "channels_last", value: .int(0))]))
+        return b.patch
+    }
+
     /// Quantizer(x_q) -> QuantizeLinear(DQ(x_q), s_x · scale)   (Aidge requantizers, e.g. residual `_Res`)
     static let requantizeToQDQ = RewriteRule(
         name: "requantize-to-qdq",
@@ -77,12 +96,15 @@ enum ElementwiseRules {
         widens: true
     ) { ctx, i, names in
         let n = ctx.graph.nodes[i]
-        guard QuantPlan.transparentOps.contains(n.opType),
+        let averaging = QuantPlan.averagingOps.contains(n.opType)
+        guard QuantPlan.transparentOps.contains(n.opType) || averaging,
               let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
               let yq = ctx.plan.tensors[n.outputs[0]] else { return nil }
-        // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14).
+        // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14);
+        // averaging ops have a QLinear form there (globalAveragePoolToQOp).
         let written = ctx.options.written(xq.dtype).dtype
-        let integerOK = n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
+        let integerOK = averaging ? [.int8, .uint8].contains(written)
+            : n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
         if ctx.options.format == .qop, integerOK { return nil }
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
