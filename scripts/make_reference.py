@@ -182,8 +182,58 @@ def train_digits():
     return [p.astype(np.float32) for p in params]
 
 
-# Fixtures whose inputs are real data: name -> () -> (inputs, labels, PTQ calibration inputs).
-DATA = {"digits": digits_data}
+def bn(b, name, x, c):
+    """BatchNormalization with random (but plausible) statistics."""
+    scale = b.param(f"{name}_scale", [c], std=0.1)
+    b.inits[-1] = numpy_helper.from_array((1.0 + numpy_helper.to_array(b.inits[-1])).astype(np.float32), f"{name}_scale")
+    bias = b.param(f"{name}_bias", [c], std=0.05)
+    mean = b.param(f"{name}_mean", [c], std=0.05)
+    var = f"{name}_var"
+    b.inits.append(numpy_helper.from_array((1.0 + np.abs(b.rng.normal(0, 0.1, [c]))).astype(np.float32), var))
+    return b.op("BatchNormalization", name, [x, scale, bias, mean, var], epsilon=1e-5)
+
+
+def resnet():
+    """A ResNet-18-style net at reduced width: conv7x7/2 + BatchNorm + Relu + MaxPool 3x3/2, four
+    stages of two BasicBlocks (conv3x3-BN-Relu-conv3x3-BN, residual Add, Relu; the first block of
+    stages 2-4 strides 2 with a 1x1/2 conv + BN downsample skip), GlobalAveragePool, Flatten, Gemm.
+    20 convs, 3x64x64 input, 10 classes."""
+    b = Builder(16)
+    x = b.op("Relu", "stem_relu", [bn(b, "stem_bn", b.conv("stem_conv", "input", 3, 8, k=7, pads=3, stride=2), 8)])
+    x = b.op("MaxPool", "stem_pool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    c = 8
+    for stage, width in enumerate([8, 16, 32, 64], start=1):
+        for block in (1, 2):
+            n = f"l{stage}b{block}"
+            stride = 2 if stage > 1 and block == 1 else 1
+            y = b.op("Relu", f"{n}_relu1", [bn(b, f"{n}_bn1", b.conv(f"{n}_conv1", x, c, width, pads=1, stride=stride), width)])
+            y = bn(b, f"{n}_bn2", b.conv(f"{n}_conv2", y, width, width, pads=1), width)
+            skip = x if stride == 1 and c == width else bn(b, f"{n}_dsbn", b.conv(f"{n}_ds", x, c, width, k=1, stride=stride), width)
+            x = b.op("Relu", f"{n}_relu2", [b.op("Add", f"{n}_add", [y, skip])])
+            c = width
+    g = b.op("GlobalAveragePool", "gap", [x])
+    f = b.op("Flatten", "flatten", [g], axis=1)
+    b.fc("fc", f, 64, 10, out="output")
+    return b.model([1, 3, 64, 64], [1, 10]), [1, 3, 64, 64]
+
+
+def image_crops():
+    """(8 evaluation crops, no labels, 16 calibration crops): 64x64 crops of scikit-learn's two
+    sample photographs, pixel/255, NCHW, from fixed positions."""
+    from sklearn.datasets import load_sample_images
+    imgs = load_sample_images().images
+    rng = np.random.default_rng(99)
+    crops = []
+    for k in range(24):
+        im = imgs[k % 2]
+        y, x = rng.integers(0, im.shape[0] - 64), rng.integers(0, im.shape[1] - 64)
+        crops.append(im[y:y + 64, x:x + 64].transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+    crops = np.stack(crops)
+    return crops[:8], None, crops[8:]
+
+
+# Fixtures whose inputs are real data: name -> () -> (inputs, labels or None, PTQ calibration inputs).
+DATA = {"digits": digits_data, "resnet": image_crops}
 
 # fixture name -> (float model builder, precision (act, weight, bias), quantize_network options)
 FIXTURES = {
@@ -196,9 +246,13 @@ FIXTURES = {
     "uint8_act": (lenet, ("uint8", "int8", "int32"), {}),
     "cnn": (cnn, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
+    "resnet": (resnet, ("int8", "int8", "int32"), {}),
 }
 # Fixtures too large for committed intermediates (benchmark models).
-NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn", "digits"}
+NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn", "digits", "resnet"}
+# Fixtures with BatchNormalization: Aidge's PTQ leaves BN float (its CPU run then fails), so the
+# graph given to Aidge has BN fused into the convs first (aidge_core.fuse_batchnorm).
+FUSE_BN = {"resnet"}
 
 
 # ---------------------------------------------------------------- Aidge steps
@@ -207,8 +261,10 @@ def sha(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-def aidge_graph(float_path, precision):
+def aidge_graph(float_path, precision, fuse_bn=False):
     g = aidge_onnx.load_onnx(str(float_path))
+    if fuse_bn:
+        aidge_core.fuse_batchnorm(g)
     g.set_backend("cpu")
     g.set_datatype(aidge_core.dtype.float32)
     aq.auto_assign_node_precision(g, *(getattr(aidge_core.dtype, p) for p in precision))
@@ -327,7 +383,8 @@ def build_fixture(name, out_root):
     onnx.save(model, fpath)
     if name in DATA:
         x, labels, x_calib = DATA[name]()
-        np.save(out / "labels.npy", labels)
+        if labels is not None:
+            np.save(out / "labels.npy", labels)
     else:
         x = np.random.default_rng(1000).random((N_SAMPLES, *in_shape)).astype(np.float32)
         labels, x_calib = None, x
@@ -349,7 +406,7 @@ def build_fixture(name, out_root):
     calib = [aidge_core.Tensor(x_calib[i]) for i in range(len(x_calib))]
 
     def folded():
-        g = aidge_graph(fpath, precision)
+        g = aidge_graph(fpath, precision, name in FUSE_BN)
         opts = quantize(g, calib, options)
         aidge_onnx.export_onnx(g, str(out / "aidge_quantized_folded.onnx"), opset=21)
         canonicalize(out / "aidge_quantized_folded.onnx")
@@ -367,7 +424,7 @@ def build_fixture(name, out_root):
         return info
 
     def unfolded():
-        g = aidge_graph(fpath, precision)
+        g = aidge_graph(fpath, precision, name in FUSE_BN)
         opts = quantize(g, calib, dict(options, rescale_inputs=True, fold_graph=False))
         aidge_onnx.export_onnx(g, str(out / "aidge_quantized.onnx"), opset=21)
         canonicalize(out / "aidge_quantized.onnx")
@@ -381,7 +438,7 @@ def build_fixture(name, out_root):
 
     stage("folded", folded)
     stage("unfolded", unfolded)
-    if name in ("residual", "depthwise", "cnn"):
+    if name in ("residual", "depthwise", "cnn", "resnet"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}
     man["files"] = files

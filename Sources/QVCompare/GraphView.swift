@@ -68,7 +68,7 @@ public struct GraphView: Sendable {
         if let plan {
             for (name, _) in plan.quantizedInputs { if let s = sig[name] { latest[s] = Point(tensor: name, node: "", opType: "input", signature: s, quant: plan.tensors[name]); order.append(s) } }
         }
-        for i in index.topologicalOrder {
+        for i in Self.structuralOrder(g, index) {
             let n = g.nodes[i]
             let dataInputs = n.inputs.filter { !$0.isEmpty && !constant.contains($0) }
             if dataInputs.isEmpty {
@@ -77,6 +77,15 @@ public struct GraphView: Sendable {
             }
             guard let out = n.outputs.first, !out.isEmpty else { continue }
             let upstream = dataInputs.compactMap { sig[$0] }.first
+            // A binary op whose inputs all derive from one point (y + f(y), e.g. a rounding offset)
+            // is a function of that point, not a new compute op: it keeps the point's signature.
+            let inputSigs = dataInputs.compactMap { sig[$0] }
+            if dataInputs.count >= 2, inputSigs.count == dataInputs.count,
+               let base = inputSigs.min(by: { $0.chain.count < $1.chain.count }),
+               inputSigs.allSatisfy({ $0.kind == base.kind && $0.index == base.index && Array($0.chain.prefix(base.chain.count)) == base.chain }) {
+                sig[out] = base
+                continue
+            }
             if let kindName = Self.computeKinds[n.opType], dataInputs.count >= (["Add", "QLinearAdd", "Sub", "Mul", "QLinearMul"].contains(n.opType) ? 2 : 1) {
                 counters[kindName, default: 0] += 1
                 let s = Signature(kind: kindName, index: counters[kindName]!, chain: [])
@@ -106,6 +115,38 @@ public struct GraphView: Sendable {
         self.plan = plan
         self.computeOps = computeOps
         self.points = order.compactMap { latest[$0] }
+    }
+
+    /// A topological order fixed by the graph's structure alone: a post-order walk from the graph
+    /// outputs (in order) through each node's inputs (in slot order). Two graphs that compute the
+    /// same function through the same wiring get the same order, however their node lists are
+    /// sorted — so the n-th conv is the same conv on both sides even when parallel branches (a
+    /// downsample skip and the main path) are scheduled the other way round. Nodes no output
+    /// reaches follow in topological order.
+    static func structuralOrder(_ g: Graph, _ index: GraphIndex) -> [Int] {
+        var order: [Int] = [], state = [UInt8](repeating: 0, count: g.nodes.count)  // 0 new, 1 open, 2 done
+        for o in g.outputs {
+            guard let root = index.producer[o.name], state[root] == 0 else { continue }
+            // Iterative DFS: (node, next input slot).
+            var stack: [(Int, Int)] = [(root, 0)]
+            state[root] = 1
+            while let (n, slot) = stack.last {
+                let inputs = g.nodes[n].inputs
+                if slot < inputs.count {
+                    stack[stack.count - 1].1 += 1
+                    if !inputs[slot].isEmpty, let p = index.producer[inputs[slot]], state[p] == 0 {
+                        state[p] = 1
+                        stack.append((p, 0))
+                    }
+                } else {
+                    state[n] = 2
+                    order.append(n)
+                    stack.removeLast()
+                }
+            }
+        }
+        for i in index.topologicalOrder where state[i] == 0 { order.append(i) }
+        return order
     }
 
     static func biasInput(_ n: Node) -> String? {

@@ -361,7 +361,9 @@ public struct Harness: Sendable {
             let exact = n.differingBeyondTolerance - nearTies
             if exact > 0 {
                 findings.append(Finding(.warning, "rounding-ties", node: n.candidate!.node, model: "candidate",
-                    "\(exact) elements differ by one step at \(where_), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
+                    averagingNode(pairs[f].a!) != nil
+                        ? "\(exact) elements differ by one step at \(where_), every one a mean of integers exactly halfway between two steps: Aidge's running mean in double lands on either side of the half, an ONNX graph cannot follow it"
+                        : "\(exact) elements differ by one step at \(where_), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
             }
             if nearTies > 0 {
                 findings.append(Finding(.warning, "rounding-near-ties", node: n.candidate!.node, model: "candidate",

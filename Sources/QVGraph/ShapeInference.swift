@@ -62,7 +62,7 @@ public struct ShapeInference: Sendable {
         }
         switch (n.normalizedDomain, n.opType) {
         case ("", "Relu"), ("", "LeakyRelu"), ("", "Sigmoid"), ("", "Tanh"), ("", "Softmax"), ("", "Round"),
-             ("", "Clip"), ("", "Identity"), ("", "BatchNormalization"), ("", "Neg"), ("", "Abs"), ("", "Exp"),
+             ("", "Clip"), ("", "Identity"), ("", "BatchNormalization"), ("", "Neg"), ("", "Abs"), ("", "Sign"), ("", "Exp"),
              ("", "Sqrt"), ("", "Floor"), ("", "Ceil"), ("", "Dropout"), ("", "HardSigmoid"), ("", "HardSwish"),
              ("", "Erf"), ("", "LogSoftmax"):
             return same

@@ -72,7 +72,7 @@ struct UnaryKernel: Kernel {
     let alpha: Float
     let rounding: RoundingRule
 
-    static let ops: Set<String> = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Round", "Neg", "Abs", "Exp", "Sqrt", "Floor", "Ceil", "Identity"]
+    static let ops: Set<String> = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Round", "Neg", "Abs", "Exp", "Sqrt", "Floor", "Ceil", "Identity", "Sign"]
 
     init(node: Node, ctx: KernelContext) throws {
         op = node.opType
@@ -102,6 +102,7 @@ struct UnaryKernel: Kernel {
             case "Sqrt": y = v.map { $0.squareRoot() }
             case "Floor": y = v.map { $0.rounded(.down) }
             case "Ceil": y = v.map { $0.rounded(.up) }
+            case "Sign": y = v.map { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) }
             default: throw QVError.internalError("UnaryKernel \(op)")
             }
             return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
@@ -119,6 +120,7 @@ struct UnaryKernel: Kernel {
         case "Relu": return [wrapping(v.map { Swift.max($0, 0) }, x.dtype, shape: x.shape)]
         case "Neg": return [wrapping(v.map { 0 &- $0 }, x.dtype, shape: x.shape)]
         case "Abs": return [wrapping(v.map { Swift.abs($0) }, x.dtype, shape: x.shape)]
+        case "Sign": return [wrapping(v.map { $0.signum() }, x.dtype, shape: x.shape)]
         case "Round", "Floor", "Ceil": return [x]
         default: throw QVError.unsupported("\(op) on \(x.dtype)")
         }
@@ -255,10 +257,17 @@ struct BatchNormKernel: Kernel {
         guard x.dtype == .float, x.rank >= 2 else { throw QVError.unsupported("BatchNormalization on \(x.dtype) \(x.shape)") }
         let c = x.shape[1], inner = x.shape[2...].reduce(1, *)
         guard p.allSatisfy({ $0.count == c }) else { throw QVError.badInput("BatchNormalization parameters must have \(c) values") }
+        // onnxruntime's inference form (nn/batch_norm.h): per channel s = (1/√(var + ε))·scale and
+        // b = bias − mean·s, then y = x·s + b, each operation rounded to float32 on its own.
+        let s = (0..<c).map { ch -> Float in (1 / (p[3][ch] + epsilon).squareRoot()) * p[0][ch] }
+        let b = (0..<c).map { ch -> Float in p[1][ch] - p[2][ch] * s[ch] }
         var y = x.floats!
-        for i in 0..<y.count {
-            let ch = (i / inner) % c
-            y[i] = (y[i] - p[2][ch]) / (p[3][ch] + epsilon).squareRoot() * p[0][ch] + p[1][ch]
+        y.withUnsafeMutableBufferPointer { yb in
+            for i in 0..<yb.count {
+                let ch = (i / inner) % c
+                let product = yb[i] * s[ch]
+                yb[i] = product + b[ch]
+            }
         }
         return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
     }

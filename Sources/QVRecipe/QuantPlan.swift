@@ -45,6 +45,8 @@ public struct QuantPlan: Sendable {
     public var notes: [String] = []
     /// Steps chosen for folded weights (whose real step the file does not keep).
     public var weightSteps: [String: Double] = [:]
+    /// The order in which folded weights were met (topological), for choosing which to rescale.
+    var weightOrder: [String: Int] = [:]
     /// Fake-quantize quantizers (float zero point), whose integer type qverify assumes.
     public var fakeQuantizers: Set<String> = []
     /// Float-typed integer constants of a folded fake_quantize export, with the integer type assumed.
@@ -74,7 +76,7 @@ public struct QuantPlan: Sendable {
         // Folded weights have no step in the file. Start from 1/(2^(n−1)−1) and, where a
         // residual Add needs both branches on one step, solve for the weight step and redo.
         var overrides: [String: Double] = [:]
-        for _ in 0..<32 {
+        for _ in 0..<max(32, 4 * model.graph.nodes.count) {
             do {
                 self = try QuantPlan(model: model, inputScale: inputScale, weightSteps: overrides)
                 return
@@ -194,6 +196,7 @@ public struct QuantPlan: Sendable {
                 let maxQ = t.asDoubles()!.map { abs($0) }.max() ?? 1
                 let step = weightSteps[wName] ?? 1 / max(maxQ, 1)
                 weightSteps[wName] = step
+                weightOrder[wName] = weightOrder[wName] ?? weightOrder.count
                 w = QuantInfo(dtype: .int8, step: step, assumed: true, assumedFrom: wName)
                 tensors[wName] = w
                 fakeConstantTypes[wName] = .int8
@@ -204,6 +207,7 @@ public struct QuantPlan: Sendable {
                 let maxQ = t.asInt64s()?.map { abs($0) }.max() ?? 1
                 let step = weightSteps[wName] ?? 1 / Double(max(maxQ, 1))
                 weightSteps[wName] = step
+                weightOrder[wName] = weightOrder[wName] ?? weightOrder.count
                 w = QuantInfo(dtype: t.dtype, step: step, assumed: true, assumedFrom: wName)
                 tensors[wName] = w
             }
@@ -228,8 +232,16 @@ public struct QuantPlan: Sendable {
             }
             if abs(a.step - b.step) > 1e-6 * b.step {
                 // A folded branch whose step rests on an assumed weight step: solve for that step.
-                if let w = b.assumedFrom, a.assumedFrom != w, let ws = weightSteps[w] { throw RescaleWeight(weight: w, step: ws * a.step / b.step) }
+                // Rescale the weight met later in topological order: it lies on its own branch only
+                // (an identity skip's last weight is also upstream of the main branch, so rescaling
+                // it would move both sides and never meet).
+                let orders = weightOrder
+                let order = { (w: String?) -> Int in w.flatMap { orders[$0] } ?? -1 }
+                if order(b.assumedFrom) >= order(a.assumedFrom), let w = b.assumedFrom, a.assumedFrom != w, let ws = weightSteps[w] {
+                    throw RescaleWeight(weight: w, step: ws * a.step / b.step)
+                }
                 if let w = a.assumedFrom, let ws = weightSteps[w] { throw RescaleWeight(weight: w, step: ws * b.step / a.step) }
+                if let w = b.assumedFrom, let ws = weightSteps[w] { throw RescaleWeight(weight: w, step: ws * a.step / b.step) }
                 guard abs(a.step - b.step) <= 1e-3 * b.step else {
                     throw QVError.unsupported("\(n.opType) of integers with different real steps (\(a.step) vs \(b.step)): the sum has no single scale")
                 }

@@ -117,6 +117,24 @@ final class VerifyTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: saved + "/sample_\(k)/inputs.npz"))
     }
 
+    /// A real architecture quantized by real Aidge (ResNet-18-style: BatchNorm, identity and 1x1
+    /// downsample skips, GlobalAveragePool): both exports convert and verify with 0 output
+    /// differences. The downsample and main branches are aligned by structure (they used to pair
+    /// conv#7 with the other branch's conv, "up to 167 steps"); the folded identity skips solve.
+    func testResNetStyleExportsVerifyWithEqualOutputs() throws {
+        for e in ["aidge_quantized", "aidge_quantized_folded"] {
+            let r = try runQVerify(["verify", "Reference/resnet/\(e).onnx", "--inputs", "Reference/resnet/calib_inputs.npy", "--targets", "none",
+                                    "--aidge-scaling-factors", "Reference/resnet/\(e).sf.json"])
+            XCTAssertEqual(r.exitCode, 0, e + r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("qop: equivalent, output 0/80 elements differ (max 0 steps)"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("output 0/80 elements differ (max 0 steps)\n  qop"), r.stdout)
+            XCTAssertFalse(r.stdout.contains("divergence ["), r.stdout)
+            // The only QDQ warning: one stem element whose x·sf is within an ulp of a rounding
+            // boundary — the ONNX graph can only divide by float32(1/sf).
+            XCTAssertTrue(r.stdout.contains("warning rounding-near-ties [stem_conv_Scaling]: 1 elements"), r.stdout)
+        }
+    }
+
     func testCompareOfAidgesZeroBiasExportExitsOneWithJUnitFailures() throws {
         let dir = tmp.appendingPathComponent("zb").path
         let r = try runQVerify(["compare", "Reference/lenet/aidge_quantized.onnx", "Reference/lenet/aidge_qdq.onnx",

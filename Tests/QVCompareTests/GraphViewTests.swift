@@ -23,6 +23,26 @@ final class GraphViewTests: XCTestCase {
         XCTAssertEqual(ours.points[1].opType, "QLinearConv")
     }
 
+    /// Points are numbered by the graph's structure, not by the order nodes are listed or
+    /// scheduled: the same ResNet with its node list reversed, or converted (which emits the
+    /// downsample and main branches in another order), gives each conv the same signature and
+    /// the same weights.
+    func testSignaturesDoNotDependOnNodeOrder() throws {
+        let m = try OnnxFile.load(TestPaths.reference("resnet/aidge_quantized_folded.onnx"))
+        var reversed = m
+        reversed.graph.nodes.reverse()
+        let a = try GraphView(m), b = try GraphView(reversed)
+        XCTAssertEqual(a.points.map(\.signature), b.points.map(\.signature))
+        XCTAssertEqual(a.points.map(\.tensor), b.points.map(\.tensor))
+        let converted = try GraphView(try Recipe.convert(m, options: ConvertOptions(format: .qop)).model)
+        XCTAssertEqual(a.computeOps.count, 29, "20 convs, 8 adds, 1 fc")
+        for (sig, op) in a.computeOps where sig.kind == "conv" {
+            let other = try XCTUnwrap(converted.computeOps[sig], "\(sig)")
+            // The conversion keeps Aidge's node names as prefixes (conv → conv_quant): same layer.
+            XCTAssertTrue(other.node.hasPrefix(op.node), "\(sig): \(op.node) vs \(other.node)")
+        }
+    }
+
     func testResidualRequantizerAndFloatModelAlign() throws {
         let aidge = try view("residual/aidge_quantized_folded.onnx")
         XCTAssertTrue(aidge.points.map(\.signature.description).contains("conv#1→Relu→requant"), "\(aidge.points.map(\.signature.description))")

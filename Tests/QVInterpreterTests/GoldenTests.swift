@@ -179,9 +179,9 @@ final class GoldenTests: XCTestCase {
                 models += 1
             }
         }
-        XCTAssertEqual(models, 22)
-        XCTAssertEqual(tensors, 2 * 267)
-        XCTAssertEqual(elements, 2 * 893_040)
+        XCTAssertEqual(models, 26)
+        XCTAssertEqual(tensors, 2 * 345)
+        XCTAssertEqual(elements, 2 * 1_557_952)
         print("onnxruntime bit for bit: \(models) models, \(tensors / 2) tensors, \(elements / 2) elements, batched and one by one")
     }
 
@@ -223,6 +223,28 @@ final class GoldenTests: XCTestCase {
             XCTAssertEqual(steps.filter { $0 > 0.5 }.count, allowed, model)
             XCTAssertLessThanOrEqual(steps.max()!, 1.5, model)
         }
+    }
+
+    /// The real-architecture and real-data fixtures (no committed intermediates: too large or not
+    /// needed) against Aidge's CPU backend: a ResNet-18-style net (20 convs, BatchNorm fused by
+    /// Aidge, identity and downsample skips, GlobalAveragePool) and the digits MLP, both exports.
+    func testRealArchitecturesMatchAidgeExactly() throws {
+        var runs = 0
+        for f in ["resnet", "digits"] {
+            for (model, inputs, golden) in [("aidge_quantized_folded.onnx", "aidge_folded_inputs.npy", "aidge_cpu_folded.npy"),
+                                            ("aidge_quantized.onnx", "calib_inputs.npy", "aidge_cpu_quantized.npy")] {
+                let c = Case(fixture: f, model: model, inputs: inputs, semantics: .aidge, golden: golden, intermediates: nil)
+                let m = try OnnxFile.load(TestPaths.reference("\(f)/\(model)"))
+                let interp = try Interpreter(model: m, semantics: .aidge)
+                let samples = try InputSet.load(TestPaths.reference("\(f)/\(inputs)"), inputs: m.graph.runtimeInputs)
+                let out = try Tensor.stack(try interp.run(batch: samples).map { $0.outputs[m.graph.outputs[0].name]! })
+                let g = try Npy.load(TestPaths.reference("\(f)/\(c.golden)"))
+                XCTAssertEqual(out.count, g.count)
+                XCTAssertTrue(TensorDiff(out.reshaped(g.shape), g).ok, "\(f)/\(model)")
+                runs += 1
+            }
+        }
+        XCTAssertEqual(runs, 4)
     }
 
     func testAidgesZeroBiasQdqExportDiffersFromTheQuantizedGraphWhileTheBiasFixMatches() throws {

@@ -72,7 +72,8 @@ final class RuleTests: XCTestCase {
         let all = Recipe.rules(for: .qop) + Recipe.rules(for: .qdq)
         let names = Set(all.map(\.name))
         XCTAssertEqual(names, ["fake-quantizer-to-integer", "fake-constant-to-integer", "widen-narrow-quantizer", "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
-                               "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output"])
+                               "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output",
+                               "global-average-pool-to-qlinear"])
         XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
     }
 

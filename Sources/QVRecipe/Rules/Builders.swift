@@ -74,6 +74,18 @@ extension RewriteContext {
         if let i = graph.inputs.first(where: { $0.name == name }) { return i.dtype }
         return (try? ShapeInference(graph))?.facts[name]?.dtype
     }
+    /// The current shape of a tensor when inference knows it.
+    func shape(_ name: String) -> [Int]? {
+        if let t = graph.initializer(name) { return t.shape }
+        return (try? ShapeInference(graph))?.facts[name]?.shape
+    }
+
+    /// Elements averaged per output of a GlobalAveragePool on `input` (nil when the shape is unknown).
+    func averagedCount(_ input: String) -> Int? {
+        guard let s = shape(input), s.count >= 3 else { return nil }
+        return s[2...].reduce(1, *)
+    }
+
     func consumers(_ tensor: String) -> [Int] { index.consumers[tensor] ?? [] }
     func producer(_ tensor: String) -> Int? { index.producer[tensor] }
     /// The Aidge quantizer that alone reads `tensor` (an accumulator), with its output's quantization.

@@ -53,7 +53,8 @@ enum ElementwiseRules {
         return b.patch
     }
 
-    /// GlobalAveragePool(x_q) -> com.microsoft QLinearGlobalAveragePool(x_q, s, z, s, z)   (QOP, 8-bit)
+    /// GlobalAveragePool(x_q) -> com.microsoft QLinearGlobalAveragePool(x_q, s, z, s, z)   (QOP, 8-bit,
+    /// odd windows: an even one can hold exact ties, which take the QDQ form in transparentToQDQ)
     static let globalAveragePoolToQOp = RewriteRule(
         name: "global-average-pool-to-qlinear",
         identity: "GlobalAveragePool(x_q) -> QLinearGlobalAveragePool(x_q, s_x, z_x, s_x, z_x)",
@@ -62,7 +63,8 @@ enum ElementwiseRules {
         let n = ctx.graph.nodes[i]
         guard ctx.options.format == .qop, n.opType == "GlobalAveragePool", let xq = ctx.plan.tensors[n.inputs[0]],
               ctx.dtype(n.inputs[0])?.isInteger == true, let yq = ctx.plan.tensors[n.outputs[0]],
-              [.int8, .uint8].contains(ctx.options.written(xq.dtype).dtype), ctx.options.written(xq.dtype).clip == nil else { return nil }
+              [.int8, .uint8].contains(ctx.options.written(xq.dtype).dtype), ctx.options.written(xq.dtype).clip == nil,
+              let count = ctx.averagedCount(n.inputs[0]), count % 2 == 1 else { return nil }  // odd window: no exact tie
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
         let ins = [n.inputs[0], b.scale("\(n.name)_x_scale", Float(xq.step)), b.zeroPoint("\(n.name)_x_zero_point", xq),
@@ -101,9 +103,9 @@ enum ElementwiseRules {
               let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
               let yq = ctx.plan.tensors[n.outputs[0]] else { return nil }
         // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14);
-        // averaging ops have a QLinear form there (globalAveragePoolToQOp).
+        // an average has an exact QLinear form only over an odd window (globalAveragePoolToQOp).
         let written = ctx.options.written(xq.dtype).dtype
-        let integerOK = averaging ? [.int8, .uint8].contains(written)
+        let integerOK = averaging ? [.int8, .uint8].contains(written) && (ctx.averagedCount(n.inputs[0]).map { $0 % 2 == 1 } ?? false)
             : n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
         if ctx.options.format == .qop, integerOK { return nil }
         var b = PatchBuilder(names: names, options: ctx.options)
@@ -114,7 +116,20 @@ enum ElementwiseRules {
         op.inputs[0] = xf
         op.outputs[0] = yf
         b.patch.add.append(op)
-        b.quantize(yf, into: n.outputs[0], yq, name: names.fresh("\(n.name)_quantize"))
+        var rounded = yf
+        if averaging, let count = ctx.averagedCount(n.inputs[0]), count % 2 == 0, count <= 128 {
+            // Aidge rounds the mean of N integers half away from zero, QuantizeLinear half to even.
+            // Means are multiples of 1/N steps, so y + sign(y)·step/(4N) moves only exact ties (to
+            // Aidge's side) and no other value across a rounding boundary; the float mean's error
+            // stays far below step/(4N) for N ≤ 128.
+            let sign = names.fresh("\(n.outputs[0])_sign"), offset = names.fresh("\(n.outputs[0])_tie_offset")
+            rounded = names.fresh("\(n.outputs[0])_half_away")
+            let c = b.scale("\(n.name)_tie_step", Float(yq.step / Double(4 * count)))
+            b.patch.add.append(Node(name: names.fresh("\(n.name)_sign"), opType: "Sign", inputs: [yf], outputs: [sign]))
+            b.patch.add.append(Node(name: names.fresh("\(n.name)_tie_offset"), opType: "Mul", inputs: [sign, c], outputs: [offset]))
+            b.patch.add.append(Node(name: names.fresh("\(n.name)_half_away"), opType: "Add", inputs: [yf, offset], outputs: [rounded]))
+        }
+        b.quantize(rounded, into: n.outputs[0], yq, name: names.fresh("\(n.name)_quantize"))
         return b.patch
     }
 }
