@@ -217,7 +217,47 @@ def resnet():
     return b.model([1, 3, 64, 64], [1, 10]), [1, 3, 64, 64]
 
 
-def image_crops():
+def mobilenet(relu6=False):
+    """A MobileNetV2-style net at reduced width: conv3x3/2 + BN + activation, inverted residual
+    blocks (1x1 expand + BN + activation, depthwise 3x3 + BN + activation, 1x1 linear bottleneck +
+    BN; a residual Add when stride 1 and widths match), 1x1 head conv, GlobalAveragePool, Gemm.
+    The activation is Relu (Aidge's PTQ does not quantize Clip); mobilenet_relu6 is the same net
+    with ReLU6 as Clip(0, 6), for onnxruntime's quantize_static."""
+    b = Builder(17)
+
+    def act(name, x):
+        if relu6:
+            lo, hi = f"{name}_min", f"{name}_max"
+            if not any(i.name == lo for i in b.inits):
+                b.inits += [numpy_helper.from_array(np.array(0, np.float32), lo), numpy_helper.from_array(np.array(6, np.float32), hi)]
+            return b.op("Clip", name, [x, lo, hi])
+        return b.op("Relu", name, [x])
+
+    x = act("stem_act", bn(b, "stem_bn", b.conv("stem_conv", "input", 3, 8, k=3, pads=1, stride=2), 8))
+    c = 8
+    # (expansion, out width, stride) per block
+    for k, (t, width, stride) in enumerate([(1, 8, 1), (4, 12, 2), (4, 12, 1), (4, 16, 2), (4, 16, 1), (4, 24, 2), (4, 24, 1)], start=1):
+        n = f"ir{k}"
+        hidden = c * t
+        y = x
+        if t != 1:
+            y = act(f"{n}_act1", bn(b, f"{n}_bn1", b.conv(f"{n}_expand", y, c, hidden, k=1), hidden))
+        y = act(f"{n}_act2", bn(b, f"{n}_bn2", b.conv(f"{n}_dw", y, hidden, hidden, k=3, pads=1, stride=stride, group=hidden), hidden))
+        y = bn(b, f"{n}_bn3", b.conv(f"{n}_project", y, hidden, width, k=1), width)
+        x = b.op("Add", f"{n}_add", [y, x]) if stride == 1 and c == width else y
+        c = width
+    x = act("head_act", bn(b, "head_bn", b.conv("head_conv", x, c, 48, k=1), 48))
+    g = b.op("GlobalAveragePool", "gap", [x])
+    f = b.op("Flatten", "flatten", [g], axis=1)
+    b.fc("fc", f, 48, 10, out="output")
+    return b.model([1, 3, 96, 96], [1, 10]), [1, 3, 96, 96]
+
+
+def mobilenet_relu6():
+    return mobilenet(relu6=True)
+
+
+def image_crops(size=64):
     """(8 evaluation crops, no labels, 16 calibration crops): 64x64 crops of scikit-learn's two
     sample photographs, pixel/255, NCHW, from fixed positions."""
     from sklearn.datasets import load_sample_images
@@ -226,14 +266,14 @@ def image_crops():
     crops = []
     for k in range(24):
         im = imgs[k % 2]
-        y, x = rng.integers(0, im.shape[0] - 64), rng.integers(0, im.shape[1] - 64)
-        crops.append(im[y:y + 64, x:x + 64].transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+        y, x = rng.integers(0, im.shape[0] - size), rng.integers(0, im.shape[1] - size)
+        crops.append(im[y:y + size, x:x + size].transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
     crops = np.stack(crops)
     return crops[:8], None, crops[8:]
 
 
 # Fixtures whose inputs are real data: name -> () -> (inputs, labels or None, PTQ calibration inputs).
-DATA = {"digits": digits_data, "resnet": image_crops}
+DATA = {"digits": digits_data, "resnet": image_crops, "mobilenet": lambda: image_crops(96), "mobilenet_relu6": lambda: image_crops(96)}
 
 # fixture name -> (float model builder, precision (act, weight, bias), quantize_network options)
 FIXTURES = {
@@ -247,12 +287,15 @@ FIXTURES = {
     "cnn": (cnn, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
+    "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),
+    # onnxruntime-only: Aidge's PTQ leaves Clip float (it logs an error and returns a float graph).
+    "mobilenet_relu6": (mobilenet_relu6, ("int8", "int8", "int32"), {"ort_only": True}),
 }
 # Fixtures too large for committed intermediates (benchmark models).
-NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn", "digits", "resnet"}
+NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn", "digits", "resnet", "mobilenet"}
 # Fixtures with BatchNormalization: Aidge's PTQ leaves BN float (its CPU run then fails), so the
 # graph given to Aidge has BN fused into the convs first (aidge_core.fuse_batchnorm).
-FUSE_BN = {"resnet"}
+FUSE_BN = {"resnet", "mobilenet"}
 
 
 # ---------------------------------------------------------------- Aidge steps
@@ -436,9 +479,10 @@ def build_fixture(name, out_root):
         save_npz(out / "aidge_cpu_quantized_intermediates.npz", inter, out / "aidge_quantized.onnx")
         return info
 
-    stage("folded", folded)
-    stage("unfolded", unfolded)
-    if name in ("residual", "depthwise", "cnn", "resnet"):
+    if not options.get("ort_only"):
+        stage("folded", folded)
+        stage("unfolded", unfolded)
+    if name in ("residual", "depthwise", "cnn", "resnet", "mobilenet", "mobilenet_relu6"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}
     man["files"] = files

@@ -1,3 +1,4 @@
+import Foundation
 import QVGraph
 import QVInterpreter
 import QVKernels
@@ -287,6 +288,11 @@ public struct Harness: Sendable {
         var first: Int?
         var firstExplainedByTies = false
         var confirmedConsequences = false
+        /// Points whose every difference beyond tolerance is a tie or near-tie (causes of their own).
+        var tiePoints: [Int] = []
+        /// Points found by the put-back pass to add (near-)ties of their own to upstream
+        /// consequences, with how many elements those are.
+        var laterTies: [Int: Int] = [:]
     }
 
     func classify(name: String, _ pairs: [Pair], _ acc: Accumulated, samples: SampleSource,
@@ -310,20 +316,34 @@ public struct Harness: Sendable {
                 if c.firstExplainedByTies { status = .ties }
             }
             let stats = s.tensorStats(step: step)
-            if status == .downstream, c.firstExplainedByTies, stats.maxSteps.map({ $0 <= 1.5 }) == true { status = .ties }
+            if s.beyond > 0, s.ties + s.nearTies == s.beyond {
+                c.tiePoints.append(i)
+                if status == .downstream { status = .ties }
+            }
             c.nodes.append(NodeReport(signature: pa.signature.description, reference: Self.ref(pa), candidate: Self.ref(pb), status: status,
                                       stats: stats, differingBeyondTolerance: s.beyond, toleranceSteps: tol,
                                       ties: c.first == i ? s.ties : nil, wraps: c.first == i ? s.wraps : nil,
                                       stepHistogram: s.histogram.isEmpty ? nil : s.histogram, worst: s.worst.isEmpty ? nil : s.worst))
         }
-        // A first divergence made only of (near-)ties can move later nodes by more than a step.
-        // Put the reference's values back there in the candidate and run it again: later nodes
-        // that then match were consequences, not new differences.
-        if let f = c.first, c.firstExplainedByTies, c.nodes.contains(where: { $0.status == .downstream }),
-           let matched = try laterNodesMatchWithReferenceValuesAt(f, pairs: pairs, nodes: c.nodes, samples: samples,
-                                                                  interpreters: interpreters, threads: threads) {
-            c.confirmedConsequences = matched
-            if matched {
+        // Ties and near-ties can move later nodes by more than a step. Put the reference's values
+        // back at the tie points and run the candidate again: later nodes that then match were
+        // consequences. The earliest node still differing is another cause when all its remaining
+        // differences are (near-)ties: add it and repeat; otherwise it is a divergence of its own.
+        if c.firstExplainedByTies, c.nodes.contains(where: { $0.status == .downstream }) {
+            var points = c.tiePoints
+            for _ in 0..<pairs.count {
+                guard let outcome = try putBack(points, pairs: pairs, nodes: c.nodes, samples: samples, interpreters: interpreters, threads: threads) else { break }
+                guard let (node, allTies, differing) = outcome else {
+                    c.confirmedConsequences = true
+                    break
+                }
+                guard allTies, !points.contains(node) else { break }
+                c.laterTies[node] = differing
+                points.append(node)
+                points.sort()
+            }
+            if c.confirmedConsequences {
+                c.tiePoints = points
                 for k in c.nodes.indices where c.nodes[k].status == .downstream { c.nodes[k].status = .ties }
             }
         }
@@ -357,27 +377,36 @@ public struct Harness: Sendable {
         let where_ = "reference '\(n.reference!.node)' ↔ candidate '\(n.candidate!.node)'"
         let worst = n.worst?.first.map { " (worst: sample \($0.sample), element \($0.index))" } ?? ""
         if c.firstExplainedByTies {
-            let nearTies = acc.pairs[f].nearTies
-            let exact = n.differingBeyondTolerance - nearTies
-            if exact > 0 {
-                findings.append(Finding(.warning, "rounding-ties", node: n.candidate!.node, model: "candidate",
-                    averagingNode(pairs[f].a!) != nil
-                        ? "\(exact) elements differ by one step at \(where_), every one a mean of integers exactly halfway between two steps: Aidge's running mean in double lands on either side of the half, an ONNX graph cannot follow it"
-                        : "\(exact) elements differ by one step at \(where_), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
-            }
-            if nearTies > 0 {
-                findings.append(Finding(.warning, "rounding-near-ties", node: n.candidate!.node, model: "candidate",
-                    referenceScalingFactors.isEmpty
-                        ? "\(nearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file (pass --aidge-scaling-factors)"
-                        : "\(nearTies) elements differ by one step at \(where_) where x·sf lies within one float32 ulp of a rounding boundary: the reference uses Aidge's exact sf, the ONNX model can only divide by the stored float32 1/sf, which rounds these values the other way"))
+            for t in c.tiePoints {
+                guard let p = c.nodes.first(where: { $0.reference?.tensor == pairs[t].a?.tensor && $0.candidate?.tensor == pairs[t].b?.tensor }) else { continue }
+                let at = "reference '\(p.reference!.node)' ↔ candidate '\(p.candidate!.node)'"
+                if let own = c.laterTies[t] {
+                    findings.append(Finding(.warning, "rounding-ties", node: p.candidate!.node, model: "candidate",
+                        "\(own) elements differ by one step at \(at) beyond the consequences of the ties upstream, every one a tie or near-tie of this quantizer's own rounding"))
+                    continue
+                }
+                let nearTies = acc.pairs[t].nearTies
+                let exact = p.differingBeyondTolerance - nearTies
+                if exact > 0 {
+                    findings.append(Finding(.warning, "rounding-ties", node: p.candidate!.node, model: "candidate",
+                        averagingNode(pairs[t].a!) != nil
+                            ? "\(exact) elements differ by one step at \(at), every one a mean of integers exactly halfway between two steps: Aidge's running mean in double lands on either side of the half, an ONNX graph cannot follow it"
+                            : "\(exact) elements differ by one step at \(at), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
+                }
+                if nearTies > 0 {
+                    findings.append(Finding(.warning, "rounding-near-ties", node: p.candidate!.node, model: "candidate",
+                        referenceScalingFactors.isEmpty
+                            ? "\(nearTies) elements differ by one step at \(at) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file (pass --aidge-scaling-factors)"
+                            : "\(nearTies) elements differ by one step at \(at) where x·sf lies within one float32 ulp of a rounding boundary: the reference uses Aidge's exact sf, the ONNX model can only divide by the stored float32 1/sf, which rounds these values the other way"))
+                }
             }
             if c.confirmedConsequences {
                 findings.append(Finding(.info, "tie-consequences", node: n.candidate!.node, model: "candidate",
-                    "later nodes differ by more than one step only as consequences: with the reference's values put back at \(where_), every later node matches"))
+                    "later nodes differ only as consequences: with the reference's values put back at \(c.tiePoints.count == 1 ? where_ : "the \(c.tiePoints.count) points whose differences are all (near-)ties"), every later node matches"))
             }
             for w in c.nodes where w.status == .downstream {
                 findings.append(Finding(.error, "divergence", node: w.candidate?.node ?? "", model: "candidate",
-                    "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature), more than the one-step consequences of the ties upstream"))
+                    "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature); not explained by the (near-)ties upstream: with the reference's values put back there, differences remain that are no rounding tie of the reference"))
             }
         } else {
             findings.append(Finding(.error, "first-divergence", node: n.candidate!.node, model: "candidate",
@@ -454,60 +483,81 @@ public struct Harness: Sendable {
         }
     }
 
-    /// A second streaming pass: reruns the candidate with pair `f`'s tensor replaced by the
-    /// reference's values (quantized with the candidate's parameters) and says whether every node
-    /// marked downstream then matches; nil when the values cannot be put back.
-    func laterNodesMatchWithReferenceValuesAt(_ f: Int, pairs: [Pair], nodes: [NodeReport], samples: SampleSource,
-                                              interpreters: (Interpreter, Interpreter), threads: Int) throws -> Bool? {
-        guard let paF = pairs[f].a, let pb = pairs[f].b, samples.count > 0 else { return nil }
+    /// A further streaming pass: reruns the candidate with the tensors of pairs `points` replaced
+    /// by the reference's values (quantized with the candidate's parameters). Returns nil when the
+    /// values cannot be put back; .some(nil) when every node marked downstream then matches; else
+    /// the earliest such node that still differs and whether all its remaining differences are
+    /// ties or near-ties of the reference's own rounding.
+    func putBack(_ points: [Int], pairs: [Pair], nodes: [NodeReport], samples: SampleSource,
+                 interpreters: (Interpreter, Interpreter), threads: Int) throws -> (node: Int, allTies: Bool, differing: Int)?? {
+        let targets = points.compactMap { f -> (Point, Point)? in
+            guard let a = pairs[f].a, let b = pairs[f].b else { return nil }
+            return (a, b)
+        }
+        guard targets.count == points.count, !targets.isEmpty, samples.count > 0 else { return nil }
         let (ia, ib) = interpreters
-        let later = nodes.indices.filter { nodes[$0].status == .downstream }
+        let later = nodes.indices.filter { nodes[$0].status == .downstream && !points.contains($0) }
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
         let (keepA, keepB) = keptTensors(pairs)
-        let (reference, candidate, tolerance) = (self.reference, self.candidate, self.tolerance)
-        var allMatch = true, possible = true
+        let harness = self
+        // Per later node: (differing, of which (near-)ties); nil entry: could not compare.
+        var counts = [Int: (Int, Int)](), possible = true
         try inOrderParallel(count: samples.count, chunk: 8, threads: threads, prepare: { range in try range.map { try samples.sample($0) } },
-                            work: { (raw: [[String: Tensor]]) -> Bool? in
-            let feedsA = raw.map { Self.feeds($0, inputOrder, reference) }
+                            work: { (raw: [[String: Tensor]]) -> [Int: (Int, Int)]? in
+            let feedsA = raw.map { Self.feeds($0, inputOrder, harness.reference) }
             let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
+            var part = [Int: (Int, Int)]()
             for (j, sample) in raw.enumerated() {
-                guard let ta = resA[j].intermediates[paF.tensor] ?? resA[j].outputs[paF.tensor] ?? feedsA[j][paF.tensor] else { return nil }
-                let values = Self.real(ta, paF.quant)
-                let per = values.count
-                let replace: (Tensor) throws -> Tensor = { t in
-                    guard t.count == per else { throw QVError.internalError("put-back size \(per) for '\(pb.tensor)' of \(t.count)") }
-                    if let q = pb.quant, let range = t.dtype.integerRange {
-                        let ints = values.map { v -> Int32 in
-                            let r = (v / q.step).rounded(.toNearestOrEven) + Double(q.zeroPoint)
-                            return Int32(min(max(r, Double(range.lowerBound)), Double(range.upperBound)))
-                        }
-                        return Tensor(ints, shape: t.shape, dtype: t.dtype)
-                    }
-                    guard t.dtype == .float else { throw QVError.internalError("cannot put back values into \(t.dtype)") }
-                    return Tensor(values.map { Float($0) }, shape: t.shape)
+                var replacing: [String: (Tensor) throws -> Tensor] = [:]
+                for (pa, pb) in targets {
+                    guard let ta = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor] ?? feedsA[j][pa.tensor] else { return nil }
+                    let values = Self.real(ta, pa.quant)
+                    replacing[pb.tensor] = { t in try Self.quantized(values, like: t, pb.quant) }
                 }
-                let feedsB = Self.feeds(sample, inputOrder, candidate)
-                guard let r = try? ib.run(feedsB, keepIntermediates: true, replacing: [pb.tensor: replace], only: keepB) else { return nil }
+                let feedsB = Self.feeds(sample, inputOrder, harness.candidate)
+                guard let r = try? ib.run(feedsB, keepIntermediates: true, replacing: replacing, only: keepB) else { return nil }
                 for i in later {
                     guard let pa = pairs[i].a, let pbi = pairs[i].b,
                           let x = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor],
                           let y = r.intermediates[pbi.tensor] ?? r.outputs[pbi.tensor] else { return nil }
                     let ra = Self.real(x, pa.quant), rb = Self.real(y, pbi.quant)
-                    guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return false }
+                    guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return nil }
                     let bothQuantized = pa.quant != nil && pbi.quant != nil
-                    let limit = Self.stepLimit(tolerance: tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]), bothQuantized: bothQuantized)
-                    for e in 0..<ra.count where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit { return false }
+                    let limit = Self.stepLimit(tolerance: harness.tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]), bothQuantized: bothQuantized)
+                    let qn = harness.quantizerNode(pa)
+                    let pre = qn.flatMap { resA[j].intermediates[$0.inputs[0]] ?? feedsA[j][$0.inputs[0]] }?.asDoubles()
+                    let rule = qn.flatMap { harness.reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
+                    for e in 0..<ra.count where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit {
+                        let tie = rule.map { r in pre.map { e < $0.count && (r.isTie($0[e]) || r.isNearTie($0[e])) } ?? false } ?? false
+                        let c = part[i] ?? (0, 0)
+                        part[i] = (c.0 + 1, c.1 + (tie ? 1 : 0))
+                    }
                 }
             }
-            return true
-        }, consume: { _, _, ok in
-            switch ok {
-            case nil: possible = false
-            case false?: allMatch = false
-            case true?: break
-            }
+            return part
+        }, consume: { _, _, part in
+            guard let part else { possible = false; return }
+            for (i, c) in part { let t = counts[i] ?? (0, 0); counts[i] = (t.0 + c.0, t.1 + c.1) }
         })
-        return possible ? allMatch : nil
+        guard possible else { return nil }
+        guard let first = counts.keys.min() else { return .some(nil) }
+        let c = counts[first]!
+        return .some((first, c.0 == c.1, c.0))
+    }
+
+    /// Real values as the integers of a candidate tensor shaped like `t` (round half to even,
+    /// saturate), or as float32 for a float tensor.
+    static func quantized(_ values: [Double], like t: Tensor, _ q: QuantInfo?) throws -> Tensor {
+        guard t.count == values.count else { throw QVError.internalError("put-back size \(values.count) for a tensor of \(t.count)") }
+        if let q, let range = t.dtype.integerRange {
+            let ints = values.map { v -> Int32 in
+                let r = (v / q.step).rounded(.toNearestOrEven) + Double(q.zeroPoint)
+                return Int32(min(max(r, Double(range.lowerBound)), Double(range.upperBound)))
+            }
+            return Tensor(ints, shape: t.shape, dtype: t.dtype)
+        }
+        guard t.dtype == .float else { throw QVError.internalError("cannot put back values into \(t.dtype)") }
+        return Tensor(values.map { Float($0) }, shape: t.shape)
     }
 
     static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {

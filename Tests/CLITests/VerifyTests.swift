@@ -135,6 +135,29 @@ final class VerifyTests: XCTestCase {
         }
     }
 
+    /// MobileNetV2-style, real Aidge: every departure of the folded export's conversions is a named
+    /// rounding cause (near-ties at requantizations, a GAP mean exactly halfway, and ties of later
+    /// quantizers found by the iterated put-back) with its consequences; the unfolded export's QDQ
+    /// form runs float convolutions (ORT_DISABLE_ALL), which round a few near-boundary sums the other
+    /// way than Aidge's integers: a discrepancy at tolerance 0 (one step at the output, two inside).
+    func testMobileNetStyleVerdicts() throws {
+        let f = try runQVerify(["verify", "Reference/mobilenet/aidge_quantized_folded.onnx", "--inputs", "Reference/mobilenet/calib_inputs.npy",
+                                "--targets", "none", "--aidge-scaling-factors", "Reference/mobilenet/aidge_quantized_folded.sf.json"])
+        XCTAssertEqual(f.exitCode, 0, f.stdout + f.stderr)
+        XCTAssertFalse(f.stdout.contains("error "), f.stdout)
+        XCTAssertTrue(f.stdout.contains("warning rounding-ties [gap_quantize]: 3 elements"), f.stdout)
+        let u = try runQVerify(["verify", "Reference/mobilenet/aidge_quantized.onnx", "--inputs", "Reference/mobilenet/calib_inputs.npy", "--targets", "none",
+                                "--aidge-scaling-factors", "Reference/mobilenet/aidge_quantized.sf.json", "--to", "qdq"])
+        XCTAssertEqual(u.exitCode, 1, u.stdout + u.stderr)
+        XCTAssertTrue(u.stdout.contains("error divergence [ir3_expand_Scaling]: 4 elements differ by up to 1 steps at conv#7; not explained"), u.stdout)
+        let tolerant = try runQVerify(["verify", "Reference/mobilenet/aidge_quantized.onnx", "--inputs", "Reference/mobilenet/calib_inputs.npy", "--targets", "none",
+                                       "--aidge-scaling-factors", "Reference/mobilenet/aidge_quantized.sf.json", "--to", "qdq", "--tolerance-steps", "1"])
+        // The one-step departures grow to two steps inside the net (the output stays within one).
+        XCTAssertEqual(tolerant.exitCode, 1, tolerant.stdout)
+        XCTAssertTrue(tolerant.stdout.contains("first divergence at reference 'ir4_project_Scaling'"), tolerant.stdout)
+        XCTAssertTrue(tolerant.stdout.contains("1/18432 elements beyond 1 step(s), up to 2 steps"), tolerant.stdout)
+    }
+
     func testCompareOfAidgesZeroBiasExportExitsOneWithJUnitFailures() throws {
         let dir = tmp.appendingPathComponent("zb").path
         let r = try runQVerify(["compare", "Reference/lenet/aidge_quantized.onnx", "Reference/lenet/aidge_qdq.onnx",

@@ -77,6 +77,20 @@ final class HarnessTests: XCTestCase {
         XCTAssertEqual(errors(r), [])
     }
 
+    /// Two independent tie causes: conv1's ties, and with their values put back, one element of
+    /// conv2 that is a tie of conv2's own quantizer. The put-back pass iterates: conv2 becomes a
+    /// cause of its own and everything after it is a consequence (no divergence error).
+    func testASecondTieCauseDownstreamIsFoundByIteratedPutBack() throws {
+        let src = try load("single_shift/aidge_quantized.onnx")
+        let r = try compare(src, try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "single_shift")
+        XCTAssertEqual(errors(r), [])
+        let ties = r.findings.filter { $0.code == "rounding-ties" }
+        XCTAssertEqual(ties.map(\.node), ["conv1_Scaling", "conv2_Scaling"])
+        XCTAssertTrue(ties[1].message.hasPrefix("1 elements differ by one step at reference 'conv2_Scaling'"), ties[1].message)
+        XCTAssertTrue(r.findings.contains { $0.code == "tie-consequences" })
+        XCTAssertFalse(r.nodes.contains { $0.status == .downstream })
+    }
+
     func testFloatModelAgainstItsQuantizationReportsErrorPerLayerInSteps() throws {
         let r = try compare(try load("lenet/float.onnx"), try load("lenet/aidge_qdq_biasfix.onnx"), fixture: "lenet", tolerance: Tolerance(steps: 2))
         // Manifest: quantized vs float, max 0.0297 (1.79 steps) at the output.

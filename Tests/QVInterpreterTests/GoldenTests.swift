@@ -179,9 +179,9 @@ final class GoldenTests: XCTestCase {
                 models += 1
             }
         }
-        XCTAssertEqual(models, 26)
-        XCTAssertEqual(tensors, 2 * 345)
-        XCTAssertEqual(elements, 2 * 1_557_952)
+        XCTAssertEqual(models, 32)
+        XCTAssertEqual(tensors, 2 * 447)
+        XCTAssertEqual(elements, 2 * 4_846_400)
         print("onnxruntime bit for bit: \(models) models, \(tensors / 2) tensors, \(elements / 2) elements, batched and one by one")
     }
 
@@ -227,10 +227,11 @@ final class GoldenTests: XCTestCase {
 
     /// The real-architecture and real-data fixtures (no committed intermediates: too large or not
     /// needed) against Aidge's CPU backend: a ResNet-18-style net (20 convs, BatchNorm fused by
-    /// Aidge, identity and downsample skips, GlobalAveragePool) and the digits MLP, both exports.
+    /// Aidge, identity and downsample skips, GlobalAveragePool), a MobileNetV2-style net (inverted
+    /// residuals, depthwise 3x3, linear bottlenecks) and the digits MLP, both exports each.
     func testRealArchitecturesMatchAidgeExactly() throws {
         var runs = 0
-        for f in ["resnet", "digits"] {
+        for f in ["resnet", "mobilenet", "digits"] {
             for (model, inputs, golden) in [("aidge_quantized_folded.onnx", "aidge_folded_inputs.npy", "aidge_cpu_folded.npy"),
                                             ("aidge_quantized.onnx", "calib_inputs.npy", "aidge_cpu_quantized.npy")] {
                 let c = Case(fixture: f, model: model, inputs: inputs, semantics: .aidge, golden: golden, intermediates: nil)
@@ -244,7 +245,7 @@ final class GoldenTests: XCTestCase {
                 runs += 1
             }
         }
-        XCTAssertEqual(runs, 4)
+        XCTAssertEqual(runs, 6)
     }
 
     func testAidgesZeroBiasQdqExportDiffersFromTheQuantizedGraphWhileTheBiasFixMatches() throws {
