@@ -263,10 +263,12 @@ struct BatchNormKernel: Kernel {
         let b = (0..<c).map { ch -> Float in p[1][ch] - p[2][ch] * s[ch] }
         var y = x.floats!
         y.withUnsafeMutableBufferPointer { yb in
-            for i in 0..<yb.count {
-                let ch = (i / inner) % c
-                let product = yb[i] * s[ch]
-                yb[i] = product + b[ch]
+            for plane in 0..<(yb.count / max(1, inner)) {
+                let sc = s[plane % c], bc = b[plane % c], start = plane * inner
+                for i in start..<(start + inner) {
+                    let product = yb[i] * sc
+                    yb[i] = product + bc
+                }
             }
         }
         return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]

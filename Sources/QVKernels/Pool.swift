@@ -71,27 +71,38 @@ struct MaxPoolKernel: Kernel {
             if let y { return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y] }
         }
         let count = g.n * g.c * g.oh * g.ow
-        var idx = [Int64](repeating: 0, count: count)
+        let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
+        var idx = [Int64](repeating: 0, count: wantIndices ? count : 0)
+        // Window order row-major; a later element wins only when strictly greater (NaN never wins).
         func pool<T: Comparable>(_ v: [T], lowest: T) -> [T] {
             var y = [T](repeating: lowest, count: count)
-            for plane in 0..<(g.n * g.c) {
-                let base = plane * g.h * g.w
-                for oy in 0..<g.oh {
-                    for ox in 0..<g.ow {
-                        var best = lowest, bestIdx = -1
-                        for i in 0..<g.kh {
-                            let iy = oy * g.sh - g.padTop + i * g.dh
-                            if iy < 0 || iy >= g.h { continue }
-                            for j in 0..<g.kw {
-                                let ix = ox * g.sw - g.padLeft + j * g.dw
-                                if ix < 0 || ix >= g.w { continue }
-                                let at = base + iy * g.w + ix
-                                if bestIdx < 0 || v[at] > best { best = v[at]; bestIdx = at }
+            v.withUnsafeBufferPointer { vb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    idx.withUnsafeMutableBufferPointer { ib in
+                        for plane in 0..<(g.n * g.c) {
+                            let base = plane * g.h * g.w
+                            for oy in 0..<g.oh {
+                                let y0 = oy * g.sh - g.padTop
+                                for ox in 0..<g.ow {
+                                    let x0 = ox * g.sw - g.padLeft
+                                    var best = lowest, bestIdx = -1
+                                    for i in 0..<g.kh {
+                                        let iy = y0 + i * g.dh
+                                        if iy < 0 || iy >= g.h { continue }
+                                        let row = base + iy * g.w
+                                        for j in 0..<g.kw {
+                                            let ix = x0 + j * g.dw
+                                            if ix < 0 || ix >= g.w { continue }
+                                            let e = vb[row + ix]
+                                            if bestIdx < 0 || e > best { best = e; bestIdx = row + ix }
+                                        }
+                                    }
+                                    let o = (plane * g.oh + oy) * g.ow + ox
+                                    yb[o] = best
+                                    if wantIndices { ib[o] = Int64(max(bestIdx, 0)) }
+                                }
                             }
                         }
-                        let o = (plane * g.oh + oy) * g.ow + ox
-                        y[o] = best
-                        idx[o] = Int64(max(bestIdx, 0))
                     }
                 }
             }
@@ -103,7 +114,7 @@ struct MaxPoolKernel: Kernel {
         case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min)))
         default: throw QVError.unsupported("MaxPool on \(x.dtype)")
         }
-        return [y, Tensor(int64s: idx, shape: g.outShape)]
+        return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y]
     }
 }
 
