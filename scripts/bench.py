@@ -5,7 +5,12 @@ onnx.reference, one thread each, same inputs, same run. Prints a table of ratios
 throughput / peer throughput; > 1 means qverify is faster), then peak memory of `qverify run`
 for 1 vs 512 samples and qverify's per-op profile with conv GFLOPS against a same-size sgemm.
 
-Usage: bench.py QVERIFY [--samples N] [--models cnn,lenet] [--json OUT]
+Then, per model with an Aidge-form export: `qverify verify` wall time (conversions to QDQ and
+QOP, the Aidge-form model and both conversions run and compared; no per-target sweep) against the
+sum of onnxruntime's run times (ORT_DISABLE_ALL, one thread) for the two converted models, and
+peak memory of `verify` and `compare` (onnxruntime's QDQ vs QOP) at 8, 64 and 512 samples.
+
+Usage: bench.py QVERIFY [--samples N] [--models cnn,lenet,resnet,mobilenet] [--skip-aidge] [--json OUT]
 """
 import argparse
 import json
@@ -76,6 +81,8 @@ def aidge_rate(fixture, x, folded):
     g = aidge_onnx.load_onnx(str(REF / fixture / "float.onnx"))
     g.set_backend("cpu")
     g.set_datatype(aidge_core.dtype.float32)
+    if any(n.op_type == "BatchNormalization" for n in onnx.load(str(REF / fixture / "float.onnx")).graph.node):
+        aidge_core.fuse_batchnorm(g)  # as make_reference.py does: Aidge's PTQ leaves BN float
     aq.auto_assign_node_precision(g, *(getattr(aidge_core.dtype, p) for p in prec))
     calib = [aidge_core.Tensor(c) for c in np.load(REF / fixture / "calib_inputs.npy")]
     opts = dict(man.get("options", {}))
@@ -104,7 +111,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("qverify")
     ap.add_argument("--samples", type=int, default=64)
-    ap.add_argument("--models", default="cnn,lenet")
+    ap.add_argument("--models", default="cnn,lenet,resnet,mobilenet")
+    ap.add_argument("--skip-aidge", action="store_true", help="leave out Aidge's CPU backend (its PTQ takes minutes on MobileNet)")
     ap.add_argument("--json")
     a = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -131,7 +139,9 @@ def main():
                 r = {"model": f"{fixture} {label}"}
                 r["qverify"] = qverify_rate(a.qverify, path, inputs, len(x), tmp)
                 r["samples"] = len(x)
-                if "Aidge-form" in label:
+                if "Aidge-form" in label and a.skip_aidge:
+                    r["aidge_error"] = "skipped (--skip-aidge)"
+                elif "Aidge-form" in label:
                     try:
                         r["aidge"] = aidge_rate(fixture, x, folded="folded" in label)
                     except Exception as e:
@@ -151,6 +161,32 @@ def main():
         np.save(tmp / "x512.npy", x512)
         mem = {n: peak_kb([a.qverify, "run", str(REF / "cnn/float.onnx"), "--inputs", str(tmp / f"x{n}.npy"), "--output-dir", str(tmp / "m"), "--threads", "1"]) for n in (1, 512)}
         prof = subprocess.run([a.qverify, "profile", str(REF / "cnn/float.onnx"), "--inputs", str(tmp / "x1.npy"), "--repeat", "20"], capture_output=True, text=True)
+        # verify vs onnxruntime, and memory at 8/64/512 samples, per Aidge-form model.
+        verify_rows, memory_rows = [], []
+        for fixture in a.models.split(","):
+            src = REF / fixture / "aidge_quantized.onnx"
+            if not src.exists():
+                continue
+            x = np.load(REF / fixture / "calib_inputs.npy")
+            for n in (8, 64, 512):
+                xn = np.concatenate([x] * (n // len(x) + 1))[:n]
+                np.save(tmp / f"{fixture}_{n}.npy", xn)
+            xs = tmp / f"{fixture}_64.npy"
+            t0 = time.perf_counter()
+            subprocess.run([a.qverify, "verify", str(src), "--inputs", str(xs), "--threads", "1", "--targets", "none"], capture_output=True)
+            verify_s = time.perf_counter() - t0
+            ort_s = 0.0
+            for fmt_ in ("qdq", "qop"):
+                out = tmp / f"{fixture}_{fmt_}.onnx"
+                subprocess.run([a.qverify, "convert", str(src), "--to", fmt_, "-o", str(out)], check=True, capture_output=True)
+                ort_s += 64 / ort_rate(out, np.load(xs), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+            verify_rows.append((fixture, verify_s, ort_s))
+            for n in (8, 64, 512):
+                xn = tmp / f"{fixture}_{n}.npy"
+                v = peak_kb([a.qverify, "verify", str(src), "--inputs", str(xn), "--threads", "1", "--targets", "none"])
+                qdq, qop = REF / fixture / "ort_static_qdq.onnx", REF / fixture / "ort_static_qop.onnx"
+                c = peak_kb([a.qverify, "compare", str(qdq), str(qop), "--inputs", str(xn), "--threads", "1"]) if qdq.exists() else None
+                memory_rows.append((fixture, n, v, c))
 
     def fmt(v):
         return "–" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.1f}")
@@ -172,9 +208,21 @@ def main():
     print()
     print(f"peak memory of qverify run (cnn float): 1 sample {mem[1]} KB, 512 samples {mem[512]} KB, ratio {mem[512] / mem[1]:.2f}")
     print()
+    print("verify (64 samples, one thread, no per-target sweep) against onnxruntime running the two conversions (ORT_DISABLE_ALL, one thread)")
+    print("| model | qverify verify s | onnxruntime qdq + qop s | ratio |")
+    print("|---|---|---|---|")
+    for f, v, o in verify_rows:
+        print(f"| {f} | {v:.2f} | {o:.2f} | {v / o:.1f}× the time |")
+    print()
+    print("peak memory (MB), one thread: verify of the Aidge-form export; compare of onnxruntime's QDQ vs QOP")
+    print("| model | samples | verify | compare |")
+    print("|---|---|---|---|")
+    for f, n, v, c in memory_rows:
+        print(f"| {f} | {n} | {fmt(v / 1024 if v else None)} | {fmt(c / 1024 if c else None)} |")
+    print()
     print(prof.stdout if prof.returncode == 0 else f"profile failed: {prof.stderr.strip()}")
     if a.json:
-        pathlib.Path(a.json).write_text(json.dumps({"rows": rows, "memory_kb": mem}, indent=1))
+        pathlib.Path(a.json).write_text(json.dumps({"rows": rows, "memory_kb": mem, "verify": verify_rows, "memory_rows": memory_rows}, indent=1))
 
 
 if __name__ == "__main__":
