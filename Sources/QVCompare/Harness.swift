@@ -124,7 +124,9 @@ public struct Harness: Sendable {
     typealias Pair = (a: Point?, b: Point?)
 
     /// What one pass over the samples leaves: per aligned pair and for the graph output.
-    struct Accumulated {
+    /// What a batch of samples (or a whole run) leaves: fixed-size, mergeable, Codable so that a
+    /// sharded run can write it and `qverify merge` fold it.
+    public struct Accumulated: Codable, Sendable {
         var pairs: [PairStatistics]
         var output = PairStatistics()
         var outputCompared = false
@@ -132,17 +134,71 @@ public struct Harness: Sendable {
         var nonFiniteInputs = 0
         var firstNonFiniteSample: Int?
         var labels = LabelStatistics()
+
+        init(pairs: Int) { self.pairs = Array(repeating: PairStatistics(), count: pairs) }
+
+        /// Adds a record of later samples.
+        mutating func merge(_ part: Accumulated) {
+            for i in pairs.indices where i < part.pairs.count { pairs[i].merge(part.pairs[i]) }
+            output.merge(part.output)
+            outputCompared = outputCompared || part.outputCompared
+            labels.merge(part.labels)
+            nonFiniteInputs += part.nonFiniteInputs
+            if firstNonFiniteSample == nil { firstNonFiniteSample = part.firstNonFiniteSample }
+        }
+    }
+
+    /// One batch's record, numbered in the run's batch order (the unit a shard keeps).
+    public struct BatchRecord: Codable, Sendable {
+        public var batch: Int
+        public var record: Accumulated
+    }
+
+    /// Samples per batch: small inputs are batched up to 64 KB (at most 16 samples). Fixed by the
+    /// inputs alone, so the batch numbering is the same for every run and every shard.
+    func batchSize(_ samples: SampleSource) throws -> Int {
+        let first = samples.count > 0 ? try samples.sample(0) : [:]
+        let bytesPerSample = first.values.map { $0.count * 4 }.reduce(0, +)
+        return max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
+    }
+
+    /// Runs shard `shard` of `of` (every `of`-th batch, starting with batch `shard`) and returns its
+    /// batch records, for ``report(name:records:samples:threads:)`` to fold after all shards ran.
+    public func runShard(_ shard: Int, of count: Int, samples: SampleSource, threads: Int = defaultThreadCount,
+                         progress: ((Int, Int) -> Void)? = nil) throws -> [BatchRecord] {
+        let (ia, ib) = try interpreters()
+        return try accumulateBatches(align(), ia, ib, samples, threads: threads, progress: progress) { $0 % count == shard }
+    }
+
+    /// The report of a run from all its batch records (any order; folded in batch order).
+    public func report(name: String, records: [BatchRecord], samples: SampleSource, threads: Int = defaultThreadCount) throws -> ComparisonReport {
+        let pairs = align()
+        let batches = (samples.count + (try batchSize(samples)) - 1) / (try batchSize(samples))
+        let sorted = records.sorted { $0.batch < $1.batch }
+        guard sorted.map(\.batch) == Array(0..<batches) else {
+            throw QVError.badInput("the shards hold batches \(sorted.map(\.batch)) of \(batches): some shard is missing or repeated")
+        }
+        var total = Accumulated(pairs: pairs.count)
+        for r in sorted { total.merge(r.record) }
+        let (ia, ib) = try interpreters()
+        return try classify(name: name, pairs, total, samples: samples, interpreters: (ia, ib), threads: threads)
+    }
+
+    func interpreters() throws -> (Interpreter, Interpreter) {
+        let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
+        let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate),
+                                 target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx)
+        return (ia, ib)
     }
 
     /// Runs both graphs on every sample, `threads` batches at a time. The report does not depend
     /// on the thread count: statistics are merged in sample order.
     public func run(name: String, samples: SampleSource, threads: Int = defaultThreadCount,
                     progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
-        let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
-        let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate),
-                                 target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx)
+        let (ia, ib) = try interpreters()
         let pairs = align()
-        let acc = try accumulate(pairs, ia, ib, samples, threads: threads, progress: progress)
+        var acc = Accumulated(pairs: pairs.count)
+        for r in try accumulateBatches(pairs, ia, ib, samples, threads: threads, progress: progress, keep: { _ in true }) { acc.merge(r.record) }
         return try classify(name: name, pairs, acc, samples: samples, interpreters: (ia, ib), threads: threads)
     }
 
@@ -193,36 +249,34 @@ public struct Harness: Sendable {
         return reference.model.graph.nodes.first { $0.name == pa.node && QuantPlan.averagingOps.contains($0.opType) }
     }
 
-    func accumulate(_ pairs: [Pair], _ ia: Interpreter, _ ib: Interpreter, _ samples: SampleSource, threads: Int,
-                    progress: ((Int, Int) -> Void)?) throws -> Accumulated {
+    /// The batch records of the batches `keep` selects, in batch order; each is folded in its
+    /// worker from an empty record, so a record does not depend on the thread count or the shard.
+    func accumulateBatches(_ pairs: [Pair], _ ia: Interpreter, _ ib: Interpreter, _ samples: SampleSource, threads: Int,
+                           progress: ((Int, Int) -> Void)?, keep: (Int) -> Bool) throws -> [BatchRecord] {
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
         let (keepA, keepB) = keptTensors(pairs)
-        let first = samples.count > 0 ? try samples.sample(0) : [:]
-        let bytesPerSample = first.values.map { $0.count * 4 }.reduce(0, +)
-        let chunk = max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
+        let chunk = try batchSize(samples)
+        let selected = stride(from: 0, to: samples.count, by: chunk).enumerated().filter { keep($0.offset) }.map { ($0.offset, $0.element) }
         let (reference, candidate, harness) = (self.reference, self.candidate, self)
-        var total = Accumulated(pairs: Array(repeating: PairStatistics(), count: pairs.count))
-        try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { range in
-            (range, try range.map { try samples.sample($0) })
-        }, work: { (range: Range<Int>, raw: [[String: Tensor]]) -> Accumulated in
+        var records: [BatchRecord] = []
+        try inOrderParallel(count: selected.count, chunk: 1, threads: threads, prepare: { r in
+            let (batch, start) = selected[r.lowerBound]
+            let range = start..<min(samples.count, start + chunk)
+            return (batch, range, try range.map { try samples.sample($0) })
+        }, work: { (batch: Int, range: Range<Int>, raw: [[String: Tensor]]) -> BatchRecord in
             let feedsA = raw.map { Self.feeds($0, inputOrder, reference) }, feedsB = raw.map { Self.feeds($0, inputOrder, candidate) }
             let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
             let resB = try ib.run(batch: feedsB, keepIntermediates: true, only: keepB)
-            var part = Accumulated(pairs: Array(repeating: PairStatistics(), count: pairs.count))
+            var part = Accumulated(pairs: pairs.count)
             for j in 0..<raw.count {
                 try harness.addSample(samples.position(range.lowerBound + j), pairs, raw[j], feedsA[j], feedsB[j], resA[j], resB[j], into: &part)
             }
-            return part
-        }, consume: { range, _, part in
-            for i in pairs.indices { total.pairs[i].merge(part.pairs[i]) }
-            total.output.merge(part.output)
-            total.outputCompared = total.outputCompared || part.outputCompared
-            total.labels.merge(part.labels)
-            total.nonFiniteInputs += part.nonFiniteInputs
-            if total.firstNonFiniteSample == nil { total.firstNonFiniteSample = part.firstNonFiniteSample }
-            progress?(range.upperBound - 1, samples.count)
+            return BatchRecord(batch: batch, record: part)
+        }, consume: { _, input, record in
+            records.append(record)
+            progress?(input.1.upperBound - 1, samples.count)
         })
-        return total
+        return records
     }
 
     /// Folds one sample into `acc`.

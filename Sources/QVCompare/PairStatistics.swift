@@ -89,11 +89,9 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         return String(Int(k))
     }
 
-    /// |Δ| of each listed worst element, in the same order (not encoded: rebuilt on merge).
-    private var worstKeys: [Double] = []
-    enum CodingKeys: String, CodingKey {
-        case count, differing, beyond, maxAbs, sumAbs, sumRefSquares, sumNoiseSquares, sumProducts, sumCandSquares, ties, nearTies, wraps, histogram, worst
-    }
+    /// The ranking key of each listed worst element (its snapped |Δ|), in the same order; kept so
+    /// that records merged from shards rank exactly as one run does.
+    public var worstKeys: [Double] = []
 
     mutating func noteWorst(_ w: WorstElement, _ e: Double) {
         let key = e.isNaN ? Double.infinity : e

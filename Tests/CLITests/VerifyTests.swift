@@ -158,6 +158,40 @@ final class VerifyTests: XCTestCase {
         XCTAssertTrue(tolerant.stdout.contains("1/18432 elements beyond 1 step(s), up to 2 steps"), tolerant.stdout)
     }
 
+    /// A run split with --shard K/N and folded by merge writes the report one run writes, byte
+    /// for byte, whatever order the shards come in — here with rounding ties, so the merge also
+    /// makes the put-back pass. Missing, repeated or foreign shards are refused with exit 2.
+    func testShardedRunMergesToTheSingleRunsReportByteForByte() throws {
+        // ResNet crops are 48 KB: one sample per batch, 8 batches over 3 shards.
+        let args = ["verify", "Reference/resnet/aidge_quantized.onnx", "--inputs", "Reference/resnet/calib_inputs.npy", "--targets", "none",
+                    "--aidge-scaling-factors", "Reference/resnet/aidge_quantized.sf.json"]
+        let single = tmp.appendingPathComponent("single").path, merged = tmp.appendingPathComponent("merged").path
+        let one = try runQVerify(args + ["--report-dir", single])
+        XCTAssertEqual(one.exitCode, 0, one.stderr)
+        try FileManager.default.moveItem(atPath: single, toPath: merged + "_single")
+        for k in [2, 3, 1] {
+            let r = try runQVerify(args + ["--shard", "\(k)/3", "--report-dir", tmp.appendingPathComponent("s\(k)").path])
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("verify: shard \(k)/3: \(k == 3 ? 2 : 3) batch(es)"), r.stdout)
+        }
+        let m = try runQVerify(["merge", tmp.appendingPathComponent("s3").path, tmp.appendingPathComponent("s1").path, tmp.appendingPathComponent("s2").path,
+                                "--report-dir", single])
+        XCTAssertEqual(m.exitCode, one.exitCode, m.stderr)
+        XCTAssertEqual(m.stdout, one.stdout)
+        XCTAssertTrue(one.stdout.contains("rounding-near-ties"), "the merge makes the put-back pass too: \(one.stdout)")
+        for f in ["report.json", "report.md", "report.html", "junit.xml"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: single + "/" + f)), try Data(contentsOf: URL(fileURLWithPath: merged + "_single/" + f)), f)
+        }
+        let missing = try runQVerify(["merge", tmp.appendingPathComponent("s1").path, tmp.appendingPathComponent("s2").path])
+        XCTAssertEqual(missing.exitCode, 2)
+        XCTAssertTrue(missing.stderr.contains("shards [1, 2] of 3: each of 1…3 exactly once is needed"), missing.stderr)
+        let other = try runQVerify(args + ["--tolerance-steps", "1", "--shard", "3/3", "--report-dir", tmp.appendingPathComponent("o3").path])
+        XCTAssertEqual(other.exitCode, 0)
+        let foreign = try runQVerify(["merge", tmp.appendingPathComponent("s1").path, tmp.appendingPathComponent("s2").path, tmp.appendingPathComponent("o3").path])
+        XCTAssertEqual(foreign.exitCode, 2)
+        XCTAssertTrue(foreign.stderr.contains("comes from another command line"), foreign.stderr)
+    }
+
     func testCompareOfAidgesZeroBiasExportExitsOneWithJUnitFailures() throws {
         let dir = tmp.appendingPathComponent("zb").path
         let r = try runQVerify(["compare", "Reference/lenet/aidge_quantized.onnx", "Reference/lenet/aidge_qdq.onnx",

@@ -35,7 +35,14 @@ struct Compare: ParsableCommand {
             h.referenceScalingFactors = try options.evaluation.scalingFactors()
             h.candidateTarget = try evaluation.deploymentTarget()
             h.labels = try options.labelList()
-            let c = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare")) }
+            if let (k, n) = try options.shardSpec() {
+                let records = try withContext("\(reference) vs \(candidate)") {
+                    try h.runShard(k, of: n, samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare shard \(k + 1)/\(n)"))
+                }
+                try options.writeShard(["compare": records], command: "compare", arguments: Array(CommandLine.arguments.dropFirst(2)))
+                return
+            }
+            let c = try withContext("\(reference) vs \(candidate)") { try options.comparison(h, name: "compare", samples: samples, progress: progressPrinter("compare")) }
             try options.saveSampleFiles(reference: a, candidate: b, name: "candidate", target: h.candidateTarget, scalingFactors: h.referenceScalingFactors)
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }

@@ -94,6 +94,9 @@ struct HarnessOptions: ParsableArguments {
 
     @OptionGroup var evaluation: EvaluationOptions
 
+    @Option(help: "Run only shard K of N (every N-th batch of samples, from the K-th) and write its statistics to --report-dir/shard-K-of-N.json; qverify merge folds all N into the report one run would write.")
+    var shard: String?
+
     @Option(help: "Use only the first N samples of --inputs.")
     var samples: Int?
 
@@ -175,6 +178,7 @@ struct HarnessOptions: ParsableArguments {
         if let n = samples, n < 1 { throw ValidationError("--samples must be at least 1") }
         if let k = saveSample, k < 0 { throw ValidationError("--save-sample must be a sample number ≥ 0") }
         if saveSample != nil, reportDir == nil { throw ValidationError("--save-sample needs --report-dir") }
+        if try shardSpec() != nil, reportDir == nil { throw ValidationError("--shard needs --report-dir (where the shard's statistics go)") }
         _ = try sampleIndexList()
         if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
         _ = try tolerance()

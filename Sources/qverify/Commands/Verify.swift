@@ -85,6 +85,8 @@ struct Verify: ParsableCommand {
             let deployTargets = try deploymentTargets(), deployLevels = try levels()
             let evaluation = options.evaluation
             let candidateTarget = try evaluation.deploymentTarget()
+            var shardRecords: [String: [Harness.BatchRecord]] = [:]
+            let shard = try options.shardSpec()
             for f in try targetFormats() {
                 let convertOptions = ConvertOptions(format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8)
                 let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: convertOptions) }
@@ -99,7 +101,13 @@ struct Verify: ParsableCommand {
                 h.referenceScalingFactors = factors
                 h.candidateTarget = candidateTarget
                 h.labels = labels
-                var comparison = try withContext(model) { try h.run(name: f.rawValue, samples: samples, threads: evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue)")) }
+                if let (k, n) = shard {
+                    shardRecords[f.rawValue] = try withContext(model) {
+                        try h.runShard(k, of: n, samples: samples, threads: evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue) shard \(k + 1)/\(n)"))
+                    }
+                    continue
+                }
+                var comparison = try withContext(model) { try options.comparison(h, name: f.rawValue, samples: samples, progress: progressPrinter("verify \(f.rawValue)")) }
                 if !deployTargets.isEmpty && !deployLevels.isEmpty {
                     var dc = DeploymentCheck(reference: view)
                     dc.referenceScalingFactors = factors
@@ -126,6 +134,10 @@ struct Verify: ParsableCommand {
                 }
                 try options.saveSampleFiles(reference: view, candidate: try GraphView(deployed), name: f.rawValue, target: candidateTarget, scalingFactors: factors)
                 comparisons.append(comparison)
+            }
+            if shard != nil {
+                try options.writeShard(shardRecords, command: "verify", arguments: Array(CommandLine.arguments.dropFirst(2)))
+                return
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
