@@ -166,6 +166,7 @@ public struct Harness: Sendable {
     /// batch records, for ``report(name:records:samples:threads:)`` to fold after all shards ran.
     public func runShard(_ shard: Int, of count: Int, samples: SampleSource, threads: Int = defaultThreadCount,
                          progress: ((Int, Int) -> Void)? = nil) throws -> [BatchRecord] {
+        try checkTolerance()
         let (ia, ib) = try interpreters()
         return try accumulateBatches(align(), ia, ib, samples, threads: threads, progress: progress) { $0 % count == shard }
     }
@@ -193,8 +194,21 @@ public struct Harness: Sendable {
 
     /// Runs both graphs on every sample, `threads` batches at a time. The report does not depend
     /// on the thread count: statistics are merged in sample order.
+    /// Every --node-tolerance name must be a node or tensor of one of the two models.
+    public func checkTolerance() throws {
+        var names = Set<String>()
+        for m in [reference.model, candidate.model] {
+            for n in m.graph.nodes { names.insert(n.name); names.formUnion(n.outputs) }
+            names.formUnion(m.graph.runtimeInputs.map(\.name))
+        }
+        if let unknown = tolerance.perNode.keys.sorted().first(where: { !names.contains($0) }) {
+            throw QVError.badInput("--node-tolerance names '\(unknown)', which is no node or tensor of either model")
+        }
+    }
+
     public func run(name: String, samples: SampleSource, threads: Int = defaultThreadCount,
                     progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
+        try checkTolerance()
         let (ia, ib) = try interpreters()
         let pairs = align()
         var acc = Accumulated(pairs: pairs.count)
@@ -480,12 +494,38 @@ public struct Harness: Sendable {
         return findings
     }
 
+    /// Whether the candidate's tensor is bounded to `range` (in its own integers) by a Clip
+    /// upstream, found through ops that cannot widen a range (Relu, MaxPool, reshapes, and Q/DQ
+    /// round trips), wherever the recipe placed it.
+    func clipped(_ tensor: String, to range: ClosedRange<Int64>, quant: QuantInfo) -> Bool {
+        let g = candidate.model.graph
+        let producers = Dictionary(g.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        let preserving: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze",
+                                       "QuantizeLinear", "DequantizeLinear", "NhwcMaxPool"]
+        var t = tensor
+        for _ in 0..<64 {
+            guard let n = producers[t] else { return false }
+            if n.opType == "Clip" {
+                func bound(_ k: Int) -> Double? { k < n.inputs.count && !n.inputs[k].isEmpty ? g.initializer(n.inputs[k])?.asDoubles()?.first : nil }
+                guard let lo = bound(1), let hi = bound(2) else { return false }
+                // Integer Clip bounds are the integers themselves; a float Clip's are real values.
+                let integer = g.initializer(n.inputs[1])?.dtype.isInteger == true
+                let l = integer ? lo : (lo / quant.step).rounded() + Double(quant.zeroPoint)
+                let h = integer ? hi : (hi / quant.step).rounded() + Double(quant.zeroPoint)
+                return l >= Double(range.lowerBound) && h <= Double(range.upperBound)
+            }
+            guard preserving.contains(n.opType), let x = n.inputs.first, !x.isEmpty else { return false }
+            t = x
+        }
+        return false
+    }
+
     /// clip-range-lost: a reference quantizer narrower than the candidate's type needs a Clip there.
     func clipRangeFindings(_ pairs: [Pair]) -> [Finding] {
         pairs.compactMap { p in
             guard let pa = p.a, let pb = p.b, let qa = pa.quant, let qb = pb.quant,
                   let ra = qa.dtype.integerRange, let rb = qb.dtype.integerRange, rb.lowerBound < ra.lowerBound || rb.upperBound > ra.upperBound,
-                  qa.dtype.bitWidth < 8, pb.opType != "Clip" else { return nil }
+                  qa.dtype.bitWidth < 8, !clipped(pb.tensor, to: ra, quant: qb) else { return nil }
             return Finding(.error, "clip-range-lost", node: pb.node, model: "candidate",
                 "the reference quantizes \(pa.signature) to \(qa.dtype) [\(ra.lowerBound), \(ra.upperBound)] but the candidate writes \(qb.dtype) with no Clip: values outside the \(qa.dtype.bitWidth)-bit range survive")
         }

@@ -127,7 +127,13 @@ public enum StaticChecks {
         let g = reference.model.graph
         var values = g.initializer(refBias)?.asDoubles()
         if values == nil, let p = g.nodes.first(where: { $0.outputs.contains(refBias) }), let src = g.initializer(p.inputs[0]) {
-            values = src.asDoubles()  // unfolded export: the float bias behind its quantizer
+            // Unfolded export: the float bias behind its quantizer, as the integers that quantizer
+            // gives (a bias smaller than half its step rounds to 0: zero is then right).
+            if let v = src.asDoubles(), p.opType == "QuantizeLinear", let scale = g.initializer(p.inputs[1])?.asDoubles()?.first, scale > 0 {
+                values = v.map { ($0 / scale + 0.5).rounded(.down) }  // Aidge's quantizer rounds half up
+            } else {
+                values = src.asDoubles()
+            }
         }
         if let v = values, v.contains(where: { $0 != 0 }) {
             add(.error, "bias-zeroed", node, "every int32 bias value is 0 while the reference's bias for this layer ('\(refOp.node)', \(sig)) is not: Aidge's zero-bias bug")

@@ -13,6 +13,10 @@ public enum InputSet {
     public struct Stream {
         public let count: Int
         let fetch: (Int) throws -> [String: Tensor]
+        public init(count: Int, fetch: @escaping (Int) throws -> [String: Tensor]) {
+            self.count = count
+            self.fetch = fetch
+        }
         public func sample(_ i: Int) throws -> [String: Tensor] { try fetch(i) }
     }
 

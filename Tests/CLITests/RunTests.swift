@@ -149,4 +149,35 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(r.exitCode, 2, r.stderr)
         XCTAssertTrue(r.stderr.contains("--threads must be at least 1"), r.stderr)
     }
+
+    /// One input convention: a folded export run on real-valued inputs gets Aidge's integer input
+    /// round_half_up(x / step), as verify feeds it; integer files still work, both give Aidge's output.
+    func testFoldedExportTakesRealValuedInputsLikeVerify() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-run-real-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (inputs, sub) in [("Reference/lenet/calib_inputs.npy", "real"), ("Reference/lenet/aidge_folded_inputs.npy", "int")] {
+            let r = try runQVerify(["run", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", inputs, "--output-dir", dir + "/" + sub])
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+            let out = try Npy.load(dir + "/\(sub)/fc_Scaling_out0.npy"), golden = try Npy.load("Reference/lenet/aidge_cpu_folded.npy")
+            XCTAssertEqual(out.asInt64s()!, golden.asInt64s()!, sub)
+        }
+    }
+
+    /// check predicts convert's refusals: a per-channel quantizer scale (Aidge's channel_wise) is
+    /// refused by convert, and check now says so as an error instead of exiting 0.
+    func testCheckPredictsConvertRefusals() throws {
+        var m = try OnnxFile.load("Reference/lenet/aidge_quantized.onnx")
+        let q = try XCTUnwrap(m.graph.nodes.first { $0.name == "conv1_Scaling" })
+        let s = try XCTUnwrap(m.graph.initializer(q.inputs[1]))
+        m.graph.setInitializer(q.inputs[1], Tensor([Float](repeating: s.floats![0], count: 4), shape: [4]))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-perchannel-\(UUID().uuidString).onnx").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try OnnxFile.save(m, to: path)
+        let convert = try runQVerify(["convert", path, "--to", "qdq", "-o", path + ".out.onnx"])
+        XCTAssertEqual(convert.exitCode, 2)
+        let check = try runQVerify(["check", path])
+        XCTAssertEqual(check.exitCode, 1, check.stdout)
+        XCTAssertTrue(check.stdout.contains("error convert-refused: qverify convert --to qdq refuses this model: node QuantizeLinear 'conv1_Scaling': per-channel quantizer scales"), check.stdout)
+        XCTAssertFalse(try runQVerify(["check", "Reference/lenet/aidge_quantized.onnx"]).stdout.contains("convert-refused"))
+    }
 }

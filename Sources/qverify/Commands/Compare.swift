@@ -3,6 +3,7 @@ import Foundation
 import QVCompare
 import QVGraph
 import QVIO
+import QVRecipe
 import QVReport
 
 struct Compare: ParsableCommand {
@@ -82,7 +83,16 @@ struct Check: ParsableCommand {
             let ref = try reference.map { r in try withContext(r) { try GraphView(try OnnxFile.load(r)) } }
             let label = (model as NSString).lastPathComponent
             var findings = try withContext(model) { try StaticChecks.run(m, label: label, reference: ref) }
-            if try ModelSummary(m).kind != .aidgeForm { findings += try withContext(model) { try DeploymentCheck.screen(m, label: label) } }
+            if try ModelSummary(m).kind != .aidgeForm {
+                findings += try withContext(model) { try DeploymentCheck.screen(m, label: label) }
+            } else {
+                // check predicts what convert would refuse: the same recipe, both formats.
+                for f in TargetFormat.allCases {
+                    do { _ = try Recipe.convert(m, options: ConvertOptions(format: f)) } catch let e as QVError {
+                        findings.append(Finding(.error, "convert-refused", node: "", model: label, "qverify convert --to \(f.rawValue) refuses this model: \(e.description)"))
+                    }
+                }
+            }
             let r = Report(tool: "qverify \(QVerify.version)", command: "check", model: model, inputs: nil, tolerance: Tolerance(), findings: findings, comparisons: [])
             if let dir = reportDir { _ = try ReportWriter.write(r, to: dir) }
             if json { print(try ReportWriter.json(r), terminator: "") } else { summarize(r, reportDir: reportDir) }

@@ -4,6 +4,8 @@ import QVGraph
 import QVIO
 import QVInterpreter
 import QVKernels
+import QVCompare
+import QVRecipe
 
 enum SemanticsChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, onnx, aidge
@@ -67,7 +69,15 @@ struct Run: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors, evaluation: evaluation)
-            let samples = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
+            let stream = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
+            // One input convention for every command: real values; a folded Aidge export gets
+            // Aidge's integer input round_half_up(x / step), as verify feeds it (integer files too).
+            let steps = interp.semantics == .aidge ? ((try? QuantPlan(model: model))?.quantizedInputs ?? [:]) : [:]
+            let samples = steps.isEmpty ? stream : InputSet.Stream(count: stream.count) { i in
+                var s = try stream.sample(i)
+                for (k, t) in s where t.dtype == .float { if let q = steps[k] { s[k] = ConversionCheck.aidgeInput(t, q) } }
+                return s
+            }
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]
             // Small samples batch well; large ones are faster one by one (activations stay in cache).
