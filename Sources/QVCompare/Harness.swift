@@ -332,6 +332,10 @@ public struct Harness: Sendable {
             }
             acc.pairs[i].add(sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
                              bothQuantized: bothQuantized, limit: limit, classify: classify)
+            // Without Aidge's exact sf, a product within an ulp of a rounding boundary is undecidable.
+            if let rule, let pre, let q = qn, referenceScalingFactors[q.name] == nil, case .multiply = rule {
+                acc.pairs[i].ambiguous += pre.reduce(0) { $0 + (rule.isNearTie($1) ? 1 : 0) }
+            }
         }
         let oa = reference.model.graph.outputs[0].name, ob = candidate.model.graph.outputs[0].name
         if let ta = a.outputs[oa], let tb = b.outputs[ob], ta.count == tb.count {
@@ -422,6 +426,7 @@ public struct Harness: Sendable {
             ? acc.output.tensorStats(step: candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step) : nil
         findings += outputMismatchFindings(c, output)
         findings += nonFiniteInputFindings(acc)
+        findings += ambiguousReferenceFindings(pairs, acc)
         findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
         let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
         let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
@@ -543,6 +548,19 @@ public struct Harness: Sendable {
         guard c.first == nil, let o = output, let ms = o.maxSteps, ms > Double(tolerance.steps) + 0.5 else { return [] }
         return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
             "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging")]
+    }
+
+    /// reference-ambiguous: elements whose reference value the export cannot decide (one finding,
+    /// counting every quantizer), so "0 elements differ" is not claimed for them.
+    func ambiguousReferenceFindings(_ pairs: [Pair], _ acc: Accumulated) -> [Finding] {
+        let hits = pairs.indices.compactMap { i -> (String, Int)? in
+            guard acc.pairs[i].ambiguous > 0, let pa = pairs[i].a else { return nil }
+            return (pa.node, acc.pairs[i].ambiguous)
+        }
+        guard !hits.isEmpty else { return [] }
+        let total = hits.reduce(0) { $0 + $1.1 }
+        return [Finding(.warning, "reference-ambiguous", node: hits[0].0, model: "reference",
+            "\(total) element(s) at \(hits.count) Aidge quantizer(s) (\(hits.prefix(5).map { "'\($0.0)' \($0.1)" }.joined(separator: ", "))\(hits.count > 5 ? ", …" : "")) have x·sf within one float32 ulp of a rounding boundary: the export keeps only float32(1/sf), so Aidge's own result there cannot be known from the file; pass --aidge-scaling-factors (scripts/aidge_scaling_factors.py) to decide them")]
     }
 
     /// NaN or infinity in the inputs makes "equivalent" meaningless for those samples.

@@ -30,6 +30,9 @@ public struct PairStatistics: Codable, Sendable, Equatable {
     public var ties = 0
     public var nearTies = 0
     public var wraps = 0
+    /// All elements (differing or not) whose reference value cannot be decided from the file:
+    /// x·sf within a float32 ulp of a rounding boundary while Aidge's exact sf is unknown.
+    public var ambiguous = 0
     /// Signed step difference (rounded) → count, for differing elements; |steps| above
     /// `histogramCap` fall in the "<-cap" / ">cap" bins, NaN in "nan".
     public var histogram: [String: Int] = [:]
@@ -117,6 +120,7 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         sumCandSquares += o.sumCandSquares
         ties += o.ties
         nearTies += o.nearTies
+        ambiguous += o.ambiguous
         wraps += o.wraps
         for (k, v) in o.histogram { histogram[k, default: 0] += v }
         for (k, w) in o.worst.enumerated() { noteWorst(w, k < o.worstKeys.count ? o.worstKeys[k] : abs(w.candidate - w.reference)) }

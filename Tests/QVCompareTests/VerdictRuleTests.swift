@@ -62,4 +62,24 @@ final class VerdictRuleTests: XCTestCase {
                          tolerance: Tolerance(steps: 0, perNode: ["fc1_Scaling": 3, "fc2_quant": 1]))
         XCTAssertNoThrow(try ok.checkTolerance())
     }
+
+    /// A false all-clear: without Aidge's exact sf, qverify's emulation and the conversion agree
+    /// ("0 differ") while Aidge's CPU output differs in 5 of 80 outputs. Elements whose x·sf is within
+    /// an ulp of a rounding boundary are undecidable from the file: counted, as a warning; with
+    /// the sf file there are none left to doubt.
+    func testUndecidableReferenceElementsAreCountedNotHidden() throws {
+        let src = try load("cnn/aidge_quantized.onnx")
+        let qdq = try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model
+        let samples = try InputSet.load(TestPaths.reference("cnn/calib_inputs.npy"), inputs: src.graph.runtimeInputs)
+        var h = Harness(reference: try GraphView(src), candidate: try GraphView(qdq), referencePath: "a", candidatePath: "b", tolerance: Tolerance())
+        let blind = try h.run(name: "t", samples: samples)
+        let amb = try XCTUnwrap(blind.findings.first { $0.code == "reference-ambiguous" })
+        XCTAssertEqual(amb.severity, .warning)
+        XCTAssertTrue(amb.message.hasPrefix("11 element(s) at 4 Aidge quantizer(s) ('InputRescaling' 3,"), amb.message)
+        XCTAssertEqual(blind.verdict, .equivalentWithWarnings)
+        h.referenceScalingFactors = try ScalingFactorFile.load(TestPaths.reference("cnn/aidge_quantized.sf.json"))
+        let decided = try h.run(name: "t", samples: samples)
+        XCTAssertFalse(decided.findings.contains { $0.code == "reference-ambiguous" })
+        XCTAssertTrue(decided.findings.contains { $0.code == "rounding-near-ties" }, "with the exact sf the element is found and named")
+    }
 }
