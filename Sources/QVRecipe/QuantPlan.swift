@@ -45,6 +45,13 @@ public struct QuantPlan: Sendable {
     public var notes: [String] = []
     /// Steps chosen for folded weights (whose real step the file does not keep).
     public var weightSteps: [String: Double] = [:]
+
+    /// Tensors whose real step qverify assumed because the file does not record it (a folded
+    /// export's input without --input-scale, and its weights), with the step assumed.
+    public var assumedSteps: [(tensor: String, step: Double)] {
+        quantizedInputs.filter { $0.value.assumed }.map { ($0.key, $0.value.step) }.sorted { $0.0 < $1.0 }
+            + weightSteps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
     /// The order in which folded weights were met (topological), for choosing which to rescale.
     var weightOrder: [String: Int] = [:]
     /// Fake-quantize quantizers (float zero point), whose integer type qverify assumes.

@@ -192,6 +192,27 @@ final class VerifyTests: XCTestCase {
         XCTAssertTrue(foreign.stderr.contains("comes from another command line"), foreign.stderr)
     }
 
+    /// A folded export keeps only integers: the real steps are qverify's assumption, said as a
+    /// warning naming each tensor (verify, convert) and in the model's metadata — never silently.
+    func testFoldedExportsSayWhichScalesAreAssumed() throws {
+        let v = try runQVerify(["verify", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/calib_inputs.npy", "--targets", "none"])
+        XCTAssertEqual(v.exitCode, 0)
+        XCTAssertTrue(v.stdout.contains("verify Reference/lenet/aidge_quantized_folded.onnx: equivalent-with-warnings"), v.stdout)
+        XCTAssertTrue(v.stdout.contains("warning scale-assumed [input]: the file does not record the real step of 4 tensor(s); qverify assumed 'input' 0.00787402, 'conv1_w_ProducerScaling_CastOut_out0'"), v.stdout)
+        XCTAssertEqual(try runQVerify(["verify", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/calib_inputs.npy",
+                                       "--targets", "none", "--fail-on", "warning"]).exitCode, 1)
+        let out = tmp.appendingPathComponent("lenet_folded_qdq.onnx").path
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let c = try runQVerify(["convert", "Reference/lenet/aidge_quantized_folded.onnx", "--to", "qdq", "-o", out])
+        XCTAssertEqual(c.exitCode, 0)
+        XCTAssertTrue(c.stderr.contains("qverify: warning scale-assumed: the file does not record the real step of 4 tensor(s)"), c.stderr)
+        let meta = try OnnxFile.load(out).metadata
+        XCTAssertTrue(meta.contains { $0.key == "qverify.assumptions" && $0.value.contains("weight 'conv1_w_ProducerScaling_CastOut_out0' step assumed") }, "\(meta)")
+        // The unfolded export records its scales: nothing assumed.
+        let u = try runQVerify(["verify", "Reference/lenet/aidge_quantized.onnx", "--inputs", "Reference/lenet/calib_inputs.npy", "--targets", "none"])
+        XCTAssertFalse(u.stdout.contains("scale-assumed"), u.stdout)
+    }
+
     func testCompareOfAidgesZeroBiasExportExitsOneWithJUnitFailures() throws {
         let dir = tmp.appendingPathComponent("zb").path
         let r = try runQVerify(["compare", "Reference/lenet/aidge_quantized.onnx", "Reference/lenet/aidge_qdq.onnx",
@@ -203,7 +224,8 @@ final class VerifyTests: XCTestCase {
     }
 
     func testTolerancesAndFailOnWarning() throws {
-        let args = ["verify", "Reference/single_shift/aidge_quantized_folded.onnx", "--inputs", "Reference/single_shift/calib_inputs.npy", "--to", "qdq"]
+        // The unfolded export records every scale (a folded one adds a scale-assumed warning).
+        let args = ["verify", "Reference/single_shift/aidge_quantized.onnx", "--inputs", "Reference/single_shift/calib_inputs.npy", "--to", "qdq", "--targets", "none"]
         XCTAssertEqual(try runQVerify(args).exitCode, 0, "ties are warnings")
         XCTAssertEqual(try runQVerify(args + ["--fail-on", "warning"]).exitCode, 1)
         XCTAssertEqual(try runQVerify(args + ["--tolerance-steps", "1", "--fail-on", "warning"]).exitCode, 0, "within tolerance: no warning")

@@ -3,6 +3,7 @@ import Foundation
 import QVGraph
 import QVIO
 import QVRecipe
+import QVCompare
 
 extension TargetFormat: ExpressibleByArgument {}
 extension WeightStorage: ExpressibleByArgument {}
@@ -57,6 +58,17 @@ struct Convert: ParsableCommand {
             printErr("qverify: \(model) (\(c.plan.form.rawValue) Aidge export) -> \(output) [\(format.rawValue), opset \(opset)]: "
                 + counts.keys.sorted().map { "\($0) ×\(counts[$0]!)" }.joined(separator: ", "))
             for n in c.plan.notes { printErr("qverify: note: \(n)") }
+            for f in scaleAssumedFindings(c.plan, label: (model as NSString).lastPathComponent) { printErr("qverify: \(f.severity.rawValue) \(f.code): \(f.message)") }
         }
     }
+}
+
+/// scale-assumed: a folded export keeps only integers, so the real value of a step is qverify's
+/// assumption; the converted model's integers are right, its real-valued outputs are off by the
+/// ratio to Aidge's true steps. One warning naming each assumed tensor.
+func scaleAssumedFindings(_ plan: QuantPlan?, label: String) -> [Finding] {
+    guard let plan, !plan.assumedSteps.isEmpty else { return [] }
+    let list = plan.assumedSteps.prefix(8).map { "'\($0.tensor)' \(String(format: "%.6g", $0.step))" }.joined(separator: ", ")
+    return [Finding(.warning, "scale-assumed", node: plan.assumedSteps[0].tensor, model: label,
+        "the file does not record the real step of \(plan.assumedSteps.count) tensor(s); qverify assumed \(list)\(plan.assumedSteps.count > 8 ? ", …" : ""). The converted model's integers are verified, but its dequantized outputs scale with these assumptions: give the input step with --input-scale, or convert Aidge's unfolded export, whose scales are in the file (the assumptions are in the model's qverify.assumptions metadata)")]
 }

@@ -139,7 +139,8 @@ struct Verify: ParsableCommand {
                 try options.writeShard(shardRecords, command: "verify", arguments: Array(CommandLine.arguments.dropFirst(2)))
                 return
             }
-            let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: comparisons)
+            let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance,
+                           findings: scaleAssumedFindings(view.plan, label: (model as NSString).lastPathComponent), comparisons: comparisons)
             if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
             summarize(r, reportDir: options.reportDir)
             if let fm = options.floatModel, let labels = try options.labelList() {
