@@ -100,6 +100,8 @@ public struct Harness: Sendable {
     public var candidateTarget: DeploymentTarget = .onnx
     /// Class labels by sample position in the inputs file (--labels): top-1 of both models.
     public var labels: [Int]?
+    /// Run the candidate leniently (what onnxruntime would refuse, with its obvious meaning).
+    public var lenientCandidate = true
 
     public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
         self.reference = reference
@@ -188,7 +190,7 @@ public struct Harness: Sendable {
     func interpreters() throws -> (Interpreter, Interpreter) {
         let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
         let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate),
-                                 target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx)
+                                 target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx, lenient: lenientCandidate)
         return (ia, ib)
     }
 

@@ -18,6 +18,7 @@ public enum StaticChecks {
             add(.warning, "not-valid-onnx", "", "Aidge-form export, not valid ONNX: \(summary.invalidFeatures.joined(separator: ", ")); onnx.checker and onnxruntime refuse it")
         }
         for e in inference.exceptions { add(.info, "integer-accumulation", e.node, e.rule) }
+        if summary.kind != .aidgeForm { f += dtypeFindings(g, index, inference, label: label) }
 
         // Quantizer parameters ONNX does not allow.
         for n in g.nodes where n.opType == "QuantizeLinear" || n.opType == "DequantizeLinear" {
@@ -113,6 +114,58 @@ public enum StaticChecks {
             }
         }
         return f
+    }
+
+    /// Input types each operator's schema allows (the inputs qverify's models use), by input slot.
+    static let schemaTypes: [String: [Int: Set<DType>]] = {
+        let floats: Set<DType> = [.float, .float16, .bfloat16, .double]
+        let quantized: Set<DType> = [.int8, .uint8, .int16, .uint16, .int32, .int4, .uint4]
+        let eight: Set<DType> = [.int8, .uint8]
+        return [
+            "DequantizeLinear": [0: quantized],
+            "QuantizeLinear": [0: floats.union([.int32])],
+            "QLinearConv": [0: eight, 3: eight],
+            "QLinearMatMul": [0: eight, 3: eight],
+            "Conv": [0: floats, 1: floats],
+            "Gemm": [0: floats.union([.int32, .int64, .uint32, .uint64]), 1: floats.union([.int32, .int64, .uint32, .uint64])],
+            "MatMul": [0: floats.union([.int32, .int64, .uint32, .uint64]), 1: floats.union([.int32, .int64, .uint32, .uint64])],
+            "Relu": [0: floats.union([.int8, .int16, .int32, .int64])],
+            "Sigmoid": [0: floats], "Softmax": [0: floats],
+            "GlobalAveragePool": [0: floats], "AveragePool": [0: floats],
+            "MaxPool": [0: floats.union([.int8, .uint8])],
+        ]
+    }()
+
+    /// dtype-not-allowed: a tensor whose type the consuming operator's schema does not allow (the
+    /// cast bug: a Cast to float in front of a DequantizeLinear). Reported on the node that produces
+    /// the tensor, with the chain of Casts that led there.
+    static func dtypeFindings(_ g: Graph, _ index: GraphIndex, _ inference: ShapeInference, label: String) -> [Finding] {
+        var out: [Finding] = []
+        for n in g.nodes where n.normalizedDomain.isEmpty {
+            guard let slots = schemaTypes[n.opType] else { continue }
+            for (slot, allowed) in slots.sorted(by: { $0.key < $1.key }) where slot < n.inputs.count && !n.inputs[slot].isEmpty {
+                let t = n.inputs[slot]
+                guard let dt = g.initializer(t)?.dtype ?? inference.facts[t]?.dtype, !allowed.contains(dt) else { continue }
+                // The chain that produced it: Casts back to the first node that is not one.
+                var chain: [String] = [], cur = t, producer = "graph input '\(t)'"
+                while let p = index.producer[cur].map({ g.nodes[$0] }) {
+                    let pt = p.inputs.first.flatMap { g.initializer($0)?.dtype ?? inference.facts[$0]?.dtype }
+                    if p.opType == "Cast" {
+                        chain.append("Cast '\(p.name)' (\(pt?.shortName ?? "?") → \(dt.shortName))")
+                        cur = p.inputs[0]
+                        continue
+                    }
+                    producer = "\(p.opType) '\(p.name)' (\(inference.facts[cur]?.dtype?.shortName ?? "?"))"
+                    break
+                }
+                let node = index.producer[t].map { g.nodes[$0].name } ?? t
+                out.append(Finding(.error, "dtype-not-allowed", node: node, model: label,
+                    "\(n.opType) '\(n.name)' reads '\(t)' as \(dt.shortName) at input \(slot), which its schema does not allow (\(allowed.map(\.shortName).sorted().joined(separator: ", "))); it comes from "
+                    + (chain.isEmpty ? producer : chain.joined(separator: " ← ") + " ← " + producer)
+                    + ". onnxruntime refuses to load the model; qverify compare runs it with the obvious meaning (--lenient) to show the effect"))
+            }
+        }
+        return out
     }
 
     /// An all-zero int32 bias: an error if the reference model's bias for the same layer (aligned

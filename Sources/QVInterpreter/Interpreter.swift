@@ -30,7 +30,7 @@ public final class Interpreter: @unchecked Sendable {
     /// `target` decides how quantized operators sum integer products (onnxruntime's kernels on one
     /// x86 instruction set); the graph runs as given (see ``OrtGraphOptimizer`` for the fused graph).
     public init(model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:], target: DeploymentTarget = .onnx,
-                saturationLog: SaturationLog? = nil) throws {
+                saturationLog: SaturationLog? = nil, lenient: Bool = false) throws {
         self.model = model
         self.semantics = semantics
         self.target = target
@@ -60,6 +60,7 @@ public final class Interpreter: @unchecked Sendable {
             var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
             ctx.integerProducts = target.integerProducts
             ctx.saturationLog = saturationLog
+            ctx.lenient = lenient
             ctx.constantInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
             ctx.initializerInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && g.initializer(n.inputs[$0]) != nil })
             if n.opType == "QuantizeLinear", let sf = scalingFactors[n.name] {

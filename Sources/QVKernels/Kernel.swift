@@ -99,6 +99,9 @@ public struct KernelContext: Sendable {
     public var integerProducts: IntegerProductRule = .exact
     /// Where saturating kernels count their saturated pair sums (nil: not counted).
     public var saturationLog: SaturationLog?
+    /// Run what the spec forbids but whose meaning is obvious (DequantizeLinear of a float tensor,
+    /// float zero points) instead of refusing it; `check` reports each such deviation.
+    public var lenient = false
     public init(semantics: Semantics, opset: Int64, fakeQuantRange: ClosedRange<Int64>? = nil) {
         self.semantics = semantics
         self.opset = opset

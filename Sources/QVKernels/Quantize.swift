@@ -201,15 +201,28 @@ struct QuantizeLinearKernel: Kernel {
 /// per-axis or blocked. Output type is the scale's (float32 here).
 struct DequantizeLinearKernel: Kernel {
     let axis: Int, blockSize: Int
+    let lenient: Bool
 
     init(node: Node, ctx: KernelContext) throws {
         axis = node.int("axis", default: 1)
         blockSize = node.int("block_size", default: 0)
+        lenient = ctx.lenient
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "x"), scale = try required(inputs, 1, "x_scale")
         let zp = optional(inputs, 2)
+        if lenient, x.dtype.isFloatingPoint || zp?.dtype.isFloatingPoint == true {
+            // Not valid ONNX (a Cast to float before it, a float zero point): run the obvious
+            // meaning, (x − zp) · scale on the values as given; check names the deviation.
+            let xv = try floatValues(x), s = try floatValues(scale), z = try zp.map(floatValues) ?? [0]
+            let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
+            let y = (0..<xv.count).map { i -> Float in
+                let p = layout.map(i)
+                return (xv[i] - (z.count == 1 ? z[0] : z[p])) * s[p]
+            }
+            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        }
         guard x.dtype.isInteger else { throw QVError.unsupported("DequantizeLinear of \(x.dtype)") }
         if let zp, zp.dtype != x.dtype { throw QVError.badInput("zero point type \(zp.dtype) differs from x's \(x.dtype)") }
         guard scale.dtype == .float else { throw QVError.unsupported("DequantizeLinear with a \(scale.dtype) scale") }

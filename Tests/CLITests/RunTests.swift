@@ -180,4 +180,35 @@ final class RunTests: XCTestCase {
         XCTAssertTrue(check.stdout.contains("error convert-refused: qverify convert --to qdq refuses this model: node QuantizeLinear 'conv1_Scaling': per-channel quantizer scales"), check.stdout)
         XCTAssertFalse(try runQVerify(["check", "Reference/lenet/aidge_quantized.onnx"]).stdout.contains("convert-refused"))
     }
+
+    /// The classic cast bug — a Cast to float in front of a DequantizeLinear — is invalid ONNX:
+    /// check names it on the Cast with the chain behind it (exit 1); compare runs it leniently and
+    /// exits 1 with its real effect instead of 2; run refuses it unless --lenient.
+    func testCastBugIsNamedByCheckAndMeasuredByCompare() throws {
+        var m = try OnnxFile.load("Reference/lenet/aidge_qdq_biasfix.onnx")
+        let i = try XCTUnwrap(m.graph.nodes.firstIndex { $0.name == "conv1_0_dq" })
+        let x = m.graph.nodes[i].inputs[0]
+        m.graph.nodes[i].inputs[0] = x + "_as_float"
+        m.graph.nodes.insert(Node(name: "bad_cast", opType: "Cast", inputs: [x], outputs: [x + "_as_float"],
+                                  attributes: [Attribute(name: "to", value: .int(1))]), at: i)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-castbug-\(UUID().uuidString).onnx").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try OnnxFile.save(m, to: path)
+        let check = try runQVerify(["check", path])
+        XCTAssertEqual(check.exitCode, 1, check.stdout)
+        XCTAssertTrue(check.stdout.contains("error dtype-not-allowed [bad_cast]: DequantizeLinear 'conv1_0_dq' reads '\(x)_as_float' as float32 at input 0"), check.stdout)
+        XCTAssertTrue(check.stdout.contains("it comes from Cast 'bad_cast' (int8 → float32) ← QuantizeLinear 'InputRescaling' (int8)"), check.stdout)
+        let cmp = try runQVerify(["compare", "Reference/lenet/aidge_qdq_biasfix.onnx", path, "--inputs", "Reference/lenet/calib_inputs.npy"])
+        XCTAssertEqual(cmp.exitCode, 1, cmp.stdout + cmp.stderr)
+        XCTAssertTrue(cmp.stdout.contains("compare: discrepancy, output 0/80 elements differ"), cmp.stdout)
+        XCTAssertEqual(try runQVerify(["compare", "Reference/lenet/aidge_qdq_biasfix.onnx", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--strict"]).exitCode, 2)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-castbug-run-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertEqual(try runQVerify(["run", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--output-dir", dir]).exitCode, 2)
+        XCTAssertEqual(try runQVerify(["run", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--output-dir", dir, "--lenient"]).exitCode, 0)
+        // The valid quantized Reference models have no such finding.
+        for rel in ["lenet/aidge_qdq_biasfix.onnx", "cnn/ort_static_qdq.onnx", "resnet/ort_static_qop.onnx", "mobilenet_relu6/ort_static_qdq.onnx"] {
+            XCTAssertFalse(try runQVerify(["check", "Reference/" + rel]).stdout.contains("dtype-not-allowed"), rel)
+        }
+    }
 }

@@ -20,6 +20,9 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var options: HarnessOptions
 
+    @Flag(help: "Refuse a candidate that is not valid ONNX (by default it runs with the obvious meaning of what onnxruntime would refuse, and check names each deviation as an error finding).")
+    var strict = false
+
     func run() throws {
         var report: Report?
         try runReportingErrors {
@@ -34,6 +37,7 @@ struct Compare: ParsableCommand {
             let tolerance = try options.tolerance()
             var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
             h.referenceScalingFactors = try options.evaluation.scalingFactors()
+            h.lenientCandidate = !strict
             h.candidateTarget = try evaluation.deploymentTarget()
             h.labels = try options.labelList()
             if let (k, n) = try options.shardSpec() {

@@ -13,7 +13,7 @@ enum SemanticsChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// Loads a model and picks its semantics (`auto`: aidge for Aidge-form graphs, else onnx).
 func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, scalingFactors: String? = nil,
-             evaluation: EvaluationOptions? = nil) throws -> (Model, Interpreter) {
+             evaluation: EvaluationOptions? = nil, lenient: Bool = false) throws -> (Model, Interpreter) {
     var model = try OnnxFile.load(path)
     let semantics: Semantics
     switch choice {
@@ -32,7 +32,7 @@ func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, s
         if announce, target != .onnx { printErr("qverify: \(path): target \(target.rawValue), onnxruntime optimizations \(evaluation.ortLevel.rawValue)") }
     }
     let interp = try withContext(scalingFactors.map { "\(path) with \($0)" } ?? path) {
-        try Interpreter(model: model, semantics: semantics, scalingFactors: factors, target: target)
+        try Interpreter(model: model, semantics: semantics, scalingFactors: factors, target: target, lenient: lenient)
     }
     return (model, interp)
 }
@@ -59,6 +59,9 @@ struct Run: ParsableCommand {
 
     @OptionGroup var evaluation: EvaluationOptions
 
+    @Flag(help: "Run what onnxruntime would refuse but whose meaning is obvious (DequantizeLinear of a float tensor, float zero points); qverify check names each deviation.")
+    var lenient = false
+
     @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 64 KB (1 = one by one).")
     var batch: Int = 64
 
@@ -68,7 +71,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors, evaluation: evaluation)
+            let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors, evaluation: evaluation, lenient: lenient)
             let stream = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             // One input convention for every command: real values; a folded Aidge export gets
             // Aidge's integer input round_half_up(x / step), as verify feeds it (integer files too).
