@@ -155,6 +155,19 @@ final class HarnessTests: XCTestCase {
         mutateInitializer(&m, dq.inputs[1]) { Tensor($0.floats!.map { $0 * 1.5 }, shape: $0.shape) }
         let f = try StaticChecks.run(m, label: "c")
         XCTAssertEqual(f.filter { $0.code == "qdq-scale-mismatch" }.map(\.node), [dq.name])
+        XCTAssertEqual(f.first { $0.code == "qdq-scale-mismatch" }?.severity, .error)
+    }
+
+    /// Severity follows the effect: a scale pair that differs by float32 rounding (1e-7 relative,
+    /// as Aidge's int4 exports write 1/sf twice) cannot move an element: info, and the model verifies.
+    func testFloat32RoundingOfAScalePairIsInfoNotError() throws {
+        var (src, m) = try cleanQdq()
+        let dq = m.graph.nodes.first { $0.name.hasPrefix("relu1_dequantize") }!
+        mutateInitializer(&m, dq.inputs[1]) { Tensor($0.floats!.map { $0.nextUp }, shape: $0.shape) }
+        let mismatch = try XCTUnwrap(try StaticChecks.run(m, label: "c").first { $0.code == "qdq-scale-mismatch" })
+        XCTAssertEqual(mismatch.severity, .info)
+        XCTAssertTrue(mismatch.message.contains("by float32 rounding only"), mismatch.message)
+        XCTAssertEqual(try compare(src, m, fixture: "lenet").verdict, .equivalent)
     }
 
     func testSeededDroppedClipOnA4BitModelDivergesAtThatLayer() throws {
