@@ -88,7 +88,8 @@ public struct GraphView: Sendable {
             }
             if let kindName = Self.computeKinds[n.opType], dataInputs.count >= (["Add", "QLinearAdd", "Sub", "Mul", "QLinearMul"].contains(n.opType) ? 2 : 1) {
                 counters[kindName, default: 0] += 1
-                let s = Signature(kind: kindName, index: counters[kindName]!, chain: [])
+                // A QLinear op whose output zero point is its type's minimum also computes a Relu.
+                let s = Signature(kind: kindName, index: counters[kindName]!, chain: Self.clampsAtZero(n, g, index) ? ["Relu"] : [])
                 sig[out] = s
                 computeOps[s] = (n.name, n.opType, Self.biasInput(n))
                 record(out, n, s)
@@ -98,6 +99,14 @@ public struct GraphView: Sendable {
                 let producer = index.producer[src].map { g.nodes[$0] }
                 let onQuantized = producer?.opType == "DequantizeLinear" || (facts[src]?.dtype?.isInteger == true && producer.map { Self.computeKinds[$0.opType] == nil } ?? false)
                 if onQuantized { s.chain.append("requant") }
+                // (Not on the graph input: there is no Relu to fold, only a non-negative input.)
+                if s.kind != "input", Self.clampsAtZero(n, g, index), !s.chain.contains("Relu"), !s.chain.contains("Clip") { s.chain.append("Relu") }
+                sig[out] = s
+                record(out, n, s)
+            } else if n.opType == "Clip", var s = upstream, Self.clipsAtZero(n, g), !s.chain.contains("Relu") {
+                // Clip(0, hi) on real values (ReLU6) is a Relu point; its upper bound is what the
+                // quantizer after it saturates anyway.
+                s.chain.append("Relu")
                 sig[out] = s
                 record(out, n, s)
             } else if Self.passThrough.contains(n.opType), let s = upstream {
@@ -115,6 +124,38 @@ public struct GraphView: Sendable {
         self.plan = plan
         self.computeOps = computeOps
         self.points = order.compactMap { latest[$0] }
+    }
+
+    /// True when a quantizing node's output zero point is its type's minimum (uint8 with zero point
+    /// 0, int8 with −128; a QuantizeLinear without one is uint8, zero point 0): every negative real
+    /// value saturates to 0, so the node computes a Relu too — which is how onnxruntime's
+    /// quantize_static writes Conv+Relu. Aligning by function pairs it with a float Relu.
+    static func clampsAtZero(_ n: Node, _ g: Graph, _ index: GraphIndex) -> Bool {
+        // A Relu or Clip still follows (directly, or behind a DequantizeLinear): nothing was folded.
+        let readers = (index.consumers[n.outputs[0]] ?? []).map { g.nodes[$0] }
+        let next = readers + readers.filter { $0.opType == "DequantizeLinear" }.flatMap { d in (index.consumers[d.outputs[0]] ?? []).map { g.nodes[$0] } }
+        if next.contains(where: { $0.opType == "Relu" || $0.opType == "Clip" }) { return false }
+        let zpSlot: Int
+        switch (n.normalizedDomain, n.opType) {
+        case ("", "QuantizeLinear"): zpSlot = 2
+        case ("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QLinearAdd"): zpSlot = 7
+        case ("com.microsoft", "QGemm"):
+            guard n.inputs.count > 7, !n.inputs[7].isEmpty else { return false }  // float output
+            zpSlot = 8
+        default: return false
+        }
+        guard zpSlot < n.inputs.count, !n.inputs[zpSlot].isEmpty else { return n.opType == "QuantizeLinear" && n.attribute("output_dtype") == nil }
+        guard let z = g.initializer(n.inputs[zpSlot]), let v = z.asInt64s(), let lo = z.dtype.integerRange?.lowerBound else { return false }
+        return v.allSatisfy { $0 == lo } && lo != Int64.min
+    }
+
+    /// A Clip on real values whose lower bound is 0 (ReLU6 and the like).
+    static func clipsAtZero(_ n: Node, _ g: Graph) -> Bool {
+        if n.inputs.count > 1, !n.inputs[1].isEmpty, let lo = g.initializer(n.inputs[1]) {
+            return lo.dtype.isFloatingPoint && lo.asDoubles()?.first == 0
+        }
+        if case .float(let lo) = n.attribute("min") { return lo == 0 }
+        return false
     }
 
     /// A topological order fixed by the graph's structure alone: a post-order walk from the graph

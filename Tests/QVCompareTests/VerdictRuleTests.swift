@@ -82,4 +82,30 @@ final class VerdictRuleTests: XCTestCase {
         XCTAssertFalse(decided.findings.contains { $0.code == "reference-ambiguous" })
         XCTAssertTrue(decided.findings.contains { $0.code == "rounding-near-ties" }, "with the exact sf the element is found and named")
     }
+
+    /// Float vs onnxruntime's QDQ model, aligned by the function computed (quantize_static folds each
+    /// Relu into the QuantizeLinear: a quantizer whose zero point is its type's minimum is a Relu
+    /// point). Oracle: onnxruntime's own qdq_loss_debug (xmodel_err) per tensor, committed by
+    /// scripts/make_qdq_loss_oracle.py: qverify's SQNR within 1 dB on at least 80% of its tensors.
+    func testFloatVsQdqSqnrMatchesOnnxruntimesQdqLossDebug() throws {
+        var fixtures = 0
+        for f in ["cnn", "depthwise", "residual", "resnet", "mobilenet", "mobilenet_relu6"] {
+            let oracleData = try Data(contentsOf: URL(fileURLWithPath: TestPaths.reference("\(f)/qdq_loss_debug.json")))
+            let oracle = try XCTUnwrap((try JSONSerialization.jsonObject(with: oracleData) as? [String: Any])?["tensors"] as? [String: Double])
+            let r = try compare(try load("\(f)/float.onnx"), try load("\(f)/ort_static_qdq.onnx"), fixture: f)
+            var matched = 0, within = 0
+            var worst = (name: "", delta: 0.0)
+            for (name, db) in oracle {
+                guard let n = r.nodes.first(where: { $0.reference?.tensor == name && $0.candidate != nil }), let ours = n.stats?.sqnrDB else { continue }
+                matched += 1
+                let d = abs(ours - db)
+                if d <= 1 { within += 1 }
+                if d > worst.delta { worst = (name, d) }
+            }
+            XCTAssertGreaterThanOrEqual(Double(matched), 0.8 * Double(oracle.count), "\(f): \(matched) of \(oracle.count) oracle tensors reported")
+            XCTAssertEqual(within, matched, "\(f): worst \(worst.name) off by \(worst.delta) dB")
+            fixtures += 1
+        }
+        XCTAssertEqual(fixtures, 6)
+    }
 }
