@@ -367,6 +367,9 @@ public struct Harness: Sendable {
         /// Points found by the put-back pass to add (near-)ties of their own to upstream
         /// consequences, with how many elements those are.
         var laterTies: [Int: Int] = [:]
+        /// Points whose differences are consequences of the ties but grow beyond one step past the
+        /// tolerance: explained, not excused.
+        var amplified: [Int] = []
     }
 
     func classify(name: String, _ pairs: [Pair], _ acc: Accumulated, samples: SampleSource,
@@ -418,7 +421,12 @@ public struct Harness: Sendable {
             }
             if c.confirmedConsequences {
                 c.tiePoints = points
-                for k in c.nodes.indices where c.nodes[k].status == .downstream { c.nodes[k].status = .ties }
+                for k in c.nodes.indices where c.nodes[k].status == .downstream {
+                    // Explained, but the effect decides: beyond one step past the tolerance the
+                    // ties were amplified, and that is a discrepancy of its own (named with its cause).
+                    let limit = Double(c.nodes[k].toleranceSteps) + 1
+                    if let m = c.nodes[k].stats?.maxSteps, m > limit + 1e-9 { c.amplified.append(k) } else { c.nodes[k].status = .ties }
+                }
             }
         }
         var findings = firstDivergenceFindings(c, pairs, acc)
@@ -478,8 +486,13 @@ public struct Harness: Sendable {
             if c.confirmedConsequences {
                 findings.append(Finding(.info, "tie-consequences", node: n.candidate!.node, model: "candidate",
                     "later nodes differ only as consequences: with the reference's values put back at \(c.tiePoints.count == 1 ? where_ : "the \(c.tiePoints.count) points whose differences are all (near-)ties"), every later node matches"))
+                for k in c.amplified {
+                    let a = c.nodes[k]
+                    findings.append(Finding(.error, "tie-amplified", node: a.candidate?.node ?? "", model: "candidate",
+                        "\(a.differingBeyondTolerance) elements differ by up to \(Self.fmt(a.stats?.maxSteps)) steps at \(a.signature): consequences of the one-step rounding ties at \(where_)\(c.tiePoints.count > 1 ? " and \(c.tiePoints.count - 1) later tie point(s)" : ""), amplified \(Self.fmt(a.stats?.maxSteps))×; the converted model's values there are that far from the source's"))
+                }
             }
-            for w in c.nodes where w.status == .downstream {
+            for (k, w) in c.nodes.enumerated() where w.status == .downstream && !c.amplified.contains(k) {
                 findings.append(Finding(.error, "divergence", node: w.candidate?.node ?? "", model: "candidate",
                     "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature); not explained by the (near-)ties upstream: with the reference's values put back there, differences remain that are no rounding tie of the reference"))
             }

@@ -132,16 +132,22 @@ final class RunTests: XCTestCase {
 
     func testVerifyWithAidgesScalingFactorsTellsTieConsequencesFromNewDifferences() throws {
         // With Aidge's exact sf the reference rounds one cnn input element the other way than the
-        // converted model can; later nodes move by up to 2 steps. Putting the reference's values
-        // back at the first divergence makes every later node match: warnings, not errors.
+        // converted model can; putting the reference's values back there makes every later node
+        // match, so nothing else is wrong — but the one-step near-tie grows to two steps inside the
+        // net (332 elements at conv#4): explained, not excused, so the verdict is a discrepancy
+        // that names its cause. With --tolerance-steps 2 the amplified points are within tolerance.
         let r = try runQVerify(["verify", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--to", "qdq",
-                                "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--report-dir", tmp.path])
-        XCTAssertEqual(r.exitCode, 0, r.stderr)
+                                "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--report-dir", tmp.path, "--targets", "none"])
+        XCTAssertEqual(r.exitCode, 1, r.stderr)
         let json = try String(contentsOf: tmp.appendingPathComponent("report.json"), encoding: .utf8)
         XCTAssertTrue(json.contains("\"rounding-near-ties\""), json)
         XCTAssertTrue(json.contains("\"tie-consequences\""), json)
         XCTAssertFalse(json.contains("\"divergence\""), json)
+        XCTAssertTrue(r.stdout.contains("error tie-amplified [conv4_Scaling]: 332 elements differ by up to 2 steps at conv#4: consequences of the one-step rounding ties at reference 'InputRescaling'"), r.stdout)
         XCTAssertTrue(r.stdout.contains("output 5/80 elements differ (max 1 steps)"), r.stdout)
+        let tolerant = try runQVerify(["verify", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--to", "qdq",
+                                       "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--targets", "none", "--tolerance-steps", "2"])
+        XCTAssertEqual(tolerant.exitCode, 0, tolerant.stdout)
     }
 
     func testZeroThreadsIsAUsageError() throws {
