@@ -437,6 +437,7 @@ public struct Harness: Sendable {
         findings += outputMismatchFindings(c, output)
         findings += nonFiniteInputFindings(acc)
         findings += ambiguousReferenceFindings(pairs, acc)
+        findings += gainFindings(pairs, acc)
         findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
         let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
         let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
@@ -444,7 +445,7 @@ public struct Harness: Sendable {
                                 reference: ModelRef(path: referencePath, kind: reference.kind.rawValue, semantics: Self.semantics(reference).rawValue),
                                 candidate: ModelRef(path: candidatePath, kind: candidate.kind.rawValue, semantics: Self.semantics(candidate).rawValue),
                                 samples: samples.count, verdict: Verdict.from(findings),
-                                firstDivergence: c.first.flatMap { _ in c.nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate?.node },
+                                firstDivergence: c.first.flatMap { _ in c.nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate.map { $0.node.isEmpty ? $0.tensor : $0.node } },
                                 output: output, findings: findings, nodes: c.nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB,
                                 targets: nil, accuracy: labels == nil ? nil : acc.labels)
     }
@@ -457,7 +458,8 @@ public struct Harness: Sendable {
         guard let f = c.first else { return [] }
         var findings: [Finding] = []
         let n = c.nodes.first { $0.reference?.tensor == pairs[f].a?.tensor && $0.candidate?.tensor == pairs[f].b?.tensor }!
-        let where_ = "reference '\(n.reference!.node)' ↔ candidate '\(n.candidate!.node)'"
+        let name = { (t: TensorRef) in t.node.isEmpty ? t.tensor : t.node }
+        let where_ = "reference '\(name(n.reference!))' ↔ candidate '\(name(n.candidate!))'"
         let worst = n.worst?.first.map { " (worst: sample \($0.sample), element \($0.index))" } ?? ""
         if c.firstExplainedByTies {
             for t in c.tiePoints {
@@ -563,6 +565,27 @@ public struct Harness: Sendable {
         guard c.first == nil, let o = output, let ms = o.maxSteps, ms > Double(tolerance.steps) + 0.5 else { return [] }
         return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
             "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging")]
+    }
+
+    /// per-layer-gain: where the candidate's real values are the reference's times a constant
+    /// (least squares g = Σrc / Σr²) and removing it raises the SQNR by 10 dB or more, the
+    /// difference is a scale, not noise: say so, with the factor and the SQNR without it.
+    func gainFindings(_ pairs: [Pair], _ acc: Accumulated) -> [Finding] {
+        var out: [Finding] = []
+        for (i, p) in pairs.enumerated() {
+            guard let pa = p.a, let pb = p.b else { continue }
+            let s = acc.pairs[i]
+            guard s.count > 0, s.sumRefSquares > 0, s.sumNoiseSquares > 0 else { continue }
+            let g = s.sumProducts / s.sumRefSquares
+            guard g > 0, abs(g - 1) > 0.05 else { continue }
+            let residual = max(s.sumCandSquares - g * s.sumProducts, 0)  // Σ(c − g·r)²
+            let raw = 10 * log10(s.sumRefSquares / s.sumNoiseSquares)
+            let after = residual == 0 ? Double.infinity : 10 * log10(g * g * s.sumRefSquares / residual)
+            guard after - raw >= 10 else { continue }
+            out.append(Finding(.warning, "per-layer-gain", node: pb.node, model: "candidate",
+                "at \(pa.signature) the candidate's real values are the reference's × \(String(format: "%.4g", g)) (least squares): SQNR \(String(format: "%.1f", raw)) dB as is, \(after.isFinite ? String(format: "%.1f", after) : "∞") dB with the gain removed — a scale (per-layer normalization, or a step the file does not record), not noise"))
+        }
+        return out
     }
 
     /// reference-ambiguous: elements whose reference value the export cannot decide (one finding,

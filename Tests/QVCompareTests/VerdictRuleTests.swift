@@ -108,4 +108,27 @@ final class VerdictRuleTests: XCTestCase {
         }
         XCTAssertEqual(fixtures, 6)
     }
+
+    /// Float vs a conversion of Aidge's export: Aidge normalizes each layer, so real values differ
+    /// by a constant per layer. Reported as that gain with the SQNR without it, not as noise.
+    func testConstantPerLayerGainIsNamed() throws {
+        let src = try load("cnn/aidge_quantized.onnx")
+        let r = try compare(try load("cnn/float.onnx"), try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "cnn")
+        let gains = r.findings.filter { $0.code == "per-layer-gain" }
+        let conv1 = try XCTUnwrap(gains.first { $0.node == "conv1_Scaling" })
+        XCTAssertTrue(conv1.message.contains("× 0.4423"), conv1.message)
+        XCTAssertTrue(conv1.message.contains("SQNR 5.0 dB as is, 20.0 dB with the gain removed"), conv1.message)
+        // onnxruntime's own QDQ model of the same float model is not rescaled: no gain to report.
+        let ort = try compare(try load("cnn/float.onnx"), try load("cnn/ort_static_qdq.onnx"), fixture: "cnn")
+        XCTAssertFalse(ort.findings.contains { $0.code == "per-layer-gain" })
+    }
+
+    /// The first divergence is named even when it is the input (no node): its tensor.
+    func testFirstDivergenceAtTheInputIsNamed() throws {
+        let folded = try load("cnn/aidge_quantized_folded.onnx"), unfolded = try load("cnn/aidge_quantized.onnx")
+        let r = try compare(unfolded, folded, fixture: "cnn")
+        XCTAssertEqual(r.firstDivergence, "input")
+        let first = try XCTUnwrap(r.findings.first { $0.code == "first-divergence" })
+        XCTAssertTrue(first.message.contains("↔ candidate 'input' (input#0)"), first.message)
+    }
 }
