@@ -47,6 +47,14 @@ def qverify_host(qverify, model, inputs, level, tmp):
     return np.load(out / f"{m.graph.output[0].name.replace('/', '_')}.npy")
 
 
+def host_mismatch(qverify, model, x_path, x, level, qlevel, tmp):
+    """onnxruntime's output on this host at `level` and how many elements differ from qverify's
+    `--target ort-host --ort-level qlevel` prediction."""
+    y = run_ort(model, x, level)
+    predicted = qverify_host(qverify, model, x_path, qlevel, tmp).reshape(y.shape)
+    return y, int((predicted != y).sum())
+
+
 def output_step(model):
     """Scale of the DequantizeLinear that produces the (first) graph output."""
     out = model.graph.output[0].name
@@ -135,9 +143,7 @@ def main():
                         if golden is None:
                             continue
                         try:
-                            y = run_ort(out, x, level)
-                            predicted = qverify_host(a.qverify, out, x_path, qlevel, tmp).reshape(y.shape)
-                            off_host = int((predicted != y).sum())
+                            y, off_host = host_mismatch(a.qverify, out, x_path, x, level, qlevel, tmp)
                             if off_host:
                                 problems.append(f"{tag}: onnxruntime differs from qverify --target ort-host --ort-level {qlevel} "
                                                 f"in {off_host}/{y.size} elements")
@@ -168,12 +174,8 @@ def main():
             for level, tag, qlevel in ((ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "ort_off", "disable"),
                                        (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "ort_on", "enable")):
                 try:
-                    y = run_ort(m, x, level)
-                    predicted = qverify_host(a.qverify, m, x_path, qlevel, tmp).reshape(y.shape)
-                    off = int((predicted != y).sum())
+                    y, off = host_mismatch(a.qverify, m, x_path, x, level, qlevel, tmp)
                     row[tag] = f"{off}/{y.size} differ from qverify"
-                    # Float tails that onnxruntime's optimizer keeps (NCHWc) are not reproduced: only
-                    # models whose output is computed by integer kernels are held to equality there.
                     if off:
                         problems.append(f"{tag}: onnxruntime differs from qverify --target ort-host --ort-level {qlevel} in {off}/{y.size} elements")
                 except Exception as e:

@@ -622,17 +622,6 @@ public struct Harness: Sendable {
         Double(tolerance) + (bothQuantized ? 0 : 0.5)
     }
 
-    /// Two quantized tensors differ by whole steps; the scales may agree only to float32 precision
-    /// (one side's step from Aidge's plan in double, the other's written as float32). Snap the
-    /// candidate to the reference plus a whole number of steps where it is within 10⁻³ step of it.
-    static func snapped(_ ra: [Double], _ rb: [Double], step: Double) -> [Double] {
-        zip(ra, rb).map { a, b in
-            let d = (b - a) / step
-            let k = d.rounded(.toNearestOrEven)
-            return abs(d - k) < 1e-3 ? a + k * step : b
-        }
-    }
-
     /// A further streaming pass: reruns the candidate with the tensors of pairs `points` replaced
     /// by the reference's values (quantized with the candidate's parameters). Returns nil when the
     /// values cannot be put back; .some(nil) when every node marked downstream then matches; else
