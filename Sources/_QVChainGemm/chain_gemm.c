@@ -227,10 +227,17 @@ static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, siz
                 if (hi > lo) memcpy(dst + lo, row + ix + lo, (size_t)(hi - lo) * sizeof(float));
                 for (ptrdiff_t t = hi; t < (ptrdiff_t)seg; t++) dst[t] = 0.0f;
             } else {
-                for (size_t t = 0; t < seg; t++) {
-                    ptrdiff_t xx = ix + (ptrdiff_t)(t * g->stride_w);
-                    dst[t] = (xx >= 0 && xx < (ptrdiff_t)g->width) ? row[xx] : 0.0f;
-                }
+                // Positions t with 0 <= ix + t·sw < width form one interval [lo, hi): zeros, a
+                // strided copy without per-element checks, zeros (the same panel as a checked loop).
+                const ptrdiff_t sw = (ptrdiff_t)g->stride_w, w = (ptrdiff_t)g->width, n = (ptrdiff_t)seg;
+                ptrdiff_t lo = ix >= 0 ? 0 : (-ix + sw - 1) / sw;
+                ptrdiff_t hi = w - ix > 0 ? (w - ix + sw - 1) / sw : 0;
+                if (hi > n) hi = n;
+                if (lo > hi) lo = hi;
+                for (ptrdiff_t t = 0; t < lo; t++) dst[t] = 0.0f;
+                const float *src = row + ix;
+                for (ptrdiff_t t = lo; t < hi; t++) dst[t] = src[t * sw];
+                for (ptrdiff_t t = hi; t < n; t++) dst[t] = 0.0f;
             }
         }
         for (size_t t = width; t < PANEL; t++) panel_row[t] = 0.0f;
