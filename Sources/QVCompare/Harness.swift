@@ -118,9 +118,18 @@ public struct Harness: Sendable {
         var out: [String: Tensor] = [:]
         for (k, inp) in v.model.graph.runtimeInputs.enumerated() where k < order.count {
             guard let x = sample[order[k]] else { continue }
-            out[inp.name] = v.plan?.quantizedInputs[inp.name].map { ConversionCheck.aidgeInput(x, $0) } ?? x
+            out[inp.name] = v.plan?.quantizedInputs[inp.name].map { Self.aidgeInput(x, $0) } ?? x
         }
         return out
+    }
+
+    /// Aidge's integer input for a folded graph: round half up of x / step, computed as
+    /// floor(x · (1/step) + 0.5) in float32, clipped to the type.
+    public static func aidgeInput(_ x: Tensor, _ q: QuantInfo) -> Tensor {
+        let m = Float(1 / q.step)
+        let r = q.dtype.integerRange!
+        let v = (x.floats ?? []).map { Int32(min(max(Int64(RoundingRule.halfUp.round($0 * m)), r.lowerBound), r.upperBound)) }
+        return Tensor(v, shape: x.shape, dtype: q.dtype)
     }
 
     typealias Pair = (a: Point?, b: Point?)

@@ -7,15 +7,21 @@ import QVInterpreter
 import XCTest
 import _TestSupport
 
-/// Every Aidge-form Reference model converted to QDQ and QOP, run in qverify's interpreter
-/// (ONNX semantics) against the original (Aidge semantics, itself bit-exact with Aidge's CPU
-/// backend — see GoldenTests): outputs equal in steps, or every difference starts at a
-/// quantizer whose differing elements are all half-up vs half-even ties.
+/// Every Aidge-form Reference model converted to QDQ and QOP and compared by the harness — the
+/// one comparison engine, as `verify` runs it — against the original (Aidge semantics, itself
+/// bit-exact with Aidge's CPU backend, see GoldenTests): outputs equal, or every difference is a
+/// named rounding tie or Aidge's wrap-around.
 final class ConversionTests: XCTestCase {
     static let fixtures = ["lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act"]
 
     func samples(_ fixture: String, _ model: Model) throws -> [[String: Tensor]] {
         try InputSet.load(TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: model.graph.runtimeInputs)
+    }
+
+    /// Through the harness, the engine `verify` uses (Aidge semantics vs ONNX semantics).
+    func check(_ source: Model, _ converted: Model, _ fixture: String) throws -> ComparisonReport {
+        try Harness(reference: try GraphView(source), candidate: try GraphView(converted), referencePath: "source", candidatePath: "converted",
+                    tolerance: Tolerance()).run(name: "t", samples: try samples(fixture, source))
     }
 
     func testEveryConversionEqualsTheAidgeGraphUpToCountedTies() throws {
@@ -28,13 +34,22 @@ final class ConversionTests: XCTestCase {
                     let c = try Recipe.convert(source, options: ConvertOptions(format: format))
                     // What the user gets is a saved file: check the written bytes too.
                     let converted = try OnnxFile.decode(try OnnxFile.encode(c.model))
-                    let check = try ConversionCheck(source: source, converted: converted, plan: c.plan, realInputs: try samples(f, source))
-                    XCTAssertEqual(check.outputCount, 80, label)
-                    XCTAssertTrue(check.explained, "\(label): \(check.outputDiffering) outputs differ; first divergence \(String(describing: check.firstDivergence))")
-                    if f != "single_shift" && f != "uint8_act" { XCTAssertEqual(check.outputDiffering, 0, label) }
-                    let first = check.firstDivergence
-                    table.append("\(label): \(check.outputDiffering)/\(check.outputCount) outputs differ (max \(check.outputMaxSteps) steps)"
-                        + (first.map { "; first divergence \($0.node): \($0.differing) elements, \($0.ties) ties, \($0.wraps) wraps, \($0.unexplained) unexplained" } ?? ""))
+                    let r = try check(source, converted, f)
+                    let out = try XCTUnwrap(r.output, label)
+                    XCTAssertEqual(out.count, 80, label)
+                    switch f {
+                    case "single_shift":  // proven half-up vs half-even ties, and their one-step consequences
+                        XCTAssertFalse(r.findings.contains { $0.severity == .error }, "\(label): \(r.findings)")
+                        XCTAssertTrue(r.findings.contains { $0.code == "rounding-ties" }, label)
+                    case "uint8_act":  // every differing element at the first divergence is Aidge's wrap-around or a tie
+                        let first = try XCTUnwrap(r.nodes.first { $0.status == .diverges }, label)
+                        XCTAssertGreaterThan(first.wraps ?? 0, 0, label)
+                        XCTAssertEqual((first.wraps ?? 0) + (first.ties ?? 0), first.differingBeyondTolerance, label)
+                    default:
+                        XCTAssertEqual(out.differing, 0, label)
+                        XCTAssertNotEqual(r.verdict, .discrepancy, "\(label): \(r.findings)")
+                    }
+                    table.append("\(label): \(out.differing)/\(out.count) outputs differ (max \(out.maxSteps ?? 0) steps), \(r.verdict.rawValue)")
                 }
             }
         }
@@ -43,22 +58,20 @@ final class ConversionTests: XCTestCase {
 
     func testSingleShiftDifferencesAreTiesOfTheBitShift() throws {
         let source = try OnnxFile.load(TestPaths.reference("single_shift/aidge_quantized_folded.onnx"))
-        let c = try Recipe.convert(source, options: ConvertOptions(format: .qdq))
-        let check = try ConversionCheck(source: source, converted: c.model, plan: c.plan, realInputs: try samples("single_shift", source))
-        let first = try XCTUnwrap(check.firstDivergence)
-        XCTAssertGreaterThan(first.ties, 0)
-        XCTAssertEqual(first.unexplained, 0)
-        XCTAssertGreaterThan(check.outputDiffering, 0, "bit-shift ties are expected to reach the output on these inputs")
+        let r = try check(source, try Recipe.convert(source, options: ConvertOptions(format: .qdq)).model, "single_shift")
+        let ties = try XCTUnwrap(r.findings.first { $0.code == "rounding-ties" })
+        XCTAssertEqual(ties.node, "conv1_Scaling")
+        XCTAssertTrue(ties.message.contains("every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"), ties.message)
+        XCTAssertGreaterThan(try XCTUnwrap(r.output).differing, 0, "bit-shift ties are expected to reach the output on these inputs")
     }
 
     func testUint8TaggedActivationsDifferOnlyWhereAidgeWrapsNegatives() throws {
         let source = try OnnxFile.load(TestPaths.reference("uint8_act/aidge_quantized.onnx"))
-        let c = try Recipe.convert(source, options: ConvertOptions(format: .qdq))
-        let check = try ConversionCheck(source: source, converted: c.model, plan: c.plan, realInputs: try samples("uint8_act", source))
-        let first = try XCTUnwrap(check.firstDivergence)
-        XCTAssertEqual(first.node, "conv1_Scaling")
-        XCTAssertGreaterThan(first.wraps, 0)
-        XCTAssertEqual(first.unexplained, 0)
+        let r = try check(source, try Recipe.convert(source, options: ConvertOptions(format: .qdq)).model, "uint8_act")
+        XCTAssertEqual(r.firstDivergence, "conv1_Scaling")
+        let first = try XCTUnwrap(r.nodes.first { $0.status == .diverges })
+        XCTAssertEqual((first.wraps ?? 0) + (first.ties ?? 0), first.differingBeyondTolerance)
+        XCTAssertTrue(try XCTUnwrap(r.findings.first { $0.code == "wrap-vs-saturate" }).message.hasPrefix("\(first.wraps ?? 0) of them"))
     }
 
     func testFoldedFakeQuantizeWeightsBecomeInt8AndBiasesInt32() throws {

@@ -33,7 +33,7 @@ final class RuleTests: XCTestCase {
         let interfaceChanged = rule.changesInterface
         for s in x.prefix(4) {
             var aIn: [String: Tensor] = [:]
-            for (k, v) in s { aIn[k] = plan.quantizedInputs[k].map { ConversionCheck.aidgeInput(v, $0) } ?? v }
+            for (k, v) in s { aIn[k] = plan.quantizedInputs[k].map { Harness.aidgeInput(v, $0) } ?? v }
             let bIn = rule.name == "quantize-folded-input" ? s : aIn
             let ra = try a.run(aIn, keepIntermediates: true), rb = try b.run(bIn, keepIntermediates: true)
             for (name, q) in plan.tensors where q.dtype != .int32 {
