@@ -337,8 +337,14 @@ public struct Harness: Sendable {
                     if rule.isTie(pre[j]) { return .tie }
                     if rule.isNearTie(pre[j]) { return .nearTie }
                 }
-                if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (c / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint),
-                   r / (pa.quant?.step ?? q.step) >= 127.5 - Double(q.zeroPoint) { return .wrap }
+                // Aidge clips an unsigned-tagged quantizer to the signed range of the same width and
+                // casts with wrap-around: a negative value comes back above the signed maximum
+                // (2^(n−1) − 1; 127 for 8 bits, 7 for 4), where ONNX saturates it to the zero point.
+                if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (c / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint) {
+                    let bits = (pa.quant?.dtype ?? q.dtype).bitWidth
+                    let signedMax = Double((Int64(1) << (bits - 1)) - 1)
+                    if r / (pa.quant?.step ?? q.step) >= signedMax + 0.5 - Double(q.zeroPoint) { return .wrap }
+                }
                 return nil
             }
             acc.pairs[i].add(sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
