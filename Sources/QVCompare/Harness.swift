@@ -304,6 +304,28 @@ public struct Harness: Sendable {
         return records
     }
 
+    /// The reference's own rounding causes at a point, for element j of one sample: an exact tie or
+    /// a near-tie of an Aidge quantizer (from its input), or a mean of integers exactly halfway
+    /// (Aidge's GlobalAveragePool, from its input window).
+    func tieTest(_ pa: Point, _ a: Interpreter.Result, _ xa: [String: Tensor]) -> (Int) -> PairStatistics.ElementCause? {
+        let qn = quantizerNode(pa)
+        let pre = qn.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }?.asDoubles()
+        let rule = qn.flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
+        let window = averagingNode(pa).flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }
+        let windowValues = window?.asInt64s(), windowSize = window.map { $0.shape.count > 2 ? $0.shape[2...].reduce(1, *) : 1 } ?? 1
+        return { j in
+            if let v = windowValues, (j + 1) * windowSize <= v.count {
+                let sum = v[(j * windowSize)..<((j + 1) * windowSize)].reduce(0, +), n = Int64(windowSize)
+                if abs((2 * sum) % (2 * n)) == n { return .tie }
+            }
+            if let rule, let pre, j < pre.count {
+                if rule.isTie(pre[j]) { return .tie }
+                if rule.isNearTie(pre[j]) { return .nearTie }
+            }
+            return nil
+        }
+    }
+
     /// Folds one sample into `acc`.
     func addSample(_ k: Int, _ pairs: [Pair], _ raw: [String: Tensor], _ xa: [String: Tensor], _ xb: [String: Tensor],
                    _ a: Interpreter.Result, _ b: Interpreter.Result, into acc: inout Accumulated) throws {
@@ -325,21 +347,9 @@ public struct Harness: Sendable {
             let qn = quantizerNode(pa)
             let pre = qn.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }?.asDoubles()
             let rule = qn.flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
-            let avg = averagingNode(pa)
-            let window = avg.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }
-            let windowValues = window?.asInt64s(), windowSize = window.map { $0.shape.count > 2 ? $0.shape[2...].reduce(1, *) : 1 } ?? 1
+            let isTie = tieTest(pa, a, xa)
             let classify: (Int, Double, Double) -> PairStatistics.ElementCause? = { j, r, c in
-                if let v = windowValues, (j + 1) * windowSize <= v.count {
-                    let sum = v[(j * windowSize)..<((j + 1) * windowSize)].reduce(0, +), n = Int64(windowSize)
-                    if abs((2 * sum) % (2 * n)) == n { return .tie }
-                }
-                if let rule, let pre, j < pre.count {
-                    if rule.isTie(pre[j]) { return .tie }
-                    if rule.isNearTie(pre[j]) { return .nearTie }
-                }
-                // Aidge clips an unsigned-tagged quantizer to the signed range of the same width and
-                // casts with wrap-around: a negative value comes back above the signed maximum
-                // (2^(n−1) − 1; 127 for 8 bits, 7 for 4), where ONNX saturates it to the zero point.
+                if let cause = isTie(j) { return cause }
                 if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (c / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint) {
                     let bits = (pa.quant?.dtype ?? q.dtype).bitWidth
                     let signedMax = Double((Int64(1) << (bits - 1)) - 1)
@@ -678,11 +688,9 @@ public struct Harness: Sendable {
                     guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return nil }
                     let bothQuantized = pa.quant != nil && pbi.quant != nil
                     let limit = Self.stepLimit(tolerance: harness.tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]), bothQuantized: bothQuantized)
-                    let qn = harness.quantizerNode(pa)
-                    let pre = qn.flatMap { resA[j].intermediates[$0.inputs[0]] ?? feedsA[j][$0.inputs[0]] }?.asDoubles()
-                    let rule = qn.flatMap { harness.reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
+                    let isTie = harness.tieTest(pa, resA[j], feedsA[j])
                     for e in 0..<ra.count where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit {
-                        let tie = rule.map { r in pre.map { e < $0.count && (r.isTie($0[e]) || r.isNearTie($0[e])) } ?? false } ?? false
+                        let tie = isTie(e) != nil
                         let c = part[i] ?? (0, 0)
                         part[i] = (c.0 + 1, c.1 + (tie ? 1 : 0))
                     }

@@ -77,8 +77,17 @@ enum TargetChoice: String, ExpressibleByArgument, CaseIterable {
 extension OrtLevel: ExpressibleByArgument {}
 
 struct HarnessOptions: ParsableArguments {
-    @Option(help: "Calibration inputs: .npy, .npz keyed by input name, or an ONNX backend test folder (real values).")
-    var inputs: String
+    @Option(name: .customLong("inputs"), help: "Calibration inputs: .npy, .npz keyed by input name, or an ONNX backend test folder (real values).")
+    var inputsFile: String?
+
+    @Option(help: "Instead of --inputs: N samples drawn uniformly from [0, 1) in the model's declared input shapes (for models without calibration data); see --seed.")
+    var randomInputs: Int?
+
+    @Option(help: "Seed of --random-inputs: sample i is the same for a given seed whatever --samples, --sample-indices or --shard select.")
+    var seed: UInt64 = 0
+
+    /// What report.json names as the inputs.
+    var inputs: String { inputsFile ?? "random:\(randomInputs ?? 0):seed=\(seed)" }
 
     @Option(help: "Folder for report.json, report.md, report.html and junit.xml.")
     var reportDir: String?
@@ -144,15 +153,28 @@ struct HarnessOptions: ParsableArguments {
 
     /// The --inputs samples for `view`, streamed, with --samples / --sample-indices applied.
     func source(for view: GraphView) throws -> SampleSource {
-        try sampleSource(inputs, for: view, first: samples, indices: try sampleIndexList())
+        var base: SampleSource
+        if let n = randomInputs {
+            base = try randomSamples(n, seed: seed, inputs: view.model.graph.runtimeInputs)
+        } else {
+            return try sampleSource(inputs, for: view, first: samples, indices: try sampleIndexList())
+        }
+        if let indices = try sampleIndexList() {
+            if let bad = indices.first(where: { $0 >= n(base) }) { throw QVError.badInput("--sample-indices names sample \(bad), --random-inputs makes \(n(base))") }
+            base = base.subset(indices)
+        }
+        if let first = samples { base = base.subset(Array(0..<min(first, base.count))) }
+        return base
     }
+
+    private func n(_ s: SampleSource) -> Int { s.count }
 
     /// --save-sample: runs the reference and a candidate on that one sample and writes every tensor.
     func saveSampleFiles(reference: GraphView, candidate: GraphView, name: String, target: DeploymentTarget,
                          scalingFactors: [String: [Float]]) throws {
         guard let k = saveSample else { return }
         guard let dir = reportDir else { throw QVError.badInput("--save-sample needs --report-dir") }
-        let all = try sampleSource(inputs, for: reference)
+        let all = try randomInputs.map { try randomSamples($0, seed: seed, inputs: reference.model.graph.runtimeInputs) } ?? sampleSource(inputs, for: reference)
         guard k >= 0, k < all.count else { throw QVError.badInput("\(inputs): --save-sample \(k), the file has \(all.count) samples") }
         let sample = try all.sample(k)
         let out = (dir as NSString).appendingPathComponent("sample_\(k)")
@@ -175,6 +197,8 @@ struct HarnessOptions: ParsableArguments {
     }
 
     func validate() throws {
+        if (inputsFile == nil) == (randomInputs == nil) { throw ValidationError("give either --inputs FILE or --random-inputs N") }
+        if let n = randomInputs, n < 1 { throw ValidationError("--random-inputs must be at least 1") }
         if let n = samples, n < 1 { throw ValidationError("--samples must be at least 1") }
         if let k = saveSample, k < 0 { throw ValidationError("--save-sample must be a sample number ≥ 0") }
         if saveSample != nil, reportDir == nil { throw ValidationError("--save-sample needs --report-dir") }
@@ -227,6 +251,32 @@ func sampleSource(_ path: String, for view: GraphView, first: Int? = nil, indice
     }
     if let first { source = source.subset(Array(0..<min(first, source.count))) }
     return source
+}
+
+/// `count` samples of uniform [0, 1) floats in the declared input shapes; sample i depends only on
+/// (seed, i) (SplitMix64), so any subset or shard draws the same values.
+func randomSamples(_ count: Int, seed: UInt64, inputs: [ValueInfo]) throws -> SampleSource {
+    var shapes: [(String, [Int])] = []
+    for i in inputs {
+        guard let s = i.concreteShape, i.dtype == .float else {
+            throw QVError.badInput("--random-inputs needs float inputs with fixed shapes; input '\(i.name)' is \(i.dtype.map { "\($0)" } ?? "untyped") \(i.shape.map { "\($0)" } ?? "of unknown shape")")
+        }
+        shapes.append((i.name, s))
+    }
+    let fixed = shapes
+    return SampleSource(count: count) { k in
+        var state = seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15
+        func next() -> Float {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Float(((z ^ (z >> 31)) >> 40)) / Float(1 << 24)
+        }
+        var sample: [String: Tensor] = [:]
+        for (name, shape) in fixed { sample[name] = Tensor((0..<shape.reduce(1, *)).map { _ in next() }, shape: shape) }
+        return sample
+    }
 }
 
 /// Lets a reader that is used from one thread at a time (``inOrderParallel``'s prepare) cross into a @Sendable closure.
