@@ -90,7 +90,13 @@ def main():
     a = ap.parse_args()
     expectations = load_expectations(a.expectations)
     ref = pathlib.Path(a.reference)
-    rows, passed, failed = [], 0, 0
+    rows = []
+
+    def finish(row, problems):
+        row["ok"] = not problems
+        row["problems"] = "; ".join(problems)
+        rows.append(row)
+
     with tempfile.TemporaryDirectory() as tmp:
         for src in sorted(ref.glob("*/aidge_quantized*.onnx")):
             form, golden_name = FORMS[src.name]
@@ -159,11 +165,7 @@ def main():
                         except Exception as e:
                             row[tag] = "FAILS"
                             problems.append(f"{tag}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
-                row["ok"] = not problems
-                row["problems"] = "; ".join(problems)
-                rows.append(row)
-                passed += row["ok"]
-                failed += not row["ok"]
+                finish(row, problems)
         # Every valid quantized ONNX model of Reference/ (onnxruntime's quantize_static, Aidge's own
         # QDQ/QOP): onnxruntime on this host at both levels must equal qverify's ort-host prediction.
         for m in sorted(list(ref.glob("*/ort_static_q*.onnx")) + list(ref.glob("*/aidge_q[do]*.onnx"))):
@@ -181,11 +183,9 @@ def main():
                 except Exception as e:
                     row[tag] = "FAILS"
                     problems.append(f"{tag}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
-            row["ok"] = not problems
-            row["problems"] = "; ".join(problems)
-            rows.append(row)
-            passed += row["ok"]
-            failed += not row["ok"]
+            finish(row, problems)
+    passed = sum(r["ok"] for r in rows)
+    failed = len(rows) - passed
     header = "| model | export | format | valid ONNX | onnxruntime (opt off) vs reference | onnxruntime (opt on) vs reference | reference |"
     lines = [header, "|---|---|---|---|---|---|---|"]
     for r in rows:
