@@ -557,8 +557,8 @@ public struct Harness: Sendable {
                 guard let lo = bound(1), let hi = bound(2) else { return false }
                 // Integer Clip bounds are the integers themselves; a float Clip's are real values.
                 let integer = g.initializer(n.inputs[1])?.dtype.isInteger == true
-                let l = integer ? lo : (lo / quant.step).rounded() + Double(quant.zeroPoint)
-                let h = integer ? hi : (hi / quant.step).rounded() + Double(quant.zeroPoint)
+                let l = integer ? lo : (lo / quant.step).rounded(.toNearestOrEven) + Double(quant.zeroPoint)
+                let h = integer ? hi : (hi / quant.step).rounded(.toNearestOrEven) + Double(quant.zeroPoint)
                 return l >= Double(range.lowerBound) && h <= Double(range.upperBound)
             }
             guard preserving.contains(n.opType), let x = n.inputs.first, !x.isEmpty else { return false }

@@ -126,7 +126,7 @@ struct HarnessOptions: ParsableArguments {
             guard let v = t.asDoubles(), !v.isEmpty else { throw QVError.badInput("labels must be a numeric array") }
             switch t.rank {
             case 1: return try v.map { x in
-                guard x >= 0, x == x.rounded(), x < 1e9 else { throw QVError.badInput("label \(x) is not a class index") }
+                guard x >= 0, x == x.rounded(.towardZero), x < 1e9 else { throw QVError.badInput("label \(x) is not a class index") }
                 return Int(x)
             }
             case 2:
