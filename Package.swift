@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "qverify", targets: ["qverify"]),
-        .library(name: "QVerify", targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe", "QVCompare"]),
+        .library(name: "QVerify", targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,13 +33,16 @@ let package = Package(
         .target(name: "QVIO", dependencies: ["QVGraph", "COnnxProto", "ZIPFoundation"]),
         .target(name: "QVKernels", dependencies: ["QVGraph", "COpenBLAS", "_QVChainGemm"]),
         .target(name: "QVInterpreter", dependencies: ["QVGraph", "QVKernels"]),
-        .target(name: "QVRecipe", dependencies: ["QVGraph", "QVKernels"]),
-        .target(name: "QVCompare", dependencies: ["QVGraph", "QVKernels", "QVInterpreter", "QVRecipe"]),
+        // Quantization knowledge shared by the recipe and the comparison: what a tensor's integers
+        // mean (QuantInfo, the Aidge plan, the ONNX graph's parameters) and the rounding tie rules.
+        .target(name: "QVQuant", dependencies: ["QVGraph"]),
+        .target(name: "QVRecipe", dependencies: ["QVGraph", "QVKernels", "QVQuant"]),
+        .target(name: "QVCompare", dependencies: ["QVGraph", "QVKernels", "QVInterpreter", "QVQuant"]),
         .target(name: "QVReport", dependencies: ["QVGraph", "QVCompare"]),
         .executableTarget(
             name: "qverify",
             dependencies: [
-                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVRecipe", "QVCompare", "QVReport",
+                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare", "QVReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

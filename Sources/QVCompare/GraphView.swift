@@ -1,5 +1,5 @@
 import QVGraph
-import QVRecipe
+import QVQuant
 
 /// Where a tensor sits in a network, independent of names and of how quantization is spelled:
 /// the n-th compute op of a kind (conv, fc, add; or the input), then the transparent ops and
@@ -56,7 +56,7 @@ public struct GraphView: Sendable {
         for (k, i) in g.runtimeInputs.enumerated() { sig[i.name] = Signature(kind: "input", index: k, chain: []) }
         var latest: [Signature: Point] = [:]
         var order: [Signature] = []
-        let onnxQuant = kind == .aidgeForm ? [:] : Self.onnxQuantInfo(g, index)
+        let onnxQuant = kind == .aidgeForm ? [:] : OnnxQuantParameters.byTensor(g, index)
         func record(_ tensor: String, _ node: Node, _ s: Signature) {
             let q: QuantInfo? = plan?.tensors[tensor] ?? onnxQuant[tensor]
             let isInt = facts[tensor]?.dtype?.isInteger == true || q != nil
@@ -197,36 +197,5 @@ public struct GraphView: Sendable {
         case "QGemm": return n.inputs.count > 6 && !n.inputs[6].isEmpty ? n.inputs[6] : nil
         default: return nil
         }
-    }
-
-    /// Scale and zero point of every integer tensor of a QDQ/QOP graph, from the op that makes it
-    /// (QuantizeLinear, QLinear*, QGemm) and carried through ops that only move integers.
-    static func onnxQuantInfo(_ g: Graph, _ index: GraphIndex) -> [String: QuantInfo] {
-        var q: [String: QuantInfo] = [:]
-        func info(_ scale: String, _ zp: String?, fallback: DType) -> QuantInfo? {
-            guard let s = g.initializer(scale)?.asDoubles()?.first else { return nil }
-            let z = zp.flatMap { $0.isEmpty ? nil : g.initializer($0) }
-            return QuantInfo(dtype: z?.dtype ?? fallback, step: s, zeroPoint: z?.asInt64s()?.first ?? 0)
-        }
-        for i in index.topologicalOrder {
-            let n = g.nodes[i]
-            guard let out = n.outputs.first else { continue }
-            func input(_ k: Int) -> String? { k < n.inputs.count && !n.inputs[k].isEmpty ? n.inputs[k] : nil }
-            switch (n.normalizedDomain, n.opType) {
-            case ("", "QuantizeLinear"):
-                if let s = input(1), var qi = info(s, input(2), fallback: .uint8) {
-                    if input(2) == nil, case .int(let od) = n.attribute("output_dtype"), let t = DType(onnx: Int32(od)) { qi.dtype = t }
-                    q[out] = qi
-                }
-            case ("", "QLinearConv"), ("", "QLinearMatMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
-            case ("com.microsoft", "QGemm"): if let s = input(7) { q[out] = info(s, input(8), fallback: .uint8) }
-            case ("com.microsoft", "QLinearAdd"), ("com.microsoft", "QLinearMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
-            case ("com.microsoft", "QLinearGlobalAveragePool"), ("com.microsoft", "QLinearAveragePool"), ("com.microsoft", "QLinearLeakyRelu"), ("com.microsoft", "QLinearSigmoid"):
-                if let s = input(3) { q[out] = info(s, input(4), fallback: .uint8) }
-            default:
-                if let src = input(0), let qi = q[src], n.opType != "DequantizeLinear" { q[out] = qi }
-            }
-        }
-        return q
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import QVGraph
 import QVInterpreter
 import QVKernels
-import QVRecipe
+import QVQuant
 
 /// Samples read one at a time (a file stream, a subset of one, or an array), so a comparison
 /// never holds more than the batches in flight.

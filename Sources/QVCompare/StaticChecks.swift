@@ -1,5 +1,5 @@
 import QVGraph
-import QVRecipe
+import QVQuant
 
 /// Checks that need no inputs: what an ONNX toolchain or onnxruntime will do with the file, and
 /// what Aidge's exporter or recipe is known to get wrong. Each finding names its node.

@@ -1,0 +1,36 @@
+import QVGraph
+
+/// Where the real meaning of a valid-ONNX graph's integers is written: per tensor, the scale and
+/// zero point of the op that makes it, carried through ops that only move integers.
+public enum OnnxQuantParameters {
+    /// Scale and zero point of every integer tensor of a QDQ/QOP graph, from the op that makes it
+    /// (QuantizeLinear, QLinear*, QGemm) and carried through ops that only move integers.
+    public static func byTensor(_ g: Graph, _ index: GraphIndex) -> [String: QuantInfo] {
+        var q: [String: QuantInfo] = [:]
+        func info(_ scale: String, _ zp: String?, fallback: DType) -> QuantInfo? {
+            guard let s = g.initializer(scale)?.asDoubles()?.first else { return nil }
+            let z = zp.flatMap { $0.isEmpty ? nil : g.initializer($0) }
+            return QuantInfo(dtype: z?.dtype ?? fallback, step: s, zeroPoint: z?.asInt64s()?.first ?? 0)
+        }
+        for i in index.topologicalOrder {
+            let n = g.nodes[i]
+            guard let out = n.outputs.first else { continue }
+            func input(_ k: Int) -> String? { k < n.inputs.count && !n.inputs[k].isEmpty ? n.inputs[k] : nil }
+            switch (n.normalizedDomain, n.opType) {
+            case ("", "QuantizeLinear"):
+                if let s = input(1), var qi = info(s, input(2), fallback: .uint8) {
+                    if input(2) == nil, case .int(let od) = n.attribute("output_dtype"), let t = DType(onnx: Int32(od)) { qi.dtype = t }
+                    q[out] = qi
+                }
+            case ("", "QLinearConv"), ("", "QLinearMatMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
+            case ("com.microsoft", "QGemm"): if let s = input(7) { q[out] = info(s, input(8), fallback: .uint8) }
+            case ("com.microsoft", "QLinearAdd"), ("com.microsoft", "QLinearMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
+            case ("com.microsoft", "QLinearGlobalAveragePool"), ("com.microsoft", "QLinearAveragePool"), ("com.microsoft", "QLinearLeakyRelu"), ("com.microsoft", "QLinearSigmoid"):
+                if let s = input(3) { q[out] = info(s, input(4), fallback: .uint8) }
+            default:
+                if let src = input(0), let qi = q[src], n.opType != "DequantizeLinear" { q[out] = qi }
+            }
+        }
+        return q
+    }
+}

@@ -1,0 +1,2 @@
+// The recipe speaks in QVQuant's terms (QuantInfo, QuantPlan): whoever imports the recipe gets them.
+@_exported import QVQuant
