@@ -89,8 +89,12 @@ public func top1(_ values: [Double]) -> Int {
 /// while a batch is in flight. Memory does not grow with the number of samples. Stages:
 /// ``align()`` → ``accumulate(_:_:_:threads:progress:)`` → ``classify(_:_:)`` → findings.
 public struct Harness: Sendable {
-    public var reference: GraphView
-    public var candidate: GraphView
+    public let reference: GraphView
+    public let candidate: GraphView
+    /// The reference's quantizers and averaging nodes by name: the nodes whose inputs decide
+    /// rounding ties at a point (looked up per pair and sample, so found once here).
+    let referenceQuantizers: [String: Node]
+    let referenceAverages: [String: Node]
     public var referencePath: String
     public var candidatePath: String
     public var tolerance: Tolerance
@@ -106,6 +110,10 @@ public struct Harness: Sendable {
     public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
         self.reference = reference
         self.candidate = candidate
+        let nodes = reference.model.graph.nodes
+        referenceQuantizers = Dictionary(nodes.filter { $0.opType == "QuantizeLinear" }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        referenceAverages = reference.kind == .aidgeForm
+            ? Dictionary(nodes.filter { QuantPlan.averagingOps.contains($0.opType) }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
         self.referencePath = referencePath
         self.candidatePath = candidatePath
         self.tolerance = tolerance
@@ -262,17 +270,12 @@ public struct Harness: Sendable {
         return (a, b)
     }
 
-    func quantizerNode(_ pa: Point) -> Node? {
-        reference.model.graph.nodes.first { $0.name == pa.node && $0.opType == "QuantizeLinear" }
-    }
+    func quantizerNode(_ pa: Point) -> Node? { referenceQuantizers[pa.node] }
 
     /// The reference's averaging node at a point (Aidge's integer GlobalAveragePool), whose input
     /// decides ties: the exact mean of the integers is k + ½, which Aidge rounds away from zero
     /// and ONNX to even.
-    func averagingNode(_ pa: Point) -> Node? {
-        guard reference.kind == .aidgeForm else { return nil }
-        return reference.model.graph.nodes.first { $0.name == pa.node && QuantPlan.averagingOps.contains($0.opType) }
-    }
+    func averagingNode(_ pa: Point) -> Node? { referenceAverages[pa.node] }
 
     /// The batch records of the batches `keep` selects, in batch order; each is folded in its
     /// worker from an empty record, so a record does not depend on the thread count or the shard.

@@ -90,7 +90,7 @@ public enum StaticChecks {
                     if bq.dtype != .int32 { add(.error, "bias-not-int32", n.name, "\(n.opType) bias is \(bq.dtype); it must be int32 with scale x_scale·w_scale") }
                     if bq.asInt64s()?.allSatisfy({ $0 == 0 }) == true { try biasZero(n.name, reference: reference, candidate: selfView, add: add) }
                 }
-                let wz = n.opType == "QLinearConv" ? 5 : 5
+                let wz = 5  // w_zero_point / b_zero_point: input 5 of both QLinearConv and QGemm
                 if n.inputs.count > wz, let z = g.initializer(n.inputs[wz]), z.count > 1, n.opType == "QLinearConv" {
                     add(.error, "per-channel-zero-point", n.name, "QLinearConv with \(z.count) per-channel weight zero points: onnxruntime requires a scalar w_zero_point")
                 }
