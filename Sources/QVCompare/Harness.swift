@@ -193,7 +193,8 @@ public struct Harness: Sendable {
     /// The report of a run from all its batch records (any order; folded in batch order).
     public func report(name: String, records: [BatchRecord], samples: SampleSource, threads: Int = defaultThreadCount) throws -> ComparisonReport {
         let pairs = align()
-        let batches = (samples.count + (try batchSize(samples)) - 1) / (try batchSize(samples))
+        let chunk = try batchSize(samples)
+        let batches = (samples.count + chunk - 1) / chunk
         let sorted = records.sorted { $0.batch < $1.batch }
         guard sorted.map(\.batch) == Array(0..<batches) else {
             throw QVError.badInput("the shards hold batches \(sorted.map(\.batch)) of \(batches): some shard is missing or repeated")
@@ -307,16 +308,17 @@ public struct Harness: Sendable {
         return records
     }
 
-    /// The reference's own rounding causes at a point, for element j of one sample: an exact tie or
-    /// a near-tie of an Aidge quantizer (from its input), or a mean of integers exactly halfway
-    /// (Aidge's GlobalAveragePool, from its input window).
-    func tieTest(_ pa: Point, _ a: Interpreter.Result, _ xa: [String: Tensor]) -> (Int) -> PairStatistics.ElementCause? {
-        let qn = quantizerNode(pa)
-        let pre = qn.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }?.asDoubles()
-        let rule = qn.flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
-        let window = averagingNode(pa).flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }
-        let windowValues = window?.asInt64s(), windowSize = window.map { $0.shape.count > 2 ? $0.shape[2...].reduce(1, *) : 1 } ?? 1
-        return { j in
+    /// The reference's own rounding at a point for one sample: the input of its Aidge quantizer
+    /// with the quantizer's tie rule, and the input window of its averaging node.
+    struct RoundingCauses {
+        var pre: [Double]?
+        var rule: TieRule?
+        var windowValues: [Int64]?
+        var windowSize = 1
+
+        /// The cause for element j: an exact tie or a near-tie of the quantizer (from its input),
+        /// or a mean of integers exactly halfway (Aidge's GlobalAveragePool, from its window).
+        func cause(_ j: Int) -> PairStatistics.ElementCause? {
             if let v = windowValues, (j + 1) * windowSize <= v.count {
                 let sum = v[(j * windowSize)..<((j + 1) * windowSize)].reduce(0, +), n = Int64(windowSize)
                 if abs((2 * sum) % (2 * n)) == n { return .tie }
@@ -327,6 +329,26 @@ public struct Harness: Sendable {
             }
             return nil
         }
+
+        /// How many quantizer inputs lie within an ulp of a rounding boundary of a multiplying rule.
+        var nearTiesOfProduct: Int {
+            guard let rule, let pre, case .multiply = rule else { return 0 }
+            return pre.reduce(0) { $0 + (rule.isNearTie($1) ? 1 : 0) }
+        }
+    }
+
+    /// The reference's own rounding causes at a point for one sample.
+    func roundingCauses(_ pa: Point, _ a: Interpreter.Result, _ xa: [String: Tensor]) -> RoundingCauses {
+        var c = RoundingCauses()
+        if let qn = quantizerNode(pa) {
+            c.pre = (a.intermediates[qn.inputs[0]] ?? xa[qn.inputs[0]])?.asDoubles()
+            c.rule = reference.model.graph.initializer(qn.inputs[1]).flatMap(TieRule.init(scale:))
+        }
+        if let window = averagingNode(pa).flatMap({ a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }) {
+            c.windowValues = window.asInt64s()
+            c.windowSize = window.shape.count > 2 ? window.shape[2...].reduce(1, *) : 1
+        }
+        return c
     }
 
     /// Folds one sample into `acc`.
@@ -347,12 +369,9 @@ public struct Harness: Sendable {
             let step = pb.quant?.step ?? pa.quant?.step
             let bothQuantized = pa.quant != nil && pb.quant != nil
             let limit = Self.stepLimit(tolerance: tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor]), bothQuantized: bothQuantized)
-            let qn = quantizerNode(pa)
-            let pre = qn.flatMap { a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }?.asDoubles()
-            let rule = qn.flatMap { reference.model.graph.initializer($0.inputs[1]) }.flatMap(TieRule.init(scale:))
-            let isTie = tieTest(pa, a, xa)
+            let causes = roundingCauses(pa, a, xa)
             let classify: (Int, Double, Double) -> PairStatistics.ElementCause? = { j, r, c in
-                if let cause = isTie(j) { return cause }
+                if let cause = causes.cause(j) { return cause }
                 if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (c / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint) {
                     let bits = (pa.quant?.dtype ?? q.dtype).bitWidth
                     let signedMax = Double((Int64(1) << (bits - 1)) - 1)
@@ -363,8 +382,8 @@ public struct Harness: Sendable {
             acc.pairs[i].add(sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
                              bothQuantized: bothQuantized, limit: limit, classify: classify)
             // Without Aidge's exact sf, a product within an ulp of a rounding boundary is undecidable.
-            if let rule, let pre, let q = qn, referenceScalingFactors[q.name] == nil, case .multiply = rule {
-                acc.pairs[i].ambiguous += pre.reduce(0) { $0 + (rule.isNearTie($1) ? 1 : 0) }
+            if let q = quantizerNode(pa), referenceScalingFactors[q.name] == nil {
+                acc.pairs[i].ambiguous += causes.nearTiesOfProduct
             }
         }
         let oa = reference.model.graph.outputs[0].name, ob = candidate.model.graph.outputs[0].name
@@ -691,9 +710,9 @@ public struct Harness: Sendable {
                     guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return nil }
                     let bothQuantized = pa.quant != nil && pbi.quant != nil
                     let limit = Self.stepLimit(tolerance: harness.tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]), bothQuantized: bothQuantized)
-                    let isTie = harness.tieTest(pa, resA[j], feedsA[j])
+                    let causes = harness.roundingCauses(pa, resA[j], feedsA[j])
                     for e in 0..<ra.count where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit {
-                        let tie = isTie(e) != nil
+                        let tie = causes.cause(e) != nil
                         let c = part[i] ?? (0, 0)
                         part[i] = (c.0 + 1, c.1 + (tie ? 1 : 0))
                     }
