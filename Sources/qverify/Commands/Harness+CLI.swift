@@ -160,14 +160,12 @@ struct HarnessOptions: ParsableArguments {
             return try sampleSource(inputs, for: view, first: samples, indices: try sampleIndexList())
         }
         if let indices = try sampleIndexList() {
-            if let bad = indices.first(where: { $0 >= n(base) }) { throw QVError.badInput("--sample-indices names sample \(bad), --random-inputs makes \(n(base))") }
+            if let bad = indices.first(where: { $0 >= base.count }) { throw QVError.badInput("--sample-indices names sample \(bad), --random-inputs makes \(base.count)") }
             base = base.subset(indices)
         }
         if let first = samples { base = base.subset(Array(0..<min(first, base.count))) }
         return base
     }
-
-    private func n(_ s: SampleSource) -> Int { s.count }
 
     /// --save-sample: runs the reference and a candidate on that one sample and writes every tensor.
     func saveSampleFiles(reference: GraphView, candidate: GraphView, name: String, target: DeploymentTarget,

@@ -106,10 +106,8 @@ struct Merge: ParsableCommand {
             for f in files { for (k, v) in f.comparisons { records[k, default: []] += v } }
             MergeContext.records = records
         }
-        let args = first(files).arguments + (reportDir.map { ["--report-dir", $0] } ?? [])
+        let args = files[0].arguments + (reportDir.map { ["--report-dir", $0] } ?? [])
         var command = try QVerify.parseAsRoot(args)
         try command.run()
     }
-
-    private func first(_ f: [ShardFile]) -> ShardFile { f[0] }
 }
