@@ -244,43 +244,50 @@ final class WeightCache<Value>: @unchecked Sendable {
 /// pixels), so every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
     let blockK = OnnxruntimeGemm.blockK(n: geo.spatial, k: geo.k)
-    // Several filters per group: panels of the im2col matrix made in cache by the C kernel. One
-    // filter per group (depthwise) takes MLAS's one-row kernel, a pointwise conv is a plain GEMM.
-    let panels = geo.mPerGroup > 1 && !geo.isPointwise
+    // Several filters per group: panels of the im2col matrix made in cache by the C kernel (a
+    // pointwise conv with a panel of pixels or more is a plain GEMM). One filter per group takes
+    // MLAS's one-row kernel: depthwise straight from the input, else through im2col.
+    let panels = geo.mPerGroup > 1 && (!geo.isPointwise || (geo.n > 1 && geo.spatial < 128))
+    let depthwise = geo.mPerGroup == 1 && geo.cPerGroup == 1
     let count = geo.n * geo.m * geo.spatial
-    // The panel kernel writes every output; the other paths start from zeros.
-    var y = panels ? [Float](unsafeUninitializedCapacity: count) { _, n in n = count } : [Float](repeating: 0, count: count)
-    var col = [Float](repeating: 0, count: panels || geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
+    // The panel and depthwise kernels write every output; the other paths start from zeros.
+    var y = panels || depthwise ? [Float](unsafeUninitializedCapacity: count) { _, n in n = count } : [Float](repeating: 0, count: count)
+    var col = [Float](repeating: 0, count: panels || depthwise || geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
+    let biasValues = bias ?? []
     x.withUnsafeBufferPointer { xb in
         w.withUnsafeBufferPointer { wb in
             y.withUnsafeMutableBufferPointer { yb in
-                for ni in 0..<geo.n {
+                biasValues.withUnsafeBufferPointer { bb in
+                    if depthwise {
+                        var cg = qv_conv_geometry(channels: 1, height: geo.h, width: geo.w, kernel_h: geo.kh, kernel_w: geo.kw,
+                                                  stride_h: geo.sh, stride_w: geo.sw, dilation_h: geo.dh, dilation_w: geo.dw,
+                                                  pad_top: geo.padTop, pad_left: geo.padLeft, out_h: geo.oh, out_w: geo.ow)
+                        qv_depthwise_conv(&cg, geo.n * geo.c, geo.c, xb.baseAddress!, wb.baseAddress!, yb.baseAddress!, blockK,
+                                          bias == nil ? nil : bb.baseAddress!)
+                        return
+                    }
                     if panels {
+                        // All images of the batch in one call: small outputs share panels (same bits).
                         var cg = qv_conv_geometry(channels: geo.cPerGroup, height: geo.h, width: geo.w, kernel_h: geo.kh, kernel_w: geo.kw,
                                                   stride_h: geo.sh, stride_w: geo.sw, dilation_h: geo.dh, dilation_w: geo.dw,
                                                   pad_top: geo.padTop, pad_left: geo.padLeft, out_h: geo.oh, out_w: geo.ow)
                         for g in 0..<geo.group {
-                            let xg = xb.baseAddress! + (ni * geo.group + g) * geo.cPerGroup * geo.h * geo.w
-                            let wg = wb.baseAddress! + g * geo.mPerGroup * geo.k
-                            let yg = yb.baseAddress! + (ni * geo.group + g) * geo.mPerGroup * geo.spatial
-                            if let bias {
-                                bias.withUnsafeBufferPointer { bb in
-                                    qv_conv2d_chain(&cg, xg, wg, geo.mPerGroup, yg, blockK, bb.baseAddress! + g * geo.mPerGroup)
-                                }
-                            } else {
-                                qv_conv2d_chain(&cg, xg, wg, geo.mPerGroup, yg, blockK, nil)
-                            }
+                            qv_conv2d_chain_images(&cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * geo.h * geo.w, geo.c * geo.h * geo.w,
+                                                   wb.baseAddress! + g * geo.mPerGroup * geo.k, geo.mPerGroup,
+                                                   yb.baseAddress! + g * geo.mPerGroup * geo.spatial, geo.m * geo.spatial, blockK,
+                                                   bias == nil ? nil : bb.baseAddress! + g * geo.mPerGroup)
                         }
-                    } else {
+                        return
+                    }
+                    for ni in 0..<geo.n {
                         geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
                                 out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, ldb, c, ldc in
                             OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
                                                   beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
                         }
-                    }
-                    if let bias, !panels {  // the panel kernel adds the bias itself
+                        guard bias != nil else { continue }  // the panel kernel adds the bias itself
                         for mi in 0..<geo.m {
-                            let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial, bv = bias[mi]
+                            let row = yb.baseAddress! + (ni * geo.m + mi) * geo.spatial, bv = bb[mi]
                             for s in 0..<geo.spatial { row[s] += bv }
                         }
                     }

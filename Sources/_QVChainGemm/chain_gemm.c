@@ -168,15 +168,19 @@ const char *qv_sgemm_chain_path(void) { return path_names[path()]; }
 
 enum { PANEL = 128 };
 
-// The output pixels of one panel as runs within output rows (computed once per panel).
-typedef struct { size_t count; size_t oy[PANEL], ox[PANEL], len[PANEL], pos[PANEL]; } panel_runs;
+// The output pixels of one panel as runs within output rows (computed once per panel). Column n
+// of a panel is pixel n mod (out_h·out_w) of image n / (out_h·out_w): a panel may span images.
+typedef struct { size_t count; size_t img[PANEL], oy[PANEL], ox[PANEL], len[PANEL], pos[PANEL]; } panel_runs;
 
 static void make_runs(const qv_conv_geometry *g, size_t n0, size_t width, panel_runs *runs) {
+    const size_t pixels = g->out_h * g->out_w;
     size_t n = n0, end = n0 + width, pos = 0;
     runs->count = 0;
     while (n < end) {
-        size_t oy = n / g->out_w, ox = n % g->out_w;
+        size_t img = n / pixels, rem = n % pixels;
+        size_t oy = rem / g->out_w, ox = rem % g->out_w;
         size_t len = g->out_w - ox < end - n ? g->out_w - ox : end - n;
+        runs->img[runs->count] = img;
         runs->oy[runs->count] = oy; runs->ox[runs->count] = ox;
         runs->len[runs->count] = len; runs->pos[runs->count] = pos;
         runs->count++;
@@ -201,13 +205,13 @@ static inline void kpos_next(const qv_conv_geometry *g, kpos *p) {
 
 // Rows k0..k0+kb of the im2col matrix for the panel's output pixels (`runs`), as a kb × PANEL
 // panel, reading x with bounds checks (any stride or padding, negative pads included).
-static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, size_t kb,
+static void conv_panel(const qv_conv_geometry *g, const float *x, size_t x_image, size_t k0, size_t kb,
                        const panel_runs *runs, size_t width, float *panel) {
     kpos at = kpos_at(g, k0);
     for (size_t r = 0; r < kb; r++, kpos_next(g, &at)) {
         float *panel_row = panel + r * PANEL;
-        const float *plane = x + at.ci * g->height * g->width;
         for (size_t s = 0; s < runs->count; s++) {
+            const float *plane = x + runs->img[s] * x_image + at.ci * g->height * g->width;
             float *dst = panel_row + runs->pos[s];
             const size_t seg = runs->len[s];
             ptrdiff_t iy = (ptrdiff_t)(runs->oy[s] * g->stride_h + at.ki * g->dilation_h) - g->pad_top;
@@ -244,24 +248,39 @@ static void conv_panel(const qv_conv_geometry *g, const float *x, size_t k0, siz
     }
 }
 
-// The same panel read from an input already padded with zeros (pads 0, every position inside),
-// stride 1 across: each run is a straight copy, 16 floats per masked load/store.
+// The same panel read from inputs already padded with zeros (pads 0, every position inside; image
+// i's copy at x + i·x_image): each run is a straight copy, 16 floats per masked load/store, or
+// with stride 2 across the even lanes of 32 loaded floats; other strides copy one by one.
 __attribute__((target("avx512f")))
-static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, size_t k0, size_t kb,
+static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, size_t x_image, size_t k0, size_t kb,
                                      const panel_runs *runs, size_t width, float *panel) {
     kpos at = kpos_at(p, k0);
+    const size_t sw = p->stride_w;
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     for (size_t r = 0; r < kb; r++, kpos_next(p, &at)) {
         float *dst = panel + r * PANEL;
         const float *base = x + at.ci * p->height * p->width + at.ki * p->dilation_h * p->width + at.kj * p->dilation_w;
         for (size_t s = 0; s < runs->count; s++) {
-            const float *src = base + runs->oy[s] * p->stride_h * p->width + runs->ox[s];
+            const float *src = base + runs->img[s] * x_image + runs->oy[s] * p->stride_h * p->width + runs->ox[s] * sw;
             float *d = dst + runs->pos[s];
             const size_t len = runs->len[s];
             size_t t = 0;
-            for (; t + 16 <= len; t += 16) _mm512_storeu_ps(d + t, _mm512_loadu_ps(src + t));
-            if (t < len) {
-                const __mmask16 m = lane_mask(len - t);
-                _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, src + t));
+            if (sw == 1) {
+                for (; t + 16 <= len; t += 16) _mm512_storeu_ps(d + t, _mm512_loadu_ps(src + t));
+                if (t < len) {
+                    const __mmask16 m = lane_mask(len - t);
+                    _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, src + t));
+                }
+            } else if (sw == 2) {
+                // Lanes 2t' of src[2t .. 2t+31]; the last load is masked to the 2·len − 1 floats read.
+                for (; t < len; t += 16) {
+                    const size_t left = 2 * (len - t) - 1;
+                    const __mmask16 m0 = lane_mask(left), m1 = lane_mask(left > 16 ? left - 16 : 0);
+                    const __m512 lo = _mm512_maskz_loadu_ps(m0, src + 2 * t), hi = _mm512_maskz_loadu_ps(m1, src + 2 * t + 16);
+                    _mm512_mask_storeu_ps(d + t, lane_mask(len - t), _mm512_permutex2var_ps(lo, even, hi));
+                }
+            } else {
+                for (; t < len; t++) d[t] = src[t * sw];
             }
         }
         for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;
@@ -269,7 +288,8 @@ static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, 
 }
 
 // x copied into a zero border wide enough for every window: the geometry of the copy (pads 0).
-static float *padded_copy(const qv_conv_geometry *g, const float *x, qv_conv_geometry *p) {
+// `images` inputs, image i at x + i·x_image, are copied one after the other.
+static float *padded_copy(const qv_conv_geometry *g, const float *x, size_t images, size_t x_image, qv_conv_geometry *p) {
     size_t need_h = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
     size_t need_w = (g->out_w - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     size_t hp = g->height + (size_t)g->pad_top, wp = g->width + (size_t)g->pad_left;
@@ -277,23 +297,28 @@ static float *padded_copy(const qv_conv_geometry *g, const float *x, qv_conv_geo
     if (need_w > wp) wp = need_w;
     *p = *g;
     p->height = hp; p->width = wp; p->pad_top = 0; p->pad_left = 0;
-    float *buf = malloc((g->channels * hp * wp + 16) * sizeof(float));
+    const size_t planes = images * g->channels;
+    // 32 floats of slack: a stride-2 run's last masked load reads no further, but stays inside.
+    float *buf = malloc((planes * hp * wp + 32) * sizeof(float));
     if (!buf) abort();
     // Pads are not negative here (the caller checks), so every input row fits inside the copy;
     // only the border around the rows is zeroed.
     const size_t pt = (size_t)g->pad_top, pl = (size_t)g->pad_left, right = wp - pl - g->width;
-    for (size_t c = 0; c < g->channels; c++) {
-        float *plane = buf + c * hp * wp;
-        memset(plane, 0, pt * wp * sizeof(float));
-        for (size_t y = 0; y < g->height; y++) {
-            float *row = plane + (y + pt) * wp;
-            memset(row, 0, pl * sizeof(float));
-            memcpy(row + pl, x + (c * g->height + y) * g->width, g->width * sizeof(float));
-            memset(row + pl + g->width, 0, right * sizeof(float));
+    for (size_t i = 0; i < images; i++) {
+        for (size_t c = 0; c < g->channels; c++) {
+            float *plane = buf + (i * g->channels + c) * hp * wp;
+            const float *src = x + i * x_image + c * g->height * g->width;
+            memset(plane, 0, pt * wp * sizeof(float));
+            for (size_t y = 0; y < g->height; y++) {
+                float *row = plane + (y + pt) * wp;
+                memset(row, 0, pl * sizeof(float));
+                memcpy(row + pl, src + y * g->width, g->width * sizeof(float));
+                memset(row + pl + g->width, 0, right * sizeof(float));
+            }
+            memset(plane + (pt + g->height) * wp, 0, (hp - pt - g->height) * wp * sizeof(float));
         }
-        memset(plane + (pt + g->height) * wp, 0, (hp - pt - g->height) * wp * sizeof(float));
     }
-    memset(buf + g->channels * hp * wp, 0, 16 * sizeof(float));
+    memset(buf + planes * hp * wp, 0, 32 * sizeof(float));
     return buf;
 }
 
@@ -344,41 +369,75 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
 
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
                      float *y, size_t block_k, const float *bias) {
+    qv_conv2d_chain_images(g, 1, x, 0, w, m, y, 0, block_k, bias);
+}
+
+void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const float *x, size_t x_image,
+                            const float *w, size_t m, float *y, size_t y_image, size_t block_k, const float *bias) {
     const size_t k = g->channels * g->kernel_h * g->kernel_w;
     const size_t n = g->out_h * g->out_w;
-    if (m == 0 || n == 0) return;
+    if (m == 0 || n == 0 || images == 0) return;
     if (k == 0) {
-        memset(y, 0, m * n * sizeof(float));
-        add_bias_tile(y, m, n, 0, n, bias);
-        return;
-    }
-    size_t bk = block_k == 0 || block_k > k ? k : block_k;
-    // AVX-512, stride 1 across: read a zero-padded copy of x, directly when output rows are 16k
-    // pixels wide, else through copied panels; otherwise panels gathered with bounds checks.
-    const int fast = path() == PATH_AVX512 && g->stride_w == 1 && g->pad_top >= 0 && g->pad_left >= 0;
-    qv_conv_geometry pg;
-    float *padded = fast ? padded_copy(g, x, &pg) : NULL;
-    if (fast && g->out_w % 16 == 0) {
-        conv_direct_avx512(&pg, padded, w, m, y, bk, g, bias);
-        free(padded);
-        return;
-    }
-    float *panel = aligned_alloc(64, ((bk * PANEL * sizeof(float)) + 63) / 64 * 64);
-    if (!panel) abort();
-    panel_runs runs;
-    for (size_t n0 = 0; n0 < n; n0 += PANEL) {
-        size_t width = n - n0 < PANEL ? n - n0 : PANEL;
-        make_runs(g, n0, width, &runs);
-        for (size_t k0 = 0; k0 < k; k0 += bk) {
-            size_t kb = k - k0 < bk ? k - k0 : bk;
-            if (fast) conv_panel_padded_avx512(&pg, padded, k0, kb, &runs, width, panel);
-            else conv_panel(g, x, k0, kb, &runs, width, panel);
-            qv_sgemm_chain(m, width, kb, w + k0, k, panel, PANEL, y + n0, n, k0 > 0);
+        for (size_t i = 0; i < images; i++) {
+            memset(y + i * y_image, 0, m * n * sizeof(float));
+            add_bias_tile(y + i * y_image, m, n, 0, n, bias);
         }
-        add_bias_tile(y, m, n, n0, width, bias);
+        return;
     }
-    free(padded);
+    // Images with a full panel of pixels or more run one at a time (straight into y); smaller
+    // ones share panels, through a scratch tile scattered into y.
+    const int shared = images > 1 && n < PANEL;
+    const size_t batch = shared ? images : 1;
+    size_t bk = block_k == 0 || block_k > k ? k : block_k;
+    // AVX-512: read a zero-padded copy of x, directly when stride is 1 across and output rows are
+    // 16k pixels wide, else through copied panels; otherwise panels gathered with bounds checks.
+    const int fast = path() == PATH_AVX512 && g->pad_top >= 0 && g->pad_left >= 0;
+    qv_conv_geometry pg;
+    float *panel = NULL, *tile = NULL;
+    for (size_t i0 = 0; i0 < images; i0 += batch) {
+        const float *xi = x + i0 * x_image;
+        float *yi = y + i0 * y_image;
+        float *padded = fast ? padded_copy(g, xi, batch, x_image, &pg) : NULL;
+        const size_t padded_image = fast ? pg.channels * pg.height * pg.width : 0;
+        if (fast && !shared && g->stride_w == 1 && g->out_w % 16 == 0) {
+            conv_direct_avx512(&pg, padded, w, m, yi, bk, g, bias);
+            free(padded);
+            continue;
+        }
+        if (!panel) {
+            panel = aligned_alloc(64, ((bk * PANEL * sizeof(float)) + 63) / 64 * 64);
+            tile = shared ? malloc(m * PANEL * sizeof(float)) : NULL;
+            if (!panel || (shared && !tile)) abort();
+        }
+        panel_runs runs;
+        const size_t columns = batch * n;
+        for (size_t n0 = 0; n0 < columns; n0 += PANEL) {
+            size_t width = columns - n0 < PANEL ? columns - n0 : PANEL;
+            make_runs(g, n0, width, &runs);
+            // Without sharing the tile is y itself (rows n apart, columns from n0).
+            float *c = shared ? tile : yi + n0;
+            const size_t ldc = shared ? PANEL : n;
+            for (size_t k0 = 0; k0 < k; k0 += bk) {
+                size_t kb = k - k0 < bk ? k - k0 : bk;
+                if (fast) conv_panel_padded_avx512(&pg, padded, padded_image, k0, kb, &runs, width, panel);
+                else conv_panel(g, xi, x_image, k0, kb, &runs, width, panel);
+                qv_sgemm_chain(m, width, kb, w + k0, k, panel, PANEL, c, ldc, k0 > 0);
+            }
+            if (!shared) {
+                add_bias_tile(yi, m, n, n0, width, bias);
+                continue;
+            }
+            add_bias_tile(tile, m, PANEL, 0, width, bias);
+            for (size_t s = 0; s < runs.count; s++) {
+                float *dst = yi + runs.img[s] * y_image + runs.oy[s] * g->out_w + runs.ox[s];
+                for (size_t r = 0; r < m; r++)
+                    memcpy(dst + r * n, tile + r * PANEL + runs.pos[s], runs.len[s] * sizeof(float));
+            }
+        }
+        free(padded);
+    }
     free(panel);
+    free(tile);
 }
 
 // MARK: - Quantization loops
@@ -514,4 +573,98 @@ static int64_t shifted_avx512(const int32_t *x, size_t n, int32_t z, float *out)
 int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out) {
     if (path() != PATH_AVX512) return -1;
     return shifted_avx512(x, n, z, out);
+}
+
+// MARK: - Depthwise convolution (MLAS's one-row kernel order)
+
+#pragma STDC FP_CONTRACT OFF
+
+// c[ox] (+)= Σ_t row_t[ox·sw]·w[t] over `len` taps (1 to 4): products rounded, summed in tap
+// order, then added to c (the first group of a plane adds to +0, as the one-row kernel does).
+// Written once and compiled per instruction set (the loops vectorize; contraction is off).
+#define QV_DW_LOOP(EXPR)                                                                         \
+    if (sw == 1) {                                                                               \
+        if (first) for (size_t i = 0; i < ow; i++) c[i] = (EXPR) + 0.0f;                         \
+        else for (size_t i = 0; i < ow; i++) c[i] = (EXPR) + c[i];                               \
+    } else {                                                                                     \
+        for (size_t ox = 0; ox < ow; ox++) { const size_t i = ox * sw; c[ox] = (EXPR) + (first ? 0.0f : c[ox]); } \
+    }
+#define QV_DW_TAPS(NAME, ATTR)                                                                   \
+ATTR static void NAME(const float *const *rows, const float *w, size_t len, size_t sw, size_t ow, \
+                      int first, float *restrict c) {                                            \
+    const float w0 = w[0], w1 = len > 1 ? w[1] : 0, w2 = len > 2 ? w[2] : 0, w3 = len > 3 ? w[3] : 0; \
+    const float *restrict r0 = rows[0], *restrict r1 = rows[len > 1], *restrict r2 = rows[len > 2 ? 2 : 0], \
+                *restrict r3 = rows[len > 3 ? 3 : 0];                                            \
+    switch (len) {                                                                               \
+    case 4: QV_DW_LOOP(((r0[i] * w0 + r1[i] * w1) + r2[i] * w2) + r3[i] * w3) break;            \
+    case 3: QV_DW_LOOP((r0[i] * w0 + r1[i] * w1) + r2[i] * w2) break;                           \
+    case 2: QV_DW_LOOP(r0[i] * w0 + r1[i] * w1) break;                                          \
+    default: QV_DW_LOOP(r0[i] * w0) break;                                                      \
+    }                                                                                            \
+}
+QV_DW_TAPS(depthwise_taps_avx512, __attribute__((target("avx512f"))))
+QV_DW_TAPS(depthwise_taps_avx2, __attribute__((target("avx2"))))
+QV_DW_TAPS(depthwise_taps_portable, )
+#undef QV_DW_TAPS
+#undef QV_DW_LOOP
+
+static void depthwise_taps(const float *const *rows, const float *w, size_t len, size_t sw, size_t ow,
+                           int first, float *c) {
+    switch (path()) {
+    case PATH_AVX512: depthwise_taps_avx512(rows, w, len, sw, ow, first, c); break;
+    case PATH_AVX2: depthwise_taps_avx2(rows, w, len, sw, ow, first, c); break;
+    default: depthwise_taps_portable(rows, w, len, sw, ow, first, c); break;
+    }
+}
+
+void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
+                       float *y, size_t block_k, const float *bias) {
+    const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w;
+    if (planes == 0 || oh * ow == 0) return;
+    const size_t bk = block_k == 0 || block_k > k ? k : block_k;
+    // One plane at a time, copied into a zero border (pads may be negative: then rows start inside).
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+    const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    float *pad = malloc((hp * wp + 1) * sizeof(float));
+    const float **rows = malloc((k + 4) * sizeof(float *));
+    if (!pad || !rows) abort();
+    for (size_t p = 0; p < planes; p++) {
+        const float *src = x + p * g->height * g->width;
+        // Columns q of the copy with 0 <= q - pl < width: [qlo, qhi), the rest zero.
+        const ptrdiff_t qlo = pl > 0 ? pl : 0, qhi0 = pl + (ptrdiff_t)g->width;
+        const ptrdiff_t qhi = qhi0 < (ptrdiff_t)wp ? (qhi0 > qlo ? qhi0 : qlo) : (ptrdiff_t)wp;
+        for (size_t r = 0; r < hp; r++) {
+            const ptrdiff_t iy = (ptrdiff_t)r - pt;
+            float *dst = pad + r * wp;
+            if (iy < 0 || iy >= (ptrdiff_t)g->height || qhi <= qlo) {
+                memset(dst, 0, wp * sizeof(float));
+                continue;
+            }
+            memset(dst, 0, (size_t)qlo * sizeof(float));
+            memcpy(dst + qlo, src + iy * (ptrdiff_t)g->width + (qlo - pl), (size_t)(qhi - qlo) * sizeof(float));
+            memset(dst + qhi, 0, (wp - (size_t)qhi) * sizeof(float));
+        }
+        const float *wk = w + (p % channels) * k;
+        float *yp = y + p * oh * ow;
+        for (size_t oy = 0; oy < oh; oy++) {
+            for (size_t t = 0; t < k; t++)
+                rows[t] = pad + (oy * g->stride_h + (t / g->kernel_w) * g->dilation_h) * wp + (t % g->kernel_w) * g->dilation_w;
+            float *c = yp + oy * ow;
+            // Each reduction block in groups of 4, 2, 1 taps (MLAS's one-row kernel per block).
+            for (size_t k0 = 0; k0 < k; k0 += bk) {
+                const size_t kend = k0 + bk < k ? k0 + bk : k;
+                size_t t = k0;
+                while (t + 4 <= kend) { depthwise_taps(rows + t, wk + t, 4, g->stride_w, ow, t == 0, c); t += 4; }
+                if ((kend - t) & 2) { depthwise_taps(rows + t, wk + t, 2, g->stride_w, ow, t == 0, c); t += 2; }
+                if ((kend - t) & 1) { depthwise_taps(rows + t, wk + t, 1, g->stride_w, ow, t == 0, c); t += 1; }
+            }
+            if (bias) {
+                const float b = bias[p % channels];
+                for (size_t ox = 0; ox < ow; ox++) c[ox] = c[ox] + b;
+            }
+        }
+    }
+    free(pad);
+    free(rows);
 }

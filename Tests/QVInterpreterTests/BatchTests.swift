@@ -7,6 +7,18 @@ import _TestSupport
 
 /// Running samples stacked as one batch must give exactly what one-by-one runs give.
 final class BatchTests: XCTestCase {
+    /// A tensor's values as bit patterns (floats by their bits: −0 ≠ 0, NaN = NaN).
+    func bits(_ t: Tensor?) -> [UInt64]? {
+        switch t?.storage {
+        case .f32(let v): return v.map { UInt64($0.bitPattern) }
+        case .f64(let v): return v.map { $0.bitPattern }
+        case .i32(let v): return v.map { UInt64(UInt32(bitPattern: $0)) }
+        case .i64(let v): return v.map { UInt64(bitPattern: $0) }
+        case .u64(let v): return v
+        default: return t.map { _ in [] }
+        }
+    }
+
     func check(_ rel: String, _ inputs: String, _ semantics: Semantics, expectBatched: Bool, line: UInt = #line) throws {
         let m = try OnnxFile.load(TestPaths.reference(rel))
         let interp = try Interpreter(model: m, semantics: semantics)
@@ -18,8 +30,10 @@ final class BatchTests: XCTestCase {
             let one = try interp.run(s, keepIntermediates: true)
             XCTAssertEqual(one.outputs, batched[k].outputs, "\(rel) sample \(k) outputs", line: line)
             XCTAssertEqual(Set(one.intermediates.keys), Set(batched[k].intermediates.keys), line: line)
-            for (name, t) in one.intermediates where t.dtype.isInteger {
-                XCTAssertEqual(t, batched[k].intermediates[name], "\(rel) sample \(k) '\(name)'", line: line)
+            // Every tensor, float included, bit for bit: batching changes no summation order.
+            for (name, t) in one.intermediates {
+                XCTAssertEqual(t.shape, batched[k].intermediates[name]?.shape, "\(rel) sample \(k) '\(name)'", line: line)
+                XCTAssertEqual(bits(t), bits(batched[k].intermediates[name]), "\(rel) sample \(k) '\(name)'", line: line)
             }
         }
     }
@@ -29,6 +43,22 @@ final class BatchTests: XCTestCase {
     }
     func testOnnxruntimeQOperatorModelBatchesExactly() throws {
         try check("residual/ort_static_qop.onnx", "residual/calib_inputs.npy", .onnx, expectBatched: true)
+    }
+    /// Late ResNet/MobileNet convs have 2×2 to 8×8 outputs: a batch's images share the conv
+    /// kernel's panels (stride 1 and 2, padded and 1×1/2 downsample), on every kernel path.
+    func testSmallOutputConvsShareOnePanelAcrossImagesOnEveryKernelPath() throws {
+        let original = OnnxruntimeGemm.kernelPath
+        defer { OnnxruntimeGemm.kernelPath = original }
+        var paths = 0
+        for path in ["portable", "avx2+fma", "avx512f"] {
+            OnnxruntimeGemm.kernelPath = path
+            guard OnnxruntimeGemm.kernelPath == path else { continue }
+            paths += 1
+            try check("resnet/float.onnx", "resnet/calib_inputs.npy", .onnx, expectBatched: true)
+            try check("resnet/ort_static_qop.onnx", "resnet/calib_inputs.npy", .onnx, expectBatched: true)
+            try check("mobilenet/ort_static_qdq.onnx", "mobilenet/calib_inputs.npy", .onnx, expectBatched: true)
+        }
+        XCTAssertGreaterThanOrEqual(paths, 1)
     }
     func testAidgesQdqWithIndicesAsAGraphOutputRunsOneByOne() throws {
         try check("lenet/aidge_qdq.onnx", "lenet/calib_inputs.npy", .onnx, expectBatched: false)

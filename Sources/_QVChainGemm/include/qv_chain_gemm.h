@@ -33,6 +33,22 @@ typedef struct {
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
                      float *y, size_t block_k, const float *bias);
 
+/// qv_conv2d_chain on `images` inputs (image i at x + i·x_image, its output at y + i·y_image).
+/// Images whose output has fewer pixels than a panel share panels, so small late-layer outputs
+/// (2×2, 4×4) fill the vector lanes; every output's summation order is the one-image order, so
+/// the result is bit-identical to one call per image.
+void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const float *x, size_t x_image,
+                            const float *w, size_t m, float *y, size_t y_image, size_t block_k,
+                            const float *bias);
+
+/// A depthwise convolution (one filter per channel): `planes` input planes (images × channels,
+/// g->channels ignored), plane p filtered by w[(p mod channels) · kernel_h·kernel_w ...] and
+/// biased by bias[p mod channels] (or not, when NULL). Each output is MLAS's one-row kernel:
+/// per reduction block of block_k taps, groups of 4, 2, 1 rounded products summed in order and
+/// added to the running value (the first to +0), then the bias.
+void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
+                       float *y, size_t block_k, const float *bias);
+
 /// Per-tensor quantization loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when the
 /// CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic is
 /// the caller's, operation for operation, so both give the same integers.
