@@ -35,6 +35,8 @@ public struct DeploymentCheck {
     public var reference: GraphView
     public var referenceScalingFactors: [String: [Float]] = [:]
     public var tolerance: Int = 0
+    /// At most this many samples per batch (see ``Harness/batchLimit``).
+    public var batchLimit = 16
 
     public init(reference: GraphView) { self.reference = reference }
 
@@ -50,8 +52,7 @@ public struct DeploymentCheck {
         let step = cview.points.last?.quant?.step ?? reference.points.last?.quant?.step ?? 1
         // The reference once, streamed: only its output is kept.
         var refOut: [Double] = []
-        let bytesPerSample = samples.count > 0 ? try samples.sample(0).values.map { $0.count * 4 }.reduce(0, +) : 1
-        let chunk = max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
+        let chunk = try Harness.batchSize(samples, limit: batchLimit)
         try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { r in try r.map { Harness.feeds(try samples.sample($0), inputOrder, reference) } },
                             work: { try ia.run(batch: $0) }, consume: { _, _, rs in for r in rs { refOut += Harness.real(r.outputs[oa]!, qa) } })
         var rows: [TargetResult] = []

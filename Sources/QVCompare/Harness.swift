@@ -106,6 +106,8 @@ public struct Harness: Sendable {
     public var labels: [Int]?
     /// Run the candidate leniently (what onnxruntime would refuse, with its obvious meaning).
     public var lenientCandidate = true
+    /// At most this many samples per batch (--batch); the batches, and so the shards, follow it.
+    public var batchLimit = 16
 
     public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
         self.reference = reference
@@ -173,12 +175,12 @@ public struct Harness: Sendable {
         public var record: Accumulated
     }
 
-    /// Samples per batch: small inputs are batched up to 64 KB (at most 16 samples). Fixed by the
-    /// inputs alone, so the batch numbering is the same for every run and every shard.
-    func batchSize(_ samples: SampleSource) throws -> Int {
+    /// Samples per batch (``Interpreter/samplesPerBatch(bytesPerSample:limit:)``, at most
+    /// `limit`). Fixed by the inputs and the limit alone, so the batch numbering is the same for
+    /// every run and every shard of one command line.
+    static func batchSize(_ samples: SampleSource, limit: Int) throws -> Int {
         let first = samples.count > 0 ? try samples.sample(0) : [:]
-        let bytesPerSample = first.values.map { $0.count * 4 }.reduce(0, +)
-        return max(1, min(16, (64 * 1024) / max(1, bytesPerSample)))
+        return Interpreter.samplesPerBatch(bytesPerSample: first.values.map { $0.count * 4 }.reduce(0, +), limit: limit)
     }
 
     /// Runs shard `shard` of `of` (every `of`-th batch, starting with batch `shard`) and returns its
@@ -193,7 +195,7 @@ public struct Harness: Sendable {
     /// The report of a run from all its batch records (any order; folded in batch order).
     public func report(name: String, records: [BatchRecord], samples: SampleSource, threads: Int = defaultThreadCount) throws -> ComparisonReport {
         let pairs = align()
-        let chunk = try batchSize(samples)
+        let chunk = try Harness.batchSize(samples, limit: batchLimit)
         let batches = (samples.count + chunk - 1) / chunk
         let sorted = records.sorted { $0.batch < $1.batch }
         guard sorted.map(\.batch) == Array(0..<batches) else {
@@ -284,7 +286,7 @@ public struct Harness: Sendable {
                            progress: ((Int, Int) -> Void)?, keep: (Int) -> Bool) throws -> [BatchRecord] {
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
         let (keepA, keepB) = keptTensors(pairs)
-        let chunk = try batchSize(samples)
+        let chunk = try Harness.batchSize(samples, limit: batchLimit)
         let selected = stride(from: 0, to: samples.count, by: chunk).enumerated().filter { keep($0.offset) }.map { ($0.offset, $0.element) }
         let (reference, candidate, harness) = (self.reference, self.candidate, self)
         var records: [BatchRecord] = []

@@ -2,6 +2,18 @@ import QVGraph
 import QVKernels
 
 extension Interpreter {
+    /// Input bytes per batch: late convolutions with 2×2 to 8×8 outputs fill the kernel's vector
+    /// lanes only when a batch's images share its panels (ResNet-style float 0.5× → 1.07×
+    /// onnxruntime at 64 KB → 1 MB); larger batches gain nothing and cost memory.
+    public static let batchInputBytes = 1 << 20
+
+    /// Samples per batch for inputs of `bytesPerSample` bytes: as many as fit in
+    /// ``batchInputBytes``, between 1 and `limit`. Fixed by the inputs alone, so batch numbering
+    /// (and a sharded run's batches) is the same on every run.
+    public static func samplesPerBatch(bytesPerSample: Int, limit: Int) -> Int {
+        max(1, min(limit, batchInputBytes / max(1, bytesPerSample)))
+    }
+
     /// Whether samples can be stacked along axis 0 and run as one batch: every runtime input and
     /// output is declared with a leading dimension of 1 and every node treats axis 0 as an
     /// independent batch (no reshapes, no per-axis quantization along axis 0, no axis-0 concat,

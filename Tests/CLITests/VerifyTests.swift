@@ -168,12 +168,15 @@ final class VerifyTests: XCTestCase {
     /// for byte, whatever order the shards come in — here with rounding ties, so the merge also
     /// makes the put-back pass. Missing, repeated or foreign shards are refused with exit 2.
     func testShardedRunMergesToTheSingleRunsReportByteForByte() throws {
-        // ResNet crops are 48 KB: one sample per batch, 8 batches over 3 shards.
+        // One sample per batch: 8 batches over 3 shards.
         let args = ["verify", "Reference/resnet/aidge_quantized.onnx", "--inputs", "Reference/resnet/calib_inputs.npy", "--targets", "none",
-                    "--aidge-scaling-factors", "Reference/resnet/aidge_quantized.sf.json"]
+                    "--aidge-scaling-factors", "Reference/resnet/aidge_quantized.sf.json", "--batch", "1"]
         let single = tmp.appendingPathComponent("single").path, merged = tmp.appendingPathComponent("merged").path
         let one = try runQVerify(args + ["--report-dir", single])
         XCTAssertEqual(one.exitCode, 0, one.stderr)
+        // The batch size changes no finding: all 8 samples in one batch report the same.
+        let whole = try runQVerify(Array(args.dropLast(2)) + ["--report-dir", tmp.appendingPathComponent("whole").path])
+        XCTAssertEqual(whole.stdout.replacingOccurrences(of: "/whole", with: "/single"), one.stdout)
         try FileManager.default.moveItem(atPath: single, toPath: merged + "_single")
         for k in [2, 3, 1] {
             let r = try runQVerify(args + ["--shard", "\(k)/3", "--report-dir", tmp.appendingPathComponent("s\(k)").path])

@@ -40,6 +40,7 @@ struct Compare: ParsableCommand {
             h.lenientCandidate = !strict
             h.candidateTarget = try evaluation.deploymentTarget()
             h.labels = try options.labelList()
+            h.batchLimit = options.batch
             if let (k, n) = try options.shardSpec() {
                 let records = try withContext("\(reference) vs \(candidate)") {
                     try h.runShard(k, of: n, samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare shard \(k + 1)/\(n)"))

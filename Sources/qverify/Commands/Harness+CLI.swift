@@ -109,6 +109,9 @@ struct HarnessOptions: ParsableArguments {
     @Option(help: "Use only the first N samples of --inputs.")
     var samples: Int?
 
+    @Option(help: "At most this many samples run together as one batch (inputs up to 1 MB per batch); memory grows with it, reports do not change. Shards of one run need the same value.")
+    var batch: Int = 16
+
     @Option(help: "Write sample K of --inputs (its position in the file, e.g. the worst case named in report.json) with every tensor of both models to <report-dir>/sample_K/ (inputs.npz, reference.npz, <comparison>.npz).")
     var saveSample: Int?
 
@@ -198,6 +201,7 @@ struct HarnessOptions: ParsableArguments {
         if (inputsFile == nil) == (randomInputs == nil) { throw ValidationError("give either --inputs FILE or --random-inputs N") }
         if let n = randomInputs, n < 1 { throw ValidationError("--random-inputs must be at least 1") }
         if let n = samples, n < 1 { throw ValidationError("--samples must be at least 1") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let k = saveSample, k < 0 { throw ValidationError("--save-sample must be a sample number ≥ 0") }
         if saveSample != nil, reportDir == nil { throw ValidationError("--save-sample needs --report-dir") }
         if try shardSpec() != nil, reportDir == nil { throw ValidationError("--shard needs --report-dir (where the shard's statistics go)") }

@@ -62,7 +62,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Run what onnxruntime would refuse but whose meaning is obvious (DequantizeLinear of a float tensor, float zero points); qverify check names each deviation.")
     var lenient = false
 
-    @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 64 KB (1 = one by one).")
+    @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 1 MB (1 = one by one).")
     var batch: Int = 64
 
     func validate() throws {
@@ -83,9 +83,8 @@ struct Run: ParsableCommand {
             }
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]
-            // Small samples batch well; large ones are faster one by one (activations stay in cache).
             let bytesPerSample = samples.count > 0 ? try samples.sample(0).values.map { $0.count * max(1, $0.dtype.bitWidth / 8) }.reduce(0, +) : 1
-            let effectiveBatch = max(1, min(batch, (64 * 1024) / max(1, bytesPerSample)))
+            let effectiveBatch = Interpreter.samplesPerBatch(bytesPerSample: bytesPerSample, limit: batch)
             let keep = intermediates, path = self.model
             try inOrderParallel(count: samples.count, chunk: effectiveBatch, threads: evaluation.threadCount,
                                 prepare: { range in (range, try range.map { try samples.sample($0) }) },

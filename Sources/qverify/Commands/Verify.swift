@@ -101,6 +101,7 @@ struct Verify: ParsableCommand {
                 h.referenceScalingFactors = factors
                 h.candidateTarget = candidateTarget
                 h.labels = labels
+                h.batchLimit = options.batch
                 if let (k, n) = shard {
                     shardRecords[f.rawValue] = try withContext(model) {
                         try h.runShard(k, of: n, samples: samples, threads: evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue) shard \(k + 1)/\(n)"))
@@ -112,6 +113,7 @@ struct Verify: ParsableCommand {
                     var dc = DeploymentCheck(reference: view)
                     dc.referenceScalingFactors = factors
                     dc.tolerance = tolerance.steps
+                    dc.batchLimit = options.batch
                     let measure = { (m: Model) in try withContext(model) { try dc.run(candidate: m, targets: deployTargets, levels: deployLevels, samples: samples, threads: evaluation.threadCount) } }
                     let rows = try measure(c.model)
                     var fixes: [(label: String, rows: [TargetResult])] = []
