@@ -40,13 +40,12 @@ public struct GraphView: Sendable {
     /// Operators named by the function they compute, for signatures.
     static let functionName: [String: String] = ["QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearAveragePool": "AveragePool",
                                                  "NhwcMaxPool": "MaxPool", "QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid"]
-    /// Float ops that move values without changing their scale (for following a scale upstream).
-    public static let transparentFloatOps: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad"]
 
-    public init(_ model: Model) throws {
+    /// `knownSteps`: real steps of a folded Aidge export that the file does not carry.
+    public init(_ model: Model, knownSteps: KnownSteps = KnownSteps()) throws {
         let g = model.graph
         let kind = try ModelSummary(model).kind
-        let plan = kind == .aidgeForm ? try QuantPlan(model: model) : nil
+        let plan = kind == .aidgeForm ? try QuantPlan(model: model, known: knownSteps) : nil
         var computeOps: [Signature: (node: String, opType: String, bias: String?)] = [:]
         let index = try GraphIndex(g)
         let facts = try ShapeInference(g).facts

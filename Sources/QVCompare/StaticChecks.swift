@@ -66,16 +66,7 @@ public enum StaticChecks {
                     try biasZero(n.name, reference: reference, candidate: selfView, add: add)
                 }
                 // The bias step must be x_scale · w_scale; find both scales through the float inputs.
-                func scaleOf(_ t: String) -> [Float]? {
-                    var cur = t
-                    for _ in 0..<8 {
-                        guard let p = producer(cur) else { return nil }
-                        if p.opType == "DequantizeLinear" { return g.initializer(p.inputs[1])?.floats }
-                        guard GraphView.transparentFloatOps.contains(p.opType) else { return nil }
-                        cur = p.inputs[0]
-                    }
-                    return nil
-                }
+                func scaleOf(_ t: String) -> [Float]? { OnnxQuantParameters.dequantizedScale(of: t, g, index) }
                 guard let sx = scaleOf(n.inputs[0]), let sw = scaleOf(n.inputs[1]), let sb = g.initializer(b.inputs[1])?.floats else { continue }
                 for c in 0..<sb.count {
                     let expected = sx[0] * sw[sw.count == 1 ? 0 : min(c, sw.count - 1)]

@@ -33,4 +33,18 @@ public enum OnnxQuantParameters {
         }
         return q
     }
+
+    /// The scale (per tensor or per channel) behind a float tensor of a QDQ graph: that of the
+    /// DequantizeLinear that makes it, through ops that only move values
+    /// (``QuantPlan/transparentOps``, the same in both forms); nil when none does.
+    public static func dequantizedScale(of tensor: String, _ g: Graph, _ index: GraphIndex) -> [Float]? {
+        var cur = tensor
+        while let i = index.producer[cur] {
+            let p = g.nodes[i]
+            if p.opType == "DequantizeLinear" { return p.inputs.count > 1 ? g.initializer(p.inputs[1])?.floats : nil }
+            guard QuantPlan.transparentOps.contains(p.opType), let src = p.inputs.first else { return nil }
+            cur = src
+        }
+        return nil
+    }
 }

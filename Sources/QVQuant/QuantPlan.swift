@@ -20,6 +20,23 @@ public struct QuantInfo: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(dtype) step \(step)\(zeroPoint != 0 ? " zp \(zeroPoint)" : "")\(assumed ? " (assumed)" : "")" }
 }
 
+/// Real steps a folded export does not carry, given by the user (the `steps` part of the
+/// --aidge-scaling-factors file): the steps Aidge's own unfolded export writes for the same
+/// quantization. With them, the converted model's real values are Aidge's, not assumptions.
+public struct KnownSteps: Sendable, Codable, Equatable {
+    /// The step of each runtime input, by position.
+    public var inputs: [Double]
+    /// The step of each Conv/Gemm/MatMul's weights, by that node's name (the same in both exports).
+    public var weights: [String: Double]
+
+    public init(inputs: [Double] = [], weights: [String: Double] = [:]) {
+        self.inputs = inputs
+        self.weights = weights
+    }
+
+    public var isEmpty: Bool { inputs.isEmpty && weights.isEmpty }
+}
+
 /// Which Aidge export a model is.
 public enum AidgeExportForm: String, Sendable, Codable {
     /// Default options: integer weights and biases, no input quantizer; the input is fed as integers.
@@ -45,6 +62,8 @@ public struct QuantPlan: Sendable {
     public var notes: [String] = []
     /// Steps chosen for folded weights (whose real step the file does not keep).
     public var weightSteps: [String: Double] = [:]
+    /// Steps the user gave for what the file does not keep.
+    public var knownSteps = KnownSteps()
 
     /// Tensors whose real step qverify assumed because the file does not record it (a folded
     /// export's input without --input-scale, and its weights), with the step assumed.
@@ -77,15 +96,16 @@ public struct QuantPlan: Sendable {
     /// half away from zero): the same QuantInfo on both sides, and ties to report.
     public static let averagingOps: Set<String> = ["GlobalAveragePool"]
 
-    /// Analyses an Aidge-form graph. `inputScale` overrides the folded input's step
-    /// (default 1/(2^(n−1)−1), Aidge's convention, with n the activation width).
-    public init(model: Model, inputScale: Double? = nil) throws {
+    /// Analyses an Aidge-form graph. `inputScale` overrides the folded input's step (else the
+    /// `known` one, else 1/(2^(n−1)−1), Aidge's convention, with n the activation width); `known`
+    /// weight steps replace the folded weights' assumed ones.
+    public init(model: Model, inputScale: Double? = nil, known: KnownSteps = KnownSteps()) throws {
         // Folded weights have no step in the file. Start from 1/(2^(n−1)−1) and, where a
         // residual Add needs both branches on one step, solve for the weight step and redo.
         var overrides: [String: Double] = [:]
         for _ in 0..<max(32, 4 * model.graph.nodes.count) {
             do {
-                self = try QuantPlan(model: model, inputScale: inputScale, weightSteps: overrides)
+                self = try QuantPlan(model: model, inputScale: inputScale, known: known, weightSteps: overrides)
                 return
             } catch let r as RescaleWeight {
                 overrides[r.weight] = r.step
@@ -99,9 +119,10 @@ public struct QuantPlan: Sendable {
         var step: Double
     }
 
-    init(model: Model, inputScale: Double?, weightSteps overrides: [String: Double]) throws {
+    init(model: Model, inputScale: Double?, known: KnownSteps, weightSteps overrides: [String: Double]) throws {
         let g = model.graph
         weightSteps = overrides
+        knownSteps = known
         let index = try GraphIndex(g)
         let quantizesInput = g.nodes.contains { n in n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first } }
         form = quantizesInput ? .unfolded : .folded
@@ -114,10 +135,14 @@ public struct QuantPlan: Sendable {
         let actType = firstActivation.flatMap { g.initializer($0.inputs[2])?.dtype }.map { $0.isFloatingPoint ? DType.int8 : $0 } ?? .int8
         if form == .folded {
             let bits = actType.bitWidth
-            let step = inputScale ?? 1 / Double((1 << (bits - 1)) - 1)
+            let convention = 1 / Double((1 << (bits - 1)) - 1)
             let taken = Set(g.nodes.flatMap { $0.inputs + $0.outputs }).union(g.initializerOrder).union(g.inputs.map(\.name))
-            for i in g.runtimeInputs {
-                let q = QuantInfo(dtype: actType, step: step, assumed: inputScale == nil)
+            if !known.inputs.isEmpty, known.inputs.count != g.runtimeInputs.count {
+                throw QVError.badInput("the steps file gives \(known.inputs.count) input step(s) for \(g.runtimeInputs.count) input(s)")
+            }
+            for (k, i) in g.runtimeInputs.enumerated() {
+                let given = inputScale ?? (known.inputs.isEmpty ? nil : known.inputs[k])
+                let q = QuantInfo(dtype: actType, step: given ?? convention, assumed: given == nil)
                 quantizedInputs[i.name] = q
                 tensors[i.name] = q
                 var name = "\(i.name)_quantized", k = 1
@@ -125,9 +150,9 @@ public struct QuantPlan: Sendable {
                 quantizedInputNames[i.name] = name
                 tensors[name] = q
             }
-            notes.append(inputScale == nil
-                ? "folded export: input step 1/\(Int(1 / step)) by Aidge's convention (round_half_up(x·\(Int(1 / step))) is fed as \(actType)); override with --input-scale"
-                : "folded export: input step \(step) from --input-scale")
+            notes.append(inputScale != nil ? "folded export: input step \(inputScale!) from --input-scale"
+                : !known.inputs.isEmpty ? "folded export: input step(s) \(known.inputs) from the steps file"
+                : "folded export: input step 1/\(Int(1 / convention)) by Aidge's convention (round_half_up(x·\(Int(1 / convention))) is fed as \(actType)); give the real one with --input-scale or a steps file")
         }
         for i in index.topologicalOrder {
             let n = g.nodes[i]
@@ -135,6 +160,10 @@ public struct QuantPlan: Sendable {
         }
         if !fakeQuantizers.isEmpty {
             notes.append("fake_quantize export: \(fakeQuantizers.count) quantizers have float zero points; assumed Aidge's default int8 (int32 for biases)")
+        }
+        let unused = Set(known.weights.keys).subtracting(g.nodes.map(\.name))
+        if let name = unused.sorted().first {
+            throw QVError.badInput("the steps file names weights of '\(name)', which is not a node of this model")
         }
         for (w, step) in weightSteps.sorted(by: { $0.key < $1.key }) {
             let derived = overrides[w] != nil
@@ -198,6 +227,13 @@ public struct QuantPlan: Sendable {
             guard let x = info(n.inputs[0]) else { throw QVError.unsupported("\(n.opType) has integer weights but a float data input") }
             let wName = n.inputs[1]
             var w = info(wName)
+            if w == nil, let given = knownSteps.weights[n.name], let t = g.initializer(wName), t.dtype.isInteger || fakeConstants(t, bits: 8) {
+                // Folded export with the real step from the user (Aidge's unfolded export of the same quantization).
+                guard given > 0, given.isFinite else { throw QVError.badInput("weight step \(given) of '\(n.name)' in the steps file is not positive") }
+                w = QuantInfo(dtype: t.dtype.isFloatingPoint ? .int8 : t.dtype, step: given)
+                tensors[wName] = w
+                if t.dtype.isFloatingPoint { fakeConstantTypes[wName] = .int8 }
+            }
             if w == nil, let t = g.initializer(wName), t.dtype.isFloatingPoint, fakeConstants(t, bits: 8) {
                 // Folded fake_quantize export: float-typed integer weights (Aidge's default int8).
                 let maxQ = t.asDoubles()!.map { abs($0) }.max() ?? 1

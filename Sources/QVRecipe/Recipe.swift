@@ -42,9 +42,12 @@ public struct ConvertOptions: Sendable, Codable, Equatable {
     public var weights: WeightStorage = .int8
     public var narrow: NarrowTypes = .clip
     public var weightType: WeightType = .int8
+    /// Real steps of a folded export that the file does not carry (from the user's steps file).
+    public var knownSteps = KnownSteps()
 
     public init(format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8, narrow: NarrowTypes = .clip,
-                weightType: WeightType = .int8) {
+                weightType: WeightType = .int8, knownSteps: KnownSteps = KnownSteps()) {
+        self.knownSteps = knownSteps
         self.format = format
         self.opset = opset
         self.inputScale = inputScale
@@ -90,7 +93,7 @@ public enum Recipe {
         guard summary.kind == .aidgeForm else {
             throw QVError.badInput("not an Aidge-form model (it is \(summary.kind.rawValue)); convert takes Aidge's quantized exports")
         }
-        let plan = try QuantPlan(model: source, inputScale: options.inputScale)
+        let plan = try QuantPlan(model: source, inputScale: options.inputScale, known: options.knownSteps)
         if options.narrow == .int4 && plan.tensors.values.contains(where: { [.int4, .uint4].contains($0.dtype) }) && options.opset < 21 {
             throw QVError.badInput("4-bit tensors need opset 21 or later (asked for \(options.opset))")
         }
@@ -113,7 +116,8 @@ public enum Recipe {
             KeyValue("qverify.source_form", plan.form.rawValue),
             KeyValue("qverify.options", "format=\(options.format.rawValue) opset=\(options.opset) weights=\(options.weights.rawValue) narrow=\(options.narrow.rawValue)"
                 + (options.weightType == .uint8 ? " weight_type=uint8" : "")
-                + (options.inputScale.map { " input_scale=\($0)" } ?? "")),
+                + (options.inputScale.map { " input_scale=\($0)" } ?? "")
+                + (options.knownSteps.isEmpty ? "" : " steps=given(\(options.knownSteps.inputs.count) inputs, \(options.knownSteps.weights.count) weights)")),
             KeyValue("qverify.rules", counts.keys.sorted().map { "\($0)×\(counts[$0]!)" }.joined(separator: ", ")),
         ]
         if let b = sourceBytes { meta.append(KeyValue("qverify.source_sha256", SHA256.hex(b))) }

@@ -141,13 +141,29 @@ final class VerifyTests: XCTestCase {
     /// inside, so the verdict is a discrepancy that names them (tie-amplified); likewise the unfolded
     /// export's QDQ form (one near-tie, one step at the output, two and three inside).
     func testMobileNetStyleVerdicts() throws {
+        // Aidge's exact sf without the real steps (the steps change the converted scales: below).
+        let sfOnly = tmp.appendingPathComponent("mobilenet_folded_sf_only.json").path
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        var table = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "Reference/mobilenet/aidge_quantized_folded.sf.json"))) as! [String: Any]
+        XCTAssertNotNil(table.removeValue(forKey: "steps"))
+        try JSONSerialization.data(withJSONObject: table).write(to: URL(fileURLWithPath: sfOnly))
         let f = try runQVerify(["verify", "Reference/mobilenet/aidge_quantized_folded.onnx", "--inputs", "Reference/mobilenet/calib_inputs.npy",
-                                "--targets", "none", "--aidge-scaling-factors", "Reference/mobilenet/aidge_quantized_folded.sf.json"])
+                                "--targets", "none", "--aidge-scaling-factors", sfOnly])
         // Every difference is explained (no divergence), but some grow to two steps inside: tie-amplified.
         XCTAssertEqual(f.exitCode, 1, f.stdout + f.stderr)
         XCTAssertFalse(f.stdout.contains("error divergence"), f.stdout)
         XCTAssertTrue(f.stdout.contains("error tie-amplified [ir4_expand_Scaling]: 34 elements differ by up to 2 steps at conv#10"), f.stdout)
         XCTAssertTrue(f.stdout.contains("warning rounding-ties [gap_quantize]: 3 elements"), f.stdout)
+        // With the real steps too, the converted scales are Aidge's real ones, whose float32
+        // products put 8 elements of ir2's requantization within an ulp of a boundary: still all
+        // explained, with larger consequences (a fact of the deployed model, not of qverify).
+        let s = try runQVerify(["verify", "Reference/mobilenet/aidge_quantized_folded.onnx", "--inputs", "Reference/mobilenet/calib_inputs.npy",
+                                "--targets", "none", "--aidge-scaling-factors", "Reference/mobilenet/aidge_quantized_folded.sf.json"])
+        XCTAssertEqual(s.exitCode, 1, s.stdout + s.stderr)
+        XCTAssertFalse(s.stdout.contains("error divergence"), s.stdout)
+        XCTAssertFalse(s.stdout.contains("scale-assumed"), s.stdout)
+        XCTAssertTrue(s.stdout.contains("warning rounding-near-ties [ir2_project_Scaling]: 8 elements"), s.stdout)
+        XCTAssertTrue(s.stdout.contains("error tie-amplified [ir4_expand_Scaling]: 238 elements differ by up to 2 steps at conv#10"), s.stdout)
         let u = try runQVerify(["verify", "Reference/mobilenet/aidge_quantized.onnx", "--inputs", "Reference/mobilenet/calib_inputs.npy", "--targets", "none",
                                 "--aidge-scaling-factors", "Reference/mobilenet/aidge_quantized.sf.json", "--to", "qdq"])
         XCTAssertEqual(u.exitCode, 1, u.stdout + u.stderr)
@@ -220,6 +236,26 @@ final class VerifyTests: XCTestCase {
         // The unfolded export records its scales: nothing assumed.
         let u = try runQVerify(["verify", "Reference/lenet/aidge_quantized.onnx", "--inputs", "Reference/lenet/calib_inputs.npy", "--targets", "none"])
         XCTAssertFalse(u.stdout.contains("scale-assumed"), u.stdout)
+        // The same file as verify's --aidge-scaling-factors, with "steps": nothing assumed, and
+        // convert writes Aidge's real output step (that of the unfolded export, 0.0254922).
+        let sf = "Reference/cnn/aidge_quantized_folded.sf.json"
+        let given = try runQVerify(["verify", "Reference/cnn/aidge_quantized_folded.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--targets", "none",
+                                    "--aidge-scaling-factors", sf, "--fail-on", "warning"])
+        XCTAssertFalse(given.stdout.contains("scale-assumed"), given.stdout)
+        XCTAssertEqual(given.exitCode, 0, given.stdout)
+        let cnnOut = tmp.appendingPathComponent("cnn_folded_qdq.onnx").path
+        let cg = try runQVerify(["convert", "Reference/cnn/aidge_quantized_folded.onnx", "--to", "qdq", "-o", cnnOut, "--aidge-scaling-factors", sf])
+        XCTAssertEqual(cg.exitCode, 0, cg.stderr)
+        XCTAssertFalse(cg.stderr.contains("scale-assumed"), cg.stderr)
+        let g = try OnnxFile.load(cnnOut).graph
+        let last = g.nodes.first { $0.outputs == [g.outputs[0].name] }!
+        XCTAssertEqual(Double(g.initializer(last.inputs[1])!.floats![0]), 0.0254922, accuracy: 2e-7)
+        // A steps file naming a node the model lacks is bad input, named.
+        let bad = tmp.appendingPathComponent("bad.sf.json").path
+        try #"{"steps": {"inputs": [0.0078], "weights": {"conv9": 0.002}}}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        let b = try runQVerify(["convert", "Reference/cnn/aidge_quantized_folded.onnx", "--to", "qdq", "-o", cnnOut, "--aidge-scaling-factors", bad])
+        XCTAssertEqual(b.exitCode, 2)
+        XCTAssertTrue(b.stderr.contains("the steps file names weights of 'conv9', which is not a node of this model"), b.stderr)
     }
 
     /// --random-inputs N --seed S: sample i depends only on (S, i): the same report twice, and the

@@ -26,7 +26,8 @@ struct Compare: ParsableCommand {
     func run() throws {
         var report: Report?
         try runReportingErrors {
-            let a = try withContext(reference) { try GraphView(try OnnxFile.load(reference)) }
+            let steps = try options.evaluation.knownSteps()
+            let a = try withContext(reference) { try GraphView(try OnnxFile.load(reference), knownSteps: steps) }
             let evaluation = options.evaluation
             let b = try withContext(candidate) { () throws -> GraphView in
                 let m = try OnnxFile.load(candidate)

@@ -30,6 +30,9 @@ struct Convert: ParsableCommand {
     @Option(help: "Real step of the folded export's integer input (default 1/(2^(n-1)-1), Aidge's convention).")
     var inputScale: Double?
 
+    @Option(help: "The --aidge-scaling-factors file of verify and compare: its \"steps\" give the folded export's real input and weight steps (scripts/aidge_scaling_factors.py --steps-from writes them from Aidge's unfolded export).")
+    var aidgeScalingFactors: String?
+
     @Option(help: "int8: fold weights to integer initializers; runtime: keep float weights behind QuantizeLinear.")
     var weights: WeightStorage = .int8
 
@@ -51,7 +54,8 @@ struct Convert: ParsableCommand {
                 return Array(d)
             }
             let source = try OnnxFile.load(model)
-            let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights, narrow: narrow, weightType: weightType)
+            let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights, narrow: narrow, weightType: weightType,
+                                         knownSteps: try knownStepsFile(aidgeScalingFactors))
             let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: options) }
             try OnnxFile.save(c.model, to: output)
             let counts = Dictionary(grouping: c.firings, by: \.rule).mapValues(\.count)
@@ -70,5 +74,5 @@ func scaleAssumedFindings(_ plan: QuantPlan?, label: String) -> [Finding] {
     guard let plan, !plan.assumedSteps.isEmpty else { return [] }
     let list = plan.assumedSteps.prefix(8).map { "'\($0.tensor)' \(String(format: "%.6g", $0.step))" }.joined(separator: ", ")
     return [Finding(.warning, "scale-assumed", node: plan.assumedSteps[0].tensor, model: label,
-        "the file does not record the real step of \(plan.assumedSteps.count) tensor(s); qverify assumed \(list)\(plan.assumedSteps.count > 8 ? ", …" : ""). The converted model's integers are verified, but its dequantized outputs scale with these assumptions: give the input step with --input-scale, or convert Aidge's unfolded export, whose scales are in the file (the assumptions are in the model's qverify.assumptions metadata)")]
+        "the file does not record the real step of \(plan.assumedSteps.count) tensor(s); qverify assumed \(list)\(plan.assumedSteps.count > 8 ? ", …" : ""). The converted model's integers are verified, but its dequantized outputs scale with these assumptions: give the real steps with --aidge-scaling-factors (a file with \"steps\", see scripts/aidge_scaling_factors.py --steps-from) or --input-scale, or convert Aidge's unfolded export, whose scales are in the file (the assumptions are in the model's qverify.assumptions metadata)")]
 }

@@ -5,6 +5,7 @@ import QVGraph
 import QVIO
 import QVInterpreter
 import QVKernels
+import QVQuant
 import QVReport
 
 enum FailOn: String, ExpressibleByArgument, CaseIterable { case warning, error }
@@ -15,7 +16,7 @@ struct EvaluationOptions: ParsableArguments {
     @Option(help: "Batches run on this many threads at once (default: all cores); results and reports do not depend on it.")
     var threads: Int?
 
-    @Option(help: "JSON of Aidge's scaling factors by quantizer name, used in the Aidge-form model's quantizers instead of 1/scale (see README).")
+    @Option(help: "JSON of Aidge's scaling factors by quantizer name, used in the Aidge-form model's quantizers instead of 1/scale, and optionally (\"steps\") the real input and weight steps a folded export does not carry (see README).")
     var aidgeScalingFactors: String?
 
     @Option(help: "Whose numbers ONNX models get: onnx (the spec), ort-host (onnxruntime on this CPU, detected as MLAS does), ort-avx2, ort-avx512 or ort-vnni.")
@@ -43,6 +44,11 @@ struct EvaluationOptions: ParsableArguments {
     /// The --aidge-scaling-factors file's table (empty without the option).
     func scalingFactors() throws -> [String: [Float]] {
         try aidgeScalingFactors.map(ScalingFactorFile.load) ?? [:]
+    }
+
+    /// The real steps in the --aidge-scaling-factors file (none without the option).
+    func knownSteps() throws -> KnownSteps {
+        try knownStepsFile(aidgeScalingFactors)
     }
 
     func validate() throws {
@@ -342,4 +348,11 @@ func floatTop1(_ path: String, samples: SampleSource, labels: [Int], threads: In
         }
     })
     return (correct, n)
+}
+
+/// The `steps` of an --aidge-scaling-factors file as the plan takes them (none without a file).
+func knownStepsFile(_ path: String?) throws -> KnownSteps {
+    guard let path else { return KnownSteps() }
+    let s = try ScalingFactorFile.loadSteps(path)
+    return KnownSteps(inputs: s.inputs, weights: s.weights)
 }

@@ -75,7 +75,8 @@ struct Run: ParsableCommand {
             let stream = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             // One input convention for every command: real values; a folded Aidge export gets
             // Aidge's integer input round_half_up(x / step), as verify feeds it (integer files too).
-            let steps = interp.semantics == .aidge ? ((try? QuantPlan(model: model))?.quantizedInputs ?? [:]) : [:]
+            let known = try evaluation.knownSteps()
+            let steps = interp.semantics == .aidge ? ((try? QuantPlan(model: model, known: known))?.quantizedInputs ?? [:]) : [:]
             let samples = steps.isEmpty ? stream : InputSet.Stream(count: stream.count) { i in
                 var s = try stream.sample(i)
                 for (k, t) in s where t.dtype == .float { if let q = steps[k] { s[k] = Harness.aidgeInput(t, q) } }

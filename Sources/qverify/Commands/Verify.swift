@@ -71,7 +71,8 @@ struct Verify: ParsableCommand {
         var report: Report?
         try runReportingErrors {
             let source = try OnnxFile.load(model)
-            let view = try withContext(model) { try GraphView(source) }
+            let steps = try options.evaluation.knownSteps()
+            let view = try withContext(model) { try GraphView(source, knownSteps: steps) }
             guard view.kind == .aidgeForm else {
                 throw QVError.badInput("\(model): verify takes an Aidge-form model (this one is \(view.kind.rawValue)); use qverify compare")
             }
@@ -88,7 +89,7 @@ struct Verify: ParsableCommand {
             var shardRecords: [String: [Harness.BatchRecord]] = [:]
             let shard = try options.shardSpec()
             for f in try targetFormats() {
-                let convertOptions = ConvertOptions(format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8)
+                let convertOptions = ConvertOptions(format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8, knownSteps: steps)
                 let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: convertOptions) }
                 var candidatePath = "(in memory) \(base)_\(f.rawValue).onnx"
                 if let dir = options.reportDir {
