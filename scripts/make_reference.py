@@ -291,6 +291,9 @@ FIXTURES = {
     # onnxruntime-only: Aidge's PTQ leaves Clip float (it logs an error and returns a float graph).
     "mobilenet_relu6": (mobilenet_relu6, ("int8", "int8", "int32"), {"ort_only": True}),
 }
+# Fixtures that also get Aidge's own QDQ rewrite (aidge_quantization.set_to_qdq) of the unfolded
+# graph: with fake_quantize it writes float zero points, which onnxruntime refuses.
+AIDGE_QDQ = {"fake_quantize"}
 # Fixtures too large for committed intermediates (benchmark models).
 NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn", "digits", "resnet", "mobilenet"}
 # Fixtures with BatchNormalization: Aidge's PTQ leaves BN float (its CPU run then fails), so the
@@ -482,12 +485,27 @@ def build_fixture(name, out_root):
     if not options.get("ort_only"):
         stage("folded", folded)
         stage("unfolded", unfolded)
+    if name in AIDGE_QDQ:
+        stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
     if name in ("residual", "depthwise", "cnn", "resnet", "mobilenet", "mobilenet_relu6"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}
     man["files"] = files
     (out / "manifest.json").write_text(json.dumps(man, indent=1, default=str) + "\n")
     print(f"{name}: {len(files)} files, failures: {[f['stage'] for f in man['failures']]}")
+
+
+def aidge_qdq_stage(out, fpath, precision, options, calib, x, fuse_bn=False):
+    """aidge_qdq.onnx: Aidge's set_to_qdq on the unfolded quantization, and aidge_cpu_qdq.npy:
+    Aidge's CPU backend on that rewritten graph (the oracle for running the file as written)."""
+    g = aidge_graph(fpath, precision, fuse_bn)
+    quantize(g, calib, dict(options, rescale_inputs=True, fold_graph=False))
+    aq.set_to_qdq(g)
+    aidge_onnx.export_onnx(g, str(out / "aidge_qdq.onnx"), opset=21)
+    canonicalize(out / "aidge_qdq.onnx")
+    y, _ = run_aidge(g, x)
+    np.save(out / "aidge_cpu_qdq.npy", y)
+    return {"calls": f"quantize_network(g, calib, **{dict(options, rescale_inputs=True, fold_graph=False)}); set_to_qdq(g); export_onnx(opset=21)"}
 
 
 # ---------------------------------------------------------------- onnxruntime quantize_static

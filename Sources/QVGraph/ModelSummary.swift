@@ -96,7 +96,12 @@ public struct ModelSummary: Codable, Sendable, Equatable {
             }
         }
         invalidFeatures = order.map { "\(reasons[$0]!) \($0)" }
-        if !invalidFeatures.isEmpty {
+        // Aidge's quantized exports compute on integers or only quantize (no DequantizeLinear);
+        // an invalid graph that dequantizes into float compute is a QDQ/QOP model with defects
+        // (e.g. Aidge's set_to_qdq on a fake_quantize graph: float zero points).
+        let dequantizes = counts["DequantizeLinear"] != nil
+        let suffix = invalidFeatures.isEmpty ? "" : " (not valid ONNX: " + invalidFeatures.joined(separator: ", ") + ")"
+        if !invalidFeatures.isEmpty && (!inference.exceptions.isEmpty || !dequantizes) {
             kind = .aidgeForm
             let quantizedInput = g.nodes.contains { n in
                 n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first }
@@ -108,10 +113,10 @@ public struct ModelSummary: Codable, Sendable, Equatable {
             kind = .qop
             let q = counts.filter { $0.key.contains("QLinear") || $0.key.hasSuffix("QGemm") || $0.key.hasSuffix("Integer") }
             verdict = "QOP: " + q.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-                + (hasQDQ ? " (with QuantizeLinear/DequantizeLinear around the rest)" : "")
+                + (hasQDQ ? " (with QuantizeLinear/DequantizeLinear around the rest)" : "") + suffix
         } else if hasQDQ {
             kind = .qdq
-            verdict = "QDQ: \(counts["QuantizeLinear"] ?? 0) QuantizeLinear, \(counts["DequantizeLinear"] ?? 0) DequantizeLinear"
+            verdict = "QDQ: \(counts["QuantizeLinear"] ?? 0) QuantizeLinear, \(counts["DequantizeLinear"] ?? 0) DequantizeLinear" + suffix
         } else {
             kind = .float
             verdict = "float: no quantization"

@@ -67,7 +67,7 @@ public final class Interpreter: @unchecked Sendable {
                 guard semantics == .aidge else { throw QVError.badInput("scaling factors apply to Aidge quantizers; '\(n.name)' runs with onnx semantics") }
                 ctx.aidgeScalingFactors = sf
             }
-            if semantics == .aidge, n.opType == "QuantizeLinear", n.inputs.count > 2,
+            if semantics == .aidge || lenient, n.opType == "QuantizeLinear", n.inputs.count > 2,
                let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint {
                 ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)
             }
@@ -112,13 +112,17 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Aidge's default 8-bit precision: activations and weights clip to int8, a quantizer whose
-    /// output is a Conv/Gemm bias to int32. (Fake-quantize exports do not record the range.)
+    /// output is a Conv/Gemm bias (directly, or through a DequantizeLinear in Aidge's QDQ form)
+    /// to int32. (Fake-quantize exports do not record the range.)
     static func fakeQuantRange(_ n: Node, _ g: Graph, _ index: GraphIndex) -> ClosedRange<Int64> {
-        let out = n.outputs[0]
-        let isBias = (index.consumers[out] ?? []).contains { c in
-            ["Conv", "Gemm"].contains(g.nodes[c].opType) && g.nodes[c].inputs.count > 2 && g.nodes[c].inputs[2] == out
+        func feedsBias(_ t: String, throughDequantize: Bool) -> Bool {
+            (index.consumers[t] ?? []).contains { c in
+                let m = g.nodes[c]
+                if ["Conv", "Gemm"].contains(m.opType), m.inputs.count > 2, m.inputs[2] == t { return true }
+                return throughDequantize && m.opType == "DequantizeLinear" && feedsBias(m.outputs[0], throughDequantize: false)
+            }
         }
-        return (isBias ? DType.int32 : DType.int8).integerRange!
+        return (feedsBias(n.outputs[0], throughDequantize: true) ? DType.int32 : DType.int8).integerRange!
     }
 
     /// The result of one run: graph outputs, and every tensor when intermediates were kept.

@@ -54,8 +54,10 @@ struct QuantizeLinearKernel: Kernel {
     /// Aidge's own scaling factors for this quantizer, when the user supplied them (the export
     /// keeps only 1/sf in float32, which can name two float32 sf: see KernelContext).
     let knownScalingFactors: [Float]?
+    let lenient: Bool
 
     init(node: Node, ctx: KernelContext) throws {
+        lenient = ctx.lenient
         axis = node.int("axis", default: 1)
         blockSize = node.int("block_size", default: 0)
         let od = node.int("output_dtype", default: 0)
@@ -82,6 +84,20 @@ struct QuantizeLinearKernel: Kernel {
         if let zp, zp.shape != scale.shape { throw QVError.badInput("zero point shape \(zp.shape) differs from scale shape \(scale.shape)") }
 
         if semantics == .aidge { return [try aidge(x, scale, zp, outType, layout)] }
+        if lenient, let zp, zp.dtype.isFloatingPoint {
+            // Not valid ONNX (Aidge's fake_quantize QDQ export: a float zero point): the obvious
+            // meaning, saturate(round_half_even(x / scale) + zp) with the values kept as float, in
+            // the range of Aidge's default int8 (the file names no integer type); check names it.
+            let range = fakeQuantRange ?? -128...127
+            let s = try floatValues(scale), z = try floatValues(zp), xv = try floatValues(x)
+            let lo = Float(range.lowerBound), hi = Float(range.upperBound)
+            let y = (0..<xv.count).map { i -> Float in
+                let p = layout.map(i)
+                let v = RoundingRule.halfToEven.round(xv[i] / s[p]) + z[z.count == 1 ? 0 : p]
+                return v.isNaN ? lo : min(max(v, lo), hi)
+            }
+            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        }
 
         guard let range = outType.integerRange else {
             throw QVError.unsupported("QuantizeLinear to \(outType) (float8 and float zero points are not supported under ONNX semantics)")

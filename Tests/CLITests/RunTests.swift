@@ -217,4 +217,30 @@ final class RunTests: XCTestCase {
             XCTAssertFalse(try runQVerify(["check", "Reference/" + rel]).stdout.contains("dtype-not-allowed"), rel)
         }
     }
+
+    /// Aidge's own QDQ rewrite (set_to_qdq) of a fake_quantize quantization writes float zero
+    /// points (real Aidge 0.10.1, Reference/fake_quantize/aidge_qdq.onnx). onnxruntime refuses it;
+    /// run --lenient gives what Aidge's CPU backend computes on that same graph (the biases clip
+    /// to int32, as Aidge tags them, not int8), and compare runs it, names every float zero point
+    /// and measures the effect: none on the outputs, so the verdict is the invalidity alone.
+    func testAidgesFakeQuantizeQdqExportRunsLenientlyAndNamesItsFloatZeroPoints() throws {
+        let model = "Reference/fake_quantize/aidge_qdq.onnx", inputs = "Reference/fake_quantize/calib_inputs.npy"
+        XCTAssertTrue(try runQVerify(["inspect", model]).stdout.contains("QDQ: 13 QuantizeLinear, 12 DequantizeLinear (not valid ONNX: 10 QuantizeLinear with float zero point"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-fakeqdq-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertEqual(try runQVerify(["run", model, "--inputs", inputs, "--output-dir", dir]).exitCode, 2)
+        let r = try runQVerify(["run", model, "--inputs", inputs, "--output-dir", dir, "--lenient"])
+        XCTAssertEqual(r.exitCode, 0, r.stderr)
+        let ours = try Npy.load(dir + "/fc_Scaling_out0.npy").asDoubles()!
+        let aidge = try Npy.load(TestPaths.reference("fake_quantize/aidge_cpu_qdq.npy")).asDoubles()!
+        XCTAssertEqual(ours.count, 80)
+        XCTAssertEqual(ours, aidge, "Aidge's CPU backend on its own QDQ graph")
+        let cmp = try runQVerify(["compare", "Reference/fake_quantize/aidge_quantized.onnx", model, "--inputs", inputs])
+        XCTAssertEqual(cmp.exitCode, 1, cmp.stdout + cmp.stderr)
+        XCTAssertTrue(cmp.stdout.contains("compare: discrepancy, output 0/80 elements differ"), cmp.stdout)
+        XCTAssertTrue(cmp.stdout.contains("error float-zero-point [conv1_b_ProducerScaling]: QuantizeLinear has a float32 zero point"), cmp.stdout)
+        XCTAssertEqual(cmp.stdout.components(separatedBy: "error float-zero-point [").count - 1, 19, cmp.stdout)
+        XCTAssertFalse(cmp.stdout.contains("first-divergence"), cmp.stdout)
+        XCTAssertEqual(try runQVerify(["compare", "Reference/fake_quantize/aidge_quantized.onnx", model, "--inputs", inputs, "--strict"]).exitCode, 2)
+    }
 }
