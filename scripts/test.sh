@@ -17,5 +17,14 @@ echo "--- round trip through qverify's IR (onnx.checker + onnxruntime)"
 echo "--- qverify convert: every Aidge-form Reference model to QDQ and QOP (onnx.checker full_check + onnxruntime)"
 .venv/bin/python scripts/check_conversions.py .build/debug/qverify Reference
 
+echo "--- junit.xml read by a CI JUnit reader (junitparser, Jenkins xunit junit-10 flavor): one failed testcase per cause"
+jdir=$(mktemp -d)
+.build/debug/qverify compare Reference/lenet/aidge_quantized.onnx Reference/lenet/aidge_qdq.onnx --inputs Reference/lenet/calib_inputs.npy --report-dir "$jdir/lenet_aidge_qdq" >/dev/null || true
+.build/debug/qverify verify Reference/mobilenet/aidge_quantized_folded.onnx --inputs Reference/mobilenet/calib_inputs.npy --targets none \
+  --aidge-scaling-factors Reference/mobilenet/aidge_quantized_folded.sf.json --report-dir "$jdir/mobilenet_folded" >/dev/null || true
+.build/debug/qverify verify Reference/cnn/aidge_quantized.onnx --inputs Reference/cnn/calib_inputs.npy --targets none --report-dir "$jdir/cnn" >/dev/null || true
+.venv/bin/python scripts/check_junit.py "$jdir/lenet_aidge_qdq" "$jdir/mobilenet_folded" "$jdir/cnn"
+rm -rf "$jdir"
+
 echo "--- value fuzz: degenerate scales and zero points in the Reference models (exit 0/1/2, never a crash)"
 FUZZ_RUNS=${FUZZ_RUNS:-50} .venv/bin/python scripts/fuzz_values.py .build/debug/qverify

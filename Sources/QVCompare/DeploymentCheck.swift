@@ -34,7 +34,7 @@ public struct TargetResult: Codable, Sendable, Equatable {
 public struct DeploymentCheck {
     public var reference: GraphView
     public var referenceScalingFactors: [String: [Float]] = [:]
-    public var tolerance: Int = 0
+    public var tolerance: Double = 0
     /// At most this many samples per batch (see ``Harness/batchLimit``).
     public var batchLimit = 16
 
@@ -95,7 +95,7 @@ public struct DeploymentCheck {
                 var differing = 0, maxSteps = 0.0
                 for (a, b) in zip(refOut, out) {
                     let d = abs((b - a) / step).rounded(.toNearestOrEven)
-                    if d > Double(tolerance) { differing += 1 }
+                    if d > tolerance { differing += 1 }
                     maxSteps = max(maxSteps, d.isNaN ? .infinity : d)
                 }
                 let counts = log.byNode

@@ -473,7 +473,7 @@ public struct Harness: Sendable {
                 for k in c.nodes.indices where c.nodes[k].status == .downstream {
                     // Explained, but the effect decides: beyond one step past the tolerance the
                     // ties were amplified, and that is a discrepancy of its own (named with its cause).
-                    let limit = Double(c.nodes[k].toleranceSteps) + 1
+                    let limit = c.nodes[k].toleranceSteps + 1
                     if let m = c.nodes[k].stats?.maxSteps, m > limit + 1e-9 { c.amplified.append(k) } else { c.nodes[k].status = .ties }
                 }
             }
@@ -488,6 +488,7 @@ public struct Harness: Sendable {
         findings += ambiguousReferenceFindings(pairs, acc)
         findings += gainFindings(pairs, acc)
         findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
+        linkCauses(&findings, c.nodes)
         let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
         let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
         return ComparisonReport(name: name,
@@ -500,6 +501,23 @@ public struct Harness: Sendable {
     }
 
     // MARK: - findings, one function per code family
+
+    /// Ties consequences to their cause: a static error on the compute op of the first diverging
+    /// point (e.g. bias-zeroed on conv1) is what the first divergence comes from, and the first
+    /// divergence's details (wrap-vs-saturate, the later nodes that differ) come from it.
+    func linkCauses(_ findings: inout [Finding], _ nodes: [NodeReport]) {
+        guard let fi = findings.firstIndex(where: { $0.code == "first-divergence" }),
+              let d = nodes.first(where: { $0.status == .diverges }) else { return }
+        let op = String(d.signature.split(separator: "→").first ?? "")
+        if let compute = candidate.computeOps.first(where: { $0.key.description == op })?.value.node,
+           let s = findings.firstIndex(where: { $0.severity == .error && $0.node == compute && $0.code != "first-divergence" }) {
+            findings[fi].cause = findings[s].key
+        }
+        let first = findings[fi].key
+        for k in findings.indices where ["downstream", "wrap-vs-saturate", "rounding-ties"].contains(findings[k].code) && findings[k].node == findings[fi].node {
+            findings[k].cause = first
+        }
+    }
 
     /// first-divergence / divergence, rounding-ties, rounding-near-ties, tie-consequences,
     /// wrap-vs-saturate, downstream.
@@ -537,10 +555,12 @@ public struct Harness: Sendable {
             if c.confirmedConsequences {
                 findings.append(Finding(.info, "tie-consequences", node: n.candidate!.node, model: "candidate",
                     "later nodes differ only as consequences: with the reference's values put back at \(c.tiePoints.count == 1 ? where_ : "the \(c.tiePoints.count) points whose differences are all (near-)ties"), every later node matches"))
+                // The first tie point's own finding is the cause of every amplification.
+                let cause = findings.first { $0.code == "rounding-ties" || $0.code == "rounding-near-ties" }?.key
                 for k in c.amplified {
                     let a = c.nodes[k]
                     findings.append(Finding(.error, "tie-amplified", node: a.candidate?.node ?? "", model: "candidate",
-                        "\(a.differingBeyondTolerance) elements differ by up to \(Self.fmt(a.stats?.maxSteps)) steps at \(a.signature): consequences of the one-step rounding ties at \(where_)\(c.tiePoints.count > 1 ? " and \(c.tiePoints.count - 1) later tie point(s)" : ""), amplified \(Self.fmt(a.stats?.maxSteps))×; the converted model's values there are that far from the source's"))
+                        "\(a.differingBeyondTolerance) elements differ by up to \(Self.fmt(a.stats?.maxSteps)) steps at \(a.signature): consequences of the one-step rounding ties at \(where_)\(c.tiePoints.count > 1 ? " and \(c.tiePoints.count - 1) later tie point(s)" : ""), amplified \(Self.fmt(a.stats?.maxSteps))×; the converted model's values there are that far from the source's", cause: cause))
                 }
             }
             for (k, w) in c.nodes.enumerated() where w.status == .downstream && !c.amplified.contains(k) {
@@ -549,7 +569,7 @@ public struct Harness: Sendable {
             }
         } else {
             findings.append(Finding(.error, "first-divergence", node: n.candidate!.node, model: "candidate",
-                "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(n.toleranceSteps) step(s), up to \(Self.fmt(n.stats?.maxSteps)) steps\(worst)"))
+                "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(Tolerance.describe(n.toleranceSteps)) step(s), up to \(Self.fmt(n.stats?.maxSteps)) steps\(worst)"))
             if let w = n.wraps, w > 0 {
                 findings.append(Finding(.error, "wrap-vs-saturate", node: n.candidate!.node, model: "candidate",
                     "\(w) of them are negative values the reference wrapped into an unsigned type (Aidge's Cast) and the candidate saturated to 0 (ONNX)"))
@@ -611,7 +631,7 @@ public struct Harness: Sendable {
     }
 
     func outputMismatchFindings(_ c: Classification, _ output: TensorStats?) -> [Finding] {
-        guard c.first == nil, let o = output, let ms = o.maxSteps, ms > Double(tolerance.steps) + 0.5 else { return [] }
+        guard c.first == nil, let o = output, let ms = o.maxSteps, ms > tolerance.steps + 0.5 else { return [] }
         return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
             "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging")]
     }
@@ -667,8 +687,8 @@ public struct Harness: Sendable {
     }
 
     /// The largest step difference within `tolerance` steps (half a step more for a float side).
-    static func stepLimit(tolerance: Int, bothQuantized: Bool) -> Double {
-        Double(tolerance) + (bothQuantized ? 0 : 0.5)
+    static func stepLimit(tolerance: Double, bothQuantized: Bool) -> Double {
+        tolerance + (bothQuantized ? 0 : 0.5)
     }
 
     /// A further streaming pass: reruns the candidate with the tensors of pairs `points` replaced

@@ -18,14 +18,21 @@ public struct Finding: Codable, Sendable, Equatable {
     /// Which model: "reference", "candidate", or the model's file name.
     public var model: String
     public var message: String
+    /// The finding this one is a consequence of (its "code @ node"), when it has one: consequences
+    /// are reported under their cause (e.g. one JUnit failure per cause).
+    public var cause: String?
 
-    public init(_ severity: Severity, _ code: String, node: String, model: String, _ message: String) {
+    public init(_ severity: Severity, _ code: String, node: String, model: String, _ message: String, cause: String? = nil) {
         self.severity = severity
         self.code = code
         self.node = node
         self.model = model
         self.message = message
+        self.cause = cause
     }
+
+    /// How a finding is named as a cause: "code @ node".
+    public var key: String { node.isEmpty ? code : "\(code) @ \(node)" }
 }
 
 /// A tensor on one side of an aligned pair.
@@ -59,7 +66,7 @@ public struct NodeReport: Codable, Sendable {
     public var stats: TensorStats?
     /// Elements whose difference exceeds the tolerance, in candidate steps.
     public var differingBeyondTolerance: Int
-    public var toleranceSteps: Int
+    public var toleranceSteps: Double
     public var ties: Int?
     public var wraps: Int?
     /// Histogram of signed step differences (candidate − reference), key = steps.
@@ -137,12 +144,19 @@ public struct Report: Codable, Sendable {
 
 /// Allowed differences, in quantization steps of the candidate.
 public struct Tolerance: Codable, Sendable, Equatable {
-    public var steps: Int = 0
+    /// Allowed difference in steps (fractional allowed: 0.5 lets a float reference's rounding
+    /// to the nearest step pass, 1.5 one step more).
+    public var steps: Double = 0
     /// Per node (reference or candidate node name) overrides.
-    public var perNode: [String: Int] = [:]
-    public init(steps: Int = 0, perNode: [String: Int] = [:]) {
+    public var perNode: [String: Double] = [:]
+    public init(steps: Double = 0, perNode: [String: Double] = [:]) {
         self.steps = steps
         self.perNode = perNode
     }
-    public func steps(for nodes: [String]) -> Int { nodes.compactMap { perNode[$0] }.max() ?? steps }
+    public func steps(for nodes: [String]) -> Double { nodes.compactMap { perNode[$0] }.max() ?? steps }
+
+    /// A step count as people write it: "1", "0.5".
+    public static func describe(_ steps: Double) -> String {
+        steps == steps.rounded() && abs(steps) < 1e9 ? String(Int(steps)) : String(format: "%g", steps)
+    }
 }

@@ -23,7 +23,7 @@ enum HTML {
         .charts{display:flex;flex-wrap:wrap;gap:16px} figure{margin:0} figcaption{font-size:12px;color:#57606a}
         </style></head><body>
         <h1>qverify \(esc(r.command)): <code>\(esc(r.model))</code></h1>
-        <p><span class="verdict">\(esc(verdictLine(r.verdict)))</span> &nbsp; \(r.inputs.map { "inputs <code>\(esc($0))</code>," } ?? "") tolerance \(r.tolerance.steps) step(s), report schema \(r.schema), \(esc(r.tool))</p>
+        <p><span class="verdict">\(esc(headline(r)))</span> &nbsp; \(r.inputs.map { "inputs <code>\(esc($0))</code>," } ?? "") tolerance \(Tolerance.describe(r.tolerance.steps)) step(s), report schema \(r.schema), \(esc(r.tool))</p>
         """
         let all = r.findings + r.comparisons.flatMap(\.findings)
         b += "<h2>Findings (\(all.count))</h2>"

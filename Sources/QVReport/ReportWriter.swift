@@ -24,6 +24,46 @@ public enum ReportWriter {
         return written
     }
 
+    /// What `--json` prints on stdout: the verdict and exit code, each comparison's verdict,
+    /// first divergence and output statistics, and every finding with its comparison and cause
+    /// (report.json has the per-node detail).
+    public struct Summary: Codable, Sendable {
+        public struct Comparison: Codable, Sendable {
+            public var name: String
+            public var verdict: Verdict
+            public var firstDivergence: String?
+            public var output: TensorStats?
+            public var samples: Int
+        }
+        public struct Item: Codable, Sendable {
+            public var severity: Severity
+            public var code: String
+            public var node: String
+            public var comparison: String?
+            public var cause: String?
+            public var message: String
+        }
+        public var schema = 1
+        public var command: String
+        public var model: String
+        public var verdict: Verdict
+        public var exitCode: Int32
+        public var reportDir: String?
+        public var comparisons: [Comparison]
+        public var findings: [Item]
+    }
+
+    public static func summaryJSON(_ r: Report, exitCode: Int32, reportDir: String?) throws -> String {
+        let s = Summary(command: r.command, model: r.model, verdict: r.verdict, exitCode: exitCode, reportDir: reportDir,
+                        comparisons: r.comparisons.map { .init(name: $0.name, verdict: $0.verdict, firstDivergence: $0.firstDivergence, output: $0.output, samples: $0.samples) },
+                        findings: r.findings.map { .init(severity: $0.severity, code: $0.code, node: $0.node, comparison: nil, cause: $0.cause, message: $0.message) }
+                            + r.comparisons.flatMap { c in c.findings.map { .init(severity: $0.severity, code: $0.code, node: $0.node, comparison: c.name, cause: $0.cause, message: $0.message) } })
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try e.encode(s), as: UTF8.self) + "\n"
+    }
+
     public static func json(_ r: Report) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -45,6 +85,13 @@ func levelName(_ level: String) -> String {
     level == "enable" ? "ORT_ENABLE_EXTENDED/ALL" : "ORT_DISABLE_ALL/BASIC"
 }
 
+/// The report's headline: `check` has no reference to be equivalent to, so it counts findings.
+public func headline(_ r: Report) -> String {
+    guard r.command == "check" else { return verdictLine(r.verdict) }
+    let e = r.findings.filter { $0.severity == .error }.count, w = r.findings.filter { $0.severity == .warning }.count
+    return "\(e) error(s), \(w) warning(s)"
+}
+
 func verdictLine(_ v: Verdict) -> String {
     switch v {
     case .equivalent: "EQUIVALENT"
@@ -56,7 +103,7 @@ func verdictLine(_ v: Verdict) -> String {
 enum Markdown {
     static func render(_ r: Report) -> String {
         var s = ["# qverify \(r.command): \(r.model)", "",
-                 "**Verdict: \(verdictLine(r.verdict))**" + (r.inputs.map { " — inputs `\($0)`" } ?? "") + ", tolerance \(r.tolerance.steps) step(s)", ""]
+                 "**Verdict: \(headline(r))**" + (r.inputs.map { " — inputs `\($0)`" } ?? "") + ", tolerance \(Tolerance.describe(r.tolerance.steps)) step(s)", ""]
         let all = r.findings + r.comparisons.flatMap(\.findings)
         s += ["## Findings", ""]
         if all.isEmpty { s.append("None.") } else {
@@ -97,46 +144,81 @@ enum JUnit {
     static func esc(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
+    /// JUnit XML for CI (the Jenkins/xunit junit-10 layout that CI report parsers read): one
+    /// suite per comparison, named with the model, so reports of several models do not collide.
+    /// A cause is one testcase (failed when it is an error); its consequences (findings that name
+    /// it as their cause, and for a first divergence the nodes that differ after it) are that
+    /// testcase's system-out, not failures of their own. Nodes that match are passing testcases.
     static func render(_ r: Report) -> String {
+        let parts = r.model.split(separator: "/")
+        let model = parts.suffix(2).joined(separator: "/")
         var suites: [String] = []
-        func suite(_ name: String, _ cases: [String], failures: Int) -> String {
-            "  <testsuite name=\"\(esc(name))\" tests=\"\(cases.count)\" failures=\"\(failures)\">\n" + cases.joined() + "  </testsuite>\n"
+        var totalTests = 0, totalFailures = 0
+        func suite(_ name: String, _ cases: [String], failures: Int, skipped: Int) {
+            totalTests += cases.count
+            totalFailures += failures
+            suites.append("  <testsuite name=\"\(esc(name))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\">\n"
+                          + cases.joined() + "  </testsuite>\n")
         }
-        func findingCases(_ fs: [Finding], prefix: String) -> ([String], Int) {
-            var failures = 0
-            let cases = fs.map { f -> String in
-                let head = "    <testcase classname=\"\(esc(prefix)).findings\" name=\"\(esc(f.code))\(f.node.isEmpty ? "" : " @ " + esc(f.node))\">"
+        func testcase(_ classname: String, _ name: String, _ body: String) -> String {
+            "    <testcase classname=\"\(esc(classname))\" name=\"\(esc(name))\">\(body)</testcase>\n"
+        }
+        /// One testcase per cause: findings naming a cause go under it.
+        func causeCases(_ fs: [Finding], classname: String, extra: (Finding) -> [String]) -> (cases: [String], failures: Int) {
+            var failures = 0, cases: [String] = []
+            let keys = Set(fs.map(\.key))
+            let consequences = Dictionary(grouping: fs.filter { $0.cause.map(keys.contains) == true }, by: { $0.cause! })
+            for f in fs where f.cause.map(keys.contains) != true {
+                let under = (consequences[f.key] ?? []).flatMap { c -> [String] in
+                    ["\(c.severity.rawValue) \(c.key): \(c.message)"] + (consequences[c.key] ?? []).map { "\($0.severity.rawValue) \($0.key): \($0.message)" } + extra(c)
+                } + extra(f)
+                let out = under.isEmpty ? "" : "<system-out>\(esc("consequences (\(under.count)):\n" + under.joined(separator: "\n")))</system-out>"
+                // A cause fails when it, or what it leads to, is an error (ties amplified past
+                // the tolerance fail under the tie that caused them).
+                let worstConsequence = (consequences[f.key] ?? []).map(\.severity).max() ?? .info
+                if f.severity < .error, worstConsequence == .error {
+                    failures += 1
+                    let first = consequences[f.key]!.first { $0.severity == .error }!
+                    cases.append(testcase(classname, f.key, "<failure message=\"\(esc("\(f.severity.rawValue): \(f.message) — leads to: \(first.message)"))\" type=\"\(esc(first.code))\"/>" + out))
+                    continue
+                }
                 switch f.severity {
-                case .error: failures += 1; return head + "<failure message=\"\(esc(f.message))\"/></testcase>\n"
-                case .warning: return head + "<system-out>warning: \(esc(f.message))</system-out></testcase>\n"
-                case .info: return head + "<system-out>\(esc(f.message))</system-out></testcase>\n"
+                case .error:
+                    failures += 1
+                    cases.append(testcase(classname, f.key, "<failure message=\"\(esc(f.message))\" type=\"\(esc(f.code))\"/>" + out))
+                case .warning: cases.append(testcase(classname, f.key, "<system-out>\(esc("warning: " + f.message + (under.isEmpty ? "" : "\nconsequences (\(under.count)):\n" + under.joined(separator: "\n"))))</system-out>"))
+                case .info: cases.append(testcase(classname, f.key, "<system-out>\(esc(f.message))</system-out>"))
                 }
             }
             return (cases, failures)
         }
         if !r.findings.isEmpty {
-            let (c, f) = findingCases(r.findings, prefix: "model")
-            suites.append(suite("\(r.model) static checks", c, failures: f))
+            let (c, f) = causeCases(r.findings, classname: "\(model).static") { _ in [] }
+            suite("\(model): static checks", c, failures: f, skipped: 0)
         }
         for comp in r.comparisons {
-            var failures = 0
-            var cases = comp.nodes.map { n -> String in
+            let classname = "\(model).\(comp.name)"
+            var skipped = 0
+            // Passing and skipped node testcases; differing nodes are reported under their cause.
+            var cases = comp.nodes.compactMap { n -> String? in
                 let name = "\(n.signature) \(n.reference?.node ?? "–") ↔ \(n.candidate?.node ?? "–")"
-                let head = "    <testcase classname=\"\(esc(comp.name)).nodes\" name=\"\(esc(name))\">"
                 switch n.status {
-                case .ok: return head + "</testcase>\n"
-                case .ties: return head + "<system-out>warning: \(n.differingBeyondTolerance) elements differ by rounding ties</system-out></testcase>\n"
-                case .unmatched: return head + "<skipped message=\"no counterpart in the other model\"/></testcase>\n"
-                case .diverges, .downstream:
-                    failures += 1
-                    return head + "<failure message=\"\(esc("\(n.status.rawValue): \(n.differingBeyondTolerance) elements beyond \(n.toleranceSteps) step(s), max \(fmt(n.stats?.maxSteps)) steps"))\"/></testcase>\n"
+                case .ok: return testcase(classname + ".nodes", name, "")
+                case .ties: return testcase(classname + ".nodes", name, "<system-out>\(esc("\(n.differingBeyondTolerance) elements differ by rounding ties"))</system-out>")
+                case .unmatched:
+                    skipped += 1
+                    return testcase(classname + ".nodes", name, "<skipped message=\"no counterpart in the other model\"/>")
+                case .diverges, .downstream: return nil
                 }
             }
-            let (fc, ff) = findingCases(comp.findings, prefix: comp.name)
+            let differing = comp.nodes.filter { $0.status == .diverges || $0.status == .downstream }.map {
+                "node \($0.signature) \($0.reference?.node ?? "–") ↔ \($0.candidate?.node ?? "–"): \($0.status.rawValue), \($0.differingBeyondTolerance) elements beyond \(Tolerance.describe($0.toleranceSteps)) step(s), max \(fmt($0.stats?.maxSteps)) steps"
+            }
+            let (fc, ff) = causeCases(comp.findings, classname: classname) { f in f.code == "first-divergence" ? differing : [] }
             cases += fc
-            failures += ff
-            suites.append(suite(comp.name, cases, failures: failures))
+            suite("\(model): \(comp.name)", cases, failures: ff, skipped: skipped)
         }
-        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"qverify \(esc(r.command)) \(esc(r.model))\">\n" + suites.joined() + "</testsuites>\n"
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"qverify \(esc(r.command)) \(esc(model))\" tests=\"\(totalTests)\" failures=\"\(totalFailures)\" errors=\"0\">\n"
+            + suites.joined() + "</testsuites>\n"
     }
 }

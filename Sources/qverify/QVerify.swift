@@ -10,7 +10,7 @@ struct QVerify: ParsableCommand {
         commandName: "qverify",
         abstract: "Convert Aidge post-training-quantized models to ONNX QDQ/QOP and prove the conversion right.",
         discussion: """
-            Exit codes: 0 equivalent / success, 1 discrepancy found, 2 bad input or usage.
+            Exit codes: 0 equivalent / success, 1 discrepancy found, 2 bad input or usage, 3 internal error (a bug in qverify).
             """,
         version: version,
         // Every subcommand names itself (commandName): deriving the name from the type costs
@@ -28,6 +28,10 @@ struct QVerify: ParsableCommand {
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 512 << 20)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
         #endif
+        if let message = usageProblem(Array(CommandLine.arguments.dropFirst())) {
+            printErr("qverify: error: \(message)")
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -42,14 +46,98 @@ struct QVerify: ParsableCommand {
     }
 }
 
-/// Runs a command body, turning qverify errors into one line on stderr and exit code 2.
+extension QVerify {
+    /// What argument-parser would misreport: an unknown command (it says "unexpected arguments"),
+    /// `help` of an unknown command (it prints the main help, exit 0), a mistyped option (it
+    /// reports a required option as missing instead). Nil when the line is fine as far as names go.
+    static func usageProblem(_ args: [String]) -> String? {
+        guard let first = args.first, !first.hasPrefix("-") else { return nil }
+        let commands = configuration.subcommands
+        let names = commands.map { $0._commandName }
+        let listed = commands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+        func unknownCommand(_ name: String) -> String {
+            let near = nearest(name, names).map { "; did you mean '\($0)'?" } ?? ""
+            return "unknown command '\(name)'\(near) (commands: \(listed.joined(separator: ", ")))"
+        }
+        if first == "help" {
+            if args.count > 1, !args[1].hasPrefix("-"), !names.contains(args[1]) { return unknownCommand(args[1]) }
+            return nil
+        }
+        guard let command = commands.first(where: { $0._commandName == first }) else { return unknownCommand(first) }
+        // The command's long options, as its help lists them.
+        let help = command.helpMessage(columns: 10_000)
+        let known = Set(help.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") }).map(String.init).filter { $0.hasPrefix("--") })
+        for a in args.dropFirst() {
+            if a == "--" { break }
+            guard a.hasPrefix("--"), a.count > 2 else { continue }
+            let name = String(a.split(separator: "=", maxSplits: 1)[0])
+            if !known.contains(name) {
+                let near = nearest(name, Array(known)).map { "; did you mean '\($0)'?" } ?? ""
+                return "unknown option '\(name)' for qverify \(first)\(near)"
+            }
+        }
+        return nil
+    }
+
+    /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
+    static func nearest(_ word: String, _ candidates: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row: [Int] = Array(0...b.count)
+            for i in 0..<a.count {
+                var diagonal: Int = row[0]
+                row[0] = i + 1
+                for j in 0..<b.count {
+                    let above: Int = row[j + 1]
+                    let cost: Int = a[i] == b[j] ? 0 : 1
+                    var best: Int = above + 1
+                    if row[j] + 1 < best { best = row[j] + 1 }
+                    if diagonal + cost < best { best = diagonal + cost }
+                    row[j + 1] = best
+                    diagonal = above
+                }
+            }
+            return row[b.count]
+        }
+        let w = Array(word)
+        var best: (name: String, d: Int)? = nil
+        for c in candidates.sorted() {
+            let d = distance(w, Array(c))
+            if best == nil || d < best!.d { best = (c, d) }
+        }
+        guard let best, best.d <= max(2, word.count / 3) else { return nil }
+        return best.name
+    }
+}
+
+/// Runs a command body, turning its errors into one line on stderr: bad input (qverify's own
+/// errors, filesystem errors named by path) exits 2; anything else is a bug in qverify and exits
+/// 3 with the command line to report.
 func runReportingErrors(_ body: () throws -> Void) throws {
     do {
+        // For the tests of exit code 3: a broken contract on demand.
+        if ProcessInfo.processInfo.environment["QVERIFY_FAULT"] == "internal" { throw QVError.internalError("fault injected by QVERIFY_FAULT=internal") }
         try body()
     } catch let e as QVError {
-        FileHandle.standardError.write(Data("qverify: error: \(e.description)\n".utf8))
+        if case .internalError = e.root { internalError(e.description.replacingOccurrences(of: "internal error: ", with: "")) }
+        printErr("qverify: error: \(e.description)")
         throw ExitCode(2)
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch let e as NSError where [NSCocoaErrorDomain, NSPOSIXErrorDomain].contains(e.domain) {
+        printErr("qverify: error: \(OutputPaths.path(of: e) ?? "file"): \(OutputPaths.problem(e))")
+        throw ExitCode(2)
+    } catch {
+        internalError("\(error)")
     }
+}
+
+/// Exit code 3: qverify broke its own contract (not the user's input).
+func internalError(_ message: String) -> Never {
+    let command = (["qverify"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+    printErr("qverify: internal error: \(message)\nqverify: this is a bug in qverify, not in your model; please report it with the command that shows it:\n  \(command)")
+    Foundation.exit(3)
 }
 
 func printErr(_ s: String) {

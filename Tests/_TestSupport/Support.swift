@@ -40,10 +40,11 @@ public struct CommandResult {
 }
 
 /// Runs the qverify binary with `args` (no stdin), waiting for it to finish.
-public func runQVerify(_ args: [String], cwd: URL = TestPaths.root) throws -> CommandResult {
+public func runQVerify(_ args: [String], cwd: URL = TestPaths.root, environment: [String: String] = [:]) throws -> CommandResult {
     let p = Process()
     p.executableURL = TestPaths.qverify
     p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
     p.currentDirectoryURL = cwd
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

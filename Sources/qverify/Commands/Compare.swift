@@ -27,6 +27,9 @@ struct Compare: ParsableCommand {
         var report: Report?
         try runReportingErrors {
             let steps = try options.evaluation.knownSteps()
+            // The report folder is checked before any work and written as a unit at the end.
+            let folder = try options.shardSpec() == nil ? try options.reportDir.map { try ReportFolder($0) } : nil
+            if try options.shardSpec() != nil, let d = options.reportDir { try OutputPaths.folder(d, option: "--report-dir") }
             let a = try withContext(reference) { try GraphView(try OnnxFile.load(reference), knownSteps: steps) }
             let evaluation = options.evaluation
             let b = try withContext(candidate) { () throws -> GraphView in
@@ -50,11 +53,19 @@ struct Compare: ParsableCommand {
                 return
             }
             let c = try withContext("\(reference) vs \(candidate)") { try options.comparison(h, name: "compare", samples: samples, progress: progressPrinter("compare")) }
-            try options.saveSampleFiles(reference: a, candidate: b, name: "candidate", target: h.candidateTarget, scalingFactors: h.referenceScalingFactors)
+            try options.saveSampleFiles(reference: a, candidate: b, name: "candidate", target: h.candidateTarget, scalingFactors: h.referenceScalingFactors,
+                                        into: folder?.staging)
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
-            if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
-            summarize(r, reportDir: options.reportDir)
-            if let fm = options.floatModel, let labels = try options.labelList() {
+            if let folder {
+                _ = try ReportWriter.write(r, to: folder.staging)
+                try folder.commit()
+            }
+            if options.json {
+                print(try ReportWriter.summaryJSON(r, exitCode: options.exitCode(r), reportDir: folder?.path), terminator: "")
+            } else {
+                summarize(r, reportDir: folder?.path)
+            }
+            if !options.json, let fm = options.floatModel, let labels = try options.labelList() {
                 let (ok, n) = try floatTop1(fm, samples: samples, labels: labels, threads: options.evaluation.threadCount)
                 print(String(format: "  float top-1: %.2f%% over %d samples (%@)", 100 * Double(ok) / Double(max(1, n)), n, fm))
             }
@@ -85,6 +96,7 @@ struct Check: ParsableCommand {
     func run() throws {
         var failed = false
         try runReportingErrors {
+            let folder = try reportDir.map { try ReportFolder($0) }
             let m = try OnnxFile.load(model)
             let ref = try reference.map { r in try withContext(r) { try GraphView(try OnnxFile.load(r)) } }
             let label = (model as NSString).lastPathComponent
@@ -100,8 +112,11 @@ struct Check: ParsableCommand {
                 }
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "check", model: model, inputs: nil, tolerance: Tolerance(), findings: findings, comparisons: [])
-            if let dir = reportDir { _ = try ReportWriter.write(r, to: dir) }
-            if json { print(try ReportWriter.json(r), terminator: "") } else { summarize(r, reportDir: reportDir) }
+            if let folder {
+                _ = try ReportWriter.write(r, to: folder.staging)
+                try folder.commit()
+            }
+            if json { print(try ReportWriter.json(r), terminator: "") } else { summarize(r, reportDir: folder?.path) }
             failed = findings.contains { $0.severity == .error }
         }
         if failed { throw ExitCode(1) }

@@ -53,6 +53,7 @@ struct Convert: ParsableCommand {
                 guard let d = FileManager.default.contents(atPath: model) else { throw QVError.badInput("cannot read file") }
                 return Array(d)
             }
+            try OutputPaths.file(output, option: "-o")
             let source = try OnnxFile.load(model)
             let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights, narrow: narrow, weightType: weightType,
                                          knownSteps: try knownStepsFile(aidgeScalingFactors))

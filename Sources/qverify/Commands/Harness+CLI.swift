@@ -98,8 +98,8 @@ struct HarnessOptions: ParsableArguments {
     @Option(help: "Folder for report.json, report.md, report.html and junit.xml.")
     var reportDir: String?
 
-    @Option(help: "Allowed difference in quantization steps, every node.")
-    var toleranceSteps: Int = 0
+    @Option(parsing: .unconditional, help: "Allowed difference in quantization steps, every node (≥ 0; fractions allowed, e.g. 0.5).")
+    var toleranceSteps: Double = 0
 
     @Option(parsing: .singleValue, help: "Per-node tolerance NAME=N (node of either model); repeatable.")
     var nodeTolerance: [String] = []
@@ -114,6 +114,9 @@ struct HarnessOptions: ParsableArguments {
 
     @Option(help: "Use only the first N samples of --inputs.")
     var samples: Int?
+
+    @Flag(help: "Print the report's summary as JSON on stdout (verdict, exit code, each comparison's verdict, first divergence and output, every finding with its comparison and cause) instead of text.")
+    var json = false
 
     @Option(help: "At most this many samples run together as one batch (inputs up to 1 MB per batch); memory grows with it, reports do not change. Shards of one run need the same value.")
     var batch: Int = 16
@@ -178,9 +181,9 @@ struct HarnessOptions: ParsableArguments {
 
     /// --save-sample: runs the reference and a candidate on that one sample and writes every tensor.
     func saveSampleFiles(reference: GraphView, candidate: GraphView, name: String, target: DeploymentTarget,
-                         scalingFactors: [String: [Float]]) throws {
+                         scalingFactors: [String: [Float]], into folder: String?) throws {
         guard let k = saveSample else { return }
-        guard let dir = reportDir else { throw QVError.badInput("--save-sample needs --report-dir") }
+        guard let dir = folder else { throw QVError.badInput("--save-sample needs --report-dir") }
         let all = try randomInputs.map { try randomSamples($0, seed: seed, inputs: reference.model.graph.runtimeInputs) } ?? sampleSource(inputs, for: reference)
         guard k >= 0, k < all.count else { throw QVError.badInput("\(inputs): --save-sample \(k), the file has \(all.count) samples") }
         let sample = try all.sample(k)
@@ -212,15 +215,15 @@ struct HarnessOptions: ParsableArguments {
         if saveSample != nil, reportDir == nil { throw ValidationError("--save-sample needs --report-dir") }
         if try shardSpec() != nil, reportDir == nil { throw ValidationError("--shard needs --report-dir (where the shard's statistics go)") }
         _ = try sampleIndexList()
-        if toleranceSteps < 0 { throw ValidationError("--tolerance-steps must be 0 or more") }
+        if !(toleranceSteps >= 0 && toleranceSteps.isFinite) { throw ValidationError("--tolerance-steps must be a number ≥ 0, got \(Tolerance.describe(toleranceSteps))") }
         _ = try tolerance()
     }
 
     func tolerance() throws -> Tolerance {
-        var per: [String: Int] = [:]
+        var per: [String: Double] = [:]
         for t in nodeTolerance {
             let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, let n = Int(parts[1]), n >= 0 else {
+            guard parts.count == 2, !parts[0].isEmpty, let n = Double(parts[1]), n >= 0, n.isFinite else {
                 throw ValidationError("--node-tolerance expects NAME=N with N ≥ 0, got '\(t)'")
             }
             per[parts[0]] = n
@@ -306,15 +309,25 @@ func progressPrinter(_ label: String) -> ((Int, Int) -> Void)? {
 }
 
 func summarize(_ r: Report, reportDir: String?) {
-    print("\(r.command) \(r.model): \(r.verdict.rawValue)")
+    print("\(r.command) \(r.model): \(r.command == "check" ? headline(r) : r.verdict.rawValue)")
     for c in r.comparisons {
         var line = "  \(c.name): \(c.verdict.rawValue)"
         if let f = c.firstDivergence { line += ", first divergence at '\(f)'" }
         if let o = c.output { line += ", output \(o.differing)/\(o.count) elements differ (max \(o.maxSteps.map { String(format: "%.3g", $0) } ?? "?") steps)" }
         print(line)
     }
-    for f in (r.findings + r.comparisons.flatMap(\.findings)) where f.severity != .info {
-        print("  \(f.severity.rawValue) \(f.code)\(f.node.isEmpty ? "" : " [\(f.node)]"): \(f.message)")
+    func line(_ f: Finding, _ comparison: String?) -> String {
+        "\(comparison.map { "[\($0)] " } ?? "")\(f.severity.rawValue) \(f.code)\(f.node.isEmpty ? "" : " [\(f.node)]"): \(f.message)"
+    }
+    for f in r.findings where f.severity != .info { print("  " + line(f, nil)) }
+    // Per comparison (qdq, qop, …), each consequence under the cause it comes from.
+    for c in r.comparisons {
+        let shown = c.findings.filter { $0.severity != .info }
+        let keys = Set(shown.map(\.key))
+        for f in shown where f.cause.map(keys.contains) != true {
+            print("  " + line(f, r.comparisons.count > 1 || r.command != "compare" ? c.name : nil))
+            for g in shown where g.cause == f.key { print("    ↳ " + line(g, nil)) }
+        }
     }
     for c in r.comparisons {
         guard let a = c.accuracy else { continue }

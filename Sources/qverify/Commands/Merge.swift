@@ -42,7 +42,7 @@ extension HarnessOptions {
     /// Writes `<report-dir>/shard-K-of-N.json` for the command `command` run with `arguments`.
     func writeShard(_ records: [String: [Harness.BatchRecord]], command: String, arguments: [String]) throws {
         guard let (k, n) = try shardSpec(), let dir = reportDir else { return }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try OutputPaths.folder(dir, option: "--report-dir")
         let file = ShardFile(tool: "qverify \(QVerify.version)", arguments: [command] + shardlessArguments(arguments), shard: k + 1, of: n,
                              comparisons: records)
         let e = JSONEncoder()

@@ -14,6 +14,7 @@ struct Resave: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            try OutputPaths.file(output, option: "-o")
             try OnnxFile.save(try OnnxFile.load(model), to: output)
         }
     }

@@ -71,6 +71,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            try OutputPaths.folder(outputDir, option: "--output-dir")
             let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors, evaluation: evaluation, lenient: lenient)
             let stream = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             // One input convention for every command: real values; a folded Aidge export gets
@@ -100,7 +101,6 @@ struct Run: ParsableCommand {
                                         for (k, v) in r.intermediates { inter[k, default: []].append(v) }
                                     }
                                 })
-            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
             for o in model.graph.outputs {
                 let file = (outputDir as NSString).appendingPathComponent(o.name.replacingOccurrences(of: "/", with: "_") + ".npy")
                 try Npy.save(try Tensor.stack(outs[o.name]!), to: file)

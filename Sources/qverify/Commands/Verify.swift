@@ -88,14 +88,17 @@ struct Verify: ParsableCommand {
             let candidateTarget = try evaluation.deploymentTarget()
             var shardRecords: [String: [Harness.BatchRecord]] = [:]
             let shard = try options.shardSpec()
+            // The report folder is checked before any work and written as a unit at the end.
+            let folder = shard == nil ? try options.reportDir.map { try ReportFolder($0) } : nil
+            if shard != nil, let d = options.reportDir { try OutputPaths.folder(d, option: "--report-dir") }
             for f in try targetFormats() {
                 let convertOptions = ConvertOptions(format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8, knownSteps: steps)
                 let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: convertOptions) }
                 var candidatePath = "(in memory) \(base)_\(f.rawValue).onnx"
-                if let dir = options.reportDir {
-                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                    candidatePath = (dir as NSString).appendingPathComponent("\(base)_\(f.rawValue).onnx")
-                    try OnnxFile.save(c.model, to: candidatePath)
+                if let folder {
+                    let file = "\(base)_\(f.rawValue).onnx"
+                    candidatePath = (folder.path as NSString).appendingPathComponent(file)
+                    try OnnxFile.save(c.model, to: (folder.staging as NSString).appendingPathComponent(file))
                 }
                 let deployed = try withContext(model) { try evaluation.deployed(c.model) }
                 var h = Harness(reference: view, candidate: try GraphView(deployed), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
@@ -135,7 +138,8 @@ struct Verify: ParsableCommand {
                         "weights within ±64 (7-bit weights) cannot saturate, but change the model",
                     ]))
                 }
-                try options.saveSampleFiles(reference: view, candidate: try GraphView(deployed), name: f.rawValue, target: candidateTarget, scalingFactors: factors)
+                try options.saveSampleFiles(reference: view, candidate: try GraphView(deployed), name: f.rawValue, target: candidateTarget, scalingFactors: factors,
+                                            into: folder?.staging)
                 comparisons.append(comparison)
             }
             if shard != nil {
@@ -144,9 +148,16 @@ struct Verify: ParsableCommand {
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance,
                            findings: scaleAssumedFindings(view.plan, label: (model as NSString).lastPathComponent), comparisons: comparisons)
-            if let dir = options.reportDir { _ = try ReportWriter.write(r, to: dir) }
-            summarize(r, reportDir: options.reportDir)
-            if let fm = options.floatModel, let labels = try options.labelList() {
+            if let folder {
+                _ = try ReportWriter.write(r, to: folder.staging)
+                try folder.commit()
+            }
+            if options.json {
+                print(try ReportWriter.summaryJSON(r, exitCode: options.exitCode(r), reportDir: folder?.path), terminator: "")
+            } else {
+                summarize(r, reportDir: folder?.path)
+            }
+            if !options.json, let fm = options.floatModel, let labels = try options.labelList() {
                 let (ok, n) = try floatTop1(fm, samples: samples, labels: labels, threads: options.evaluation.threadCount)
                 print(String(format: "  float top-1: %.2f%% over %d samples (%@)", 100 * Double(ok) / Double(max(1, n)), n, fm))
             }
