@@ -15,7 +15,7 @@ struct QVerify: ParsableCommand {
         version: version,
         // Every subcommand names itself (commandName): deriving the name from the type costs
         // ~1 ms of reflection at each start.
-        subcommands: [Verify.self, Compare.self, Check.self, Convert.self, Run.self, Inspect.self, Merge.self, Resave.self, Profile.self])
+        subcommands: [Verify.self, Compare.self, Check.self, Convert.self, Run.self, Inspect.self, Reduce.self, Merge.self, Resave.self, Profile.self])
 
     /// Like ArgumentParser's main, but usage errors exit with 2 (qverify's "bad input or usage")
     /// instead of 64; help and --version exit 0; commands choose 0/1/2 themselves.

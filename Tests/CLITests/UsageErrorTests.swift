@@ -51,8 +51,8 @@ final class UsageErrorTests: XCTestCase {
         try expect(["verify", "Reference/lenet/aidge_quantized.onnx", "--inptus", "Reference/lenet/calib_inputs.npy"], exit: 2,
                    stderr: "qverify: error: unknown option '--inptus' for qverify verify; did you mean '--inputs'?\n")
         try expect(["verfy", "Reference/lenet/aidge_quantized.onnx"], exit: 2,
-                   stderr: "qverify: error: unknown command 'verfy'; did you mean 'verify'? (commands: verify, compare, check, convert, run, inspect, merge)\n")
-        try expect(["help", "nosuch"], exit: 2, stderr: "qverify: error: unknown command 'nosuch' (commands: verify, compare, check, convert, run, inspect, merge)\n")
+                   stderr: "qverify: error: unknown command 'verfy'; did you mean 'verify'? (commands: verify, compare, check, convert, run, inspect, reduce, merge)\n")
+        try expect(["help", "nosuch"], exit: 2, stderr: "qverify: error: unknown command 'nosuch' (commands: verify, compare, check, convert, run, inspect, reduce, merge)\n")
         XCTAssertEqual(try runQVerify(["help", "verify"]).exitCode, 0)
         try expect(["verify"] + lenet + ["--tolerance-steps", "-1"], exit: 2, stderr: "Error: --tolerance-steps must be a number ≥ 0, got -1\n")
         try expect(["verify"] + lenet + ["--node-tolerance", "conv1=-2"], exit: 2, stderr: "Error: --node-tolerance expects NAME=N with N ≥ 0, got 'conv1=-2'\n")
