@@ -382,7 +382,7 @@ public struct Harness: Sendable {
                 return nil
             }
             acc.pairs[i].add(sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
-                             bothQuantized: bothQuantized, limit: limit, classify: classify)
+                             bothQuantized: bothQuantized, limit: limit, realValued: tolerance.realValued, classify: classify)
             // Without Aidge's exact sf, a product within an ulp of a rounding boundary is undecidable.
             if let q = quantizerNode(pa), referenceScalingFactors[q.name] == nil {
                 acc.pairs[i].ambiguous += causes.nearTiesOfProduct
@@ -394,7 +394,7 @@ public struct Harness: Sendable {
             let outQuantized = reference.kind != .float && candidate.kind != .float
             let ra = Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant)
             let rb = Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant)
-            acc.output.add(sample: k, reference: ra, candidate: rb, step: outStep, bothQuantized: outQuantized, limit: .infinity)
+            acc.output.add(sample: k, reference: ra, candidate: rb, step: outStep, bothQuantized: outQuantized, limit: .infinity, realValued: tolerance.realValued)
             acc.outputCompared = true
             if let labels {
                 guard k < labels.count else { throw QVError.badInput("--labels has \(labels.count) labels; there is no label for sample \(k)") }
@@ -483,10 +483,11 @@ public struct Harness: Sendable {
         findings += unmatchedFindings(pairs)
         let output: TensorStats? = acc.outputCompared && acc.output.count > 0
             ? acc.output.tensorStats(step: candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step) : nil
-        findings += outputMismatchFindings(c, output)
+        findings += outputMismatchFindings(c, output, beyondReal: acc.output.beyond)
         findings += nonFiniteInputFindings(acc)
         findings += ambiguousReferenceFindings(pairs, acc)
         findings += gainFindings(pairs, acc)
+        findings += similarityFindings(pairs, c.nodes)
         findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
         linkCauses(&findings, c.nodes)
         let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
@@ -501,6 +502,14 @@ public struct Harness: Sendable {
     }
 
     // MARK: - findings, one function per code family
+
+    /// What "beyond tolerance" means at a point: steps, or --atol/--rtol where a side is float.
+    func limitText(_ n: NodeReport) -> String {
+        if let real = tolerance.realValued, n.reference?.scale == nil || n.candidate?.scale == nil {
+            return "--atol \(String(format: "%g", real.atol)) / --rtol \(String(format: "%g", real.rtol))"
+        }
+        return "\(Tolerance.describe(n.toleranceSteps)) step(s)"
+    }
 
     /// Ties consequences to their cause: a static error on the compute op of the first diverging
     /// point (e.g. bias-zeroed on conv1) is what the first divergence comes from, and the first
@@ -569,7 +578,7 @@ public struct Harness: Sendable {
             }
         } else {
             findings.append(Finding(.error, "first-divergence", node: n.candidate!.node, model: "candidate",
-                "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(Tolerance.describe(n.toleranceSteps)) step(s), up to \(Self.fmt(n.stats?.maxSteps)) steps\(worst)"))
+                "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(limitText(n)), up to \(Self.fmt(n.stats?.maxSteps)) steps\(worst)"))
             if let w = n.wraps, w > 0 {
                 findings.append(Finding(.error, "wrap-vs-saturate", node: n.candidate!.node, model: "candidate",
                     "\(w) of them are negative values the reference wrapped into an unsigned type (Aidge's Cast) and the candidate saturated to 0 (ONNX)"))
@@ -630,10 +639,40 @@ public struct Harness: Sendable {
             "\(unmatchedA.count) reference and \(unmatchedB.count) candidate point(s) have no counterpart: " + (unmatchedA + unmatchedB).joined(separator: ", "))]
     }
 
-    func outputMismatchFindings(_ c: Classification, _ output: TensorStats?) -> [Finding] {
+    func outputMismatchFindings(_ c: Classification, _ output: TensorStats?, beyondReal: Int) -> [Finding] {
+        let floatSide = reference.kind == .float || candidate.kind == .float
+        if floatSide, let real = tolerance.realValued {
+            guard c.first == nil, beyondReal > 0 else { return [] }
+            return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
+                "\(beyondReal) graph output elements are beyond --atol \(String(format: "%g", real.atol)) / --rtol \(String(format: "%g", real.rtol)) with no aligned node diverging")]
+        }
         guard c.first == nil, let o = output, let ms = o.maxSteps, ms > tolerance.steps + 0.5 else { return [] }
         return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
             "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging")]
+    }
+
+    /// sqnr-below / cosine-below (--min-sqnr, --min-cosine): at points where a side is float,
+    /// the first point under the threshold is the error; later ones, whose error includes its,
+    /// are its consequences.
+    func similarityFindings(_ pairs: [Pair], _ nodes: [NodeReport]) -> [Finding] {
+        var out: [Finding] = []
+        let checks: [(code: String, min: Double?, value: (TensorStats) -> Double?, unit: String)] = [
+            ("sqnr-below", tolerance.minSQNR, { $0.sqnrDB }, " dB"), ("cosine-below", tolerance.minCosine, { $0.cosine }, ""),
+        ]
+        for check in checks {
+            guard let minimum = check.min else { continue }
+            var cause: String?
+            for n in nodes {
+                guard let s = n.stats, n.reference?.scale == nil || n.candidate?.scale == nil, let v = check.value(s), v < minimum else { continue }
+                let what = check.code == "sqnr-below" ? "SQNR" : "cosine similarity"
+                let f = Finding(.error, check.code, node: n.candidate?.node ?? "", model: "candidate",
+                                "\(what) \(String(format: "%.4g", v))\(check.unit) at \(n.signature) is below --min-\(check.code == "sqnr-below" ? "sqnr" : "cosine") \(String(format: "%g", minimum))\(check.unit)",
+                                cause: cause)
+                cause = cause ?? f.key
+                out.append(f)
+            }
+        }
+        return out
     }
 
     /// per-layer-gain: where the candidate's real values are the reference's times a constant

@@ -47,7 +47,10 @@ public struct PairStatistics: Codable, Sendable, Equatable {
     /// Adds one sample's elements. `candidate` values are snapped to the reference plus whole steps
     /// when both sides are quantized (scales that agree only to float precision).
     public mutating func add(sample: Int, reference ra: [Double], candidate rbIn: [Double], step: Double?, bothQuantized: Bool,
-                             limit: Double, classify: ((Int, Double, Double) -> ElementCause?)? = nil) {
+                             limit: Double, realValued: (atol: Double, rtol: Double)? = nil,
+                             classify: ((Int, Double, Double) -> ElementCause?)? = nil) {
+        // A float side with --atol/--rtol: Polygraphy's element-wise check instead of steps.
+        let real = bothQuantized ? nil : realValued
         let threshold = bothQuantized ? 0.5 * (step ?? 0) : 0
         for j in 0..<min(ra.count, rbIn.count) {
             let r = ra[j]
@@ -67,6 +70,14 @@ public struct PairStatistics: Codable, Sendable, Equatable {
             sumCandSquares += c * c
             // The candidate's own value (not snapped), ranked by the snapped difference.
             if e > 0 || e.isNaN { noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: rbIn[j]), e) }
+            if let real {
+                if let st = step {
+                    let ds = Harness.stepDifference(r, c, step: st, bothQuantized: false)
+                    if ds != 0 { histogram[Self.bin(ds), default: 0] += 1 }
+                }
+                if !(e <= real.atol || e <= real.rtol * abs(r)) { beyond += 1 }
+                continue
+            }
             guard let st = step else { continue }
             let ds = Harness.stepDifference(r, c, step: st, bothQuantized: bothQuantized)
             if ds != 0 { histogram[Self.bin(ds), default: 0] += 1 }

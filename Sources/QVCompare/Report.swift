@@ -149,9 +149,29 @@ public struct Tolerance: Codable, Sendable, Equatable {
     public var steps: Double = 0
     /// Per node (reference or candidate node name) overrides.
     public var perNode: [String: Double] = [:]
-    public init(steps: Double = 0, perNode: [String: Double] = [:]) {
+    /// For points where a side is float (float-vs-quantized, float-vs-float), where steps mean
+    /// nothing: Polygraphy's element-wise check, an element passes when |Δ| ≤ atol or
+    /// |Δ| ≤ rtol·|reference|. Nil: steps as for the rest.
+    public var atol: Double?
+    public var rtol: Double?
+    /// Minimum SQNR (dB) and cosine similarity at every such point; the first point below is an
+    /// error, later ones its consequences.
+    public var minSQNR: Double?
+    public var minCosine: Double?
+
+    public init(steps: Double = 0, perNode: [String: Double] = [:], atol: Double? = nil, rtol: Double? = nil,
+                minSQNR: Double? = nil, minCosine: Double? = nil) {
         self.steps = steps
         self.perNode = perNode
+        self.atol = atol
+        self.rtol = rtol
+        self.minSQNR = minSQNR
+        self.minCosine = minCosine
+    }
+
+    /// Whether real-valued points use atol/rtol instead of steps.
+    public var realValued: (atol: Double, rtol: Double)? {
+        atol == nil && rtol == nil ? nil : (atol ?? 0, rtol ?? 0)
     }
     public func steps(for nodes: [String]) -> Double { nodes.compactMap { perNode[$0] }.max() ?? steps }
 

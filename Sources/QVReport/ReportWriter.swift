@@ -5,14 +5,20 @@ import QVGraph
 /// Writes report.json, report.md, report.html and junit.xml into one directory, each atomically
 /// (temporary file, then rename); nothing is written outside that directory.
 public enum ReportWriter {
-    public static func write(_ r: Report, to dir: String) throws -> [String] {
+    /// `candidates`: each comparison's candidate model, drawn in report.html and overlaid for
+    /// Model Explorer (`model-explorer-<comparison>.json`).
+    public static func write(_ r: Report, to dir: String, candidates: [String: Model] = [:]) throws -> [String] {
+        let graphs = candidates.mapValues(GraphSketch.init)
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw QVError.badInput("\(dir): cannot create report directory: \(error.localizedDescription)")
         }
-        let files: [(String, String)] = [
-            ("report.json", try json(r)), ("report.md", Markdown.render(r)), ("report.html", HTML.render(r)), ("junit.xml", JUnit.render(r)),
+        var files: [(String, String)] = [
+            ("report.json", try json(r)), ("report.md", Markdown.render(r)), ("report.html", HTML.render(r, graphs: graphs)), ("junit.xml", JUnit.render(r)),
         ]
+        for c in r.comparisons {
+            if let m = candidates[c.name] { files.append(("model-explorer-\(c.name).json", try Overlays.modelExplorerNodeData(m, comparison: c))) }
+        }
         var written: [String] = []
         for (name, text) in files {
             let path = (dir as NSString).appendingPathComponent(name)

@@ -78,7 +78,7 @@ final class UsageErrorTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path).sorted(), ["report"], "no partial folder left")
         XCTAssertEqual(try runQVerify(["verify"] + lenet + ["--targets", "none", "--to", "qdq", "--report-dir", dir]).exitCode, 0)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(),
-                       ["aidge_quantized_qdq.onnx", "junit.xml", "report.html", "report.json", "report.md"])
+                       ["aidge_quantized_qdq.onnx", "junit.xml", "model-explorer-qdq.json", "report.html", "report.json", "report.md"])
     }
 
     /// --json prints the summary (verdict, exit code, findings with their comparison and cause);

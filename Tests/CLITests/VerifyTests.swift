@@ -17,7 +17,8 @@ final class VerifyTests: XCTestCase {
         XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("verify Reference/mlp/aidge_quantized.onnx: equivalent\n"), r.stdout)
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir))
-        XCTAssertEqual(files, ["report.json", "report.md", "report.html", "junit.xml", "aidge_quantized_qdq.onnx", "aidge_quantized_qop.onnx"])
+        XCTAssertEqual(files, ["report.json", "report.md", "report.html", "junit.xml", "aidge_quantized_qdq.onnx", "aidge_quantized_qop.onnx",
+                               "model-explorer-qdq.json", "model-explorer-qop.json"])
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) as! [String: Any]
         XCTAssertEqual(json["schema"] as? Int, 1)
         XCTAssertEqual(json["verdict"] as? String, "equivalent")

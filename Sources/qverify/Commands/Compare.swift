@@ -57,9 +57,10 @@ struct Compare: ParsableCommand {
                                         into: folder?.staging)
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
             if let folder {
-                _ = try ReportWriter.write(r, to: folder.staging)
+                _ = try ReportWriter.write(r, to: folder.staging, candidates: ["compare": b.model])
                 try folder.commit()
             }
+            try options.writeAnnotated(r, candidates: ["compare": b.model])
             if options.json {
                 print(try ReportWriter.summaryJSON(r, exitCode: options.exitCode(r), reportDir: folder?.path), terminator: "")
             } else {

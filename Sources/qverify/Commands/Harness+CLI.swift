@@ -104,6 +104,18 @@ struct HarnessOptions: ParsableArguments {
     @Option(parsing: .singleValue, help: "Per-node tolerance NAME=N (node of either model); repeatable.")
     var nodeTolerance: [String] = []
 
+    @Option(help: "Where a side is float (float vs quantized), where steps mean nothing: an element passes when |Δ| ≤ ATOL (Polygraphy's element-wise check, with --rtol).")
+    var atol: Double?
+
+    @Option(help: "With a float side: an element passes when |Δ| ≤ RTOL·|reference| (or |Δ| ≤ --atol).")
+    var rtol: Double?
+
+    @Option(name: .customLong("min-sqnr"), help: "With a float side: every point's SQNR must be at least this many dB (the first point below is the error).")
+    var minSQNR: Double?
+
+    @Option(name: .customLong("min-cosine"), help: "With a float side: every point's cosine similarity must be at least this.")
+    var minCosine: Double?
+
     @Option(help: "Exit 1 on findings of at least this severity: error (default) or warning.")
     var failOn: FailOn = .error
 
@@ -114,6 +126,9 @@ struct HarnessOptions: ParsableArguments {
 
     @Option(help: "Use only the first N samples of --inputs.")
     var samples: Int?
+
+    @Option(help: "Write the candidate model with each node's verdict and numbers in its doc_string and metadata (for Netron) to this file; verify writes one per format, <name>_qdq.onnx and <name>_qop.onnx.")
+    var annotate: String?
 
     @Flag(help: "Print the report's summary as JSON on stdout (verdict, exit code, each comparison's verdict, first divergence and output, every finding with its comparison and cause) instead of text.")
     var json = false
@@ -129,6 +144,18 @@ struct HarnessOptions: ParsableArguments {
 
     @Option(name: .customLong("float"), help: "The float model the quantized ones came from, to report its top-1 against --labels too.")
     var floatModel: String?
+
+    /// --annotate: the candidate of each comparison with its verdicts, for Netron.
+    func writeAnnotated(_ r: Report, candidates: [String: Model]) throws {
+        guard let out = annotate else { return }
+        for c in r.comparisons {
+            guard let m = candidates[c.name] else { continue }
+            let path = r.comparisons.count == 1 ? out
+                : ((out as NSString).deletingPathExtension + "_\(c.name)." + ((out as NSString).pathExtension.isEmpty ? "onnx" : (out as NSString).pathExtension))
+            try OutputPaths.file(path, option: "--annotate")
+            try OnnxFile.save(Overlays.annotated(m, comparison: c), to: path)
+        }
+    }
 
     /// --labels as class indices by sample position (one-hot rows become their argmax).
     func labelList() throws -> [Int]? {
@@ -215,6 +242,10 @@ struct HarnessOptions: ParsableArguments {
         if saveSample != nil, reportDir == nil { throw ValidationError("--save-sample needs --report-dir") }
         if try shardSpec() != nil, reportDir == nil { throw ValidationError("--shard needs --report-dir (where the shard's statistics go)") }
         _ = try sampleIndexList()
+        for (name, v) in [("--atol", atol), ("--rtol", rtol)] {
+            if let v, !(v >= 0 && v.isFinite) { throw ValidationError("\(name) must be a number ≥ 0, got \(v)") }
+        }
+        if let c = minCosine, !(c >= -1 && c <= 1) { throw ValidationError("--min-cosine must be between -1 and 1, got \(c)") }
         if !(toleranceSteps >= 0 && toleranceSteps.isFinite) { throw ValidationError("--tolerance-steps must be a number ≥ 0, got \(Tolerance.describe(toleranceSteps))") }
         _ = try tolerance()
     }
@@ -228,7 +259,7 @@ struct HarnessOptions: ParsableArguments {
             }
             per[parts[0]] = n
         }
-        return Tolerance(steps: toleranceSteps, perNode: per)
+        return Tolerance(steps: toleranceSteps, perNode: per, atol: atol, rtol: rtol, minSQNR: minSQNR, minCosine: minCosine)
     }
 
     func exitCode(_ r: Report) -> Int32 {

@@ -87,6 +87,7 @@ struct Verify: ParsableCommand {
             let evaluation = options.evaluation
             let candidateTarget = try evaluation.deploymentTarget()
             var shardRecords: [String: [Harness.BatchRecord]] = [:]
+            var candidates: [String: Model] = [:]
             let shard = try options.shardSpec()
             // The report folder is checked before any work and written as a unit at the end.
             let folder = shard == nil ? try options.reportDir.map { try ReportFolder($0) } : nil
@@ -101,6 +102,7 @@ struct Verify: ParsableCommand {
                     try OnnxFile.save(c.model, to: (folder.staging as NSString).appendingPathComponent(file))
                 }
                 let deployed = try withContext(model) { try evaluation.deployed(c.model) }
+                candidates[f.rawValue] = deployed
                 var h = Harness(reference: view, candidate: try GraphView(deployed), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
                 h.referenceScalingFactors = factors
                 h.candidateTarget = candidateTarget
@@ -149,9 +151,10 @@ struct Verify: ParsableCommand {
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance,
                            findings: scaleAssumedFindings(view.plan, label: (model as NSString).lastPathComponent), comparisons: comparisons)
             if let folder {
-                _ = try ReportWriter.write(r, to: folder.staging)
+                _ = try ReportWriter.write(r, to: folder.staging, candidates: candidates)
                 try folder.commit()
             }
+            try options.writeAnnotated(r, candidates: candidates)
             if options.json {
                 print(try ReportWriter.summaryJSON(r, exitCode: options.exitCode(r), reportDir: folder?.path), terminator: "")
             } else {
