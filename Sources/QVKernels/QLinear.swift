@@ -1,5 +1,6 @@
 import Foundation
 import QVGraph
+import _QVChainGemm
 
 /// onnxruntime's requantization of an int32 accumulator (MLAS RequantizeOutput): the float32
 /// value float(acc) · multiplier is rounded half to even, the zero point added, and the result
@@ -37,7 +38,10 @@ func requantizeRows(_ accumulators: IntegerAccumulators, multiplier: [Float], ch
     let zp = Int32(zeroPoint)
     let out = [Int32](unsafeUninitializedCapacity: acc.count) { buf, n in
         acc.withUnsafeBufferPointer { ab in
-            var i = 0
+            let done = multiplier.withUnsafeBufferPointer { mb in
+                qv_requantize_rows(ab.baseAddress, ab.count / max(1, spatial), spatial, mb.baseAddress, mb.count, m, lo, hi, zp, buf.baseAddress)
+            }
+            var i = done == 1 ? ab.count : 0
             while i < ab.count {
                 let mult = multiplier.count == 1 ? multiplier[0] : multiplier[(i / spatial) % m]
                 for j in i..<(i + spatial) {
@@ -224,10 +228,31 @@ struct QLinearBinaryKernel: Kernel {
         let outType = czT?.dtype ?? a.dtype
         if let czT { try checkQuantized(czT, "C_zero_point") }
         let shape = try ShapeInference.broadcast([a.shape, b.shape])
-        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
-        let av = try intValues(a), bv = try intValues(b)
         let sa = try scalarParam(asc, "A_scale"), sb = try scalarParam(bsc, "B_scale"), sc = try scalarParam(cs, "C_scale")
         let r = outType.integerRange!
+        if isAdd, a.shape == b.shape, case .i32(let ax) = a.storage, case .i32(let bx) = b.storage, outType.storageKind == .i32, outType.bitWidth <= 16 {
+            // Same shapes (a residual add): the loop below without index maps or Int64, same arithmetic.
+            let rA = sa / sc, rB = sb / sc
+            let fixed = Float(czp) - (rA * Float(azp) + rB * Float(bzp))
+            let lo = Float(r.lowerBound), hi = Float(r.upperBound)
+            let y = [Int32](unsafeUninitializedCapacity: ax.count) { buf, n in
+                ax.withUnsafeBufferPointer { ap in
+                    bx.withUnsafeBufferPointer { bp in
+                        if qv_qlinear_add_i32(ap.baseAddress, bp.baseAddress, ap.count, fixed, rA, rB, Int32(r.lowerBound), Int32(r.upperBound), buf.baseAddress) == 1 { return }
+                        for i in 0..<ap.count {
+                            let v = ((fixed + Float(ap[i]) * rA) + Float(bp[i]) * rB).rounded(.toNearestOrEven)
+                            // x86's cvt gives INT32_MIN for NaN and |v| ≥ 2^31: the lower bound after clamping.
+                            let inRange = v >= -2_147_483_648 && v < 2_147_483_648
+                            buf[i] = Int32(inRange ? Swift.min(Swift.max(v, lo), hi) : lo)
+                        }
+                    }
+                }
+                n = ax.count
+            }
+            return [Tensor(dtype: outType, shape: shape, storage: .i32(y))]
+        }
+        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
+        let av = try intValues(a), bv = try intValues(b)
         var out = [Int64](repeating: 0, count: shape.reduce(1, *))
         if isAdd {
             let rA = sa / sc, rB = sb / sc

@@ -628,7 +628,12 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
     const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     float *pad = malloc((hp * wp + 1) * sizeof(float));
     const float **rows = malloc((k + 4) * sizeof(float *));
-    if (!pad || !rows) abort();
+    // Equal strides: every output row in one flat pass (see below); the copy's row length wp
+    // must then be the output row pitch times the stride, which the padded width allows.
+    const int flat = g->stride_h == g->stride_w;
+    const size_t flat_len = (oh - 1) * wp + ow;
+    float *tmp = flat ? malloc((flat_len + 1) * sizeof(float)) : NULL;
+    if (!pad || !rows || (flat && !tmp)) abort();
     for (size_t p = 0; p < planes; p++) {
         const float *src = x + p * g->height * g->width;
         // Columns q of the copy with 0 <= q - pl < width: [qlo, qhi), the rest zero.
@@ -647,6 +652,28 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
         }
         const float *wk = w + (p % channels) * k;
         float *yp = y + p * oh * ow;
+        if (flat) {
+            // Output (oy, ox) at flat position f = oy·wp + ox reads the padded plane at s·f plus
+            // the tap's offset: one pass over every row at once (the columns past ow are
+            // computed and dropped), the same sums in the same order.
+            for (size_t t = 0; t < k; t++)
+                rows[t] = pad + (t / g->kernel_w) * g->dilation_h * wp + (t % g->kernel_w) * g->dilation_w;
+            for (size_t k0 = 0; k0 < k; k0 += bk) {
+                const size_t kend = k0 + bk < k ? k0 + bk : k;
+                size_t t = k0;
+                while (t + 4 <= kend) { depthwise_taps(rows + t, wk + t, 4, g->stride_w, flat_len, t == 0, tmp); t += 4; }
+                if ((kend - t) & 2) { depthwise_taps(rows + t, wk + t, 2, g->stride_w, flat_len, t == 0, tmp); t += 2; }
+                if ((kend - t) & 1) { depthwise_taps(rows + t, wk + t, 1, g->stride_w, flat_len, t == 0, tmp); t += 1; }
+            }
+            const float b = bias ? bias[p % channels] : 0.0f;
+            for (size_t oy = 0; oy < oh; oy++) {
+                float *c = yp + oy * ow;
+                const float *src = tmp + oy * wp;
+                if (bias) { for (size_t ox = 0; ox < ow; ox++) c[ox] = src[ox] + b; }
+                else memcpy(c, src, ow * sizeof(float));
+            }
+            continue;
+        }
         for (size_t oy = 0; oy < oh; oy++) {
             for (size_t t = 0; t < k; t++)
                 rows[t] = pad + (oy * g->stride_h + (t / g->kernel_w) * g->dilation_h) * wp + (t % g->kernel_w) * g->dilation_w;
@@ -667,4 +694,54 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
     }
     free(pad);
     free(rows);
+    free(tmp);
+}
+
+// MARK: - Requantization and QLinearAdd (AVX-512; the callers' loops otherwise)
+
+__attribute__((target("avx512f")))
+static void requantize_rows_avx512(const float *acc, size_t rows, size_t spatial, const float *mult, size_t nmult, size_t m,
+                                   float lo, float hi, int32_t zp, int32_t *out) {
+    const __m512 l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
+    const __m512i z = _mm512_set1_epi32(zp);
+    for (size_t r = 0; r < rows; r++) {
+        const __m512 s = _mm512_set1_ps(mult[nmult == 1 ? 0 : r % m]);
+        const float *a = acc + r * spatial;
+        int32_t *o = out + r * spatial;
+        for (size_t j = 0; j < spatial; j += 16) {
+            const __mmask16 k = lane_mask(spatial - j);
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, a + j), s);
+            v = _mm512_min_ps(_mm512_max_ps(v, l), h);  // max(v, lo) is lo for NaN
+            _mm512_mask_storeu_epi32(o + j, k, _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z));
+        }
+    }
+}
+
+int qv_requantize_rows(const float *acc, size_t rows, size_t spatial, const float *mult, size_t nmult, size_t m,
+                       float lo, float hi, int32_t zp, int32_t *out) {
+    if (path() != PATH_AVX512) return 0;
+    requantize_rows_avx512(acc, rows, spatial, mult, nmult, m, lo, hi, zp, out);
+    return 1;
+}
+
+__attribute__((target("avx512f")))
+static void qlinear_add_avx512(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb,
+                               int32_t lo, int32_t hi, int32_t *out) {
+    const __m512 f = _mm512_set1_ps(fixed), sa = _mm512_set1_ps(ra), sb = _mm512_set1_ps(rb);
+    const __m512i l = _mm512_set1_epi32(lo), h = _mm512_set1_epi32(hi);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 k = lane_mask(n - i);
+        const __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a + i)), y = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, b + i));
+        const __m512 v = _mm512_add_ps(_mm512_add_ps(f, _mm512_mul_ps(x, sa)), _mm512_mul_ps(y, sb));
+        // cvt gives INT32_MIN for NaN and |v| >= 2^31, which the clamp takes to lo (as x86 does).
+        __m512i q = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_max_epi32(_mm512_min_epi32(q, h), l);
+        _mm512_mask_storeu_epi32(out + i, k, q);
+    }
+}
+
+int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo, int32_t hi, int32_t *out) {
+    if (path() != PATH_AVX512) return 0;
+    qlinear_add_avx512(a, b, n, fixed, ra, rb, lo, hi, out);
+    return 1;
 }

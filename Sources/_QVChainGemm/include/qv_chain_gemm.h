@@ -63,6 +63,14 @@ int qv_dequantize_i32(const int32_t *q, size_t n, int32_t zp, float scale, float
 int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 
+/// QLinearConv's requantization, as MLAS: out = rint(clamp(acc · mult[row mod m], lo, hi)) + zp
+/// (NaN to lo), `rows` rows of `spatial` values; mult has one value or one per channel (m).
+int qv_requantize_rows(const float *acc, size_t rows, size_t spatial, const float *mult, size_t nmult, size_t m,
+                       float lo, float hi, int32_t zp, int32_t *out);
+/// QLinearAdd of same-shape int8/uint8 tensors as onnxruntime: v = (fixed + a·ra) + b·rb,
+/// rint, then clamp to [lo, hi] (the x86 conversion's INT32_MIN for NaN/overflow becomes lo).
+int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo, int32_t hi, int32_t *out);
+
 /// out = (int32)v for float values that hold integers of magnitude below 2^24 (exact); 0 when
 /// the CPU (or a forced path) lacks AVX-512.
 int qv_exact_f32_to_i32(const float *v, size_t n, int32_t *out);
