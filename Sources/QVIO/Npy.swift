@@ -107,6 +107,25 @@ public enum Npy {
             let inner = Array(shape.dropFirst())
             let count = inner.reduce(1, *)
             let bytes = count * dtype.bitWidth / 8
+            #if _endian(little)
+            if dtype == .float {
+                // The file's bytes are the floats: read them straight into the tensor (pread, no
+                // intermediate Data/Array copies).
+                var failed = false
+                let values = [Float](unsafeUninitializedCapacity: count) { buf, n in
+                    let raw = UnsafeMutableRawPointer(buf.baseAddress!)
+                    var done = 0
+                    while done < bytes {
+                        let r = pread(handle.fileDescriptor, raw + done, bytes - done, off_t(dataOffset) + off_t(i * bytes + done))
+                        if r <= 0 { failed = true; break }
+                        done += r
+                    }
+                    n = failed ? 0 : count
+                }
+                guard !failed else { throw QVError.badInput("\(path): truncated data at slice \(i)") }
+                return Tensor(dtype: .float, shape: inner, storage: .f32(values))
+            }
+            #endif
             try handle.seek(toOffset: dataOffset + UInt64(i * bytes))
             let d = Array(try handle.read(upToCount: bytes) ?? Data())
             guard d.count == bytes else { throw QVError.badInput("\(path): truncated data at slice \(i)") }

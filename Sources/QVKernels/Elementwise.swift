@@ -261,15 +261,19 @@ struct BatchNormKernel: Kernel {
         // b = bias − mean·s, then y = x·s + b, each operation rounded to float32 on its own.
         let s = (0..<c).map { ch -> Float in (1 / (p[3][ch] + epsilon).squareRoot()) * p[0][ch] }
         let b = (0..<c).map { ch -> Float in p[1][ch] - p[2][ch] * s[ch] }
-        var y = x.floats!
-        y.withUnsafeMutableBufferPointer { yb in
-            for plane in 0..<(yb.count / max(1, inner)) {
-                let sc = s[plane % c], bc = b[plane % c], start = plane * inner
-                for i in start..<(start + inner) {
-                    let product = yb[i] * sc
-                    yb[i] = product + bc
+        // Straight into a new buffer (x is still held by the graph: copying it first cost a pass).
+        let xs = x.floats!
+        let y = [Float](unsafeUninitializedCapacity: xs.count) { yb, n in
+            xs.withUnsafeBufferPointer { xb in
+                for plane in 0..<(xb.count / max(1, inner)) {
+                    let sc = s[plane % c], bc = b[plane % c], start = plane * inner
+                    for i in start..<(start + inner) {
+                        let product = xb[i] * sc
+                        yb[i] = product + bc
+                    }
                 }
             }
+            n = xs.count
         }
         return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
     }
