@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --aidge
 export PATH=/opt/swift/usr/bin:$PATH
-swift build -c release --static-swift-stdlib --product qverify 2>&1 | grep -E "error|Build complete" || true
+scripts/build.sh -c release --static-swift-stdlib --product qverify
 exec .venv/bin/python scripts/bench.py .build/release/qverify "$@"

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH=/opt/swift/usr/bin:$PATH
-swift build -c release --static-swift-stdlib --product qverify 2>&1 | grep -E "error|Compiling qverify|Build complete" || true
+scripts/build.sh -c release --static-swift-stdlib --product qverify
 bin=.build/release/qverify
 
 echo "== qverify verify Reference/lenet/aidge_quantized_folded.onnx"

@@ -815,8 +815,5 @@ public struct Harness: Sendable {
         TensorRef(tensor: p.tensor, node: p.node, op: p.opType, dtype: p.quant?.dtype.shortName, scale: p.quant?.step, zeroPoint: p.quant?.zeroPoint)
     }
 
-    static func fmt(_ d: Double?) -> String {
-        guard let d else { return "?" }
-        return d.isFinite && abs(d) < 1e15 && d == d.rounded(.towardZero) ? String(Int(d)) : String(format: "%.3g", d)
-    }
+    static func fmt(_ d: Double?) -> String { formatNumber(d, missing: "?") }
 }

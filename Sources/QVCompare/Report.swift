@@ -8,6 +8,15 @@ public enum Severity: String, Codable, Sendable, Comparable {
     }
 }
 
+/// How qverify prints a number everywhere (findings, stdout, reports): whole numbers below 10^15
+/// as integers, others with `digits` significant digits, infinities as ±∞, `missing` for none.
+public func formatNumber(_ d: Double?, digits: Int = 3, missing: String = "–") -> String {
+    guard let d else { return missing }
+    if d.isInfinite { return d > 0 ? "∞" : "-∞" }
+    if d == d.rounded(.towardZero) && abs(d) < 1e15 { return String(Int(d)) }
+    return String(format: "%.\(digits)g", d)
+}
+
 /// One static or dynamic observation, tied to a node.
 public struct Finding: Codable, Sendable, Equatable {
     public var severity: Severity

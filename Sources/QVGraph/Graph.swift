@@ -188,11 +188,6 @@ public struct Graph: Sendable, Equatable {
         initializerTable[name] = tensor
     }
 
-    public mutating func removeInitializer(_ name: String) {
-        guard initializerTable.removeValue(forKey: name) != nil else { return }
-        initializerOrder.removeAll { $0 == name }
-    }
-
     /// Graph inputs that are not initializers: what a caller must feed.
     public var runtimeInputs: [ValueInfo] { inputs.filter { initializerTable[$0.name] == nil } }
 

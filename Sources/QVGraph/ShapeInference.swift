@@ -200,7 +200,6 @@ public struct ShapeInference: Sendable {
         }
     }
 
-    public static func normalizeAxis(_ a: Int, rank: Int) -> Int { a < 0 ? a + rank : a }
 
     /// An axis normalized into 0..<rank; a bad input error otherwise.
     public static func axis(_ a: Int, rank: Int, _ what: String = "axis") throws -> Int {

@@ -66,7 +66,7 @@ extension Interpreter {
             let t = try Tensor.stack(ts)
             stacked[name] = t.reshaped([ts.count * ts[0].shape[0]] + Array(ts[0].shape.dropFirst()))
         }
-        let r = try run(stacked, keepIntermediates: keepIntermediates, checked: true, samples: samples.count, only: only)
+        let r = try run(unchecked: stacked, keepIntermediates: keepIntermediates, samples: samples.count, only: only)
         let b = samples.count
         func split(_ t: Tensor, _ name: String) -> [Tensor] {
             guard t.rank > 0, t.shape[0] == b, folded[name] == nil else { return Array(repeating: t, count: b) }

@@ -164,7 +164,7 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs inputs already checked (a stacked batch has a leading dimension other than the declared 1).
-    func run(_ inputs: [String: Tensor], keepIntermediates: Bool, checked: Bool, samples: Int, only: Set<String>? = nil) throws -> Result {
+    func run(unchecked inputs: [String: Tensor], keepIntermediates: Bool, samples: Int, only: Set<String>? = nil) throws -> Result {
         var unused: [Double]? = nil
         return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: samples, only: only)
     }

@@ -189,12 +189,3 @@ func saturating(_ v: [Int64], _ dtype: DType, shape: [Int]) -> Tensor {
     return wrapping(v.map { min(max($0, r.lowerBound), r.upperBound) }, dtype, shape: shape)
 }
 
-/// A tensor of `dtype` built from Float results; integers are converted by `rounding` and saturated.
-func fromFloats(_ v: [Float], _ dtype: DType, shape: [Int]) -> Tensor {
-    switch dtype {
-    case .float: return Tensor(dtype: .float, shape: shape, storage: .f32(v))
-    case .double: return Tensor(dtype: .double, shape: shape, storage: .f64(v.map(Double.init)))
-    default:
-        return saturating(v.map { $0.isNaN ? 0 : Int64(max(min(Double($0), 9.2e18), -9.2e18)) }, dtype, shape: shape)
-    }
-}

@@ -78,13 +78,7 @@ public enum ReportWriter {
     }
 }
 
-func fmt(_ d: Double?, _ digits: Int = 3) -> String {
-    guard let d else { return "–" }
-    if d.isInfinite { return d > 0 ? "∞" : "-∞" }
-    if d == 0 { return "0" }
-    if d == d.rounded(.towardZero) && abs(d) < 1e6 { return String(Int(d)) }
-    return String(format: "%.\(digits)g", d)
-}
+func fmt(_ d: Double?, _ digits: Int = 3) -> String { formatNumber(d, digits: digits) }
 
 /// onnxruntime's levels as users name them.
 func levelName(_ level: String) -> String {

@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import QVGraph
 import QVKernels
+import QVRecipe
 
 @main
 struct QVerify: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = Recipe.version
     static let configuration = CommandConfiguration(
         commandName: "qverify",
         abstract: "Convert Aidge post-training-quantized models to ONNX QDQ/QOP and prove the conversion right.",
