@@ -73,6 +73,29 @@ struct MaxPoolKernel: Kernel {
         let count = g.n * g.c * g.oh * g.ow
         let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
         var idx = [Int64](repeating: 0, count: wantIndices ? count : 0)
+        if g.padTop >= 0, g.padLeft >= 0 {
+            // Any window, in C (the same loop as below).
+            let planes = g.n * g.c
+            let y: Tensor? = idx.withUnsafeMutableBufferPointer { ib in
+                let ip = wantIndices ? ib.baseAddress : nil
+                switch x.storage {
+                case .f32(let v):
+                    let out = [Float](unsafeUninitializedCapacity: count) { yb, n in
+                        qv_maxpool_f32(v, planes, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, -.infinity, yb.baseAddress, ip)
+                        n = count
+                    }
+                    return Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(out))
+                case .i32(let v) where x.dtype.isInteger:
+                    let out = [Int32](unsafeUninitializedCapacity: count) { yb, n in
+                        qv_maxpool_i32(v, planes, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, .min, yb.baseAddress, ip)
+                        n = count
+                    }
+                    return Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(out))
+                default: return nil
+                }
+            }
+            if let y { return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y] }
+        }
         // Window order row-major; a later element wins only when strictly greater (NaN never wins).
         func pool<T: Comparable>(_ v: [T], lowest: T) -> [T] {
             var y = [T](repeating: lowest, count: count)

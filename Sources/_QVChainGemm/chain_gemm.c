@@ -367,6 +367,73 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
     free(off);
 }
 
+// Outputs with few pixels per image (late layers: 2x2 to 8x8), all images of a batch: vectors run
+// across output channels instead of pixels, and each input value is broadcast straight from the
+// zero-padded copy (no im2col panel). A block of 8 pixels (any images) x 32 channels; every
+// output is the same FMA chain over each reduction block as qv_sgemm_chain's, the blocks added
+// in order and the bias after, so the bits are those of the panel path.
+enum { BC_PIX = 8, BC_CH = 32 };
+
+__attribute__((target("avx512f")))
+static void conv_broadcast_avx512(const qv_conv_geometry *p, const float *padded, size_t padded_image, size_t images,
+                                  const qv_conv_geometry *g, const float *w, size_t m, float *y, size_t y_image,
+                                  size_t bk, const float *bias) {
+    const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w, total = images * n;
+    const size_t mpad = (m + BC_CH - 1) / BC_CH * BC_CH;
+    float *wt = aligned_alloc(64, k * mpad * sizeof(float));
+    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
+    if (!wt || !off) abort();
+    // W transposed (k x mpad, channels contiguous, zero past m) and each step's offset in a copy.
+    for (size_t kk = 0; kk < k; kk++) {
+        for (size_t r = 0; r < mpad; r++) wt[kk * mpad + r] = r < m ? w[r * k + kk] : 0.0f;
+    }
+    kpos at = kpos_at(p, 0);
+    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
+        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
+    float tot[BC_PIX][BC_CH] __attribute__((aligned(64)));
+    for (size_t pix0 = 0; pix0 < total; pix0 += BC_PIX) {
+        const size_t np = total - pix0 < BC_PIX ? total - pix0 : BC_PIX;
+        const float *base[BC_PIX];
+        size_t img[BC_PIX], rem[BC_PIX];
+        for (size_t q = 0; q < BC_PIX; q++) {
+            const size_t pix = pix0 + (q < np ? q : 0);
+            img[q] = pix / n; rem[q] = pix % n;
+            base[q] = padded + img[q] * padded_image + (rem[q] / g->out_w) * g->stride_h * p->width + (rem[q] % g->out_w) * g->stride_w;
+        }
+        for (size_t m0 = 0; m0 < m; m0 += BC_CH) {
+            for (size_t k0 = 0; k0 < k; k0 += bk) {
+                const size_t kend = k0 + bk < k ? k0 + bk : k;
+                __m512 acc[BC_PIX][2];
+                for (size_t q = 0; q < BC_PIX; q++) { acc[q][0] = _mm512_setzero_ps(); acc[q][1] = _mm512_setzero_ps(); }
+                for (size_t kk = k0; kk < kend; kk++) {
+                    const __m512 w0 = _mm512_load_ps(wt + kk * mpad + m0), w1 = _mm512_load_ps(wt + kk * mpad + m0 + 16);
+                    const ptrdiff_t o = off[kk];
+                    for (size_t q = 0; q < BC_PIX; q++) {
+                        const __m512 xv = _mm512_set1_ps(base[q][o]);
+                        acc[q][0] = _mm512_fmadd_ps(w0, xv, acc[q][0]);
+                        acc[q][1] = _mm512_fmadd_ps(w1, xv, acc[q][1]);
+                    }
+                }
+                for (size_t q = 0; q < BC_PIX; q++) {
+                    if (k0 > 0) {
+                        acc[q][0] = _mm512_add_ps(acc[q][0], _mm512_load_ps(tot[q]));
+                        acc[q][1] = _mm512_add_ps(acc[q][1], _mm512_load_ps(tot[q] + 16));
+                    }
+                    _mm512_store_ps(tot[q], acc[q][0]);
+                    _mm512_store_ps(tot[q] + 16, acc[q][1]);
+                }
+            }
+            const size_t mc = m - m0 < BC_CH ? m - m0 : BC_CH;
+            for (size_t q = 0; q < np; q++) {
+                float *out = y + img[q] * y_image + m0 * n + rem[q];
+                for (size_t r = 0; r < mc; r++) out[r * n] = bias ? tot[q][r] + bias[m0 + r] : tot[q][r];
+            }
+        }
+    }
+    free(wt);
+    free(off);
+}
+
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
                      float *y, size_t block_k, const float *bias) {
     qv_conv2d_chain_images(g, 1, x, 0, w, m, y, 0, block_k, bias);
@@ -401,6 +468,11 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
         const size_t padded_image = fast ? pg.channels * pg.height * pg.width : 0;
         if (fast && !shared && g->stride_w == 1 && g->out_w % 16 == 0) {
             conv_direct_avx512(&pg, padded, w, m, yi, bk, g, bias);
+            free(padded);
+            continue;
+        }
+        if (fast && n < PANEL && m >= 8) {
+            conv_broadcast_avx512(&pg, padded, padded_image, batch, g, w, m, yi, y_image, bk, bias);
             free(padded);
             continue;
         }
@@ -745,3 +817,59 @@ int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed
     qlinear_add_avx512(a, b, n, fixed, ra, rb, lo, hi, out);
     return 1;
 }
+
+// MARK: - Max pooling, any window
+
+// Window in row-major order, positions outside the input skipped; the first inside element is
+// the start and a later one wins only when strictly greater (NaN never wins). A window with no
+// element inside gives `lowest` and index 0. `idx` (flat index into x) may be NULL.
+#define QV_MAXPOOL(NAME, T)                                                                                        \
+void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, size_t kh, size_t kw, size_t sh,     \
+          size_t sw, size_t dh, size_t dw, ptrdiff_t pt, ptrdiff_t pl, T lowest, T *y, int64_t *idx) {             \
+    for (size_t p = 0; p < planes; p++) {                                                                         \
+        const size_t base = p * h * w;                                                                            \
+        for (size_t oy = 0; oy < oh; oy++) {                                                                      \
+            const ptrdiff_t y0 = (ptrdiff_t)(oy * sh) - pt;                                                       \
+            const int rows_inside = y0 >= 0 && y0 + (ptrdiff_t)((kh - 1) * dh) < (ptrdiff_t)h;                   \
+            for (size_t ox = 0; ox < ow; ox++) {                                                                  \
+                const ptrdiff_t x0 = (ptrdiff_t)(ox * sw) - pl;                                                   \
+                if (rows_inside && x0 >= 0 && x0 + (ptrdiff_t)((kw - 1) * dw) < (ptrdiff_t)w) {                   \
+                    /* The window is inside: no checks, the same order and rule. */                               \
+                    const T *win = x + base + (size_t)y0 * w + (size_t)x0;                                        \
+                    T best = win[0];                                                                              \
+                    size_t bo = 0;                                                                                \
+                    for (size_t i = 0; i < kh; i++) {                                                             \
+                        const T *r = win + i * dh * w;                                                            \
+                        for (size_t j = 0; j < kw; j++) {                                                         \
+                            const T e = r[j * dw];                                                                \
+                            if (e > best) { best = e; bo = i * dh * w + j * dw; }                                 \
+                        }                                                                                         \
+                    }                                                                                             \
+                    const size_t o = (p * oh + oy) * ow + ox;                                                     \
+                    y[o] = best;                                                                                  \
+                    if (idx) idx[o] = (int64_t)(base + (size_t)y0 * w + (size_t)x0 + bo);                        \
+                    continue;                                                                                     \
+                }                                                                                                 \
+                T best = lowest;                                                                                  \
+                ptrdiff_t bi = -1;                                                                                \
+                for (size_t i = 0; i < kh; i++) {                                                                 \
+                    const ptrdiff_t iy = y0 + (ptrdiff_t)(i * dh);                                                \
+                    if (iy < 0 || iy >= (ptrdiff_t)h) continue;                                                   \
+                    const size_t row = base + (size_t)iy * w;                                                     \
+                    for (size_t j = 0; j < kw; j++) {                                                             \
+                        const ptrdiff_t ix = x0 + (ptrdiff_t)(j * dw);                                            \
+                        if (ix < 0 || ix >= (ptrdiff_t)w) continue;                                               \
+                        const T e = x[row + (size_t)ix];                                                          \
+                        if (bi < 0 || e > best) { best = e; bi = (ptrdiff_t)(row + (size_t)ix); }                 \
+                    }                                                                                             \
+                }                                                                                                 \
+                const size_t o = (p * oh + oy) * ow + ox;                                                         \
+                y[o] = best;                                                                                      \
+                if (idx) idx[o] = bi < 0 ? 0 : (int64_t)bi;                                                       \
+            }                                                                                                     \
+        }                                                                                                         \
+    }                                                                                                             \
+}
+
+QV_MAXPOOL(qv_maxpool_f32, float)
+QV_MAXPOOL(qv_maxpool_i32, int32_t)

@@ -86,6 +86,14 @@ void qv_maxpool2x2_i32(const int32_t *x, size_t planes, size_t h, size_t w, size
 void qv_maxpool2x2_f32(const float *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow,
                        float *y, int64_t *idx);
 
+/// Max pooling with any window, stride, dilation and padding (NCHW planes): window in row-major
+/// order, positions outside skipped, a later element wins only when strictly greater; an empty
+/// window gives `lowest` and index 0. `idx` (flat index into x) may be NULL.
+void qv_maxpool_f32(const float *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, size_t kh, size_t kw, size_t sh,
+                    size_t sw, size_t dh, size_t dw, ptrdiff_t pt, ptrdiff_t pl, float lowest, float *y, int64_t *idx);
+void qv_maxpool_i32(const int32_t *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, size_t kh, size_t kw, size_t sh,
+                    size_t sw, size_t dh, size_t dw, ptrdiff_t pt, ptrdiff_t pl, int32_t lowest, int32_t *y, int64_t *idx);
+
 /// Makes qv_sgemm_chain take the named path ("portable", "avx2+fma", "avx512f") from now on, so
 /// that tests can hold every path to the same bits. Returns 0 (and changes nothing) when the
 /// name is unknown or this CPU lacks the instructions.
