@@ -46,6 +46,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Fuzz targets for the file readers (scripts/fuzz.sh); a corpus replay tool otherwise.
+        .executableTarget(name: "qverify-fuzz", dependencies: ["QVGraph", "QVIO"]),
+
         // MARK: - Tests
         .target(name: "_TestSupport", dependencies: ["QVGraph", "QVIO"], path: "Tests/_TestSupport"),
         .testTarget(name: "QVGraphTests", dependencies: ["QVGraph", "_TestSupport"]),

@@ -25,5 +25,8 @@ jdir=$(mktemp -d)
 .venv/bin/python scripts/check_junit.py "$jdir/lenet_aidge_qdq" "$jdir/mobilenet_folded" "$jdir/cnn"
 rm -rf "$jdir"
 
+echo "--- coverage-guided fuzzing of the file readers (libFuzzer + ASan), 60 s per target from the committed corpus"
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+
 echo "--- value fuzz: degenerate scales and zero points in the Reference models (exit 0/1/2, never a crash)"
 FUZZ_RUNS=${FUZZ_RUNS:-50} .venv/bin/python scripts/fuzz_values.py .build/debug/qverify

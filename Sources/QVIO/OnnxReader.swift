@@ -17,11 +17,9 @@ public enum OnnxFile {
                 throw QVError.badInput("no such file")
             }
             guard !isDir.boolValue else { throw QVError.badInput("is a directory, not an ONNX file") }
-            let data: Data
-            do { data = try Data(contentsOf: url) } catch {
-                throw QVError.badInput("cannot read: \(error.localizedDescription)")
-            }
-            let model = try decode(Array(data), baseDirectory: url.deletingLastPathComponent().path)
+            // POSIX reads: Data(contentsOf:) leaks its buffer for an empty file on Linux (LeakSanitizer).
+            guard let bytes = readFileBytes(path) else { throw QVError.badInput("cannot read the file") }
+            let model = try decode(bytes, baseDirectory: url.deletingLastPathComponent().path)
             if validate { try ModelValidator.validate(model) }
             return model
         }

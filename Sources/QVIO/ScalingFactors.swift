@@ -24,7 +24,8 @@ public enum ScalingFactorFile {
     /// The file's `steps`: input steps by position and weight steps by node name (empty when absent).
     public static func loadSteps(_ path: String) throws -> (inputs: [Double], weights: [String: Double]) {
         try withContext(path) {
-            guard let data = FileManager.default.contents(atPath: path) else { throw QVError.badInput("cannot read file") }
+            guard let bytes = readFileBytes(path) else { throw QVError.badInput("cannot read file") }
+            let data = Data(bytes)
             guard let object = try? JSONSerialization.jsonObject(with: data), let table = object as? [String: Any] else {
                 throw QVError.badInput("not a JSON object of quantizer name to scaling factor")
             }
@@ -49,7 +50,8 @@ public enum ScalingFactorFile {
 
     public static func load(_ path: String) throws -> [String: [Float]] {
         try withContext(path) {
-            guard let data = FileManager.default.contents(atPath: path) else { throw QVError.badInput("cannot read file") }
+            guard let bytes = readFileBytes(path) else { throw QVError.badInput("cannot read file") }
+            let data = Data(bytes)
             guard let object = try? JSONSerialization.jsonObject(with: data), let table = object as? [String: Any] else {
                 throw QVError.badInput("not a JSON object of quantizer name to scaling factor")
             }

@@ -50,7 +50,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let bytes = try withContext(model) { () throws -> [UInt8] in
-                guard let d = FileManager.default.contents(atPath: model) else { throw QVError.badInput("cannot read file") }
+                guard let d = readFileBytes(model) else { throw QVError.badInput("cannot read file") }
                 return Array(d)
             }
             try OutputPaths.file(output, option: "-o")

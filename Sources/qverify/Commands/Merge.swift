@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import QVCompare
 import QVGraph
+import QVIO
 
 /// A shard's file: the command line that made it and each comparison's batch records.
 struct ShardFile: Codable {
@@ -88,7 +89,7 @@ struct Merge: ParsableCommand {
                     ? try FileManager.default.contentsOfDirectory(atPath: s).filter { $0.hasPrefix("shard-") && $0.hasSuffix(".json") }.sorted().map { (s as NSString).appendingPathComponent($0) }
                     : [s]
                 for p in paths {
-                    guard let d = FileManager.default.contents(atPath: p), let f = try? JSONDecoder().decode(ShardFile.self, from: d) else {
+                    guard let d = readFileBytes(p).map({ Data($0) }), let f = try? JSONDecoder().decode(ShardFile.self, from: d) else {
                         throw QVError.badInput("\(p): not a qverify shard file")
                     }
                     files.append(f)

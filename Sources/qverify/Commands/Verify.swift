@@ -76,7 +76,7 @@ struct Verify: ParsableCommand {
             guard view.kind == .aidgeForm else {
                 throw QVError.badInput("\(model): verify takes an Aidge-form model (this one is \(view.kind.rawValue)); use qverify compare")
             }
-            let bytes = Array(FileManager.default.contents(atPath: model) ?? Data())
+            let bytes = readFileBytes(model) ?? []
             let samples = try options.source(for: view)
             let labels = try options.labelList()
             let tolerance = try options.tolerance()
