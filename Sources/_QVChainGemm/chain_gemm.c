@@ -4,6 +4,10 @@
 
 #include "qv_chain_gemm.h"
 
+// Every product and sum here is rounded as written: a compiler may not fuse a*b + c into one FMA
+// (bit-exactness must not hang on a command-line flag; Package.swift's -ffp-contract=off agrees).
+#pragma STDC FP_CONTRACT OFF
+
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -649,7 +653,6 @@ int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out)
 
 // MARK: - Depthwise convolution (MLAS's one-row kernel order)
 
-#pragma STDC FP_CONTRACT OFF
 
 // c[ox] (+)= Σ_t row_t[ox·sw]·w[t] over `len` taps (1 to 4): products rounded, summed in tap
 // order, then added to c (the first group of a plane adds to +0, as the one-row kernel does).
