@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "qverify-fuzz", dependencies: ["QVGraph", "QVIO"]),
 
         // MARK: - Tests
-        .target(name: "_TestSupport", dependencies: ["QVGraph", "QVIO"], path: "Tests/_TestSupport"),
+        .target(name: "_TestSupport", dependencies: ["QVGraph", "QVIO", "QVKernels"], path: "Tests/_TestSupport"),
         .testTarget(name: "QVGraphTests", dependencies: ["QVGraph", "_TestSupport"]),
         .testTarget(name: "QVIOTests", dependencies: ["QVIO", "_TestSupport"]),
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),

@@ -692,6 +692,18 @@ static void depthwise_taps(const float *const *rows, const float *w, size_t len,
     }
 }
 
+// All k taps into c[0..<n]: each reduction block of bk taps in groups of 4, 2, 1 (MLAS's one-row
+// kernel per block), the first group of all adding to +0.
+static void depthwise_all_taps(const float *const *rows, const float *wk, size_t k, size_t bk, size_t sw, size_t n, float *c) {
+    for (size_t k0 = 0; k0 < k; k0 += bk) {
+        const size_t kend = k0 + bk < k ? k0 + bk : k;
+        size_t t = k0;
+        while (t + 4 <= kend) { depthwise_taps(rows + t, wk + t, 4, sw, n, t == 0, c); t += 4; }
+        if ((kend - t) & 2) { depthwise_taps(rows + t, wk + t, 2, sw, n, t == 0, c); t += 2; }
+        if ((kend - t) & 1) { depthwise_taps(rows + t, wk + t, 1, sw, n, t == 0, c); t += 1; }
+    }
+}
+
 void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
                        float *y, size_t block_k, const float *bias) {
     const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w;
@@ -733,13 +745,7 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
             // computed and dropped), the same sums in the same order.
             for (size_t t = 0; t < k; t++)
                 rows[t] = pad + (t / g->kernel_w) * g->dilation_h * wp + (t % g->kernel_w) * g->dilation_w;
-            for (size_t k0 = 0; k0 < k; k0 += bk) {
-                const size_t kend = k0 + bk < k ? k0 + bk : k;
-                size_t t = k0;
-                while (t + 4 <= kend) { depthwise_taps(rows + t, wk + t, 4, g->stride_w, flat_len, t == 0, tmp); t += 4; }
-                if ((kend - t) & 2) { depthwise_taps(rows + t, wk + t, 2, g->stride_w, flat_len, t == 0, tmp); t += 2; }
-                if ((kend - t) & 1) { depthwise_taps(rows + t, wk + t, 1, g->stride_w, flat_len, t == 0, tmp); t += 1; }
-            }
+            depthwise_all_taps(rows, wk, k, bk, g->stride_w, flat_len, tmp);
             const float b = bias ? bias[p % channels] : 0.0f;
             for (size_t oy = 0; oy < oh; oy++) {
                 float *c = yp + oy * ow;
@@ -753,14 +759,7 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
             for (size_t t = 0; t < k; t++)
                 rows[t] = pad + (oy * g->stride_h + (t / g->kernel_w) * g->dilation_h) * wp + (t % g->kernel_w) * g->dilation_w;
             float *c = yp + oy * ow;
-            // Each reduction block in groups of 4, 2, 1 taps (MLAS's one-row kernel per block).
-            for (size_t k0 = 0; k0 < k; k0 += bk) {
-                const size_t kend = k0 + bk < k ? k0 + bk : k;
-                size_t t = k0;
-                while (t + 4 <= kend) { depthwise_taps(rows + t, wk + t, 4, g->stride_w, ow, t == 0, c); t += 4; }
-                if ((kend - t) & 2) { depthwise_taps(rows + t, wk + t, 2, g->stride_w, ow, t == 0, c); t += 2; }
-                if ((kend - t) & 1) { depthwise_taps(rows + t, wk + t, 1, g->stride_w, ow, t == 0, c); t += 1; }
-            }
+            depthwise_all_taps(rows, wk, k, bk, g->stride_w, ow, c);
             if (bias) {
                 const float b = bias[p % channels];
                 for (size_t ox = 0; ox < ow; ox++) c[ox] = c[ox] + b;

@@ -47,13 +47,7 @@ final class BatchTests: XCTestCase {
     /// Late ResNet/MobileNet convs have 2×2 to 8×8 outputs: a batch's images share the conv
     /// kernel's panels (stride 1 and 2, padded and 1×1/2 downsample), on every kernel path.
     func testSmallOutputConvsShareOnePanelAcrossImagesOnEveryKernelPath() throws {
-        let original = OnnxruntimeGemm.kernelPath
-        defer { OnnxruntimeGemm.kernelPath = original }
-        var paths = 0
-        for path in ["portable", "avx2+fma", "avx512f"] {
-            OnnxruntimeGemm.kernelPath = path
-            guard OnnxruntimeGemm.kernelPath == path else { continue }
-            paths += 1
+        let paths = try forEveryKernelPath { _ in
             try check("resnet/float.onnx", "resnet/calib_inputs.npy", .onnx, expectBatched: true)
             try check("resnet/ort_static_qop.onnx", "resnet/calib_inputs.npy", .onnx, expectBatched: true)
             try check("mobilenet/ort_static_qdq.onnx", "mobilenet/calib_inputs.npy", .onnx, expectBatched: true)

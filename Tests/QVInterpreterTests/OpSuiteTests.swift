@@ -62,13 +62,7 @@ final class OpSuiteTests: XCTestCase {
     /// portable path (the quantization loops fall back to Swift's): the whole suite must pass on
     /// each, or results would depend on the machine qverify runs on.
     func testEveryKernelPathPassesTheWholeSuite() throws {
-        let original = OnnxruntimeGemm.kernelPath
-        defer { OnnxruntimeGemm.kernelPath = original }
-        var paths = 0
-        for path in ["portable", "avx2+fma", "avx512f"] {
-            OnnxruntimeGemm.kernelPath = path
-            guard OnnxruntimeGemm.kernelPath == path else { continue }  // this CPU lacks it
-            paths += 1
+        let paths = try forEveryKernelPath { path in
             let (failures, bitExact) = try checkSuite()
             XCTAssertEqual(failures, [], "\(path) path:\n" + failures.joined(separator: "\n"))
             XCTAssertEqual(bitExact, 14, path)

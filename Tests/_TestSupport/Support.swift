@@ -1,5 +1,6 @@
 import Foundation
 import QVGraph
+import QVKernels
 import QVIO
 
 /// Paths and helpers shared by the test bundles.
@@ -84,4 +85,20 @@ public struct TensorDiff: CustomStringConvertible {
         differing = d
         maxAbs = m
     }
+}
+
+/// Runs `body` once per C kernel path this CPU has ("portable", "avx2+fma", "avx512f"), restoring
+/// the chosen path after; returns how many ran. Results must not depend on the machine.
+@discardableResult
+public func forEveryKernelPath(_ body: (String) throws -> Void) rethrows -> Int {
+    let original = OnnxruntimeGemm.kernelPath
+    defer { OnnxruntimeGemm.kernelPath = original }
+    var paths = 0
+    for path in ["portable", "avx2+fma", "avx512f"] {
+        OnnxruntimeGemm.kernelPath = path
+        guard OnnxruntimeGemm.kernelPath == path else { continue }  // this CPU lacks it
+        paths += 1
+        try body(path)
+    }
+    return paths
 }
