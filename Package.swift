@@ -57,5 +57,7 @@ let package = Package(
         .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVCompare", "QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "QVCompareTests", dependencies: ["QVCompare", "QVRecipe", "QVIO", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify", "QVGraph", "QVIO"]),
+        .testTarget(name: "QVQuantTests", dependencies: ["QVQuant", "QVGraph"]),
+        .testTarget(name: "QVReportTests", dependencies: ["QVReport", "QVCompare", "QVGraph"]),
     ]
 )
