@@ -40,6 +40,7 @@ public enum OnnxFile {
 /// Walks an unpacked protobuf-c ModelProto and builds IR values.
 struct ProtoReader {
     let baseDirectory: String?
+    let budget = ExternalBudget()
 
     func model(_ m: Onnx__ModelProto) throws -> Model {
         guard let g = m.graph else { throw QVError.badInput("not an ONNX model: ModelProto has no graph") }
@@ -194,7 +195,7 @@ struct ProtoReader {
             let entries = keyValues(t.external_data, t.n_external_data)
             origin.encoding = .external(entries)
             let raw = try ExternalData.read(entries, baseDirectory: baseDirectory,
-                                            expectedBytes: RawCodec.byteCount(dtype, count))
+                                            expectedBytes: RawCodec.byteCount(dtype, count), budget: budget)
             storage = try RawCodec.decode(raw, dtype: dtype, count: count)
         } else if t.has_raw_data != 0 {
             origin.encoding = .raw

@@ -86,9 +86,33 @@ public enum RawCodec {
     }
 }
 
+/// How many bytes of external tensor data one model may bring into memory: half this machine's
+/// physical memory (QVERIFY_MAX_EXTERNAL_BYTES overrides it). qverify holds every initializer in
+/// memory, so a 2 GB+ model on a small CI runner is refused with a clear error before the read,
+/// not killed by the kernel halfway through it.
+final class ExternalBudget {
+    private(set) var used = 0
+    let limit: Int
+
+    init() {
+        if let s = ProcessInfo.processInfo.environment["QVERIFY_MAX_EXTERNAL_BYTES"], let v = Int(s), v >= 0 {
+            limit = v
+        } else {
+            limit = Int(ProcessInfo.processInfo.physicalMemory / 2)
+        }
+    }
+
+    func take(_ bytes: Int, location: String) throws {
+        used += bytes
+        guard used <= limit else {
+            throw QVError.badInput("external data '\(location)': the model's external tensors need at least \(used) bytes, more than the \(limit) qverify may hold (half this machine's memory; set QVERIFY_MAX_EXTERNAL_BYTES to change it)")
+        }
+    }
+}
+
 /// Tensor data stored in a file beside the model (`data_location = EXTERNAL`).
 enum ExternalData {
-    static func read(_ entries: [KeyValue], baseDirectory: String?, expectedBytes: Int) throws -> [UInt8] {
+    static func read(_ entries: [KeyValue], baseDirectory: String?, expectedBytes: Int, budget: ExternalBudget? = nil) throws -> [UInt8] {
         let info = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
         guard let location = info["location"], !location.isEmpty else {
             throw QVError.badInput("external data has no location")
@@ -107,6 +131,7 @@ enum ExternalData {
         guard length == expectedBytes else {
             throw QVError.badInput("external data '\(location)' has length \(length), the tensor needs \(expectedBytes) bytes")
         }
+        try budget?.take(length, location: location)
         guard let h = FileHandle(forReadingAtPath: fileURL.path) else {
             throw QVError.badInput("cannot open external data file '\(location)'")
         }

@@ -35,6 +35,18 @@ final class BadInputTests: XCTestCase {
     func testAbsurdDimsAreRefusedBeforeAllocating() throws {
         try assertRefused("Tests/Fixtures/bad/absurd_dims.onnx", "dims [1048576, 1048576] describe more than 2^31 elements")
     }
+    /// A model whose external tensors would not fit is refused before the read (a clear error, not
+    /// an out-of-memory kill): the limit is half the machine's memory, lowered here to 4,000 bytes
+    /// for lenet's 8,528 bytes of external weights.
+    func testExternalDataBeyondTheMemoryBudgetIsRefusedBeforeReading() throws {
+        let r = try runQVerify(["inspect", "Tests/Fixtures/external/lenet_external.onnx"], environment: ["QVERIFY_MAX_EXTERNAL_BYTES": "4000"])
+        XCTAssertEqual(r.exitCode, 2, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("qverify: error: Tests/Fixtures/external/lenet_external.onnx: "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("external data 'lenet_external.weights': the model's external tensors need at least"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("more than the 4000 qverify may hold (half this machine's memory; set QVERIFY_MAX_EXTERNAL_BYTES to change it)"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one line")
+        XCTAssertEqual(try runQVerify(["inspect", "Tests/Fixtures/external/lenet_external.onnx"]).exitCode, 0, "within the real budget")
+    }
     func testExternalDataOutsideTheModelFolderIsRefused() throws {
         try assertRefused("Tests/Fixtures/bad/external_escape.onnx", "is outside the model's folder; refused")
     }
