@@ -438,6 +438,68 @@ static void conv_broadcast_avx512(const qv_conv_geometry *p, const float *padded
     free(off);
 }
 
+// The same with AVX2 + FMA: 6 pixels x 16 output channels per block (12 accumulators of 8 lanes).
+enum { BC2_PIX = 6, BC2_CH = 16 };
+
+__attribute__((target("avx2,fma")))
+static void conv_broadcast_avx2(const qv_conv_geometry *p, const float *padded, size_t padded_image, size_t images,
+                                const qv_conv_geometry *g, const float *w, size_t m, float *y, size_t y_image,
+                                size_t bk, const float *bias) {
+    const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w, total = images * n;
+    const size_t mpad = (m + BC2_CH - 1) / BC2_CH * BC2_CH;
+    float *wt = aligned_alloc(64, (k * mpad * sizeof(float) + 63) / 64 * 64);
+    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
+    if (!wt || !off) abort();
+    for (size_t kk = 0; kk < k; kk++) {
+        for (size_t r = 0; r < mpad; r++) wt[kk * mpad + r] = r < m ? w[r * k + kk] : 0.0f;
+    }
+    kpos at = kpos_at(p, 0);
+    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
+        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
+    float tot[BC2_PIX][BC2_CH] __attribute__((aligned(32)));
+    for (size_t pix0 = 0; pix0 < total; pix0 += BC2_PIX) {
+        const size_t np = total - pix0 < BC2_PIX ? total - pix0 : BC2_PIX;
+        const float *base[BC2_PIX];
+        size_t img[BC2_PIX], rem[BC2_PIX];
+        for (size_t q = 0; q < BC2_PIX; q++) {
+            const size_t pix = pix0 + (q < np ? q : 0);
+            img[q] = pix / n; rem[q] = pix % n;
+            base[q] = padded + img[q] * padded_image + (rem[q] / g->out_w) * g->stride_h * p->width + (rem[q] % g->out_w) * g->stride_w;
+        }
+        for (size_t m0 = 0; m0 < m; m0 += BC2_CH) {
+            for (size_t k0 = 0; k0 < k; k0 += bk) {
+                const size_t kend = k0 + bk < k ? k0 + bk : k;
+                __m256 acc[BC2_PIX][2];
+                for (size_t q = 0; q < BC2_PIX; q++) { acc[q][0] = _mm256_setzero_ps(); acc[q][1] = _mm256_setzero_ps(); }
+                for (size_t kk = k0; kk < kend; kk++) {
+                    const __m256 w0 = _mm256_load_ps(wt + kk * mpad + m0), w1 = _mm256_load_ps(wt + kk * mpad + m0 + 8);
+                    const ptrdiff_t o = off[kk];
+                    for (size_t q = 0; q < BC2_PIX; q++) {
+                        const __m256 xv = _mm256_broadcast_ss(base[q] + o);
+                        acc[q][0] = _mm256_fmadd_ps(w0, xv, acc[q][0]);
+                        acc[q][1] = _mm256_fmadd_ps(w1, xv, acc[q][1]);
+                    }
+                }
+                for (size_t q = 0; q < BC2_PIX; q++) {
+                    if (k0 > 0) {
+                        acc[q][0] = _mm256_add_ps(acc[q][0], _mm256_load_ps(tot[q]));
+                        acc[q][1] = _mm256_add_ps(acc[q][1], _mm256_load_ps(tot[q] + 8));
+                    }
+                    _mm256_store_ps(tot[q], acc[q][0]);
+                    _mm256_store_ps(tot[q] + 8, acc[q][1]);
+                }
+            }
+            const size_t mc = m - m0 < BC2_CH ? m - m0 : BC2_CH;
+            for (size_t q = 0; q < np; q++) {
+                float *out = y + img[q] * y_image + m0 * n + rem[q];
+                for (size_t r = 0; r < mc; r++) out[r * n] = bias ? tot[q][r] + bias[m0 + r] : tot[q][r];
+            }
+        }
+    }
+    free(wt);
+    free(off);
+}
+
 void qv_conv2d_chain(const qv_conv_geometry *g, const float *x, const float *w, size_t m,
                      float *y, size_t block_k, const float *bias) {
     qv_conv2d_chain_images(g, 1, x, 0, w, m, y, 0, block_k, bias);
@@ -478,6 +540,14 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
         if (fast && n < PANEL && m >= 8) {
             conv_broadcast_avx512(&pg, padded, padded_image, batch, g, w, m, yi, y_image, bk, bias);
             free(padded);
+            continue;
+        }
+        if (!fast && path() == PATH_AVX2 && n < PANEL && m >= 8 && g->pad_top >= 0 && g->pad_left >= 0) {
+            // AVX2: the same broadcast blocks, from a padded copy made here.
+            qv_conv_geometry p2;
+            float *pad2 = padded_copy(g, xi, batch, x_image, &p2);
+            conv_broadcast_avx2(&p2, pad2, p2.channels * p2.height * p2.width, batch, g, w, m, yi, y_image, bk, bias);
+            free(pad2);
             continue;
         }
         if (!panel) {

@@ -23,6 +23,9 @@ struct QVerify: ParsableCommand {
     static func main() {
         selectBLASKernel()
         BLAS.stopThreadPool()
+        // QVERIFY_KERNEL_PATH=portable|avx2+fma|avx512f: the C kernels' instruction path (every
+        // path gives the same bits; for measuring another host's speed on this one).
+        if let p = ProcessInfo.processInfo.environment["QVERIFY_KERNEL_PATH"] { OnnxruntimeGemm.kernelPath = p }
         // Activations are large, short-lived buffers: keep freed ones in the heap for reuse
         // instead of returning them to the kernel (page faults on every sample otherwise).
         #if os(Linux)

@@ -54,6 +54,32 @@ final class BatchTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(paths, 1)
     }
+    /// The small-output conv paths (AVX-512 and AVX2 broadcast blocks, shared panels, the portable
+    /// panels) against onnxruntime's own tensors (ORT_DISABLE_ALL, one thread): every stored
+    /// tensor of ResNet's and MobileNet's onnxruntime-quantized models, bit for bit, on each path.
+    func testEveryKernelPathMatchesOnnxruntimeOnRealArchitectures() throws {
+        var compared = 0
+        let paths = try forEveryKernelPath { path in
+            // Float models too: their sums must keep onnxruntime's order (integer sums are exact in any order).
+            for rel in ["resnet/float", "mobilenet/float", "resnet/ort_static_qdq", "resnet/ort_static_qop", "mobilenet/ort_static_qop"] {
+                let m = try OnnxFile.load(TestPaths.reference(rel + ".onnx"))
+                let interp = try Interpreter(model: m, semantics: .onnx)
+                let samples = try InputSet.load(TestPaths.reference(rel.split(separator: "/")[0] + "/calib_inputs.npy"), inputs: m.graph.runtimeInputs)
+                let results = try interp.run(batch: samples, keepIntermediates: true)
+                for (name, golden) in try Npy.loadArchive(TestPaths.reference(rel + "_ort_exact.npz")) {
+                    let per = golden.count / samples.count
+                    let g = try XCTUnwrap(golden.asDoubles())
+                    for (k, r) in results.enumerated() {
+                        guard let t = r.intermediates[name] ?? r.outputs[name] else { continue }
+                        XCTAssertEqual(try XCTUnwrap(t.asDoubles()), Array(g[(k * per)..<((k + 1) * per)]), "\(path) \(rel) '\(name)' sample \(k)")
+                        compared += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(paths, 1)
+        XCTAssertGreaterThan(compared, 100 * paths)
+    }
     func testAidgesQdqWithIndicesAsAGraphOutputRunsOneByOne() throws {
         try check("lenet/aidge_qdq.onnx", "lenet/calib_inputs.npy", .onnx, expectBatched: false)
     }
