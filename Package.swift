@@ -31,7 +31,9 @@ let package = Package(
         // MARK: - Pipeline: IR ← ONNX I/O ← kernels ← interpreter ← CLI
         .target(name: "QVGraph"),
         .target(name: "QVIO", dependencies: ["QVGraph", "COnnxProto", "ZIPFoundation"]),
-        .target(name: "QVKernels", dependencies: ["QVGraph", "COpenBLAS", "_QVChainGemm"]),
+        .target(name: "QVKernels", dependencies: ["QVGraph", "_QVChainGemm"]),
+        // OpenBLAS, only as `qverify profile`'s yardstick (graph evaluation never calls it).
+        .target(name: "QVYardstick", dependencies: ["COpenBLAS"]),
         .target(name: "QVInterpreter", dependencies: ["QVGraph", "QVKernels"]),
         // Quantization knowledge shared by the recipe and the comparison: what a tensor's integers
         // mean (QuantInfo, the Aidge plan, the ONNX graph's parameters) and the rounding tie rules.
@@ -42,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "qverify",
             dependencies: [
-                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare", "QVReport",
+                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare", "QVReport", "QVYardstick",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

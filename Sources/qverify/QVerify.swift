@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import QVGraph
 import QVKernels
+import QVYardstick
 import QVRecipe
 
 @main

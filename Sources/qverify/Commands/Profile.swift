@@ -4,6 +4,7 @@ import QVGraph
 import QVIO
 import QVInterpreter
 import QVKernels
+import QVYardstick
 
 /// Per-node time of one sample, and each Conv's GFLOPS next to a same-size sgemm timed in the same run.
 struct Profile: ParsableCommand {
