@@ -20,6 +20,8 @@ public struct RewriteContext: Sendable {
     public var index: GraphIndex
     public var plan: QuantPlan
     public var options: ConvertOptions
+    /// dtype/shape of every tensor, inferred once per driver iteration (nil when inference fails).
+    public var inference: ShapeInference?
 }
 
 /// Fresh, readable names that collide with nothing in the graph. The driver owns the one allocator.
@@ -75,7 +77,8 @@ public struct RewriteDriver {
         while changed {
             changed = false
             let index = try GraphIndex(g)
-            let ctx = RewriteContext(graph: g, index: index, plan: plan, options: options)
+            // One shape inference per iteration, shared by every rule's dtype/shape queries.
+            let ctx = RewriteContext(graph: g, index: index, plan: plan, options: options, inference: try? ShapeInference(g))
             search: for rule in rules {
                 for i in index.topologicalOrder {
                     let node = g.nodes[i]
@@ -146,10 +149,7 @@ public enum Invariants {
         for n in g.nodes where !n.name.isEmpty {
             guard seen.insert(n.name).inserted else { throw QVError.internalError("two nodes are named '\(n.name)'") }
         }
-        for n in g.nodes {
-            for i in n.inputs where !i.isEmpty && g.initializer(i) == nil && !g.inputs.contains(where: { $0.name == i }) {
-                guard g.nodes.contains(where: { $0.outputs.contains(i) }) else { throw QVError.internalError("'\(i)' has no producer") }
-            }
-        }
+        // Dangling inputs are GraphIndex's check above (every input has a producer, a graph input
+        // or an initializer), in one pass; the nested scan here repeated it in O(N²).
     }
 }

@@ -72,12 +72,12 @@ extension RewriteContext {
     func dtype(_ name: String) -> DType? {
         if let t = graph.initializer(name) { return t.dtype }
         if let i = graph.inputs.first(where: { $0.name == name }) { return i.dtype }
-        return (try? ShapeInference(graph))?.facts[name]?.dtype
+        return inference?.facts[name]?.dtype
     }
     /// The current shape of a tensor when inference knows it.
     func shape(_ name: String) -> [Int]? {
         if let t = graph.initializer(name) { return t.shape }
-        return (try? ShapeInference(graph))?.facts[name]?.shape
+        return inference?.facts[name]?.shape
     }
 
     /// Elements averaged per output of a GlobalAveragePool on `input` (nil when the shape is unknown).
