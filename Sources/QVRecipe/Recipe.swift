@@ -80,10 +80,30 @@ public enum Recipe {
 
     /// Every rule, in the order the driver tries them.
     public static func rules(for format: TargetFormat) -> [RewriteRule] {
-        var r = [ConstantRules.fakeQuantizerToInteger, ConstantRules.fakeConstantToInteger, ConstantRules.widenNarrowQuantizer, ConstantRules.foldWeightQuantizer, ConstantRules.foldBiasQuantizer, InterfaceRules.quantizeFoldedInput]
-        if format == .qop { r += [AffineRules.affineToQOp, ElementwiseRules.sumToQOp, ElementwiseRules.globalAveragePoolToQOp] }
-        r += [AffineRules.affineToQDQ, ElementwiseRules.sumToQDQ, ElementwiseRules.requantizeToQDQ,
-              ElementwiseRules.transparentToQDQ, InterfaceRules.dequantizeOutputs]
+        // Constants first: every later rule sees integer weights and biases.
+        var r = [
+            ConstantRules.fakeQuantizerToInteger,
+            ConstantRules.fakeConstantToInteger,
+            ConstantRules.widenNarrowQuantizer,
+            ConstantRules.foldWeightQuantizer,
+            ConstantRules.foldBiasQuantizer,
+            InterfaceRules.quantizeFoldedInput,
+        ]
+        if format == .qop {
+            // QOperator forms where onnxruntime has them; the QDQ rules below take the rest.
+            r += [
+                AffineRules.affineToQOp,
+                ElementwiseRules.sumToQOp,
+                ElementwiseRules.globalAveragePoolToQOp,
+            ]
+        }
+        r += [
+            AffineRules.affineToQDQ,
+            ElementwiseRules.sumToQDQ,
+            ElementwiseRules.requantizeToQDQ,
+            ElementwiseRules.transparentToQDQ,
+            InterfaceRules.dequantizeOutputs,
+        ]
         return r
     }
 
