@@ -376,6 +376,45 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
 // zero-padded copy (no im2col panel). A block of 8 pixels (any images) x 32 channels; every
 // output is the same FMA chain over each reduction block as qv_sgemm_chain's, the blocks added
 // in order and the bias after, so the bits are those of the panel path.
+// What both broadcast kernels share: W transposed (k x mpad, channels contiguous, zero past m)
+// and each reduction step's offset in the padded copy; the first input of each pixel of a block
+// (pixels past the end repeat the first, their results unused); a block's results stored to y.
+static void broadcast_prepare(const qv_conv_geometry *p, const float *w, size_t m, size_t mpad, float **wt_out, ptrdiff_t **off_out) {
+    const size_t k = p->channels * p->kernel_h * p->kernel_w;
+    float *wt = aligned_alloc(64, (k * mpad * sizeof(float) + 63) / 64 * 64);
+    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
+    if (!wt || !off) abort();
+    for (size_t kk = 0; kk < k; kk++) {
+        for (size_t r = 0; r < mpad; r++) wt[kk * mpad + r] = r < m ? w[r * k + kk] : 0.0f;
+    }
+    kpos at = kpos_at(p, 0);
+    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
+        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
+    *wt_out = wt;
+    *off_out = off;
+}
+
+static size_t broadcast_pixels(const qv_conv_geometry *p, const qv_conv_geometry *g, const float *padded, size_t padded_image,
+                               size_t pix0, size_t total, size_t count, const float **base, size_t *img, size_t *rem) {
+    const size_t n = g->out_h * g->out_w;
+    const size_t np = total - pix0 < count ? total - pix0 : count;
+    for (size_t q = 0; q < count; q++) {
+        const size_t pix = pix0 + (q < np ? q : 0);
+        img[q] = pix / n; rem[q] = pix % n;
+        base[q] = padded + img[q] * padded_image + (rem[q] / g->out_w) * g->stride_h * p->width + (rem[q] % g->out_w) * g->stride_w;
+    }
+    return np;
+}
+
+static void broadcast_store(const float *tot, size_t ch, size_t np, const size_t *img, const size_t *rem, size_t m0, size_t m, size_t n,
+                            float *y, size_t y_image, const float *bias) {
+    const size_t mc = m - m0 < ch ? m - m0 : ch;
+    for (size_t q = 0; q < np; q++) {
+        float *out = y + img[q] * y_image + m0 * n + rem[q];
+        for (size_t r = 0; r < mc; r++) out[r * n] = bias ? tot[q * ch + r] + bias[m0 + r] : tot[q * ch + r];
+    }
+}
+
 enum { BC_PIX = 8, BC_CH = 32 };
 
 __attribute__((target("avx512f")))
@@ -384,26 +423,14 @@ static void conv_broadcast_avx512(const qv_conv_geometry *p, const float *padded
                                   size_t bk, const float *bias) {
     const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w, total = images * n;
     const size_t mpad = (m + BC_CH - 1) / BC_CH * BC_CH;
-    float *wt = aligned_alloc(64, k * mpad * sizeof(float));
-    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
-    if (!wt || !off) abort();
-    // W transposed (k x mpad, channels contiguous, zero past m) and each step's offset in a copy.
-    for (size_t kk = 0; kk < k; kk++) {
-        for (size_t r = 0; r < mpad; r++) wt[kk * mpad + r] = r < m ? w[r * k + kk] : 0.0f;
-    }
-    kpos at = kpos_at(p, 0);
-    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
-        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
+    float *wt;
+    ptrdiff_t *off;
+    broadcast_prepare(p, w, m, mpad, &wt, &off);
     float tot[BC_PIX][BC_CH] __attribute__((aligned(64)));
     for (size_t pix0 = 0; pix0 < total; pix0 += BC_PIX) {
-        const size_t np = total - pix0 < BC_PIX ? total - pix0 : BC_PIX;
         const float *base[BC_PIX];
         size_t img[BC_PIX], rem[BC_PIX];
-        for (size_t q = 0; q < BC_PIX; q++) {
-            const size_t pix = pix0 + (q < np ? q : 0);
-            img[q] = pix / n; rem[q] = pix % n;
-            base[q] = padded + img[q] * padded_image + (rem[q] / g->out_w) * g->stride_h * p->width + (rem[q] % g->out_w) * g->stride_w;
-        }
+        const size_t np = broadcast_pixels(p, g, padded, padded_image, pix0, total, BC_PIX, base, img, rem);
         for (size_t m0 = 0; m0 < m; m0 += BC_CH) {
             for (size_t k0 = 0; k0 < k; k0 += bk) {
                 const size_t kend = k0 + bk < k ? k0 + bk : k;
@@ -427,11 +454,7 @@ static void conv_broadcast_avx512(const qv_conv_geometry *p, const float *padded
                     _mm512_store_ps(tot[q] + 16, acc[q][1]);
                 }
             }
-            const size_t mc = m - m0 < BC_CH ? m - m0 : BC_CH;
-            for (size_t q = 0; q < np; q++) {
-                float *out = y + img[q] * y_image + m0 * n + rem[q];
-                for (size_t r = 0; r < mc; r++) out[r * n] = bias ? tot[q][r] + bias[m0 + r] : tot[q][r];
-            }
+            broadcast_store(&tot[0][0], BC_CH, np, img, rem, m0, m, n, y, y_image, bias);
         }
     }
     free(wt);
@@ -447,25 +470,14 @@ static void conv_broadcast_avx2(const qv_conv_geometry *p, const float *padded, 
                                 size_t bk, const float *bias) {
     const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w, total = images * n;
     const size_t mpad = (m + BC2_CH - 1) / BC2_CH * BC2_CH;
-    float *wt = aligned_alloc(64, (k * mpad * sizeof(float) + 63) / 64 * 64);
-    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
-    if (!wt || !off) abort();
-    for (size_t kk = 0; kk < k; kk++) {
-        for (size_t r = 0; r < mpad; r++) wt[kk * mpad + r] = r < m ? w[r * k + kk] : 0.0f;
-    }
-    kpos at = kpos_at(p, 0);
-    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
-        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
+    float *wt;
+    ptrdiff_t *off;
+    broadcast_prepare(p, w, m, mpad, &wt, &off);
     float tot[BC2_PIX][BC2_CH] __attribute__((aligned(32)));
     for (size_t pix0 = 0; pix0 < total; pix0 += BC2_PIX) {
-        const size_t np = total - pix0 < BC2_PIX ? total - pix0 : BC2_PIX;
         const float *base[BC2_PIX];
         size_t img[BC2_PIX], rem[BC2_PIX];
-        for (size_t q = 0; q < BC2_PIX; q++) {
-            const size_t pix = pix0 + (q < np ? q : 0);
-            img[q] = pix / n; rem[q] = pix % n;
-            base[q] = padded + img[q] * padded_image + (rem[q] / g->out_w) * g->stride_h * p->width + (rem[q] % g->out_w) * g->stride_w;
-        }
+        const size_t np = broadcast_pixels(p, g, padded, padded_image, pix0, total, BC2_PIX, base, img, rem);
         for (size_t m0 = 0; m0 < m; m0 += BC2_CH) {
             for (size_t k0 = 0; k0 < k; k0 += bk) {
                 const size_t kend = k0 + bk < k ? k0 + bk : k;
@@ -489,11 +501,7 @@ static void conv_broadcast_avx2(const qv_conv_geometry *p, const float *padded, 
                     _mm256_store_ps(tot[q] + 8, acc[q][1]);
                 }
             }
-            const size_t mc = m - m0 < BC2_CH ? m - m0 : BC2_CH;
-            for (size_t q = 0; q < np; q++) {
-                float *out = y + img[q] * y_image + m0 * n + rem[q];
-                for (size_t r = 0; r < mc; r++) out[r * n] = bias ? tot[q][r] + bias[m0 + r] : tot[q][r];
-            }
+            broadcast_store(&tot[0][0], BC2_CH, np, img, rem, m0, m, n, y, y_image, bias);
         }
     }
     free(wt);
