@@ -53,88 +53,30 @@ struct MaxPoolKernel: Kernel {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
         let g = try PoolGeometry(node: node, x: x.shape)
-        if g.isUnpadded2x2 {
-            // The common CNN case, in C; Indices only when the node has that output.
-            let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
-            // The C loop writes every index.
-            let ni = wantIndices ? g.n * g.c * g.oh * g.ow : 0
-            var idx = [Int64](unsafeUninitializedCapacity: ni) { _, n in n = ni }
-            let y: Tensor? = idx.withUnsafeMutableBufferPointer { ib in
+        // Indices only when the node has that output; the C loops write every index they are given.
+        let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
+        let count = g.n * g.c * g.oh * g.ow
+        var idx = [Int64](unsafeUninitializedCapacity: wantIndices ? count : 0) { _, n in n = wantIndices ? count : 0 }
+        // The unpadded 2x2 case (most CNNs) has its own loop; any other window the general one.
+        // Window order row-major; a later element wins only when strictly greater (NaN never wins).
+        func pool<T>(_ v: [T], lowest: T, _ loop2x2: (UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void,
+                     _ loop: (UnsafePointer<T>?, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, T, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void) -> [T] {
+            idx.withUnsafeMutableBufferPointer { ib in
                 // An empty array's base address is not nil: pass nil, or the C loop writes indices into it.
                 let ip = wantIndices ? ib.baseAddress : nil
-                switch x.storage {
-                case .f32(let v): return Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(maxPool2x2(v, g, ip, qv_maxpool2x2_f32)))
-                case .i32(let v) where x.dtype.isInteger: return Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(maxPool2x2(v, g, ip, qv_maxpool2x2_i32)))
-                default: return nil
+                if g.isUnpadded2x2 { return maxPool2x2(v, g, ip, loop2x2) }
+                return [T](unsafeUninitializedCapacity: count) { yb, n in
+                    v.withUnsafeBufferPointer {
+                        loop($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, lowest, yb.baseAddress, ip)
+                    }
+                    n = count
                 }
             }
-            if let y { return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y] }
-        }
-        let count = g.n * g.c * g.oh * g.ow
-        let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
-        var idx = [Int64](repeating: 0, count: wantIndices ? count : 0)
-        if g.padTop >= 0, g.padLeft >= 0 {
-            // Any window, in C (the same loop as below).
-            let planes = g.n * g.c
-            let y: Tensor? = idx.withUnsafeMutableBufferPointer { ib in
-                let ip = wantIndices ? ib.baseAddress : nil
-                switch x.storage {
-                case .f32(let v):
-                    let out = [Float](unsafeUninitializedCapacity: count) { yb, n in
-                        qv_maxpool_f32(v, planes, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, -.infinity, yb.baseAddress, ip)
-                        n = count
-                    }
-                    return Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(out))
-                case .i32(let v) where x.dtype.isInteger:
-                    let out = [Int32](unsafeUninitializedCapacity: count) { yb, n in
-                        qv_maxpool_i32(v, planes, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, .min, yb.baseAddress, ip)
-                        n = count
-                    }
-                    return Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(out))
-                default: return nil
-                }
-            }
-            if let y { return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y] }
-        }
-        // Window order row-major; a later element wins only when strictly greater (NaN never wins).
-        func pool<T: Comparable>(_ v: [T], lowest: T) -> [T] {
-            var y = [T](repeating: lowest, count: count)
-            v.withUnsafeBufferPointer { vb in
-                y.withUnsafeMutableBufferPointer { yb in
-                    idx.withUnsafeMutableBufferPointer { ib in
-                        for plane in 0..<(g.n * g.c) {
-                            let base = plane * g.h * g.w
-                            for oy in 0..<g.oh {
-                                let y0 = oy * g.sh - g.padTop
-                                for ox in 0..<g.ow {
-                                    let x0 = ox * g.sw - g.padLeft
-                                    var best = lowest, bestIdx = -1
-                                    for i in 0..<g.kh {
-                                        let iy = y0 + i * g.dh
-                                        if iy < 0 || iy >= g.h { continue }
-                                        let row = base + iy * g.w
-                                        for j in 0..<g.kw {
-                                            let ix = x0 + j * g.dw
-                                            if ix < 0 || ix >= g.w { continue }
-                                            let e = vb[row + ix]
-                                            if bestIdx < 0 || e > best { best = e; bestIdx = row + ix }
-                                        }
-                                    }
-                                    let o = (plane * g.oh + oy) * g.ow + ox
-                                    yb[o] = best
-                                    if wantIndices { ib[o] = Int64(max(bestIdx, 0)) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            return y
         }
         let y: Tensor
         switch x.storage {
-        case .f32(let v): y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(pool(v, lowest: -.infinity)))
-        case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min)))
+        case .f32(let v): y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(pool(v, lowest: -.infinity, qv_maxpool2x2_f32, qv_maxpool_f32)))
+        case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min, qv_maxpool2x2_i32, qv_maxpool_i32)))
         default: throw QVError.unsupported("MaxPool on \(x.dtype)")
         }
         return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y]
