@@ -505,9 +505,7 @@ public struct Harness: Sendable {
 
     /// What "beyond tolerance" means at a point: steps, or --atol/--rtol where a side is float.
     func limitText(_ n: NodeReport) -> String {
-        if let real = tolerance.realValued, n.reference?.scale == nil || n.candidate?.scale == nil {
-            return "--atol \(String(format: "%g", real.atol)) / --rtol \(String(format: "%g", real.rtol))"
-        }
+        if let real = tolerance.realValuedText, n.reference?.scale == nil || n.candidate?.scale == nil { return real }
         return "\(Tolerance.describe(n.toleranceSteps)) step(s)"
     }
 
@@ -641,10 +639,10 @@ public struct Harness: Sendable {
 
     func outputMismatchFindings(_ c: Classification, _ output: TensorStats?, beyondReal: Int) -> [Finding] {
         let floatSide = reference.kind == .float || candidate.kind == .float
-        if floatSide, let real = tolerance.realValued {
+        if floatSide, let real = tolerance.realValuedText {
             guard c.first == nil, beyondReal > 0 else { return [] }
             return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
-                "\(beyondReal) graph output elements are beyond --atol \(String(format: "%g", real.atol)) / --rtol \(String(format: "%g", real.rtol)) with no aligned node diverging")]
+                "\(beyondReal) graph output elements are beyond \(real) with no aligned node diverging")]
         }
         guard c.first == nil, let o = output, let ms = o.maxSteps, ms > tolerance.steps + 0.5 else { return [] }
         return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
@@ -666,7 +664,7 @@ public struct Harness: Sendable {
                 guard let s = n.stats, n.reference?.scale == nil || n.candidate?.scale == nil, let v = check.value(s), v < minimum else { continue }
                 let what = check.code == "sqnr-below" ? "SQNR" : "cosine similarity"
                 let f = Finding(.error, check.code, node: n.candidate?.node ?? "", model: "candidate",
-                                "\(what) \(String(format: "%.4g", v))\(check.unit) at \(n.signature) is below --min-\(check.code == "sqnr-below" ? "sqnr" : "cosine") \(String(format: "%g", minimum))\(check.unit)",
+                                "\(what) \(String(format: "%.4g", v))\(check.unit) at \(n.signature) is below --min-\(check.code == "sqnr-below" ? "sqnr" : "cosine") \(Tolerance.describe(minimum))\(check.unit)",
                                 cause: cause)
                 cause = cause ?? f.key
                 out.append(f)

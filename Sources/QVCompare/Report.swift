@@ -184,8 +184,10 @@ public struct Tolerance: Codable, Sendable, Equatable {
     }
     public func steps(for nodes: [String]) -> Double { nodes.compactMap { perNode[$0] }.max() ?? steps }
 
-    /// A step count as people write it: "1", "0.5".
-    public static func describe(_ steps: Double) -> String {
-        steps == steps.rounded() && abs(steps) < 1e9 ? String(Int(steps)) : String(format: "%g", steps)
-    }
+    /// A tolerance as people write it ("1", "0.5", "1e-05"): qverify's one number format, six
+    /// significant digits.
+    public static func describe(_ value: Double) -> String { formatNumber(value, digits: 6) }
+
+    /// "--atol A / --rtol R" when real-valued points use them.
+    public var realValuedText: String? { realValued.map { "--atol \(Self.describe($0.atol)) / --rtol \(Self.describe($0.rtol))" } }
 }
