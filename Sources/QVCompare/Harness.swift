@@ -134,8 +134,10 @@ public struct Harness: Sendable {
     }
 
     /// Aidge's integer input for a folded graph: round half up of x / step, computed as
-    /// floor(x · (1/step) + 0.5) in float32, clipped to the type.
+    /// floor(x · (1/step) + 0.5) in float32, clipped to the type. Integer tensors (Aidge's own
+    /// input files) are already that input and pass unchanged.
     public static func aidgeInput(_ x: Tensor, _ q: QuantInfo) -> Tensor {
+        guard x.dtype == .float else { return x }
         let m = Float(1 / q.step)
         let r = q.dtype.integerRange!
         let v = (x.floats ?? []).map { Int32(min(max(Int64(RoundingRule.halfUp.round($0 * m)), r.lowerBound), r.upperBound)) }

@@ -80,7 +80,7 @@ struct Run: ParsableCommand {
             let steps = interp.semantics == .aidge ? ((try? QuantPlan(model: model, known: known))?.quantizedInputs ?? [:]) : [:]
             let samples = steps.isEmpty ? stream : InputSet.Stream(count: stream.count) { i in
                 var s = try stream.sample(i)
-                for (k, t) in s where t.dtype == .float { if let q = steps[k] { s[k] = Harness.aidgeInput(t, q) } }
+                for (k, t) in s { if let q = steps[k] { s[k] = Harness.aidgeInput(t, q) } }
                 return s
             }
             var outs: [String: [Tensor]] = [:]
