@@ -10,6 +10,11 @@ public enum OnnxFile {
 
     /// Loads and validates a model. Errors are one line and start with the file's path.
     public static func load(_ path: String, validate: Bool = true) throws -> Model {
+        try loadWithBytes(path, validate: validate).model
+    }
+
+    /// `load`, also returning the file's bytes (for its checksum) from the same read.
+    public static func loadWithBytes(_ path: String, validate: Bool = true) throws -> (model: Model, bytes: [UInt8]) {
         try withContext(path) {
             let url = URL(fileURLWithPath: path)
             var isDir: ObjCBool = false
@@ -21,7 +26,7 @@ public enum OnnxFile {
             guard let bytes = readFileBytes(path) else { throw QVError.badInput("cannot read the file") }
             let model = try decode(bytes, baseDirectory: url.deletingLastPathComponent().path)
             if validate { try ModelValidator.validate(model) }
-            return model
+            return (model, bytes)
         }
     }
 

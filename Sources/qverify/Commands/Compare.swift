@@ -27,9 +27,7 @@ struct Compare: ParsableCommand {
         var report: Report?
         try runReportingErrors {
             let steps = try options.evaluation.knownSteps()
-            // The report folder is checked before any work and written as a unit at the end.
-            let folder = try options.shardSpec() == nil ? try options.reportDir.map { try ReportFolder($0) } : nil
-            if try options.shardSpec() != nil, let d = options.reportDir { try OutputPaths.folder(d, option: "--report-dir") }
+            let folder = try options.reportFolder()
             let a = try withContext(reference) { try GraphView(try OnnxFile.load(reference), knownSteps: steps) }
             let evaluation = options.evaluation
             let b = try withContext(candidate) { () throws -> GraphView in
@@ -56,20 +54,7 @@ struct Compare: ParsableCommand {
             try options.saveSampleFiles(reference: a, candidate: b, name: "candidate", target: h.candidateTarget, scalingFactors: h.referenceScalingFactors,
                                         into: folder?.staging)
             let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
-            if let folder {
-                _ = try ReportWriter.write(r, to: folder.staging, candidates: ["compare": b.model])
-                try folder.commit()
-            }
-            try options.writeAnnotated(r, candidates: ["compare": b.model])
-            if options.json {
-                print(try ReportWriter.summaryJSON(r, exitCode: options.exitCode(r), reportDir: folder?.path), terminator: "")
-            } else {
-                summarize(r, reportDir: folder?.path)
-            }
-            if !options.json, let fm = options.floatModel, let labels = try options.labelList() {
-                let (ok, n) = try floatTop1(fm, samples: samples, labels: labels, threads: options.evaluation.threadCount)
-                print(String(format: "  float top-1: %.2f%% over %d samples (%@)", 100 * Double(ok) / Double(max(1, n)), n, fm))
-            }
+            try options.publish(r, folder: folder, candidates: ["compare": b.model], samples: samples)
             report = r
         }
         if let r = report, options.exitCode(r) != 0 { throw ExitCode(options.exitCode(r)) }

@@ -49,12 +49,8 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let bytes = try withContext(model) { () throws -> [UInt8] in
-                guard let d = readFileBytes(model) else { throw QVError.badInput("cannot read file") }
-                return Array(d)
-            }
             try OutputPaths.file(output, option: "-o")
-            let source = try OnnxFile.load(model)
+            let (source, bytes) = try OnnxFile.loadWithBytes(model)
             let options = ConvertOptions(format: format, opset: opset, inputScale: inputScale, weights: weights, narrow: narrow, weightType: weightType,
                                          knownSteps: try knownStepsFile(aidgeScalingFactors))
             let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: options) }

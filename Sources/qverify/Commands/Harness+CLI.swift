@@ -145,6 +145,36 @@ struct HarnessOptions: ParsableArguments {
     @Option(name: .customLong("float"), help: "The float model the quantized ones came from, to report its top-1 against --labels too.")
     var floatModel: String?
 
+    /// The report folder, checked before any work: a shard writes its file into the folder (created
+    /// if needed); a run replaces the folder as a unit at the end (nil without --report-dir).
+    func reportFolder() throws -> ReportFolder? {
+        guard let dir = reportDir else { return nil }
+        if try shardSpec() != nil {
+            try OutputPaths.folder(dir, option: "--report-dir")
+            return nil
+        }
+        return try ReportFolder(dir)
+    }
+
+    /// Puts a finished report where it goes: the report folder and --annotate files, then stdout
+    /// (the JSON summary, or the text summary and the float model's top-1 with --float).
+    func publish(_ r: Report, folder: ReportFolder?, candidates: [String: Model], samples: SampleSource) throws {
+        if let folder {
+            _ = try ReportWriter.write(r, to: folder.staging, candidates: candidates)
+            try folder.commit()
+        }
+        try writeAnnotated(r, candidates: candidates)
+        if json {
+            print(try ReportWriter.summaryJSON(r, exitCode: exitCode(r), reportDir: folder?.path), terminator: "")
+            return
+        }
+        summarize(r, reportDir: folder?.path)
+        if let fm = floatModel, let labels = try labelList() {
+            let (ok, n) = try floatTop1(fm, samples: samples, labels: labels, threads: evaluation.threadCount)
+            print(String(format: "  float top-1: %.2f%% over %d samples (%@)", 100 * Double(ok) / Double(max(1, n)), n, fm))
+        }
+    }
+
     /// --annotate: the candidate of each comparison with its verdicts, for Netron.
     func writeAnnotated(_ r: Report, candidates: [String: Model]) throws {
         guard let out = annotate else { return }

@@ -70,13 +70,12 @@ struct Verify: ParsableCommand {
     func run() throws {
         var report: Report?
         try runReportingErrors {
-            let source = try OnnxFile.load(model)
+            let (source, bytes) = try OnnxFile.loadWithBytes(model)
             let steps = try options.evaluation.knownSteps()
             let view = try withContext(model) { try GraphView(source, knownSteps: steps) }
             guard view.kind == .aidgeForm else {
                 throw QVError.badInput("\(model): verify takes an Aidge-form model (this one is \(view.kind.rawValue)); use qverify compare")
             }
-            let bytes = readFileBytes(model) ?? []
             let samples = try options.source(for: view)
             let labels = try options.labelList()
             let tolerance = try options.tolerance()
@@ -89,9 +88,7 @@ struct Verify: ParsableCommand {
             var shardRecords: [String: [Harness.BatchRecord]] = [:]
             var candidates: [String: Model] = [:]
             let shard = try options.shardSpec()
-            // The report folder is checked before any work and written as a unit at the end.
-            let folder = shard == nil ? try options.reportDir.map { try ReportFolder($0) } : nil
-            if shard != nil, let d = options.reportDir { try OutputPaths.folder(d, option: "--report-dir") }
+            let folder = try options.reportFolder()
             for f in try targetFormats() {
                 let convertOptions = ConvertOptions(format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8, knownSteps: steps)
                 let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: convertOptions) }
@@ -150,20 +147,7 @@ struct Verify: ParsableCommand {
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance,
                            findings: scaleAssumedFindings(view.plan, label: (model as NSString).lastPathComponent), comparisons: comparisons)
-            if let folder {
-                _ = try ReportWriter.write(r, to: folder.staging, candidates: candidates)
-                try folder.commit()
-            }
-            try options.writeAnnotated(r, candidates: candidates)
-            if options.json {
-                print(try ReportWriter.summaryJSON(r, exitCode: options.exitCode(r), reportDir: folder?.path), terminator: "")
-            } else {
-                summarize(r, reportDir: folder?.path)
-            }
-            if !options.json, let fm = options.floatModel, let labels = try options.labelList() {
-                let (ok, n) = try floatTop1(fm, samples: samples, labels: labels, threads: options.evaluation.threadCount)
-                print(String(format: "  float top-1: %.2f%% over %d samples (%@)", 100 * Double(ok) / Double(max(1, n)), n, fm))
-            }
+            try options.publish(r, folder: folder, candidates: candidates, samples: samples)
             report = r
         }
         if let r = report, options.exitCode(r) != 0 { throw ExitCode(options.exitCode(r)) }
