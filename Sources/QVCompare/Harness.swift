@@ -121,7 +121,7 @@ public struct Harness: Sendable {
         self.tolerance = tolerance
     }
 
-    static func semantics(_ v: GraphView) -> Semantics { v.kind == .aidgeForm ? .aidge : .onnx }
+    public static func semantics(_ v: GraphView) -> Semantics { v.kind == .aidgeForm ? .aidge : .onnx }
 
     /// Feeds for one side: inputs by position; a folded Aidge graph gets Aidge's integer input.
     public static func feeds(_ sample: [String: Tensor], _ order: [String], _ v: GraphView) -> [String: Tensor] {
@@ -805,7 +805,8 @@ public struct Harness: Sendable {
         return Tensor(values.map { Float($0) }, shape: t.shape)
     }
 
-    static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {
+    /// A tensor's real values: (q − zero point) · step, or the values themselves when float.
+    public static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {
         let v = t.asDoubles() ?? []
         guard let q else { return v }
         return v.map { ($0 - Double(q.zeroPoint)) * q.step }

@@ -248,7 +248,7 @@ struct HarnessOptions: ParsableArguments {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let order = reference.model.graph.runtimeInputs.map(\.name)
         func dump(_ view: GraphView, _ file: String, target: DeploymentTarget, factors: [String: [Float]]) throws {
-            let semantics: Semantics = view.kind == .aidgeForm ? .aidge : .onnx
+            let semantics = Harness.semantics(view)
             let interp = try Interpreter(model: view.model, semantics: semantics, scalingFactors: factors, target: semantics == .onnx ? target : .onnx)
             let feeds = Harness.feeds(sample, order, view)
             let r = try interp.run(feeds, keepIntermediates: true)

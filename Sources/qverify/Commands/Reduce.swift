@@ -48,13 +48,13 @@ struct Reduce: ParsableCommand {
                 return
             }
             print("reduce: first divergence at \(d.signature) (reference '\(ra.node)' ↔ candidate '\(rb.node)'): \(d.differingBeyondTolerance) elements, up to \(d.stats?.maxSteps.map { Tolerance.describe($0) } ?? "?") steps")
+            let ia = try Interpreter(model: a.model, semantics: Harness.semantics(a), scalingFactors: factors)
+            let order = a.model.graph.runtimeInputs.map(\.name)
             // Cut one point back; if the slices no longer diverge, one more.
             for depth in 1...4 {
                 let cut = try Reducer.cut(before: (pa, pb), reference: a, candidate: b, depth: depth)
                 let (sa, sb) = try Reducer.slices(reference: a, candidate: b, target: (pa, pb), cut: cut)
                 // The reference's real values at the cut, every sample.
-                let ia = try Interpreter(model: a.model, semantics: a.kind == .aidgeForm ? .aidge : .onnx, scalingFactors: factors)
-                let order = a.model.graph.runtimeInputs.map(\.name)
                 var rows: [[String: Tensor]] = []
                 for i in 0..<samples.count {
                     let r = try ia.run(batch: [Harness.feeds(try samples.sample(i), order, a)], keepIntermediates: true, only: Set(cut.map(\.reference.tensor)))[0]
@@ -63,9 +63,7 @@ struct Reduce: ParsableCommand {
                         guard let t = r.intermediates[c.reference.tensor] ?? r.outputs[c.reference.tensor] else {
                             throw QVError.internalError("the reference run did not keep '\(c.reference.tensor)'")
                         }
-                        let q = c.reference.quant
-                        let real = (t.asDoubles() ?? []).map { v -> Float in Float(q.map { (v - Double($0.zeroPoint)) * $0.step } ?? v) }
-                        row[sa.inputs[k]] = Tensor(real, shape: t.shape)
+                        row[sa.inputs[k]] = Tensor(Harness.real(t, c.reference.quant).map { Float($0) }, shape: t.shape)
                     }
                     rows.append(row)
                 }
