@@ -39,6 +39,12 @@ struct ConvGeometry: Equatable {
         outShape = [x[0], wShape[0]] + out
     }
 
+    /// The C kernels' geometry of one group of one image (`channels` input channels).
+    func cGeometry(channels: Int) -> qv_conv_geometry {
+        qv_conv_geometry(channels: channels, height: h, width: w, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw,
+                         dilation_h: dh, dilation_w: dw, pad_top: padTop, pad_left: padLeft, out_h: oh, out_w: ow)
+    }
+
     var cPerGroup: Int { c / group }
     var mPerGroup: Int { m / group }
     /// Rows of the im2col matrix per group.
@@ -259,18 +265,14 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
             y.withUnsafeMutableBufferPointer { yb in
                 biasValues.withUnsafeBufferPointer { bb in
                     if depthwise {
-                        var cg = qv_conv_geometry(channels: 1, height: geo.h, width: geo.w, kernel_h: geo.kh, kernel_w: geo.kw,
-                                                  stride_h: geo.sh, stride_w: geo.sw, dilation_h: geo.dh, dilation_w: geo.dw,
-                                                  pad_top: geo.padTop, pad_left: geo.padLeft, out_h: geo.oh, out_w: geo.ow)
+                        var cg = geo.cGeometry(channels: 1)
                         qv_depthwise_conv(&cg, geo.n * geo.c, geo.c, xb.baseAddress!, wb.baseAddress!, yb.baseAddress!, blockK,
                                           bias == nil ? nil : bb.baseAddress!)
                         return
                     }
                     if panels {
                         // All images of the batch in one call: small outputs share panels (same bits).
-                        var cg = qv_conv_geometry(channels: geo.cPerGroup, height: geo.h, width: geo.w, kernel_h: geo.kh, kernel_w: geo.kw,
-                                                  stride_h: geo.sh, stride_w: geo.sw, dilation_h: geo.dh, dilation_w: geo.dw,
-                                                  pad_top: geo.padTop, pad_left: geo.padLeft, out_h: geo.oh, out_w: geo.ow)
+                        var cg = geo.cGeometry(channels: geo.cPerGroup)
                         for g in 0..<geo.group {
                             qv_conv2d_chain_images(&cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * geo.h * geo.w, geo.c * geo.h * geo.w,
                                                    wb.baseAddress! + g * geo.mPerGroup * geo.k, geo.mPerGroup,

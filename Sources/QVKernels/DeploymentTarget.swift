@@ -111,9 +111,7 @@ func rawInt32(_ t: Tensor) throws -> [Int32] {
 func convPairSaturation(_ geo: ConvGeometry, x: Tensor, xZero: Int64, w: Tensor) throws -> (corr: [Int64], events: Int64) {
     let xv = try rawInt32(x), wv = try rawInt32(w)
     var corr = [Int64](repeating: 0, count: geo.n * geo.m * geo.spatial)
-    var cg = qv_conv_geometry(channels: geo.cPerGroup, height: geo.h, width: geo.w, kernel_h: geo.kh, kernel_w: geo.kw,
-                              stride_h: geo.sh, stride_w: geo.sw, dilation_h: geo.dh, dilation_w: geo.dw,
-                              pad_top: geo.padTop, pad_left: geo.padLeft, out_h: geo.oh, out_w: geo.ow)
+    var cg = geo.cGeometry(channels: geo.cPerGroup)
     var events: Int64 = 0
     xv.withUnsafeBufferPointer { xb in
         wv.withUnsafeBufferPointer { wb in
