@@ -55,8 +55,8 @@ public enum Overlays {
     }
 
     /// Model Explorer node data (GraphNodeData): each compared node's max error in steps, keyed
-    /// by its output tensor name, green when equal, amber for rounding ties, red when it differs
-    /// (darker from 10 steps); thresholds colour any value the result colours do not.
+    /// by its output tensor name, coloured as report.html colours it (green equal, amber rounding
+    /// ties, red darker with the steps); thresholds colour any value the result colours do not.
     public static func modelExplorerNodeData(_ model: Model, comparison c: ComparisonReport) throws -> String {
         var results: [String: Any] = [:]
         let outputs = Dictionary(model.graph.nodes.map { ($0.name, $0.outputs.first ?? "") }, uniquingKeysWith: { a, _ in a })
@@ -64,11 +64,7 @@ public enum Overlays {
             guard let cand = n.candidate, n.status != .unmatched else { continue }
             let key = outputs[cand.node].flatMap { $0.isEmpty ? nil : $0 } ?? cand.tensor
             let v = n.stats?.maxSteps ?? 0
-            let color: String = switch n.status {
-            case .ok: "#2da44e"
-            case .ties: "#d4a72c"
-            default: v >= 10 ? "#82071e" : "#cf222e"
-            }
+            let color = HTML.statusColor(n)  // the report's colours, so both views agree
             // Steps are integers up to float noise (11.000000000000004): six significant digits.
             let value = v.isFinite ? Double(String(format: "%.6g", v))! : 1e30
             results[key] = ["value": value, "bgColor": color, "textColor": "#ffffff"]
