@@ -44,6 +44,25 @@ public struct Finding: Codable, Sendable, Equatable {
     public var key: String { node.isEmpty ? code : "\(code) @ \(node)" }
 }
 
+extension Array where Element == Finding {
+    /// The findings that are no listed finding's consequence (causes, and findings on their own),
+    /// in order, each with every finding that follows from it — directly or through another
+    /// consequence (a first divergence under a zeroed bias, its wrap-vs-saturate under it) — in
+    /// order. What stdout, report.html and junit.xml group by.
+    public func byCause() -> [(cause: Finding, consequences: [Finding])] {
+        let keys = Set(map(\.key))
+        let direct = Dictionary(grouping: filter { $0.cause.map(keys.contains) == true }, by: { $0.cause! })
+        func descendants(_ f: Finding, _ seen: inout Set<String>) -> [Finding] {
+            guard seen.insert(f.key).inserted else { return [] }
+            return (direct[f.key] ?? []).flatMap { [$0] + descendants($0, &seen) }
+        }
+        return filter { $0.cause.map(keys.contains) != true }.map { f in
+            var seen = Set<String>()
+            return (f, descendants(f, &seen))
+        }
+    }
+}
+
 /// A tensor on one side of an aligned pair.
 public struct TensorRef: Codable, Sendable, Equatable {
     public var tensor: String

@@ -120,15 +120,13 @@ enum HTML {
 
     /// Findings with causes first and each cause's consequences greyed and collapsed under it.
     static func findingsTable(_ fs: [Finding], comparison c: ComparisonReport?) -> String {
-        let keys = Set(fs.map(\.key))
-        let causes = fs.filter { $0.cause.map(keys.contains) != true }.sorted { $0.severity > $1.severity }
+        let causes = fs.byCause().sorted { $0.cause.severity > $1.cause.severity }
         var t = "<div class=\"scroll\"><table><tr><th>severity</th><th>code</th><th>node</th><th>message</th></tr>"
         func link(_ node: String) -> String {
             guard let c, let n = c.nodes.first(where: { $0.candidate?.node == node || $0.reference?.node == node }) else { return "<code>\(esc(node))</code>" }
             return "<a href=\"#\(anchor(c.name, n.signature))\"><code>\(esc(node))</code></a>"
         }
-        for f in causes {
-            let under = fs.filter { $0.cause == f.key }
+        for (f, under) in causes {
             let cls = f.severity == .error || under.contains { $0.severity == .error } ? " class=\"cause\"" : ""
             t += "<tr\(cls)><td class=\"\(f.severity.rawValue)\">\(f.severity.rawValue)</td><td class=\"nw\"><code>\(esc(f.code))</code></td><td>\(f.node.isEmpty ? "–" : link(f.node))</td><td>\(esc(f.message))"
             if !under.isEmpty {

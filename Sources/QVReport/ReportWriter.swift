@@ -166,19 +166,13 @@ enum JUnit {
         /// One testcase per cause: findings naming a cause go under it.
         func causeCases(_ fs: [Finding], classname: String, extra: (Finding) -> [String]) -> (cases: [String], failures: Int) {
             var failures = 0, cases: [String] = []
-            let keys = Set(fs.map(\.key))
-            let consequences = Dictionary(grouping: fs.filter { $0.cause.map(keys.contains) == true }, by: { $0.cause! })
-            for f in fs where f.cause.map(keys.contains) != true {
-                let under = (consequences[f.key] ?? []).flatMap { c -> [String] in
-                    ["\(c.severity.rawValue) \(c.key): \(c.message)"] + (consequences[c.key] ?? []).map { "\($0.severity.rawValue) \($0.key): \($0.message)" } + extra(c)
-                } + extra(f)
+            for (f, following) in fs.byCause() {
+                let under = following.flatMap { c in ["\(c.severity.rawValue) \(c.key): \(c.message)"] + extra(c) } + extra(f)
                 let out = under.isEmpty ? "" : "<system-out>\(esc("consequences (\(under.count)):\n" + under.joined(separator: "\n")))</system-out>"
                 // A cause fails when it, or what it leads to, is an error (ties amplified past
                 // the tolerance fail under the tie that caused them).
-                let worstConsequence = (consequences[f.key] ?? []).map(\.severity).max() ?? .info
-                if f.severity < .error, worstConsequence == .error {
+                if f.severity < .error, let first = following.first(where: { $0.severity == .error }) {
                     failures += 1
-                    let first = consequences[f.key]!.first { $0.severity == .error }!
                     cases.append(testcase(classname, f.key, "<failure message=\"\(esc("\(f.severity.rawValue): \(f.message) — leads to: \(first.message)"))\" type=\"\(esc(first.code))\"/>" + out))
                     continue
                 }

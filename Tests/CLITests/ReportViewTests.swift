@@ -28,7 +28,10 @@ final class ReportViewTests: XCTestCase {
         XCTAssertTrue(html.contains("aria-label=\"candidate graph\""), "a picture of the graph")
         XCTAssertTrue(html.contains("First divergence: <a href=\"#n-compare-conv_1\"><code>conv1_Scaling</code></a>"), "linked to its row")
         XCTAssertTrue(html.contains("<tr id=\"n-compare-conv_1\" class=\"diverges\""), "every point has an anchor")
-        XCTAssertTrue(html.contains("<details><summary>1 consequence(s)</summary>"), "the divergence is collapsed under the zeroed bias that causes it")
+        // The divergence, and what follows from it in turn (the later nodes), collapsed under the
+        // zeroed bias that causes it.
+        XCTAssertTrue(html.contains("<details><summary>2 consequence(s)</summary>"), "the divergence is collapsed under the zeroed bias that causes it")
+        XCTAssertTrue(html.contains("5 later node(s) differ as a consequence"), "a consequence of a consequence is shown too")
         XCTAssertTrue(html.contains("Step differences (6 differing point(s))"), "one histogram per differing point")
         XCTAssertTrue(html.contains("77/80 elements differ (96.2%)"), "percentages read as percentages")
         XCTAssertTrue(html.contains("viewBox=\"0 0 1000 "), "the per-point chart scales to the page")

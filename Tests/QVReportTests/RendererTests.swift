@@ -49,6 +49,19 @@ final class RendererTests: XCTestCase {
         XCTAssertEqual(HTML.percent(1, 3), "33.3%")
     }
 
+    /// A consequence of a consequence stays under the first cause (it was dropped from stdout and
+    /// the HTML table when grouping went one level deep).
+    func testConsequencesOfConsequencesStayUnderTheirCause() {
+        let bias = Finding(.error, "bias-zeroed", node: "conv1", model: "candidate", "zeroed")
+        let first = Finding(.error, "first-divergence", node: "c1", model: "candidate", "diverges", cause: bias.key)
+        let wrap = Finding(.error, "wrap-vs-saturate", node: "c1", model: "candidate", "wraps", cause: first.key)
+        let alone = Finding(.warning, "per-layer-gain", node: "c2", model: "candidate", "gain")
+        let grouped = [wrap, bias, alone, first].byCause()
+        XCTAssertEqual(grouped.map(\.cause.key), ["bias-zeroed @ conv1", "per-layer-gain @ c2"])
+        XCTAssertEqual(grouped[0].consequences.map(\.code), ["first-divergence", "wrap-vs-saturate"])
+        XCTAssertEqual(grouped[1].consequences.count, 0)
+    }
+
     func testNumbersPrintOneWay() {
         XCTAssertEqual(formatNumber(11.0), "11")
         XCTAssertEqual(formatNumber(1e7), "10000000")

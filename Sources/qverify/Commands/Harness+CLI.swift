@@ -383,11 +383,16 @@ func summarize(_ r: Report, reportDir: String?) {
     for f in r.findings where f.severity != .info { print("  " + line(f, nil)) }
     // Per comparison (qdq, qop, …), each consequence under the cause it comes from.
     for c in r.comparisons {
-        let shown = c.findings.filter { $0.severity != .info }
-        let keys = Set(shown.map(\.key))
-        for f in shown where f.cause.map(keys.contains) != true {
-            print("  " + line(f, r.comparisons.count > 1 || r.command != "compare" ? c.name : nil))
-            for g in shown where g.cause == f.key { print("    ↳ " + line(g, nil)) }
+        let name = r.comparisons.count > 1 || r.command != "compare" ? c.name : nil
+        for (f, under) in c.findings.byCause() {
+            let shown = under.filter { $0.severity != .info }
+            guard f.severity != .info else {
+                // An info finding is not printed; what follows from it stands on its own.
+                for g in shown { print("  " + line(g, name)) }
+                continue
+            }
+            print("  " + line(f, name))
+            for g in shown { print("    ↳ " + line(g, nil)) }
         }
     }
     for c in r.comparisons {
