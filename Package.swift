@@ -26,7 +26,9 @@ let package = Package(
             exclude: ["proto"]),
 
         // Fixed-order float GEMM (FMA chains in onnxruntime's order), AVX-512/AVX2 with a portable fallback.
-        .target(name: "_QVChainGemm", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        // No flags: its C files say `#pragma STDC FP_CONTRACT OFF` themselves (bits must not hang on
+        // a build setting), so other packages can depend on the library.
+        .target(name: "_QVChainGemm"),
 
         // MARK: - Pipeline: IR ← ONNX I/O ← kernels ← interpreter ← CLI
         .target(name: "QVGraph"),

@@ -22,7 +22,8 @@ run() {  # $1 build folder, $2 log name, rest: extra build flags
     return
   fi
   echo "== $log: testing${filter:+ ($filter)}"
-  # CLI tests start the qverify of this build (TestPaths finds it next to the test bundle).
+  # CLI tests run commands in-process; the few process smoke tests start the qverify of this build
+  # (TestPaths finds it next to the test bundle).
   if ! swift test --skip-build --build-path "$dir" ${filter:+--filter "$filter"} >".build/$log.log" 2>&1; then status=1; fi
   grep -E "Executed .* tests" ".build/$log.log" | tail -1 || true
   if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer|Illegal instruction|signal 4" ".build/$log.log"; then

@@ -5,7 +5,8 @@
 #include "qv_chain_gemm.h"
 
 // Every product and sum here is rounded as written: a compiler may not fuse a*b + c into one FMA
-// (bit-exactness must not hang on a command-line flag; Package.swift's -ffp-contract=off agrees).
+// (bit-exactness must not hang on a command-line flag: Package.swift passes none; without this
+// pragma clang's default -ffp-contract=on fuses and BatchTests/GoldenTests fail).
 #pragma STDC FP_CONTRACT OFF
 
 #include <immintrin.h>

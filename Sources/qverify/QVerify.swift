@@ -33,22 +33,40 @@ struct QVerify: ParsableCommand {
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 512 << 20)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
         #endif
-        if let message = usageProblem(Array(CommandLine.arguments.dropFirst())) {
+        Foundation.exit(execute(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// Runs one command line (without the program name) and returns its exit code: what `main`
+    /// does after the process set-up, callable in-process (the CLI tests run commands this way).
+    /// Output goes to this process's stdout and stderr.
+    static func execute(_ args: [String]) -> Int32 {
+        Invocation.arguments = args
+        defer { MergeContext.records = nil }
+        if let message = usageProblem(args) {
             printErr("qverify: error: \(message)")
-            Foundation.exit(2)
+            return 2
         }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(args)
             try command.run()
+            return 0
         } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
+            return code.rawValue
         } catch {
             let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+            if code == .success {  // help and --version
+                print(fullMessage(for: error))
+                return 0
+            }
+            printErr(fullMessage(for: error))
+            return code == .validationFailure ? 2 : code.rawValue
         }
     }
+}
+
+/// The command line being run (without the program name), as `QVerify.execute` was given it.
+enum Invocation {
+    nonisolated(unsafe) static var arguments: [String] = Array(CommandLine.arguments.dropFirst())
 }
 
 extension QVerify {
@@ -140,7 +158,7 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 
 /// Exit code 3: qverify broke its own contract (not the user's input).
 func internalError(_ message: String) -> Never {
-    let command = (["qverify"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+    let command = (["qverify"] + Invocation.arguments).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
     printErr("qverify: internal error: \(message)\nqverify: this is a bug in qverify, not in your model; please report it with the command that shows it:\n  \(command)")
     Foundation.exit(3)
 }

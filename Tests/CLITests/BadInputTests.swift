@@ -53,18 +53,19 @@ final class BadInputTests: XCTestCase {
     func testADirectoryIsNotAModel() throws { try assertRefused("Tests/Fixtures/bad", "is a directory") }
 }
 
+/// Smoke tests through a real process: `main`'s own exit codes and output.
 final class UsageTests: XCTestCase {
     func testUnknownSubcommandOrMissingArgumentExitsWithTwo() throws {
-        XCTAssertEqual(try runQVerify(["frobnicate"]).exitCode, 2)
-        XCTAssertEqual(try runQVerify(["run", "Reference/lenet/float.onnx"]).exitCode, 2)
-        XCTAssertEqual(try runQVerify(["inspect"]).exitCode, 2)
+        XCTAssertEqual(try runQVerifyProcess(["frobnicate"]).exitCode, 2)
+        XCTAssertEqual(try runQVerifyProcess(["run", "Reference/lenet/float.onnx"]).exitCode, 2)
+        XCTAssertEqual(try runQVerifyProcess(["inspect"]).exitCode, 2)
     }
 
     func testHelpAndVersionExitWithZero() throws {
-        let h = try runQVerify(["--help"])
+        let h = try runQVerifyProcess(["--help"])
         XCTAssertEqual(h.exitCode, 0)
         XCTAssertTrue(h.stdout.contains("inspect"), h.stdout)
-        XCTAssertEqual(try runQVerify(["--version"]).exitCode, 0)
+        XCTAssertEqual(try runQVerifyProcess(["--version"]).exitCode, 0)
     }
 }
 

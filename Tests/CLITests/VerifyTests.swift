@@ -12,7 +12,7 @@ final class VerifyTests: XCTestCase {
 
     func testVerifyOfACleanModelExitsZeroAndWritesFourReportsInsideTheReportDir() throws {
         let dir = tmp.appendingPathComponent("rep").path
-        let r = try runQVerify(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--report-dir", dir,
+        let r = try runQVerifyProcess(["verify", "Reference/mlp/aidge_quantized.onnx", "--inputs", "Reference/mlp/calib_inputs.npy", "--report-dir", dir,
                                 "--targets", "none"])
         XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("verify Reference/mlp/aidge_quantized.onnx: equivalent\n"), r.stdout)

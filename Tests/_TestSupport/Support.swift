@@ -38,10 +38,17 @@ public struct CommandResult {
     public var exitCode: Int32
     public var stdout: String
     public var stderr: String
+    public init(exitCode: Int32, stdout: String, stderr: String) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
-/// Runs the qverify binary with `args` (no stdin), waiting for it to finish.
-public func runQVerify(_ args: [String], cwd: URL = TestPaths.root, environment: [String: String] = [:]) throws -> CommandResult {
+/// Runs the qverify binary with `args` (no stdin) as a child process, waiting for it to finish.
+/// The CLI tests run commands in-process (`runQVerify`); this is for what only a process shows:
+/// `main`'s set-up, environment variables, exit code 3.
+public func runQVerifyProcess(_ args: [String], cwd: URL = TestPaths.root, environment: [String: String] = [:]) throws -> CommandResult {
     let p = Process()
     p.executableURL = TestPaths.qverify
     p.arguments = args

@@ -47,7 +47,7 @@ struct Compare: ParsableCommand {
                 let records = try withContext("\(reference) vs \(candidate)") {
                     try h.runShard(k, of: n, samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare shard \(k + 1)/\(n)"))
                 }
-                try options.writeShard(["compare": records], command: "compare", arguments: Array(CommandLine.arguments.dropFirst(2)))
+                try options.writeShard(["compare": records], command: "compare", arguments: Array(Invocation.arguments.dropFirst()))
                 return
             }
             let c = try withContext("\(reference) vs \(candidate)") { try options.comparison(h, name: "compare", samples: samples, progress: progressPrinter("compare")) }

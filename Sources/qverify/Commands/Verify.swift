@@ -142,7 +142,7 @@ struct Verify: ParsableCommand {
                 comparisons.append(comparison)
             }
             if shard != nil {
-                try options.writeShard(shardRecords, command: "verify", arguments: Array(CommandLine.arguments.dropFirst(2)))
+                try options.writeShard(shardRecords, command: "verify", arguments: Array(Invocation.arguments.dropFirst()))
                 return
             }
             let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance,
