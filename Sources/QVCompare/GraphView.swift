@@ -134,23 +134,22 @@ public struct GraphView: Sendable {
         let readers = (index.consumers[n.outputs[0]] ?? []).map { g.nodes[$0] }
         let next = readers + readers.filter { $0.opType == "DequantizeLinear" }.flatMap { d in (index.consumers[d.outputs[0]] ?? []).map { g.nodes[$0] } }
         if next.contains(where: { $0.opType == "Relu" || $0.opType == "Clip" }) { return false }
-        let zpSlot: Int
+        // The output's zero point, by the op's input name; an op without one clamps nothing.
+        let zpName: String
         switch (n.normalizedDomain, n.opType) {
-        case ("", "QuantizeLinear"): zpSlot = 2
-        case ("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QLinearAdd"): zpSlot = 7
-        case ("com.microsoft", "QGemm"):
-            guard n.inputs.count > 7, !n.inputs[7].isEmpty else { return false }  // float output
-            zpSlot = 8
+        case ("", "QuantizeLinear"), ("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QGemm"): zpName = "y_zero_point"
+        case ("com.microsoft", "QLinearAdd"): zpName = "C_zero_point"
         default: return false
         }
-        guard zpSlot < n.inputs.count, !n.inputs[zpSlot].isEmpty else { return n.opType == "QuantizeLinear" && n.attribute("output_dtype") == nil }
-        guard let z = g.initializer(n.inputs[zpSlot]), let v = z.asInt64s(), let lo = z.dtype.integerRange?.lowerBound else { return false }
+        if n.opType == "QGemm", n.input("y_scale") == nil { return false }  // float output
+        guard let zpTensor = n.input(zpName) else { return n.opType == "QuantizeLinear" && n.attribute("output_dtype") == nil }
+        guard let z = g.initializer(zpTensor), let v = z.asInt64s(), let lo = z.dtype.integerRange?.lowerBound else { return false }
         return v.allSatisfy { $0 == lo } && lo != Int64.min
     }
 
     /// A Clip on real values whose lower bound is 0 (ReLU6 and the like).
     static func clipsAtZero(_ n: Node, _ g: Graph) -> Bool {
-        if n.inputs.count > 1, !n.inputs[1].isEmpty, let lo = g.initializer(n.inputs[1]) {
+        if let lo = n.input("min").flatMap({ g.initializer($0) }) {
             return lo.dtype.isFloatingPoint && lo.asDoubles()?.first == 0
         }
         if case .float(let lo) = n.attribute("min") { return lo == 0 }
@@ -191,9 +190,8 @@ public struct GraphView: Sendable {
 
     static func biasInput(_ n: Node) -> String? {
         switch n.opType {
-        case "Conv", "Gemm": return n.inputs.count > 2 && !n.inputs[2].isEmpty ? n.inputs[2] : nil
-        case "QLinearConv": return n.inputs.count > 8 && !n.inputs[8].isEmpty ? n.inputs[8] : nil
-        case "QGemm": return n.inputs.count > 6 && !n.inputs[6].isEmpty ? n.inputs[6] : nil
+        case "Conv", "QLinearConv": return n.input("B")
+        case "Gemm", "QGemm": return n.input("C")
         default: return nil
         }
     }

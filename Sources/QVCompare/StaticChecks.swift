@@ -22,8 +22,8 @@ public enum StaticChecks {
 
         // Quantizer parameters ONNX does not allow.
         for n in g.nodes where n.opType == "QuantizeLinear" || n.opType == "DequantizeLinear" {
-            let scale = n.inputs.count > 1 ? g.initializer(n.inputs[1]) : nil
-            let zp = n.inputs.count > 2 && !n.inputs[2].isEmpty ? g.initializer(n.inputs[2]) : nil
+            let scale = n.quantizerScale.flatMap { g.initializer($0) }
+            let zp = n.quantizerZeroPoint.flatMap { g.initializer($0) }
             if let z = zp, z.dtype.isFloatingPoint {
                 add(.error, "float-zero-point", n.name, "\(n.opType) has a \(z.dtype) zero point (Aidge fake_quantize export); ONNX requires an integer zero point, so the integer type and range are lost")
             }
@@ -41,8 +41,8 @@ public enum StaticChecks {
         // Q → DQ pairs must agree.
         for n in g.nodes where n.opType == "DequantizeLinear" {
             guard let p = producer(n.inputs[0]), p.opType == "QuantizeLinear" else { continue }
-            let sq = g.initializer(p.inputs[1])?.asDoubles(), sd = g.initializer(n.inputs[1])?.asDoubles()
-            let zq = p.inputs.count > 2 ? g.initializer(p.inputs[2])?.asInt64s() : [0], zd = n.inputs.count > 2 ? g.initializer(n.inputs[2])?.asInt64s() : [0]
+            let sq = p.quantizerScale.flatMap { g.initializer($0)?.asDoubles() }, sd = n.quantizerScale.flatMap { g.initializer($0)?.asDoubles() }
+            let zq = p.quantizerZeroPoint.map { g.initializer($0)?.asInt64s() } ?? [0], zd = n.quantizerZeroPoint.map { g.initializer($0)?.asInt64s() } ?? [0]
             if let sq, let sd, sq != sd {
                 // Differences of float32 rounding (Aidge's 1/sf) change a real value by ~1e-7 of it,
                 // far below half a step: info; anything larger rescales real values: error.
@@ -61,13 +61,13 @@ public enum StaticChecks {
         for n in g.nodes {
             switch n.opType {
             case "Conv", "Gemm":
-                guard n.inputs.count > 2, let b = producer(n.inputs[2]), b.opType == "DequantizeLinear" else { continue }
+                guard let b = GraphView.biasInput(n).flatMap(producer), b.opType == "DequantizeLinear" else { continue }
                 if let bq = g.initializer(b.inputs[0]), bq.dtype == .int32, bq.asInt64s()?.allSatisfy({ $0 == 0 }) == true {
                     try biasZero(n.name, reference: reference, candidate: selfView, add: add)
                 }
                 // The bias step must be x_scale · w_scale; find both scales through the float inputs.
                 func scaleOf(_ t: String) -> [Float]? { OnnxQuantParameters.dequantizedScale(of: t, g, index) }
-                guard let sx = scaleOf(n.inputs[0]), let sw = scaleOf(n.inputs[1]), let sb = g.initializer(b.inputs[1])?.floats else { continue }
+                guard let sx = scaleOf(n.inputs[0]), let sw = scaleOf(n.inputs[1]), let sb = b.quantizerScale.flatMap({ g.initializer($0)?.floats }) else { continue }
                 for c in 0..<sb.count {
                     let expected = sx[0] * sw[sw.count == 1 ? 0 : min(c, sw.count - 1)]
                     if abs(sb[c] - expected) > 1e-6 * abs(expected) {
@@ -76,17 +76,15 @@ public enum StaticChecks {
                     }
                 }
             case "QLinearConv", "QGemm":
-                let bi = n.opType == "QLinearConv" ? 8 : 6
-                if n.inputs.count > bi, !n.inputs[bi].isEmpty, let bq = g.initializer(n.inputs[bi]) {
+                if let bq = GraphView.biasInput(n).flatMap({ g.initializer($0) }) {
                     if bq.dtype != .int32 { add(.error, "bias-not-int32", n.name, "\(n.opType) bias is \(bq.dtype); it must be int32 with scale x_scale·w_scale") }
                     if bq.asInt64s()?.allSatisfy({ $0 == 0 }) == true { try biasZero(n.name, reference: reference, candidate: selfView, add: add) }
                 }
-                let wz = 5  // w_zero_point / b_zero_point: input 5 of both QLinearConv and QGemm
-                if n.inputs.count > wz, let z = g.initializer(n.inputs[wz]), z.count > 1, n.opType == "QLinearConv" {
+                if n.opType == "QLinearConv", let z = n.input("w_zero_point").flatMap({ g.initializer($0) }), z.count > 1 {
                     add(.error, "per-channel-zero-point", n.name, "QLinearConv with \(z.count) per-channel weight zero points: onnxruntime requires a scalar w_zero_point")
                 }
-                let xz = n.inputs.count > 2 ? g.initializer(n.inputs[2])?.dtype : nil
-                let yz = n.inputs.count > (n.opType == "QLinearConv" ? 7 : 8) ? g.initializer(n.inputs[n.opType == "QLinearConv" ? 7 : 8])?.dtype : nil
+                let xz = n.input(n.opType == "QLinearConv" ? "x_zero_point" : "a_zero_point").flatMap { g.initializer($0)?.dtype }
+                let yz = n.input("y_zero_point").flatMap { g.initializer($0)?.dtype }
                 if let xz, let yz, xz != yz {
                     add(.error, "mixed-int8-uint8", n.name, "\(n.opType) reads \(xz) and writes \(yz): onnxruntime implements only matching input/output types")
                 }

@@ -15,34 +15,21 @@ extension Interpreter {
     }
 
     /// Whether samples can be stacked along axis 0 and run as one batch: every runtime input and
-    /// output is declared with a leading dimension of 1 and every node treats axis 0 as an
-    /// independent batch (no reshapes, no per-axis quantization along axis 0, no axis-0 concat,
-    /// no MaxPool indices leaving the graph).
+    /// output is declared with a leading dimension of 1 and every node's spec says axis 0 is an
+    /// independent batch for it (`OpSpec.batching`: no reshapes, no per-axis quantization along
+    /// axis 0, no axis-0 concat, no MaxPool indices read).
     static func batchable(_ g: Graph, _ index: GraphIndex, folded: Set<Int>) -> Bool {
         guard !g.runtimeInputs.isEmpty else { return false }
         for v in g.runtimeInputs + g.outputs {
             guard let s = v.shape, let d0 = s.first, d0.value == 1 || (d0.value == nil && g.outputs.contains { $0.name == v.name }) else { return false }
         }
         let outputs = Set(g.outputs.map(\.name))
-        let perSample: Set<String> = ["Conv", "QLinearConv", "ConvInteger", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Cast", "Round",
-                                      "Identity", "Neg", "Abs", "Exp", "Sqrt", "Floor", "Ceil", "BatchNormalization", "AveragePool",
-                                      "GlobalAveragePool", "GlobalMaxPool", "QLinearAveragePool", "QLinearGlobalAveragePool",
-                                      "QLinearLeakyRelu", "QLinearSigmoid", "Add", "Sub", "Mul", "Div", "Max", "Min", "QLinearAdd", "QLinearMul", "BitShift"]
+        let query = BatchQuery(graph: g) { outputs.contains($0) || index.consumers[$0] != nil }
         for (i, n) in g.nodes.enumerated() where !folded.contains(i) {
-            switch n.opType {
-            case _ where perSample.contains(n.opType): continue
-            case "QuantizeLinear", "DequantizeLinear":
-                if let s = g.initializer(n.inputs[1]), s.count > 1, n.int("axis", default: 1) == 0 { return false }
-            case "MaxPool":
-                if n.outputs.count > 1, !n.outputs[1].isEmpty, outputs.contains(n.outputs[1]) || index.consumers[n.outputs[1]] != nil { return false }
-            case "Flatten": if n.int("axis", default: 1) < 1 { return false }
-            case "Gemm", "QGemm": if n.int("transA", default: 0) != 0 { return false }
-            case "MatMul", "QLinearMatMul": continue
-            case "Softmax": if n.int("axis", default: -1) == 0 { return false }
-            case "Concat", "QLinearConcat":
-                let axis = n.int("axis", default: 0)
-                if axis == 0 || n.inputs.contains(where: { g.initializer($0) != nil }) { return false }
-            default: return false
+            switch n.spec?.batching {
+            case .perSample: continue
+            case .when(let holds): if !holds(n, query) { return false }
+            case .never, nil: return false
             }
         }
         return true

@@ -72,8 +72,6 @@ struct UnaryKernel: Kernel {
     let alpha: Float
     let rounding: RoundingRule
 
-    static let ops: Set<String> = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Round", "Neg", "Abs", "Exp", "Sqrt", "Floor", "Ceil", "Identity", "Sign"]
-
     init(node: Node, ctx: KernelContext) throws {
         op = node.opType
         alpha = node.float("alpha", default: 0.01)

@@ -111,6 +111,8 @@ public struct KernelContext: Sendable {
 
 /// A prepared operator: attributes parsed and checked once, run many times.
 public protocol Kernel: Sendable {
+    /// The kernel for one node: attributes are read (and checked) here, once per graph.
+    init(node: Node, ctx: KernelContext) throws
     /// Computes the outputs; `inputs[i]` is nil for an omitted optional input.
     func run(_ inputs: [Tensor?]) throws -> [Tensor]
     /// The same, for `samples` samples stacked on axis 0 (a kernel whose float summation order

@@ -5,7 +5,6 @@ import QVGraph
 struct ShapeKernel: Kernel {
     let node: Node
     let opset: Int64
-    static let ops: Set<String> = ["Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Pad", "Shape", "Gather", "Constant", "Dropout"]
 
     init(node: Node, ctx: KernelContext) throws {
         self.node = node

@@ -15,20 +15,23 @@ public enum OnnxQuantParameters {
         for i in index.topologicalOrder {
             let n = g.nodes[i]
             guard let out = n.outputs.first else { continue }
-            func input(_ k: Int) -> String? { k < n.inputs.count && !n.inputs[k].isEmpty ? n.inputs[k] : nil }
+            func input(_ name: String) -> String? { n.input(name) }
             switch (n.normalizedDomain, n.opType) {
             case ("", "QuantizeLinear"):
-                if let s = input(1), var qi = info(s, input(2), fallback: .uint8) {
-                    if input(2) == nil, case .int(let od) = n.attribute("output_dtype"), let t = DType(onnx: Int32(od)) { qi.dtype = t }
+                if let s = input("y_scale"), var qi = info(s, input("y_zero_point"), fallback: .uint8) {
+                    if input("y_zero_point") == nil, case .int(let od) = n.attribute("output_dtype"), let t = DType(onnx: Int32(od)) { qi.dtype = t }
                     q[out] = qi
                 }
-            case ("", "QLinearConv"), ("", "QLinearMatMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
-            case ("com.microsoft", "QGemm"): if let s = input(7) { q[out] = info(s, input(8), fallback: .uint8) }
-            case ("com.microsoft", "QLinearAdd"), ("com.microsoft", "QLinearMul"): if let s = input(6) { q[out] = info(s, input(7), fallback: .uint8) }
-            case ("com.microsoft", "QLinearGlobalAveragePool"), ("com.microsoft", "QLinearAveragePool"), ("com.microsoft", "QLinearLeakyRelu"), ("com.microsoft", "QLinearSigmoid"):
-                if let s = input(3) { q[out] = info(s, input(4), fallback: .uint8) }
+            case ("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QGemm"):
+                if let s = input("y_scale") { q[out] = info(s, input("y_zero_point"), fallback: .uint8) }
+            case ("com.microsoft", "QLinearAdd"), ("com.microsoft", "QLinearMul"):
+                if let s = input("C_scale") { q[out] = info(s, input("C_zero_point"), fallback: .uint8) }
+            case ("com.microsoft", "QLinearGlobalAveragePool"), ("com.microsoft", "QLinearAveragePool"):
+                if let s = input("y_scale") { q[out] = info(s, input("y_zero_point"), fallback: .uint8) }
+            case ("com.microsoft", "QLinearLeakyRelu"), ("com.microsoft", "QLinearSigmoid"):
+                if let s = input("Y_scale") { q[out] = info(s, input("Y_zero_point"), fallback: .uint8) }
             default:
-                if let src = input(0), let qi = q[src], n.opType != "DequantizeLinear" { q[out] = qi }
+                if let src = n.inputs.first, !src.isEmpty, let qi = q[src], n.opType != "DequantizeLinear" { q[out] = qi }
             }
         }
         return q
@@ -41,7 +44,7 @@ public enum OnnxQuantParameters {
         var cur = tensor
         while let i = index.producer[cur] {
             let p = g.nodes[i]
-            if p.opType == "DequantizeLinear" { return p.inputs.count > 1 ? g.initializer(p.inputs[1])?.floats : nil }
+            if p.opType == "DequantizeLinear" { return p.quantizerScale.flatMap { g.initializer($0)?.floats } }
             guard QuantPlan.transparentOps.contains(p.opType), let src = p.inputs.first else { return nil }
             cur = src
         }

@@ -35,7 +35,7 @@ struct Profile: ParsableCommand {
             for i in try m.graph.topologicalOrder() {
                 let n = m.graph.nodes[i]
                 var extra = "| | | |"
-                if ["Conv", "QLinearConv"].contains(n.opType), let x = facts[n.inputs[0]]?.shape, let w = facts[n.inputs[n.opType == "Conv" ? 1 : 3]]?.shape,
+                if ["Conv", "QLinearConv"].contains(n.opType), let x = facts[n.inputs[0]]?.shape, let w = n.input(n.opType == "Conv" ? "W" : "w").flatMap({ facts[$0]?.shape }),
                    let y = facts[n.outputs[0]]?.shape, y.count == 4 {
                     let g = n.int("group", default: 1)
                     let mm = w[0] / g, nn = y[2] * y[3], kk = w[1] * w[2] * w[3]
