@@ -56,14 +56,16 @@ struct MaxPoolKernel: Kernel {
         // Indices only when the node has that output; the C loops write every index they are given.
         let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
         let count = g.n * g.c * g.oh * g.ow
-        var idx = [Int64](unsafeUninitializedCapacity: wantIndices ? count : 0) { _, n in n = wantIndices ? count : 0 }
+        // No indices: no array at all. (An uninitialized-capacity array of 0 elements is the
+        // shared empty array, whose count its initializer writes — a data race between threads
+        // that ThreadSanitizer reports.)
+        var idx: [Int64] = wantIndices ? [Int64](unsafeUninitializedCapacity: count) { _, n in n = count } : []
         // The unpadded 2x2 case (most CNNs) has its own loop; any other window the general one.
         // Window order row-major; a later element wins only when strictly greater (NaN never wins).
         func pool<T>(_ v: [T], lowest: T, _ loop2x2: (UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void,
                      _ loop: (UnsafePointer<T>?, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, T, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void) -> [T] {
-            idx.withUnsafeMutableBufferPointer { ib in
-                // An empty array's base address is not nil: pass nil, or the C loop writes indices into it.
-                let ip = wantIndices ? ib.baseAddress : nil
+            // ip nil: the C loops write no indices.
+            func body(_ ip: UnsafeMutablePointer<Int64>?) -> [T] {
                 if g.isUnpadded2x2 { return maxPool2x2(v, g, ip, loop2x2) }
                 return [T](unsafeUninitializedCapacity: count) { yb, n in
                     v.withUnsafeBufferPointer {
@@ -72,6 +74,7 @@ struct MaxPoolKernel: Kernel {
                     n = count
                 }
             }
+            return wantIndices ? idx.withUnsafeMutableBufferPointer { body($0.baseAddress) } : body(nil)
         }
         let y: Tensor
         switch x.storage {
