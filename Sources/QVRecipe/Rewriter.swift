@@ -11,6 +11,11 @@ public struct Patch: Sendable {
     public var renameTensors: [String: String] = [:]
     /// New graph output declarations by output name (for rules that change the interface).
     public var graphOutputs: [String: ValueInfo] = [:]
+    /// Tensors still read outside the patch (node outputs it replaces, initializers it rewrites)
+    /// whose element type the patch changes without changing their values: an integer type
+    /// widened (int4 → int8), or float-valued integers (Aidge's fake-quantized tensors) given an
+    /// integer type. Any other change of a read tensor's dtype or shape is refused.
+    public var retypes: Set<String> = []
     public init() {}
 }
 
@@ -39,17 +44,32 @@ public final class NameAllocator: @unchecked Sendable {
     }
 }
 
-/// A rewrite rule: a stable name, the identity it applies, and a pure function that either
-/// declines (nil) or returns a patch for the node at `index`.
+/// A rewrite rule: a stable name, the identity it applies, a match and a rewrite. `match` decides
+/// whether the rule applies at a node and gathers what the rewrite needs, reading the graph only
+/// (no names are allocated for a node the rule declines); `rewrite` builds the patch for a match.
 public struct RewriteRule: Sendable {
     public var name: String
     public var identity: String
     /// True for rules allowed to change the graph's interface (graph input/output dtypes).
     public var changesInterface: Bool = false
-    /// True for rules allowed to retype a tensor without changing its values: widening an integer
-    /// type (int4 → int8), or Aidge's float-valued fake-quantized integers to an integer type.
-    public var widens: Bool = false
-    public var apply: @Sendable (_ ctx: RewriteContext, _ node: Int, _ names: NameAllocator) throws -> Patch?
+    let match: @Sendable (_ ctx: RewriteContext, _ node: Int) throws -> (any Sendable)?
+    let rewrite: @Sendable (_ ctx: RewriteContext, _ node: Int, _ match: any Sendable, _ names: NameAllocator) throws -> Patch
+
+    public init<Match: Sendable>(name: String, identity: String, changesInterface: Bool = false,
+                                 match: @escaping @Sendable (_ ctx: RewriteContext, _ node: Int) throws -> Match?,
+                                 rewrite: @escaping @Sendable (_ ctx: RewriteContext, _ node: Int, _ match: Match, _ names: NameAllocator) throws -> Patch) {
+        self.name = name
+        self.identity = identity
+        self.changesInterface = changesInterface
+        self.match = { ctx, i in try match(ctx, i) }
+        self.rewrite = { ctx, i, m, names in try rewrite(ctx, i, m as! Match, names) }
+    }
+
+    /// The rule's patch at node `i`, or nil when it does not match there.
+    public func apply(_ ctx: RewriteContext, _ i: Int, _ names: NameAllocator) throws -> Patch? {
+        guard let m = try match(ctx, i) else { return nil }
+        return try rewrite(ctx, i, m, names)
+    }
 }
 
 /// Record of one applied patch, for reports and tests.
@@ -82,9 +102,11 @@ public struct RewriteDriver {
             search: for rule in rules {
                 for i in index.topologicalOrder {
                     let node = g.nodes[i]
-                    guard let patch = try withContext("rule \(rule.name) on node \(node.label(index: i))", { try rule.apply(ctx, i, names) }) else { continue }
-                    g = try withContext("rule \(rule.name) on node \(node.label(index: i))") {
-                        try Self.apply(patch, to: g, rule: rule)
+                    let context = "rule \(rule.name) on node \(node.label(index: i))"
+                    guard let match = try withContext(context, { try rule.match(ctx, i) }) else { continue }
+                    g = try withContext(context) {
+                        let patch = try rule.rewrite(ctx, i, match, names)
+                        return try Self.apply(patch, to: g, rule: rule, before: ctx.inference)
                     }
                     fired.append(RuleFiring(rule: rule.name, node: node.name))
                     guard fired.count <= maxPatches else {
@@ -99,9 +121,11 @@ public struct RewriteDriver {
     }
 
     /// Applies one patch and checks it: every tensor read outside the patch keeps its dtype and
-    /// shape (ONNX inference with the Aidge-form exceptions), and the graph stays well formed.
-    static func apply(_ patch: Patch, to g: Graph, rule: RewriteRule) throws -> Graph {
-        let before = try ShapeInference(g)
+    /// shape (ONNX inference with the Aidge-form exceptions) unless the patch declares it retyped
+    /// (``Patch/retypes``) and the new type holds every old value; the graph stays well formed.
+    /// `before`: the iteration's inference of `g`, when it succeeded.
+    static func apply(_ patch: Patch, to g: Graph, rule: RewriteRule, before known: ShapeInference? = nil) throws -> Graph {
+        let before = try known ?? ShapeInference(g)
         var out = g
         var kept: [Node] = []
         for (i, n) in g.nodes.enumerated() where !patch.remove.contains(i) {
@@ -118,26 +142,35 @@ public struct RewriteDriver {
         let index = try GraphIndex(out)
         out.nodes = index.topologicalOrder.map { out.nodes[$0] }
         try Invariants.verify(out)
-        // Tensors produced by removed nodes and still read by the rest of the graph.
+        // Tensors produced by removed nodes, and initializers rewritten, that the rest still reads.
         let removedOutputs = Set(patch.remove.flatMap { g.nodes[$0].outputs }.filter { !$0.isEmpty })
+        let rewritten = Set(patch.setInitializers.map(\.name).filter { g.initializer($0) != nil })
         let readers = Set(kept.flatMap(\.inputs)).union(g.outputs.map(\.name))
         let after = try ShapeInference(out)
-        for t in removedOutputs.intersection(readers) {
+        for t in removedOutputs.union(rewritten).intersection(readers).sorted() {
             let renamed = patch.renameTensors[t] ?? t
             let isOutput = g.outputs.contains { $0.name == t }
             if isOutput && rule.changesInterface { continue }
             guard let a = after.facts[renamed], let b = before.facts[t] else {
                 throw QVError.internalError("patch lost tensor '\(t)'")
             }
-            let widened = rule.widens && a.shape == b.shape && b.dtype.map { d in
-                if d.isFloatingPoint { return a.dtype?.isInteger == true || a.dtype == d }
-                return a.dtype.flatMap { $0.integerRange }.map { wide in d.integerRange.map { wide.lowerBound <= $0.lowerBound && wide.upperBound >= $0.upperBound } ?? false } ?? false
-            } == true
-            if (a.dtype != b.dtype || a.shape != b.shape) && !widened {
+            if a.dtype == b.dtype && a.shape == b.shape { continue }
+            guard patch.retypes.contains(t) else {
                 throw QVError.internalError("patch changes '\(t)' from \(b) to \(a); refused")
+            }
+            guard a.shape == b.shape, let from = b.dtype, let to = a.dtype, Self.holdsEveryValue(of: from, in: to) else {
+                throw QVError.internalError("patch retypes '\(t)' from \(b) to \(a): not an integer type at least as wide, nor float-valued integers made integer; refused")
             }
         }
         return out
+    }
+
+    /// Whether a tensor of type `from` keeps its values as `to`: an integer type into one at least
+    /// as wide, or float-valued integers (Aidge's fake-quantized tensors) into an integer type.
+    static func holdsEveryValue(of from: DType, in to: DType) -> Bool {
+        if from.isFloatingPoint { return to.isInteger }
+        guard let f = from.integerRange, let t = to.integerRange else { return false }
+        return t.lowerBound <= f.lowerBound && t.upperBound >= f.upperBound
     }
 }
 

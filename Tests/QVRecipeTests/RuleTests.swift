@@ -77,19 +77,51 @@ final class RuleTests: XCTestCase {
         XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
     }
 
-    func testAPatchThatChangesATensorOthersReadIsRefusedNamingTheRule() throws {
-        let source = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized_folded.onnx"))
-        let bad = RewriteRule(name: "retype-relu", identity: "Relu(x) -> Cast(x, float)") { ctx, i, names in
+    /// A rule replacing relu1 of the folded LeNet by a Cast to `to`, declaring `relu1_out0`
+    /// retyped or not.
+    func castRelu(to: DType, declared: Bool) -> RewriteRule {
+        RewriteRule(name: "retype-relu", identity: "Relu(x) -> Cast(x, \(to))",
+                    match: { ctx, i in ctx.graph.nodes[i].name == "relu1" ? true : nil }) { ctx, i, _, _ in
             let n = ctx.graph.nodes[i]
-            guard n.name == "relu1" else { return nil }
             var p = Patch()
             p.remove = [i]
             p.add = [Node(name: "relu1_cast", opType: "Cast", inputs: n.inputs, outputs: n.outputs,
-                          attributes: [Attribute(name: "to", value: .int(1))])]
+                          attributes: [Attribute(name: "to", value: .int(Int64(to.rawValue)))])]
+            if declared { p.retypes = [n.outputs[0]] }
             return p
         }
-        XCTAssertThrowsError(try RewriteDriver(rules: [bad]).run(source.graph, plan: try QuantPlan(model: source), options: ConvertOptions(format: .qdq))) { e in
+    }
+
+    func testAPatchThatChangesATensorOthersReadIsRefusedNamingTheRule() throws {
+        let source = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized_folded.onnx"))
+        let plan = try QuantPlan(model: source)
+        XCTAssertThrowsError(try RewriteDriver(rules: [castRelu(to: .float, declared: false)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq))) { e in
             XCTAssertEqual("\(e)", "rule retype-relu on node Relu 'relu1': internal error: patch changes 'relu1_out0' from int8[1, 4, 10, 10] to float32[1, 4, 10, 10]; refused")
+        }
+        // Declaring it is not enough: the new type must hold the old integers as integers.
+        XCTAssertThrowsError(try RewriteDriver(rules: [castRelu(to: .float, declared: true)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq))) { e in
+            XCTAssertEqual("\(e)", "rule retype-relu on node Relu 'relu1': internal error: patch retypes 'relu1_out0' from int8[1, 4, 10, 10] to float32[1, 4, 10, 10]: not an integer type at least as wide, nor float-valued integers made integer; refused")
+        }
+        XCTAssertThrowsError(try RewriteDriver(rules: [castRelu(to: .uint8, declared: true)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq)))
+        // A declared widening is applied.
+        let (g, fired) = try RewriteDriver(rules: [castRelu(to: .int16, declared: true)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq))
+        XCTAssertEqual(fired, [RuleFiring(rule: "retype-relu", node: "relu1")])
+        XCTAssertEqual(g.nodes.first { $0.name == "relu1_cast" }?.opType, "Cast")
+    }
+
+    /// Declining never costs a name: match reads the graph only, so a conversion's names do not
+    /// depend on how many rules looked at a node first.
+    func testRulesThatDeclineAllocateNoNames() throws {
+        let source = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized.onnx"))
+        let plan = try QuantPlan(model: source)
+        let ctx = RewriteContext(graph: source.graph, index: try GraphIndex(source.graph), plan: plan, options: ConvertOptions(format: .qdq),
+                                 inference: try ShapeInference(source.graph))
+        for rule in Recipe.rules(for: .qop) + Recipe.rules(for: .qdq) {
+            for i in source.graph.nodes.indices where try rule.match(ctx, i) == nil {
+                let names = NameAllocator(source.graph)
+                XCTAssertNil(try rule.apply(ctx, i, names))
+                XCTAssertEqual(names.fresh("probe"), "probe", "\(rule.name) at \(source.graph.nodes[i].name)")
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 import QVGraph
 
 /// An Aidge integer Conv/Gemm/MatMul and the quantizer that rescales its int32 accumulator.
-struct AffineMatch {
+struct AffineMatch: Sendable {
     var op: Int
     var quantizer: Int
     var x: String, w: String, b: String?
@@ -48,12 +48,12 @@ enum AffineRules {
     static let affineToQDQ = RewriteRule(
         name: "affine-to-qdq",
         identity: "Quantizer(Conv|Gemm|MatMul(x_q, w_q, b_q)) -> QuantizeLinear(Op(DQ(x_q), DQ(w_q), DQ(b_q32)), s_y)",
-        widens: true
-    ) { ctx, i, names in
-        guard let m = AffineMatch(ctx, i) else { return nil }
+        match: { ctx, i in AffineMatch(ctx, i) }
+    ) { ctx, i, m, names in
         let n = ctx.graph.nodes[i]
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
+        b.patch.retypes = [m.output]  // an int4 quantizer's output written as int8 (--narrow clip)
         let xf = b.dequantize(m.x, m.xq, base: "\(n.name)_input_dequantize")
         let wf = b.dequantize(m.w, m.wq, base: "\(n.name)_weight_dequantize")
         var inputs = [xf, wf]
@@ -66,30 +66,42 @@ enum AffineRules {
         return b.patch
     }
 
+    /// An affine match onnxruntime has a QLinear kernel for.
+    struct QOpMatch: Sendable {
+        var affine: AffineMatch
+        var yt: DType
+        var yclip: ClosedRange<Int64>?
+    }
+
     /// Q(Conv(x_q, w_q, b_q)) -> QLinearConv(x_q, s_x, z_x, w_q, s_w, z_w, s_y, z_y, b_q32)
     /// Q(Gemm(x_q, w_q, b_q)) -> com.microsoft QGemm(...)   Q(MatMul(a, b)) -> QLinearMatMul(...)
     static let affineToQOp = RewriteRule(
         name: "affine-to-qop",
         identity: "Quantizer(Conv|Gemm|MatMul(x_q, w_q, b_q)) -> QLinearConv|QGemm|QLinearMatMul",
-        widens: true
-    ) { ctx, i, names in
-        guard ctx.options.format == .qop, let m = AffineMatch(ctx, i) else { return nil }
-        let eight: Set<DType> = [.int8, .uint8]
-        // onnxruntime's kernels: x and y of one 8-bit type, weights int8 (or uint8 with uint8 x).
-        // Narrower types written as 8-bit (--narrow clip) qualify; the result is clipped after.
-        let xt = ctx.options.written(m.xq.dtype).dtype, wt = ctx.options.written(m.wq.dtype).dtype
-        let (yt, yclip) = ctx.options.written(m.yq.dtype)
-        guard eight.contains(xt), xt == yt, eight.contains(wt), !(xt == .int8 && wt == .uint8) else { return nil }
-        let n = ctx.graph.nodes[i]
-        if n.opType == "Gemm" && (n.float("beta", default: 1) != 1 || n.int("transA", default: 0) != 0) { return nil }
+        match: { ctx, i -> QOpMatch? in
+            guard ctx.options.format == .qop, let m = AffineMatch(ctx, i) else { return nil }
+            let eight: Set<DType> = [.int8, .uint8]
+            // onnxruntime's kernels: x and y of one 8-bit type, weights int8 (or uint8 with uint8 x).
+            // Narrower types written as 8-bit (--narrow clip) qualify; the result is clipped after.
+            let xt = ctx.options.written(m.xq.dtype).dtype, wt = ctx.options.written(m.wq.dtype).dtype
+            let (yt, yclip) = ctx.options.written(m.yq.dtype)
+            guard eight.contains(xt), xt == yt, eight.contains(wt), !(xt == .int8 && wt == .uint8) else { return nil }
+            let n = ctx.graph.nodes[i]
+            if n.opType == "Gemm" && (n.float("beta", default: 1) != 1 || n.int("transA", default: 0) != 0) { return nil }
+            if n.opType == "MatMul" && m.b != nil { return nil }  // QLinearMatMul has no bias
+            return QOpMatch(affine: m, yt: yt, yclip: yclip)
+        }
+    ) { ctx, i, q, names in
+        let m = q.affine, n = ctx.graph.nodes[i]
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
+        b.patch.retypes = [m.output]
         let xs = b.scale("\(n.name)_x_scale", m.xScale), xz = b.zeroPoint("\(n.name)_x_zero_point", m.xq)
         let ws = b.scale("\(n.name)_w_scale", m.wScale), wz = b.zeroPoint("\(n.name)_w_zero_point", m.wq)
         let ys = b.scale("\(n.name)_y_scale", Float(m.yq.step)), yz = b.zeroPoint("\(n.name)_y_zero_point", m.yq)
         let bias = try m.bias(ctx).map { b.constant("\(n.name)_bias_quantized", $0) }
         let qname = names.fresh("\(n.name)_quant")
-        let output = yclip == nil ? m.output : names.fresh("\(m.output)_unclipped")
+        let output = q.yclip == nil ? m.output : names.fresh("\(m.output)_unclipped")
         switch n.opType {
         case "Conv":
             let attrs = n.attributes
@@ -100,10 +112,9 @@ enum AffineRules {
             b.patch.add.append(Node(name: qname, opType: "QGemm", domain: "com.microsoft",
                                     inputs: [m.x, xs, xz, m.w, ws, wz, bias ?? "", ys, yz], outputs: [output], attributes: attrs))
         default:
-            guard bias == nil else { return nil }
             b.patch.add.append(Node(name: qname, opType: "QLinearMatMul", inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz], outputs: [output]))
         }
-        if let yclip { b.clipInteger(output, into: m.output, yt, yclip, name: "\(n.name)_clip") }
+        if let yclip = q.yclip { b.clipInteger(output, into: m.output, q.yt, yclip, name: "\(n.name)_clip") }
         return b.patch
     }
 }

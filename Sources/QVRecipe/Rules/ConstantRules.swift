@@ -5,13 +5,17 @@ enum ConstantRules {
     static let fakeQuantizerToInteger = RewriteRule(
         name: "fake-quantizer-to-integer",
         identity: "Quantizer(x, zp: float) -> QuantizeLinear(x, zp: int8 | int32 for biases)",
-        widens: true
-    ) { ctx, i, names in
+        match: { ctx, i -> QuantInfo? in
+            let n = ctx.graph.nodes[i]
+            guard n.opType == "QuantizeLinear", ctx.plan.fakeQuantizers.contains(n.name),
+                  n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) })?.dtype.isFloatingPoint == true else { return nil }
+            return ctx.plan.tensors[n.outputs[0]]
+        }
+    ) { ctx, i, q, names in
         let n = ctx.graph.nodes[i]
-        guard n.opType == "QuantizeLinear", ctx.plan.fakeQuantizers.contains(n.name), n.inputs.count > 2,
-              ctx.graph.initializer(n.inputs[2])?.dtype.isFloatingPoint == true, let q = ctx.plan.tensors[n.outputs[0]] else { return nil }
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
+        b.patch.retypes = [n.outputs[0]]  // float-valued integers → the plan's integer type
         let z = b.constant("\(n.name)_zero_point_integer", Tensor(dtype: q.dtype, shape: [], storage: .i32([Int32(q.zeroPoint)])))
         b.patch.add.append(Node(name: n.name, opType: "QuantizeLinear", inputs: [n.inputs[0], n.inputs[1], z], outputs: n.outputs, attributes: n.attributes))
         return b.patch
@@ -21,17 +25,20 @@ enum ConstantRules {
     static let fakeConstantToInteger = RewriteRule(
         name: "fake-constant-to-integer",
         identity: "Conv|Gemm(x, W: float ints, b: float ints) -> Conv|Gemm(x, W: int8, b: int32)",
-        widens: true
-    ) { ctx, i, names in
-        let n = ctx.graph.nodes[i]
-        let targets = n.inputs.filter { name in ctx.plan.fakeConstantTypes[name] != nil && ctx.graph.initializer(name)?.dtype.isFloatingPoint == true }
-        guard !targets.isEmpty else { return nil }
+        match: { ctx, i -> [String]? in
+            let targets = ctx.graph.nodes[i].inputs.filter { name in
+                ctx.plan.fakeConstantTypes[name] != nil && ctx.graph.initializer(name)?.dtype.isFloatingPoint == true
+            }
+            return targets.isEmpty ? nil : targets
+        }
+    ) { ctx, _, targets, _ in
         var p = Patch()
         for name in targets {
             let t = ctx.graph.initializer(name)!
             let dt = ctx.plan.fakeConstantTypes[name]!
             p.setInitializers.append((name, Tensor(t.asDoubles()!.map { Int32($0) }, shape: t.shape, dtype: dt)))
         }
+        p.retypes = Set(targets)
         return p
     }
 
@@ -39,51 +46,66 @@ enum ConstantRules {
     static let widenNarrowQuantizer = RewriteRule(
         name: "widen-narrow-quantizer",
         identity: "Quantizer(x, zp: int4|uint4) -> Clip(QuantizeLinear(x, zp: int8|uint8), lo, hi)",
-        widens: true
-    ) { ctx, i, names in
+        match: { ctx, i -> (zp: Tensor, wide: DType, clip: ClosedRange<Int64>)? in
+            let n = ctx.graph.nodes[i]
+            // Quantizers on accumulators and requantizers are replaced by other rules, which add the Clip themselves.
+            let kind = ctx.plan.quantizerKinds[n.name]
+            guard n.opType == "QuantizeLinear", kind == .input || (kind == .weight && ctx.options.weights == .runtime),
+                  let zp = n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) }),
+                  case let (wide, clip?) = ctx.options.written(zp.dtype) else { return nil }
+            return (zp, wide, clip)
+        }
+    ) { ctx, i, m, names in
         let n = ctx.graph.nodes[i]
-        // Quantizers on accumulators and requantizers are replaced by other rules, which add the Clip themselves.
-        let kind = ctx.plan.quantizerKinds[n.name]
-        guard n.opType == "QuantizeLinear", kind == .input || (kind == .weight && ctx.options.weights == .runtime),
-              n.inputs.count > 2, let zp = ctx.graph.initializer(n.inputs[2]),
-              case let (wide, clip?) = ctx.options.written(zp.dtype) else { return nil }
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
-        var z = zp
-        z.dtype = wide
+        b.patch.retypes = [n.outputs[0]]
+        var z = m.zp
+        z.dtype = m.wide
         let zname = b.constant("\(n.name)_zero_point_widened", z)
         let unclipped = names.fresh("\(n.outputs[0])_unclipped")
         b.patch.add.append(Node(name: n.name, opType: "QuantizeLinear", inputs: [n.inputs[0], n.inputs[1], zname], outputs: [unclipped], attributes: n.attributes))
-        b.clipInteger(unclipped, into: n.outputs[0], wide, clip, name: "\(n.name)_clip")
+        b.clipInteger(unclipped, into: n.outputs[0], m.wide, m.clip, name: "\(n.name)_clip")
         return b.patch
+    }
+
+    /// A quantizer of a constant: the constant, its scale and zero point.
+    struct ConstantQuantizer: Sendable {
+        var value: Tensor, scale: Tensor, zeroPoint: Tensor?
+        init?(_ ctx: RewriteContext, _ n: Node, kind: QuantPlan.QuantizerKind) {
+            guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == kind,
+                  let v = ctx.graph.initializer(n.inputs[0]), let s = n.quantizerScale.flatMap({ ctx.graph.initializer($0) }) else { return nil }
+            value = v
+            scale = s
+            zeroPoint = n.quantizerZeroPoint.flatMap { ctx.graph.initializer($0) }
+        }
     }
 
     /// QuantizeLinear(float W) → W_int8 initializer  (Aidge weight quantizer, computed once)
     static let foldWeightQuantizer = RewriteRule(
         name: "fold-weight-quantizer",
         identity: "QuantizeLinear(W: float const) -> const int W_q = aidge_quantize(W)",
-        widens: true
-    ) { ctx, i, names in
+        match: { ctx, i in ctx.options.weights == .int8 ? ConstantQuantizer(ctx, ctx.graph.nodes[i], kind: .weight) : nil }
+    ) { ctx, i, q, _ in
         let n = ctx.graph.nodes[i]
-        guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .weight, ctx.options.weights == .int8,
-              let w = ctx.graph.initializer(n.inputs[0]), let s = ctx.graph.initializer(n.inputs[1]) else { return nil }
         var p = Patch()
         p.remove = [i]
-        p.setInitializers = [(n.outputs[0], try aidgeQuantizeConstant(w, scale: s, zeroPoint: n.inputs.count > 2 ? ctx.graph.initializer(n.inputs[2]) : nil, options: ctx.options))]
+        p.setInitializers = [(n.outputs[0], try aidgeQuantizeConstant(q.value, scale: q.scale, zeroPoint: q.zeroPoint, options: ctx.options))]
+        p.retypes = [n.outputs[0]]  // int4 weights stored as int8 (--narrow clip)
         return p
     }
 
     /// QuantizeLinear(float b, int32 zp) → b_int initializer  (computed, never zeroed)
     static let foldBiasQuantizer = RewriteRule(
         name: "fold-bias-quantizer",
-        identity: "QuantizeLinear(b: float const, zp: int32) -> const int b_q = aidge_quantize(b)"
-    ) { ctx, i, names in
+        identity: "QuantizeLinear(b: float const, zp: int32) -> const int b_q = aidge_quantize(b)",
+        match: { ctx, i in ConstantQuantizer(ctx, ctx.graph.nodes[i], kind: .bias) }
+    ) { ctx, i, q, _ in
         let n = ctx.graph.nodes[i]
-        guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .bias,
-              let b = ctx.graph.initializer(n.inputs[0]), let s = ctx.graph.initializer(n.inputs[1]) else { return nil }
         var p = Patch()
         p.remove = [i]
-        p.setInitializers = [(n.outputs[0], try aidgeQuantizeConstant(b, scale: s, zeroPoint: n.inputs.count > 2 ? ctx.graph.initializer(n.inputs[2]) : nil, options: ConvertOptions(format: ctx.options.format, narrow: .int4)))]
+        p.setInitializers = [(n.outputs[0], try aidgeQuantizeConstant(q.value, scale: q.scale, zeroPoint: q.zeroPoint,
+                                                                      options: ConvertOptions(format: ctx.options.format, narrow: .int4)))]
         return p
     }
 }

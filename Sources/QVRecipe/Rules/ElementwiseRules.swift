@@ -1,7 +1,7 @@
 import QVGraph
 
 /// An Aidge integer Add/Sub of two quantized tensors and the quantizer on its int32 sum.
-struct SumMatch {
+struct SumMatch: Sendable {
     var op: Int, quantizer: Int
     var a: String, b: String
     var aq: QuantInfo, bq: QuantInfo, sumq: QuantInfo, yq: QuantInfo
@@ -23,12 +23,12 @@ enum ElementwiseRules {
     static let sumToQDQ = RewriteRule(
         name: "sum-to-qdq",
         identity: "Quantizer(Add|Sub(a_q, b_q)) -> QuantizeLinear(Add|Sub(DQ(a_q), DQ(b_q)), s_y)",
-        widens: true
-    ) { ctx, i, names in
-        guard let m = SumMatch(ctx, i) else { return nil }
+        match: { ctx, i in SumMatch(ctx, i) }
+    ) { ctx, i, m, names in
         let n = ctx.graph.nodes[i]
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
+        b.patch.retypes = [m.output]
         let af = b.dequantize(m.a, m.aq, base: "\(n.name)_a_dequantize")
         let bf = b.dequantize(m.b, m.bq, base: "\(n.name)_b_dequantize")
         b.floatOp(n, inputs: [af, bf], quantizeInto: m.output, m.yq, quantizerName: ctx.graph.nodes[m.quantizer].name)
@@ -39,13 +39,16 @@ enum ElementwiseRules {
     static let sumToQOp = RewriteRule(
         name: "sum-to-qlinearadd",
         identity: "Quantizer(Add(a_q, b_q)) -> QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)",
-        widens: true
-    ) { ctx, i, names in
-        guard ctx.options.format == .qop, let m = SumMatch(ctx, i), ctx.graph.nodes[i].opType == "Add",
-              [.int8, .uint8].contains(m.yq.dtype), m.aq.dtype == m.yq.dtype, m.bq.dtype == m.yq.dtype else { return nil }
+        match: { ctx, i -> SumMatch? in
+            guard ctx.options.format == .qop, let m = SumMatch(ctx, i), ctx.graph.nodes[i].opType == "Add",
+                  [.int8, .uint8].contains(m.yq.dtype), m.aq.dtype == m.yq.dtype, m.bq.dtype == m.yq.dtype else { return nil }
+            return m
+        }
+    ) { ctx, i, m, names in
         let n = ctx.graph.nodes[i]
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
+        b.patch.retypes = [m.output]
         let ins = [m.a, b.scale("\(n.name)_a_scale", Float(m.aq.step)), b.zeroPoint("\(n.name)_a_zero_point", m.aq),
                    m.b, b.scale("\(n.name)_b_scale", Float(m.bq.step)), b.zeroPoint("\(n.name)_b_zero_point", m.bq),
                    b.scale("\(n.name)_y_scale", Float(m.yq.step)), b.zeroPoint("\(n.name)_y_zero_point", m.yq)]
@@ -58,15 +61,19 @@ enum ElementwiseRules {
     static let globalAveragePoolToQOp = RewriteRule(
         name: "global-average-pool-to-qlinear",
         identity: "GlobalAveragePool(x_q) -> QLinearGlobalAveragePool(x_q, s_x, z_x, s_x, z_x)",
-        widens: true
-    ) { ctx, i, names in
-        let n = ctx.graph.nodes[i]
-        guard ctx.options.format == .qop, n.opType == "GlobalAveragePool", let xq = ctx.plan.tensors[n.inputs[0]],
-              ctx.dtype(n.inputs[0])?.isInteger == true, let yq = ctx.plan.tensors[n.outputs[0]],
-              [.int8, .uint8].contains(ctx.options.written(xq.dtype).dtype), ctx.options.written(xq.dtype).clip == nil,
-              let count = ctx.averagedCount(n.inputs[0]), count % 2 == 1 else { return nil }  // odd window: no exact tie
+        match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
+            let n = ctx.graph.nodes[i]
+            guard ctx.options.format == .qop, n.opType == "GlobalAveragePool", let xq = ctx.plan.tensors[n.inputs[0]],
+                  ctx.dtype(n.inputs[0])?.isInteger == true, let yq = ctx.plan.tensors[n.outputs[0]],
+                  [.int8, .uint8].contains(ctx.options.written(xq.dtype).dtype), ctx.options.written(xq.dtype).clip == nil,
+                  let count = ctx.averagedCount(n.inputs[0]), count % 2 == 1 else { return nil }  // odd window: no exact tie
+            return (xq, yq)
+        }
+    ) { ctx, i, m, names in
+        let n = ctx.graph.nodes[i], xq = m.xq, yq = m.yq
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
+        b.patch.retypes = [n.outputs[0]]
         let ins = [n.inputs[0], b.scale("\(n.name)_x_scale", Float(xq.step)), b.zeroPoint("\(n.name)_x_zero_point", xq),
                    b.scale("\(n.name)_y_scale", Float(yq.step)), b.zeroPoint("\(n.name)_y_zero_point", yq)]
         b.patch.add.append(Node(name: names.fresh("\(n.name)_quant"), opType: "QLinearGlobalAveragePool", domain: "com.microsoft", inputs: ins,
@@ -78,14 +85,18 @@ enum ElementwiseRules {
     static let requantizeToQDQ = RewriteRule(
         name: "requantize-to-qdq",
         identity: "Quantizer(x_q) -> QuantizeLinear(DequantizeLinear(x_q, s_x), s_y)",
-        widens: true
-    ) { ctx, i, names in
-        let n = ctx.graph.nodes[i]
-        guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .requantize,
-              let xq = ctx.plan.tensors[n.inputs[0]], let yq = ctx.plan.tensors[n.outputs[0]],
-              ctx.dtype(n.inputs[0])?.isInteger == true else { return nil }
+        match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
+            let n = ctx.graph.nodes[i]
+            guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .requantize,
+                  let xq = ctx.plan.tensors[n.inputs[0]], let yq = ctx.plan.tensors[n.outputs[0]],
+                  ctx.dtype(n.inputs[0])?.isInteger == true else { return nil }
+            return (xq, yq)
+        }
+    ) { ctx, i, m, names in
+        let n = ctx.graph.nodes[i], xq = m.xq, yq = m.yq
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
+        b.patch.retypes = [n.outputs[0]]
         let xf = b.dequantize(n.inputs[0], xq, base: "\(n.name)_dequantize")
         b.quantize(xf, into: n.outputs[0], yq, name: n.name)
         return b.patch
@@ -95,21 +106,26 @@ enum ElementwiseRules {
     static let transparentToQDQ = RewriteRule(
         name: "transparent-to-qdq",
         identity: "Relu|MaxPool|Flatten|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
-        widens: true
-    ) { ctx, i, names in
-        let n = ctx.graph.nodes[i]
+        match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
+            let n = ctx.graph.nodes[i]
+            let averaging = QuantPlan.averagingOps.contains(n.opType)
+            guard QuantPlan.transparentOps.contains(n.opType) || averaging,
+                  let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
+                  let yq = ctx.plan.tensors[n.outputs[0]] else { return nil }
+            // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14);
+            // an average has an exact QLinear form only over an odd window (globalAveragePoolToQOp).
+            let written = ctx.options.written(xq.dtype).dtype
+            let integerOK = averaging ? [.int8, .uint8].contains(written) && (ctx.averagedCount(n.inputs[0]).map { $0 % 2 == 1 } ?? false)
+                : n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
+            if ctx.options.format == .qop, integerOK { return nil }
+            return (xq, yq)
+        }
+    ) { ctx, i, m, names in
+        let n = ctx.graph.nodes[i], xq = m.xq, yq = m.yq
         let averaging = QuantPlan.averagingOps.contains(n.opType)
-        guard QuantPlan.transparentOps.contains(n.opType) || averaging,
-              let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
-              let yq = ctx.plan.tensors[n.outputs[0]] else { return nil }
-        // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14);
-        // an average has an exact QLinear form only over an odd window (globalAveragePoolToQOp).
-        let written = ctx.options.written(xq.dtype).dtype
-        let integerOK = averaging ? [.int8, .uint8].contains(written) && (ctx.averagedCount(n.inputs[0]).map { $0 % 2 == 1 } ?? false)
-            : n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
-        if ctx.options.format == .qop, integerOK { return nil }
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
+        b.patch.retypes = [n.outputs[0]]
         let xf = b.dequantize(n.inputs[0], xq, base: "\(n.name)_dequantize")
         let yf = names.fresh("\(n.outputs[0])_float")
         var op = n

@@ -6,13 +6,16 @@ enum InterfaceRules {
         name: "quantize-folded-input",
         identity: "consumers(x_int) -> consumers(QuantizeLinear(x_real, s_in))",
         changesInterface: true,
-        widens: true
-    ) { ctx, i, names in
-        let n = ctx.graph.nodes[i]
-        // The QuantizeLinear this rule adds is the only node left reading the real input.
-        guard n.opType != "QuantizeLinear",
-              let input = n.inputs.first(where: { name in ctx.plan.quantizedInputs[name] != nil }),
-              let q = ctx.plan.quantizedInputs[input], let quantized = ctx.plan.quantizedInputNames[input] else { return nil }
+        match: { ctx, i -> (input: String, q: QuantInfo, quantized: String)? in
+            let n = ctx.graph.nodes[i]
+            // The QuantizeLinear this rule adds is the only node left reading the real input.
+            guard n.opType != "QuantizeLinear",
+                  let input = n.inputs.first(where: { name in ctx.plan.quantizedInputs[name] != nil }),
+                  let q = ctx.plan.quantizedInputs[input], let quantized = ctx.plan.quantizedInputNames[input] else { return nil }
+            return (input, q, quantized)
+        }
+    ) { ctx, _, m, names in
+        let (input, q, quantized) = m
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.renameTensors = [input: quantized]
         b.quantize(input, into: quantized, q, name: names.fresh("\(input)_quantize"))
@@ -23,12 +26,16 @@ enum InterfaceRules {
     static let dequantizeOutputs = RewriteRule(
         name: "dequantize-graph-output",
         identity: "output y_int -> output DequantizeLinear(y_int, s_y)",
-        changesInterface: true
-    ) { ctx, i, names in
-        let n = ctx.graph.nodes[i]
-        guard n.opType != "DequantizeLinear",
-              let out = n.outputs.first(where: { o in ctx.graph.outputs.contains { $0.name == o } }),
-              let q = ctx.plan.tensors[out], let dt = ctx.dtype(out), dt.isInteger else { return nil }
+        changesInterface: true,
+        match: { ctx, i -> (out: String, q: QuantInfo)? in
+            let n = ctx.graph.nodes[i]
+            guard n.opType != "DequantizeLinear",
+                  let out = n.outputs.first(where: { o in ctx.graph.outputs.contains { $0.name == o } }),
+                  let q = ctx.plan.tensors[out], let dt = ctx.dtype(out), dt.isInteger else { return nil }
+            return (out, q)
+        }
+    ) { ctx, _, m, names in
+        let (out, q) = m
         var b = PatchBuilder(names: names, options: ctx.options)
         let renamed = names.fresh("\(out)_quantized")
         b.patch.renameTensors = [out: renamed]
