@@ -56,6 +56,7 @@ let package = Package(
         // MARK: - Tests
         .target(name: "_TestSupport", dependencies: ["QVGraph", "QVIO", "QVKernels"], path: "Tests/_TestSupport"),
         .testTarget(name: "QVGraphTests", dependencies: ["QVGraph", "_TestSupport"]),
+        .testTarget(name: "QVKernelsTests", dependencies: ["QVKernels", "QVGraph", "_TestSupport"]),
         .testTarget(name: "QVIOTests", dependencies: ["QVIO", "_TestSupport"]),
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVCompare", "QVInterpreter", "QVIO", "_TestSupport"]),

@@ -6,7 +6,8 @@
 ///   `QVKernels/QLinear.swift` (QLinearConvKernel: exact int32 sums, requantized as onnxruntime
 ///   does, per host with `DeploymentTarget`).
 /// - Recipe: `QVRecipe/Rules/AffineRules.swift` writes QLinearConv (QOP) or Q/DQ around Conv (QDQ).
-/// - Tests: the op suite (`conv_*`, `exact_conv_*`, `qlinearconv_*`), `BatchTests`, `GoldenTests`.
+/// - Tests: the op suite (`conv_*`, `exact_conv_*`, `qlinearconv_*`), `QuantizedKernelTests` (QLinearConv
+///   against a direct loop; its requantization on every 8-bit boundary), `BatchTests`, `GoldenTests`.
 
 /// Output [N, M, spatial…] of a Conv's data and weight shapes.
 private func convFacts(_ c: InferenceContext, dtype: DType?, weight: TensorFact?, bias: TensorFact?) throws -> [TensorFact] {

@@ -7,7 +7,7 @@
 ///   as onnxruntime builds them; QLinearConcatKernel).
 /// - Recipe: `QVRecipe/Rules/ElementwiseRules.swift` writes QLinearAdd for residual Adds (QOP).
 /// - Tests: the op suite (`qlinearadd_*`, `qlinearmul_*`, `qlinearleakyrelu_*`, `qlinearsigmoid_*`,
-///   `qlinearconcat_*`), `GoldenTests` (residual, resnet).
+///   `qlinearconcat_*`), `QuantizedKernelTests` (QLinearAdd on every 8-bit pair), `GoldenTests` (residual, resnet).
 
 private func binary(_ op: String, tests: [String]) -> OpSpec {
     OpSpec("com.microsoft", op, since: [1], inputs: ["A", "A_scale", "A_zero_point", "B", "B_scale", "B_zero_point", "C_scale", "C_zero_point"],

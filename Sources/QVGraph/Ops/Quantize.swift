@@ -4,7 +4,8 @@
 /// - Kernels: `QVKernels/Quantize.swift` (QuantizeLinearKernel, DequantizeLinearKernel; the C
 ///   loops in `_QVChainGemm`). Aidge semantics (Aidge-form graphs): round half up, wrapping casts,
 ///   float zero points tolerated (`run --lenient`).
-/// - Tests: the op suite (`quantize_*`, `dequantize_*`), `AidgeQuantizerTests`, `TieRuleTests`.
+/// - Tests: the op suite (`quantize_*`, `dequantize_*`), `QuantizedKernelTests` (every 8-bit value and zero point),
+///   `AidgeQuantizerTests`, `TieRuleTests`.
 
 /// A per-axis scale along axis 0 ties samples stacked on axis 0 to channels.
 private func scalePerSample(_ scaleInput: String) -> Batching {
