@@ -58,45 +58,52 @@ public enum Npy {
         return Tensor(dtype: dtype, shape: shape, storage: try RawCodec.decode(Array(b[dataStart...]), dtype: dtype, count: count))
     }
 
-    /// A `.npy` file read lazily along axis 0: the header is parsed once, each slice is read from
-    /// disk when asked for, so memory does not grow with the number of samples.
+    /// A `.npy` file (or a stored `.npy` member of a `.npz`, at `offset`, `length` bytes) read
+    /// lazily along axis 0: the header is parsed once, each slice is read from disk when asked
+    /// for, so memory does not grow with the number of samples or the file's size.
     public final class Reader {
         public let path: String
+        /// How errors name the array: the path, or the archive and entry.
+        let label: String
         public let dtype: DType
         public let shape: [Int]
         let dataOffset: UInt64
         let handle: FileHandle
 
-        public init(_ path: String) throws {
+        public init(_ path: String, offset: UInt64 = 0, length: UInt64? = nil, describedAs name: String? = nil) throws {
             self.path = path
+            let label = name ?? path
+            self.label = label
             guard let h = FileHandle(forReadingAtPath: path) else { throw QVError.badInput("\(path): cannot read file") }
             handle = h
-            let head = Array(try h.read(upToCount: 65536) ?? Data())
+            try h.seek(toOffset: offset)
+            let head = Array(try h.read(upToCount: Int(min(65536, length ?? 65536))) ?? Data())
             // Decode the header by decoding a zero-length view of it.
             guard head.count >= 10, head[0] == 0x93, Array(head[1...5]) == Array("NUMPY".utf8) else {
-                throw QVError.badInput("\(path): not a .npy file (bad magic)")
+                throw QVError.badInput("\(label): not a .npy file (bad magic)")
             }
             let start = head[6] == 1 ? 10 : 12
-            guard head.count >= start else { throw QVError.badInput("\(path): truncated .npy header") }
+            guard head.count >= start else { throw QVError.badInput("\(label): truncated .npy header") }
             let len = head[6] == 1 ? Int(head[8]) | Int(head[9]) << 8 : Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
-            guard start + len <= head.count else { throw QVError.badInput("\(path): truncated .npy header") }
+            guard start + len <= head.count else { throw QVError.badInput("\(label): truncated .npy header") }
             // Reuse the full decoder on the header alone with a fake zero-row shape to validate fields.
             let headerText = String(decoding: head[start..<start + len], as: UTF8.self)
             guard let descr = Npy.field(headerText, "descr"), Npy.field(headerText, "fortran_order") == "False",
-                  let shapeText = Npy.field(headerText, "shape") else { throw QVError.badInput("\(path): malformed .npy header") }
+                  let shapeText = Npy.field(headerText, "shape") else { throw QVError.badInput("\(label): malformed .npy header") }
             let code = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
             let bare = code.hasPrefix("<") || code.hasPrefix("|") || code.hasPrefix("=") ? String(code.dropFirst()) : code
-            guard let dt = Npy.descrs.first(where: { $0.0 == bare })?.1 else { throw QVError.unsupported("\(path): .npy dtype \(code) is not supported") }
+            guard let dt = Npy.descrs.first(where: { $0.0 == bare })?.1 else { throw QVError.unsupported("\(label): .npy dtype \(code) is not supported") }
             let dims = try shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()")).split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                .map { s -> Int in guard let v = Int(s), v >= 0 else { throw QVError.badInput("\(path): bad .npy shape") }; return v }
+                .map { s -> Int in guard let v = Int(s), v >= 0 else { throw QVError.badInput("\(label): bad .npy shape") }; return v }
             dtype = dt
             shape = dims
-            dataOffset = UInt64(start + len)
-            let size = (try? h.seekToEnd()) ?? 0
-            let need = UInt64((Tensor.elementCount(dims) ?? 0) * dt.bitWidth / 8)
-            guard size - dataOffset == need else {
-                throw QVError.badInput("\(path): .npy data has \(size - dataOffset) bytes, shape \(dims) of \(code) needs \(need)")
+            dataOffset = offset + UInt64(start + len)
+            let end = length.map { offset + $0 } ?? ((try? h.seekToEnd()) ?? 0)
+            guard let elements = Tensor.elementCount(dims), elements <= Int.max / 8 else { throw QVError.badInput("\(label): .npy shape \(dims) is too large") }
+            let need = UInt64(elements * dt.bitWidth / 8)
+            guard end >= dataOffset, end - dataOffset == need else {
+                throw QVError.badInput("\(label): .npy data has \(Int64(end) - Int64(dataOffset)) bytes, shape \(dims) of \(code) needs \(need)")
             }
         }
 
@@ -104,7 +111,14 @@ public enum Npy {
 
         /// Slice `i` along axis 0.
         public func slice(_ i: Int) throws -> Tensor {
-            let inner = Array(shape.dropFirst())
+            try read(Array(shape.dropFirst()), at: i)
+        }
+
+        /// The whole array.
+        public func all() throws -> Tensor { try read(shape, at: 0) }
+
+        /// The `i`-th block of `inner`'s element count, shaped `inner`.
+        func read(_ inner: [Int], at i: Int) throws -> Tensor {
             let count = inner.reduce(1, *)
             let bytes = count * dtype.bitWidth / 8
             #if _endian(little)
@@ -122,13 +136,13 @@ public enum Npy {
                     }
                     n = failed ? 0 : count
                 }
-                guard !failed else { throw QVError.badInput("\(path): truncated data at slice \(i)") }
+                guard !failed else { throw QVError.badInput("\(label): truncated data at slice \(i)") }
                 return Tensor(dtype: .float, shape: inner, storage: .f32(values))
             }
             #endif
             try handle.seek(toOffset: dataOffset + UInt64(i * bytes))
             let d = Array(try handle.read(upToCount: bytes) ?? Data())
-            guard d.count == bytes else { throw QVError.badInput("\(path): truncated data at slice \(i)") }
+            guard d.count == bytes else { throw QVError.badInput("\(label): truncated data at slice \(i)") }
             return Tensor(dtype: dtype, shape: inner, storage: try RawCodec.decode(d, dtype: dtype, count: count))
         }
     }

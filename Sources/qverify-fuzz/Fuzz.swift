@@ -5,7 +5,7 @@ import QVIO
 /// Coverage-guided fuzz targets for the readers of untrusted files (scripts/fuzz.sh builds this
 /// with -sanitize=fuzzer,address and -D FUZZING; libFuzzer then drives `qvFuzzOneInput`). The
 /// target is chosen by QVERIFY_FUZZ_TARGET: `onnx` (decode + validate + summary), `npy` (decode
-/// and the streaming reader), `npz` (archive reader), `sf` (scaling-factor/steps JSON). Every
+/// and the streaming reader), `npz` (archive reader, and the streaming central-directory reader), `sf` (scaling-factor/steps JSON). Every
 /// input must end in a value or a QVError, never a trap, a leak or a bad access.
 ///
 /// Without FUZZING it is a replay tool: `qverify-fuzz TARGET FILE…` runs each file once (the
@@ -32,7 +32,12 @@ enum FuzzTarget: String {
                 if let n = r.shape.first, n > 0 { _ = try r.slice(n - 1) }
             case .npz:
                 try Data(bytes).write(to: URL(fileURLWithPath: Self.scratch + ".npz"))
-                _ = try Npy.loadArchive(Self.scratch + ".npz")
+                _ = try? Npy.loadArchive(Self.scratch + ".npz")
+                // The streaming path: the central directory, then each stored member read in place.
+                for m in try ZipDirectory(Self.scratch + ".npz").members where m.method == 0 {
+                    let r = try Npy.Reader(Self.scratch + ".npz", offset: m.dataOffset, length: m.size)
+                    if let n = r.shape.first, n > 0 { _ = try r.slice(n - 1) }
+                }
             case .sf:
                 try Data(bytes).write(to: URL(fileURLWithPath: Self.scratch + ".json"))
                 _ = try ScalingFactorFile.load(Self.scratch + ".json")

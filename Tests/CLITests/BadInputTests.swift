@@ -47,6 +47,32 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one line")
         XCTAssertEqual(try runQVerify(["inspect", "Tests/Fixtures/external/lenet_external.onnx"]).exitCode, 0, "within the real budget")
     }
+    /// Calibration files larger than memory: a .npy or a numpy.savez .npz (stored members) is read
+    /// one sample at a time from disk, whatever its size; a savez_compressed .npz is read whole and
+    /// refused beyond the budget (half the machine's memory, lowered here to 1,000 bytes for the
+    /// fixtures' 4,736 bytes). All three give the same outputs.
+    func testNpzInputsStreamAndOnlyCompressedOnesHaveAMemoryBudget() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-npz-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var outputs: [[UInt8]] = []
+        for (k, input) in ["Reference/lenet/calib_inputs.npy", "Tests/Fixtures/inputs/lenet_calib_savez.npz",
+                           "Tests/Fixtures/inputs/lenet_calib_savez_compressed.npz"].enumerated() {
+            let dir = tmp.appendingPathComponent("\(k)").path
+            let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", input, "--output-dir", dir])
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+            outputs.append(try XCTUnwrap(readFileBytes(dir + "/output.npy"), input))
+        }
+        XCTAssertEqual(outputs[1], outputs[0])
+        XCTAssertEqual(outputs[2], outputs[0])
+        let budget = ["QVERIFY_MAX_INPUT_BYTES": "1000"]
+        let stored = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", "Tests/Fixtures/inputs/lenet_calib_savez.npz",
+                                     "--output-dir", tmp.appendingPathComponent("s").path], environment: budget)
+        XCTAssertEqual(stored.exitCode, 0, stored.stderr)
+        let compressed = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", "Tests/Fixtures/inputs/lenet_calib_savez_compressed.npz",
+                                         "--output-dir", tmp.appendingPathComponent("c").path], environment: budget)
+        XCTAssertEqual(compressed.exitCode, 2)
+        XCTAssertEqual(compressed.stderr.split(separator: "\n").last.map(String.init), "qverify: error: Tests/Fixtures/inputs/lenet_calib_savez_compressed.npz: a compressed .npz is read whole and this one holds 4736 bytes, more than the 1000 qverify may hold (half this machine's memory; QVERIFY_MAX_INPUT_BYTES changes it); save it with numpy.savez (uncompressed, read slice by slice) or as .npy")
+    }
     func testExternalDataOutsideTheModelFolderIsRefused() throws {
         try assertRefused("Tests/Fixtures/bad/external_escape.onnx", "is outside the model's folder; refused")
     }

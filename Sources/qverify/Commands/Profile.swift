@@ -22,7 +22,7 @@ struct Profile: ParsableCommand {
         try runReportingErrors {
             BLAS.setThreads(1)
             let (m, interp) = try prepare(model, semantics, announce: false)
-            let sample = try InputSet.load(inputs, inputs: m.graph.runtimeInputs)[0]
+            let sample = try InputSet.stream(inputs, inputs: m.graph.runtimeInputs).sample(0)
             _ = try interp.run(sample)
             var times: [Double]? = Array(repeating: 0, count: m.graph.nodes.count)
             for _ in 0..<max(1, repetitions) { _ = try interp.run(sample, nodeSeconds: &times) }
