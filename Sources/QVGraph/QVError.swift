@@ -23,7 +23,11 @@ public enum QVError: Error, CustomStringConvertible, Equatable, Sendable {
         return self
     }
 
-    public func withContext(_ where_: String) -> QVError { .context(where_, self) }
+    /// This error said at `where_`; unchanged when it already begins there (a reader that names
+    /// its file, inside a command that adds the file again).
+    public func withContext(_ where_: String) -> QVError {
+        description.hasPrefix(where_ + ": ") ? self : .context(where_, self)
+    }
 }
 
 /// Runs `body`, prefixing any ``QVError`` it throws with `context`.
