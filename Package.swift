@@ -6,7 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "qverify", targets: ["qverify"]),
-        .library(name: "QVerify", targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare"]),
+        .library(
+            name: "QVerify",
+            targets: ["QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,7 +48,8 @@ let package = Package(
         .executableTarget(
             name: "qverify",
             dependencies: [
-                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare", "QVReport", "QVYardstick",
+                "QVGraph", "QVIO", "QVKernels", "QVInterpreter", "QVQuant", "QVRecipe", "QVCompare", "QVReport",
+                "QVYardstick",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -59,7 +62,8 @@ let package = Package(
         .testTarget(name: "QVKernelsTests", dependencies: ["QVKernels", "QVGraph", "_TestSupport"]),
         .testTarget(name: "QVIOTests", dependencies: ["QVIO", "_TestSupport"]),
         .testTarget(name: "QVInterpreterTests", dependencies: ["QVInterpreter", "QVIO", "_TestSupport"]),
-        .testTarget(name: "QVRecipeTests", dependencies: ["QVRecipe", "QVCompare", "QVInterpreter", "QVIO", "_TestSupport"]),
+        .testTarget(
+            name: "QVRecipeTests", dependencies: ["QVRecipe", "QVCompare", "QVInterpreter", "QVIO", "_TestSupport"]),
         .testTarget(name: "QVCompareTests", dependencies: ["QVCompare", "QVRecipe", "QVIO", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["_TestSupport", "qverify", "QVGraph", "QVIO"]),
         .testTarget(name: "QVQuantTests", dependencies: ["QVQuant", "QVGraph"]),

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH=/opt/swift/usr/bin:$PATH
 
+echo "--- swift format lint (.swift-format: 120 columns, layout only; swift format format --in-place fixes it)"
+swift format lint --strict --parallel --configuration .swift-format $(git ls-files 'Sources/*.swift' 'Tests/*.swift' 'Package.swift' 2>/dev/null || find Sources Tests -name '*.swift')
+
 # Optimized build with testable imports: the suite runs the same code users run (5× faster than a
 # debug build, whose -Onone Swift dominated the CLI tests). build.sh recovers from a cache built
 # before setup.sh installed the libraries.

@@ -41,10 +41,13 @@ public struct DeploymentCheck {
     public init(reference: GraphView) { self.reference = reference }
 
     /// One row per target and level, in the order given.
-    public func run(candidate: Model, targets: [DeploymentTarget], levels: [OrtLevel], samples: SampleSource,
-                    threads: Int) throws -> [TargetResult] {
+    public func run(
+        candidate: Model, targets: [DeploymentTarget], levels: [OrtLevel], samples: SampleSource,
+        threads: Int
+    ) throws -> [TargetResult] {
         let cview = try GraphView(candidate)
-        let ia = try Interpreter(model: reference.model, semantics: Harness.semantics(reference), scalingFactors: referenceScalingFactors)
+        let ia = try Interpreter(
+            model: reference.model, semantics: Harness.semantics(reference), scalingFactors: referenceScalingFactors)
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
         let oa = reference.model.graph.outputs[0].name, ob = candidate.graph.outputs[0].name
         let qa = reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant
@@ -53,8 +56,11 @@ public struct DeploymentCheck {
         // The reference once, streamed: only its output is kept.
         var refOut: [Double] = []
         let chunk = try Harness.batchSize(samples, limit: batchLimit)
-        try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { r in try r.map { Harness.feeds(try samples.sample($0), inputOrder, reference) } },
-                            work: { try ia.run(batch: $0) }, consume: { _, _, rs in for r in rs { refOut += Harness.real(r.outputs[oa]!, qa) } })
+        try inOrderParallel(
+            count: samples.count, chunk: chunk, threads: threads,
+            prepare: { r in try r.map { Harness.feeds(try samples.sample($0), inputOrder, reference) } },
+            work: { try ia.run(batch: $0) },
+            consume: { _, _, rs in for r in rs { refOut += Harness.real(r.outputs[oa]!, qa) } })
         var rows: [TargetResult] = []
         for level in levels {
             let model = level == .enable ? try OrtGraphOptimizer.optimize(candidate).model : candidate
@@ -74,24 +80,31 @@ public struct DeploymentCheck {
                 let run = try Interpreter(model: model, semantics: .onnx, target: t, saturationLog: log)
                 var out: [Double] = [], changed: [String: Int] = [:], elements: [String: Int] = [:], outChanged = 0
                 let saturates = t.integerProducts != .exact
-                try inOrderParallel(count: samples.count, chunk: chunk, threads: threads, prepare: { r in try r.map { Harness.feeds(try samples.sample($0), inputOrder, cview) } },
-                                    work: { feeds in (try run.run(batch: feeds, keepIntermediates: saturates, only: kept),
-                                                      saturates ? try exact.run(batch: feeds, keepIntermediates: true, only: kept) : []) },
-                                    consume: { _, _, res in
-                    let (rs, es) = res
-                    for (j, r) in rs.enumerated() {
-                        out += Harness.real(r.outputs[ob]!, qb)
-                        guard saturates else { continue }
-                        let e = es[j]
-                        outChanged += Self.differing(r.outputs[ob]!, e.outputs[ob]!)
-                        for n in products {
-                            guard let x = r.intermediates[n.outputs[0]] ?? r.outputs[n.outputs[0]],
-                                  let y = e.intermediates[n.outputs[0]] ?? e.outputs[n.outputs[0]] else { continue }
-                            changed[n.name, default: 0] += Self.differing(x, y)
-                            elements[n.name, default: 0] += x.count
+                try inOrderParallel(
+                    count: samples.count, chunk: chunk, threads: threads,
+                    prepare: { r in try r.map { Harness.feeds(try samples.sample($0), inputOrder, cview) } },
+                    work: { feeds in
+                        (
+                            try run.run(batch: feeds, keepIntermediates: saturates, only: kept),
+                            saturates ? try exact.run(batch: feeds, keepIntermediates: true, only: kept) : []
+                        )
+                    },
+                    consume: { _, _, res in
+                        let (rs, es) = res
+                        for (j, r) in rs.enumerated() {
+                            out += Harness.real(r.outputs[ob]!, qb)
+                            guard saturates else { continue }
+                            let e = es[j]
+                            outChanged += Self.differing(r.outputs[ob]!, e.outputs[ob]!)
+                            for n in products {
+                                guard let x = r.intermediates[n.outputs[0]] ?? r.outputs[n.outputs[0]],
+                                    let y = e.intermediates[n.outputs[0]] ?? e.outputs[n.outputs[0]]
+                                else { continue }
+                                changed[n.name, default: 0] += Self.differing(x, y)
+                                elements[n.name, default: 0] += x.count
+                            }
                         }
-                    }
-                })
+                    })
                 var differing = 0, maxSteps = 0.0
                 for (a, b) in zip(refOut, out) {
                     let d = abs((b - a) / step).rounded(.toNearestOrEven)
@@ -102,11 +115,14 @@ public struct DeploymentCheck {
                 let nodes = products.compactMap { n -> SaturatingNode? in
                     let c = counts[n.name] ?? SaturationLog.Counts()
                     guard c.pairSums > 0 else { return nil }  // later nodes only inherit: the graph output shows it
-                    return SaturatingNode(node: n.name, op: n.opType, pairSums: c.pairSums, accumulatorsTouched: c.accumulatorsTouched,
-                                          outputsChanged: changed[n.name] ?? 0, outputElements: elements[n.name] ?? 0)
+                    return SaturatingNode(
+                        node: n.name, op: n.opType, pairSums: c.pairSums, accumulatorsTouched: c.accumulatorsTouched,
+                        outputsChanged: changed[n.name] ?? 0, outputElements: elements[n.name] ?? 0)
                 }
-                let r = TargetResult(target: t.rawValue, level: level.rawValue, outputDiffering: differing, outputCount: out.count,
-                                     outputMaxSteps: out.isEmpty ? nil : maxSteps, outputChangedBySaturation: outChanged, saturating: nodes)
+                let r = TargetResult(
+                    target: t.rawValue, level: level.rawValue, outputDiffering: differing, outputCount: out.count,
+                    outputMaxSteps: out.isEmpty ? nil : maxSteps, outputChangedBySaturation: outChanged,
+                    saturating: nodes)
                 byRule[t.integerProducts] = r
                 rows.append(r)
             }
@@ -123,26 +139,35 @@ public struct DeploymentCheck {
 
     /// `isa-saturation` findings: one per node and level where some target saturates, naming every
     /// target that does, what it does to the node and the graph output, and the measured fixes.
-    public static func findings(_ rows: [TargetResult], fixes: [(label: String, rows: [TargetResult])], notes: [String] = []) -> [Finding] {
+    public static func findings(
+        _ rows: [TargetResult], fixes: [(label: String, rows: [TargetResult])], notes: [String] = []
+    ) -> [Finding] {
         var out: [Finding] = []
         for level in ["disable", "enable"] {
             let here = rows.filter { $0.level == level && !$0.saturating.isEmpty }
             guard let first = here.first else { continue }
             let targets = here.map(\.target).joined(separator: ", ")
-            let exactRow = rows.first { $0.level == level && $0.saturating.isEmpty && $0.outputChangedBySaturation == 0 }
+            let exactRow = rows.first {
+                $0.level == level && $0.saturating.isEmpty && $0.outputChangedBySaturation == 0
+            }
             let levelName = level == "enable" ? "ORT_ENABLE_EXTENDED/ALL" : "ORT_DISABLE_ALL"
-            let fixText = fixes.map { f -> String in
-                let worst = f.rows.filter { $0.level == level }.map(\.outputDiffering).max() ?? 0
-                let n = f.rows.first?.outputCount ?? 0
-                return "\(f.label): \(worst)/\(n) output elements differ from the reference on the worst target"
-            } + notes
+            let fixText =
+                fixes.map { f -> String in
+                    let worst = f.rows.filter { $0.level == level }.map(\.outputDiffering).max() ?? 0
+                    let n = f.rows.first?.outputCount ?? 0
+                    return "\(f.label): \(worst)/\(n) output elements differ from the reference on the worst target"
+                } + notes
             for s in first.saturating {
                 let effect = first.outputChangedBySaturation
                 let severity: Severity = effect > 0 ? .warning : .info
-                var msg = "on \(targets) with \(levelName), \(s.op) '\(s.node)' multiplies uint8 activations by int8 weights with vpmaddubsw: "
-                msg += "\(s.pairSums) pair sums saturated to int16 over the samples, touching \(s.accumulatorsTouched) accumulators "
-                msg += "and changing \(s.outputsChanged) of \(s.outputElements) outputs; at the graph output \(effect)/\(first.outputCount) elements change"
-                msg += " and \(first.outputDiffering) differ from the reference, by up to \(Harness.fmt(first.outputMaxSteps)) steps"
+                var msg =
+                    "on \(targets) with \(levelName), \(s.op) '\(s.node)' multiplies uint8 activations by int8 weights with vpmaddubsw: "
+                msg +=
+                    "\(s.pairSums) pair sums saturated to int16 over the samples, touching \(s.accumulatorsTouched) accumulators "
+                msg +=
+                    "and changing \(s.outputsChanged) of \(s.outputElements) outputs; at the graph output \(effect)/\(first.outputCount) elements change"
+                msg +=
+                    " and \(first.outputDiffering) differ from the reference, by up to \(Harness.fmt(first.outputMaxSteps)) steps"
                 if let e = exactRow { msg += " (\(e.outputDiffering) on \(e.target))" }
                 if !fixText.isEmpty { msg += ". Fixes, measured: " + fixText.joined(separator: "; ") }
                 out.append(Finding(severity, "isa-saturation", node: s.node, model: "candidate", msg))
@@ -163,12 +188,18 @@ extension DeploymentCheck {
         let fused = try saturablePairs(try OrtGraphOptimizer.optimize(model).model)
         for (name, op, risky, total) in fused {
             let always = asWritten.contains { $0.node == name }
-            let when = always ? "at every optimization level" : "once onnxruntime's optimizer fuses it (ORT_ENABLE_EXTENDED/ALL)"
+            let when =
+                always
+                ? "at every optimization level" : "once onnxruntime's optimizer fuses it (ORT_ENABLE_EXTENDED/ALL)"
             let severity: Severity = risky > 0 ? .warning : .info
-            out.append(Finding(severity, "isa-saturation-risk", node: name, model: label,
-                "\(op) '\(name)' multiplies uint8 activations by int8 weights on ort-avx2/ort-avx512 \(when): \(risky) of \(total) weight pairs can saturate "
-                + "the int16 pair sum with some uint8 input (255·max(w0⁺+w1⁺, w0⁻+w1⁻) > 32767)"
-                + (risky > 0 ? "; qverify verify measures the effect on your inputs; --weight-type uint8 (QDQ) or int8 activations avoid it" : "")))
+            out.append(
+                Finding(
+                    severity, "isa-saturation-risk", node: name, model: label,
+                    "\(op) '\(name)' multiplies uint8 activations by int8 weights on ort-avx2/ort-avx512 \(when): \(risky) of \(total) weight pairs can saturate "
+                        + "the int16 pair sum with some uint8 input (255·max(w0⁺+w1⁺, w0⁻+w1⁻) > 32767)"
+                        + (risky > 0
+                            ? "; qverify verify measures the effect on your inputs; --weight-type uint8 (QDQ) or int8 activations avoid it"
+                            : "")))
         }
         return out
     }
@@ -176,13 +207,17 @@ extension DeploymentCheck {
     /// (node, op, pairs that can saturate, pairs) of every u8×s8 product with constant weights.
     static func saturablePairs(_ model: Model) throws -> [(node: String, op: String, risky: Int, total: Int)] {
         let g = model.graph
-        func zpType(_ n: Node, _ i: Int) -> DType { i < n.inputs.count && !n.inputs[i].isEmpty ? (g.initializer(n.inputs[i])?.dtype ?? .uint8) : .uint8 }
+        func zpType(_ n: Node, _ i: Int) -> DType {
+            i < n.inputs.count && !n.inputs[i].isEmpty ? (g.initializer(n.inputs[i])?.dtype ?? .uint8) : .uint8
+        }
         var out: [(String, String, Int, Int)] = []
         for n in g.nodes {
             var pairs: [(Int32, Int32)] = []
             switch n.opType {
             case "QLinearConv":
-                guard zpType(n, 2) == .uint8, let w = g.initializer(n.inputs[3]), w.dtype == .int8, w.rank >= 3, let v = w.asInt64s() else { continue }
+                guard zpType(n, 2) == .uint8, let w = g.initializer(n.inputs[3]), w.dtype == .int8, w.rank >= 3,
+                    let v = w.asInt64s()
+                else { continue }
                 let group = n.int("group", default: 1), m = w.shape[0], cg = w.shape[1]
                 if cg == 1 && m == group { continue }  // depthwise: MLAS's exact kernel
                 let taps = w.shape[2...].reduce(1, *), k = cg * taps
@@ -192,7 +227,9 @@ extension DeploymentCheck {
                     pairs += stride(from: 0, to: k - 1, by: 2).map { (Int32(order[$0]), Int32(order[$0 + 1])) }
                 }
             case "QGemm", "QLinearMatMul":
-                guard zpType(n, 2) == .uint8, let b = g.initializer(n.inputs[3]), b.dtype == .int8, b.rank == 2, let v = b.asInt64s() else { continue }
+                guard zpType(n, 2) == .uint8, let b = g.initializer(n.inputs[3]), b.dtype == .int8, b.rank == 2,
+                    let v = b.asInt64s()
+                else { continue }
                 let transB = n.opType == "QGemm" && n.int("transB", default: 0) != 0
                 let k = transB ? b.shape[1] : b.shape[0], cols = transB ? b.shape[0] : b.shape[1]
                 for j in 0..<cols {

@@ -38,8 +38,10 @@ public struct GraphView: Sendable {
     ]
     static let passThrough: Set<String> = ["DequantizeLinear", "Clip", "Cast", "Identity"]
     /// Operators named by the function they compute, for signatures.
-    static let functionName: [String: String] = ["QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearAveragePool": "AveragePool",
-                                                 "NhwcMaxPool": "MaxPool", "QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid"]
+    static let functionName: [String: String] = [
+        "QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearAveragePool": "AveragePool",
+        "NhwcMaxPool": "MaxPool", "QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid",
+    ]
 
     /// `knownSteps`: real steps of a folded Aidge export that the file does not carry.
     public init(_ model: Model, knownSteps: KnownSteps = KnownSteps()) throws {
@@ -65,7 +67,12 @@ public struct GraphView: Sendable {
             latest[s] = Point(tensor: tensor, node: node.name, opType: node.opType, signature: s, quant: q)
         }
         if let plan {
-            for (name, _) in plan.quantizedInputs { if let s = sig[name] { latest[s] = Point(tensor: name, node: "", opType: "input", signature: s, quant: plan.tensors[name]); order.append(s) } }
+            for (name, _) in plan.quantizedInputs {
+                if let s = sig[name] {
+                    latest[s] = Point(tensor: name, node: "", opType: "input", signature: s, quant: plan.tensors[name]);
+                    order.append(s)
+                }
+            }
         }
         for i in Self.structuralOrder(g, index) {
             let n = g.nodes[i]
@@ -80,15 +87,22 @@ public struct GraphView: Sendable {
             // is a function of that point, not a new compute op: it keeps the point's signature.
             let inputSigs = dataInputs.compactMap { sig[$0] }
             if dataInputs.count >= 2, inputSigs.count == dataInputs.count,
-               let base = inputSigs.min(by: { $0.chain.count < $1.chain.count }),
-               inputSigs.allSatisfy({ $0.kind == base.kind && $0.index == base.index && Array($0.chain.prefix(base.chain.count)) == base.chain }) {
+                let base = inputSigs.min(by: { $0.chain.count < $1.chain.count }),
+                inputSigs.allSatisfy({
+                    $0.kind == base.kind && $0.index == base.index
+                        && Array($0.chain.prefix(base.chain.count)) == base.chain
+                })
+            {
                 sig[out] = base
                 continue
             }
-            if let kindName = Self.computeKinds[n.opType], dataInputs.count >= (["Add", "QLinearAdd", "Sub", "Mul", "QLinearMul"].contains(n.opType) ? 2 : 1) {
+            if let kindName = Self.computeKinds[n.opType],
+                dataInputs.count >= (["Add", "QLinearAdd", "Sub", "Mul", "QLinearMul"].contains(n.opType) ? 2 : 1)
+            {
                 counters[kindName, default: 0] += 1
                 // A QLinear op whose output zero point is its type's minimum also computes a Relu.
-                let s = Signature(kind: kindName, index: counters[kindName]!, chain: Self.clampsAtZero(n, g, index) ? ["Relu"] : [])
+                let s = Signature(
+                    kind: kindName, index: counters[kindName]!, chain: Self.clampsAtZero(n, g, index) ? ["Relu"] : [])
                 sig[out] = s
                 computeOps[s] = (n.name, n.opType, Self.biasInput(n))
                 record(out, n, s)
@@ -96,10 +110,17 @@ public struct GraphView: Sendable {
                 // A quantizer on an already-quantized value (directly, or through a DequantizeLinear) requantizes.
                 let src = dataInputs[0]
                 let producer = index.producer[src].map { g.nodes[$0] }
-                let onQuantized = producer?.opType == "DequantizeLinear" || (facts[src]?.dtype?.isInteger == true && producer.map { Self.computeKinds[$0.opType] == nil } ?? false)
+                let onQuantized =
+                    producer?.opType == "DequantizeLinear"
+                    || (facts[src]?.dtype?.isInteger == true
+                        && producer.map { Self.computeKinds[$0.opType] == nil } ?? false)
                 if onQuantized { s.chain.append("requant") }
                 // (Not on the graph input: there is no Relu to fold, only a non-negative input.)
-                if s.kind != "input", Self.clampsAtZero(n, g, index), !s.chain.contains("Relu"), !s.chain.contains("Clip") { s.chain.append("Relu") }
+                if s.kind != "input", Self.clampsAtZero(n, g, index), !s.chain.contains("Relu"),
+                    !s.chain.contains("Clip")
+                {
+                    s.chain.append("Relu")
+                }
                 sig[out] = s
                 record(out, n, s)
             } else if n.opType == "Clip", var s = upstream, Self.clipsAtZero(n, g), !s.chain.contains("Relu") {
@@ -132,18 +153,27 @@ public struct GraphView: Sendable {
     static func clampsAtZero(_ n: Node, _ g: Graph, _ index: GraphIndex) -> Bool {
         // A Relu or Clip still follows (directly, or behind a DequantizeLinear): nothing was folded.
         let readers = (index.consumers[n.outputs[0]] ?? []).map { g.nodes[$0] }
-        let next = readers + readers.filter { $0.opType == "DequantizeLinear" }.flatMap { d in (index.consumers[d.outputs[0]] ?? []).map { g.nodes[$0] } }
+        let next =
+            readers
+            + readers.filter { $0.opType == "DequantizeLinear" }.flatMap { d in
+                (index.consumers[d.outputs[0]] ?? []).map { g.nodes[$0] }
+            }
         if next.contains(where: { $0.opType == "Relu" || $0.opType == "Clip" }) { return false }
         // The output's zero point, by the op's input name; an op without one clamps nothing.
         let zpName: String
         switch (n.normalizedDomain, n.opType) {
-        case ("", "QuantizeLinear"), ("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QGemm"): zpName = "y_zero_point"
+        case ("", "QuantizeLinear"), ("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QGemm"):
+            zpName = "y_zero_point"
         case ("com.microsoft", "QLinearAdd"): zpName = "C_zero_point"
         default: return false
         }
         if n.opType == "QGemm", n.input("y_scale") == nil { return false }  // float output
-        guard let zpTensor = n.input(zpName) else { return n.opType == "QuantizeLinear" && n.attribute("output_dtype") == nil }
-        guard let z = g.initializer(zpTensor), let v = z.asInt64s(), let lo = z.dtype.integerRange?.lowerBound else { return false }
+        guard let zpTensor = n.input(zpName) else {
+            return n.opType == "QuantizeLinear" && n.attribute("output_dtype") == nil
+        }
+        guard let z = g.initializer(zpTensor), let v = z.asInt64s(), let lo = z.dtype.integerRange?.lowerBound else {
+            return false
+        }
         return v.allSatisfy { $0 == lo } && lo != Int64.min
     }
 

@@ -60,7 +60,9 @@ public struct LabelStatistics: Codable, Sendable, Equatable {
         if reference == candidate { agreeing += 1 }
         if (reference == label) != (candidate == label) {
             flipCount += 1
-            if flips.count < Self.flipsListed { flips.append(Flip(sample: sample, label: label, reference: reference, candidate: candidate)) }
+            if flips.count < Self.flipsListed {
+                flips.append(Flip(sample: sample, label: label, reference: reference, candidate: candidate))
+            }
         }
     }
 
@@ -109,13 +111,19 @@ public struct Harness: Sendable {
     /// At most this many samples per batch (--batch); the batches, and so the shards, follow it.
     public var batchLimit = 16
 
-    public init(reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance) {
+    public init(
+        reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance
+    ) {
         self.reference = reference
         self.candidate = candidate
         let nodes = reference.model.graph.nodes
-        referenceQuantizers = Dictionary(nodes.filter { $0.opType == "QuantizeLinear" }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        referenceAverages = reference.kind == .aidgeForm
-            ? Dictionary(nodes.filter { QuantPlan.averagingOps.contains($0.opType) }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
+        referenceQuantizers = Dictionary(
+            nodes.filter { $0.opType == "QuantizeLinear" }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        referenceAverages =
+            reference.kind == .aidgeForm
+            ? Dictionary(
+                nodes.filter { QuantPlan.averagingOps.contains($0.opType) }.map { ($0.name, $0) },
+                uniquingKeysWith: { a, _ in a }) : [:]
         self.referencePath = referencePath
         self.candidatePath = candidatePath
         self.tolerance = tolerance
@@ -140,7 +148,9 @@ public struct Harness: Sendable {
         guard x.dtype == .float else { return x }
         let m = Float(1 / q.step)
         let r = q.dtype.integerRange!
-        let v = (x.floats ?? []).map { Int32(min(max(Int64(RoundingRule.halfUp.round($0 * m)), r.lowerBound), r.upperBound)) }
+        let v = (x.floats ?? []).map {
+            Int32(min(max(Int64(RoundingRule.halfUp.round($0 * m)), r.lowerBound), r.upperBound))
+        }
         return Tensor(v, shape: x.shape, dtype: q.dtype)
     }
 
@@ -187,21 +197,28 @@ public struct Harness: Sendable {
 
     /// Runs shard `shard` of `of` (every `of`-th batch, starting with batch `shard`) and returns its
     /// batch records, for ``report(name:records:samples:threads:)`` to fold after all shards ran.
-    public func runShard(_ shard: Int, of count: Int, samples: SampleSource, threads: Int = defaultThreadCount,
-                         progress: ((Int, Int) -> Void)? = nil) throws -> [BatchRecord] {
+    public func runShard(
+        _ shard: Int, of count: Int, samples: SampleSource, threads: Int = defaultThreadCount,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> [BatchRecord] {
         try checkTolerance()
         let (ia, ib) = try interpreters()
-        return try accumulateBatches(align(), ia, ib, samples, threads: threads, progress: progress) { $0 % count == shard }
+        return try accumulateBatches(align(), ia, ib, samples, threads: threads, progress: progress) {
+            $0 % count == shard
+        }
     }
 
     /// The report of a run from all its batch records (any order; folded in batch order).
-    public func report(name: String, records: [BatchRecord], samples: SampleSource, threads: Int = defaultThreadCount) throws -> ComparisonReport {
+    public func report(
+        name: String, records: [BatchRecord], samples: SampleSource, threads: Int = defaultThreadCount
+    ) throws -> ComparisonReport {
         let pairs = align()
         let chunk = try Harness.batchSize(samples, limit: batchLimit)
         let batches = (samples.count + chunk - 1) / chunk
         let sorted = records.sorted { $0.batch < $1.batch }
         guard sorted.map(\.batch) == Array(0..<batches) else {
-            throw QVError.badInput("the shards hold batches \(sorted.map(\.batch)) of \(batches): some shard is missing or repeated")
+            throw QVError.badInput(
+                "the shards hold batches \(sorted.map(\.batch)) of \(batches): some shard is missing or repeated")
         }
         var total = Accumulated(pairs: pairs.count)
         for r in sorted { total.merge(r.record) }
@@ -210,9 +227,11 @@ public struct Harness: Sendable {
     }
 
     func interpreters() throws -> (Interpreter, Interpreter) {
-        let ia = try Interpreter(model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
-        let ib = try Interpreter(model: candidate.model, semantics: Self.semantics(candidate),
-                                 target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx, lenient: lenientCandidate)
+        let ia = try Interpreter(
+            model: reference.model, semantics: Self.semantics(reference), scalingFactors: referenceScalingFactors)
+        let ib = try Interpreter(
+            model: candidate.model, semantics: Self.semantics(candidate),
+            target: Self.semantics(candidate) == .onnx ? candidateTarget : .onnx, lenient: lenientCandidate)
         return (ia, ib)
     }
 
@@ -230,18 +249,24 @@ public struct Harness: Sendable {
         }
     }
 
-    public func run(name: String, samples: SampleSource, threads: Int = defaultThreadCount,
-                    progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
+    public func run(
+        name: String, samples: SampleSource, threads: Int = defaultThreadCount,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> ComparisonReport {
         try checkTolerance()
         let (ia, ib) = try interpreters()
         let pairs = align()
         var acc = Accumulated(pairs: pairs.count)
-        for r in try accumulateBatches(pairs, ia, ib, samples, threads: threads, progress: progress, keep: { _ in true }) { acc.merge(r.record) }
+        for r in try accumulateBatches(
+            pairs, ia, ib, samples, threads: threads, progress: progress, keep: { _ in true })
+        { acc.merge(r.record) }
         return try classify(name: name, pairs, acc, samples: samples, interpreters: (ia, ib), threads: threads)
     }
 
-    public func run(name: String, samples: [[String: Tensor]], threads: Int = defaultThreadCount,
-                    progress: ((Int, Int) -> Void)? = nil) throws -> ComparisonReport {
+    public func run(
+        name: String, samples: [[String: Tensor]], threads: Int = defaultThreadCount,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> ComparisonReport {
         try run(name: name, samples: SampleSource(samples), threads: threads, progress: progress)
     }
 
@@ -284,31 +309,42 @@ public struct Harness: Sendable {
 
     /// The batch records of the batches `keep` selects, in batch order; each is folded in its
     /// worker from an empty record, so a record does not depend on the thread count or the shard.
-    func accumulateBatches(_ pairs: [Pair], _ ia: Interpreter, _ ib: Interpreter, _ samples: SampleSource, threads: Int,
-                           progress: ((Int, Int) -> Void)?, keep: (Int) -> Bool) throws -> [BatchRecord] {
+    func accumulateBatches(
+        _ pairs: [Pair], _ ia: Interpreter, _ ib: Interpreter, _ samples: SampleSource, threads: Int,
+        progress: ((Int, Int) -> Void)?, keep: (Int) -> Bool
+    ) throws -> [BatchRecord] {
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
         let (keepA, keepB) = keptTensors(pairs)
         let chunk = try Harness.batchSize(samples, limit: batchLimit)
-        let selected = stride(from: 0, to: samples.count, by: chunk).enumerated().filter { keep($0.offset) }.map { ($0.offset, $0.element) }
+        let selected = stride(from: 0, to: samples.count, by: chunk).enumerated().filter { keep($0.offset) }.map {
+            ($0.offset, $0.element)
+        }
         let (reference, candidate, harness) = (self.reference, self.candidate, self)
         var records: [BatchRecord] = []
-        try inOrderParallel(count: selected.count, chunk: 1, threads: threads, prepare: { r in
-            let (batch, start) = selected[r.lowerBound]
-            let range = start..<min(samples.count, start + chunk)
-            return (batch, range, try range.map { try samples.sample($0) })
-        }, work: { (batch: Int, range: Range<Int>, raw: [[String: Tensor]]) -> BatchRecord in
-            let feedsA = raw.map { Self.feeds($0, inputOrder, reference) }, feedsB = raw.map { Self.feeds($0, inputOrder, candidate) }
-            let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
-            let resB = try ib.run(batch: feedsB, keepIntermediates: true, only: keepB)
-            var part = Accumulated(pairs: pairs.count)
-            for j in 0..<raw.count {
-                try harness.addSample(samples.position(range.lowerBound + j), pairs, raw[j], feedsA[j], feedsB[j], resA[j], resB[j], into: &part)
-            }
-            return BatchRecord(batch: batch, record: part)
-        }, consume: { _, input, record in
-            records.append(record)
-            progress?(input.1.upperBound - 1, samples.count)
-        })
+        try inOrderParallel(
+            count: selected.count, chunk: 1, threads: threads,
+            prepare: { r in
+                let (batch, start) = selected[r.lowerBound]
+                let range = start..<min(samples.count, start + chunk)
+                return (batch, range, try range.map { try samples.sample($0) })
+            },
+            work: { (batch: Int, range: Range<Int>, raw: [[String: Tensor]]) -> BatchRecord in
+                let feedsA = raw.map { Self.feeds($0, inputOrder, reference) },
+                    feedsB = raw.map { Self.feeds($0, inputOrder, candidate) }
+                let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
+                let resB = try ib.run(batch: feedsB, keepIntermediates: true, only: keepB)
+                var part = Accumulated(pairs: pairs.count)
+                for j in 0..<raw.count {
+                    try harness.addSample(
+                        samples.position(range.lowerBound + j), pairs, raw[j], feedsA[j], feedsB[j], resA[j], resB[j],
+                        into: &part)
+                }
+                return BatchRecord(batch: batch, record: part)
+            },
+            consume: { _, input, record in
+                records.append(record)
+                progress?(input.1.upperBound - 1, samples.count)
+            })
         return records
     }
 
@@ -356,8 +392,10 @@ public struct Harness: Sendable {
     }
 
     /// Folds one sample into `acc`.
-    func addSample(_ k: Int, _ pairs: [Pair], _ raw: [String: Tensor], _ xa: [String: Tensor], _ xb: [String: Tensor],
-                   _ a: Interpreter.Result, _ b: Interpreter.Result, into acc: inout Accumulated) throws {
+    func addSample(
+        _ k: Int, _ pairs: [Pair], _ raw: [String: Tensor], _ xa: [String: Tensor], _ xb: [String: Tensor],
+        _ a: Interpreter.Result, _ b: Interpreter.Result, into acc: inout Accumulated
+    ) throws {
         let bad = raw.values.reduce(0) { n, t in n + (t.floats?.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0) }
         if bad > 0 {
             acc.nonFiniteInputs += bad
@@ -366,25 +404,32 @@ public struct Harness: Sendable {
         for (i, p) in pairs.enumerated() {
             guard let pa = p.a, let pb = p.b else { continue }
             guard let ta = a.intermediates[pa.tensor] ?? a.outputs[pa.tensor] ?? xa[pa.tensor],
-                  let tb = b.intermediates[pb.tensor] ?? b.outputs[pb.tensor] ?? xb[pb.tensor] else { continue }
+                let tb = b.intermediates[pb.tensor] ?? b.outputs[pb.tensor] ?? xb[pb.tensor]
+            else { continue }
             guard ta.count == tb.count else {
-                throw QVError.badInput("aligned tensors '\(pa.tensor)' (\(ta.shape)) and '\(pb.tensor)' (\(tb.shape)) have different sizes")
+                throw QVError.badInput(
+                    "aligned tensors '\(pa.tensor)' (\(ta.shape)) and '\(pb.tensor)' (\(tb.shape)) have different sizes"
+                )
             }
             let step = pb.quant?.step ?? pa.quant?.step
             let bothQuantized = pa.quant != nil && pb.quant != nil
-            let limit = Self.stepLimit(tolerance: tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor]), bothQuantized: bothQuantized)
+            let limit = Self.stepLimit(
+                tolerance: tolerance.steps(for: [pa.node, pb.node, pa.tensor, pb.tensor]), bothQuantized: bothQuantized)
             let causes = roundingCauses(pa, a, xa)
             let classify: (Int, Double, Double) -> PairStatistics.ElementCause? = { j, r, c in
                 if let cause = causes.cause(j) { return cause }
-                if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0, (c / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint) {
+                if let q = pb.quant, q.dtype.integerRange?.lowerBound == 0,
+                    (c / q.step).rounded(.toNearestOrEven) == Double(-q.zeroPoint)
+                {
                     let bits = (pa.quant?.dtype ?? q.dtype).bitWidth
                     let signedMax = Double((Int64(1) << (bits - 1)) - 1)
                     if r / (pa.quant?.step ?? q.step) >= signedMax + 0.5 - Double(q.zeroPoint) { return .wrap }
                 }
                 return nil
             }
-            acc.pairs[i].add(sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
-                             bothQuantized: bothQuantized, limit: limit, realValued: tolerance.realValued, classify: classify)
+            acc.pairs[i].add(
+                sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
+                bothQuantized: bothQuantized, limit: limit, realValued: tolerance.realValued, classify: classify)
             // Without Aidge's exact sf, a product within an ulp of a rounding boundary is undecidable.
             if let q = quantizerNode(pa), referenceScalingFactors[q.name] == nil {
                 acc.pairs[i].ambiguous += causes.nearTiesOfProduct
@@ -394,12 +439,17 @@ public struct Harness: Sendable {
         if let ta = a.outputs[oa], let tb = b.outputs[ob], ta.count == tb.count {
             let outStep = candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step
             let outQuantized = reference.kind != .float && candidate.kind != .float
-            let ra = Self.real(ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant)
+            let ra = Self.real(
+                ta, reference.plan?.tensors[oa] ?? reference.points.last(where: { $0.tensor == oa })?.quant)
             let rb = Self.real(tb, candidate.points.last(where: { $0.tensor == ob })?.quant)
-            acc.output.add(sample: k, reference: ra, candidate: rb, step: outStep, bothQuantized: outQuantized, limit: .infinity, realValued: tolerance.realValued)
+            acc.output.add(
+                sample: k, reference: ra, candidate: rb, step: outStep, bothQuantized: outQuantized, limit: .infinity,
+                realValued: tolerance.realValued)
             acc.outputCompared = true
             if let labels {
-                guard k < labels.count else { throw QVError.badInput("--labels has \(labels.count) labels; there is no label for sample \(k)") }
+                guard k < labels.count else {
+                    throw QVError.badInput("--labels has \(labels.count) labels; there is no label for sample \(k)")
+                }
                 acc.labels.add(sample: k, label: labels[k], reference: top1(ra), candidate: top1(rb))
             }
         }
@@ -423,14 +473,19 @@ public struct Harness: Sendable {
         var amplified: [Int] = []
     }
 
-    func classify(name: String, _ pairs: [Pair], _ acc: Accumulated, samples: SampleSource,
-                  interpreters: (Interpreter, Interpreter), threads: Int) throws -> ComparisonReport {
+    func classify(
+        name: String, _ pairs: [Pair], _ acc: Accumulated, samples: SampleSource,
+        interpreters: (Interpreter, Interpreter), threads: Int
+    ) throws -> ComparisonReport {
         var c = Classification()
         for (i, p) in pairs.enumerated() {
             guard let pa = p.a, let pb = p.b else {
                 let only = p.a ?? p.b!
-                c.nodes.append(NodeReport(signature: only.signature.description, reference: p.a.map(Self.ref), candidate: p.b.map(Self.ref),
-                                          status: .unmatched, stats: nil, differingBeyondTolerance: 0, toleranceSteps: 0))
+                c.nodes.append(
+                    NodeReport(
+                        signature: only.signature.description, reference: p.a.map(Self.ref),
+                        candidate: p.b.map(Self.ref),
+                        status: .unmatched, stats: nil, differingBeyondTolerance: 0, toleranceSteps: 0))
                 continue
             }
             let s = acc.pairs[i]
@@ -448,10 +503,13 @@ public struct Harness: Sendable {
                 c.tiePoints.append(i)
                 if status == .downstream { status = .ties }
             }
-            c.nodes.append(NodeReport(signature: pa.signature.description, reference: Self.ref(pa), candidate: Self.ref(pb), status: status,
-                                      stats: stats, differingBeyondTolerance: s.beyond, toleranceSteps: tol,
-                                      ties: c.first == i ? s.ties : nil, wraps: c.first == i ? s.wraps : nil,
-                                      stepHistogram: s.histogram.isEmpty ? nil : s.histogram, worst: s.worst.isEmpty ? nil : s.worst))
+            c.nodes.append(
+                NodeReport(
+                    signature: pa.signature.description, reference: Self.ref(pa), candidate: Self.ref(pb),
+                    status: status,
+                    stats: stats, differingBeyondTolerance: s.beyond, toleranceSteps: tol,
+                    ties: c.first == i ? s.ties : nil, wraps: c.first == i ? s.wraps : nil,
+                    stepHistogram: s.histogram.isEmpty ? nil : s.histogram, worst: s.worst.isEmpty ? nil : s.worst))
         }
         // Ties and near-ties can move later nodes by more than a step. Put the reference's values
         // back at the tie points and run the candidate again: later nodes that then match were
@@ -460,7 +518,11 @@ public struct Harness: Sendable {
         if c.firstExplainedByTies, c.nodes.contains(where: { $0.status == .downstream }) {
             var points = c.tiePoints
             for _ in 0..<pairs.count {
-                guard let outcome = try putBack(points, pairs: pairs, nodes: c.nodes, samples: samples, interpreters: interpreters, threads: threads) else { break }
+                guard
+                    let outcome = try putBack(
+                        points, pairs: pairs, nodes: c.nodes, samples: samples, interpreters: interpreters,
+                        threads: threads)
+                else { break }
                 guard let (node, allTies, differing) = outcome else {
                     c.confirmedConsequences = true
                     break
@@ -476,15 +538,21 @@ public struct Harness: Sendable {
                     // Explained, but the effect decides: beyond one step past the tolerance the
                     // ties were amplified, and that is a discrepancy of its own (named with its cause).
                     let limit = c.nodes[k].toleranceSteps + 1
-                    if let m = c.nodes[k].stats?.maxSteps, m > limit + 1e-9 { c.amplified.append(k) } else { c.nodes[k].status = .ties }
+                    if let m = c.nodes[k].stats?.maxSteps, m > limit + 1e-9 {
+                        c.amplified.append(k)
+                    } else {
+                        c.nodes[k].status = .ties
+                    }
                 }
             }
         }
         var findings = firstDivergenceFindings(c, pairs, acc)
         findings += clipRangeFindings(pairs)
         findings += unmatchedFindings(pairs)
-        let output: TensorStats? = acc.outputCompared && acc.output.count > 0
-            ? acc.output.tensorStats(step: candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step) : nil
+        let output: TensorStats? =
+            acc.outputCompared && acc.output.count > 0
+            ? acc.output.tensorStats(step: candidate.points.last?.quant?.step ?? reference.points.last?.quant?.step)
+            : nil
         findings += outputMismatchFindings(c, output, beyondReal: acc.output.beyond)
         findings += nonFiniteInputFindings(acc)
         findings += ambiguousReferenceFindings(pairs, acc)
@@ -494,13 +562,21 @@ public struct Harness: Sendable {
         linkCauses(&findings, c.nodes)
         let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
         let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
-        return ComparisonReport(name: name,
-                                reference: ModelRef(path: referencePath, kind: reference.kind.rawValue, semantics: Self.semantics(reference).rawValue),
-                                candidate: ModelRef(path: candidatePath, kind: candidate.kind.rawValue, semantics: Self.semantics(candidate).rawValue),
-                                samples: samples.count, verdict: Verdict.from(findings),
-                                firstDivergence: c.first.flatMap { _ in c.nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate.map { $0.node.isEmpty ? $0.tensor : $0.node } },
-                                output: output, findings: findings, nodes: c.nodes, unmatchedReference: unmatchedA, unmatchedCandidate: unmatchedB,
-                                targets: nil, accuracy: labels == nil ? nil : acc.labels)
+        return ComparisonReport(
+            name: name,
+            reference: ModelRef(
+                path: referencePath, kind: reference.kind.rawValue, semantics: Self.semantics(reference).rawValue),
+            candidate: ModelRef(
+                path: candidatePath, kind: candidate.kind.rawValue, semantics: Self.semantics(candidate).rawValue),
+            samples: samples.count, verdict: Verdict.from(findings),
+            firstDivergence: c.first.flatMap { _ in
+                c.nodes.first { $0.status == .diverges || $0.status == .ties }?.candidate.map {
+                    $0.node.isEmpty ? $0.tensor : $0.node
+                }
+            },
+            output: output, findings: findings, nodes: c.nodes, unmatchedReference: unmatchedA,
+            unmatchedCandidate: unmatchedB,
+            targets: nil, accuracy: labels == nil ? nil : acc.labels)
     }
 
     // MARK: - findings, one function per code family
@@ -516,14 +592,21 @@ public struct Harness: Sendable {
     /// divergence's details (wrap-vs-saturate, the later nodes that differ) come from it.
     func linkCauses(_ findings: inout [Finding], _ nodes: [NodeReport]) {
         guard let fi = findings.firstIndex(where: { $0.code == "first-divergence" }),
-              let d = nodes.first(where: { $0.status == .diverges }) else { return }
+            let d = nodes.first(where: { $0.status == .diverges })
+        else { return }
         let op = String(d.signature.split(separator: "→").first ?? "")
         if let compute = candidate.computeOps.first(where: { $0.key.description == op })?.value.node,
-           let s = findings.firstIndex(where: { $0.severity == .error && $0.node == compute && $0.code != "first-divergence" }) {
+            let s = findings.firstIndex(where: {
+                $0.severity == .error && $0.node == compute && $0.code != "first-divergence"
+            })
+        {
             findings[fi].cause = findings[s].key
         }
         let first = findings[fi].key
-        for k in findings.indices where ["downstream", "wrap-vs-saturate", "rounding-ties"].contains(findings[k].code) && findings[k].node == findings[fi].node {
+        for k in findings.indices
+        where ["downstream", "wrap-vs-saturate", "rounding-ties"].contains(findings[k].code)
+            && findings[k].node == findings[fi].node
+        {
             findings[k].cause = first
         }
     }
@@ -533,62 +616,98 @@ public struct Harness: Sendable {
     func firstDivergenceFindings(_ c: Classification, _ pairs: [Pair], _ acc: Accumulated) -> [Finding] {
         guard let f = c.first else { return [] }
         var findings: [Finding] = []
-        let n = c.nodes.first { $0.reference?.tensor == pairs[f].a?.tensor && $0.candidate?.tensor == pairs[f].b?.tensor }!
+        let n = c.nodes.first {
+            $0.reference?.tensor == pairs[f].a?.tensor && $0.candidate?.tensor == pairs[f].b?.tensor
+        }!
         let name = { (t: TensorRef) in t.node.isEmpty ? t.tensor : t.node }
         let where_ = "reference '\(name(n.reference!))' ↔ candidate '\(name(n.candidate!))'"
         let worst = n.worst?.first.map { " (worst: sample \($0.sample), element \($0.index))" } ?? ""
         if c.firstExplainedByTies {
             for t in c.tiePoints {
-                guard let p = c.nodes.first(where: { $0.reference?.tensor == pairs[t].a?.tensor && $0.candidate?.tensor == pairs[t].b?.tensor }) else { continue }
+                guard
+                    let p = c.nodes.first(where: {
+                        $0.reference?.tensor == pairs[t].a?.tensor && $0.candidate?.tensor == pairs[t].b?.tensor
+                    })
+                else { continue }
                 let at = "reference '\(p.reference!.node)' ↔ candidate '\(p.candidate!.node)'"
                 if let own = c.laterTies[t] {
-                    findings.append(Finding(.warning, "rounding-ties", node: p.candidate!.node, model: "candidate",
-                        "\(own) elements differ by one step at \(at) beyond the consequences of the ties upstream, every one a tie or near-tie of this quantizer's own rounding"))
+                    findings.append(
+                        Finding(
+                            .warning, "rounding-ties", node: p.candidate!.node, model: "candidate",
+                            "\(own) elements differ by one step at \(at) beyond the consequences of the ties upstream, every one a tie or near-tie of this quantizer's own rounding"
+                        ))
                     continue
                 }
                 let nearTies = acc.pairs[t].nearTies
                 let exact = p.differingBeyondTolerance - nearTies
                 if exact > 0 {
-                    findings.append(Finding(.warning, "rounding-ties", node: p.candidate!.node, model: "candidate",
-                        averagingNode(pairs[t].a!) != nil
-                            ? "\(exact) elements differ by one step at \(at), every one a mean of integers exactly halfway between two steps: Aidge's running mean in double lands on either side of the half, an ONNX graph cannot follow it"
-                            : "\(exact) elements differ by one step at \(at), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"))
+                    findings.append(
+                        Finding(
+                            .warning, "rounding-ties", node: p.candidate!.node, model: "candidate",
+                            averagingNode(pairs[t].a!) != nil
+                                ? "\(exact) elements differ by one step at \(at), every one a mean of integers exactly halfway between two steps: Aidge's running mean in double lands on either side of the half, an ONNX graph cannot follow it"
+                                : "\(exact) elements differ by one step at \(at), every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"
+                        ))
                 }
                 if nearTies > 0 {
-                    findings.append(Finding(.warning, "rounding-near-ties", node: p.candidate!.node, model: "candidate",
-                        referenceScalingFactors.isEmpty
-                            ? "\(nearTies) elements differ by one step at \(at) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file (pass --aidge-scaling-factors)"
-                            : "\(nearTies) elements differ by one step at \(at) where x·sf lies within one float32 ulp of a rounding boundary: the reference uses Aidge's exact sf, the ONNX model can only divide by the stored float32 1/sf, which rounds these values the other way"))
+                    findings.append(
+                        Finding(
+                            .warning, "rounding-near-ties", node: p.candidate!.node, model: "candidate",
+                            referenceScalingFactors.isEmpty
+                                ? "\(nearTies) elements differ by one step at \(at) where x·sf lies within one float32 ulp of a rounding boundary: Aidge's export keeps only 1/sf rounded to float32, so the exact sf (and this rounding) cannot be recovered from the file (pass --aidge-scaling-factors)"
+                                : "\(nearTies) elements differ by one step at \(at) where x·sf lies within one float32 ulp of a rounding boundary: the reference uses Aidge's exact sf, the ONNX model can only divide by the stored float32 1/sf, which rounds these values the other way"
+                        ))
                 }
             }
             if c.confirmedConsequences {
-                findings.append(Finding(.info, "tie-consequences", node: n.candidate!.node, model: "candidate",
-                    "later nodes differ only as consequences: with the reference's values put back at \(c.tiePoints.count == 1 ? where_ : "the \(c.tiePoints.count) points whose differences are all (near-)ties"), every later node matches"))
+                findings.append(
+                    Finding(
+                        .info, "tie-consequences", node: n.candidate!.node, model: "candidate",
+                        "later nodes differ only as consequences: with the reference's values put back at \(c.tiePoints.count == 1 ? where_ : "the \(c.tiePoints.count) points whose differences are all (near-)ties"), every later node matches"
+                    ))
                 // The first tie point's own finding is the cause of every amplification.
                 let cause = findings.first { $0.code == "rounding-ties" || $0.code == "rounding-near-ties" }?.key
                 for k in c.amplified {
                     let a = c.nodes[k]
-                    findings.append(Finding(.error, "tie-amplified", node: a.candidate?.node ?? "", model: "candidate",
-                        "\(a.differingBeyondTolerance) elements differ by up to \(Self.fmt(a.stats?.maxSteps)) steps at \(a.signature): consequences of the one-step rounding ties at \(where_)\(c.tiePoints.count > 1 ? " and \(c.tiePoints.count - 1) later tie point(s)" : ""), amplified \(Self.fmt(a.stats?.maxSteps))×; the converted model's values there are that far from the source's", cause: cause))
+                    findings.append(
+                        Finding(
+                            .error, "tie-amplified", node: a.candidate?.node ?? "", model: "candidate",
+                            "\(a.differingBeyondTolerance) elements differ by up to \(Self.fmt(a.stats?.maxSteps)) steps at \(a.signature): consequences of the one-step rounding ties at \(where_)\(c.tiePoints.count > 1 ? " and \(c.tiePoints.count - 1) later tie point(s)" : ""), amplified \(Self.fmt(a.stats?.maxSteps))×; the converted model's values there are that far from the source's",
+                            cause: cause))
                 }
             }
             for (k, w) in c.nodes.enumerated() where w.status == .downstream && !c.amplified.contains(k) {
-                findings.append(Finding(.error, "divergence", node: w.candidate?.node ?? "", model: "candidate",
-                    "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature); not explained by the (near-)ties upstream: with the reference's values put back there, differences remain that are no rounding tie of the reference"))
+                findings.append(
+                    Finding(
+                        .error, "divergence", node: w.candidate?.node ?? "", model: "candidate",
+                        "\(w.differingBeyondTolerance) elements differ by up to \(Self.fmt(w.stats?.maxSteps)) steps at \(w.signature); not explained by the (near-)ties upstream: with the reference's values put back there, differences remain that are no rounding tie of the reference"
+                    ))
             }
         } else {
-            findings.append(Finding(.error, "first-divergence", node: n.candidate!.node, model: "candidate",
-                "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(limitText(n)), up to \(Self.fmt(n.stats?.maxSteps)) steps\(worst)"))
+            findings.append(
+                Finding(
+                    .error, "first-divergence", node: n.candidate!.node, model: "candidate",
+                    "first divergence at \(where_) (\(n.signature)): \(n.differingBeyondTolerance)/\(n.stats?.count ?? 0) elements beyond \(limitText(n)), up to \(Self.fmt(n.stats?.maxSteps)) steps\(worst)"
+                ))
             if let w = n.wraps, w > 0 {
-                findings.append(Finding(.error, "wrap-vs-saturate", node: n.candidate!.node, model: "candidate",
-                    "\(w) of them are negative values the reference wrapped into an unsigned type (Aidge's Cast) and the candidate saturated to 0 (ONNX)"))
+                findings.append(
+                    Finding(
+                        .error, "wrap-vs-saturate", node: n.candidate!.node, model: "candidate",
+                        "\(w) of them are negative values the reference wrapped into an unsigned type (Aidge's Cast) and the candidate saturated to 0 (ONNX)"
+                    ))
             }
             if let t = n.ties, t > 0 {
-                findings.append(Finding(.info, "rounding-ties", node: n.candidate!.node, model: "candidate", "\(t) of them are half-up vs half-to-even ties"))
+                findings.append(
+                    Finding(
+                        .info, "rounding-ties", node: n.candidate!.node, model: "candidate",
+                        "\(t) of them are half-up vs half-to-even ties"))
             }
             let downstream = c.nodes.filter { $0.status == .downstream }.count
             if downstream > 0 {
-                findings.append(Finding(.info, "downstream", node: n.candidate!.node, model: "candidate", "\(downstream) later node(s) differ as a consequence"))
+                findings.append(
+                    Finding(
+                        .info, "downstream", node: n.candidate!.node, model: "candidate",
+                        "\(downstream) later node(s) differ as a consequence"))
             }
         }
         return findings
@@ -600,13 +719,17 @@ public struct Harness: Sendable {
     func clipped(_ tensor: String, to range: ClosedRange<Int64>, quant: QuantInfo) -> Bool {
         let g = candidate.model.graph
         let producers = Dictionary(g.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
-        let preserving: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze",
-                                       "QuantizeLinear", "DequantizeLinear", "NhwcMaxPool"]
+        let preserving: Set<String> = [
+            "Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze",
+            "QuantizeLinear", "DequantizeLinear", "NhwcMaxPool",
+        ]
         var t = tensor
         for _ in 0..<64 {
             guard let n = producers[t] else { return false }
             if n.opType == "Clip" {
-                func bound(_ k: Int) -> Double? { k < n.inputs.count && !n.inputs[k].isEmpty ? g.initializer(n.inputs[k])?.asDoubles()?.first : nil }
+                func bound(_ k: Int) -> Double? {
+                    k < n.inputs.count && !n.inputs[k].isEmpty ? g.initializer(n.inputs[k])?.asDoubles()?.first : nil
+                }
                 guard let lo = bound(1), let hi = bound(2) else { return false }
                 // Integer Clip bounds are the integers themselves; a float Clip's are real values.
                 let integer = g.initializer(n.inputs[1])?.dtype.isInteger == true
@@ -624,10 +747,14 @@ public struct Harness: Sendable {
     func clipRangeFindings(_ pairs: [Pair]) -> [Finding] {
         pairs.compactMap { p in
             guard let pa = p.a, let pb = p.b, let qa = pa.quant, let qb = pb.quant,
-                  let ra = qa.dtype.integerRange, let rb = qb.dtype.integerRange, rb.lowerBound < ra.lowerBound || rb.upperBound > ra.upperBound,
-                  qa.dtype.bitWidth < 8, !clipped(pb.tensor, to: ra, quant: qb) else { return nil }
-            return Finding(.error, "clip-range-lost", node: pb.node, model: "candidate",
-                "the reference quantizes \(pa.signature) to \(qa.dtype) [\(ra.lowerBound), \(ra.upperBound)] but the candidate writes \(qb.dtype) with no Clip: values outside the \(qa.dtype.bitWidth)-bit range survive")
+                let ra = qa.dtype.integerRange, let rb = qb.dtype.integerRange,
+                rb.lowerBound < ra.lowerBound || rb.upperBound > ra.upperBound,
+                qa.dtype.bitWidth < 8, !clipped(pb.tensor, to: ra, quant: qb)
+            else { return nil }
+            return Finding(
+                .error, "clip-range-lost", node: pb.node, model: "candidate",
+                "the reference quantizes \(pa.signature) to \(qa.dtype) [\(ra.lowerBound), \(ra.upperBound)] but the candidate writes \(qb.dtype) with no Clip: values outside the \(qa.dtype.bitWidth)-bit range survive"
+            )
         }
     }
 
@@ -635,20 +762,30 @@ public struct Harness: Sendable {
         let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
         let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }
         guard !unmatchedA.isEmpty || !unmatchedB.isEmpty else { return [] }
-        return [Finding(.info, "unmatched", node: "", model: "both",
-            "\(unmatchedA.count) reference and \(unmatchedB.count) candidate point(s) have no counterpart: " + (unmatchedA + unmatchedB).joined(separator: ", "))]
+        return [
+            Finding(
+                .info, "unmatched", node: "", model: "both",
+                "\(unmatchedA.count) reference and \(unmatchedB.count) candidate point(s) have no counterpart: "
+                    + (unmatchedA + unmatchedB).joined(separator: ", "))
+        ]
     }
 
     func outputMismatchFindings(_ c: Classification, _ output: TensorStats?, beyondReal: Int) -> [Finding] {
         let floatSide = reference.kind == .float || candidate.kind == .float
         if floatSide, let real = tolerance.realValuedText {
             guard c.first == nil, beyondReal > 0 else { return [] }
-            return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
-                "\(beyondReal) graph output elements are beyond \(real) with no aligned node diverging")]
+            return [
+                Finding(
+                    .error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
+                    "\(beyondReal) graph output elements are beyond \(real) with no aligned node diverging")
+            ]
         }
         guard c.first == nil, let o = output, let ms = o.maxSteps, ms > tolerance.steps + 0.5 else { return [] }
-        return [Finding(.error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
-            "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging")]
+        return [
+            Finding(
+                .error, "output-mismatch", node: candidate.model.graph.outputs[0].name, model: "candidate",
+                "graph outputs differ by up to \(Self.fmt(ms)) steps with no aligned node diverging")
+        ]
     }
 
     /// sqnr-below / cosine-below (--min-sqnr, --min-cosine): at points where a side is float,
@@ -657,17 +794,21 @@ public struct Harness: Sendable {
     func similarityFindings(_ pairs: [Pair], _ nodes: [NodeReport]) -> [Finding] {
         var out: [Finding] = []
         let checks: [(code: String, min: Double?, value: (TensorStats) -> Double?, unit: String)] = [
-            ("sqnr-below", tolerance.minSQNR, { $0.sqnrDB }, " dB"), ("cosine-below", tolerance.minCosine, { $0.cosine }, ""),
+            ("sqnr-below", tolerance.minSQNR, { $0.sqnrDB }, " dB"),
+            ("cosine-below", tolerance.minCosine, { $0.cosine }, ""),
         ]
         for check in checks {
             guard let minimum = check.min else { continue }
             var cause: String?
             for n in nodes {
-                guard let s = n.stats, n.reference?.scale == nil || n.candidate?.scale == nil, let v = check.value(s), v < minimum else { continue }
+                guard let s = n.stats, n.reference?.scale == nil || n.candidate?.scale == nil, let v = check.value(s),
+                    v < minimum
+                else { continue }
                 let what = check.code == "sqnr-below" ? "SQNR" : "cosine similarity"
-                let f = Finding(.error, check.code, node: n.candidate?.node ?? "", model: "candidate",
-                                "\(what) \(String(format: "%.4g", v))\(check.unit) at \(n.signature) is below --min-\(check.code == "sqnr-below" ? "sqnr" : "cosine") \(Tolerance.describe(minimum))\(check.unit)",
-                                cause: cause)
+                let f = Finding(
+                    .error, check.code, node: n.candidate?.node ?? "", model: "candidate",
+                    "\(what) \(String(format: "%.4g", v))\(check.unit) at \(n.signature) is below --min-\(check.code == "sqnr-below" ? "sqnr" : "cosine") \(Tolerance.describe(minimum))\(check.unit)",
+                    cause: cause)
                 cause = cause ?? f.key
                 out.append(f)
             }
@@ -690,8 +831,11 @@ public struct Harness: Sendable {
             let raw = 10 * log10(s.sumRefSquares / s.sumNoiseSquares)
             let after = residual == 0 ? Double.infinity : 10 * log10(g * g * s.sumRefSquares / residual)
             guard after - raw >= 10 else { continue }
-            out.append(Finding(.warning, "per-layer-gain", node: pb.node, model: "candidate",
-                "at \(pa.signature) the candidate's real values are the reference's × \(String(format: "%.4g", g)) (least squares): SQNR \(String(format: "%.1f", raw)) dB as is, \(after.isFinite ? String(format: "%.1f", after) : "∞") dB with the gain removed — a scale (per-layer normalization, or a step the file does not record), not noise"))
+            out.append(
+                Finding(
+                    .warning, "per-layer-gain", node: pb.node, model: "candidate",
+                    "at \(pa.signature) the candidate's real values are the reference's × \(String(format: "%.4g", g)) (least squares): SQNR \(String(format: "%.1f", raw)) dB as is, \(after.isFinite ? String(format: "%.1f", after) : "∞") dB with the gain removed — a scale (per-layer normalization, or a step the file does not record), not noise"
+                ))
         }
         return out
     }
@@ -705,15 +849,23 @@ public struct Harness: Sendable {
         }
         guard !hits.isEmpty else { return [] }
         let total = hits.reduce(0) { $0 + $1.1 }
-        return [Finding(.warning, "reference-ambiguous", node: hits[0].0, model: "reference",
-            "\(total) element(s) at \(hits.count) Aidge quantizer(s) (\(hits.prefix(5).map { "'\($0.0)' \($0.1)" }.joined(separator: ", "))\(hits.count > 5 ? ", …" : "")) have x·sf within one float32 ulp of a rounding boundary: the export keeps only float32(1/sf), so Aidge's own result there cannot be known from the file; pass --aidge-scaling-factors (scripts/aidge_scaling_factors.py) to decide them")]
+        return [
+            Finding(
+                .warning, "reference-ambiguous", node: hits[0].0, model: "reference",
+                "\(total) element(s) at \(hits.count) Aidge quantizer(s) (\(hits.prefix(5).map { "'\($0.0)' \($0.1)" }.joined(separator: ", "))\(hits.count > 5 ? ", …" : "")) have x·sf within one float32 ulp of a rounding boundary: the export keeps only float32(1/sf), so Aidge's own result there cannot be known from the file; pass --aidge-scaling-factors (scripts/aidge_scaling_factors.py) to decide them"
+            )
+        ]
     }
 
     /// NaN or infinity in the inputs makes "equivalent" meaningless for those samples.
     func nonFiniteInputFindings(_ acc: Accumulated) -> [Finding] {
         guard acc.nonFiniteInputs > 0 else { return [] }
-        return [Finding(.warning, "non-finite-input", node: "", model: "inputs",
-            "\(acc.nonFiniteInputs) input element(s) are NaN or infinite (first in sample \(acc.firstNonFiniteSample ?? 0)): both models' results there say nothing about the conversion")]
+        return [
+            Finding(
+                .warning, "non-finite-input", node: "", model: "inputs",
+                "\(acc.nonFiniteInputs) input element(s) are NaN or infinite (first in sample \(acc.firstNonFiniteSample ?? 0)): both models' results there say nothing about the conversion"
+            )
+        ]
     }
 
     // MARK: - helpers
@@ -735,8 +887,10 @@ public struct Harness: Sendable {
     /// values cannot be put back; .some(nil) when every node marked downstream then matches; else
     /// the earliest such node that still differs and whether all its remaining differences are
     /// ties or near-ties of the reference's own rounding.
-    func putBack(_ points: [Int], pairs: [Pair], nodes: [NodeReport], samples: SampleSource,
-                 interpreters: (Interpreter, Interpreter), threads: Int) throws -> (node: Int, allTies: Bool, differing: Int)?? {
+    func putBack(
+        _ points: [Int], pairs: [Pair], nodes: [NodeReport], samples: SampleSource,
+        interpreters: (Interpreter, Interpreter), threads: Int
+    ) throws -> (node: Int, allTies: Bool, differing: Int)?? {
         let targets = points.compactMap { f -> (Point, Point)? in
             guard let a = pairs[f].a, let b = pairs[f].b else { return nil }
             return (a, b)
@@ -749,41 +903,53 @@ public struct Harness: Sendable {
         let harness = self
         // Per later node: (differing, of which (near-)ties); nil entry: could not compare.
         var counts = [Int: (Int, Int)](), possible = true
-        try inOrderParallel(count: samples.count, chunk: 8, threads: threads, prepare: { range in try range.map { try samples.sample($0) } },
-                            work: { (raw: [[String: Tensor]]) -> [Int: (Int, Int)]? in
-            let feedsA = raw.map { Self.feeds($0, inputOrder, harness.reference) }
-            let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
-            var part = [Int: (Int, Int)]()
-            for (j, sample) in raw.enumerated() {
-                var replacing: [String: (Tensor) throws -> Tensor] = [:]
-                for (pa, pb) in targets {
-                    guard let ta = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor] ?? feedsA[j][pa.tensor] else { return nil }
-                    let values = Self.real(ta, pa.quant)
-                    replacing[pb.tensor] = { t in try Self.quantized(values, like: t, pb.quant) }
-                }
-                let feedsB = Self.feeds(sample, inputOrder, harness.candidate)
-                guard let r = try? ib.run(feedsB, keepIntermediates: true, replacing: replacing, only: keepB) else { return nil }
-                for i in later {
-                    guard let pa = pairs[i].a, let pbi = pairs[i].b,
-                          let x = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor],
-                          let y = r.intermediates[pbi.tensor] ?? r.outputs[pbi.tensor] else { return nil }
-                    let ra = Self.real(x, pa.quant), rb = Self.real(y, pbi.quant)
-                    guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return nil }
-                    let bothQuantized = pa.quant != nil && pbi.quant != nil
-                    let limit = Self.stepLimit(tolerance: harness.tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]), bothQuantized: bothQuantized)
-                    let causes = harness.roundingCauses(pa, resA[j], feedsA[j])
-                    for e in 0..<ra.count where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit {
-                        let tie = causes.cause(e) != nil
-                        let c = part[i] ?? (0, 0)
-                        part[i] = (c.0 + 1, c.1 + (tie ? 1 : 0))
+        try inOrderParallel(
+            count: samples.count, chunk: 8, threads: threads,
+            prepare: { range in try range.map { try samples.sample($0) } },
+            work: { (raw: [[String: Tensor]]) -> [Int: (Int, Int)]? in
+                let feedsA = raw.map { Self.feeds($0, inputOrder, harness.reference) }
+                let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
+                var part = [Int: (Int, Int)]()
+                for (j, sample) in raw.enumerated() {
+                    var replacing: [String: (Tensor) throws -> Tensor] = [:]
+                    for (pa, pb) in targets {
+                        guard
+                            let ta = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor]
+                                ?? feedsA[j][pa.tensor]
+                        else { return nil }
+                        let values = Self.real(ta, pa.quant)
+                        replacing[pb.tensor] = { t in try Self.quantized(values, like: t, pb.quant) }
+                    }
+                    let feedsB = Self.feeds(sample, inputOrder, harness.candidate)
+                    guard let r = try? ib.run(feedsB, keepIntermediates: true, replacing: replacing, only: keepB) else {
+                        return nil
+                    }
+                    for i in later {
+                        guard let pa = pairs[i].a, let pbi = pairs[i].b,
+                            let x = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor],
+                            let y = r.intermediates[pbi.tensor] ?? r.outputs[pbi.tensor]
+                        else { return nil }
+                        let ra = Self.real(x, pa.quant), rb = Self.real(y, pbi.quant)
+                        guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return nil }
+                        let bothQuantized = pa.quant != nil && pbi.quant != nil
+                        let limit = Self.stepLimit(
+                            tolerance: harness.tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]),
+                            bothQuantized: bothQuantized)
+                        let causes = harness.roundingCauses(pa, resA[j], feedsA[j])
+                        for e in 0..<ra.count
+                        where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit {
+                            let tie = causes.cause(e) != nil
+                            let c = part[i] ?? (0, 0)
+                            part[i] = (c.0 + 1, c.1 + (tie ? 1 : 0))
+                        }
                     }
                 }
-            }
-            return part
-        }, consume: { _, _, part in
-            guard let part else { possible = false; return }
-            for (i, c) in part { let t = counts[i] ?? (0, 0); counts[i] = (t.0 + c.0, t.1 + c.1) }
-        })
+                return part
+            },
+            consume: { _, _, part in
+                guard let part else { possible = false; return }
+                for (i, c) in part { let t = counts[i] ?? (0, 0); counts[i] = (t.0 + c.0, t.1 + c.1) }
+            })
         guard possible else { return nil }
         guard let first = counts.keys.min() else { return .some(nil) }
         let c = counts[first]!
@@ -793,7 +959,9 @@ public struct Harness: Sendable {
     /// Real values as the integers of a candidate tensor shaped like `t` (round half to even,
     /// saturate), or as float32 for a float tensor.
     static func quantized(_ values: [Double], like t: Tensor, _ q: QuantInfo?) throws -> Tensor {
-        guard t.count == values.count else { throw QVError.internalError("put-back size \(values.count) for a tensor of \(t.count)") }
+        guard t.count == values.count else {
+            throw QVError.internalError("put-back size \(values.count) for a tensor of \(t.count)")
+        }
         if let q, let range = t.dtype.integerRange {
             let ints = values.map { v -> Int32 in
                 let r = (v / q.step).rounded(.toNearestOrEven) + Double(q.zeroPoint)
@@ -813,7 +981,9 @@ public struct Harness: Sendable {
     }
 
     static func ref(_ p: Point) -> TensorRef {
-        TensorRef(tensor: p.tensor, node: p.node, op: p.opType, dtype: p.quant?.dtype.shortName, scale: p.quant?.step, zeroPoint: p.quant?.zeroPoint)
+        TensorRef(
+            tensor: p.tensor, node: p.node, op: p.opType, dtype: p.quant?.dtype.shortName, scale: p.quant?.step,
+            zeroPoint: p.quant?.zeroPoint)
     }
 
     static func fmt(_ d: Double?) -> String { formatNumber(d, missing: "?") }

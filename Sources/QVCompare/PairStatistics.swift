@@ -46,9 +46,11 @@ public struct PairStatistics: Codable, Sendable, Equatable {
 
     /// Adds one sample's elements. `candidate` values are snapped to the reference plus whole steps
     /// when both sides are quantized (scales that agree only to float precision).
-    public mutating func add(sample: Int, reference ra: [Double], candidate rbIn: [Double], step: Double?, bothQuantized: Bool,
-                             limit: Double, realValued: (atol: Double, rtol: Double)? = nil,
-                             classify: ((Int, Double, Double) -> ElementCause?)? = nil) {
+    public mutating func add(
+        sample: Int, reference ra: [Double], candidate rbIn: [Double], step: Double?, bothQuantized: Bool,
+        limit: Double, realValued: (atol: Double, rtol: Double)? = nil,
+        classify: ((Int, Double, Double) -> ElementCause?)? = nil
+    ) {
         // A float side with --atol/--rtol: Polygraphy's element-wise check instead of steps.
         let real = bothQuantized ? nil : realValued
         let threshold = bothQuantized ? 0.5 * (step ?? 0) : 0
@@ -69,7 +71,9 @@ public struct PairStatistics: Codable, Sendable, Equatable {
             sumProducts += r * c
             sumCandSquares += c * c
             // The candidate's own value (not snapped), ranked by the snapped difference.
-            if e > 0 || e.isNaN { noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: rbIn[j]), e) }
+            if e > 0 || e.isNaN {
+                noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: rbIn[j]), e)
+            }
             if let real {
                 if let st = step {
                     let ds = Harness.stepDifference(r, c, step: st, bothQuantized: false)
@@ -109,8 +113,11 @@ public struct PairStatistics: Codable, Sendable, Equatable {
 
     mutating func noteWorst(_ w: WorstElement, _ e: Double) {
         let key = e.isNaN ? Double.infinity : e
-        if worst.count == Self.worstCount, worstKeys.count == worst.count, let last = worstKeys.last, last >= key { return }
-        var items = Array(zip(worst, worstKeys.count == worst.count ? worstKeys : worst.map { abs($0.candidate - $0.reference) }))
+        if worst.count == Self.worstCount, worstKeys.count == worst.count, let last = worstKeys.last, last >= key {
+            return
+        }
+        var items = Array(
+            zip(worst, worstKeys.count == worst.count ? worstKeys : worst.map { abs($0.candidate - $0.reference) }))
         items.append((w, key))
         items.sort { a, b in a.1 != b.1 ? a.1 > b.1 : (a.0.sample, a.0.index) < (b.0.sample, b.0.index) }
         items = Array(items.prefix(Self.worstCount))
@@ -134,20 +141,26 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         ambiguous += o.ambiguous
         wraps += o.wraps
         for (k, v) in o.histogram { histogram[k, default: 0] += v }
-        for (k, w) in o.worst.enumerated() { noteWorst(w, k < o.worstKeys.count ? o.worstKeys[k] : abs(w.candidate - w.reference)) }
+        for (k, w) in o.worst.enumerated() {
+            noteWorst(w, k < o.worstKeys.count ? o.worstKeys[k] : abs(w.candidate - w.reference))
+        }
     }
 
     /// The summary the report prints.
     public func tensorStats(step: Double?) -> TensorStats {
-        TensorStats(count: count, differing: differing, maxAbs: maxAbs, sumAbs: sumAbs, step: step, signal: sumRefSquares,
-                    noise: sumNoiseSquares, dot: sumProducts, candidateSquares: sumCandSquares)
+        TensorStats(
+            count: count, differing: differing, maxAbs: maxAbs, sumAbs: sumAbs, step: step, signal: sumRefSquares,
+            noise: sumNoiseSquares, dot: sumProducts, candidateSquares: sumCandSquares)
     }
 }
 
 extension TensorStats {
     /// From running sums (see ``PairStatistics``).
-    init(count: Int, differing: Int, maxAbs: Double, sumAbs: Double, step: Double?, signal: Double, noise: Double, dot: Double,
-         candidateSquares: Double) {
+    init(
+        count: Int, differing: Int, maxAbs: Double, sumAbs: Double, step: Double?, signal: Double, noise: Double,
+        dot: Double,
+        candidateSquares: Double
+    ) {
         self.count = count
         self.differing = differing
         self.maxAbs = maxAbs
@@ -157,6 +170,8 @@ extension TensorStats {
             meanSteps = meanAbs / s
         }
         sqnrDB = noise == 0 ? nil : (signal == 0 ? -Double.infinity : 10 * log10(signal / noise))
-        cosine = (signal == 0 || candidateSquares == 0) ? (signal == candidateSquares ? 1 : 0) : dot / (signal.squareRoot() * candidateSquares.squareRoot())
+        cosine =
+            (signal == 0 || candidateSquares == 0)
+            ? (signal == candidateSquares ? 1 : 0) : dot / (signal.squareRoot() * candidateSquares.squareRoot())
     }
 }

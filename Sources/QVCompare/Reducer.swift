@@ -31,7 +31,9 @@ public enum Reducer {
     }
 
     /// The slices of both models from `cut` to the diverging pair `target`.
-    public static func slices(reference: GraphView, candidate: GraphView, target: (a: Point, b: Point), cut: [Cut]) throws -> (Side, Side) {
+    public static func slices(
+        reference: GraphView, candidate: GraphView, target: (a: Point, b: Point), cut: [Cut]
+    ) throws -> (Side, Side) {
         let a = try slice(reference, output: target.a, cut: cut.map(\.reference))
         let b = try slice(candidate, output: target.b, cut: cut.map(\.candidate))
         return (a, b)
@@ -39,7 +41,9 @@ public enum Reducer {
 
     /// The aligned points right before `target` on the reference side (the tensors its slice
     /// would stop at), paired with the candidate's points of the same signature.
-    public static func cut(before target: (a: Point, b: Point), reference: GraphView, candidate: GraphView, depth: Int) throws -> [Cut] {
+    public static func cut(
+        before target: (a: Point, b: Point), reference: GraphView, candidate: GraphView, depth: Int
+    ) throws -> [Cut] {
         var stops = [target.a.tensor]
         var cut: [Point] = []
         for _ in 0..<depth {
@@ -49,7 +53,9 @@ public enum Reducer {
         let bySignature = Dictionary(candidate.points.map { ($0.signature, $0) }, uniquingKeysWith: { _, last in last })
         return try cut.map { p in
             guard let b = bySignature[p.signature] else {
-                throw QVError.unsupported("the point \(p.signature) before the divergence has no counterpart in the candidate; cannot cut there")
+                throw QVError.unsupported(
+                    "the point \(p.signature) before the divergence has no counterpart in the candidate; cannot cut there"
+                )
             }
             return Cut(signature: p.signature.description, reference: p, candidate: b)
         }
@@ -76,8 +82,15 @@ public enum Reducer {
             }
             stack += g.nodes[i].inputs.filter { !$0.isEmpty }
         }
-        if found.isEmpty && reachedGraphInput { throw QVError.badInput("the divergence is at the model's first point: the whole model up to it is already the smallest repro") }
-        return found.values.sorted { ($0.signature.kind, $0.signature.index, $0.signature.chain.count) < ($1.signature.kind, $1.signature.index, $1.signature.chain.count) }
+        if found.isEmpty && reachedGraphInput {
+            throw QVError.badInput(
+                "the divergence is at the model's first point: the whole model up to it is already the smallest repro")
+        }
+        return found.values.sorted {
+            ($0.signature.kind, $0.signature.index, $0.signature.chain.count) < (
+                $1.signature.kind, $1.signature.index, $1.signature.chain.count
+            )
+        }
     }
 
     /// The subgraph of `view` computing `output` from the `cut` tensors and constants.
@@ -94,7 +107,8 @@ public enum Reducer {
             if cutTensors.contains(t) { continue }
             if g.initializer(t) != nil { usedInit.insert(t); continue }
             guard let i = index.producer[t] else {
-                throw QVError.unsupported("'\(t)' is a graph input outside the cut: the slice would need the whole model")
+                throw QVError.unsupported(
+                    "'\(t)' is a graph input outside the cut: the slice would need the whole model")
             }
             keep.insert(i)
             stack += g.nodes[i].inputs.filter { !$0.isEmpty }
@@ -116,17 +130,26 @@ public enum Reducer {
                 inputs.append(ValueInfo(name: real, dtype: .float, shape: shape))
                 initializers.append((scale, Tensor([Float(q.step)], shape: [])))
                 initializers.append((zero, Tensor([Int32(q.zeroPoint)], shape: [], dtype: dtype)))
-                nodes.insert(Node(name: "\(p.tensor)__quantize", opType: "QuantizeLinear", inputs: [real, scale, zero], outputs: [p.tensor]), at: 0)
+                nodes.insert(
+                    Node(
+                        name: "\(p.tensor)__quantize", opType: "QuantizeLinear", inputs: [real, scale, zero],
+                        outputs: [p.tensor]), at: 0)
                 names.append(real)
             }
         }
-        let out = ValueInfo(name: output.tensor, dtype: facts[output.tensor]?.dtype ?? output.quant?.dtype ?? .float,
-                            shape: facts[output.tensor]?.shape.map { $0.map { Dim.value($0) } })
+        let out = ValueInfo(
+            name: output.tensor, dtype: facts[output.tensor]?.dtype ?? output.quant?.dtype ?? .float,
+            shape: facts[output.tensor]?.shape.map { $0.map { Dim.value($0) } })
         var m = source
-        m.graph = Graph(name: "\(g.name)_reduced", nodes: nodes, inputs: inputs, outputs: [out], initializers: initializers)
+        m.graph = Graph(
+            name: "\(g.name)_reduced", nodes: nodes, inputs: inputs, outputs: [out], initializers: initializers)
         let from = cut.map { $0.signature.description }.joined(separator: ", ")
-        m.metadata = source.metadata.filter { !$0.key.hasPrefix("qverify.") } + [KeyValue("qverify.reduced_from", "\(output.signature) computed from \(from)")]
+        m.metadata =
+            source.metadata.filter { !$0.key.hasPrefix("qverify.") } + [
+                KeyValue("qverify.reduced_from", "\(output.signature) computed from \(from)")
+            ]
         let compute = nodes.filter { GraphView.computeKinds[$0.opType] != nil }.count
-        return Side(model: m, inputs: names, inputSteps: aidge ? cut.map { $0.quant?.step ?? 1 } : nil, computeNodes: compute)
+        return Side(
+            model: m, inputs: names, inputSteps: aidge ? cut.map { $0.quant?.step ?? 1 } : nil, computeNodes: compute)
     }
 }

@@ -31,7 +31,9 @@ public struct Finding: Codable, Sendable, Equatable {
     /// are reported under their cause (e.g. one JUnit failure per cause).
     public var cause: String?
 
-    public init(_ severity: Severity, _ code: String, node: String, model: String, _ message: String, cause: String? = nil) {
+    public init(
+        _ severity: Severity, _ code: String, node: String, model: String, _ message: String, cause: String? = nil
+    ) {
         self.severity = severity
         self.code = code
         self.node = node
@@ -158,7 +160,10 @@ public struct Report: Codable, Sendable {
     public var findings: [Finding]
     public var comparisons: [ComparisonReport]
 
-    public init(tool: String, command: String, model: String, inputs: String?, tolerance: Tolerance, findings: [Finding], comparisons: [ComparisonReport]) {
+    public init(
+        tool: String, command: String, model: String, inputs: String?, tolerance: Tolerance, findings: [Finding],
+        comparisons: [ComparisonReport]
+    ) {
         self.tool = tool
         self.command = command
         self.model = model
@@ -187,8 +192,10 @@ public struct Tolerance: Codable, Sendable, Equatable {
     public var minSQNR: Double?
     public var minCosine: Double?
 
-    public init(steps: Double = 0, perNode: [String: Double] = [:], atol: Double? = nil, rtol: Double? = nil,
-                minSQNR: Double? = nil, minCosine: Double? = nil) {
+    public init(
+        steps: Double = 0, perNode: [String: Double] = [:], atol: Double? = nil, rtol: Double? = nil,
+        minSQNR: Double? = nil, minCosine: Double? = nil
+    ) {
         self.steps = steps
         self.perNode = perNode
         self.atol = atol
@@ -208,5 +215,7 @@ public struct Tolerance: Codable, Sendable, Equatable {
     public static func describe(_ value: Double) -> String { formatNumber(value, digits: 6) }
 
     /// "--atol A / --rtol R" when real-valued points use them.
-    public var realValuedText: String? { realValued.map { "--atol \(Self.describe($0.atol)) / --rtol \(Self.describe($0.rtol))" } }
+    public var realValuedText: String? {
+        realValued.map { "--atol \(Self.describe($0.atol)) / --rtol \(Self.describe($0.rtol))" }
+    }
 }

@@ -95,7 +95,8 @@ public enum DType: Int32, CaseIterable, Sendable, Hashable, Codable {
     public var isFloatingPoint: Bool {
         switch self {
         case .float, .double, .float16, .bfloat16, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2,
-             .float8e5m2fnuz, .float4e2m1, .float8e8m0: true
+            .float8e5m2fnuz, .float4e2m1, .float8e8m0:
+            true
         default: false
         }
     }

@@ -16,7 +16,9 @@ public struct GraphIndex: Sendable {
         for (i, n) in graph.nodes.enumerated() {
             for o in n.outputs where !o.isEmpty {
                 if let j = producer[o] {
-                    throw QVError.badInput("tensor '\(o)' is produced twice, by \(graph.nodes[j].label(index: j)) and \(n.label(index: i))")
+                    throw QVError.badInput(
+                        "tensor '\(o)' is produced twice, by \(graph.nodes[j].label(index: j)) and \(n.label(index: i))"
+                    )
                 }
                 producer[o] = i
             }
@@ -25,7 +27,8 @@ public struct GraphIndex: Sendable {
         for (i, n) in graph.nodes.enumerated() {
             for inp in n.inputs where !inp.isEmpty {
                 if producer[inp] == nil && !external.contains(inp) {
-                    throw QVError.badInput("node \(n.label(index: i)) reads '\(inp)', which no node, graph input or initializer produces")
+                    throw QVError.badInput(
+                        "node \(n.label(index: i)) reads '\(inp)', which no node, graph input or initializer produces")
                 }
                 consumers[inp, default: []].append(i)
             }

@@ -37,7 +37,9 @@ public struct ValueInfo: Sendable, Equatable {
     public var docString: String?
     public var metadata: [KeyValue]
 
-    public init(name: String, type: TypeInfo, typeDenotation: String? = nil, docString: String? = nil, metadata: [KeyValue] = []) {
+    public init(
+        name: String, type: TypeInfo, typeDenotation: String? = nil, docString: String? = nil, metadata: [KeyValue] = []
+    ) {
         self.name = name
         self.type = type
         self.typeDenotation = typeDenotation
@@ -46,8 +48,11 @@ public struct ValueInfo: Sendable, Equatable {
     }
 
     public init(name: String, dtype: DType, shape: [Dim]?) {
-        self.init(name: name, type: .tensor(elemType: dtype.rawValue, shape: shape,
-                                            shapeDenotations: Array(repeating: nil, count: shape?.count ?? 0)))
+        self.init(
+            name: name,
+            type: .tensor(
+                elemType: dtype.rawValue, shape: shape,
+                shapeDenotations: Array(repeating: nil, count: shape?.count ?? 0)))
     }
 
     /// The element type if this is a tensor of a known type.
@@ -113,9 +118,11 @@ public struct Node: Sendable, Equatable {
     public var hasName: Bool
     public var hasDomain: Bool
 
-    public init(name: String, opType: String, domain: String = "", inputs: [String], outputs: [String],
-                attributes: [Attribute] = [], overload: String? = nil, docString: String? = nil,
-                metadata: [KeyValue] = [], hasName: Bool = true, hasDomain: Bool? = nil) {
+    public init(
+        name: String, opType: String, domain: String = "", inputs: [String], outputs: [String],
+        attributes: [Attribute] = [], overload: String? = nil, docString: String? = nil,
+        metadata: [KeyValue] = [], hasName: Bool = true, hasDomain: Bool? = nil
+    ) {
         self.name = name
         self.opType = opType
         self.domain = domain
@@ -163,10 +170,12 @@ public struct Graph: Sendable, Equatable {
     public var sparseInitializers: [OpaqueProto]
     public var quantizationAnnotations: [OpaqueProto]
 
-    public init(name: String = "", nodes: [Node] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
-                valueInfo: [ValueInfo] = [], initializers: [(name: String, tensor: Tensor)] = [],
-                docString: String? = nil, metadata: [KeyValue] = [],
-                sparseInitializers: [OpaqueProto] = [], quantizationAnnotations: [OpaqueProto] = []) {
+    public init(
+        name: String = "", nodes: [Node] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
+        valueInfo: [ValueInfo] = [], initializers: [(name: String, tensor: Tensor)] = [],
+        docString: String? = nil, metadata: [KeyValue] = [],
+        sparseInitializers: [OpaqueProto] = [], quantizationAnnotations: [OpaqueProto] = []
+    ) {
         self.name = name
         self.nodes = nodes
         self.inputs = inputs
@@ -221,10 +230,12 @@ public struct Model: Sendable, Equatable {
     public var metadata: [KeyValue]
     public var functions: [OpaqueProto]
 
-    public init(irVersion: Int64? = 8, opsetImports: [OpsetImport] = [OpsetImport(domain: "", version: 21)],
-                producerName: String? = nil, producerVersion: String? = nil, domain: String? = nil,
-                modelVersion: Int64? = nil, docString: String? = nil, graph: Graph,
-                metadata: [KeyValue] = [], functions: [OpaqueProto] = []) {
+    public init(
+        irVersion: Int64? = 8, opsetImports: [OpsetImport] = [OpsetImport(domain: "", version: 21)],
+        producerName: String? = nil, producerVersion: String? = nil, domain: String? = nil,
+        modelVersion: Int64? = nil, docString: String? = nil, graph: Graph,
+        metadata: [KeyValue] = [], functions: [OpaqueProto] = []
+    ) {
         self.irVersion = irVersion
         self.opsetImports = opsetImports
         self.producerName = producerName

@@ -49,25 +49,31 @@ public struct ModelSummary: Codable, Sendable, Equatable {
 
     public init(_ model: Model) throws {
         let g = model.graph
-        producer = [model.producerName, model.producerVersion].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+        producer = [model.producerName, model.producerVersion].compactMap { $0 }.filter { !$0.isEmpty }.joined(
+            separator: " ")
         irVersion = model.irVersion
         opsets = model.opsetImports.map { Opset(domain: $0.domain, version: $0.version) }
         func io(_ v: ValueInfo) -> IOEntry {
-            let dt: String = switch v.type {
-            case .tensor(let e?, _, _): DType(onnx: e)?.shortName ?? "type#\(e)"
-            case .tensor(nil, _, _): "?"
-            case .other: "non-tensor"
-            case .none: "?"
-            }
+            let dt: String =
+                switch v.type {
+                case .tensor(let e?, _, _): DType(onnx: e)?.shortName ?? "type#\(e)"
+                case .tensor(nil, _, _): "?"
+                case .other: "non-tensor"
+                case .none: "?"
+                }
             return IOEntry(name: v.name, dtype: dt, shape: v.shape?.map(\.description))
         }
         inputs = g.runtimeInputs.map(io)
         outputs = g.outputs.map(io)
         nodeCount = g.nodes.count
         var counts: [String: Int] = [:]
-        for n in g.nodes { counts[n.normalizedDomain.isEmpty ? n.opType : "\(n.normalizedDomain)::\(n.opType)", default: 0] += 1 }
+        for n in g.nodes {
+            counts[n.normalizedDomain.isEmpty ? n.opType : "\(n.normalizedDomain)::\(n.opType)", default: 0] += 1
+        }
         opCounts = counts
-        initializers = g.initializers.map { InitializerEntry(name: $0.name, dtype: $0.tensor.dtype.shortName, shape: $0.tensor.shape) }
+        initializers = g.initializers.map {
+            InitializerEntry(name: $0.name, dtype: $0.tensor.dtype.shortName, shape: $0.tensor.shape)
+        }
 
         let inference = try ShapeInference(g)
         var reasons: [String: Int] = [:]
@@ -91,7 +97,9 @@ public struct ModelSummary: Codable, Sendable, Equatable {
                 if let z = zp, z.isFloatingPoint { note("\(n.opType) with float zero point") }
                 if isQ, zp == .int32 { note("QuantizeLinear with int32 zero point") }
             }
-            if n.opType.hasPrefix("QLinear") || n.opType == "QGemm" || n.opType == "ConvInteger" || n.opType == "MatMulInteger" {
+            if n.opType.hasPrefix("QLinear") || n.opType == "QGemm" || n.opType == "ConvInteger"
+                || n.opType == "MatMulInteger"
+            {
                 hasQOP = true
             }
         }
@@ -111,12 +119,17 @@ public struct ModelSummary: Codable, Sendable, Equatable {
             verdict = "Aidge-form, \(aidgeExportForm!) (not valid ONNX): " + invalidFeatures.joined(separator: ", ")
         } else if hasQOP {
             kind = .qop
-            let q = counts.filter { $0.key.contains("QLinear") || $0.key.hasSuffix("QGemm") || $0.key.hasSuffix("Integer") }
-            verdict = "QOP: " + q.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            let q = counts.filter {
+                $0.key.contains("QLinear") || $0.key.hasSuffix("QGemm") || $0.key.hasSuffix("Integer")
+            }
+            verdict =
+                "QOP: " + q.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
                 + (hasQDQ ? " (with QuantizeLinear/DequantizeLinear around the rest)" : "") + suffix
         } else if hasQDQ {
             kind = .qdq
-            verdict = "QDQ: \(counts["QuantizeLinear"] ?? 0) QuantizeLinear, \(counts["DequantizeLinear"] ?? 0) DequantizeLinear" + suffix
+            verdict =
+                "QDQ: \(counts["QuantizeLinear"] ?? 0) QuantizeLinear, \(counts["DequantizeLinear"] ?? 0) DequantizeLinear"
+                + suffix
         } else {
             kind = .float
             verdict = "float: no quantization"

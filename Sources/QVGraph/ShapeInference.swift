@@ -45,7 +45,9 @@ public struct ShapeInference: Sendable {
     }
 
     /// The node's output facts by its op's rule (`Ops/`); unknown for an op qverify does not know.
-    static func infer(_ n: Node, _ ins: [TensorFact?], graph: Graph, exceptions: inout [InferenceException]) throws -> [TensorFact] {
+    static func infer(
+        _ n: Node, _ ins: [TensorFact?], graph: Graph, exceptions: inout [InferenceException]
+    ) throws -> [TensorFact] {
         guard let spec = n.spec else { return n.outputs.map { _ in TensorFact(dtype: nil, shape: nil) } }
         var context = InferenceContext(node: n, inputs: ins, graph: graph, spec: spec)
         let facts = try spec.infer(&context)
@@ -56,7 +58,9 @@ public struct ShapeInference: Sendable {
     /// An axis normalized into 0..<rank; a bad input error otherwise.
     public static func axis(_ a: Int, rank: Int, _ what: String = "axis") throws -> Int {
         let n = a < 0 ? a + rank : a
-        guard n >= 0 && n < max(rank, 1) else { throw QVError.badInput("\(what) \(a) is out of range for rank \(rank)") }
+        guard n >= 0 && n < max(rank, 1) else {
+            throw QVError.badInput("\(what) \(a) is out of range for rank \(rank)")
+        }
         return n
     }
 
@@ -67,7 +71,9 @@ public struct ShapeInference: Sendable {
         for s in shapes {
             for (i, d) in s.enumerated() {
                 let j = r - s.count + i
-                if out[j] == 1 { out[j] = d } else if d != 1 && d != out[j] {
+                if out[j] == 1 {
+                    out[j] = d
+                } else if d != 1 && d != out[j] {
                     throw QVError.badInput("shapes \(shapes) do not broadcast")
                 }
             }
@@ -79,7 +85,9 @@ public struct ShapeInference: Sendable {
         guard a.count >= 1, b.count >= 1 else { throw QVError.badInput("MatMul on a scalar") }
         let a2 = a.count == 1 ? [1] + a : a
         let b2 = b.count == 1 ? b + [1] : b
-        guard a2[a2.count - 1] == b2[b2.count - 2] else { throw QVError.badInput("MatMul inner dimensions differ: \(a) × \(b)") }
+        guard a2[a2.count - 1] == b2[b2.count - 2] else {
+            throw QVError.badInput("MatMul inner dimensions differ: \(a) × \(b)")
+        }
         let batch = try broadcast([Array(a2.dropLast(2)), Array(b2.dropLast(2))])
         var out = batch + [a2[a2.count - 2], b2[b2.count - 1]]
         if a.count == 1 { out.remove(at: out.count - 2) }
@@ -102,7 +110,9 @@ public struct ShapeInference: Sendable {
     /// Spatial output size shared by Conv and pooling (explicit pads or auto_pad).
     public static func windowOutput(_ n: Node, input: [Int], kernel: [Int]) throws -> (out: [Int], pads: [Int]) {
         let r = kernel.count
-        func ints(_ name: String) -> [Int]? { if case .ints(let v) = n.attribute(name) { v.map { Int($0) } } else { nil } }
+        func ints(_ name: String) -> [Int]? {
+            if case .ints(let v) = n.attribute(name) { v.map { Int($0) } } else { nil }
+        }
         let strides = ints("strides") ?? Array(repeating: 1, count: r)
         let dil = ints("dilations") ?? Array(repeating: 1, count: r)
         var pads = ints("pads") ?? Array(repeating: 0, count: 2 * r)
@@ -112,8 +122,12 @@ public struct ShapeInference: Sendable {
         guard strides.count == r, dil.count == r, pads.count == 2 * r, input.count == r else {
             throw QVError.badInput("strides/dilations/pads do not match the \(r)-d kernel")
         }
-        guard strides.allSatisfy({ $0 >= 1 }), dil.allSatisfy({ $0 >= 1 }), kernel.allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 }) else {
-            throw QVError.badInput("invalid window: kernel \(kernel), strides \(strides), dilations \(dil), pads \(pads) (strides, dilations and kernel must be ≥ 1, pads ≥ 0)")
+        guard strides.allSatisfy({ $0 >= 1 }), dil.allSatisfy({ $0 >= 1 }), kernel.allSatisfy({ $0 >= 1 }),
+            pads.allSatisfy({ $0 >= 0 })
+        else {
+            throw QVError.badInput(
+                "invalid window: kernel \(kernel), strides \(strides), dilations \(dil), pads \(pads) (strides, dilations and kernel must be ≥ 1, pads ≥ 0)"
+            )
         }
         var out: [Int] = []
         for i in 0..<r {
@@ -151,7 +165,9 @@ public struct ShapeInference: Sendable {
 
     static func poolShape(_ n: Node, _ x: [Int]?) throws -> [Int]? {
         guard let x, x.count >= 3 else { return nil }
-        guard case .ints(let k) = n.attribute("kernel_shape") else { throw QVError.badInput("pooling needs kernel_shape") }
+        guard case .ints(let k) = n.attribute("kernel_shape") else {
+            throw QVError.badInput("pooling needs kernel_shape")
+        }
         let (out, _) = try windowOutput(n, input: Array(x[2...]), kernel: k.map { Int($0) })
         return [x[0], x[1]] + out
     }

@@ -95,10 +95,12 @@ public struct Tensor: Sendable, Equatable {
     public var origin: TensorOrigin?
 
     public init(dtype: DType, shape: [Int], storage: Storage, origin: TensorOrigin? = nil) {
-        precondition(storage.kind == dtype.storageKind || dtype == .undefined,
-                     "storage \(storage.kind) does not hold \(dtype)")
-        precondition(Tensor.elementCount(shape) == storage.count,
-                     "shape \(shape) needs \(Tensor.elementCount(shape) ?? -1) elements, storage has \(storage.count)")
+        precondition(
+            storage.kind == dtype.storageKind || dtype == .undefined,
+            "storage \(storage.kind) does not hold \(dtype)")
+        precondition(
+            Tensor.elementCount(shape) == storage.count,
+            "shape \(shape) needs \(Tensor.elementCount(shape) ?? -1) elements, storage has \(storage.count)")
         self.dtype = dtype
         self.shape = shape
         self.storage = storage
@@ -124,9 +126,13 @@ public struct Tensor: Sendable, Equatable {
 
     public init(_ values: [Float], shape: [Int]) { self.init(dtype: .float, shape: shape, storage: .f32(values)) }
     public init(_ values: [Double], shape: [Int]) { self.init(dtype: .double, shape: shape, storage: .f64(values)) }
-    public init(int64s values: [Int64], shape: [Int], dtype: DType = .int64) { self.init(dtype: dtype, shape: shape, storage: .i64(values)) }
+    public init(int64s values: [Int64], shape: [Int], dtype: DType = .int64) {
+        self.init(dtype: dtype, shape: shape, storage: .i64(values))
+    }
     /// Integer tensor of a type held in `Int32` storage (int8, uint8, int32, int4, bool, …).
-    public init(_ values: [Int32], shape: [Int], dtype: DType) { self.init(dtype: dtype, shape: shape, storage: .i32(values)) }
+    public init(_ values: [Int32], shape: [Int], dtype: DType) {
+        self.init(dtype: dtype, shape: shape, storage: .i32(values))
+    }
     public static func scalar(_ v: Float) -> Tensor { Tensor([v], shape: []) }
 
     public static func zeros(_ dtype: DType, shape: [Int]) -> Tensor {
@@ -180,7 +186,9 @@ extension Tensor {
     public static func stack(_ ts: [Tensor]) throws -> Tensor {
         guard let first = ts.first else { throw QVError.internalError("stack of no tensors") }
         guard ts.allSatisfy({ $0.dtype == first.dtype && $0.shape == first.shape }) else {
-            throw QVError.badInput("cannot stack tensors of different types or shapes: \(Set(ts.map { "\($0.dtype)\($0.shape)" }).sorted())")
+            throw QVError.badInput(
+                "cannot stack tensors of different types or shapes: \(Set(ts.map { "\($0.dtype)\($0.shape)" }).sorted())"
+            )
         }
         let storage: Storage
         switch first.storage {

@@ -10,7 +10,8 @@ public enum ModelValidator {
         try validate(model.graph)
         let domains = Set(model.opsetImports.map { $0.domain == "ai.onnx" ? "" : $0.domain })
         for (i, n) in model.graph.nodes.enumerated() where !domains.contains(n.normalizedDomain) {
-            throw QVError.badInput("node \(n.label(index: i)) is in domain '\(n.domain)', which the model does not import")
+            throw QVError.badInput(
+                "node \(n.label(index: i)) is in domain '\(n.domain)', which the model does not import")
         }
     }
 
@@ -22,7 +23,11 @@ public enum ModelValidator {
         _ = try GraphIndex(graph)
         for (i, n) in graph.nodes.enumerated() {
             for a in n.attributes {
-                if case .graph(let g) = a.value { try withContext("subgraph '\(a.name)' of node \(n.label(index: i))") { try validateSubgraph(g, outer: graph) } }
+                if case .graph(let g) = a.value {
+                    try withContext("subgraph '\(a.name)' of node \(n.label(index: i))") {
+                        try validateSubgraph(g, outer: graph)
+                    }
+                }
             }
         }
     }
@@ -30,7 +35,8 @@ public enum ModelValidator {
     /// Subgraphs may read outer-scope names; only check they have no internal cycle or duplicate.
     static func validateSubgraph(_ g: Graph, outer: Graph) throws {
         var g2 = g
-        let outerNames = Set(outer.inputs.map(\.name)).union(outer.initializerOrder).union(outer.nodes.flatMap(\.outputs))
+        let outerNames = Set(outer.inputs.map(\.name)).union(outer.initializerOrder).union(
+            outer.nodes.flatMap(\.outputs))
         let declared = Set(g.inputs.map(\.name))
         g2.inputs += outerNames.subtracting(declared).sorted().map { ValueInfo(name: $0, type: .none) }
         _ = try GraphIndex(g2)

@@ -33,14 +33,20 @@ public enum Npy {
         }
         guard start + headerLen <= b.count else { throw QVError.badInput("truncated .npy header") }
         let header = String(decoding: b[start..<start + headerLen], as: UTF8.self)
-        guard let descr = field(header, "descr"), let fortran = field(header, "fortran_order"), let shapeText = field(header, "shape") else {
+        guard let descr = field(header, "descr"), let fortran = field(header, "fortran_order"),
+            let shapeText = field(header, "shape")
+        else {
             throw QVError.badInput("malformed .npy header: \(header.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         guard fortran == "False" else { throw QVError.unsupported("Fortran-order .npy arrays are not supported") }
         let code = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
-        guard code.first != ">" || code.hasSuffix("1") else { throw QVError.unsupported("big-endian .npy dtype \(code)") }
+        guard code.first != ">" || code.hasSuffix("1") else {
+            throw QVError.unsupported("big-endian .npy dtype \(code)")
+        }
         let bare = code.hasPrefix("<") || code.hasPrefix("|") || code.hasPrefix("=") ? String(code.dropFirst()) : code
-        guard let dtype = descrs.first(where: { $0.0 == bare })?.1 else { throw QVError.unsupported(".npy dtype \(code) is not supported") }
+        guard let dtype = descrs.first(where: { $0.0 == bare })?.1 else {
+            throw QVError.unsupported(".npy dtype \(code) is not supported")
+        }
         let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()")).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let shape = try dims.map { s -> Int in
@@ -53,9 +59,12 @@ public enum Npy {
         let need = count * dtype.bitWidth / 8
         let dataStart = start + headerLen
         guard b.count - dataStart == need else {
-            throw QVError.badInput(".npy data has \(b.count - dataStart) bytes, shape \(shape) of \(code) needs \(need)")
+            throw QVError.badInput(
+                ".npy data has \(b.count - dataStart) bytes, shape \(shape) of \(code) needs \(need)")
         }
-        return Tensor(dtype: dtype, shape: shape, storage: try RawCodec.decode(Array(b[dataStart...]), dtype: dtype, count: count))
+        return Tensor(
+            dtype: dtype, shape: shape, storage: try RawCodec.decode(Array(b[dataStart...]), dtype: dtype, count: count)
+        )
     }
 
     /// A `.npy` file (or a stored `.npy` member of a `.npz`, at `offset`, `length` bytes) read
@@ -74,7 +83,9 @@ public enum Npy {
             self.path = path
             let label = name ?? path
             self.label = label
-            guard let h = FileHandle(forReadingAtPath: path) else { throw QVError.badInput("\(path): cannot read file") }
+            guard let h = FileHandle(forReadingAtPath: path) else {
+                throw QVError.badInput("\(path): cannot read file")
+            }
             handle = h
             try h.seek(toOffset: offset)
             let head = Array(try h.read(upToCount: Int(min(65536, length ?? 65536))) ?? Data())
@@ -84,26 +95,39 @@ public enum Npy {
             }
             let start = head[6] == 1 ? 10 : 12
             guard head.count >= start else { throw QVError.badInput("\(label): truncated .npy header") }
-            let len = head[6] == 1 ? Int(head[8]) | Int(head[9]) << 8 : Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
+            let len =
+                head[6] == 1
+                ? Int(head[8]) | Int(head[9]) << 8
+                : Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
             guard start + len <= head.count else { throw QVError.badInput("\(label): truncated .npy header") }
             // Reuse the full decoder on the header alone with a fake zero-row shape to validate fields.
             let headerText = String(decoding: head[start..<start + len], as: UTF8.self)
             guard let descr = Npy.field(headerText, "descr"), Npy.field(headerText, "fortran_order") == "False",
-                  let shapeText = Npy.field(headerText, "shape") else { throw QVError.badInput("\(label): malformed .npy header") }
+                let shapeText = Npy.field(headerText, "shape")
+            else { throw QVError.badInput("\(label): malformed .npy header") }
             let code = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
-            let bare = code.hasPrefix("<") || code.hasPrefix("|") || code.hasPrefix("=") ? String(code.dropFirst()) : code
-            guard let dt = Npy.descrs.first(where: { $0.0 == bare })?.1 else { throw QVError.unsupported("\(label): .npy dtype \(code) is not supported") }
+            let bare =
+                code.hasPrefix("<") || code.hasPrefix("|") || code.hasPrefix("=") ? String(code.dropFirst()) : code
+            guard let dt = Npy.descrs.first(where: { $0.0 == bare })?.1 else {
+                throw QVError.unsupported("\(label): .npy dtype \(code) is not supported")
+            }
             let dims = try shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()")).split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                .map { s -> Int in guard let v = Int(s), v >= 0 else { throw QVError.badInput("\(label): bad .npy shape") }; return v }
+                .map { s -> Int in
+                    guard let v = Int(s), v >= 0 else { throw QVError.badInput("\(label): bad .npy shape") }; return v
+                }
             dtype = dt
             shape = dims
             dataOffset = offset + UInt64(start + len)
             let end = length.map { offset + $0 } ?? ((try? h.seekToEnd()) ?? 0)
-            guard let elements = Tensor.elementCount(dims), elements <= Int.max / 8 else { throw QVError.badInput("\(label): .npy shape \(dims) is too large") }
+            guard let elements = Tensor.elementCount(dims), elements <= Int.max / 8 else {
+                throw QVError.badInput("\(label): .npy shape \(dims) is too large")
+            }
             let need = UInt64(elements * dt.bitWidth / 8)
             guard end >= dataOffset, end - dataOffset == need else {
-                throw QVError.badInput("\(label): .npy data has \(Int64(end) - Int64(dataOffset)) bytes, shape \(dims) of \(code) needs \(need)")
+                throw QVError.badInput(
+                    "\(label): .npy data has \(Int64(end) - Int64(dataOffset)) bytes, shape \(dims) of \(code) needs \(need)"
+                )
             }
         }
 
@@ -130,7 +154,9 @@ public enum Npy {
                     let raw = UnsafeMutableRawPointer(buf.baseAddress!)
                     var done = 0
                     while done < bytes {
-                        let r = pread(handle.fileDescriptor, raw + done, bytes - done, off_t(dataOffset) + off_t(i * bytes + done))
+                        let r = pread(
+                            handle.fileDescriptor, raw + done, bytes - done, off_t(dataOffset) + off_t(i * bytes + done)
+                        )
                         if r <= 0 { failed = true; break }
                         done += r
                     }
@@ -174,12 +200,16 @@ public enum Npy {
             preconditionFailure("no .npy dtype for \(t.dtype)")
         }
         let order = code.hasSuffix("1") ? "|" : "<"
-        let shape = t.shape.isEmpty ? "()" : t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
+        let shape =
+            t.shape.isEmpty
+            ? "()"
+            : t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(order)\(code)', 'fortran_order': False, 'shape': \(shape), }"
         let pad = 64 - (10 + header.utf8.count + 1) % 64
         header += String(repeating: " ", count: pad % 64) + "\n"
         let n = header.utf8.count
-        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(n & 0xFF), UInt8(n >> 8)] + Array(header.utf8) + RawCodec.encode(t)
+        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(n & 0xFF), UInt8(n >> 8)] + Array(header.utf8)
+            + RawCodec.encode(t)
     }
 
     public static func save(_ t: Tensor, to path: String) throws {
@@ -234,8 +264,10 @@ public enum Npy {
                     for (name, t) in items {
                         let bytes = Data(encode(t))
                         // A fixed date (the ZIP epoch, local time): the same tensors give the same bytes.
-                        try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count),
-                                             modificationDate: zipEpoch, compressionMethod: .none) { pos, size in
+                        try archive.addEntry(
+                            with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count),
+                            modificationDate: zipEpoch, compressionMethod: .none
+                        ) { pos, size in
                             bytes.subdata(in: Int(pos)..<Int(pos) + size)
                         }
                     }
@@ -256,7 +288,11 @@ public enum Npy {
 extension OnnxFile {
     /// Decodes a serialized TensorProto (an ONNX backend-test `input_K.pb`); returns its name too.
     public static func decodeTensor(_ bytes: [UInt8]) throws -> (name: String, tensor: Tensor) {
-        guard let m = bytes.withUnsafeBufferPointer({ qv_message_unpack(qv_descriptor_tensor_proto(), $0.count, $0.baseAddress) }) else {
+        guard
+            let m = bytes.withUnsafeBufferPointer({
+                qv_message_unpack(qv_descriptor_tensor_proto(), $0.count, $0.baseAddress)
+            })
+        else {
             throw QVError.badInput("not a valid TensorProto")
         }
         defer { qv_message_free(m) }

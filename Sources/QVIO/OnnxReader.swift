@@ -34,7 +34,8 @@ public enum OnnxFile {
     public static func decode(_ bytes: [UInt8], baseDirectory: String? = nil) throws -> Model {
         guard !bytes.isEmpty else { throw QVError.badInput("empty file (0 bytes), not an ONNX model") }
         guard let mp = bytes.withUnsafeBufferPointer({ qv_model_unpack($0.count, $0.baseAddress) }) else {
-            throw QVError.badInput("not a valid ONNX protobuf (\(bytes.count) bytes): truncated, corrupt or not a model")
+            throw QVError.badInput(
+                "not a valid ONNX protobuf (\(bytes.count) bytes): truncated, corrupt or not a model")
         }
         defer { qv_message_free(UnsafeMutableRawPointer(mp).assumingMemoryBound(to: ProtobufCMessage.self)) }
         let reader = ProtoReader(baseDirectory: baseDirectory)
@@ -64,7 +65,10 @@ struct ProtoReader {
     func graph(_ g: Onnx__GraphProto) throws -> Graph {
         let inits = try buffer(g.initializer, g.n_initializer).enumerated().map { (i, t) in
             let name = str(t.pointee.name) ?? ""
-            return (name: name, tensor: try withContext("initializer '\(name.isEmpty ? "#\(i)" : name)'") { try tensor(t.pointee) })
+            return (
+                name: name,
+                tensor: try withContext("initializer '\(name.isEmpty ? "#\(i)" : name)'") { try tensor(t.pointee) }
+            )
         }
         let nodes = try buffer(g.node, g.n_node).enumerated().map { (i, n) in try node(n.pointee, index: i) }
         return Graph(
@@ -87,11 +91,12 @@ struct ProtoReader {
             let attrs = try buffer(n.attribute, n.n_attribute).map { a in
                 try withContext("attribute '\(str(a.pointee.name) ?? "")'") { try attribute(a.pointee) }
             }
-            return Node(name: name ?? "", opType: opType, domain: str(n.domain) ?? "",
-                        inputs: strings(n.input, n.n_input), outputs: strings(n.output, n.n_output),
-                        attributes: attrs, overload: str(n.overload), docString: str(n.doc_string),
-                        metadata: keyValues(n.metadata_props, n.n_metadata_props),
-                        hasName: name != nil, hasDomain: n.domain != nil)
+            return Node(
+                name: name ?? "", opType: opType, domain: str(n.domain) ?? "",
+                inputs: strings(n.input, n.n_input), outputs: strings(n.output, n.n_output),
+                attributes: attrs, overload: str(n.overload), docString: str(n.doc_string),
+                metadata: keyValues(n.metadata_props, n.n_metadata_props),
+                hasName: name != nil, hasDomain: n.domain != nil)
         }
     }
 
@@ -162,7 +167,8 @@ struct ProtoReader {
                     dims = buffer(s.pointee.dim, s.pointee.n_dim).map { d in
                         switch d.pointee.value_case {
                         case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE: .value(Int(d.pointee.dim_value))
-                        case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM: .param(str(d.pointee.dim_param) ?? "")
+                        case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM:
+                            .param(str(d.pointee.dim_param) ?? "")
                         default: .unknown
                         }
                     }
@@ -173,8 +179,9 @@ struct ProtoReader {
                 type = .other(opaque(tp))
             }
         }
-        return ValueInfo(name: name, type: type, typeDenotation: denotation, docString: str(v.doc_string),
-                         metadata: keyValues(v.metadata_props, v.n_metadata_props))
+        return ValueInfo(
+            name: name, type: type, typeDenotation: denotation, docString: str(v.doc_string),
+            metadata: keyValues(v.metadata_props, v.n_metadata_props))
     }
 
     // MARK: tensors
@@ -193,20 +200,24 @@ struct ProtoReader {
         guard let count = Tensor.elementCount(shape), count <= OnnxFile.maxElements else {
             throw QVError.badInput("dims \(dims) describe more than 2^31 elements")
         }
-        var origin = TensorOrigin(encoding: .typed, docString: str(t.doc_string),
-                                  metadata: keyValues(t.metadata_props, t.n_metadata_props))
+        var origin = TensorOrigin(
+            encoding: .typed, docString: str(t.doc_string),
+            metadata: keyValues(t.metadata_props, t.n_metadata_props))
         let storage: Storage
         if t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
             let entries = keyValues(t.external_data, t.n_external_data)
             origin.encoding = .external(entries)
-            let raw = try ExternalData.read(entries, baseDirectory: baseDirectory,
-                                            expectedBytes: RawCodec.byteCount(dtype, count), budget: budget)
+            let raw = try ExternalData.read(
+                entries, baseDirectory: baseDirectory,
+                expectedBytes: RawCodec.byteCount(dtype, count), budget: budget)
             storage = try RawCodec.decode(raw, dtype: dtype, count: count)
         } else if t.has_raw_data != 0 {
             origin.encoding = .raw
             let raw = UnsafeBufferPointer(start: t.raw_data.data, count: t.raw_data.len)
             guard raw.count == RawCodec.byteCount(dtype, count) else {
-                throw QVError.badInput("\(dtype.name) tensor of shape \(shape) needs \(RawCodec.byteCount(dtype, count)) bytes of raw_data, has \(raw.count)")
+                throw QVError.badInput(
+                    "\(dtype.name) tensor of shape \(shape) needs \(RawCodec.byteCount(dtype, count)) bytes of raw_data, has \(raw.count)"
+                )
             }
             storage = try RawCodec.decode(Array(raw), dtype: dtype, count: count)
         } else {
@@ -218,7 +229,8 @@ struct ProtoReader {
     func typedStorage(_ t: Onnx__TensorProto, dtype: DType, count: Int, shape: [Int]) throws -> Storage {
         func check(_ n: Int, _ field: String, expected: Int) throws {
             guard n == expected else {
-                throw QVError.badInput("\(dtype.name) tensor of shape \(shape) has \(expected) elements but \(n) values in \(field)")
+                throw QVError.badInput(
+                    "\(dtype.name) tensor of shape \(shape) has \(expected) elements but \(n) values in \(field)")
             }
         }
         switch dtype {
@@ -277,7 +289,9 @@ struct ProtoReader {
         guard let p else { return [] }
         return (0..<n).map { p[$0].map { String(cString: $0) } ?? "" }
     }
-    func keyValues(_ p: UnsafeMutablePointer<UnsafeMutablePointer<Onnx__StringStringEntryProto>?>?, _ n: Int) -> [KeyValue] {
+    func keyValues(
+        _ p: UnsafeMutablePointer<UnsafeMutablePointer<Onnx__StringStringEntryProto>?>?, _ n: Int
+    ) -> [KeyValue] {
         buffer(p, n).map { KeyValue(str($0.pointee.key) ?? "", str($0.pointee.value) ?? "") }
     }
     func opaque<T>(_ p: UnsafeMutablePointer<T>) -> OpaqueProto {

@@ -63,7 +63,9 @@ final class Arena {
         ProtobufCBinaryData(len: b.count, data: array(b))
     }
     /// Unpacks serialized bytes into a message protobuf-c owns; freed with the arena.
-    func unpack<T>(_ bytes: [UInt8], _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>, as: T.Type) throws -> UnsafeMutablePointer<T> {
+    func unpack<T>(
+        _ bytes: [UInt8], _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>, as: T.Type
+    ) throws -> UnsafeMutablePointer<T> {
         guard let m = bytes.withUnsafeBufferPointer({ qv_message_unpack(descriptor, $0.count, $0.baseAddress) }) else {
             throw QVError.internalError("stored \(String(cString: descriptor.pointee.name)) bytes do not decode")
         }
@@ -100,7 +102,9 @@ struct ProtoWriter {
         p.doc_string = arena.cString(m.docString)
         p.graph = try graph(m.graph)
         (p.n_metadata_props, p.metadata_props) = keyValues(m.metadata)
-        let fns = try m.functions.map { Optional(try arena.unpack($0.bytes, qv_descriptor_function_proto(), as: Onnx__FunctionProto.self)) }
+        let fns = try m.functions.map {
+            Optional(try arena.unpack($0.bytes, qv_descriptor_function_proto(), as: Onnx__FunctionProto.self))
+        }
         p.n_functions = fns.count
         p.functions = arena.array(fns)
         return arena.new(p)
@@ -115,14 +119,18 @@ struct ProtoWriter {
         let inits = g.initializers.map { Optional(tensor($0.tensor, name: $0.name)) }
         p.n_initializer = inits.count
         p.initializer = arena.array(inits)
-        let sparse = try g.sparseInitializers.map { Optional(try arena.unpack($0.bytes, qv_descriptor_sparse_tensor_proto(), as: Onnx__SparseTensorProto.self)) }
+        let sparse = try g.sparseInitializers.map {
+            Optional(try arena.unpack($0.bytes, qv_descriptor_sparse_tensor_proto(), as: Onnx__SparseTensorProto.self))
+        }
         p.n_sparse_initializer = sparse.count
         p.sparse_initializer = arena.array(sparse)
         p.doc_string = arena.cString(g.docString)
         (p.n_input, p.input) = try valueInfos(g.inputs)
         (p.n_output, p.output) = try valueInfos(g.outputs)
         (p.n_value_info, p.value_info) = try valueInfos(g.valueInfo)
-        let ann = try g.quantizationAnnotations.map { Optional(try arena.unpack($0.bytes, qv_descriptor_tensor_annotation(), as: Onnx__TensorAnnotation.self)) }
+        let ann = try g.quantizationAnnotations.map {
+            Optional(try arena.unpack($0.bytes, qv_descriptor_tensor_annotation(), as: Onnx__TensorAnnotation.self))
+        }
         p.n_quantization_annotation = ann.count
         p.quantization_annotation = arena.array(ann)
         (p.n_metadata_props, p.metadata_props) = keyValues(g.metadata)
@@ -160,19 +168,28 @@ struct ProtoWriter {
         case .floats(let f): setType(6); p.n_floats = f.count; p.floats = arena.array(f)
         case .ints(let i): setType(7); p.n_ints = i.count; p.ints = arena.array(i)
         case .strings(let s): setType(8); p.n_strings = s.count; p.strings = arena.array(s.map(arena.binary))
-        case .tensors(let ts): setType(9); p.n_tensors = ts.count; p.tensors = arena.array(ts.map { Optional(tensor($0, name: nil)) })
-        case .graphs(let gs): setType(10); p.n_graphs = gs.count; p.graphs = arena.array(try gs.map { Optional(try graph($0)) })
+        case .tensors(let ts):
+            setType(9); p.n_tensors = ts.count; p.tensors = arena.array(ts.map { Optional(tensor($0, name: nil)) })
+        case .graphs(let gs):
+            setType(10); p.n_graphs = gs.count; p.graphs = arena.array(try gs.map { Optional(try graph($0)) })
         case .reference(let t, let r): setType(t); p.ref_attr_name = arena.cString(r)
         case .other(let t, let o):
             setType(t)
             switch t {
-            case 11: p.sparse_tensor = try arena.unpack(o.bytes, qv_descriptor_sparse_tensor_proto(), as: Onnx__SparseTensorProto.self)
+            case 11:
+                p.sparse_tensor = try arena.unpack(
+                    o.bytes, qv_descriptor_sparse_tensor_proto(), as: Onnx__SparseTensorProto.self)
             case 13: p.tp = try arena.unpack(o.bytes, qv_descriptor_type_proto(), as: Onnx__TypeProto.self)
             case 12:
-                let items = try splitLengthPrefixed(o.bytes).map { Optional(try arena.unpack($0, qv_descriptor_sparse_tensor_proto(), as: Onnx__SparseTensorProto.self)) }
+                let items = try splitLengthPrefixed(o.bytes).map {
+                    Optional(
+                        try arena.unpack($0, qv_descriptor_sparse_tensor_proto(), as: Onnx__SparseTensorProto.self))
+                }
                 p.n_sparse_tensors = items.count; p.sparse_tensors = arena.array(items)
             case 14:
-                let items = try splitLengthPrefixed(o.bytes).map { Optional(try arena.unpack($0, qv_descriptor_type_proto(), as: Onnx__TypeProto.self)) }
+                let items = try splitLengthPrefixed(o.bytes).map {
+                    Optional(try arena.unpack($0, qv_descriptor_type_proto(), as: Onnx__TypeProto.self))
+                }
                 p.n_type_protos = items.count; p.type_protos = arena.array(items)
             default: throw QVError.internalError("attribute '\(a.name)' has unknown type \(t)")
             }
@@ -180,7 +197,9 @@ struct ProtoWriter {
         return arena.new(p)
     }
 
-    func valueInfos(_ vs: [ValueInfo]) throws -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Onnx__ValueInfoProto>?>?) {
+    func valueInfos(
+        _ vs: [ValueInfo]
+    ) throws -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Onnx__ValueInfoProto>?>?) {
         let items = try vs.map { v -> UnsafeMutablePointer<Onnx__ValueInfoProto>? in
             var p = qv_init_value_info_proto()
             p.name = arena.cString(v.name)
@@ -197,11 +216,16 @@ struct ProtoWriter {
                 if let e = elem { tt.has_elem_type = 1; tt.elem_type = e }
                 if let shape {
                     var sp = qv_init_tensor_shape_proto()
-                    let dims = shape.enumerated().map { (i, d) -> UnsafeMutablePointer<Onnx__TensorShapeProto__Dimension>? in
+                    let dims = shape.enumerated().map {
+                        (i, d) -> UnsafeMutablePointer<Onnx__TensorShapeProto__Dimension>? in
                         var dp = qv_init_tensor_shape_proto_dimension()
                         switch d {
-                        case .value(let x): dp.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE; dp.dim_value = Int64(x)
-                        case .param(let s): dp.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM; dp.dim_param = arena.cString(s)
+                        case .value(let x):
+                            dp.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+                            dp.dim_value = Int64(x)
+                        case .param(let s):
+                            dp.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+                            dp.dim_param = arena.cString(s)
                         case .unknown: break
                         }
                         if i < denotations.count { dp.denotation = arena.cString(denotations[i]) }
@@ -267,7 +291,9 @@ struct ProtoWriter {
         }
     }
 
-    func keyValues(_ kvs: [KeyValue]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Onnx__StringStringEntryProto>?>?) {
+    func keyValues(
+        _ kvs: [KeyValue]
+    ) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Onnx__StringStringEntryProto>?>?) {
         let items = kvs.map { kv -> UnsafeMutablePointer<Onnx__StringStringEntryProto>? in
             var e = qv_init_string_string_entry_proto()
             e.key = arena.cString(kv.key)

@@ -10,19 +10,25 @@ public enum RawCodec {
     public static func decode(_ raw: [UInt8], dtype: DType, count: Int) throws -> Storage {
         guard dtype != .string else { throw QVError.badInput("STRING tensors cannot use raw_data") }
         guard raw.count == byteCount(dtype, count) else {
-            throw QVError.badInput("\(dtype.name) needs \(byteCount(dtype, count)) bytes for \(count) elements, has \(raw.count)")
+            throw QVError.badInput(
+                "\(dtype.name) needs \(byteCount(dtype, count)) bytes for \(count) elements, has \(raw.count)")
         }
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
-            raw.withUnsafeBytes { b in (0..<count).map { T(littleEndian: b.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) } }
+            raw.withUnsafeBytes { b in
+                (0..<count).map {
+                    T(littleEndian: b.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self))
+                }
+            }
         }
         switch dtype {
         case .float:
             #if _endian(little)
             // Little-endian host: the bytes are the floats (one copy, no per-element loads).
-            return .f32([Float](unsafeUninitializedCapacity: count) { buf, n in
-                raw.withUnsafeBytes { b in UnsafeMutableRawBufferPointer(buf).copyMemory(from: b) }
-                n = count
-            })
+            return .f32(
+                [Float](unsafeUninitializedCapacity: count) { buf, n in
+                    raw.withUnsafeBytes { b in UnsafeMutableRawBufferPointer(buf).copyMemory(from: b) }
+                    n = count
+                })
             #else
             return .f32(load(UInt32.self).map { Float(bitPattern: $0) })
             #endif
@@ -44,10 +50,11 @@ public enum RawCodec {
             let perByte = 8 / bits
             let mask = (1 << bits) - 1
             let signed = dtype == .int4 || dtype == .int2
-            return .i32((0..<count).map { i in
-                let v = (Int(raw[i / perByte]) >> ((i % perByte) * bits)) & mask
-                return Int32(signed && v >= (1 << (bits - 1)) ? v - (1 << bits) : v)
-            })
+            return .i32(
+                (0..<count).map { i in
+                    let v = (Int(raw[i / perByte]) >> ((i % perByte) * bits)) & mask
+                    return Int32(signed && v >= (1 << (bits - 1)) ? v - (1 << bits) : v)
+                })
         case .complex64, .complex128: return .bytes(raw)
         case .string, .undefined: throw QVError.badInput("\(dtype.name) has no raw encoding")
         }
@@ -57,7 +64,9 @@ public enum RawCodec {
         func store<T: FixedWidthInteger>(_ v: [T]) -> [UInt8] {
             var out = [UInt8](repeating: 0, count: v.count * MemoryLayout<T>.size)
             out.withUnsafeMutableBytes { b in
-                for (i, x) in v.enumerated() { b.storeBytes(of: x.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self) }
+                for (i, x) in v.enumerated() {
+                    b.storeBytes(of: x.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
+                }
             }
             return out
         }
@@ -71,7 +80,8 @@ public enum RawCodec {
         case (.int16, .i32(let a)): return store(a.map { Int16(truncatingIfNeeded: $0) })
         case (.uint16, .i32(let a)), (.float16, .i32(let a)), (.bfloat16, .i32(let a)):
             return store(a.map { UInt16(truncatingIfNeeded: $0) })
-        case (.int4, .i32(let a)), (.uint4, .i32(let a)), (.float4e2m1, .i32(let a)), (.int2, .i32(let a)), (.uint2, .i32(let a)):
+        case (.int4, .i32(let a)), (.uint4, .i32(let a)), (.float4e2m1, .i32(let a)), (.int2, .i32(let a)),
+            (.uint2, .i32(let a)):
             let bits = t.dtype.bitWidth
             let perByte = 8 / bits
             var out = [UInt8](repeating: 0, count: (a.count + perByte - 1) / perByte)
@@ -105,14 +115,18 @@ final class ExternalBudget {
     func take(_ bytes: Int, location: String) throws {
         used += bytes
         guard used <= limit else {
-            throw QVError.badInput("external data '\(location)': the model's external tensors need at least \(used) bytes, more than the \(limit) qverify may hold (half this machine's memory; set QVERIFY_MAX_EXTERNAL_BYTES to change it)")
+            throw QVError.badInput(
+                "external data '\(location)': the model's external tensors need at least \(used) bytes, more than the \(limit) qverify may hold (half this machine's memory; set QVERIFY_MAX_EXTERNAL_BYTES to change it)"
+            )
         }
     }
 }
 
 /// Tensor data stored in a file beside the model (`data_location = EXTERNAL`).
 enum ExternalData {
-    static func read(_ entries: [KeyValue], baseDirectory: String?, expectedBytes: Int, budget: ExternalBudget? = nil) throws -> [UInt8] {
+    static func read(
+        _ entries: [KeyValue], baseDirectory: String?, expectedBytes: Int, budget: ExternalBudget? = nil
+    ) throws -> [UInt8] {
         let info = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
         guard let location = info["location"], !location.isEmpty else {
             throw QVError.badInput("external data has no location")
@@ -127,9 +141,12 @@ enum ExternalData {
         }
         let offset = Int(info["offset"] ?? "0") ?? -1
         let length = info["length"].map { Int($0) ?? -1 } ?? expectedBytes
-        guard offset >= 0, length >= 0 else { throw QVError.badInput("external data '\(location)' has an invalid offset or length") }
+        guard offset >= 0, length >= 0 else {
+            throw QVError.badInput("external data '\(location)' has an invalid offset or length")
+        }
         guard length == expectedBytes else {
-            throw QVError.badInput("external data '\(location)' has length \(length), the tensor needs \(expectedBytes) bytes")
+            throw QVError.badInput(
+                "external data '\(location)' has length \(length), the tensor needs \(expectedBytes) bytes")
         }
         try budget?.take(length, location: location)
         guard let h = FileHandle(forReadingAtPath: fileURL.path) else {

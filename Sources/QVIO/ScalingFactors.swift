@@ -26,7 +26,8 @@ public enum ScalingFactorFile {
         try withContext(path) {
             guard let bytes = readFileBytes(path) else { throw QVError.badInput("cannot read file") }
             let data = Data(bytes)
-            guard let object = try? JSONSerialization.jsonObject(with: data), let table = object as? [String: Any] else {
+            guard let object = try? JSONSerialization.jsonObject(with: data), let table = object as? [String: Any]
+            else {
                 throw QVError.badInput("not a JSON object of quantizer name to scaling factor")
             }
             guard let raw = table[stepsKey] else { return ([], [:]) }
@@ -37,10 +38,15 @@ public enum ScalingFactorFile {
                 return n.doubleValue
             }
             guard let s = raw as? [String: Any], Set(s.keys).isSubset(of: ["inputs", "weights"]) else {
-                throw QVError.badInput("steps: expected an object with \"inputs\" (a list) and \"weights\" (node name to step)")
+                throw QVError.badInput(
+                    "steps: expected an object with \"inputs\" (a list) and \"weights\" (node name to step)")
             }
-            guard let i = (s["inputs"] ?? [Any]()) as? [Any] else { throw QVError.badInput("steps: \"inputs\" must be a list") }
-            guard let w = (s["weights"] ?? [String: Any]()) as? [String: Any] else { throw QVError.badInput("steps: \"weights\" must be an object") }
+            guard let i = (s["inputs"] ?? [Any]()) as? [Any] else {
+                throw QVError.badInput("steps: \"inputs\" must be a list")
+            }
+            guard let w = (s["weights"] ?? [String: Any]()) as? [String: Any] else {
+                throw QVError.badInput("steps: \"weights\" must be an object")
+            }
             let inputs = try i.enumerated().map { try step($1, "input \($0)") }
             var weights: [String: Double] = [:]
             for (k, v) in w { weights[k] = try step(v, "weight '\(k)'") }
@@ -52,7 +58,8 @@ public enum ScalingFactorFile {
         try withContext(path) {
             guard let bytes = readFileBytes(path) else { throw QVError.badInput("cannot read file") }
             let data = Data(bytes)
-            guard let object = try? JSONSerialization.jsonObject(with: data), let table = object as? [String: Any] else {
+            guard let object = try? JSONSerialization.jsonObject(with: data), let table = object as? [String: Any]
+            else {
                 throw QVError.badInput("not a JSON object of quantizer name to scaling factor")
             }
             var out: [String: [Float]] = [:]

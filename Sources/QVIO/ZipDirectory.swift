@@ -26,11 +26,15 @@ public struct ZipDirectory {
         guard fstat(fd, &st) == 0 else { throw QVError.badInput("\(path): cannot read file") }
         let fileSize = UInt64(st.st_size)
         func bytes(_ offset: UInt64, _ count: Int) throws -> [UInt8] {
-            guard offset <= fileSize, UInt64(count) <= fileSize - offset else { throw QVError.badInput("\(path): truncated zip archive") }
+            guard offset <= fileSize, UInt64(count) <= fileSize - offset else {
+                throw QVError.badInput("\(path): truncated zip archive")
+            }
             var b = [UInt8](repeating: 0, count: count)
             var done = 0
             while done < count {
-                let r = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+                let r = b.withUnsafeMutableBytes {
+                    pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                }
                 guard r > 0 else { throw QVError.badInput("\(path): truncated zip archive") }
                 done += r
             }
@@ -43,7 +47,9 @@ public struct ZipDirectory {
         // End of central directory: the last "PK\u{5}\u{6}" within the final 64 KiB + 22 bytes.
         let tailSize = Int(min(fileSize, 65_557))
         let tail = try bytes(fileSize - UInt64(tailSize), tailSize)
-        guard tailSize >= 22, let e = stride(from: tailSize - 22, through: 0, by: -1).first(where: { u32(tail, $0) == 0x0605_4B50 }) else {
+        guard tailSize >= 22,
+            let e = stride(from: tailSize - 22, through: 0, by: -1).first(where: { u32(tail, $0) == 0x0605_4B50 })
+        else {
             throw QVError.badInput("\(path): not a zip archive (no end of central directory)")
         }
         var count = u16(tail, e + 10), dirSize = u32(tail, e + 12), dirOffset = u32(tail, e + 16)
@@ -57,14 +63,21 @@ public struct ZipDirectory {
             guard u32(end64, 0) == 0x0606_4B50 else { throw QVError.badInput("\(path): malformed ZIP64 archive") }
             (count, dirSize, dirOffset) = (u64(end64, 32), u64(end64, 40), u64(end64, 48))
         }
-        guard dirSize <= 1 << 30, count <= dirSize / 46 else { throw QVError.badInput("\(path): malformed zip central directory") }
+        guard dirSize <= 1 << 30, count <= dirSize / 46 else {
+            throw QVError.badInput("\(path): malformed zip central directory")
+        }
         let dir = try bytes(dirOffset, Int(dirSize))
         var members: [Member] = []
         var at = 0
         for _ in 0..<count {
-            guard at + 46 <= dir.count, u32(dir, at) == 0x0201_4B50 else { throw QVError.badInput("\(path): malformed zip central directory") }
-            let nameLength = Int(u16(dir, at + 28)), extraLength = Int(u16(dir, at + 30)), commentLength = Int(u16(dir, at + 32))
-            guard at + 46 + nameLength + extraLength + commentLength <= dir.count else { throw QVError.badInput("\(path): malformed zip central directory") }
+            guard at + 46 <= dir.count, u32(dir, at) == 0x0201_4B50 else {
+                throw QVError.badInput("\(path): malformed zip central directory")
+            }
+            let nameLength = Int(u16(dir, at + 28)), extraLength = Int(u16(dir, at + 30)),
+                commentLength = Int(u16(dir, at + 32))
+            guard at + 46 + nameLength + extraLength + commentLength <= dir.count else {
+                throw QVError.badInput("\(path): malformed zip central directory")
+            }
             var compressed = u32(dir, at + 20), size = u32(dir, at + 24), header = u32(dir, at + 42)
             // ZIP64 extra field (id 1): the 8-byte values of the fields saturated above, in order.
             var x = at + 46 + nameLength
@@ -73,7 +86,9 @@ public struct ZipDirectory {
                 if id == 1 {
                     var v = x + 4
                     func next() throws -> UInt64 {
-                        guard v + 8 <= x + 4 + length else { throw QVError.badInput("\(path): malformed ZIP64 extra field") }
+                        guard v + 8 <= x + 4 + length else {
+                            throw QVError.badInput("\(path): malformed ZIP64 extra field")
+                        }
                         defer { v += 8 }
                         return u64(dir, v)
                     }
@@ -86,9 +101,14 @@ public struct ZipDirectory {
             let local = try bytes(header, 30)
             guard u32(local, 0) == 0x0403_4B50 else { throw QVError.badInput("\(path): malformed zip local header") }
             let dataOffset = header + 30 + u16(local, 26) + u16(local, 28)
-            guard dataOffset <= fileSize, compressed <= fileSize - dataOffset else { throw QVError.badInput("\(path): truncated zip archive") }
-            members.append(Member(name: String(decoding: dir[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self), method: UInt16(u16(dir, at + 10)),
-                                  compressedSize: compressed, size: size, dataOffset: dataOffset))
+            guard dataOffset <= fileSize, compressed <= fileSize - dataOffset else {
+                throw QVError.badInput("\(path): truncated zip archive")
+            }
+            members.append(
+                Member(
+                    name: String(decoding: dir[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self),
+                    method: UInt16(u16(dir, at + 10)),
+                    compressedSize: compressed, size: size, dataOffset: dataOffset))
             at += 46 + nameLength + extraLength + commentLength
         }
         self.members = members

@@ -21,7 +21,9 @@ extension Interpreter {
     static func batchable(_ g: Graph, _ index: GraphIndex, folded: Set<Int>) -> Bool {
         guard !g.runtimeInputs.isEmpty else { return false }
         for v in g.runtimeInputs + g.outputs {
-            guard let s = v.shape, let d0 = s.first, d0.value == 1 || (d0.value == nil && g.outputs.contains { $0.name == v.name }) else { return false }
+            guard let s = v.shape, let d0 = s.first,
+                d0.value == 1 || (d0.value == nil && g.outputs.contains { $0.name == v.name })
+            else { return false }
         }
         let outputs = Set(g.outputs.map(\.name))
         let query = BatchQuery(graph: g) { outputs.contains($0) || index.consumers[$0] != nil }
@@ -38,7 +40,9 @@ extension Interpreter {
     /// Runs several samples. When the graph is batchable they go through as one batch stacked on
     /// axis 0 (results identical to one-by-one runs, MaxPool indices included); otherwise one by one.
     /// `only`: with `keepIntermediates`, keep just these tensors.
-    public func run(batch samples: [[String: Tensor]], keepIntermediates: Bool = false, only: Set<String>? = nil) throws -> [Result] {
+    public func run(
+        batch samples: [[String: Tensor]], keepIntermediates: Bool = false, only: Set<String>? = nil
+    ) throws -> [Result] {
         guard canBatch, samples.count > 1 else {
             return try samples.map { s in
                 try checkInputs(s)
@@ -64,13 +68,17 @@ extension Interpreter {
             }
             // MaxPool indices are flat over the whole input: remove the other samples' offset.
             if let per = maxPoolIndexStride[name], case .i64 = t.storage {
-                for k in 0..<b { parts[k] = Tensor(int64s: parts[k].int64s!.map { $0 - Int64(k * per) }, shape: parts[k].shape) }
+                for k in 0..<b {
+                    parts[k] = Tensor(int64s: parts[k].int64s!.map { $0 - Int64(k * per) }, shape: parts[k].shape)
+                }
             }
             return parts
         }
         var results = Array(repeating: Result(outputs: [:], intermediates: [:]), count: b)
         for (name, t) in r.outputs { for (k, p) in split(t, name).enumerated() { results[k].outputs[name] = p } }
-        for (name, t) in r.intermediates { for (k, p) in split(t, name).enumerated() { results[k].intermediates[name] = p } }
+        for (name, t) in r.intermediates {
+            for (k, p) in split(t, name).enumerated() { results[k].intermediates[name] = p }
+        }
         return results
     }
 }

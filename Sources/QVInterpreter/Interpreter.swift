@@ -29,8 +29,10 @@ public final class Interpreter: @unchecked Sendable {
     /// those Aidge quantizers; every name must be a QuantizeLinear of the graph.
     /// `target` decides how quantized operators sum integer products (onnxruntime's kernels on one
     /// x86 instruction set); the graph runs as given (see ``OrtGraphOptimizer`` for the fused graph).
-    public init(model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:], target: DeploymentTarget = .onnx,
-                saturationLog: SaturationLog? = nil, lenient: Bool = false) throws {
+    public init(
+        model: Model, semantics: Semantics, scalingFactors: [String: [Float]] = [:], target: DeploymentTarget = .onnx,
+        saturationLog: SaturationLog? = nil, lenient: Bool = false
+    ) throws {
         self.model = model
         self.semantics = semantics
         self.target = target
@@ -46,7 +48,9 @@ public final class Interpreter: @unchecked Sendable {
             let list = unsupported.map { (i, n) in
                 "\(n.opType) (domain '\(n.normalizedDomain.isEmpty ? "ai.onnx" : n.normalizedDomain)', opset \(model.opset(n.normalizedDomain).map(String.init) ?? "?"), node \(n.name.isEmpty ? "#\(i)" : "'\(n.name)'"))"
             }
-            throw QVError.unsupported("\(unsupported.count) unsupported op\(unsupported.count == 1 ? "" : "s"): " + list.joined(separator: "; "))
+            throw QVError.unsupported(
+                "\(unsupported.count) unsupported op\(unsupported.count == 1 ? "" : "s"): "
+                    + list.joined(separator: "; "))
         }
         // Tensors that are the same on every run: initializers and what only they feed.
         var constantNames = Set(g.initializerOrder)
@@ -61,14 +65,20 @@ public final class Interpreter: @unchecked Sendable {
             ctx.integerProducts = target.integerProducts
             ctx.saturationLog = saturationLog
             ctx.lenient = lenient
-            ctx.constantInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
-            ctx.initializerInputs = Set(n.inputs.indices.filter { !n.inputs[$0].isEmpty && g.initializer(n.inputs[$0]) != nil })
+            ctx.constantInputs = Set(
+                n.inputs.indices.filter { !n.inputs[$0].isEmpty && constantNames.contains(n.inputs[$0]) })
+            ctx.initializerInputs = Set(
+                n.inputs.indices.filter { !n.inputs[$0].isEmpty && g.initializer(n.inputs[$0]) != nil })
             if n.opType == "QuantizeLinear", let sf = scalingFactors[n.name] {
-                guard semantics == .aidge else { throw QVError.badInput("scaling factors apply to Aidge quantizers; '\(n.name)' runs with onnx semantics") }
+                guard semantics == .aidge else {
+                    throw QVError.badInput(
+                        "scaling factors apply to Aidge quantizers; '\(n.name)' runs with onnx semantics")
+                }
                 ctx.aidgeScalingFactors = sf
             }
             if semantics == .aidge || lenient, n.opType == "QuantizeLinear", n.inputs.count > 2,
-               let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint {
+                let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint
+            {
                 ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)
             }
             ks[i] = try withContext("node \(n.label(index: i))") { try Registry.make(n, ctx) }
@@ -82,7 +92,9 @@ public final class Interpreter: @unchecked Sendable {
             let n = g.nodes[i]
             let ins = n.inputs.filter { !$0.isEmpty }
             guard !ins.isEmpty, ins.allSatisfy({ constants[$0] != nil }) else { continue }
-            let outs = try withContext("node \(n.label(index: i))") { try ks[i]!.run(n.inputs.map { $0.isEmpty ? nil : constants[$0] }) }
+            let outs = try withContext("node \(n.label(index: i))") {
+                try ks[i]!.run(n.inputs.map { $0.isEmpty ? nil : constants[$0] })
+            }
             for (name, t) in zip(n.outputs, outs) where !name.isEmpty {
                 constants[name] = t
                 fvalues[name] = t
@@ -119,7 +131,8 @@ public final class Interpreter: @unchecked Sendable {
             (index.consumers[t] ?? []).contains { c in
                 let m = g.nodes[c]
                 if ["Conv", "Gemm"].contains(m.opType), m.inputs.count > 2, m.inputs[2] == t { return true }
-                return throughDequantize && m.opType == "DequantizeLinear" && feedsBias(m.outputs[0], throughDequantize: false)
+                return throughDequantize && m.opType == "DequantizeLinear"
+                    && feedsBias(m.outputs[0], throughDequantize: false)
             }
         }
         return (feedsBias(n.outputs[0], throughDequantize: true) ? DType.int32 : DType.int8).integerRange!
@@ -137,7 +150,9 @@ public final class Interpreter: @unchecked Sendable {
     public func checkInputs(_ inputs: [String: Tensor]) throws {
         let declared = model.graph.runtimeInputs
         for (name, _) in inputs where !declared.contains(where: { $0.name == name }) {
-            throw QVError.badInput("the model has no input '\(name)'; it expects \(declared.map { "'\($0.name)'" }.joined(separator: ", "))")
+            throw QVError.badInput(
+                "the model has no input '\(name)'; it expects \(declared.map { "'\($0.name)'" }.joined(separator: ", "))"
+            )
         }
         for d in declared {
             guard let t = inputs[d.name] else { throw QVError.badInput("missing input '\(d.name)'") }
@@ -147,7 +162,11 @@ public final class Interpreter: @unchecked Sendable {
             }
             if let s = d.shape {
                 let ok = s.count == t.rank && zip(s, t.shape).allSatisfy { dim, v in dim.value.map { $0 == v } ?? true }
-                if !ok { throw QVError.badInput("input '\(d.name)' expects shape [\(s.map(\.description).joined(separator: ", "))], given \(t.shape)") }
+                if !ok {
+                    throw QVError.badInput(
+                        "input '\(d.name)' expects shape [\(s.map(\.description).joined(separator: ", "))], given \(t.shape)"
+                    )
+                }
             }
         }
     }
@@ -158,30 +177,40 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs and, when `nodeSeconds` is non-nil, adds each node's wall time (indexed like graph.nodes).
-    public func run(_ inputs: [String: Tensor], keepIntermediates: Bool = false, nodeSeconds: inout [Double]?) throws -> Result {
+    public func run(
+        _ inputs: [String: Tensor], keepIntermediates: Bool = false, nodeSeconds: inout [Double]?
+    ) throws -> Result {
         try checkInputs(inputs)
         return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &nodeSeconds)
     }
 
     /// Runs inputs already checked (a stacked batch has a leading dimension other than the declared 1).
-    func run(unchecked inputs: [String: Tensor], keepIntermediates: Bool, samples: Int, only: Set<String>? = nil) throws -> Result {
+    func run(
+        unchecked inputs: [String: Tensor], keepIntermediates: Bool, samples: Int, only: Set<String>? = nil
+    ) throws -> Result {
         var unused: [Double]? = nil
-        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: samples, only: only)
+        return try execute(
+            inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: samples, only: only)
     }
 
     /// Runs one sample with some tensors replaced as they are produced: `replacing[name]` maps the
     /// computed tensor to the one later nodes see (a harness puts back the reference's values
     /// after a divergence to tell its consequences from new differences).
-    public func run(_ inputs: [String: Tensor], keepIntermediates: Bool, replacing: [String: (Tensor) throws -> Tensor],
-                    only: Set<String>? = nil) throws -> Result {
+    public func run(
+        _ inputs: [String: Tensor], keepIntermediates: Bool, replacing: [String: (Tensor) throws -> Tensor],
+        only: Set<String>? = nil
+    ) throws -> Result {
         try checkInputs(inputs)
         var unused: [Double]? = nil
-        return try execute(inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, replacing: replacing, only: only)
+        return try execute(
+            inputs, keepIntermediates: keepIntermediates, nodeSeconds: &unused, replacing: replacing, only: only)
     }
 
     /// `only`, with `keepIntermediates`: keep just these tensors (the rest are freed after their last reader).
-    func execute(_ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?, samples: Int = 1,
-                 replacing: [String: (Tensor) throws -> Tensor] = [:], only: Set<String>? = nil) throws -> Result {
+    func execute(
+        _ inputs: [String: Tensor], keepIntermediates: Bool, nodeSeconds: inout [Double]?, samples: Int = 1,
+        replacing: [String: (Tensor) throws -> Tensor] = [:], only: Set<String>? = nil
+    ) throws -> Result {
         let g = model.graph
         var env: [String: Tensor] = g.initializerTable
         for (k, v) in folded { env[k] = v }
@@ -192,7 +221,9 @@ public final class Interpreter: @unchecked Sendable {
             let node = g.nodes[i]
             let ins = try node.inputs.map { name -> Tensor? in
                 if name.isEmpty { return nil }
-                guard let t = env[name] else { throw QVError.internalError("tensor '\(name)' is not available for node \(node.label(index: i))") }
+                guard let t = env[name] else {
+                    throw QVError.internalError("tensor '\(name)' is not available for node \(node.label(index: i))")
+                }
                 return t
             }
             let t0 = nodeSeconds == nil ? 0 : Self.now()
@@ -206,7 +237,11 @@ public final class Interpreter: @unchecked Sendable {
             if !keepIntermediates || only != nil {
                 for name in node.inputs where !name.isEmpty {
                     remaining[name, default: 1] -= 1
-                    if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil && folded[name] == nil { env[name] = nil }
+                    if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil
+                        && folded[name] == nil
+                    {
+                        env[name] = nil
+                    }
                 }
             }
         }

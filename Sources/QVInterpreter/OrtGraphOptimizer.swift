@@ -43,7 +43,8 @@ public enum OrtGraphOptimizer {
     static func foldConstantQuantizers(_ model: inout Model, log: inout [String]) throws {
         var g = model.graph
         var removed: [Int] = []
-        for i in try GraphIndex(g).topologicalOrder where g.nodes[i].opType == "QuantizeLinear" && g.nodes[i].normalizedDomain.isEmpty {
+        for i in try GraphIndex(g).topologicalOrder
+        where g.nodes[i].opType == "QuantizeLinear" && g.nodes[i].normalizedDomain.isEmpty {
             let n = g.nodes[i]
             let ins = n.inputs.map { $0.isEmpty ? nil : g.initializer($0) }
             guard n.inputs.enumerated().allSatisfy({ $0.element.isEmpty || ins[$0.offset] != nil }) else { continue }
@@ -64,7 +65,8 @@ public enum OrtGraphOptimizer {
         let graphOutputs = Set(g.outputs.map(\.name))
         for di in g.nodes.indices where g.nodes[di].opType == "DequantizeLinear" {
             let d = g.nodes[di]
-            guard !graphOutputs.contains(d.outputs[0]), let users = index.consumers[d.outputs[0]], users.count > 1 else { continue }
+            guard !graphOutputs.contains(d.outputs[0]), let users = index.consumers[d.outputs[0]], users.count > 1
+            else { continue }
             for (k, u) in users.enumerated().dropFirst() {
                 var copy = d
                 copy.name = "\(d.name)_qverify_copy\(k)"
@@ -89,20 +91,26 @@ public enum OrtGraphOptimizer {
         var counter = 0
         for qi in g.nodes.indices where g.nodes[qi].opType == "QuantizeLinear" && g.nodes[qi].normalizedDomain.isEmpty {
             let q = g.nodes[qi]
-            guard q.inputs.count >= 3, let qs = scalar(g, q.inputs[1]), let qz = scalar(g, q.inputs[2]), qz.dtype == .int8,
-                  !graphOutputs.contains(q.outputs[0]), let users = index.consumers[q.outputs[0]], users.count == 1 else { continue }
+            guard q.inputs.count >= 3, let qs = scalar(g, q.inputs[1]), let qz = scalar(g, q.inputs[2]),
+                qz.dtype == .int8,
+                !graphOutputs.contains(q.outputs[0]), let users = index.consumers[q.outputs[0]], users.count == 1
+            else { continue }
             let di = users[0]
             let d = g.nodes[di]
-            guard d.opType == "DequantizeLinear", d.normalizedDomain.isEmpty, d.inputs.count >= 3, d.inputs[0] == q.outputs[0],
-                  let ds = scalar(g, d.inputs[1]), let dz = scalar(g, d.inputs[2]), dz.dtype == .int8,
-                  ds.floats == qs.floats, dz.asInt64s() == qz.asInt64s() else { continue }
+            guard d.opType == "DequantizeLinear", d.normalizedDomain.isEmpty, d.inputs.count >= 3,
+                d.inputs[0] == q.outputs[0],
+                let ds = scalar(g, d.inputs[1]), let dz = scalar(g, d.inputs[2]), dz.dtype == .int8,
+                ds.floats == qs.floats, dz.asInt64s() == qz.asInt64s()
+            else { continue }
             let z = qz.asInt64s()![0] + 128
             let name = "qverify_ort_s8_to_u8_zp_\(counter)"
             counter += 1
             g.setInitializer(name, Tensor([Int32(z)], shape: qz.shape, dtype: .uint8))
             g.nodes[qi].inputs[2] = name
             g.nodes[di].inputs[2] = name
-            log.append("uint8 activation: QuantizeLinear '\(q.name)' → DequantizeLinear '\(d.name)' (zero point \(z - 128) → \(z))")
+            log.append(
+                "uint8 activation: QuantizeLinear '\(q.name)' → DequantizeLinear '\(d.name)' (zero point \(z - 128) → \(z))"
+            )
         }
     }
 
@@ -129,8 +137,10 @@ public enum OrtGraphOptimizer {
                 !graphOutputs.contains(tensor) && (index.consumers[tensor] ?? []) == [node]
             }
             func dq(_ tensor: String, feeding node: Int) -> (Int, Node)? {
-                guard let p = index.producer[tensor], g.nodes[p].opType == "DequantizeLinear", g.nodes[p].normalizedDomain.isEmpty,
-                      onlyConsumer(tensor, node) else { return nil }
+                guard let p = index.producer[tensor], g.nodes[p].opType == "DequantizeLinear",
+                    g.nodes[p].normalizedDomain.isEmpty,
+                    onlyConsumer(tensor, node)
+                else { return nil }
                 return (p, g.nodes[p])
             }
             /// scale and zero point inputs of a DQ or Q, with a zero of `type` made when absent.
@@ -143,18 +153,26 @@ public enum OrtGraphOptimizer {
             }
             for ti in index.topologicalOrder {
                 let t = g.nodes[ti]
-                guard t.normalizedDomain.isEmpty, ["Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool"].contains(t.opType), t.outputs.count == 1,
-                      !graphOutputs.contains(t.outputs[0]), let users = index.consumers[t.outputs[0]], users.count == 1,
-                      g.nodes[users[0]].opType == "QuantizeLinear", g.nodes[users[0]].normalizedDomain.isEmpty else { continue }
+                guard t.normalizedDomain.isEmpty,
+                    ["Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool"].contains(t.opType),
+                    t.outputs.count == 1,
+                    !graphOutputs.contains(t.outputs[0]), let users = index.consumers[t.outputs[0]], users.count == 1,
+                    g.nodes[users[0]].opType == "QuantizeLinear", g.nodes[users[0]].normalizedDomain.isEmpty
+                else { continue }
                 let qi = users[0]
                 let q = g.nodes[qi]
-                let yType: DType = q.inputs.count >= 3 && !q.inputs[2].isEmpty ? (g.initializer(q.inputs[2])?.dtype ?? .uint8) : .uint8
+                let yType: DType =
+                    q.inputs.count >= 3 && !q.inputs[2].isEmpty ? (g.initializer(q.inputs[2])?.dtype ?? .uint8) : .uint8
                 if t.opType == "GlobalAveragePool" {
-                    // DQ → GlobalAveragePool → Q: com.microsoft QLinearGlobalAveragePool (exact integer sum, one requantization).
-                    guard let (ai, a) = dq(t.inputs[0], feeding: ti), dqType(g, a) == yType, [DType.uint8, .int8].contains(yType) else { continue }
-                    let fused = Node(name: t.name, opType: "QLinearGlobalAveragePool", domain: "com.microsoft",
-                                     inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
-                                     attributes: [Attribute(name: "channels_last", value: .int(0))])
+                    // DQ → GlobalAveragePool → Q: com.microsoft QLinearGlobalAveragePool (exact integer sum, one
+                    // requantization).
+                    guard let (ai, a) = dq(t.inputs[0], feeding: ti), dqType(g, a) == yType,
+                        [DType.uint8, .int8].contains(yType)
+                    else { continue }
+                    let fused = Node(
+                        name: t.name, opType: "QLinearGlobalAveragePool", domain: "com.microsoft",
+                        inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
+                        attributes: [Attribute(name: "channels_last", value: .int(0))])
                     usedMicrosoft = true
                     log.append("QLinearGlobalAveragePool '\(t.name)' ← DQ → GlobalAveragePool → Q '\(q.name)'")
                     g.nodes[ti] = fused
@@ -162,22 +180,29 @@ public enum OrtGraphOptimizer {
                     changed = true
                     break
                 }
-                guard t.inputs.count >= 2, let (ai, a) = dq(t.inputs[0], feeding: ti), let (bi, b) = dq(t.inputs[1], feeding: ti) else { continue }
+                guard t.inputs.count >= 2, let (ai, a) = dq(t.inputs[0], feeding: ti),
+                    let (bi, b) = dq(t.inputs[1], feeding: ti)
+                else { continue }
                 let aType = dqType(g, a), bType = dqType(g, b)
                 var removed = [ai, bi, qi]
                 var fused: Node
                 switch t.opType {
                 case "Add", "Mul":
                     guard aType == yType, bType == yType, [DType.uint8, .int8].contains(yType) else { continue }
-                    fused = Node(name: t.name, opType: "QLinear" + t.opType, domain: "com.microsoft",
-                                 inputs: [a.inputs[0]] + params(a, aType) + [b.inputs[0]] + params(b, bType) + params(q, yType),
-                                 outputs: [q.outputs[0]])
+                    fused = Node(
+                        name: t.name, opType: "QLinear" + t.opType, domain: "com.microsoft",
+                        inputs: [a.inputs[0]] + params(a, aType) + [b.inputs[0]] + params(b, bType) + params(q, yType),
+                        outputs: [q.outputs[0]])
                 default:
                     // x86: the activation must be uint8 (int8 products are not fused); weights are a constant.
-                    guard aType == .uint8, yType == .uint8, g.initializer(b.inputs[0]) != nil, [DType.uint8, .int8].contains(bType) else { continue }
+                    guard aType == .uint8, yType == .uint8, g.initializer(b.inputs[0]) != nil,
+                        [DType.uint8, .int8].contains(bType)
+                    else { continue }
                     var bias: String? = nil
                     if t.inputs.count > 2, !t.inputs[2].isEmpty {
-                        guard let (ci, c) = dq(t.inputs[2], feeding: ti), let ct = g.initializer(c.inputs[0]), ct.dtype == .int32 else { continue }
+                        guard let (ci, c) = dq(t.inputs[2], feeding: ti), let ct = g.initializer(c.inputs[0]),
+                            ct.dtype == .int32
+                        else { continue }
                         if t.opType == "Gemm", t.float("beta", default: 1) != 1 { continue }
                         bias = c.inputs[0]
                         removed.append(ci)
@@ -185,14 +210,17 @@ public enum OrtGraphOptimizer {
                     let x = [a.inputs[0]] + params(a, aType), w = [b.inputs[0]] + params(b, bType), y = params(q, yType)
                     switch t.opType {
                     case "Conv":
-                        fused = Node(name: t.name, opType: "QLinearConv", inputs: x + w + y + (bias.map { [$0] } ?? []),
-                                     outputs: [q.outputs[0]], attributes: t.attributes)
+                        fused = Node(
+                            name: t.name, opType: "QLinearConv", inputs: x + w + y + (bias.map { [$0] } ?? []),
+                            outputs: [q.outputs[0]], attributes: t.attributes)
                     case "MatMul":
                         guard bias == nil else { continue }
                         fused = Node(name: t.name, opType: "QLinearMatMul", inputs: x + w + y, outputs: [q.outputs[0]])
                     default:
-                        fused = Node(name: t.name, opType: "QGemm", domain: "com.microsoft", inputs: x + w + [bias ?? ""] + y,
-                                     outputs: [q.outputs[0]], attributes: t.attributes.filter { ["transA", "transB", "alpha"].contains($0.name) })
+                        fused = Node(
+                            name: t.name, opType: "QGemm", domain: "com.microsoft", inputs: x + w + [bias ?? ""] + y,
+                            outputs: [q.outputs[0]],
+                            attributes: t.attributes.filter { ["transA", "transB", "alpha"].contains($0.name) })
                     }
                 }
                 usedMicrosoft = usedMicrosoft || fused.domain == "com.microsoft"

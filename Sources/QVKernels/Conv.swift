@@ -15,7 +15,8 @@ struct ConvGeometry: Equatable {
 
     init(node: Node, x: [Int], w wShape: [Int]) throws {
         guard x.count == 4 || x.count == 3, wShape.count == x.count else {
-            throw QVError.unsupported("\(node.opType) on input \(x) with weights \(wShape): only 1-D and 2-D convolutions are supported")
+            throw QVError.unsupported(
+                "\(node.opType) on input \(x) with weights \(wShape): only 1-D and 2-D convolutions are supported")
         }
         let oneD = x.count == 3
         let group = node.int("group", default: 1)
@@ -41,8 +42,9 @@ struct ConvGeometry: Equatable {
 
     /// The C kernels' geometry of one group of one image (`channels` input channels).
     func cGeometry(channels: Int) -> qv_conv_geometry {
-        qv_conv_geometry(channels: channels, height: h, width: w, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw,
-                         dilation_h: dh, dilation_w: dw, pad_top: padTop, pad_left: padLeft, out_h: oh, out_w: ow)
+        qv_conv_geometry(
+            channels: channels, height: h, width: w, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw,
+            dilation_h: dh, dilation_w: dw, pad_top: padTop, pad_left: padLeft, out_h: oh, out_w: ow)
     }
 
     var cPerGroup: Int { c / group }
@@ -51,7 +53,9 @@ struct ConvGeometry: Equatable {
     var k: Int { cPerGroup * kh * kw }
     var spatial: Int { oh * ow }
     /// True when im2col would copy the input unchanged (1×1, stride 1, no padding).
-    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && oh == h && ow == w }
+    var isPointwise: Bool {
+        kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && oh == h && ow == w
+    }
 
     /// Output rows per im2col tile: about 64K floats of the col matrix (L2-sized), whole rows.
     var tileRows: Int {
@@ -64,8 +68,11 @@ struct ConvGeometry: Equatable {
     /// padding is 0) with `weights` (m·k values), writing `out` (m·spatial). The im2col matrix is
     /// built in tiles of output rows that stay in cache; `gemm(m, n, k, a, b, ldb, c, ldc)` computes
     /// C[m×n] = A[m×k] · B[k×n] with the given leading dimensions.
-    func run(x: UnsafePointer<Float>, weights: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-             col: inout [Float], gemm: (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+    func run(
+        x: UnsafePointer<Float>, weights: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+        col: inout [Float],
+        gemm: (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
         for g in 0..<group {
             let xg = x + g * cPerGroup * h * w
             let wg = weights + g * mPerGroup * k
@@ -130,7 +137,9 @@ struct ConvKernel: Kernel {
         self.node = node
         self.ctx = ctx
         let ap = node.string("auto_pad", default: "NOTSET")
-        guard ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"].contains(ap) else { throw QVError.badInput("unknown auto_pad '\(ap)'") }
+        guard ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"].contains(ap) else {
+            throw QVError.badInput("unknown auto_pad '\(ap)'")
+        }
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -140,7 +149,8 @@ struct ConvKernel: Kernel {
         if let b, b.count != geo.m { throw QVError.badInput("bias has \(b.count) values for \(geo.m) output channels") }
         if x.dtype.isInteger || w.dtype.isInteger {
             guard ctx.semantics == .aidge else {
-                throw QVError.badInput("Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
+                throw QVError.badInput(
+                    "Conv on \(x.dtype)×\(w.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
             let bias = try b.map(integersAllowingFloat)
             let prepared = try cache.get(ifConstant: ctx.constantInputs.contains(1)) {
@@ -257,7 +267,9 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     let depthwise = geo.mPerGroup == 1 && geo.cPerGroup == 1
     let count = geo.n * geo.m * geo.spatial
     // The panel and depthwise kernels write every output; the other paths start from zeros.
-    var y = panels || depthwise ? [Float](unsafeUninitializedCapacity: count) { _, n in n = count } : [Float](repeating: 0, count: count)
+    var y =
+        panels || depthwise
+        ? [Float](unsafeUninitializedCapacity: count) { _, n in n = count } : [Float](repeating: 0, count: count)
     var col = [Float](repeating: 0, count: panels || depthwise || geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     let biasValues = bias ?? []
     x.withUnsafeBufferPointer { xb in
@@ -266,26 +278,31 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
                 biasValues.withUnsafeBufferPointer { bb in
                     if depthwise {
                         var cg = geo.cGeometry(channels: 1)
-                        qv_depthwise_conv(&cg, geo.n * geo.c, geo.c, xb.baseAddress!, wb.baseAddress!, yb.baseAddress!, blockK,
-                                          bias == nil ? nil : bb.baseAddress!)
+                        qv_depthwise_conv(
+                            &cg, geo.n * geo.c, geo.c, xb.baseAddress!, wb.baseAddress!, yb.baseAddress!, blockK,
+                            bias == nil ? nil : bb.baseAddress!)
                         return
                     }
                     if panels {
                         // All images of the batch in one call: small outputs share panels (same bits).
                         var cg = geo.cGeometry(channels: geo.cPerGroup)
                         for g in 0..<geo.group {
-                            qv_conv2d_chain_images(&cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * geo.h * geo.w, geo.c * geo.h * geo.w,
-                                                   wb.baseAddress! + g * geo.mPerGroup * geo.k, geo.mPerGroup,
-                                                   yb.baseAddress! + g * geo.mPerGroup * geo.spatial, geo.m * geo.spatial, blockK,
-                                                   bias == nil ? nil : bb.baseAddress! + g * geo.mPerGroup)
+                            qv_conv2d_chain_images(
+                                &cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * geo.h * geo.w, geo.c * geo.h * geo.w,
+                                wb.baseAddress! + g * geo.mPerGroup * geo.k, geo.mPerGroup,
+                                yb.baseAddress! + g * geo.mPerGroup * geo.spatial, geo.m * geo.spatial, blockK,
+                                bias == nil ? nil : bb.baseAddress! + g * geo.mPerGroup)
                         }
                         return
                     }
                     for ni in 0..<geo.n {
-                        geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
-                                out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col) { m, n, k, a, b, ldb, c, ldc in
-                            OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
-                                                  beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
+                        geo.run(
+                            x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
+                            out: yb.baseAddress! + ni * geo.m * geo.spatial, col: &col
+                        ) { m, n, k, a, b, ldb, c, ldc in
+                            OnnxruntimeGemm.sgemm(
+                                transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
+                                beta: 0, c: c, ldc: ldc, problemRows: m, blockK: blockK)
                         }
                         guard bias != nil else { continue }  // the panel kernel adds the bias itself
                         for mi in 0..<geo.m {
@@ -303,7 +320,10 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
 /// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. The GEMM runs in
 /// float32 over chunks of the reduction dimension small enough that every partial sum is an
 /// integer below 2^24 (exactly representable); the chunks are added in Int64.
-func integerConv(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?, weights: PreparedWeights? = nil) throws -> [Int32] {
+func integerConv(
+    _ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?,
+    weights: PreparedWeights? = nil
+) throws -> [Int32] {
     switch try integerConvAccumulators(geo, x: xt, w: wt, xZero: xZero, wZero: wZero, bias: bias, weights: weights) {
     case .int32(let v): return v
     case .exactFloat(let y):
@@ -343,13 +363,17 @@ enum IntegerAccumulators {
     }
 }
 
-func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?,
-                              weights: PreparedWeights? = nil) throws -> IntegerAccumulators {
+func integerConvAccumulators(
+    _ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZero: Int64, wZero: [Int64], bias: [Int64]?,
+    weights: PreparedWeights? = nil
+) throws -> IntegerAccumulators {
     let kTotal = geo.k
     let (xf, maxX) = try shiftedOperand(xt, [xZero], rowLength: 1)
     let pw = try weights ?? PreparedWeights(wt, zeros: wZero, rows: geo.m, rowLength: kTotal)
     let wf = pw.values, maxW = pw.maxAbs
-    guard maxX < (1 << 24), maxW < (1 << 24) else { throw QVError.unsupported("integer convolution operands beyond 2^24") }
+    guard maxX < (1 << 24), maxW < (1 << 24) else {
+        throw QVError.unsupported("integer convolution operands beyond 2^24")
+    }
     // Every partial sum of output row m is at most max|x| · Σ_k |w_mk| in magnitude.
     let maxRowAbs = pw.maxRowAbsSum
     let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
@@ -370,14 +394,17 @@ func integerConvAccumulators(_ geo: ConvGeometry, x xt: Tensor, w wt: Tensor, xZ
                         for ni in 0..<geo.n {
                             let obase = ni * geo.m * geo.spatial
                             // geo.run passes each group's output pointer into `db`; map it back to an offset.
-                            geo.run(x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
-                                    out: db.baseAddress!, col: &col) { m, n, k, a, b, ldb, c, ldc in
+                            geo.run(
+                                x: xb.baseAddress! + ni * geo.c * geo.h * geo.w, weights: wb.baseAddress!,
+                                out: db.baseAddress!, col: &col
+                            ) { m, n, k, a, b, ldb, c, ldc in
                                 let goff = c - db.baseAddress!
                                 var k0 = 0
                                 while k0 < k {
                                     let kk = min(chunk, k - k0)
-                                    OnnxruntimeGemm.chain(m: m, n: n, k: kk, a: a + k0, lda: k, b: b + k0 * ldb, ldb: ldb,
-                                                          c: pb.baseAddress!, ldc: n, accumulate: false)
+                                    OnnxruntimeGemm.chain(
+                                        m: m, n: n, k: kk, a: a + k0, lda: k, b: b + k0 * ldb, ldb: ldb,
+                                        c: pb.baseAddress!, ldc: n, accumulate: false)
                                     let dst = ob.baseAddress! + obase + goff
                                     for r in 0..<m { for j in 0..<n { dst[r * ldc + j] &+= Int64(pb[r * n + j]) } }
                                     k0 += kk

@@ -83,8 +83,10 @@ public final class SaturationLog: @unchecked Sendable {
 /// Returns how many pair sums saturated.
 /// Returns how many pair sums saturated and how many accumulators changed.
 @discardableResult
-func addPairSaturation(_ acc: inout [Int64], m: Int, n: Int, k: Int, a: [Int32], sam: Int, sak: Int,
-                       b: [Int32], sbk: Int, sbn: Int) -> (events: Int64, touched: Int64) {
+func addPairSaturation(
+    _ acc: inout [Int64], m: Int, n: Int, k: Int, a: [Int32], sam: Int, sak: Int,
+    b: [Int32], sbk: Int, sbn: Int
+) -> (events: Int64, touched: Int64) {
     var corr = [Int64](repeating: 0, count: m * n)
     let events = corr.withUnsafeMutableBufferPointer { cb in
         a.withUnsafeBufferPointer { ab in
@@ -108,7 +110,9 @@ func rawInt32(_ t: Tensor) throws -> [Int32] {
 
 /// The u8×s8 pair saturation of a convolution (raw u8 x, padding read as its zero point; raw s8 w),
 /// laid out like the output [n, m, spatial]. Returns the departures and how many pair sums saturated.
-func convPairSaturation(_ geo: ConvGeometry, x: Tensor, xZero: Int64, w: Tensor) throws -> (corr: [Int64], events: Int64) {
+func convPairSaturation(
+    _ geo: ConvGeometry, x: Tensor, xZero: Int64, w: Tensor
+) throws -> (corr: [Int64], events: Int64) {
     let xv = try rawInt32(x), wv = try rawInt32(w)
     var corr = [Int64](repeating: 0, count: geo.n * geo.m * geo.spatial)
     var cg = geo.cGeometry(channels: geo.cPerGroup)
@@ -121,7 +125,8 @@ func convPairSaturation(_ geo: ConvGeometry, x: Tensor, xZero: Int64, w: Tensor)
                         let xg = xb.baseAddress! + (ni * geo.c + g * geo.cPerGroup) * geo.h * geo.w
                         let wg = wb.baseAddress! + g * geo.mPerGroup * geo.k
                         let cgp = cb.baseAddress! + (ni * geo.m + g * geo.mPerGroup) * geo.spatial
-                        events += qv_u8s8_saturation_conv(&cg, xg, Int32(truncatingIfNeeded: xZero), wg, geo.mPerGroup, cgp)
+                        events += qv_u8s8_saturation_conv(
+                            &cg, xg, Int32(truncatingIfNeeded: xZero), wg, geo.mPerGroup, cgp)
                     }
                 }
             }

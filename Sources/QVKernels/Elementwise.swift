@@ -23,15 +23,16 @@ struct BinaryKernel: Kernel {
         let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
         if a.dtype == .float && b.dtype == .float {
             let av = a.floats!, bv = b.floats!
-            let f: (Float, Float) -> Float = switch op {
-            case .add: (+)
-            case .sub: (-)
-            case .mul: (*)
-            case .div: (/)
-            case .max: { Swift.max($0, $1) }
-            case .min: { Swift.min($0, $1) }
-            case .pow: { Float(Foundation.pow(Double($0), Double($1))) }
-            }
+            let f: (Float, Float) -> Float =
+                switch op {
+                case .add: (+)
+                case .sub: (-)
+                case .mul: (*)
+                case .div: (/)
+                case .max: { Swift.max($0, $1) }
+                case .min: { Swift.min($0, $1) }
+                case .pow: { Float(Foundation.pow(Double($0), Double($1))) }
+                }
             var y = [Float](repeating: 0, count: n)
             if a.shape == b.shape {
                 for i in 0..<n { y[i] = f(av[i], bv[i]) }
@@ -44,7 +45,9 @@ struct BinaryKernel: Kernel {
             throw QVError.unsupported("\(op.rawValue) on \(a.dtype) and \(b.dtype)")
         }
         let widen = semantics == .aidge && (op == .add || op == .sub)
-        guard a.dtype == b.dtype || widen else { throw QVError.badInput("\(op.rawValue) on \(a.dtype) and \(b.dtype): types differ") }
+        guard a.dtype == b.dtype || widen else {
+            throw QVError.badInput("\(op.rawValue) on \(a.dtype) and \(b.dtype): types differ")
+        }
         let av = try intValues(a), bv = try intValues(b)
         var y = [Int64](repeating: 0, count: n)
         for i in 0..<n {
@@ -58,7 +61,8 @@ struct BinaryKernel: Kernel {
                 y[i] = z == -1 ? 0 &- x : x / z  // Int64.min / −1 wraps instead of trapping
             case .max: y[i] = Swift.max(x, z)
             case .min: y[i] = Swift.min(x, z)
-            case .pow: y[i] = x86TruncatingCast(Foundation.pow(Double(x), Double(z)), bits: a.dtype.bitWidth >= 64 ? 64 : 32)
+            case .pow:
+                y[i] = x86TruncatingCast(Foundation.pow(Double(x), Double(z)), bits: a.dtype.bitWidth >= 64 ? 64 : 32)
             }
         }
         return [wrapping(y, widen ? .int32 : a.dtype, shape: shape)]
@@ -147,7 +151,9 @@ struct ClipKernel: Kernel {
         if x.dtype == .float {
             let l = try lo.map { try floatValues($0)[0] } ?? attrMin ?? -.infinity
             let h = try hi.map { try floatValues($0)[0] } ?? attrMax ?? .infinity
-            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(x.floats!.map { Swift.min(Swift.max($0, l), h) }))]
+            return [
+                Tensor(dtype: .float, shape: x.shape, storage: .f32(x.floats!.map { Swift.min(Swift.max($0, l), h) }))
+            ]
         }
         guard x.dtype.isInteger else { throw QVError.unsupported("Clip on \(x.dtype)") }
         let l = try lo.map { try intValues($0)[0] } ?? Int64.min
@@ -172,7 +178,10 @@ struct CastKernel: Kernel {
         if x.dtype == to { return [x] }
         switch to {
         case .float: return [Tensor(dtype: .float, shape: x.shape, storage: .f32(try floatValues(x)))]
-        case .double: return [Tensor(dtype: .double, shape: x.shape, storage: .f64(try x.asDoubles().orThrow("Cast from \(x.dtype)")))]
+        case .double:
+            return [
+                Tensor(dtype: .double, shape: x.shape, storage: .f64(try x.asDoubles().orThrow("Cast from \(x.dtype)")))
+            ]
         case .bool:
             let d = try x.asDoubles().orThrow("Cast from \(x.dtype)")
             return [Tensor(dtype: .bool, shape: x.shape, storage: .i32(d.map { $0 != 0 ? 1 : 0 }))]
@@ -180,7 +189,11 @@ struct CastKernel: Kernel {
             guard to.isInteger else { throw QVError.unsupported("Cast to \(to)") }
             if x.dtype.isInteger || x.dtype == .bool { return [wrapping(try intValues(x), to, shape: x.shape)] }
             let d = try x.asDoubles().orThrow("Cast from \(x.dtype)")
-            return [wrapping(d.map { $0.isFinite ? Int64(Swift.max(Swift.min($0.rounded(.towardZero), 9.2e18), -9.2e18)) : 0 }, to, shape: x.shape)]
+            return [
+                wrapping(
+                    d.map { $0.isFinite ? Int64(Swift.max(Swift.min($0.rounded(.towardZero), 9.2e18), -9.2e18)) : 0 },
+                    to, shape: x.shape)
+            ]
         }
     }
 }
@@ -197,7 +210,9 @@ struct BitShiftKernel: Kernel {
     let left: Bool
     init(node: Node, ctx: KernelContext) throws {
         let d = node.string("direction", default: "")
-        guard d == "LEFT" || d == "RIGHT" else { throw QVError.badInput("BitShift direction must be LEFT or RIGHT, got '\(d)'") }
+        guard d == "LEFT" || d == "RIGHT" else {
+            throw QVError.badInput("BitShift direction must be LEFT or RIGHT, got '\(d)'")
+        }
         left = d == "LEFT"
     }
 
@@ -252,9 +267,13 @@ struct BatchNormKernel: Kernel {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
         let p = try (1...4).map { try floatValues(try required(inputs, $0, "parameter \($0)")) }
-        guard x.dtype == .float, x.rank >= 2 else { throw QVError.unsupported("BatchNormalization on \(x.dtype) \(x.shape)") }
+        guard x.dtype == .float, x.rank >= 2 else {
+            throw QVError.unsupported("BatchNormalization on \(x.dtype) \(x.shape)")
+        }
         let c = x.shape[1], inner = x.shape[2...].reduce(1, *)
-        guard p.allSatisfy({ $0.count == c }) else { throw QVError.badInput("BatchNormalization parameters must have \(c) values") }
+        guard p.allSatisfy({ $0.count == c }) else {
+            throw QVError.badInput("BatchNormalization parameters must have \(c) values")
+        }
         // onnxruntime's inference form (nn/batch_norm.h): per channel s = (1/√(var + ε))·scale and
         // b = bias − mean·s, then y = x·s + b, each operation rounded to float32 on its own.
         let s = (0..<c).map { ch -> Float in (1 / (p[3][ch] + epsilon).squareRoot()) * p[0][ch] }

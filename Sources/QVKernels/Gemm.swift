@@ -25,20 +25,24 @@ struct GemmKernel: Kernel {
     func run(_ inputs: [Tensor?], samples: Int) throws -> [Tensor] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         let c = optional(inputs, 2)
-        guard a.rank == 2, b.rank == 2 else { throw QVError.badInput("Gemm needs 2-D A and B, got \(a.shape) and \(b.shape)") }
+        guard a.rank == 2, b.rank == 2 else {
+            throw QVError.badInput("Gemm needs 2-D A and B, got \(a.shape) and \(b.shape)")
+        }
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
         guard k == kb else { throw QVError.badInput("Gemm inner dimensions differ: A \(a.shape), B \(b.shape)") }
         if let c { _ = try biasIndex(c.shape, m: m, n: n) }
         if a.dtype.isInteger || b.dtype.isInteger {
             guard ctx.semantics == .aidge else {
-                throw QVError.badInput("Gemm on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
+                throw QVError.badInput(
+                    "Gemm on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge for Aidge-form graphs)")
             }
             guard alpha == 1, beta == 1 else { throw QVError.unsupported("integer Gemm with alpha/beta ≠ 1") }
             let bOperand = try cache.get(ifConstant: constantB) {
                 IntegerOperand(rightOperand: try shiftedFloats(b) { _ in 0 }, k: k, n: n, transposed: transB)
             }
-            var acc = try integerMatmul(a: try shiftedFloats(a) { _ in 0 }, b: bOperand, m: m, n: n, k: k, transA: transA)
+            var acc = try integerMatmul(
+                a: try shiftedFloats(a) { _ in 0 }, b: bOperand, m: m, n: n, k: k, transA: transA)
             if let c {
                 let cv = try integersAllowingFloat(c)
                 let idx = try biasIndex(c.shape, m: m, n: n)
@@ -56,15 +60,23 @@ struct GemmKernel: Kernel {
             betaEff = beta
         }
         // A constant transposed B is transposed once (the kernel reads B as K×N).
-        let bT = transB && constantB ? transposedB.get { b.floats!.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: n, cols: k, ld: k) } } : []
+        let bT =
+            transB && constantB
+            ? transposedB.get {
+                b.floats!.withUnsafeBufferPointer {
+                    OnnxruntimeGemm.transposed($0.baseAddress!, rows: n, cols: k, ld: k)
+                }
+            } : []
         a.floats!.withUnsafeBufferPointer { ab in
             b.floats!.withUnsafeBufferPointer { bb in
                 bT.withUnsafeBufferPointer { btb in
                     y.withUnsafeMutableBufferPointer { yb in
-                        OnnxruntimeGemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                                              a: ab.baseAddress!, lda: a.shape[1], b: bb.baseAddress!, ldb: b.shape[1],
-                                              beta: betaEff, c: yb.baseAddress!, ldc: n, problemRows: m / max(1, samples),
-                                              bIsPacked: ctx.initializerInputs.contains(1), transposedB: bT.isEmpty ? nil : btb.baseAddress!)
+                        OnnxruntimeGemm.sgemm(
+                            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                            a: ab.baseAddress!, lda: a.shape[1], b: bb.baseAddress!, ldb: b.shape[1],
+                            beta: betaEff, c: yb.baseAddress!, ldc: n, problemRows: m / max(1, samples),
+                            bIsPacked: ctx.initializerInputs.contains(1),
+                            transposedB: bT.isEmpty ? nil : btb.baseAddress!)
                     }
                 }
             }
@@ -83,7 +95,8 @@ func biasIndex(_ shape: [Int], m: Int, n: Int) throws -> (Int) -> Int {
     return { i in (i / n) * rowStride + (i % n) * colStride }
 }
 
-/// Exact integer product op(A)[m×k] · op(B)[k×n] of Int64 operands (see ``integerMatmul(a:b:m:n:k:transA:transB:aZero:bZero:)``).
+/// Exact integer product op(A)[m×k] · op(B)[k×n] of Int64 operands (see
+/// ``integerMatmul(a:b:m:n:k:transA:transB:aZero:bZero:)``).
 func integerMatmul(a: [Int64], b: [Int64], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
     try integerMatmul(a: a.map { Float($0) }, b: b.map { Float($0) }, m: m, n: n, k: k, transA: transA, transB: transB)
 }
@@ -104,7 +117,8 @@ func shiftedFloats(_ t: Tensor, zero: (Int) -> Int64) throws -> [Float] {
 /// float32 product when every partial sum provably stays below 2^24 (max|a| · max column Σ|b|),
 /// else K-chunks whose partial sums do, summed in Int64. Any summation order is then exact.
 func integerMatmul(a: [Float], b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) throws -> [Int64] {
-    try integerMatmul(a: a, b: IntegerOperand(rightOperand: b, k: k, n: n, transposed: transB), m: m, n: n, k: k, transA: transA)
+    try integerMatmul(
+        a: a, b: IntegerOperand(rightOperand: b, k: k, n: n, transposed: transB), m: m, n: n, k: k, transA: transA)
 }
 
 /// The right operand op(B)[k×n] of an exact integer product, stored k×n (transposed once when
@@ -132,16 +146,24 @@ struct IntegerOperand: Sendable {
         }
         maxAbs = maxB
         maxColumnAbsSum = colAbs.max() ?? 0
-        values = transposed ? b.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: n, cols: k, ld: k) } : b
+        values =
+            transposed
+            ? b.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: n, cols: k, ld: k) } : b
     }
 }
 
 /// Exact integer product op(A)[m×k] · B, B already laid out k×n by ``IntegerOperand``.
-func integerMatmul(a stored: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int, transA: Bool) throws -> [Int64] {
+func integerMatmul(a stored: [Float], b operand: IntegerOperand, m: Int, n: Int, k: Int, transA: Bool) throws -> [Int64]
+{
     let b = operand.values
-    let a = transA ? stored.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: k, cols: m, ld: m) } : stored
+    let a =
+        transA
+        ? stored.withUnsafeBufferPointer { OnnxruntimeGemm.transposed($0.baseAddress!, rows: k, cols: m, ld: m) }
+        : stored
     let maxA = a.lazy.map { abs($0) }.max() ?? 0, maxB = operand.maxAbs
-    guard maxA < 16_777_216, maxB < 16_777_216 else { throw QVError.unsupported("integer matrix product operands beyond 2^24") }
+    guard maxA < 16_777_216, maxB < 16_777_216 else {
+        throw QVError.unsupported("integer matrix product operands beyond 2^24")
+    }
     let single = Double(maxA) * Double(operand.maxColumnAbsSum) < Double(1 << 24)
     let chunk = single ? k : max(1, min(k, Int(16_777_215 / max(1, Double(maxA) * Double(maxB)))))
     var out = [Int64](repeating: 0, count: m * n)
@@ -153,8 +175,9 @@ func integerMatmul(a stored: [Float], b operand: IntegerOperand, m: Int, n: Int,
                 while k0 < k {
                     let kk = min(chunk, k - k0)
                     // Column block k0..<k0+kk of A (m×k) and row block of op(B) (k×n).
-                    OnnxruntimeGemm.chain(m: m, n: n, k: kk, a: ab.baseAddress! + k0, lda: k, b: bb.baseAddress! + k0 * n, ldb: n,
-                                          c: pb.baseAddress!, ldc: n, accumulate: false)
+                    OnnxruntimeGemm.chain(
+                        m: m, n: n, k: kk, a: ab.baseAddress! + k0, lda: k, b: bb.baseAddress! + k0 * n, ldb: n,
+                        c: pb.baseAddress!, ldc: n, accumulate: false)
                     for i in 0..<(m * n) { out[i] += Int64(pb[i]) }
                     k0 += kk
                 }
@@ -176,17 +199,23 @@ struct MatMulKernel: Kernel {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         let integer = a.dtype.isInteger || b.dtype.isInteger
         if integer && ctx.semantics != .aidge {
-            throw QVError.badInput("MatMul on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge or MatMulInteger)")
+            throw QVError.badInput(
+                "MatMul on \(a.dtype)×\(b.dtype) is not valid ONNX (use --semantics aidge or MatMulInteger)")
         }
-        return [try batchedMatmul(a, b, integer: integer, samples: samples, bIsPacked: b.rank == 2 && ctx.initializerInputs.contains(1))]
+        return [
+            try batchedMatmul(
+                a, b, integer: integer, samples: samples, bIsPacked: b.rank == 2 && ctx.initializerInputs.contains(1))
+        ]
     }
 }
 
 /// Numpy matmul over broadcast batch dimensions; integer results are exact int32.
 /// A float product is summed as onnxruntime sums it; `samples` stacked on axis 0 of a 2-D A are
 /// each their own product there.
-func batchedMatmul(_ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZero: Int64 = 0, samples: Int = 1,
-                   bIsPacked: Bool = false) throws -> Tensor {
+func batchedMatmul(
+    _ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZero: Int64 = 0, samples: Int = 1,
+    bIsPacked: Bool = false
+) throws -> Tensor {
     let outShape = try ShapeInference.matmulShape(a.shape, b.shape)
     let a2 = a.rank == 1 ? [1] + a.shape : a.shape
     let b2 = b.rank == 1 ? b.shape + [1] : b.shape
@@ -201,7 +230,9 @@ func batchedMatmul(_ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZ
         out.reserveCapacity(nb * m * n)
         for i in 0..<nb {
             let ao = aIdx(i) * m * k, bo = bIdx(i) * k * n
-            out += try integerMatmul(a: Array(av[ao..<ao + m * k]), b: Array(bv[bo..<bo + k * n]), m: m, n: n, k: k, transA: false, transB: false)
+            out += try integerMatmul(
+                a: Array(av[ao..<ao + m * k]), b: Array(bv[bo..<bo + k * n]), m: m, n: n, k: k, transA: false,
+                transB: false)
         }
         return wrapping(out, .int32, shape: outShape)
     }
@@ -212,9 +243,10 @@ func batchedMatmul(_ a: Tensor, _ b: Tensor, integer: Bool, aZero: Int64 = 0, bZ
             y.withUnsafeMutableBufferPointer { yb in
                 let problemRows = a2.count == 2 ? m / max(1, samples) : m
                 for i in 0..<nb {
-                    OnnxruntimeGemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                                          a: ab.baseAddress! + aIdx(i) * m * k, lda: k, b: bb.baseAddress! + bIdx(i) * k * n, ldb: n,
-                                          beta: 0, c: yb.baseAddress! + i * m * n, ldc: n, problemRows: problemRows, bIsPacked: bIsPacked)
+                    OnnxruntimeGemm.sgemm(
+                        transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                        a: ab.baseAddress! + aIdx(i) * m * k, lda: k, b: bb.baseAddress! + bIdx(i) * k * n, ldb: n,
+                        beta: 0, c: yb.baseAddress! + i * m * n, ldc: n, problemRows: problemRows, bIsPacked: bIsPacked)
                 }
             }
         }

@@ -169,14 +169,19 @@ func wrapping(_ v: [Int64], _ dtype: DType, shape: [Int]) -> Tensor {
     switch dtype.storageKind {
     case .i32:
         let bits = dtype.bitWidth
-        if bits >= 32 { return Tensor(dtype: dtype, shape: shape, storage: .i32(converted(v) { Int32(truncatingIfNeeded: $0) })) }
+        if bits >= 32 {
+            return Tensor(dtype: dtype, shape: shape, storage: .i32(converted(v) { Int32(truncatingIfNeeded: $0) }))
+        }
         let range = dtype.integerRange!
         let span = Int64(1) << bits
-        return Tensor(dtype: dtype, shape: shape, storage: .i32(converted(v) { x in
-            var y = x & (span - 1)
-            if y > range.upperBound { y -= span }
-            return Int32(truncatingIfNeeded: y)
-        }))
+        return Tensor(
+            dtype: dtype, shape: shape,
+            storage: .i32(
+                converted(v) { x in
+                    var y = x & (span - 1)
+                    if y > range.upperBound { y -= span }
+                    return Int32(truncatingIfNeeded: y)
+                }))
     case .i64:
         if dtype == .uint32 { return Tensor(dtype: dtype, shape: shape, storage: .i64(v.map { $0 & 0xFFFF_FFFF })) }
         return Tensor(dtype: dtype, shape: shape, storage: .i64(v))
@@ -190,4 +195,3 @@ func saturating(_ v: [Int64], _ dtype: DType, shape: [Int]) -> Tensor {
     let r = dtype.integerRange!
     return wrapping(v.map { min(max($0, r.lowerBound), r.upperBound) }, dtype, shape: shape)
 }
-

@@ -41,11 +41,13 @@ public enum OnnxruntimeGemm {
     /// C[m×n] = alpha·op(A)·op(B) + beta·C, where the m rows are `m / problemRows` independent
     /// products of `problemRows` rows each (the samples of a stacked batch: onnxruntime runs each
     /// sample alone, so a one-row sample takes the one-row kernel).
-    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, problemRows: Int,
-                             blockK fixedBlockK: Int? = nil, bIsPacked: Bool = false,
-                             transposedB: UnsafePointer<Float>? = nil) {
+    public static func sgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, problemRows: Int,
+        blockK fixedBlockK: Int? = nil, bIsPacked: Bool = false,
+        transposedB: UnsafePointer<Float>? = nil
+    ) {
         guard m > 0, n > 0 else { return }
         if beta != 0 && beta != 1 {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = c[i * ldc + j] * beta } }
@@ -65,9 +67,11 @@ public enum OnnxruntimeGemm {
                 let kk = min(step, k - k0), acc = accumulate || k0 > 0
                 for i in 0..<m {
                     if transB {
-                        dotRows(a + i * lda + k0, rowsOf: b + k0, ld: ldb, count: n, k: kk, accumulate: acc, c: c + i * ldc)
+                        dotRows(
+                            a + i * lda + k0, rowsOf: b + k0, ld: ldb, count: n, k: kk, accumulate: acc, c: c + i * ldc)
                     } else {
-                        axpyRows(a + i * lda + k0, b: b + k0 * ldb, ldb: ldb, n: n, k: kk, accumulate: acc, c: c + i * ldc)
+                        axpyRows(
+                            a + i * lda + k0, b: b + k0 * ldb, ldb: ldb, n: n, k: kk, accumulate: acc, c: c + i * ldc)
                     }
                 }
                 k0 += kk
@@ -103,11 +107,15 @@ public enum OnnxruntimeGemm {
                 repeat {
                     let kk = min(blockK, k - k0)
                     if alpha == 1 {
-                        chain(m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: c, ldc: ldc, accumulate: accumulate || k0 > 0)
+                        chain(
+                            m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: c, ldc: ldc,
+                            accumulate: accumulate || k0 > 0)
                     } else {
                         // MLAS scales each block's chain by alpha as it adds it to C: one rounding, an FMA.
                         part.withUnsafeMutableBufferPointer { pb in
-                            chain(m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: pb.baseAddress!, ldc: n, accumulate: false)
+                            chain(
+                                m: m, n: n, k: kk, a: ap + k0, lda: la, b: bp + k0 * lb, ldb: lb, c: pb.baseAddress!,
+                                ldc: n, accumulate: false)
                             for i in 0..<m {
                                 for j in 0..<n {
                                     let prev: Float = accumulate || k0 > 0 ? c[i * ldc + j] : 0
@@ -124,8 +132,10 @@ public enum OnnxruntimeGemm {
 
     /// C[m×n] (+)= A[m×k]·B[k×n], each element one FMA chain over k from zero (then added to C
     /// with one rounding when accumulating): the fixed-order kernel itself, no MLAS blocking.
-    public static func chain(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    public static func chain(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
         qv_sgemm_chain(m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
     }
 
@@ -139,8 +149,10 @@ public enum OnnxruntimeGemm {
 
     /// c[j] (+)= x · row_j for `count` rows of length k, as MLAS's one-row transposed-B kernel:
     /// eight lane sums of rounded products, reduced by the rows' position in groups of 4, 2, 1.
-    static func dotRows(_ x: UnsafePointer<Float>, rowsOf r: UnsafePointer<Float>, ld: Int, count: Int, k: Int,
-                        accumulate: Bool, c: UnsafeMutablePointer<Float>) {
+    static func dotRows(
+        _ x: UnsafePointer<Float>, rowsOf r: UnsafePointer<Float>, ld: Int, count: Int, k: Int,
+        accumulate: Bool, c: UnsafeMutablePointer<Float>
+    ) {
         func lanes(_ row: UnsafePointer<Float>) -> SIMD8<Float> {
             var acc = SIMD8<Float>(repeating: 0)
             var i = 0
@@ -181,8 +193,10 @@ public enum OnnxruntimeGemm {
 
     /// c[n] (+)= Σ_k x[k]·B[k][n] as MLAS's one-row kernel: products of 4 (then 2, then 1)
     /// consecutive k, rounded and summed in order, each group added to c.
-    static func axpyRows(_ x: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, n: Int, k: Int,
-                         accumulate: Bool, c: UnsafeMutablePointer<Float>) {
+    static func axpyRows(
+        _ x: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, n: Int, k: Int,
+        accumulate: Bool, c: UnsafeMutablePointer<Float>
+    ) {
         var first = !accumulate
         func add(_ k0: Int, _ len: Int) {
             for j in 0..<n {

@@ -7,14 +7,19 @@ struct PoolGeometry {
     var outShape: [Int]
 
     init(node: Node, x: [Int]) throws {
-        guard x.count == 3 || x.count == 4 else { throw QVError.unsupported("\(node.opType) on rank-\(x.count) input: only 1-D and 2-D pooling") }
-        guard let k = node.ints("kernel_shape"), k.count == x.count - 2 else { throw QVError.badInput("\(node.opType) needs kernel_shape of \(x.count - 2) values") }
+        guard x.count == 3 || x.count == 4 else {
+            throw QVError.unsupported("\(node.opType) on rank-\(x.count) input: only 1-D and 2-D pooling")
+        }
+        guard let k = node.ints("kernel_shape"), k.count == x.count - 2 else {
+            throw QVError.badInput("\(node.opType) needs kernel_shape of \(x.count - 2) values")
+        }
         let (out, pads) = try ShapeInference.windowOutput(node, input: Array(x[2...]), kernel: k)
         let s = node.ints("strides") ?? Array(repeating: 1, count: k.count)
         let d = node.ints("dilations") ?? Array(repeating: 1, count: k.count)
         n = x[0]; c = x[1]
         if x.count == 3 {
-            h = 1; w = x[2]; kh = 1; kw = k[0]; sh = 1; sw = s[0]; dh = 1; dw = d[0]; padTop = 0; padLeft = pads[0]; oh = 1; ow = out[0]
+            h = 1; w = x[2]; kh = 1; kw = k[0]; sh = 1; sw = s[0]; dh = 1; dw = d[0]; padTop = 0; padLeft = pads[0];
+            oh = 1; ow = out[0]
         } else {
             h = x[2]; w = x[3]; kh = k[0]; kw = k[1]; sh = s[0]; sw = s[1]; dh = d[0]; dw = d[1]
             padTop = pads[0]; padLeft = pads[1]; oh = out[0]; ow = out[1]
@@ -26,14 +31,17 @@ struct PoolGeometry {
 extension PoolGeometry {
     /// The common 2×2 window with stride 2, no padding or dilation, fully inside the input.
     var isUnpadded2x2: Bool {
-        kh == 2 && kw == 2 && sh == 2 && sw == 2 && padTop == 0 && padLeft == 0 && dh == 1 && dw == 1 && oh * 2 <= h && ow * 2 <= w
+        kh == 2 && kw == 2 && sh == 2 && sw == 2 && padTop == 0 && padLeft == 0 && dh == 1 && dw == 1 && oh * 2 <= h
+            && ow * 2 <= w
     }
 }
 
 /// MaxPool over unpadded 2×2/2 windows by the C `loop` (qv_maxpool2x2_f32/_i32); ties keep the
 /// first maximum in row-major order (as ONNX); `indices`, when not nil, gets flat input indices.
-func maxPool2x2<T>(_ v: [T], _ g: PoolGeometry, _ indices: UnsafeMutablePointer<Int64>?,
-                   _ loop: (UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void) -> [T] {
+func maxPool2x2<T>(
+    _ v: [T], _ g: PoolGeometry, _ indices: UnsafeMutablePointer<Int64>?,
+    _ loop: (UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void
+) -> [T] {
     let count = g.n * g.c * g.oh * g.ow
     return [T](unsafeUninitializedCapacity: count) { out, initialized in
         v.withUnsafeBufferPointer { loop($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, out.baseAddress, indices) }
@@ -62,14 +70,24 @@ struct MaxPoolKernel: Kernel {
         var idx: [Int64] = wantIndices ? [Int64](unsafeUninitializedCapacity: count) { _, n in n = count } : []
         // The unpadded 2x2 case (most CNNs) has its own loop; any other window the general one.
         // Window order row-major; a later element wins only when strictly greater (NaN never wins).
-        func pool<T>(_ v: [T], lowest: T, _ loop2x2: (UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void,
-                     _ loop: (UnsafePointer<T>?, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, T, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void) -> [T] {
+        func pool<T>(
+            _ v: [T], lowest: T,
+            _ loop2x2: (
+                UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?
+            ) -> Void,
+            _ loop: (
+                UnsafePointer<T>?, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, T,
+                UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?
+            ) -> Void
+        ) -> [T] {
             // ip nil: the C loops write no indices.
             func body(_ ip: UnsafeMutablePointer<Int64>?) -> [T] {
                 if g.isUnpadded2x2 { return maxPool2x2(v, g, ip, loop2x2) }
                 return [T](unsafeUninitializedCapacity: count) { yb, n in
                     v.withUnsafeBufferPointer {
-                        loop($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, lowest, yb.baseAddress, ip)
+                        loop(
+                            $0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw,
+                            g.padTop, g.padLeft, lowest, yb.baseAddress, ip)
                     }
                     n = count
                 }
@@ -78,8 +96,14 @@ struct MaxPoolKernel: Kernel {
         }
         let y: Tensor
         switch x.storage {
-        case .f32(let v): y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .f32(pool(v, lowest: -.infinity, qv_maxpool2x2_f32, qv_maxpool_f32)))
-        case .i32(let v) where x.dtype.isInteger: y = Tensor(dtype: x.dtype, shape: g.outShape, storage: .i32(pool(v, lowest: .min, qv_maxpool2x2_i32, qv_maxpool_i32)))
+        case .f32(let v):
+            y = Tensor(
+                dtype: x.dtype, shape: g.outShape,
+                storage: .f32(pool(v, lowest: -.infinity, qv_maxpool2x2_f32, qv_maxpool_f32)))
+        case .i32(let v) where x.dtype.isInteger:
+            y = Tensor(
+                dtype: x.dtype, shape: g.outShape,
+                storage: .i32(pool(v, lowest: .min, qv_maxpool2x2_i32, qv_maxpool_i32)))
         default: throw QVError.unsupported("MaxPool on \(x.dtype)")
         }
         return wantIndices ? [y, Tensor(int64s: idx, shape: g.outShape)] : [y]
@@ -111,7 +135,8 @@ struct AveragePoolKernel: Kernel {
                         for j in 0..<g.kw {
                             let ix = ox * g.sw - g.padLeft + j * g.dw
                             // Positions in the explicit padding count with count_include_pad; beyond it they never do.
-                            let inPadded = iy >= -g.padTop && iy < g.h + g.padTop && ix >= -g.padLeft && ix < g.w + g.padLeft
+                            let inPadded =
+                                iy >= -g.padTop && iy < g.h + g.padTop && ix >= -g.padLeft && ix < g.w + g.padLeft
                             if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
                                 if inPadded { padded += 1 }
                                 continue
@@ -169,13 +194,19 @@ struct GlobalPoolKernel: Kernel {
             }
             return [wrapping(y, x.dtype, shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2))]
         }
-        guard x.dtype == .float, x.rank >= 3 else { throw QVError.unsupported("\(isMax ? "GlobalMaxPool" : "GlobalAveragePool") on \(x.dtype) \(x.shape)") }
+        guard x.dtype == .float, x.rank >= 3 else {
+            throw QVError.unsupported("\(isMax ? "GlobalMaxPool" : "GlobalAveragePool") on \(x.dtype) \(x.shape)")
+        }
         let inner = x.shape[2...].reduce(1, *)
         let v = x.floats!
         let y = (0..<(x.shape[0] * x.shape[1])).map { p -> Float in
             let s = v[(p * inner)..<((p + 1) * inner)]
             return isMax ? (s.max() ?? 0) : Self.mlasMean(s)
         }
-        return [Tensor(dtype: .float, shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2), storage: .f32(y))]
+        return [
+            Tensor(
+                dtype: .float, shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2),
+                storage: .f32(y))
+        ]
     }
 }

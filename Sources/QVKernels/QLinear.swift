@@ -5,18 +5,28 @@ import _QVChainGemm
 /// onnxruntime's requantization of an int32 accumulator (MLAS RequantizeOutput): the float32
 /// value float(acc) · multiplier is rounded half to even, the zero point added, and the result
 /// saturated to the output type. `multiplier` is per output channel or a single value.
-func requantize(_ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
+func requantize(
+    _ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, zeroPoint: Int64, dtype: DType, shape: [Int]
+) -> Tensor {
     let r = dtype.integerRange!
     let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
     let out = [Int32](unsafeUninitializedCapacity: acc.count) { buf, n in
         acc.withUnsafeBufferPointer { ab in
             if multiplier.count == 1 {
                 let m = multiplier[0]
-                for i in 0..<ab.count { buf[i] = Int32(RoundingRule.halfToEven.round(clampNaNLow(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo, hi))) + Int32(zeroPoint) }
+                for i in 0..<ab.count {
+                    buf[i] =
+                        Int32(
+                            RoundingRule.halfToEven.round(
+                                clampNaNLow(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo, hi))) + Int32(zeroPoint)
+                }
             } else {
                 for i in 0..<ab.count {
                     let m = multiplier[channelOf(i)]
-                    buf[i] = Int32(RoundingRule.halfToEven.round(clampNaNLow(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo, hi))) + Int32(zeroPoint)
+                    buf[i] =
+                        Int32(
+                            RoundingRule.halfToEven.round(
+                                clampNaNLow(Float(Int32(truncatingIfNeeded: ab[i])) * m, lo, hi))) + Int32(zeroPoint)
                 }
             }
         }
@@ -26,7 +36,10 @@ func requantize(_ acc: [Int64], multiplier: [Float], channelOf: (Int) -> Int, ze
 }
 
 /// Requantization of a conv output laid out [n, m, spatial], the multiplier chosen per channel row.
-func requantizeRows(_ accumulators: IntegerAccumulators, multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64, dtype: DType, shape: [Int]) -> Tensor {
+func requantizeRows(
+    _ accumulators: IntegerAccumulators, multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64,
+    dtype: DType, shape: [Int]
+) -> Tensor {
     // float(acc) as MLAS computes it: from int32, or the already exact float accumulators.
     let acc: [Float]
     switch accumulators {
@@ -39,7 +52,9 @@ func requantizeRows(_ accumulators: IntegerAccumulators, multiplier: [Float], ch
     let out = [Int32](unsafeUninitializedCapacity: acc.count) { buf, n in
         acc.withUnsafeBufferPointer { ab in
             let done = multiplier.withUnsafeBufferPointer { mb in
-                qv_requantize_rows(ab.baseAddress, ab.count / max(1, spatial), spatial, mb.baseAddress, mb.count, m, lo, hi, zp, buf.baseAddress)
+                qv_requantize_rows(
+                    ab.baseAddress, ab.count / max(1, spatial), spatial, mb.baseAddress, mb.count, m, lo, hi, zp,
+                    buf.baseAddress)
             }
             var i = done == 1 ? ab.count : 0
             while i < ab.count {
@@ -67,7 +82,9 @@ func zeroPoint(_ t: Tensor?, _ what: String) throws -> Int64 {
 }
 
 func checkQuantized(_ t: Tensor, _ what: String) throws {
-    guard t.dtype == .int8 || t.dtype == .uint8 else { throw QVError.unsupported("\(what) of type \(t.dtype) (int8/uint8 only)") }
+    guard t.dtype == .int8 || t.dtype == .uint8 else {
+        throw QVError.unsupported("\(what) of type \(t.dtype) (int8/uint8 only)")
+    }
 }
 
 /// ONNX QLinearConv (opset 10): exact int32 accumulation Σ(x − x_zp)(w − w_zp[m]) + B[m], then
@@ -87,21 +104,35 @@ struct QLinearConvKernel: Kernel {
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = try required(inputs, 0, "x"), xs = try required(inputs, 1, "x_scale"), xz = try required(inputs, 2, "x_zero_point")
-        let w = try required(inputs, 3, "w"), ws = try required(inputs, 4, "w_scale"), wz = try required(inputs, 5, "w_zero_point")
+        let x = try required(inputs, 0, "x"), xs = try required(inputs, 1, "x_scale"),
+            xz = try required(inputs, 2, "x_zero_point")
+        let w = try required(inputs, 3, "w"), ws = try required(inputs, 4, "w_scale"),
+            wz = try required(inputs, 5, "w_zero_point")
         let ys = try required(inputs, 6, "y_scale"), yz = try required(inputs, 7, "y_zero_point")
         let b = optional(inputs, 8)
         try checkQuantized(x, "x"); try checkQuantized(w, "w"); try checkQuantized(yz, "y_zero_point")
         let geo = try ConvGeometry(node: node, x: x.shape, w: w.shape)
         let wScale = try floatValues(ws), wZero = try intValues(wz)
-        guard wScale.count == 1 || wScale.count == geo.m else { throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels") }
-        guard wZero.count == 1 || wZero.count == geo.m else { throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels") }
-        if let b { guard b.dtype == .int32, b.count == geo.m else { throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)") } }
-        let prepared = try cache.get(ifConstant: constantWeights) { try PreparedWeights(w, zeros: wZero, rows: geo.m, rowLength: geo.k) }
+        guard wScale.count == 1 || wScale.count == geo.m else {
+            throw QVError.badInput("w_scale has \(wScale.count) values for \(geo.m) output channels")
+        }
+        guard wZero.count == 1 || wZero.count == geo.m else {
+            throw QVError.badInput("w_zero_point has \(wZero.count) values for \(geo.m) output channels")
+        }
+        if let b {
+            guard b.dtype == .int32, b.count == geo.m else {
+                throw QVError.badInput("B must be int32 of \(geo.m) values, is \(b.dtype) \(b.shape)")
+            }
+        }
+        let prepared = try cache.get(ifConstant: constantWeights) {
+            try PreparedWeights(w, zeros: wZero, rows: geo.m, rowLength: geo.k)
+        }
         let xZero = try zeroPoint(xz, "x_zero_point")
-        var acc = try integerConvAccumulators(geo, x: x, w: w, xZero: xZero, wZero: wZero, bias: try b.map(intValues), weights: prepared)
+        var acc = try integerConvAccumulators(
+            geo, x: x, w: w, xZero: xZero, wZero: wZero, bias: try b.map(intValues), weights: prepared)
         // onnxruntime without VNNI: u8×s8 pair saturation (depthwise convs take an exact kernel).
-        if rule == .u8s8PairSaturation, x.dtype == .uint8, w.dtype == .int8, !(geo.cPerGroup == 1 && geo.mPerGroup == 1) {
+        if rule == .u8s8PairSaturation, x.dtype == .uint8, w.dtype == .int8, !(geo.cPerGroup == 1 && geo.mPerGroup == 1)
+        {
             let (corr, events) = try convPairSaturation(geo, x: x, xZero: xZero, w: w)
             if events > 0 {
                 acc = acc.adding(corr)
@@ -110,8 +141,12 @@ struct QLinearConvKernel: Kernel {
         }
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         let mult = wScale.map { xsv * $0 / ysv }
-        return [requantizeRows(acc, multiplier: mult, channels: geo.m, spatial: geo.spatial, zeroPoint: try zeroPoint(yz, "y_zero_point"),
-                               dtype: yz.dtype, shape: geo.outShape)]
+        return [
+            requantizeRows(
+                acc, multiplier: mult, channels: geo.m, spatial: geo.spatial,
+                zeroPoint: try zeroPoint(yz, "y_zero_point"),
+                dtype: yz.dtype, shape: geo.outShape)
+        ]
     }
 }
 
@@ -119,11 +154,15 @@ struct QLinearConvKernel: Kernel {
 /// a_scale · b_scale / y_scale.
 struct QLinearMatMulKernel: Kernel {
     let rule: IntegerProductRule, log: SaturationLog?, name: String
-    init(node: Node, ctx: KernelContext) throws { rule = ctx.integerProducts; log = ctx.saturationLog; name = node.name }
+    init(node: Node, ctx: KernelContext) throws {
+        rule = ctx.integerProducts; log = ctx.saturationLog; name = node.name
+    }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let a = try required(inputs, 0, "a"), asc = try required(inputs, 1, "a_scale"), az = try required(inputs, 2, "a_zero_point")
-        let b = try required(inputs, 3, "b"), bsc = try required(inputs, 4, "b_scale"), bz = try required(inputs, 5, "b_zero_point")
+        let a = try required(inputs, 0, "a"), asc = try required(inputs, 1, "a_scale"),
+            az = try required(inputs, 2, "a_zero_point")
+        let b = try required(inputs, 3, "b"), bsc = try required(inputs, 4, "b_scale"),
+            bz = try required(inputs, 5, "b_zero_point")
         let ys = try required(inputs, 6, "y_scale"), yz = try required(inputs, 7, "y_zero_point")
         try checkQuantized(a, "a"); try checkQuantized(b, "b"); try checkQuantized(yz, "y_zero_point")
         let bScale = try floatValues(bsc)
@@ -134,13 +173,19 @@ struct QLinearMatMulKernel: Kernel {
         let n = acc.shape.last ?? 1
         var accv = try intValues(acc)
         if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
-            guard b.rank == 2 else { throw QVError.unsupported("QLinearMatMul with a batched B under a saturating onnxruntime target") }
+            guard b.rank == 2 else {
+                throw QVError.unsupported("QLinearMatMul with a batched B under a saturating onnxruntime target")
+            }
             let k = b.shape[0], m = a.count / max(1, k)
-            let s = addPairSaturation(&accv, m: m, n: n, k: k, a: try rawInt32(a), sam: k, sak: 1, b: try rawInt32(b), sbk: n, sbn: 1)
+            let s = addPairSaturation(
+                &accv, m: m, n: n, k: k, a: try rawInt32(a), sam: k, sak: 1, b: try rawInt32(b), sbk: n, sbn: 1)
             log?.add(name, pairSums: s.events, touched: s.touched)
         }
-        return [requantize(accv, multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
-                           zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: acc.shape)]
+        return [
+            requantize(
+                accv, multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
+                zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: acc.shape)
+        ]
     }
 }
 
@@ -164,15 +209,19 @@ struct QGemmKernel: Kernel {
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let a = try required(inputs, 0, "A"), asc = try required(inputs, 1, "a_scale"), az = try required(inputs, 2, "a_zero_point")
-        let b = try required(inputs, 3, "B"), bsc = try required(inputs, 4, "b_scale"), bz = try required(inputs, 5, "b_zero_point")
+        let a = try required(inputs, 0, "A"), asc = try required(inputs, 1, "a_scale"),
+            az = try required(inputs, 2, "a_zero_point")
+        let b = try required(inputs, 3, "B"), bsc = try required(inputs, 4, "b_scale"),
+            bz = try required(inputs, 5, "b_zero_point")
         let c = optional(inputs, 6), ys = optional(inputs, 7), yz = optional(inputs, 8)
         try checkQuantized(a, "A"); try checkQuantized(b, "B")
         if let yz { try checkQuantized(yz, "y_zero_point") }
         guard a.rank == 2, b.rank == 2 else { throw QVError.badInput("QGemm needs 2-D A and B") }
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
-        guard (transB ? b.shape[1] : b.shape[0]) == k else { throw QVError.badInput("QGemm inner dimensions differ: A \(a.shape), B \(b.shape)") }
+        guard (transB ? b.shape[1] : b.shape[0]) == k else {
+            throw QVError.badInput("QGemm inner dimensions differ: A \(a.shape), B \(b.shape)")
+        }
         let bZero = try intValues(bz), bScale = try floatValues(bsc)
         guard bZero.count == 1 || bZero.count == n, bScale.count == 1 || bScale.count == n else {
             throw QVError.badInput("b_scale/b_zero_point must have 1 or \(n) values")
@@ -181,13 +230,15 @@ struct QGemmKernel: Kernel {
         let av = try shiftedFloats(a) { _ in az0 }
         // Per-column zero points of op(B) (B stored [n×k] when transposed).
         let bOperand = try cache.get(ifConstant: constantB) {
-            IntegerOperand(rightOperand: try shiftedFloats(b) { i in bZero.count == 1 ? bZero[0] : bZero[transB ? i / k : i % n] },
-                           k: k, n: n, transposed: transB)
+            IntegerOperand(
+                rightOperand: try shiftedFloats(b) { i in bZero.count == 1 ? bZero[0] : bZero[transB ? i / k : i % n] },
+                k: k, n: n, transposed: transB)
         }
         var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA)
         if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
-            let s = addPairSaturation(&acc, m: m, n: n, k: k, a: try rawInt32(a), sam: transA ? 1 : k, sak: transA ? m : 1,
-                                      b: try rawInt32(b), sbk: transB ? 1 : n, sbn: transB ? k : 1)
+            let s = addPairSaturation(
+                &acc, m: m, n: n, k: k, a: try rawInt32(a), sam: transA ? 1 : k, sak: transA ? m : 1,
+                b: try rawInt32(b), sbk: transB ? 1 : n, sbn: transB ? k : 1)
             log?.add(name, pairSums: s.events, touched: s.touched)
         }
         if let c {
@@ -201,9 +252,15 @@ struct QGemmKernel: Kernel {
             let ysv = try scalarParam(ys, "y_scale")
             mult = mult.map { $0 / ysv }
             let outType = yz?.dtype ?? .uint8
-            return [requantize(acc, multiplier: mult, channelOf: { $0 % n }, zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: outType, shape: [m, n])]
+            return [
+                requantize(
+                    acc, multiplier: mult, channelOf: { $0 % n }, zeroPoint: try zeroPoint(yz, "y_zero_point"),
+                    dtype: outType, shape: [m, n])
+            ]
         }
-        let y = (0..<acc.count).map { Float(Int32(truncatingIfNeeded: acc[$0])) * (mult.count == 1 ? mult[0] : mult[$0 % n]) }
+        let y = (0..<acc.count).map {
+            Float(Int32(truncatingIfNeeded: acc[$0])) * (mult.count == 1 ? mult[0] : mult[$0 % n])
+        }
         return [Tensor(dtype: .float, shape: [m, n], storage: .f32(y))]
     }
 }
@@ -221,16 +278,20 @@ struct QLinearBinaryKernel: Kernel {
         let a = try required(inputs, 0, "A"), asc = try required(inputs, 1, "A_scale")
         let b = try required(inputs, 3, "B"), bsc = try required(inputs, 4, "B_scale")
         let cs = try required(inputs, 6, "C_scale")
-        let azp = try zeroPoint(optional(inputs, 2), "A_zero_point"), bzp = try zeroPoint(optional(inputs, 5), "B_zero_point")
+        let azp = try zeroPoint(optional(inputs, 2), "A_zero_point"),
+            bzp = try zeroPoint(optional(inputs, 5), "B_zero_point")
         let czT = optional(inputs, 7)
         let czp = try zeroPoint(czT, "C_zero_point")
         try checkQuantized(a, "A"); try checkQuantized(b, "B")
         let outType = czT?.dtype ?? a.dtype
         if let czT { try checkQuantized(czT, "C_zero_point") }
         let shape = try ShapeInference.broadcast([a.shape, b.shape])
-        let sa = try scalarParam(asc, "A_scale"), sb = try scalarParam(bsc, "B_scale"), sc = try scalarParam(cs, "C_scale")
+        let sa = try scalarParam(asc, "A_scale"), sb = try scalarParam(bsc, "B_scale"),
+            sc = try scalarParam(cs, "C_scale")
         let r = outType.integerRange!
-        if isAdd, a.shape == b.shape, case .i32(let ax) = a.storage, case .i32(let bx) = b.storage, outType.storageKind == .i32, outType.bitWidth <= 16 {
+        if isAdd, a.shape == b.shape, case .i32(let ax) = a.storage, case .i32(let bx) = b.storage,
+            outType.storageKind == .i32, outType.bitWidth <= 16
+        {
             // Same shapes (a residual add): the loop below without index maps or Int64, same arithmetic.
             let rA = sa / sc, rB = sb / sc
             let fixed = Float(czp) - (rA * Float(azp) + rB * Float(bzp))
@@ -238,7 +299,12 @@ struct QLinearBinaryKernel: Kernel {
             let y = [Int32](unsafeUninitializedCapacity: ax.count) { buf, n in
                 ax.withUnsafeBufferPointer { ap in
                     bx.withUnsafeBufferPointer { bp in
-                        if qv_qlinear_add_i32(ap.baseAddress, bp.baseAddress, ap.count, fixed, rA, rB, Int32(r.lowerBound), Int32(r.upperBound), buf.baseAddress) == 1 { return }
+                        if qv_qlinear_add_i32(
+                            ap.baseAddress, bp.baseAddress, ap.count, fixed, rA, rB, Int32(r.lowerBound),
+                            Int32(r.upperBound), buf.baseAddress) == 1
+                        {
+                            return
+                        }
                         for i in 0..<ap.count {
                             let v = ((fixed + Float(ap[i]) * rA) + Float(bp[i]) * rB).rounded(.toNearestOrEven)
                             // x86's cvt gives INT32_MIN for NaN and |v| ≥ 2^31: the lower bound after clamping.
@@ -275,7 +341,9 @@ struct QLinearBinaryKernel: Kernel {
 @inline(__always)
 func mlasQuantize(_ v: Float, scale: Float, zeroPoint: Int64, range: ClosedRange<Int64>) -> Int64 {
     let q = RoundingRule.halfToEven.round(v / scale)
-    return min(max(Int64(exactly: q) ?? (q > 0 ? Int64.max / 2 : Int64.min / 2), range.lowerBound - zeroPoint), range.upperBound - zeroPoint) + zeroPoint
+    return min(
+        max(Int64(exactly: q) ?? (q > 0 ? Int64.max / 2 : Int64.min / 2), range.lowerBound - zeroPoint),
+        range.upperBound - zeroPoint) + zeroPoint
 }
 
 /// com.microsoft QLinearLeakyRelu / QLinearSigmoid as onnxruntime computes them: a 256-entry
@@ -314,10 +382,12 @@ struct QLinearGlobalAveragePoolKernel: Kernel {
     init(node: Node, ctx: KernelContext) throws { channelsLast = node.int("channels_last", default: 0) != 0 }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = try required(inputs, 0, "X"), xs = try required(inputs, 1, "x_scale"), ys = try required(inputs, 3, "y_scale")
+        let x = try required(inputs, 0, "X"), xs = try required(inputs, 1, "x_scale"),
+            ys = try required(inputs, 3, "y_scale")
         try checkQuantized(x, "X")
         guard x.rank >= 3 else { throw QVError.badInput("QLinearGlobalAveragePool needs rank ≥ 3, got \(x.shape)") }
-        let xz = try zeroPoint(optional(inputs, 2), "x_zero_point"), yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
+        let xz = try zeroPoint(optional(inputs, 2), "x_zero_point"),
+            yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
         let n = x.shape[0], c = channelsLast ? x.shape[x.rank - 1] : x.shape[1]
         let image = x.count / (n * c)
         let mult = try scalarParam(xs, "x_scale") / (try scalarParam(ys, "y_scale") * Float(image))
@@ -330,7 +400,9 @@ struct QLinearGlobalAveragePoolKernel: Kernel {
         }
         var outShape = x.shape
         for d in (channelsLast ? 1..<(x.rank - 1) : 2..<x.rank) { outShape[d] = 1 }
-        return [requantize(acc, multiplier: [mult], channelOf: { _ in 0 }, zeroPoint: yz, dtype: x.dtype, shape: outShape)]
+        return [
+            requantize(acc, multiplier: [mult], channelOf: { _ in 0 }, zeroPoint: yz, dtype: x.dtype, shape: outShape)
+        ]
     }
 }
 
@@ -342,13 +414,17 @@ struct QLinearAveragePoolKernel: Kernel {
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
         includePad = node.int("count_include_pad", default: 0) != 0
-        guard node.int("channels_last", default: 0) == 0 else { throw QVError.unsupported("QLinearAveragePool with channels_last") }
+        guard node.int("channels_last", default: 0) == 0 else {
+            throw QVError.unsupported("QLinearAveragePool with channels_last")
+        }
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = try required(inputs, 0, "X"), xs = try required(inputs, 1, "x_scale"), ys = try required(inputs, 3, "y_scale")
+        let x = try required(inputs, 0, "X"), xs = try required(inputs, 1, "x_scale"),
+            ys = try required(inputs, 3, "y_scale")
         try checkQuantized(x, "X")
-        let xz = try zeroPoint(optional(inputs, 2), "x_zero_point"), yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
+        let xz = try zeroPoint(optional(inputs, 2), "x_zero_point"),
+            yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
         let g = try PoolGeometry(node: node, x: x.shape)
         guard g.dh == 1, g.dw == 1 else { throw QVError.unsupported("QLinearAveragePool with dilations") }
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
@@ -383,20 +459,30 @@ struct QLinearConcatKernel: Kernel {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let ys = try required(inputs, 0, "Y_scale"), yzT = try required(inputs, 1, "Y_zero_point")
-        guard (inputs.count - 2) % 3 == 0, inputs.count >= 5 else { throw QVError.badInput("QLinearConcat needs (X, X_scale, X_zero_point) triples") }
+        guard (inputs.count - 2) % 3 == 0, inputs.count >= 5 else {
+            throw QVError.badInput("QLinearConcat needs (X, X_scale, X_zero_point) triples")
+        }
         let ysv = try scalarParam(ys, "Y_scale"), yz = try zeroPoint(yzT, "Y_zero_point")
         var parts: [Tensor] = []
         for k in stride(from: 2, to: inputs.count, by: 3) {
-            let x = try required(inputs, k, "X"), xs = try scalarParam(try required(inputs, k + 1, "X_scale"), "X_scale")
+            let x = try required(inputs, k, "X"),
+                xs = try scalarParam(try required(inputs, k + 1, "X_scale"), "X_scale")
             let xz = try zeroPoint(optional(inputs, k + 2), "X_zero_point")
             try checkQuantized(x, "X")
-            guard x.dtype == yzT.dtype else { throw QVError.badInput("QLinearConcat input type \(x.dtype) differs from output \(yzT.dtype)") }
+            guard x.dtype == yzT.dtype else {
+                throw QVError.badInput("QLinearConcat input type \(x.dtype) differs from output \(yzT.dtype)")
+            }
             if xs == ysv && xz == yz { parts.append(x); continue }
             let range = x.dtype.integerRange!
-            parts.append(wrapping(try intValues(x).map { mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range) }, x.dtype, shape: x.shape))
+            parts.append(
+                wrapping(
+                    try intValues(x).map { mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range) },
+                    x.dtype, shape: x.shape))
         }
         let a = try ShapeInference.axis(axis, rank: parts[0].rank, "QLinearConcat axis")
-        for p in parts where p.rank != parts[0].rank || (0..<p.rank).contains(where: { $0 != a && p.shape[$0] != parts[0].shape[$0] }) {
+        for p in parts
+        where p.rank != parts[0].rank || (0..<p.rank).contains(where: { $0 != a && p.shape[$0] != parts[0].shape[$0] })
+        {
             throw QVError.badInput("QLinearConcat inputs \(parts.map(\.shape)) do not fit along axis \(a)")
         }
         return [concat(parts, axis: a)]

@@ -15,14 +15,18 @@ struct QuantParamLayout {
             return
         }
         let axis = rawAxis < 0 ? rawAxis + x.count : rawAxis
-        guard axis >= 0 && axis < x.count else { throw QVError.badInput("axis \(rawAxis) is out of range for shape \(x)") }
+        guard axis >= 0 && axis < x.count else {
+            throw QVError.badInput("axis \(rawAxis) is out of range for shape \(x)")
+        }
         let dim = x[axis]
         let inner = x[(axis + 1)...].reduce(1, *)
         if blockSize > 0 {
             let nb = (dim + blockSize - 1) / blockSize
             var expect = x
             expect[axis] = nb
-            guard param == expect else { throw QVError.badInput("blocked scale shape \(param) should be \(expect) for block_size \(blockSize)") }
+            guard param == expect else {
+                throw QVError.badInput("blocked scale shape \(param) should be \(expect) for block_size \(blockSize)")
+            }
             map = { i in
                 let a = (i / inner) % dim
                 let outer = i / (inner * dim)
@@ -81,7 +85,9 @@ struct QuantizeLinearKernel: Kernel {
             throw QVError.badInput("output_dtype \(od) differs from the zero point's \(zp.dtype)")
         }
         let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
-        if let zp, zp.shape != scale.shape { throw QVError.badInput("zero point shape \(zp.shape) differs from scale shape \(scale.shape)") }
+        if let zp, zp.shape != scale.shape {
+            throw QVError.badInput("zero point shape \(zp.shape) differs from scale shape \(scale.shape)")
+        }
 
         if semantics == .aidge { return [try aidge(x, scale, zp, outType, layout)] }
         if lenient, let zp, zp.dtype.isFloatingPoint {
@@ -100,9 +106,12 @@ struct QuantizeLinearKernel: Kernel {
         }
 
         guard let range = outType.integerRange else {
-            throw QVError.unsupported("QuantizeLinear to \(outType) (float8 and float zero points are not supported under ONNX semantics)")
+            throw QVError.unsupported(
+                "QuantizeLinear to \(outType) (float8 and float zero points are not supported under ONNX semantics)")
         }
-        guard scale.dtype.isFloatingPoint else { throw QVError.badInput("y_scale is \(scale.dtype); ONNX requires a float scale") }
+        guard scale.dtype.isFloatingPoint else {
+            throw QVError.badInput("y_scale is \(scale.dtype); ONNX requires a float scale")
+        }
         let s = try floatValues(scale)
         let z = try zp.map(intValues) ?? [0]
         let xv = try floatValues(x)
@@ -142,12 +151,15 @@ struct QuantizeLinearKernel: Kernel {
         let s = try floatValues(scale)
         guard let known = knownScalingFactors else { return s.map { Float(1 / Double($0)) } }
         guard known.count == s.count else {
-            throw QVError.badInput("\(known.count) supplied scaling factor(s) for a quantizer with \(s.count) scale value(s)")
+            throw QVError.badInput(
+                "\(known.count) supplied scaling factor(s) for a quantizer with \(s.count) scale value(s)")
         }
         return known
     }
 
-    func aidge(_ x: Tensor, _ scale: Tensor, _ zp: Tensor?, _ outType: DType, _ layout: QuantParamLayout) throws -> Tensor {
+    func aidge(
+        _ x: Tensor, _ scale: Tensor, _ zp: Tensor?, _ outType: DType, _ layout: QuantParamLayout
+    ) throws -> Tensor {
         if let zp, zp.dtype.isFloatingPoint {
             // Aidge fake quantization: Mul(sf) → Round half up → Add(zp) → Clip, values stay float.
             guard let range = fakeQuantRange else {
@@ -173,7 +185,9 @@ struct QuantizeLinearKernel: Kernel {
             // Single-shift quantizer: scale = 2^shift, a rounding (half-up) arithmetic right shift.
             let sv = try intValues(scale)
             let shifts = try sv.map { v -> Int64 in
-                guard v > 0, v & (v - 1) == 0 else { throw QVError.badInput("integer scale \(v) is not a power of two") }
+                guard v > 0, v & (v - 1) == 0 else {
+                    throw QVError.badInput("integer scale \(v) is not a power of two")
+                }
                 return Int64(v.trailingZeroBitCount)
             }
             let xv = try intValues(x)
@@ -183,15 +197,18 @@ struct QuantizeLinearKernel: Kernel {
                 let r = sh == 0 ? xv[i] : (xv[i] + (Int64(1) << (sh - 1))) >> sh
                 out[i] = min(max(r + (z.count == 1 ? z[0] : z[p]), lo), hi)
             }
-        } else if scale.count == 1, z.count == 1, outType.storageKind == .i32, outType.bitWidth <= 16, abs(z[0]) < (1 << 20) {
+        } else if scale.count == 1, z.count == 1, outType.storageKind == .i32, outType.bitWidth <= 16,
+            abs(z[0]) < (1 << 20)
+        {
             // Per-tensor fast path, same arithmetic as below: float32 x·sf, + 0.5 in float32, floor,
             // + zp, clip, wrapping cast. floor(v + 0.5) is monotone and leaves integers alone, so
             // clipping v to the integers [lo − zp, hi − zp] first gives the same result; it also
             // keeps the magic-number floor in range and makes a signed cast the identity.
             let sf = try scalingFactors(scale)[0]
             let signed = outType.integerRange!.lowerBound < 0
-            let q = AidgeQuantizer(sf: sf, zp: Int32(z[0]), flo: Float(lo - z[0]), fhi: Float(hi - z[0]),
-                                   unsignedSpan: signed ? 0 : Int32(1) << outType.bitWidth)
+            let q = AidgeQuantizer(
+                sf: sf, zp: Int32(z[0]), flo: Float(lo - z[0]), fhi: Float(hi - z[0]),
+                unsignedSpan: signed ? 0 : Int32(1) << outType.bitWidth)
             let y: [Int32]
             switch x.storage {
             // int32 accumulators (the usual input) are read in place, not copied to float first.
@@ -206,7 +223,8 @@ struct QuantizeLinearKernel: Kernel {
                 let p = layout.map(i)
                 let r = RoundingRule.halfUp.round(xv[i] * sf[p])
                 let v = Double(r) + Double(z.count == 1 ? z[0] : z[p])
-                out[i] = v.isNaN ? lo : Int64(min(max(v, Double(lo)), Double(hi)))  // NaN → lower bound, as the fast path
+                // NaN → lower bound, as the fast path
+                out[i] = v.isNaN ? lo : Int64(min(max(v, Double(lo)), Double(hi)))
             }
         }
         return wrapping(out, outType, shape: x.shape)
@@ -240,7 +258,9 @@ struct DequantizeLinearKernel: Kernel {
             return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
         }
         guard x.dtype.isInteger else { throw QVError.unsupported("DequantizeLinear of \(x.dtype)") }
-        if let zp, zp.dtype != x.dtype { throw QVError.badInput("zero point type \(zp.dtype) differs from x's \(x.dtype)") }
+        if let zp, zp.dtype != x.dtype {
+            throw QVError.badInput("zero point type \(zp.dtype) differs from x's \(x.dtype)")
+        }
         guard scale.dtype == .float else { throw QVError.unsupported("DequantizeLinear with a \(scale.dtype) scale") }
         let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
         let s = scale.floats!
@@ -292,8 +312,11 @@ struct AidgeQuantizer {
 
     /// `vectorized` is the AVX-512 loop of the same arithmetic (returns 0 where it cannot run).
     @inline(__always)
-    func apply<S>(_ x: [S], vectorized: (UnsafePointer<S>?, Int, Float, Float, Float, Int32, Int32, UnsafeMutablePointer<Int32>?) -> Int32,
-                  _ toFloat: (S) -> Float) -> [Int32] {
+    func apply<S>(
+        _ x: [S],
+        vectorized: (UnsafePointer<S>?, Int, Float, Float, Float, Int32, Int32, UnsafeMutablePointer<Int32>?) -> Int32,
+        _ toFloat: (S) -> Float
+    ) -> [Int32] {
         [Int32](unsafeUninitializedCapacity: x.count) { buf, n in
             x.withUnsafeBufferPointer { xb in
                 if vectorized(xb.baseAddress, xb.count, sf, flo, fhi, zp, unsignedSpan, buf.baseAddress) != 0 { return }

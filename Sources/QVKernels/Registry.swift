@@ -10,9 +10,11 @@ public enum Registry {
         ConvKernel.self, GemmKernel.self, MatMulKernel.self,
         QuantizeLinearKernel.self, DequantizeLinearKernel.self,
         QLinearConvKernel.self, QLinearMatMulKernel.self, QGemmKernel.self,
-        QLinearBinaryKernel.self, QLinearLookupKernel.self, QLinearGlobalAveragePoolKernel.self, QLinearAveragePoolKernel.self,
+        QLinearBinaryKernel.self, QLinearLookupKernel.self, QLinearGlobalAveragePoolKernel.self,
+        QLinearAveragePoolKernel.self,
         QLinearConcatKernel.self,
-        BinaryKernel.self, UnaryKernel.self, ClipKernel.self, CastKernel.self, BitShiftKernel.self, SoftmaxKernel.self, BatchNormKernel.self,
+        BinaryKernel.self, UnaryKernel.self, ClipKernel.self, CastKernel.self, BitShiftKernel.self, SoftmaxKernel.self,
+        BatchNormKernel.self,
         MaxPoolKernel.self, AveragePoolKernel.self, GlobalPoolKernel.self,
         ShapeKernel.self,
     ]

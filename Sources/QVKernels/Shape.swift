@@ -38,14 +38,23 @@ struct ShapeKernel: Kernel {
             return [x.reshaped([x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)])]
         case "Reshape":
             let target = try intValues(try required(inputs, 1, "shape")).map { Int($0) }
-            return [x.reshaped(try ShapeInference.reshape(x.shape, target, allowZero: node.int("allowzero", default: 0) == 1))]
+            return [
+                x.reshaped(
+                    try ShapeInference.reshape(x.shape, target, allowZero: node.int("allowzero", default: 0) == 1))
+            ]
         case "Squeeze", "Unsqueeze":
             let axesInput = try optional(inputs, 1).map { try intValues($0).map { Int($0) } }
             let axes = node.ints("axes") ?? axesInput
             if node.opType == "Squeeze" {
                 let ax = Set(try (axes ?? []).map { try ShapeInference.axis($0, rank: x.rank, "Squeeze axis") })
-                if let bad = ax.first(where: { x.shape[$0] != 1 }) { throw QVError.badInput("cannot squeeze axis \(bad) of \(x.shape)") }
-                return [x.reshaped(x.shape.enumerated().filter { axes == nil ? $0.element != 1 : !ax.contains($0.offset) }.map(\.element))]
+                if let bad = ax.first(where: { x.shape[$0] != 1 }) {
+                    throw QVError.badInput("cannot squeeze axis \(bad) of \(x.shape)")
+                }
+                return [
+                    x.reshaped(
+                        x.shape.enumerated().filter { axes == nil ? $0.element != 1 : !ax.contains($0.offset) }.map(
+                            \.element))
+                ]
             }
             guard let axes else { throw QVError.badInput("Unsqueeze needs axes") }
             let r = x.rank + axes.count
@@ -54,7 +63,9 @@ struct ShapeKernel: Kernel {
             return [x.reshaped((0..<r).map { ax.contains($0) ? 1 : it.next()! })]
         case "Transpose":
             let perm = node.ints("perm") ?? Array((0..<x.rank).reversed())
-            guard perm.sorted() == Array(0..<x.rank) else { throw QVError.badInput("perm \(perm) does not fit rank \(x.rank)") }
+            guard perm.sorted() == Array(0..<x.rank) else {
+                throw QVError.badInput("perm \(perm) does not fit rank \(x.rank)")
+            }
             let outShape = perm.map { x.shape[$0] }
             var inStrides = Array(repeating: 1, count: x.rank)
             for i in stride(from: x.rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * x.shape[i + 1] }
@@ -72,13 +83,18 @@ struct ShapeKernel: Kernel {
         case "Concat":
             let ts = inputs.compactMap { $0 }
             let axis = try ShapeInference.axis(node.int("axis", default: 0), rank: x.rank, "Concat axis")
-            for t in ts where t.rank != x.rank || t.dtype != x.dtype || (0..<x.rank).contains(where: { $0 != axis && t.shape[$0] != x.shape[$0] }) {
+            for t in ts
+            where t.rank != x.rank || t.dtype != x.dtype
+                || (0..<x.rank).contains(where: { $0 != axis && t.shape[$0] != x.shape[$0] })
+            {
                 throw QVError.badInput("Concat inputs \(ts.map(\.shape)) do not fit along axis \(axis)")
             }
             return [concat(ts, axis: axis)]
         case "Pad":
             let pads = try node.ints("pads") ?? intValues(try required(inputs, 1, "pads")).map { Int($0) }
-            guard pads.count == 2 * x.rank else { throw QVError.badInput("Pad needs \(2 * x.rank) pads, got \(pads.count)") }
+            guard pads.count == 2 * x.rank else {
+                throw QVError.badInput("Pad needs \(2 * x.rank) pads, got \(pads.count)")
+            }
             let outShape = (0..<x.rank).map { x.shape[$0] + pads[$0] + pads[$0 + x.rank] }
             let n = outShape.reduce(1, *)
             var src = [Int](repeating: -1, count: n)
@@ -100,11 +116,15 @@ struct ShapeKernel: Kernel {
             let idxT = try required(inputs, 1, "indices")
             let axis = try ShapeInference.axis(node.int("axis", default: 0), rank: x.rank, "Gather axis")
             let idx = try intValues(idxT).map { Int($0) < 0 ? Int($0) + x.shape[axis] : Int($0) }
-            if let bad = idx.first(where: { $0 < 0 || $0 >= x.shape[axis] }) { throw QVError.badInput("Gather index \(bad) out of range") }
+            if let bad = idx.first(where: { $0 < 0 || $0 >= x.shape[axis] }) {
+                throw QVError.badInput("Gather index \(bad) out of range")
+            }
             let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
             var src: [Int] = []
             src.reserveCapacity(outer * idx.count * inner)
-            for o in 0..<outer { for i in idx { for k in 0..<inner { src.append((o * x.shape[axis] + i) * inner + k) } } }
+            for o in 0..<outer {
+                for i in idx { for k in 0..<inner { src.append((o * x.shape[axis] + i) * inner + k) } }
+            }
             return [gather(x, src, shape: Array(x.shape[..<axis]) + idxT.shape + Array(x.shape[(axis + 1)...]))]
         default:
             throw QVError.internalError("ShapeKernel for \(node.opType)")

@@ -19,7 +19,11 @@ public enum OnnxQuantParameters {
             switch (n.normalizedDomain, n.opType) {
             case ("", "QuantizeLinear"):
                 if let s = input("y_scale"), var qi = info(s, input("y_zero_point"), fallback: .uint8) {
-                    if input("y_zero_point") == nil, case .int(let od) = n.attribute("output_dtype"), let t = DType(onnx: Int32(od)) { qi.dtype = t }
+                    if input("y_zero_point") == nil, case .int(let od) = n.attribute("output_dtype"),
+                        let t = DType(onnx: Int32(od))
+                    {
+                        qi.dtype = t
+                    }
                     q[out] = qi
                 }
             case ("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QGemm"):
@@ -31,7 +35,9 @@ public enum OnnxQuantParameters {
             case ("com.microsoft", "QLinearLeakyRelu"), ("com.microsoft", "QLinearSigmoid"):
                 if let s = input("Y_scale") { q[out] = info(s, input("Y_zero_point"), fallback: .uint8) }
             default:
-                if let src = n.inputs.first, !src.isEmpty, let qi = q[src], n.opType != "DequantizeLinear" { q[out] = qi }
+                if let src = n.inputs.first, !src.isEmpty, let qi = q[src], n.opType != "DequantizeLinear" {
+                    q[out] = qi
+                }
             }
         }
         return q

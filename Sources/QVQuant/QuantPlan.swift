@@ -17,7 +17,9 @@ public struct QuantInfo: Sendable, Equatable, CustomStringConvertible {
         self.assumed = assumed
         self.assumedFrom = assumedFrom
     }
-    public var description: String { "\(dtype) step \(step)\(zeroPoint != 0 ? " zp \(zeroPoint)" : "")\(assumed ? " (assumed)" : "")" }
+    public var description: String {
+        "\(dtype) step \(step)\(zeroPoint != 0 ? " zp \(zeroPoint)" : "")\(assumed ? " (assumed)" : "")"
+    }
 }
 
 /// Real steps a folded export does not carry, given by the user (the `steps` part of the
@@ -41,7 +43,8 @@ public struct KnownSteps: Sendable, Codable, Equatable {
 public enum AidgeExportForm: String, Sendable, Codable {
     /// Default options: integer weights and biases, no input quantizer; the input is fed as integers.
     case folded
-    /// `rescale_inputs=True, fold_graph=False`: float weights and biases behind QuantizeLinear, an InputRescaling quantizer.
+    /// `rescale_inputs=True, fold_graph=False`: float weights and biases behind QuantizeLinear, an InputRescaling
+    /// quantizer.
     case unfolded
 }
 
@@ -91,7 +94,9 @@ public struct QuantPlan: Sendable {
     }
 
     /// Ops that move or select integers without changing their scale.
-    public static let transparentOps: Set<String> = ["Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad"]
+    public static let transparentOps: Set<String> = [
+        "Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad",
+    ]
     /// Ops that keep their input's scale and type but round (Aidge: the mean of integers, rounded
     /// half away from zero): the same QuantInfo on both sides, and ties to report.
     public static let averagingOps: Set<String> = ["GlobalAveragePool"]
@@ -124,21 +129,30 @@ public struct QuantPlan: Sendable {
         weightSteps = overrides
         knownSteps = known
         let index = try GraphIndex(g)
-        let quantizesInput = g.nodes.contains { n in n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first } }
+        let quantizesInput = g.nodes.contains { n in
+            n.opType == "QuantizeLinear" && g.runtimeInputs.contains { $0.name == n.inputs.first }
+        }
         form = quantizesInput ? .unfolded : .folded
         // Activation width: the first quantizer (in order) on a non-initializer tensor.
-        hasFakeQuantizers = g.nodes.contains { n in n.opType == "QuantizeLinear" && n.inputs.count > 2 && g.initializer(n.inputs[2])?.dtype.isFloatingPoint == true }
+        hasFakeQuantizers = g.nodes.contains { n in
+            n.opType == "QuantizeLinear" && n.inputs.count > 2
+                && g.initializer(n.inputs[2])?.dtype.isFloatingPoint == true
+        }
         let firstActivation = index.topologicalOrder.lazy.map { g.nodes[$0] }.first { n in
             n.opType == "QuantizeLinear" && g.initializer(n.inputs[0]) == nil && n.inputs.count > 2
         }
         // (A fake_quantize export's float zero point means Aidge's default int8.)
-        let actType = firstActivation.flatMap { g.initializer($0.inputs[2])?.dtype }.map { $0.isFloatingPoint ? DType.int8 : $0 } ?? .int8
+        let actType =
+            firstActivation.flatMap { g.initializer($0.inputs[2])?.dtype }.map { $0.isFloatingPoint ? DType.int8 : $0 }
+            ?? .int8
         if form == .folded {
             let bits = actType.bitWidth
             let convention = 1 / Double((1 << (bits - 1)) - 1)
-            let taken = Set(g.nodes.flatMap { $0.inputs + $0.outputs }).union(g.initializerOrder).union(g.inputs.map(\.name))
+            let taken = Set(g.nodes.flatMap { $0.inputs + $0.outputs }).union(g.initializerOrder).union(
+                g.inputs.map(\.name))
             if !known.inputs.isEmpty, known.inputs.count != g.runtimeInputs.count {
-                throw QVError.badInput("the steps file gives \(known.inputs.count) input step(s) for \(g.runtimeInputs.count) input(s)")
+                throw QVError.badInput(
+                    "the steps file gives \(known.inputs.count) input step(s) for \(g.runtimeInputs.count) input(s)")
             }
             for (k, i) in g.runtimeInputs.enumerated() {
                 let given = inputScale ?? (known.inputs.isEmpty ? nil : known.inputs[k])
@@ -150,16 +164,22 @@ public struct QuantPlan: Sendable {
                 quantizedInputNames[i.name] = name
                 tensors[name] = q
             }
-            notes.append(inputScale != nil ? "folded export: input step \(inputScale!) from --input-scale"
-                : !known.inputs.isEmpty ? "folded export: input step(s) \(known.inputs) from the steps file"
-                : "folded export: input step 1/\(Int(1 / convention)) by Aidge's convention (round_half_up(x·\(Int(1 / convention))) is fed as \(actType)); give the real one with --input-scale or a steps file")
+            notes.append(
+                inputScale != nil
+                    ? "folded export: input step \(inputScale!) from --input-scale"
+                    : !known.inputs.isEmpty
+                        ? "folded export: input step(s) \(known.inputs) from the steps file"
+                        : "folded export: input step 1/\(Int(1 / convention)) by Aidge's convention (round_half_up(x·\(Int(1 / convention))) is fed as \(actType)); give the real one with --input-scale or a steps file"
+            )
         }
         for i in index.topologicalOrder {
             let n = g.nodes[i]
             try withContext("node \(n.label(index: i))") { try visit(n, g, index) }
         }
         if !fakeQuantizers.isEmpty {
-            notes.append("fake_quantize export: \(fakeQuantizers.count) quantizers have float zero points; assumed Aidge's default int8 (int32 for biases)")
+            notes.append(
+                "fake_quantize export: \(fakeQuantizers.count) quantizers have float zero points; assumed Aidge's default int8 (int32 for biases)"
+            )
         }
         let unused = Set(known.weights.keys).subtracting(g.nodes.map(\.name))
         if let name = unused.sorted().first {
@@ -167,7 +187,9 @@ public struct QuantPlan: Sendable {
         }
         for (w, step) in weightSteps.sorted(by: { $0.key < $1.key }) {
             let derived = overrides[w] != nil
-            notes.append("folded export: weight '\(w)' step \(derived ? "solved from a residual Add" : "assumed") \(step) (the file keeps only integers)")
+            notes.append(
+                "folded export: weight '\(w)' step \(derived ? "solved from a residual Add" : "assumed") \(step) (the file keeps only integers)"
+            )
         }
     }
 
@@ -183,29 +205,40 @@ public struct QuantPlan: Sendable {
                 throw QVError.unsupported("the quantizer's scale is not a constant")
             }
             let zp = n.inputs.count > 2 ? g.initializer(n.inputs[2]) : nil
-            if n.inputs.count > 2, zp == nil { throw QVError.unsupported("the quantizer's zero point is not a constant") }
-            guard scale.count == 1 else { throw QVError.unsupported("per-channel quantizer scales (channel_wise) are not supported yet") }
+            if n.inputs.count > 2, zp == nil {
+                throw QVError.unsupported("the quantizer's zero point is not a constant")
+            }
+            guard scale.count == 1 else {
+                throw QVError.unsupported("per-channel quantizer scales (channel_wise) are not supported yet")
+            }
             let feedsBias = (index.consumers[n.outputs[0]] ?? []).contains { c in
-                ["Conv", "Gemm"].contains(g.nodes[c].opType) && g.nodes[c].inputs.count > 2 && g.nodes[c].inputs[2] == n.outputs[0]
+                ["Conv", "Gemm"].contains(g.nodes[c].opType) && g.nodes[c].inputs.count > 2
+                    && g.nodes[c].inputs[2] == n.outputs[0]
             }
             var outType = zp?.dtype ?? .uint8
             if let z = zp, z.dtype.isFloatingPoint {
                 // fake_quantize: float-valued integers; the export drops the integer type. Aidge's
                 // default precision is int8 (int32 for biases), which is what its CPU backend clips to.
-                guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 2_147_483_648 }) == true else {
+                guard z.asDoubles()?.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 2_147_483_648 }) == true
+                else {
                     throw QVError.unsupported("float zero point that is not an int32 integer")
                 }
                 outType = feedsBias ? .int32 : .int8
                 fakeQuantizers.insert(n.name)
             }
-            let zpv = try zp.map { z in z.dtype.isFloatingPoint ? Int64(z.asDoubles()![0]) : try zeroPointValue(z) } ?? 0
+            let zpv =
+                try zp.map { z in z.dtype.isFloatingPoint ? Int64(z.asDoubles()![0]) : try zeroPointValue(z) } ?? 0
             let factor: Double
             if scale.dtype.isInteger {
                 let v = scale.asInt64s()![0]
-                guard v > 0, v & (v - 1) == 0 else { throw QVError.unsupported("integer scale \(v) is not a power of two (bit-shift quantizer)") }
+                guard v > 0, v & (v - 1) == 0 else {
+                    throw QVError.unsupported("integer scale \(v) is not a power of two (bit-shift quantizer)")
+                }
                 factor = Double(v)
             } else {
-                guard let f = scale.asDoubles()?.first, f > 0, f.isFinite else { throw QVError.badInput("quantizer scale must be positive and finite") }
+                guard let f = scale.asDoubles()?.first, f > 0, f.isFinite else {
+                    throw QVError.badInput("quantizer scale must be positive and finite")
+                }
                 factor = Double(Float(f))
             }
             let x = n.inputs[0]
@@ -214,22 +247,35 @@ public struct QuantPlan: Sendable {
                 tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: factor, zeroPoint: zpv)
                 quantizerKinds[n.name] = kind
             } else if let xi = info(x) {
-                tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: xi.step * factor, zeroPoint: zpv, assumed: xi.assumed, assumedFrom: xi.assumedFrom)
+                tensors[n.outputs[0]] = QuantInfo(
+                    dtype: outType, step: xi.step * factor, zeroPoint: zpv, assumed: xi.assumed,
+                    assumedFrom: xi.assumedFrom)
                 quantizerKinds[n.name] = xi.dtype == .int32 ? .activation : .requantize
             } else if g.runtimeInputs.contains(where: { $0.name == x }) {
                 tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: factor, zeroPoint: zpv)
                 quantizerKinds[n.name] = .input
             } else {
-                throw QVError.unsupported("quantizer on '\(x)', a float tensor computed in the graph: qverify expects Aidge quantizers on weights, biases, the input or integer tensors")
+                throw QVError.unsupported(
+                    "quantizer on '\(x)', a float tensor computed in the graph: qverify expects Aidge quantizers on weights, biases, the input or integer tensors"
+                )
             }
         case "Conv", "Gemm", "MatMul":
-            guard intInputs.contains(n.inputs[0]) || g.initializer(n.inputs[1])?.dtype.isInteger == true || info(n.inputs[1]) != nil else { return }
-            guard let x = info(n.inputs[0]) else { throw QVError.unsupported("\(n.opType) has integer weights but a float data input") }
+            guard
+                intInputs.contains(n.inputs[0]) || g.initializer(n.inputs[1])?.dtype.isInteger == true
+                    || info(n.inputs[1]) != nil
+            else { return }
+            guard let x = info(n.inputs[0]) else {
+                throw QVError.unsupported("\(n.opType) has integer weights but a float data input")
+            }
             let wName = n.inputs[1]
             var w = info(wName)
-            if w == nil, let given = knownSteps.weights[n.name], let t = g.initializer(wName), t.dtype.isInteger || fakeConstants(t, bits: 8) {
+            if w == nil, let given = knownSteps.weights[n.name], let t = g.initializer(wName),
+                t.dtype.isInteger || fakeConstants(t, bits: 8)
+            {
                 // Folded export with the real step from the user (Aidge's unfolded export of the same quantization).
-                guard given > 0, given.isFinite else { throw QVError.badInput("weight step \(given) of '\(n.name)' in the steps file is not positive") }
+                guard given > 0, given.isFinite else {
+                    throw QVError.badInput("weight step \(given) of '\(n.name)' in the steps file is not positive")
+                }
                 w = QuantInfo(dtype: t.dtype.isFloatingPoint ? .int8 : t.dtype, step: given)
                 tensors[wName] = w
                 if t.dtype.isFloatingPoint { fakeConstantTypes[wName] = .int8 }
@@ -254,9 +300,15 @@ public struct QuantPlan: Sendable {
                 w = QuantInfo(dtype: t.dtype, step: step, assumed: true, assumedFrom: wName)
                 tensors[wName] = w
             }
-            guard let w else { throw QVError.unsupported("\(n.opType) weight '\(wName)' is neither quantized nor an integer constant") }
-            if n.opType == "Gemm", n.int("transA", default: 0) != 0 { throw QVError.unsupported("Gemm with transA on quantized data") }
-            let acc = QuantInfo(dtype: .int32, step: x.step * w.step, assumed: x.assumed || w.assumed, assumedFrom: w.assumedFrom ?? x.assumedFrom)
+            guard let w else {
+                throw QVError.unsupported("\(n.opType) weight '\(wName)' is neither quantized nor an integer constant")
+            }
+            if n.opType == "Gemm", n.int("transA", default: 0) != 0 {
+                throw QVError.unsupported("Gemm with transA on quantized data")
+            }
+            let acc = QuantInfo(
+                dtype: .int32, step: x.step * w.step, assumed: x.assumed || w.assumed,
+                assumedFrom: w.assumedFrom ?? x.assumedFrom)
             if n.inputs.count > 2, !n.inputs[2].isEmpty {
                 let b = n.inputs[2]
                 if info(b) == nil {
@@ -264,7 +316,8 @@ public struct QuantPlan: Sendable {
                         throw QVError.unsupported("bias '\(b)' is neither quantized nor an integer constant")
                     }
                     if t.dtype.isFloatingPoint { fakeConstantTypes[b] = .int32 }
-                    tensors[b] = QuantInfo(dtype: t.dtype.isFloatingPoint ? .int32 : t.dtype, step: acc.step, assumed: acc.assumed)
+                    tensors[b] = QuantInfo(
+                        dtype: t.dtype.isFloatingPoint ? .int32 : t.dtype, step: acc.step, assumed: acc.assumed)
                 }
             }
             tensors[n.outputs[0]] = acc
@@ -280,20 +333,33 @@ public struct QuantPlan: Sendable {
                 // it would move both sides and never meet).
                 let orders = weightOrder
                 let order = { (w: String?) -> Int in w.flatMap { orders[$0] } ?? -1 }
-                if order(b.assumedFrom) >= order(a.assumedFrom), let w = b.assumedFrom, a.assumedFrom != w, let ws = weightSteps[w] {
+                if order(b.assumedFrom) >= order(a.assumedFrom), let w = b.assumedFrom, a.assumedFrom != w,
+                    let ws = weightSteps[w]
+                {
                     throw RescaleWeight(weight: w, step: ws * a.step / b.step)
                 }
-                if let w = a.assumedFrom, let ws = weightSteps[w] { throw RescaleWeight(weight: w, step: ws * b.step / a.step) }
-                if let w = b.assumedFrom, let ws = weightSteps[w] { throw RescaleWeight(weight: w, step: ws * a.step / b.step) }
+                if let w = a.assumedFrom, let ws = weightSteps[w] {
+                    throw RescaleWeight(weight: w, step: ws * b.step / a.step)
+                }
+                if let w = b.assumedFrom, let ws = weightSteps[w] {
+                    throw RescaleWeight(weight: w, step: ws * a.step / b.step)
+                }
                 guard abs(a.step - b.step) <= 1e-3 * b.step else {
-                    throw QVError.unsupported("\(n.opType) of integers with different real steps (\(a.step) vs \(b.step)): the sum has no single scale")
+                    throw QVError.unsupported(
+                        "\(n.opType) of integers with different real steps (\(a.step) vs \(b.step)): the sum has no single scale"
+                    )
                 }
             }
-            tensors[n.outputs[0]] = QuantInfo(dtype: .int32, step: b.step, assumed: a.assumed || b.assumed, assumedFrom: b.assumedFrom ?? a.assumedFrom)
+            tensors[n.outputs[0]] = QuantInfo(
+                dtype: .int32, step: b.step, assumed: a.assumed || b.assumed,
+                assumedFrom: b.assumedFrom ?? a.assumedFrom)
         default:
             guard !intInputs.isEmpty else { return }
-            guard Self.transparentOps.contains(n.opType) || Self.averagingOps.contains(n.opType), let x = info(n.inputs[0]) else {
-                throw QVError.unsupported("\(n.opType) on the quantized tensor '\(intInputs[0])' has no quantized form qverify can place")
+            guard Self.transparentOps.contains(n.opType) || Self.averagingOps.contains(n.opType),
+                let x = info(n.inputs[0])
+            else {
+                throw QVError.unsupported(
+                    "\(n.opType) on the quantized tensor '\(intInputs[0])' has no quantized form qverify can place")
             }
             tensors[n.outputs[0]] = x
         }

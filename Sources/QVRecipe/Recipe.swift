@@ -45,8 +45,11 @@ public struct ConvertOptions: Sendable, Codable, Equatable {
     /// Real steps of a folded export that the file does not carry (from the user's steps file).
     public var knownSteps = KnownSteps()
 
-    public init(format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8, narrow: NarrowTypes = .clip,
-                weightType: WeightType = .int8, knownSteps: KnownSteps = KnownSteps()) {
+    public init(
+        format: TargetFormat, opset: Int64 = 21, inputScale: Double? = nil, weights: WeightStorage = .int8,
+        narrow: NarrowTypes = .clip,
+        weightType: WeightType = .int8, knownSteps: KnownSteps = KnownSteps()
+    ) {
         self.knownSteps = knownSteps
         self.format = format
         self.opset = opset
@@ -107,24 +110,35 @@ public enum Recipe {
         return r
     }
 
-    public static func convert(_ source: Model, sourceBytes: [UInt8]? = nil, options: ConvertOptions) throws -> Conversion {
-        guard options.opset >= 13 else { throw QVError.badInput("--opset \(options.opset): qverify writes opset 13 or later") }
+    public static func convert(
+        _ source: Model, sourceBytes: [UInt8]? = nil, options: ConvertOptions
+    ) throws -> Conversion {
+        guard options.opset >= 13 else {
+            throw QVError.badInput("--opset \(options.opset): qverify writes opset 13 or later")
+        }
         let summary = try ModelSummary(source)
         guard summary.kind == .aidgeForm else {
-            throw QVError.badInput("not an Aidge-form model (it is \(summary.kind.rawValue)); convert takes Aidge's quantized exports")
+            throw QVError.badInput(
+                "not an Aidge-form model (it is \(summary.kind.rawValue)); convert takes Aidge's quantized exports")
         }
         let plan = try QuantPlan(model: source, inputScale: options.inputScale, known: options.knownSteps)
-        if options.narrow == .int4 && plan.tensors.values.contains(where: { [.int4, .uint4].contains($0.dtype) }) && options.opset < 21 {
+        if options.narrow == .int4 && plan.tensors.values.contains(where: { [.int4, .uint4].contains($0.dtype) })
+            && options.opset < 21
+        {
             throw QVError.badInput("4-bit tensors need opset 21 or later (asked for \(options.opset))")
         }
         var g = source.graph
         g.valueInfo = []  // Aidge's value_info carries the integer Conv dtypes; rebuilt by consumers.
-        let (rewritten, firings) = try RewriteDriver(rules: rules(for: options.format)).run(g, plan: plan, options: options)
+        let (rewritten, firings) = try RewriteDriver(rules: rules(for: options.format)).run(
+            g, plan: plan, options: options)
         var out = source
-        out.graph = try finalize(options.weightType == .uint8 ? try unsignedWeights(rewritten, format: options.format) : rewritten)
+        out.graph = try finalize(
+            options.weightType == .uint8 ? try unsignedWeights(rewritten, format: options.format) : rewritten)
         out.irVersion = 10
         var opsets = [OpsetImport(domain: "", version: options.opset)]
-        if out.graph.nodes.contains(where: { $0.normalizedDomain == "com.microsoft" }) { opsets.append(OpsetImport(domain: "com.microsoft", version: 1)) }
+        if out.graph.nodes.contains(where: { $0.normalizedDomain == "com.microsoft" }) {
+            opsets.append(OpsetImport(domain: "com.microsoft", version: 1))
+        }
         out.opsetImports = opsets
         out.producerName = "qverify"
         out.producerVersion = Recipe.version
@@ -132,12 +146,19 @@ public enum Recipe {
         var meta = source.metadata.filter { !$0.key.hasPrefix("qverify.") }
         meta += [
             KeyValue("qverify.version", Recipe.version),
-            KeyValue("qverify.source_producer", [source.producerName, source.producerVersion].compactMap { $0 }.joined(separator: " ")),
+            KeyValue(
+                "qverify.source_producer",
+                [source.producerName, source.producerVersion].compactMap { $0 }.joined(separator: " ")),
             KeyValue("qverify.source_form", plan.form.rawValue),
-            KeyValue("qverify.options", "format=\(options.format.rawValue) opset=\(options.opset) weights=\(options.weights.rawValue) narrow=\(options.narrow.rawValue)"
-                + (options.weightType == .uint8 ? " weight_type=uint8" : "")
-                + (options.inputScale.map { " input_scale=\($0)" } ?? "")
-                + (options.knownSteps.isEmpty ? "" : " steps=given(\(options.knownSteps.inputs.count) inputs, \(options.knownSteps.weights.count) weights)")),
+            KeyValue(
+                "qverify.options",
+                "format=\(options.format.rawValue) opset=\(options.opset) weights=\(options.weights.rawValue) narrow=\(options.narrow.rawValue)"
+                    + (options.weightType == .uint8 ? " weight_type=uint8" : "")
+                    + (options.inputScale.map { " input_scale=\($0)" } ?? "")
+                    + (options.knownSteps.isEmpty
+                        ? ""
+                        : " steps=given(\(options.knownSteps.inputs.count) inputs, \(options.knownSteps.weights.count) weights)")
+            ),
             KeyValue("qverify.rules", counts.keys.sorted().map { "\($0)×\(counts[$0]!)" }.joined(separator: ", ")),
         ]
         if let b = sourceBytes { meta.append(KeyValue("qverify.source_sha256", SHA256.hex(b))) }
@@ -152,15 +173,24 @@ public enum Recipe {
     /// products, computed u8×u8 by onnxruntime. QDQ only: QLinearConv with int8 activations takes
     /// int8 weights (and s8×s8 is already exact on x86).
     static func unsignedWeights(_ g: Graph, format: TargetFormat) throws -> Graph {
-        guard format == .qdq else { throw QVError.badInput("--weight-type uint8 applies to QDQ conversions (the QOP form's int8 products are exact on x86)") }
+        guard format == .qdq else {
+            throw QVError.badInput(
+                "--weight-type uint8 applies to QDQ conversions (the QOP form's int8 products are exact on x86)")
+        }
         var g = g
         let index = try GraphIndex(g)
         for (i, n) in g.nodes.enumerated() where n.opType == "DequantizeLinear" {
-            guard let w = g.initializer(n.inputs[0]), w.dtype == .int8, n.inputs.count > 2, let z = g.initializer(n.inputs[2]), z.dtype == .int8,
-                  let readers = index.consumers[n.outputs[0]], !readers.isEmpty,
-                  readers.allSatisfy({ ["Conv", "Gemm", "MatMul"].contains(g.nodes[$0].opType) && g.nodes[$0].inputs.firstIndex(of: n.outputs[0]) == 1 })
+            guard let w = g.initializer(n.inputs[0]), w.dtype == .int8, n.inputs.count > 2,
+                let z = g.initializer(n.inputs[2]), z.dtype == .int8,
+                let readers = index.consumers[n.outputs[0]], !readers.isEmpty,
+                readers.allSatisfy({
+                    ["Conv", "Gemm", "MatMul"].contains(g.nodes[$0].opType)
+                        && g.nodes[$0].inputs.firstIndex(of: n.outputs[0]) == 1
+                })
             else { continue }
-            let shifted = { (t: Tensor) -> Tensor in Tensor(t.asInt64s()!.map { Int32($0 + 128) }, shape: t.shape, dtype: .uint8) }
+            let shifted = { (t: Tensor) -> Tensor in
+                Tensor(t.asInt64s()!.map { Int32($0 + 128) }, shape: t.shape, dtype: .uint8)
+            }
             let wName = "\(n.inputs[0])_uint8", zName = "\(n.inputs[2])_uint8"
             g.setInitializer(wName, shifted(w))
             g.setInitializer(zName, shifted(z))
@@ -184,16 +214,24 @@ public enum Recipe {
     static func verifyOnnx(_ m: Model) throws {
         let inf = try ShapeInference(m.graph)
         if let e = inf.exceptions.first {
-            throw QVError.unsupported("node '\(e.node)' is still Aidge-form after conversion (\(e.rule)); no rule could place it")
+            throw QVError.unsupported(
+                "node '\(e.node)' is still Aidge-form after conversion (\(e.rule)); no rule could place it")
         }
         for n in m.graph.nodes {
             switch n.opType {
             case "QuantizeLinear", "DequantizeLinear":
                 let s = inf.facts[n.inputs[1]]?.dtype
-                guard s == .float else { throw QVError.unsupported("\(n.label()) keeps a \(s?.shortName ?? "?") scale") }
+                guard s == .float else {
+                    throw QVError.unsupported("\(n.label()) keeps a \(s?.shortName ?? "?") scale")
+                }
                 if n.inputs.count > 2, let z = inf.facts[n.inputs[2]]?.dtype {
-                    let allowed: Set<DType> = n.opType == "QuantizeLinear" ? [.int8, .uint8, .int16, .uint16, .int4, .uint4] : [.int8, .uint8, .int16, .uint16, .int4, .uint4, .int32]
-                    guard allowed.contains(z) else { throw QVError.unsupported("\(n.label()) has a \(z) zero point, which ONNX does not allow there") }
+                    let allowed: Set<DType> =
+                        n.opType == "QuantizeLinear"
+                        ? [.int8, .uint8, .int16, .uint16, .int4, .uint4]
+                        : [.int8, .uint8, .int16, .uint16, .int4, .uint4, .int32]
+                    guard allowed.contains(z) else {
+                        throw QVError.unsupported("\(n.label()) has a \(z) zero point, which ONNX does not allow there")
+                    }
                 }
             case "Add", "Sub", "Conv", "Gemm", "MatMul":
                 if let d = inf.facts[n.outputs[0]]?.dtype, d.isInteger, ["Conv", "Gemm", "MatMul"].contains(n.opType) {

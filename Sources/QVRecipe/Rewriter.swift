@@ -53,11 +53,16 @@ public struct RewriteRule: Sendable {
     /// True for rules allowed to change the graph's interface (graph input/output dtypes).
     public var changesInterface: Bool = false
     let match: @Sendable (_ ctx: RewriteContext, _ node: Int) throws -> (any Sendable)?
-    let rewrite: @Sendable (_ ctx: RewriteContext, _ node: Int, _ match: any Sendable, _ names: NameAllocator) throws -> Patch
+    let rewrite:
+        @Sendable (_ ctx: RewriteContext, _ node: Int, _ match: any Sendable, _ names: NameAllocator) throws -> Patch
 
-    public init<Match: Sendable>(name: String, identity: String, changesInterface: Bool = false,
-                                 match: @escaping @Sendable (_ ctx: RewriteContext, _ node: Int) throws -> Match?,
-                                 rewrite: @escaping @Sendable (_ ctx: RewriteContext, _ node: Int, _ match: Match, _ names: NameAllocator) throws -> Patch) {
+    public init<Match: Sendable>(
+        name: String, identity: String, changesInterface: Bool = false,
+        match: @escaping @Sendable (_ ctx: RewriteContext, _ node: Int) throws -> Match?,
+        rewrite:
+            @escaping @Sendable (_ ctx: RewriteContext, _ node: Int, _ match: Match, _ names: NameAllocator) throws ->
+            Patch
+    ) {
         self.name = name
         self.identity = identity
         self.changesInterface = changesInterface
@@ -98,7 +103,8 @@ public struct RewriteDriver {
             changed = false
             let index = try GraphIndex(g)
             // One shape inference per iteration, shared by every rule's dtype/shape queries.
-            let ctx = RewriteContext(graph: g, index: index, plan: plan, options: options, inference: try? ShapeInference(g))
+            let ctx = RewriteContext(
+                graph: g, index: index, plan: plan, options: options, inference: try? ShapeInference(g))
             search: for rule in rules {
                 for i in index.topologicalOrder {
                     let node = g.nodes[i]
@@ -110,7 +116,9 @@ public struct RewriteDriver {
                     }
                     fired.append(RuleFiring(rule: rule.name, node: node.name))
                     guard fired.count <= maxPatches else {
-                        throw QVError.internalError("rewriting did not converge after \(maxPatches) patches (last: rule \(rule.name) on \(node.label(index: i)))")
+                        throw QVError.internalError(
+                            "rewriting did not converge after \(maxPatches) patches (last: rule \(rule.name) on \(node.label(index: i)))"
+                        )
                     }
                     changed = true
                     break search
@@ -124,7 +132,9 @@ public struct RewriteDriver {
     /// shape (ONNX inference with the Aidge-form exceptions) unless the patch declares it retyped
     /// (``Patch/retypes``) and the new type holds every old value; the graph stays well formed.
     /// `before`: the iteration's inference of `g`, when it succeeded.
-    static func apply(_ patch: Patch, to g: Graph, rule: RewriteRule, before known: ShapeInference? = nil) throws -> Graph {
+    static func apply(
+        _ patch: Patch, to g: Graph, rule: RewriteRule, before known: ShapeInference? = nil
+    ) throws -> Graph {
         let before = try known ?? ShapeInference(g)
         var out = g
         var kept: [Node] = []
@@ -158,8 +168,11 @@ public struct RewriteDriver {
             guard patch.retypes.contains(t) else {
                 throw QVError.internalError("patch changes '\(t)' from \(b) to \(a); refused")
             }
-            guard a.shape == b.shape, let from = b.dtype, let to = a.dtype, Self.holdsEveryValue(of: from, in: to) else {
-                throw QVError.internalError("patch retypes '\(t)' from \(b) to \(a): not an integer type at least as wide, nor float-valued integers made integer; refused")
+            guard a.shape == b.shape, let from = b.dtype, let to = a.dtype, Self.holdsEveryValue(of: from, in: to)
+            else {
+                throw QVError.internalError(
+                    "patch retypes '\(t)' from \(b) to \(a): not an integer type at least as wide, nor float-valued integers made integer; refused"
+                )
             }
         }
         return out

@@ -11,10 +11,16 @@ public enum Overlays {
         let s = n.stats
         var parts = ["qverify: \(n.status.rawValue) at \(n.signature)"]
         if let s {
-            parts.append("\(s.differing)/\(s.count) elements differ, max \(fmt(s.maxSteps)) steps, mean \(fmt(s.meanSteps)) steps, max |Δ| \(fmt(s.maxAbs))")
+            parts.append(
+                "\(s.differing)/\(s.count) elements differ, max \(fmt(s.maxSteps)) steps, mean \(fmt(s.meanSteps)) steps, max |Δ| \(fmt(s.maxAbs))"
+            )
             if let q = s.sqnrDB { parts.append("SQNR \(fmt(q)) dB, cosine \(fmt(s.cosine, 6))") }
         }
-        if let r = n.reference { parts.append("reference '\(r.node.isEmpty ? r.tensor : r.node)' \(r.dtype ?? "float32") scale \(fmt(r.scale)) zp \(r.zeroPoint.map(String.init) ?? "–")") }
+        if let r = n.reference {
+            parts.append(
+                "reference '\(r.node.isEmpty ? r.tensor : r.node)' \(r.dtype ?? "float32") scale \(fmt(r.scale)) zp \(r.zeroPoint.map(String.init) ?? "–")"
+            )
+        }
         return parts.joined(separator: "; ")
     }
 
@@ -41,7 +47,9 @@ public enum Overlays {
                 }
             }
             for f in findings[name] ?? [] {
-                lines.append("qverify \(f.severity.rawValue) \(f.code): \(f.message)" + (f.cause.map { " (consequence of \($0))" } ?? ""))
+                lines.append(
+                    "qverify \(f.severity.rawValue) \(f.code): \(f.message)"
+                        + (f.cause.map { " (consequence of \($0))" } ?? ""))
                 meta.append(KeyValue("qverify.finding.\(f.code)", f.severity.rawValue))
             }
             guard !lines.isEmpty else { continue }
@@ -49,8 +57,10 @@ public enum Overlays {
             m.graph.nodes[i].docString = previous + lines.joined(separator: "\n")
             m.graph.nodes[i].metadata = meta
         }
-        m.metadata = m.metadata.filter { !$0.key.hasPrefix("qverify.verdict") && !$0.key.hasPrefix("qverify.first_divergence") }
-            + [KeyValue("qverify.verdict", c.verdict.rawValue)] + (c.firstDivergence.map { [KeyValue("qverify.first_divergence", $0)] } ?? [])
+        m.metadata =
+            m.metadata.filter { !$0.key.hasPrefix("qverify.verdict") && !$0.key.hasPrefix("qverify.first_divergence") }
+            + [KeyValue("qverify.verdict", c.verdict.rawValue)]
+            + (c.firstDivergence.map { [KeyValue("qverify.first_divergence", $0)] } ?? [])
         return m
     }
 
@@ -59,7 +69,8 @@ public enum Overlays {
     /// ties, red darker with the steps); thresholds colour any value the result colours do not.
     public static func modelExplorerNodeData(_ model: Model, comparison c: ComparisonReport) throws -> String {
         var results: [String: Any] = [:]
-        let outputs = Dictionary(model.graph.nodes.map { ($0.name, $0.outputs.first ?? "") }, uniquingKeysWith: { a, _ in a })
+        let outputs = Dictionary(
+            model.graph.nodes.map { ($0.name, $0.outputs.first ?? "") }, uniquingKeysWith: { a, _ in a })
         for n in c.nodes {
             guard let cand = n.candidate, n.status != .unmatched else { continue }
             let key = outputs[cand.node].flatMap { $0.isEmpty ? nil : $0 } ?? cand.tensor
@@ -71,8 +82,13 @@ public enum Overlays {
         }
         let data: [String: Any] = [
             "results": results,
-            "thresholds": [["value": 0, "bgColor": "#2da44e"], ["value": 1, "bgColor": "#d4a72c"], ["value": 10, "bgColor": "#cf222e"], ["value": 1e30, "bgColor": "#82071e"]],
+            "thresholds": [
+                ["value": 0, "bgColor": "#2da44e"], ["value": 1, "bgColor": "#d4a72c"],
+                ["value": 10, "bgColor": "#cf222e"], ["value": 1e30, "bgColor": "#82071e"],
+            ],
         ]
-        return String(decoding: try JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self) + "\n"
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys]),
+            as: UTF8.self) + "\n"
     }
 }

@@ -5,11 +5,14 @@ import COpenBLAS
 /// `qverify profile` times its sgemm as the yardstick for each convolution.
 public enum BLAS {
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, float32.
-    public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
-                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    public static func sgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
@@ -28,7 +31,9 @@ public enum BLAS {
     public static func betterCoreType(cpuFlags: Set<String>, current: String) -> String? {
         let modern: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids", "Haswell", "Zen"]
         guard !modern.contains(current) else { return nil }
-        if cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"]) { return "SkylakeX" }
+        if cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"]) {
+            return "SkylakeX"
+        }
         if cpuFlags.isSuperset(of: ["avx2", "fma", "avx"]) { return "Haswell" }
         return nil
     }

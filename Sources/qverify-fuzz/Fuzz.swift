@@ -5,7 +5,8 @@ import QVIO
 /// Coverage-guided fuzz targets for the readers of untrusted files (scripts/fuzz.sh builds this
 /// with -sanitize=fuzzer,address and -D FUZZING; libFuzzer then drives `qvFuzzOneInput`). The
 /// target is chosen by QVERIFY_FUZZ_TARGET: `onnx` (decode + validate + summary), `npy` (decode
-/// and the streaming reader), `npz` (archive reader, and the streaming central-directory reader), `sf` (scaling-factor/steps JSON). Every
+/// and the streaming reader), `npz` (archive reader, and the streaming central-directory reader), `sf` (scaling-
+/// factor/steps JSON). Every
 /// input must end in a value or a QVError, never a trap, a leak or a bad access.
 ///
 /// Without FUZZING it is a replay tool: `qverify-fuzz TARGET FILE…` runs each file once (the
@@ -53,7 +54,8 @@ enum FuzzTarget: String {
 
 extension FuzzTarget {
     /// The target libFuzzer drives (QVERIFY_FUZZ_TARGET, default onnx).
-    static let selected = FuzzTarget(rawValue: ProcessInfo.processInfo.environment["QVERIFY_FUZZ_TARGET"] ?? "onnx") ?? .onnx
+    static let selected =
+        FuzzTarget(rawValue: ProcessInfo.processInfo.environment["QVERIFY_FUZZ_TARGET"] ?? "onnx") ?? .onnx
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -67,8 +69,11 @@ public func qvFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 // SwiftPM links an executable's entry point as <target>_main (main is an alias of it): hand it to
 // libFuzzer's driver.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
 @_cdecl("qverify_fuzz_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {

@@ -17,7 +17,10 @@ struct QVerify: ParsableCommand {
         version: version,
         // Every subcommand names itself (commandName): deriving the name from the type costs
         // ~1 ms of reflection at each start.
-        subcommands: [Verify.self, Compare.self, Check.self, Convert.self, Run.self, Inspect.self, Reduce.self, Merge.self, Resave.self, Profile.self])
+        subcommands: [
+            Verify.self, Compare.self, Check.self, Convert.self, Run.self, Inspect.self, Reduce.self, Merge.self,
+            Resave.self, Profile.self,
+        ])
 
     /// Like ArgumentParser's main, but usage errors exit with 2 (qverify's "bad input or usage")
     /// instead of 64; help and --version exit 0; commands choose 0/1/2 themselves.
@@ -89,7 +92,10 @@ extension QVerify {
         guard let command = commands.first(where: { $0._commandName == first }) else { return unknownCommand(first) }
         // The command's long options, as its help lists them.
         let help = command.helpMessage(columns: 10_000)
-        let known = Set(help.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") }).map(String.init).filter { $0.hasPrefix("--") })
+        let known = Set(
+            help.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") }).map(String.init).filter {
+                $0.hasPrefix("--")
+            })
         for a in args.dropFirst() {
             if a == "--" { break }
             guard a.hasPrefix("--"), a.count > 2 else { continue }
@@ -138,10 +144,14 @@ extension QVerify {
 func runReportingErrors(_ body: () throws -> Void) throws {
     do {
         // For the tests of exit code 3: a broken contract on demand.
-        if ProcessInfo.processInfo.environment["QVERIFY_FAULT"] == "internal" { throw QVError.internalError("fault injected by QVERIFY_FAULT=internal") }
+        if ProcessInfo.processInfo.environment["QVERIFY_FAULT"] == "internal" {
+            throw QVError.internalError("fault injected by QVERIFY_FAULT=internal")
+        }
         try body()
     } catch let e as QVError {
-        if case .internalError = e.root { internalError(e.description.replacingOccurrences(of: "internal error: ", with: "")) }
+        if case .internalError = e.root {
+            internalError(e.description.replacingOccurrences(of: "internal error: ", with: ""))
+        }
         printErr("qverify: error: \(e.description)")
         throw ExitCode(2)
     } catch let e as ExitCode {
@@ -159,7 +169,9 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 /// Exit code 3: qverify broke its own contract (not the user's input).
 func internalError(_ message: String) -> Never {
     let command = (["qverify"] + Invocation.arguments).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
-    printErr("qverify: internal error: \(message)\nqverify: this is a bug in qverify, not in your model; please report it with the command that shows it:\n  \(command)")
+    printErr(
+        "qverify: internal error: \(message)\nqverify: this is a bug in qverify, not in your model; please report it with the command that shows it:\n  \(command)"
+    )
     Foundation.exit(3)
 }
 
@@ -177,15 +189,18 @@ func selectBLASKernel() {
     guard CommandLine.arguments.count > 1, CommandLine.arguments[1] == "profile" else { return }
     let env = ProcessInfo.processInfo.environment
     guard env["OPENBLAS_CORETYPE"] == nil, env["QVERIFY_KEEP_BLAS_KERNEL"] == nil,
-          let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+        let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return }
     let flags = Set(flagsLine.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
     guard let better = BLAS.betterCoreType(cpuFlags: flags, current: BLAS.coreName) else { return }
     setenv("OPENBLAS_CORETYPE", better, 1)
     // OpenBLAS sizes its thread pool when it loads; with --threads N say so now, or its idle
     // workers spin on another core.
     let args = CommandLine.arguments
-    if env["OPENBLAS_NUM_THREADS"] == nil, let i = args.firstIndex(of: "--threads"), i + 1 < args.count, let n = Int(args[i + 1]), n >= 1 {
+    if env["OPENBLAS_NUM_THREADS"] == nil, let i = args.firstIndex(of: "--threads"), i + 1 < args.count,
+        let n = Int(args[i + 1]), n >= 1
+    {
         setenv("OPENBLAS_NUM_THREADS", String(n), 1)
     }
     setenv("QVERIFY_KEEP_BLAS_KERNEL", "1", 1)  // never loop

@@ -25,7 +25,9 @@ final class ConvertTests: XCTestCase {
 
     func testRuntimeWeightsKeepFloatWeightsBehindQuantizeLinear() throws {
         let out = tmp.appendingPathComponent("rt.onnx").path
-        let r = try runQVerify(["convert", "Reference/lenet/aidge_quantized.onnx", "--to", "qdq", "--weights", "runtime", "-o", out])
+        let r = try runQVerify([
+            "convert", "Reference/lenet/aidge_quantized.onnx", "--to", "qdq", "--weights", "runtime", "-o", out,
+        ])
         XCTAssertEqual(r.exitCode, 0, r.stderr)
         let m = try OnnxFile.load(out)
         XCTAssertEqual(m.graph.initializer("conv1_w_out0")?.dtype, .float)
@@ -41,13 +43,18 @@ final class ConvertTests: XCTestCase {
     }
 
     func testAFloatModelIsNotConverted() throws {
-        try assertRefused(["convert", "Reference/lenet/float.onnx", "--to", "qdq", "-o", tmp.appendingPathComponent("x.onnx").path],
-                          "Reference/lenet/float.onnx: not an Aidge-form model (it is float)")
+        try assertRefused(
+            ["convert", "Reference/lenet/float.onnx", "--to", "qdq", "-o", tmp.appendingPathComponent("x.onnx").path],
+            "Reference/lenet/float.onnx: not an Aidge-form model (it is float)")
     }
 
     func testAnAlreadyConvertedModelIsNotConvertedAgain() throws {
-        try assertRefused(["convert", "Reference/lenet/aidge_qdq.onnx", "--to", "qop", "-o", tmp.appendingPathComponent("x.onnx").path],
-                          "not an Aidge-form model (it is qdq)")
+        try assertRefused(
+            [
+                "convert", "Reference/lenet/aidge_qdq.onnx", "--to", "qop", "-o",
+                tmp.appendingPathComponent("x.onnx").path,
+            ],
+            "not an Aidge-form model (it is qdq)")
     }
 
     func testAnUnplaceableOpIsRefusedNamingTheNode() throws {
@@ -56,15 +63,23 @@ final class ConvertTests: XCTestCase {
         m.graph.nodes[i].opType = "Softmax"
         let bad = tmp.appendingPathComponent("softmax.onnx").path
         try OnnxFile.save(m, to: bad)
-        try assertRefused(["convert", bad, "--to", "qdq", "-o", tmp.appendingPathComponent("x.onnx").path],
-                          "\(bad): node Softmax 'relu1': Softmax on the quantized tensor 'conv1_Scaling_out0' has no quantized form qverify can place")
+        try assertRefused(
+            ["convert", bad, "--to", "qdq", "-o", tmp.appendingPathComponent("x.onnx").path],
+            "\(bad): node Softmax 'relu1': Softmax on the quantized tensor 'conv1_Scaling_out0' has no quantized form qverify can place"
+        )
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x.onnx").path))
     }
 
     func testOldOpsetsAndBadScalesAreUsageErrors() throws {
-        try assertRefused(["convert", "Reference/lenet/aidge_quantized.onnx", "--to", "qdq", "--opset", "11", "-o", tmp.appendingPathComponent("x.onnx").path],
-                          "--opset 11: qverify writes opset 13 or later")
-        let r = try runQVerify(["convert", "Reference/lenet/aidge_quantized.onnx", "--to", "qdq", "--input-scale", "0", "-o", "x.onnx"])
+        try assertRefused(
+            [
+                "convert", "Reference/lenet/aidge_quantized.onnx", "--to", "qdq", "--opset", "11", "-o",
+                tmp.appendingPathComponent("x.onnx").path,
+            ],
+            "--opset 11: qverify writes opset 13 or later")
+        let r = try runQVerify([
+            "convert", "Reference/lenet/aidge_quantized.onnx", "--to", "qdq", "--input-scale", "0", "-o", "x.onnx",
+        ])
         XCTAssertEqual(r.exitCode, 2)
         XCTAssertTrue(r.stderr.contains("--input-scale must be a positive number"), r.stderr)
     }

@@ -9,7 +9,8 @@ final class InspectTests: XCTestCase {
             ("aidge_quantized.onnx", "kind: Aidge-form, unfolded (not valid ONNX)"),
             ("aidge_qdq.onnx", "kind: QDQ"), ("aidge_qdq_biasfix.onnx", "kind: QDQ"),
             ("ort_static_qdq.onnx", "kind: QDQ"),
-            ("aidge_qop.onnx", "kind: QOP"), ("aidge_qop_biasfix.onnx", "kind: QOP"), ("ort_static_qop.onnx", "kind: QOP"),
+            ("aidge_qop.onnx", "kind: QOP"), ("aidge_qop_biasfix.onnx", "kind: QOP"),
+            ("ort_static_qop.onnx", "kind: QOP"),
             ("float.onnx", "kind: float"),
             // ort-isa/: qverify's conversions as recorded on another host.
             ("qverify_aidge_quantized_qdq.onnx", "kind: QDQ"), ("qverify_aidge_quantized_folded_qdq.onnx", "kind: QDQ"),
@@ -26,13 +27,15 @@ final class InspectTests: XCTestCase {
 
     func testFoldedLenetIsCountedAsTwoIntegerConvsAndOneIntegerGemm() throws {
         let r = try runQVerify(["inspect", "Reference/lenet/aidge_quantized_folded.onnx"])
-        XCTAssertTrue(r.stdout.contains("kind: Aidge-form, folded (not valid ONNX): 2 integer Conv, 1 integer Gemm\n"), r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains("kind: Aidge-form, folded (not valid ONNX): 2 integer Conv, 1 integer Gemm\n"), r.stdout)
         XCTAssertTrue(r.stdout.contains("fc_Scaling_out0  int8 [1, 10]"), r.stdout)
     }
 
     func testBitShiftScalesAndInt32ZeroPointsAreNamed() throws {
         let r = try runQVerify(["inspect", "Reference/single_shift/aidge_quantized.onnx"])
-        XCTAssertTrue(r.stdout.contains("3 QuantizeLinear with int32 zero point, 3 QuantizeLinear with INT32 scale"), r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains("3 QuantizeLinear with int32 zero point, 3 QuantizeLinear with INT32 scale"), r.stdout)
     }
 
     func testJsonOutputIsStableAndDecodable() throws {
@@ -45,8 +48,10 @@ final class InspectTests: XCTestCase {
         XCTAssertEqual(counts["QLinearConv"], 2)
         XCTAssertEqual(counts["com.microsoft::QLinearAdd"], 1)
         // aidgeExportForm is omitted for models that are not Aidge-form.
-        let keys: Set<String> = ["schema", "producer", "irVersion", "opsets", "inputs", "outputs", "nodeCount",
-                                 "opCounts", "initializers", "kind", "invalidFeatures", "verdict"]
+        let keys: Set<String> = [
+            "schema", "producer", "irVersion", "opsets", "inputs", "outputs", "nodeCount",
+            "opCounts", "initializers", "kind", "invalidFeatures", "verdict",
+        ]
         XCTAssertEqual(Set(obj.keys), keys)
     }
 }

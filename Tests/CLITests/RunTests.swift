@@ -15,8 +15,10 @@ final class RunTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
     func testFoldedLenetRunWritesAidgesOutputAndEveryIntermediate() throws {
-        let r = try runQVerify(["run", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/aidge_folded_inputs.npy",
-                                "--output-dir", tmp.path, "--intermediates"])
+        let r = try runQVerify([
+            "run", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/aidge_folded_inputs.npy",
+            "--output-dir", tmp.path, "--intermediates",
+        ])
         XCTAssertEqual(r.exitCode, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("semantics aidge (Aidge-form model)"), r.stderr)
         let y = try Npy.load(tmp.appendingPathComponent("fc_Scaling_out0.npy").path)
@@ -25,18 +27,26 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(y.shape, [8, 1, 10])
         XCTAssertEqual(y.int32s, golden.int32s)
         let inter = try Npy.loadArchive(tmp.appendingPathComponent("intermediates.npz").path)
-        XCTAssertEqual(Set(inter.map(\.name)), ["conv1_out0", "conv1_Scaling_out0", "relu1_out0", "pool1_out0", "pool1_out1", "conv2_out0",
-                                                "conv2_Scaling_out0", "relu2_out0", "fc_flatten_out_0", "output", "fc_Scaling_out0"])
+        XCTAssertEqual(
+            Set(inter.map(\.name)),
+            [
+                "conv1_out0", "conv1_Scaling_out0", "relu1_out0", "pool1_out0", "pool1_out1", "conv2_out0",
+                "conv2_Scaling_out0", "relu2_out0", "fc_flatten_out_0", "output", "fc_Scaling_out0",
+            ])
     }
 
     func testBackendTestFolderInputsGiveOnnxruntimesOutputs() throws {
         let folder = TestPaths.root.appendingPathComponent("Tests/Fixtures/backend_lenet_float")
-        let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", folder.path, "--output-dir", tmp.path, "--semantics", "onnx", "--threads", "1"])
+        let r = try runQVerify([
+            "run", "Reference/lenet/float.onnx", "--inputs", folder.path, "--output-dir", tmp.path, "--semantics",
+            "onnx", "--threads", "1",
+        ])
         XCTAssertEqual(r.exitCode, 0, r.stderr)
         let y = try Npy.load(tmp.appendingPathComponent("output.npy").path)
         XCTAssertEqual(y.shape, [2, 1, 10])
         for k in 0..<2 {
-            let want = try OnnxFile.loadTensor(folder.appendingPathComponent("test_data_set_\(k)/output_0.pb").path).tensor
+            let want = try OnnxFile.loadTensor(folder.appendingPathComponent("test_data_set_\(k)/output_0.pb").path)
+                .tensor
             XCTAssertTrue(TensorDiff(y.sample(k), want).ok, "set \(k)")
         }
     }
@@ -44,24 +54,35 @@ final class RunTests: XCTestCase {
     func testEveryUnsupportedOpIsListedAtOnce() throws {
         let x = tmp.appendingPathComponent("x.npy")
         try Npy.save(Tensor([Float](repeating: 1, count: 4), shape: [1, 4]), to: x.path)
-        let r = try runQVerify(["run", "Tests/Fixtures/bad/two_unknown_ops.onnx", "--inputs", x.path, "--output-dir", tmp.path])
+        let r = try runQVerify([
+            "run", "Tests/Fixtures/bad/two_unknown_ops.onnx", "--inputs", x.path, "--output-dir", tmp.path,
+        ])
         XCTAssertEqual(r.exitCode, 2)
         XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.contains("error") }.count, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("qverify: error: Tests/Fixtures/bad/two_unknown_ops.onnx: 2 unsupported ops: FrobnicateQuantized (domain 'ai.onnx', opset 21, node 'frob'); Unfrobnicate (domain 'com.example', opset 1, node 'unfrob')"), r.stderr)
+        XCTAssertTrue(
+            r.stderr.contains(
+                "qverify: error: Tests/Fixtures/bad/two_unknown_ops.onnx: 2 unsupported ops: FrobnicateQuantized (domain 'ai.onnx', opset 21, node 'frob'); Unfrobnicate (domain 'com.example', opset 1, node 'unfrob')"
+            ), r.stderr)
     }
 
-    func assertRunRefused(_ inputs: String, _ message: String, model: String = "Reference/lenet/float.onnx", line: UInt = #line) throws {
-        let r = try runQVerify(["run", model, "--inputs", inputs, "--output-dir", tmp.appendingPathComponent("out").path])
+    func assertRunRefused(
+        _ inputs: String, _ message: String, model: String = "Reference/lenet/float.onnx", line: UInt = #line
+    ) throws {
+        let r = try runQVerify([
+            "run", model, "--inputs", inputs, "--output-dir", tmp.appendingPathComponent("out").path,
+        ])
         XCTAssertEqual(r.exitCode, 2, r.stderr, line: line)
         let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("qverify: error:") }
         XCTAssertEqual(errors.count, 1, r.stderr, line: line)
         XCTAssertTrue(r.stderr.contains(message), "expected “\(message)” in \(r.stderr)", line: line)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("out/output.npy").path), line: line)
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: tmp.appendingPathComponent("out/output.npy").path), line: line)
     }
 
     func testWrongInputNameSaysWhatTheModelExpects() throws {
         let f = tmp.appendingPathComponent("wrong.npz")
-        try Npy.saveArchive([(name: "image", tensor: Tensor([Float](repeating: 0, count: 144), shape: [1, 1, 12, 12]))], to: f.path)
+        try Npy.saveArchive(
+            [(name: "image", tensor: Tensor([Float](repeating: 0, count: 144), shape: [1, 1, 12, 12]))], to: f.path)
         try assertRunRefused(f.path, "\(f.path): array 'image' names no model input; inputs are 'input'")
     }
 
@@ -88,8 +109,10 @@ final class RunTests: XCTestCase {
         var outputs: [Data] = []
         for t in ["1", "3"] {
             let dir = tmp.appendingPathComponent("run\(t)")
-            let r = try runQVerify(["run", "Reference/cnn/ort_static_qdq.onnx", "--inputs", "Reference/cnn/calib_inputs.npy",
-                                    "--output-dir", dir.path, "--threads", t, "--intermediates"])
+            let r = try runQVerify([
+                "run", "Reference/cnn/ort_static_qdq.onnx", "--inputs", "Reference/cnn/calib_inputs.npy",
+                "--output-dir", dir.path, "--threads", t, "--intermediates",
+            ])
             XCTAssertEqual(r.exitCode, 0, r.stderr)
             outputs.append(try Data(contentsOf: dir.appendingPathComponent("output.npy")))
             outputs.append(try Data(contentsOf: dir.appendingPathComponent("intermediates.npz")))
@@ -100,8 +123,10 @@ final class RunTests: XCTestCase {
         var reports: [String] = []
         for t in ["1", "3"] {
             let dir = tmp.appendingPathComponent("verify\(t)")
-            let r = try runQVerify(["verify", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/calib_inputs.npy",
-                                    "--report-dir", dir.path, "--threads", t])
+            let r = try runQVerify([
+                "verify", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", "Reference/lenet/calib_inputs.npy",
+                "--report-dir", dir.path, "--threads", t,
+            ])
             XCTAssertEqual(r.exitCode, 0, r.stderr)
             let json = try String(contentsOf: dir.appendingPathComponent("report.json"), encoding: .utf8)
             // Output paths (the report folder's name) are the only lines allowed to differ.
@@ -111,7 +136,10 @@ final class RunTests: XCTestCase {
     }
 
     func testAidgeScalingFactorsMakeTheUnfoldedCnnExactAndBadFilesAreNamed() throws {
-        let args = ["run", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--output-dir", tmp.path]
+        let args = [
+            "run", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--output-dir",
+            tmp.path,
+        ]
         let r = try runQVerify(args + ["--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json"])
         XCTAssertEqual(r.exitCode, 0, r.stderr)
         let golden = try Npy.load(TestPaths.reference("cnn/aidge_cpu_quantized.npy"))
@@ -121,8 +149,10 @@ final class RunTests: XCTestCase {
         let unknown = tmp.appendingPathComponent("unknown.json"), garbage = tmp.appendingPathComponent("garbage.json")
         try Data(#"{"conv9_Scaling": 2.5}"#.utf8).write(to: unknown)
         try Data("[1, 2]".utf8).write(to: garbage)
-        for (file, message) in [(unknown, "scaling factor for 'conv9_Scaling', which is not a QuantizeLinear node"),
-                                (garbage, "not a JSON object of quantizer name to scaling factor")] {
+        for (file, message) in [
+            (unknown, "scaling factor for 'conv9_Scaling', which is not a QuantizeLinear node"),
+            (garbage, "not a JSON object of quantizer name to scaling factor"),
+        ] {
             let bad = try runQVerify(args + ["--aidge-scaling-factors", file.path])
             XCTAssertEqual(bad.exitCode, 2, bad.stderr)
             XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
@@ -136,22 +166,33 @@ final class RunTests: XCTestCase {
         // match, so nothing else is wrong — but the one-step near-tie grows to two steps inside the
         // net (332 elements at conv#4): explained, not excused, so the verdict is a discrepancy
         // that names its cause. With --tolerance-steps 2 the amplified points are within tolerance.
-        let r = try runQVerify(["verify", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--to", "qdq",
-                                "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--report-dir", tmp.path, "--targets", "none"])
+        let r = try runQVerify([
+            "verify", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--to", "qdq",
+            "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--report-dir", tmp.path, "--targets",
+            "none",
+        ])
         XCTAssertEqual(r.exitCode, 1, r.stderr)
         let json = try String(contentsOf: tmp.appendingPathComponent("report.json"), encoding: .utf8)
         XCTAssertTrue(json.contains("\"rounding-near-ties\""), json)
         XCTAssertTrue(json.contains("\"tie-consequences\""), json)
         XCTAssertFalse(json.contains("\"divergence\""), json)
-        XCTAssertTrue(r.stdout.contains("error tie-amplified [conv4_Scaling]: 332 elements differ by up to 2 steps at conv#4: consequences of the one-step rounding ties at reference 'InputRescaling'"), r.stdout)
+        XCTAssertTrue(
+            r.stdout.contains(
+                "error tie-amplified [conv4_Scaling]: 332 elements differ by up to 2 steps at conv#4: consequences of the one-step rounding ties at reference 'InputRescaling'"
+            ), r.stdout)
         XCTAssertTrue(r.stdout.contains("output 5/80 elements differ (max 1 steps)"), r.stdout)
-        let tolerant = try runQVerify(["verify", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--to", "qdq",
-                                       "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--targets", "none", "--tolerance-steps", "2"])
+        let tolerant = try runQVerify([
+            "verify", "Reference/cnn/aidge_quantized.onnx", "--inputs", "Reference/cnn/calib_inputs.npy", "--to", "qdq",
+            "--aidge-scaling-factors", "Reference/cnn/aidge_quantized.sf.json", "--targets", "none",
+            "--tolerance-steps", "2",
+        ])
         XCTAssertEqual(tolerant.exitCode, 0, tolerant.stdout)
     }
 
     func testZeroThreadsIsAUsageError() throws {
-        let r = try runQVerify(["run", "Reference/lenet/float.onnx", "--inputs", "x", "--output-dir", tmp.path, "--threads", "0"])
+        let r = try runQVerify([
+            "run", "Reference/lenet/float.onnx", "--inputs", "x", "--output-dir", tmp.path, "--threads", "0",
+        ])
         XCTAssertEqual(r.exitCode, 2, r.stderr)
         XCTAssertTrue(r.stderr.contains("--threads must be at least 1"), r.stderr)
     }
@@ -159,12 +200,19 @@ final class RunTests: XCTestCase {
     /// One input convention: a folded export run on real-valued inputs gets Aidge's integer input
     /// round_half_up(x / step), as verify feeds it; integer files still work, both give Aidge's output.
     func testFoldedExportTakesRealValuedInputsLikeVerify() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-run-real-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-run-real-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for (inputs, sub) in [("Reference/lenet/calib_inputs.npy", "real"), ("Reference/lenet/aidge_folded_inputs.npy", "int")] {
-            let r = try runQVerify(["run", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", inputs, "--output-dir", dir + "/" + sub])
+        for (inputs, sub) in [
+            ("Reference/lenet/calib_inputs.npy", "real"), ("Reference/lenet/aidge_folded_inputs.npy", "int"),
+        ] {
+            let r = try runQVerify([
+                "run", "Reference/lenet/aidge_quantized_folded.onnx", "--inputs", inputs, "--output-dir",
+                dir + "/" + sub,
+            ])
             XCTAssertEqual(r.exitCode, 0, r.stderr)
-            let out = try Npy.load(dir + "/\(sub)/fc_Scaling_out0.npy"), golden = try Npy.load("Reference/lenet/aidge_cpu_folded.npy")
+            let out = try Npy.load(dir + "/\(sub)/fc_Scaling_out0.npy"),
+                golden = try Npy.load("Reference/lenet/aidge_cpu_folded.npy")
             XCTAssertEqual(out.asInt64s()!, golden.asInt64s()!, sub)
         }
     }
@@ -176,15 +224,21 @@ final class RunTests: XCTestCase {
         let q = try XCTUnwrap(m.graph.nodes.first { $0.name == "conv1_Scaling" })
         let s = try XCTUnwrap(m.graph.initializer(q.inputs[1]))
         m.graph.setInitializer(q.inputs[1], Tensor([Float](repeating: s.floats![0], count: 4), shape: [4]))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-perchannel-\(UUID().uuidString).onnx").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qverify-perchannel-\(UUID().uuidString).onnx"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try OnnxFile.save(m, to: path)
         let convert = try runQVerify(["convert", path, "--to", "qdq", "-o", path + ".out.onnx"])
         XCTAssertEqual(convert.exitCode, 2)
         let check = try runQVerify(["check", path])
         XCTAssertEqual(check.exitCode, 1, check.stdout)
-        XCTAssertTrue(check.stdout.contains("error convert-refused: qverify convert --to qdq refuses this model: node QuantizeLinear 'conv1_Scaling': per-channel quantizer scales"), check.stdout)
-        XCTAssertFalse(try runQVerify(["check", "Reference/lenet/aidge_quantized.onnx"]).stdout.contains("convert-refused"))
+        XCTAssertTrue(
+            check.stdout.contains(
+                "error convert-refused: qverify convert --to qdq refuses this model: node QuantizeLinear 'conv1_Scaling': per-channel quantizer scales"
+            ), check.stdout)
+        XCTAssertFalse(
+            try runQVerify(["check", "Reference/lenet/aidge_quantized.onnx"]).stdout.contains("convert-refused"))
     }
 
     /// The classic cast bug — a Cast to float in front of a DequantizeLinear — is invalid ONNX:
@@ -195,25 +249,51 @@ final class RunTests: XCTestCase {
         let i = try XCTUnwrap(m.graph.nodes.firstIndex { $0.name == "conv1_0_dq" })
         let x = m.graph.nodes[i].inputs[0]
         m.graph.nodes[i].inputs[0] = x + "_as_float"
-        m.graph.nodes.insert(Node(name: "bad_cast", opType: "Cast", inputs: [x], outputs: [x + "_as_float"],
-                                  attributes: [Attribute(name: "to", value: .int(1))]), at: i)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-castbug-\(UUID().uuidString).onnx").path
+        m.graph.nodes.insert(
+            Node(
+                name: "bad_cast", opType: "Cast", inputs: [x], outputs: [x + "_as_float"],
+                attributes: [Attribute(name: "to", value: .int(1))]), at: i)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qverify-castbug-\(UUID().uuidString).onnx"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try OnnxFile.save(m, to: path)
         let check = try runQVerify(["check", path])
         XCTAssertEqual(check.exitCode, 1, check.stdout)
-        XCTAssertTrue(check.stdout.contains("error dtype-not-allowed [bad_cast]: DequantizeLinear 'conv1_0_dq' reads '\(x)_as_float' as float32 at input 0"), check.stdout)
-        XCTAssertTrue(check.stdout.contains("it comes from Cast 'bad_cast' (int8 → float32) ← QuantizeLinear 'InputRescaling' (int8)"), check.stdout)
-        let cmp = try runQVerify(["compare", "Reference/lenet/aidge_qdq_biasfix.onnx", path, "--inputs", "Reference/lenet/calib_inputs.npy"])
+        XCTAssertTrue(
+            check.stdout.contains(
+                "error dtype-not-allowed [bad_cast]: DequantizeLinear 'conv1_0_dq' reads '\(x)_as_float' as float32 at input 0"
+            ), check.stdout)
+        XCTAssertTrue(
+            check.stdout.contains(
+                "it comes from Cast 'bad_cast' (int8 → float32) ← QuantizeLinear 'InputRescaling' (int8)"), check.stdout
+        )
+        let cmp = try runQVerify([
+            "compare", "Reference/lenet/aidge_qdq_biasfix.onnx", path, "--inputs", "Reference/lenet/calib_inputs.npy",
+        ])
         XCTAssertEqual(cmp.exitCode, 1, cmp.stdout + cmp.stderr)
         XCTAssertTrue(cmp.stdout.contains("compare: discrepancy, output 0/80 elements differ"), cmp.stdout)
-        XCTAssertEqual(try runQVerify(["compare", "Reference/lenet/aidge_qdq_biasfix.onnx", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--strict"]).exitCode, 2)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-castbug-run-\(UUID().uuidString)").path
+        XCTAssertEqual(
+            try runQVerify([
+                "compare", "Reference/lenet/aidge_qdq_biasfix.onnx", path, "--inputs",
+                "Reference/lenet/calib_inputs.npy", "--strict",
+            ]).exitCode, 2)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qverify-castbug-run-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        XCTAssertEqual(try runQVerify(["run", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--output-dir", dir]).exitCode, 2)
-        XCTAssertEqual(try runQVerify(["run", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--output-dir", dir, "--lenient"]).exitCode, 0)
+        XCTAssertEqual(
+            try runQVerify(["run", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--output-dir", dir]).exitCode,
+            2)
+        XCTAssertEqual(
+            try runQVerify([
+                "run", path, "--inputs", "Reference/lenet/calib_inputs.npy", "--output-dir", dir, "--lenient",
+            ]).exitCode, 0)
         // The valid quantized Reference models have no such finding.
-        for rel in ["lenet/aidge_qdq_biasfix.onnx", "cnn/ort_static_qdq.onnx", "resnet/ort_static_qop.onnx", "mobilenet_relu6/ort_static_qdq.onnx"] {
+        for rel in [
+            "lenet/aidge_qdq_biasfix.onnx", "cnn/ort_static_qdq.onnx", "resnet/ort_static_qop.onnx",
+            "mobilenet_relu6/ort_static_qdq.onnx",
+        ] {
             XCTAssertFalse(try runQVerify(["check", "Reference/" + rel]).stdout.contains("dtype-not-allowed"), rel)
         }
     }
@@ -225,8 +305,11 @@ final class RunTests: XCTestCase {
     /// and measures the effect: none on the outputs, so the verdict is the invalidity alone.
     func testAidgesFakeQuantizeQdqExportRunsLenientlyAndNamesItsFloatZeroPoints() throws {
         let model = "Reference/fake_quantize/aidge_qdq.onnx", inputs = "Reference/fake_quantize/calib_inputs.npy"
-        XCTAssertTrue(try runQVerify(["inspect", model]).stdout.contains("QDQ: 13 QuantizeLinear, 12 DequantizeLinear (not valid ONNX: 10 QuantizeLinear with float zero point"))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-fakeqdq-\(UUID().uuidString)").path
+        XCTAssertTrue(
+            try runQVerify(["inspect", model]).stdout.contains(
+                "QDQ: 13 QuantizeLinear, 12 DequantizeLinear (not valid ONNX: 10 QuantizeLinear with float zero point"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-fakeqdq-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         XCTAssertEqual(try runQVerify(["run", model, "--inputs", inputs, "--output-dir", dir]).exitCode, 2)
         let r = try runQVerify(["run", model, "--inputs", inputs, "--output-dir", dir, "--lenient"])
@@ -238,9 +321,15 @@ final class RunTests: XCTestCase {
         let cmp = try runQVerify(["compare", "Reference/fake_quantize/aidge_quantized.onnx", model, "--inputs", inputs])
         XCTAssertEqual(cmp.exitCode, 1, cmp.stdout + cmp.stderr)
         XCTAssertTrue(cmp.stdout.contains("compare: discrepancy, output 0/80 elements differ"), cmp.stdout)
-        XCTAssertTrue(cmp.stdout.contains("error float-zero-point [conv1_b_ProducerScaling]: QuantizeLinear has a float32 zero point"), cmp.stdout)
+        XCTAssertTrue(
+            cmp.stdout.contains(
+                "error float-zero-point [conv1_b_ProducerScaling]: QuantizeLinear has a float32 zero point"), cmp.stdout
+        )
         XCTAssertEqual(cmp.stdout.components(separatedBy: "error float-zero-point [").count - 1, 19, cmp.stdout)
         XCTAssertFalse(cmp.stdout.contains("first-divergence"), cmp.stdout)
-        XCTAssertEqual(try runQVerify(["compare", "Reference/fake_quantize/aidge_quantized.onnx", model, "--inputs", inputs, "--strict"]).exitCode, 2)
+        XCTAssertEqual(
+            try runQVerify([
+                "compare", "Reference/fake_quantize/aidge_quantized.onnx", model, "--inputs", inputs, "--strict",
+            ]).exitCode, 2)
     }
 }

@@ -8,10 +8,14 @@ import _TestSupport
 final class HarnessTests: XCTestCase {
     func load(_ rel: String) throws -> Model { try OnnxFile.load(TestPaths.reference(rel)) }
 
-    func compare(_ a: Model, _ b: Model, fixture: String, tolerance: Tolerance = Tolerance()) throws -> ComparisonReport {
+    func compare(_ a: Model, _ b: Model, fixture: String, tolerance: Tolerance = Tolerance()) throws -> ComparisonReport
+    {
         let va = try GraphView(a)
-        let samples = try InputSet.load(TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: a.graph.runtimeInputs)
-        return try Harness(reference: va, candidate: try GraphView(b), referencePath: "a", candidatePath: "b", tolerance: tolerance).run(name: "t", samples: samples)
+        let samples = try InputSet.load(
+            TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: a.graph.runtimeInputs)
+        return try Harness(
+            reference: va, candidate: try GraphView(b), referencePath: "a", candidatePath: "b", tolerance: tolerance
+        ).run(name: "t", samples: samples)
     }
 
     func errors(_ r: ComparisonReport) -> [Finding] { r.findings.filter { $0.severity == .error } }
@@ -24,7 +28,8 @@ final class HarnessTests: XCTestCase {
             for file in ["aidge_quantized_folded.onnx", "aidge_quantized.onnx"] {
                 let src = try load("\(f)/\(file)")
                 for format in TargetFormat.allCases {
-                    let r = try compare(src, try Recipe.convert(src, options: ConvertOptions(format: format)).model, fixture: f)
+                    let r = try compare(
+                        src, try Recipe.convert(src, options: ConvertOptions(format: format)).model, fixture: f)
                     XCTAssertEqual(r.verdict, .equivalent, "\(f)/\(file) \(format): \(notable(r))")
                     XCTAssertEqual(notable(r), [])
                     XCTAssertNil(r.firstDivergence)
@@ -48,7 +53,8 @@ final class HarnessTests: XCTestCase {
 
     func testAidgesBiasFixedQdqIsEquivalent() throws {
         for f in ["lenet", "mlp"] {
-            let r = try compare(try load("\(f)/aidge_quantized.onnx"), try load("\(f)/aidge_qdq_biasfix.onnx"), fixture: f)
+            let r = try compare(
+                try load("\(f)/aidge_quantized.onnx"), try load("\(f)/aidge_qdq_biasfix.onnx"), fixture: f)
             XCTAssertEqual(r.verdict, .equivalent, "\(f): \(notable(r))")
         }
     }
@@ -61,8 +67,11 @@ final class HarnessTests: XCTestCase {
     func testUint8TaggedModelShowsWrapFindingsStaticallyAndDynamically() throws {
         let src = try load("uint8_act/aidge_quantized.onnx")
         let s = try StaticChecks.run(src, label: "m")
-        XCTAssertEqual(Set(s.filter { $0.code == "unsigned-wraps-negatives" }.map(\.node)), ["conv1_Scaling", "conv2_Scaling", "fc_Scaling"])
-        let r = try compare(src, try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "uint8_act")
+        XCTAssertEqual(
+            Set(s.filter { $0.code == "unsigned-wraps-negatives" }.map(\.node)),
+            ["conv1_Scaling", "conv2_Scaling", "fc_Scaling"])
+        let r = try compare(
+            src, try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "uint8_act")
         XCTAssertEqual(r.firstDivergence, "conv1_Scaling")
         let wrap = try XCTUnwrap(r.findings.first { $0.code == "wrap-vs-saturate" })
         XCTAssertEqual(wrap.node, "conv1_Scaling")
@@ -71,7 +80,8 @@ final class HarnessTests: XCTestCase {
 
     func testSingleShiftTiesAreWarningsNotErrors() throws {
         let src = try load("single_shift/aidge_quantized_folded.onnx")
-        let r = try compare(src, try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "single_shift")
+        let r = try compare(
+            src, try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "single_shift")
         XCTAssertEqual(r.verdict, .equivalentWithWarnings, "\(notable(r))")
         XCTAssertEqual(r.findings.first { $0.code == "rounding-ties" }?.node, "conv1_Scaling")
         XCTAssertEqual(errors(r), [])
@@ -82,22 +92,28 @@ final class HarnessTests: XCTestCase {
     /// cause of its own and everything after it is a consequence (no divergence error).
     func testASecondTieCauseDownstreamIsFoundByIteratedPutBack() throws {
         let src = try load("single_shift/aidge_quantized.onnx")
-        let r = try compare(src, try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "single_shift")
+        let r = try compare(
+            src, try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "single_shift")
         XCTAssertEqual(errors(r), [])
         let ties = r.findings.filter { $0.code == "rounding-ties" }
         XCTAssertEqual(ties.map(\.node), ["conv1_Scaling", "conv2_Scaling"])
-        XCTAssertTrue(ties[1].message.hasPrefix("1 elements differ by one step at reference 'conv2_Scaling'"), ties[1].message)
+        XCTAssertTrue(
+            ties[1].message.hasPrefix("1 elements differ by one step at reference 'conv2_Scaling'"), ties[1].message)
         XCTAssertTrue(r.findings.contains { $0.code == "tie-consequences" })
         XCTAssertFalse(r.nodes.contains { $0.status == .downstream })
     }
 
     func testFloatModelAgainstItsQuantizationReportsErrorPerLayerInSteps() throws {
-        let r = try compare(try load("lenet/float.onnx"), try load("lenet/aidge_qdq_biasfix.onnx"), fixture: "lenet", tolerance: Tolerance(steps: 2))
+        let r = try compare(
+            try load("lenet/float.onnx"), try load("lenet/aidge_qdq_biasfix.onnx"), fixture: "lenet",
+            tolerance: Tolerance(steps: 2))
         // Manifest: quantized vs float, max 0.0297 (1.79 steps) at the output.
         XCTAssertEqual(r.output?.maxAbs ?? 0, 0.0297, accuracy: 5e-4)
         XCTAssertEqual(r.output?.maxSteps ?? 0, 1.79, accuracy: 0.03)
         // Aligned: conv#1 (pre-Relu), →Relu, →MaxPool, conv#2, →Relu, fc#1; Aidge's QDQ keeps Flatten in float.
-        XCTAssertEqual(r.nodes.filter { $0.status != .unmatched }.map(\.signature), ["conv#1", "conv#1→Relu", "conv#1→Relu→MaxPool", "conv#2", "conv#2→Relu", "fc#1"])
+        XCTAssertEqual(
+            r.nodes.filter { $0.status != .unmatched }.map(\.signature),
+            ["conv#1", "conv#1→Relu", "conv#1→Relu→MaxPool", "conv#2", "conv#2→Relu", "fc#1"])
     }
 
     // MARK: seeded faults, each on the right node
@@ -113,7 +129,8 @@ final class HarnessTests: XCTestCase {
 
     func testCleanConversionHasNoStaticFinding() throws {
         let (src, qdq) = try cleanQdq()
-        XCTAssertEqual(try StaticChecks.run(qdq, label: "c", reference: try GraphView(src)).filter { $0.severity != .info }, [])
+        XCTAssertEqual(
+            try StaticChecks.run(qdq, label: "c", reference: try GraphView(src)).filter { $0.severity != .info }, [])
     }
 
     func testSeededBiasScaleTimes1_01IsCaughtOnThatConv() throws {
@@ -128,7 +145,9 @@ final class HarnessTests: XCTestCase {
 
     func testSeededZeroPointOffByOneIsCaughtOnThatDequantize() throws {
         var (src, m) = try cleanQdq()
-        let dq = m.graph.nodes.first { $0.name.hasPrefix("pool1_dequantize") || $0.name.hasPrefix("conv2_input_dequantize") }!
+        let dq = m.graph.nodes.first {
+            $0.name.hasPrefix("pool1_dequantize") || $0.name.hasPrefix("conv2_input_dequantize")
+        }!
         mutateInitializer(&m, dq.inputs[2]) { Tensor([$0.int32s![0] + 1], shape: $0.shape, dtype: $0.dtype) }
         let f = try StaticChecks.run(m, label: "c")
         XCTAssertEqual(f.filter { $0.code == "qdq-zero-point-mismatch" }.map(\.node), [dq.name])
@@ -143,7 +162,9 @@ final class HarnessTests: XCTestCase {
         let swapped = Tensor([Int32(0)], shape: [], dtype: .uint8)
         m.graph.setInitializer(zpName, swapped)
         // Its consumers' DequantizeLinear zero points follow, as a careless edit would do.
-        for n in m.graph.nodes where n.opType == "DequantizeLinear" && n.inputs[0] == q.outputs[0] { m.graph.setInitializer(n.inputs[2], swapped) }
+        for n in m.graph.nodes where n.opType == "DequantizeLinear" && n.inputs[0] == q.outputs[0] {
+            m.graph.setInitializer(n.inputs[2], swapped)
+        }
         let r = try compare(src, m, fixture: "lenet")
         XCTAssertEqual(r.firstDivergence, "conv1_Scaling")
         XCTAssertTrue(errors(r).contains { $0.code == "first-divergence" && $0.node == "conv1_Scaling" })
@@ -175,7 +196,9 @@ final class HarnessTests: XCTestCase {
         let clip = m.graph.nodes.first { $0.opType == "Clip" && $0.name.hasPrefix("conv2_Scaling") }!
         m.graph.nodes.removeAll { $0.name == clip.name }
         // Rewire readers of the clipped tensor to the unclipped one.
-        for i in m.graph.nodes.indices { m.graph.nodes[i].inputs = m.graph.nodes[i].inputs.map { $0 == clip.outputs[0] ? clip.inputs[0] : $0 } }
+        for i in m.graph.nodes.indices {
+            m.graph.nodes[i].inputs = m.graph.nodes[i].inputs.map { $0 == clip.outputs[0] ? clip.inputs[0] : $0 }
+        }
         let r = try compare(src, m, fixture: "lenet4bit")
         XCTAssertEqual(r.verdict, .discrepancy)
         XCTAssertEqual(errors(r).filter { $0.code == "clip-range-lost" }.map(\.node), ["conv2_Scaling"])

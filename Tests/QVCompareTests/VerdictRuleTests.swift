@@ -12,9 +12,12 @@ final class VerdictRuleTests: XCTestCase {
 
     func compare(_ a: Model, _ b: Model, fixture: String) throws -> ComparisonReport {
         let va = try GraphView(a)
-        let samples = try InputSet.load(TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: a.graph.runtimeInputs)
-        return try Harness(reference: va, candidate: try GraphView(b), referencePath: "a", candidatePath: "b", tolerance: Tolerance())
-            .run(name: "t", samples: samples)
+        let samples = try InputSet.load(
+            TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: a.graph.runtimeInputs)
+        return try Harness(
+            reference: va, candidate: try GraphView(b), referencePath: "a", candidatePath: "b", tolerance: Tolerance()
+        )
+        .run(name: "t", samples: samples)
     }
 
     /// bias-zeroed needs a source bias that does not itself round to zero: lenet4bit's conv2 bias
@@ -22,12 +25,17 @@ final class VerdictRuleTests: XCTestCase {
     func testBiasZeroedOnlyWhenTheSourceBiasDoesNotRoundToZero() throws {
         let src = try load("lenet4bit/aidge_quantized.onnx")
         for f in TargetFormat.allCases {
-            let r = try compare(src, try Recipe.convert(src, options: ConvertOptions(format: f)).model, fixture: "lenet4bit")
+            let r = try compare(
+                src, try Recipe.convert(src, options: ConvertOptions(format: f)).model, fixture: "lenet4bit")
             XCTAssertFalse(r.findings.contains { $0.code == "bias-zeroed" }, "\(f)")
-            XCTAssertTrue(r.findings.contains { $0.code == "bias-all-zero" && $0.message.hasSuffix("as in the reference") }, "\(f): \(r.findings)")
+            XCTAssertTrue(
+                r.findings.contains { $0.code == "bias-all-zero" && $0.message.hasSuffix("as in the reference") },
+                "\(f): \(r.findings)")
         }
-        let buggy = try compare(try load("lenet/aidge_quantized.onnx"), try load("lenet/aidge_qdq.onnx"), fixture: "lenet")
-        XCTAssertEqual(buggy.findings.filter { $0.code == "bias-zeroed" }.map(\.node).sorted(), ["conv1", "conv2", "fc"])
+        let buggy = try compare(
+            try load("lenet/aidge_quantized.onnx"), try load("lenet/aidge_qdq.onnx"), fixture: "lenet")
+        XCTAssertEqual(
+            buggy.findings.filter { $0.code == "bias-zeroed" }.map(\.node).sorted(), ["conv1", "conv2", "fc"])
     }
 
     /// clip-range-lost follows the Clip wherever the recipe puts it (after the requantization, before
@@ -36,7 +44,8 @@ final class VerdictRuleTests: XCTestCase {
         let src = try load("lenet4bit/aidge_quantized_folded.onnx")
         for f in TargetFormat.allCases {
             var m = try Recipe.convert(src, options: ConvertOptions(format: f)).model
-            XCTAssertFalse(try compare(src, m, fixture: "lenet4bit").findings.contains { $0.code == "clip-range-lost" }, "\(f)")
+            XCTAssertFalse(
+                try compare(src, m, fixture: "lenet4bit").findings.contains { $0.code == "clip-range-lost" }, "\(f)")
             for i in m.graph.nodes.indices where m.graph.nodes[i].opType == "Clip" {
                 m.graph.nodes[i].opType = "Identity"
                 m.graph.nodes[i].inputs = [m.graph.nodes[i].inputs[0]]
@@ -53,13 +62,15 @@ final class VerdictRuleTests: XCTestCase {
     func testUnknownNodeToleranceIsAnError() throws {
         let a = try load("mlp/aidge_quantized.onnx")
         let b = try Recipe.convert(a, options: ConvertOptions(format: .qop)).model
-        let h = Harness(reference: try GraphView(a), candidate: try GraphView(b), referencePath: "a", candidatePath: "b",
-                        tolerance: Tolerance(steps: 0, perNode: ["nosuchnode": 3]))
+        let h = Harness(
+            reference: try GraphView(a), candidate: try GraphView(b), referencePath: "a", candidatePath: "b",
+            tolerance: Tolerance(steps: 0, perNode: ["nosuchnode": 3]))
         XCTAssertThrowsError(try h.checkTolerance()) { e in
             XCTAssertEqual("\(e)", "--node-tolerance names 'nosuchnode', which is no node or tensor of either model")
         }
-        let ok = Harness(reference: try GraphView(a), candidate: try GraphView(b), referencePath: "a", candidatePath: "b",
-                         tolerance: Tolerance(steps: 0, perNode: ["fc1_Scaling": 3, "fc2_quant": 1]))
+        let ok = Harness(
+            reference: try GraphView(a), candidate: try GraphView(b), referencePath: "a", candidatePath: "b",
+            tolerance: Tolerance(steps: 0, perNode: ["fc1_Scaling": 3, "fc2_quant": 1]))
         XCTAssertNoThrow(try ok.checkTolerance())
     }
 
@@ -71,7 +82,9 @@ final class VerdictRuleTests: XCTestCase {
         let src = try load("cnn/aidge_quantized.onnx")
         let qdq = try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model
         let samples = try InputSet.load(TestPaths.reference("cnn/calib_inputs.npy"), inputs: src.graph.runtimeInputs)
-        var h = Harness(reference: try GraphView(src), candidate: try GraphView(qdq), referencePath: "a", candidatePath: "b", tolerance: Tolerance())
+        var h = Harness(
+            reference: try GraphView(src), candidate: try GraphView(qdq), referencePath: "a", candidatePath: "b",
+            tolerance: Tolerance())
         let blind = try h.run(name: "t", samples: samples)
         let amb = try XCTUnwrap(blind.findings.first { $0.code == "reference-ambiguous" })
         XCTAssertEqual(amb.severity, .warning)
@@ -80,7 +93,9 @@ final class VerdictRuleTests: XCTestCase {
         h.referenceScalingFactors = try ScalingFactorFile.load(TestPaths.reference("cnn/aidge_quantized.sf.json"))
         let decided = try h.run(name: "t", samples: samples)
         XCTAssertFalse(decided.findings.contains { $0.code == "reference-ambiguous" })
-        XCTAssertTrue(decided.findings.contains { $0.code == "rounding-near-ties" }, "with the exact sf the element is found and named")
+        XCTAssertTrue(
+            decided.findings.contains { $0.code == "rounding-near-ties" },
+            "with the exact sf the element is found and named")
     }
 
     /// Float vs onnxruntime's QDQ model, aligned by the function computed (quantize_static folds each
@@ -91,18 +106,23 @@ final class VerdictRuleTests: XCTestCase {
         var fixtures = 0
         for f in ["cnn", "depthwise", "residual", "resnet", "mobilenet", "mobilenet_relu6"] {
             let oracleData = try Data(contentsOf: URL(fileURLWithPath: TestPaths.reference("\(f)/qdq_loss_debug.json")))
-            let oracle = try XCTUnwrap((try JSONSerialization.jsonObject(with: oracleData) as? [String: Any])?["tensors"] as? [String: Double])
+            let oracle = try XCTUnwrap(
+                (try JSONSerialization.jsonObject(with: oracleData) as? [String: Any])?["tensors"] as? [String: Double])
             let r = try compare(try load("\(f)/float.onnx"), try load("\(f)/ort_static_qdq.onnx"), fixture: f)
             var matched = 0, within = 0
             var worst = (name: "", delta: 0.0)
             for (name, db) in oracle {
-                guard let n = r.nodes.first(where: { $0.reference?.tensor == name && $0.candidate != nil }), let ours = n.stats?.sqnrDB else { continue }
+                guard let n = r.nodes.first(where: { $0.reference?.tensor == name && $0.candidate != nil }),
+                    let ours = n.stats?.sqnrDB
+                else { continue }
                 matched += 1
                 let d = abs(ours - db)
                 if d <= 1 { within += 1 }
                 if d > worst.delta { worst = (name, d) }
             }
-            XCTAssertGreaterThanOrEqual(Double(matched), 0.8 * Double(oracle.count), "\(f): \(matched) of \(oracle.count) oracle tensors reported")
+            XCTAssertGreaterThanOrEqual(
+                Double(matched), 0.8 * Double(oracle.count),
+                "\(f): \(matched) of \(oracle.count) oracle tensors reported")
             XCTAssertEqual(within, matched, "\(f): worst \(worst.name) off by \(worst.delta) dB")
             fixtures += 1
         }
@@ -113,7 +133,9 @@ final class VerdictRuleTests: XCTestCase {
     /// by a constant per layer. Reported as that gain with the SQNR without it, not as noise.
     func testConstantPerLayerGainIsNamed() throws {
         let src = try load("cnn/aidge_quantized.onnx")
-        let r = try compare(try load("cnn/float.onnx"), try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model, fixture: "cnn")
+        let r = try compare(
+            try load("cnn/float.onnx"), try Recipe.convert(src, options: ConvertOptions(format: .qdq)).model,
+            fixture: "cnn")
         let gains = r.findings.filter { $0.code == "per-layer-gain" }
         let conv1 = try XCTUnwrap(gains.first { $0.node == "conv1_Scaling" })
         XCTAssertTrue(conv1.message.contains("× 0.4423"), conv1.message)

@@ -8,8 +8,9 @@ final class QVErrorTests: XCTestCase {
         let inner = QVError.badInput("m.onnx: no such file")
         XCTAssertEqual(inner.withContext("m.onnx").description, "m.onnx: no such file")
         XCTAssertEqual(inner.withContext("m").description, "m: m.onnx: no such file")
-        XCTAssertEqual(QVError.badInput("bad shape").withContext("node Conv 'c1'").withContext("m.onnx").description,
-                       "m.onnx: node Conv 'c1': bad shape")
+        XCTAssertEqual(
+            QVError.badInput("bad shape").withContext("node Conv 'c1'").withContext("m.onnx").description,
+            "m.onnx: node Conv 'c1': bad shape")
         XCTAssertThrowsError(try withContext("m.onnx") { () throws -> Int in throw inner }) { e in
             XCTAssertEqual("\(e)", "m.onnx: no such file")
         }

@@ -34,9 +34,12 @@ final class ShapeInferenceTests: XCTestCase {
     }
 
     func testSameUpperPaddingMatchesTheSpecFormula() throws {
-        let n = Node(name: "c", opType: "Conv", inputs: [], outputs: [],
-                     attributes: [Attribute(name: "auto_pad", value: .string(Array("SAME_UPPER".utf8))),
-                                  Attribute(name: "strides", value: .ints([2, 2]))])
+        let n = Node(
+            name: "c", opType: "Conv", inputs: [], outputs: [],
+            attributes: [
+                Attribute(name: "auto_pad", value: .string(Array("SAME_UPPER".utf8))),
+                Attribute(name: "strides", value: .ints([2, 2])),
+            ])
         let (out, pads) = try ShapeInference.windowOutput(n, input: [7, 8], kernel: [3, 3])
         XCTAssertEqual(out, [4, 4])
         XCTAssertEqual(pads, [1, 0, 1, 1])

@@ -39,7 +39,9 @@ final class OnnxRoundTripTests: XCTestCase {
 
     func testSingleShiftExportStoresItsScalesAsInt32PowersOfTwo() throws {
         let m = try OnnxFile.load(TestPaths.reference("single_shift/aidge_quantized_folded.onnx"))
-        let scales = m.graph.nodes.filter { $0.opType == "QuantizeLinear" }.compactMap { m.graph.initializer($0.inputs[1]) }
+        let scales = m.graph.nodes.filter { $0.opType == "QuantizeLinear" }.compactMap {
+            m.graph.initializer($0.inputs[1])
+        }
         XCTAssertEqual(scales.count, 3)
         for s in scales {
             XCTAssertEqual(s.dtype, .int32)
@@ -49,8 +51,9 @@ final class OnnxRoundTripTests: XCTestCase {
     }
 
     func testComputedTensorsAreWrittenAsRawDataAndReadBackEqual() throws {
-        var g = Graph(name: "t", inputs: [ValueInfo(name: "x", dtype: .float, shape: [.value(2)])],
-                      outputs: [ValueInfo(name: "y", dtype: .float, shape: [.value(2)])])
+        var g = Graph(
+            name: "t", inputs: [ValueInfo(name: "x", dtype: .float, shape: [.value(2)])],
+            outputs: [ValueInfo(name: "y", dtype: .float, shape: [.value(2)])])
         g.nodes = [Node(name: "add", opType: "Add", inputs: ["x", "c"], outputs: ["y"])]
         g.setInitializer("c", Tensor([Float](arrayLiteral: 1.5, -2.25), shape: [2]))
         g.setInitializer("q", Tensor([Int32](arrayLiteral: -8, 7, 0, -1, 3), shape: [5], dtype: .int4))
@@ -65,7 +68,8 @@ final class OnnxRoundTripTests: XCTestCase {
 
 final class ExternalDataTests: XCTestCase {
     func testWeightsStoredBesideTheModelLoadToTheSameValuesAsTheInlineModel() throws {
-        let ext = try OnnxFile.load(TestPaths.root.appendingPathComponent("Tests/Fixtures/external/lenet_external.onnx").path)
+        let ext = try OnnxFile.load(
+            TestPaths.root.appendingPathComponent("Tests/Fixtures/external/lenet_external.onnx").path)
         let inline = try OnnxFile.load(TestPaths.reference("lenet/float.onnx"))
         XCTAssertEqual(ext.graph.initializerOrder, inline.graph.initializerOrder)
         for name in inline.graph.initializerOrder {

@@ -23,8 +23,9 @@ final class AidgeQuantizerTests: XCTestCase {
     /// general path (axis 1), a scalar the fast path.
     func quantize(_ x: Tensor, scale: Float, perChannel: Bool, zp: Int32, outType: DType) throws -> [Int32] {
         let shape = perChannel ? [2] : []
-        var g = Graph(name: "q", inputs: [ValueInfo(name: "x", dtype: x.dtype, shape: x.shape.map { .value($0) })],
-                      outputs: [ValueInfo(name: "y", dtype: outType, shape: nil)])
+        var g = Graph(
+            name: "q", inputs: [ValueInfo(name: "x", dtype: x.dtype, shape: x.shape.map { .value($0) })],
+            outputs: [ValueInfo(name: "y", dtype: outType, shape: nil)])
         g.nodes = [Node(name: "quantizer", opType: "QuantizeLinear", inputs: ["x", "s", "z"], outputs: ["y"])]
         g.setInitializer("s", Tensor([Float](repeating: scale, count: perChannel ? 2 : 1), shape: shape))
         g.setInitializer("z", Tensor([Int32](repeating: zp, count: perChannel ? 2 : 1), shape: shape, dtype: outType))
@@ -34,8 +35,10 @@ final class AidgeQuantizerTests: XCTestCase {
 
     func testFastAndGeneralPathsAgreeOnTiesClipEdgesAndWrap() throws {
         // Scale 0.5 (sf = 2): x·sf lands on ties (±2.5, ±3.5), clip edges and beyond.
-        let base: [Float] = [0, 0.25, -0.25, 1.25, -1.25, 1.75, -1.75, 63.25, 63.75, 64, -64.25, -64.5, -64.75,
-                             1000, -1000, 16_383.75, -16_384.25, 3e9, -3e9, .infinity, -.infinity, .nan]
+        let base: [Float] = [
+            0, 0.25, -0.25, 1.25, -1.25, 1.75, -1.75, 63.25, 63.75, 64, -64.25, -64.5, -64.75,
+            1000, -1000, 16_383.75, -16_384.25, 3e9, -3e9, .infinity, -.infinity, .nan,
+        ]
         let values = base + base.map { $0 * 3 }
         let x = Tensor(values + values, shape: [1, 2, values.count])
         var compared = 0
@@ -54,19 +57,27 @@ final class AidgeQuantizerTests: XCTestCase {
 
     func testRoundsHalfUpClipsToTheSignedRangeThenWraps() throws {
         // sf = 2: 1.25 → 2.5 → 3; −1.25 → −2.5 → −2; −0.25 → −0.5 → 0; 63.75 → 127.5 → 128 → 127.
-        let x = Tensor([1.25, -1.25, -0.25, 63.75, -64.75, .nan, 1.25, -1.25, -0.25, 63.75, -64.75, .nan] as [Float], shape: [1, 2, 6])
+        let x = Tensor(
+            [1.25, -1.25, -0.25, 63.75, -64.75, .nan, 1.25, -1.25, -0.25, 63.75, -64.75, .nan] as [Float],
+            shape: [1, 2, 6])
         try forEachPath { _ in
-        for perChannel in [false, true] {
-            XCTAssertEqual(try quantize(x, scale: 0.5, perChannel: perChannel, zp: 0, outType: .int8),
-                           [3, -2, 0, 127, -128, -128, 3, -2, 0, 127, -128, -128])
-            // A uint8-tagged quantizer clips to [−128, 127], then the cast wraps negatives up by 256.
-            XCTAssertEqual(try quantize(x, scale: 0.5, perChannel: perChannel, zp: 0, outType: .uint8),
-                           [3, 254, 0, 127, 128, 128, 3, 254, 0, 127, 128, 128])
-        }
-        // int32 accumulators (the usual Quantizer input) take the same path as floats.
-        let acc = Tensor([5, -5, 255, -257, 5, -5, 255, -257] as [Int32], shape: [1, 2, 4], dtype: .int32)
-        XCTAssertEqual(try quantize(acc, scale: 2, perChannel: false, zp: 1, outType: .int8), [4, -1, 127, -127, 4, -1, 127, -127])
-        XCTAssertEqual(try quantize(acc, scale: 2, perChannel: true, zp: 1, outType: .int8), [4, -1, 127, -127, 4, -1, 127, -127])
+            for perChannel in [false, true] {
+                XCTAssertEqual(
+                    try quantize(x, scale: 0.5, perChannel: perChannel, zp: 0, outType: .int8),
+                    [3, -2, 0, 127, -128, -128, 3, -2, 0, 127, -128, -128])
+                // A uint8-tagged quantizer clips to [−128, 127], then the cast wraps negatives up by 256.
+                XCTAssertEqual(
+                    try quantize(x, scale: 0.5, perChannel: perChannel, zp: 0, outType: .uint8),
+                    [3, 254, 0, 127, 128, 128, 3, 254, 0, 127, 128, 128])
+            }
+            // int32 accumulators (the usual Quantizer input) take the same path as floats.
+            let acc = Tensor([5, -5, 255, -257, 5, -5, 255, -257] as [Int32], shape: [1, 2, 4], dtype: .int32)
+            XCTAssertEqual(
+                try quantize(acc, scale: 2, perChannel: false, zp: 1, outType: .int8),
+                [4, -1, 127, -127, 4, -1, 127, -127])
+            XCTAssertEqual(
+                try quantize(acc, scale: 2, perChannel: true, zp: 1, outType: .int8),
+                [4, -1, 127, -127, 4, -1, 127, -127])
         }
     }
 }

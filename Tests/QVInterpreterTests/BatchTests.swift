@@ -19,7 +19,8 @@ final class BatchTests: XCTestCase {
         }
     }
 
-    func check(_ rel: String, _ inputs: String, _ semantics: Semantics, expectBatched: Bool, line: UInt = #line) throws {
+    func check(_ rel: String, _ inputs: String, _ semantics: Semantics, expectBatched: Bool, line: UInt = #line) throws
+    {
         let m = try OnnxFile.load(TestPaths.reference(rel))
         let interp = try Interpreter(model: m, semantics: semantics)
         XCTAssertEqual(interp.canBatch, expectBatched, rel, line: line)
@@ -32,8 +33,10 @@ final class BatchTests: XCTestCase {
             XCTAssertEqual(Set(one.intermediates.keys), Set(batched[k].intermediates.keys), line: line)
             // Every tensor, float included, bit for bit: batching changes no summation order.
             for (name, t) in one.intermediates {
-                XCTAssertEqual(t.shape, batched[k].intermediates[name]?.shape, "\(rel) sample \(k) '\(name)'", line: line)
-                XCTAssertEqual(bits(t), bits(batched[k].intermediates[name]), "\(rel) sample \(k) '\(name)'", line: line)
+                XCTAssertEqual(
+                    t.shape, batched[k].intermediates[name]?.shape, "\(rel) sample \(k) '\(name)'", line: line)
+                XCTAssertEqual(
+                    bits(t), bits(batched[k].intermediates[name]), "\(rel) sample \(k) '\(name)'", line: line)
             }
         }
     }
@@ -61,17 +64,24 @@ final class BatchTests: XCTestCase {
         var compared = 0
         let paths = try forEveryKernelPath { path in
             // Float models too: their sums must keep onnxruntime's order (integer sums are exact in any order).
-            for rel in ["resnet/float", "mobilenet/float", "resnet/ort_static_qdq", "resnet/ort_static_qop", "mobilenet/ort_static_qop"] {
+            for rel in [
+                "resnet/float", "mobilenet/float", "resnet/ort_static_qdq", "resnet/ort_static_qop",
+                "mobilenet/ort_static_qop",
+            ] {
                 let m = try OnnxFile.load(TestPaths.reference(rel + ".onnx"))
                 let interp = try Interpreter(model: m, semantics: .onnx)
-                let samples = try InputSet.load(TestPaths.reference(rel.split(separator: "/")[0] + "/calib_inputs.npy"), inputs: m.graph.runtimeInputs)
+                let samples = try InputSet.load(
+                    TestPaths.reference(rel.split(separator: "/")[0] + "/calib_inputs.npy"),
+                    inputs: m.graph.runtimeInputs)
                 let results = try interp.run(batch: samples, keepIntermediates: true)
                 for (name, golden) in try Npy.loadArchive(TestPaths.reference(rel + "_ort_exact.npz")) {
                     let per = golden.count / samples.count
                     let g = try XCTUnwrap(golden.asDoubles())
                     for (k, r) in results.enumerated() {
                         guard let t = r.intermediates[name] ?? r.outputs[name] else { continue }
-                        XCTAssertEqual(try XCTUnwrap(t.asDoubles()), Array(g[(k * per)..<((k + 1) * per)]), "\(path) \(rel) '\(name)' sample \(k)")
+                        XCTAssertEqual(
+                            try XCTUnwrap(t.asDoubles()), Array(g[(k * per)..<((k + 1) * per)]),
+                            "\(path) \(rel) '\(name)' sample \(k)")
                         compared += 1
                     }
                 }

@@ -19,42 +19,62 @@ final class GoldenTests: XCTestCase {
         var intermediates: String?
     }
 
-    static let aidgeFixtures = ["lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act"]
+    static let aidgeFixtures = [
+        "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
+    ]
     /// Where Aidge's CPU backend could not run the graph (each fixture's manifest records the error).
-    static let noAidgeGolden: Set<String> = ["lenet4bit/aidge_quantized_folded.onnx", "fake_quantize/aidge_quantized_folded.onnx",
-                                             "uint8_act/aidge_quantized_folded.onnx", "uint8_act/aidge_quantized.onnx"]
+    static let noAidgeGolden: Set<String> = [
+        "lenet4bit/aidge_quantized_folded.onnx", "fake_quantize/aidge_quantized_folded.onnx",
+        "uint8_act/aidge_quantized_folded.onnx", "uint8_act/aidge_quantized.onnx",
+    ]
 
     static var cases: [Case] {
         var cs: [Case] = []
         for f in aidgeFixtures {
-            cs.append(Case(fixture: f, model: "aidge_quantized_folded.onnx", inputs: "aidge_folded_inputs.npy", semantics: .aidge,
-                           golden: "aidge_cpu_folded.npy", intermediates: "aidge_cpu_folded_intermediates.npz"))
-            cs.append(Case(fixture: f, model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
-                           golden: "aidge_cpu_quantized.npy", intermediates: "aidge_cpu_quantized_intermediates.npz"))
-            cs.append(Case(fixture: f, model: "float.onnx", inputs: "calib_inputs.npy", semantics: .onnx, golden: "ort_float.npy"))
+            cs.append(
+                Case(
+                    fixture: f, model: "aidge_quantized_folded.onnx", inputs: "aidge_folded_inputs.npy",
+                    semantics: .aidge,
+                    golden: "aidge_cpu_folded.npy", intermediates: "aidge_cpu_folded_intermediates.npz"))
+            cs.append(
+                Case(
+                    fixture: f, model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
+                    golden: "aidge_cpu_quantized.npy", intermediates: "aidge_cpu_quantized_intermediates.npz"))
+            cs.append(
+                Case(
+                    fixture: f, model: "float.onnx", inputs: "calib_inputs.npy", semantics: .onnx,
+                    golden: "ort_float.npy"))
         }
         for f in ["lenet", "mlp"] {
             for v in ["qdq", "qdq_biasfix"] {
-                cs.append(Case(fixture: f, model: "aidge_\(v).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
-                               golden: "ort_\(v).npy", intermediates: "ort_\(v)_intermediates.npz"))
+                cs.append(
+                    Case(
+                        fixture: f, model: "aidge_\(v).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
+                        golden: "ort_\(v).npy", intermediates: "ort_\(v)_intermediates.npz"))
             }
         }
         for v in ["qop", "qop_biasfix"] {
-            cs.append(Case(fixture: "lenet", model: "aidge_\(v).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
-                           golden: "ort_\(v).npy", intermediates: "ort_\(v)_intermediates.npz"))
+            cs.append(
+                Case(
+                    fixture: "lenet", model: "aidge_\(v).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
+                    golden: "ort_\(v).npy", intermediates: "ort_\(v)_intermediates.npz"))
         }
         for f in ["residual", "depthwise"] {
             for q in ["qdq", "qop"] {
                 for level in ["disable_all", "enable_all"] {
-                    cs.append(Case(fixture: f, model: "ort_static_\(q).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
-                                   golden: "ort_static_\(q)_\(level).npy"))
+                    cs.append(
+                        Case(
+                            fixture: f, model: "ort_static_\(q).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
+                            golden: "ort_static_\(q)_\(level).npy"))
                 }
             }
         }
         return cs
     }
 
-    func run(_ c: Case, scalingFactors: [String: [Float]] = [:]) throws -> (outputs: [String: Tensor], intermediates: [String: Tensor]) {
+    func run(
+        _ c: Case, scalingFactors: [String: [Float]] = [:]
+    ) throws -> (outputs: [String: Tensor], intermediates: [String: Tensor]) {
         let dir = "\(c.fixture)/"
         let model = try OnnxFile.load(TestPaths.reference(dir + c.model))
         let interp = try Interpreter(model: model, semantics: c.semantics, scalingFactors: scalingFactors)
@@ -97,7 +117,9 @@ final class GoldenTests: XCTestCase {
                     guard let t = inter[name] ?? outs[name] else {
                         XCTFail("\(label): no tensor '\(name)' in our run"); continue
                     }
-                    guard t.count == g.count else { XCTFail("\(label): '\(name)' has \(t.count) elements, golden \(g.count)"); continue }
+                    guard t.count == g.count else {
+                        XCTFail("\(label): '\(name)' has \(t.count) elements, golden \(g.count)"); continue
+                    }
                     let di = TensorDiff(t.reshaped(g.shape), g)
                     XCTAssertTrue(di.ok, "\(label) tensor '\(name)': \(di)")
                     tensors += 1
@@ -114,19 +136,28 @@ final class GoldenTests: XCTestCase {
     func testAidgeExportsWithTheirScalingFactorsMatchAidgeExactly() throws {
         var runs = 0, intermediates = 0
         let expectedAidgeIntermediates = 153
-        for c in Self.cases + [Case(fixture: "cnn", model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
-                                    golden: "aidge_cpu_quantized.npy", intermediates: nil),
-                               Case(fixture: "cnn", model: "aidge_quantized_folded.onnx", inputs: "aidge_folded_inputs.npy", semantics: .aidge,
-                                    golden: "aidge_cpu_folded.npy", intermediates: nil)] where c.semantics == .aidge {
-            let sfPath = TestPaths.reference("\(c.fixture)/" + c.model.replacingOccurrences(of: ".onnx", with: ".sf.json"))
+        for c in Self.cases + [
+            Case(
+                fixture: "cnn", model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
+                golden: "aidge_cpu_quantized.npy", intermediates: nil),
+            Case(
+                fixture: "cnn", model: "aidge_quantized_folded.onnx", inputs: "aidge_folded_inputs.npy",
+                semantics: .aidge,
+                golden: "aidge_cpu_folded.npy", intermediates: nil),
+        ] where c.semantics == .aidge {
+            let sfPath = TestPaths.reference(
+                "\(c.fixture)/" + c.model.replacingOccurrences(of: ".onnx", with: ".sf.json"))
             let goldenPath = TestPaths.reference("\(c.fixture)/\(c.golden)")
-            guard FileManager.default.fileExists(atPath: sfPath), FileManager.default.fileExists(atPath: goldenPath) else { continue }
+            guard FileManager.default.fileExists(atPath: sfPath), FileManager.default.fileExists(atPath: goldenPath)
+            else { continue }
             let (outs, inter) = try run(c, scalingFactors: try ScalingFactorFile.load(sfPath))
             let golden = try Npy.load(goldenPath)
             let model = try OnnxFile.load(TestPaths.reference("\(c.fixture)/\(c.model)"))
             let ours = try XCTUnwrap(outs[model.graph.outputs[0].name])
             XCTAssertTrue(TensorDiff(ours.reshaped(golden.shape), golden).ok, "\(c.fixture)/\(c.model)")
-            if let iname = c.intermediates, FileManager.default.fileExists(atPath: TestPaths.reference("\(c.fixture)/\(iname)")) {
+            if let iname = c.intermediates,
+                FileManager.default.fileExists(atPath: TestPaths.reference("\(c.fixture)/\(iname)"))
+            {
                 for (name, g) in try Npy.loadArchive(TestPaths.reference("\(c.fixture)/\(iname)")) {
                     // Aidge names some tensors qverify's graph does not have (its internal
                     // producers); those are counted as skipped, and the count is pinned below.
@@ -150,7 +181,10 @@ final class GoldenTests: XCTestCase {
         var models = 0, tensors = 0, elements = 0
         let root = TestPaths.reference("")
         // The goldens record the host they were made on; they are checked through its target on any host.
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: TestPaths.reference("ort-isa/reference-goldens.json")))) as! [String: Any]
+        let record =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: TestPaths.reference("ort-isa/reference-goldens.json"))))
+            as! [String: Any]
         let target = try XCTUnwrap(DeploymentTarget(rawValue: record["target"] as! String))
         XCTAssertEqual(target, .ortVnni)
         for fixture in try FileManager.default.contentsOfDirectory(atPath: root).sorted() {
@@ -166,7 +200,9 @@ final class GoldenTests: XCTestCase {
                 for (name, g) in try Npy.loadArchive(dir + "/" + golden) {
                     for results in [batched, oneByOne] {
                         let ours = try results.map { r -> Tensor in
-                            try XCTUnwrap(r.intermediates[name] ?? r.outputs[name], "\(fixture)/\(modelName): no tensor '\(name)'")
+                            try XCTUnwrap(
+                                r.intermediates[name] ?? r.outputs[name], "\(fixture)/\(modelName): no tensor '\(name)'"
+                            )
                         }
                         let t = try Tensor.stack(ours).reshaped(g.shape)
                         XCTAssertEqual(t.dtype, g.dtype, "\(fixture)/\(modelName) '\(name)'")
@@ -176,7 +212,9 @@ final class GoldenTests: XCTestCase {
                         } else {
                             differing = zip(t.asDoubles()!, g.asDoubles()!).filter { $0 != $1 }.count
                         }
-                        XCTAssertEqual(differing, 0, "\(fixture)/\(modelName) '\(name)': \(differing) of \(g.count) elements differ")
+                        XCTAssertEqual(
+                            differing, 0,
+                            "\(fixture)/\(modelName) '\(name)': \(differing) of \(g.count) elements differ")
                         tensors += 1
                         elements += g.count
                     }
@@ -187,7 +225,9 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(models, 32)
         XCTAssertEqual(tensors, 2 * 447)
         XCTAssertEqual(elements, 2 * 4_846_400)
-        print("onnxruntime bit for bit: \(models) models, \(tensors / 2) tensors, \(elements / 2) elements, batched and one by one")
+        print(
+            "onnxruntime bit for bit: \(models) models, \(tensors / 2) tensors, \(elements / 2) elements, batched and one by one"
+        )
     }
 
     /// The benchmark CNN (3×64×64, six convs). Exact everywhere but in one place no file
@@ -203,14 +243,17 @@ final class GoldenTests: XCTestCase {
             ("ort_static_qdq.onnx", "calib_inputs.npy", .onnx, "ort_static_qdq_disable_all.npy", 0),
         ]
         for (model, inputs, sem, goldenName, allowed) in cases {
-            let c = Case(fixture: "cnn", model: model, inputs: inputs, semantics: sem, golden: goldenName, intermediates: nil)
+            let c = Case(
+                fixture: "cnn", model: model, inputs: inputs, semantics: sem, golden: goldenName, intermediates: nil)
             if allowed > 0 {
                 // With Aidge's own sf (scripts/aidge_scaling_factors.py) instead of 1/scale: exact.
-                let sf = try ScalingFactorFile.load(TestPaths.reference("cnn/" + model.replacingOccurrences(of: ".onnx", with: ".sf.json")))
+                let sf = try ScalingFactorFile.load(
+                    TestPaths.reference("cnn/" + model.replacingOccurrences(of: ".onnx", with: ".sf.json")))
                 XCTAssertEqual(sf["InputRescaling"], [127.00088])
                 let exact = try run(c, scalingFactors: sf).outputs.values.first!
                 let golden = try Npy.load(TestPaths.reference("cnn/\(goldenName)"))
-                XCTAssertTrue(TensorDiff(exact.reshaped(golden.shape), golden).ok, "\(model) with Aidge's scaling factors")
+                XCTAssertTrue(
+                    TensorDiff(exact.reshaped(golden.shape), golden).ok, "\(model) with Aidge's scaling factors")
                 XCTAssertEqual(Float(1 / Double(Float(1) / 127.00088)), 127.00087, "1/scale names the other float32")
             }
             let out = try run(c).outputs.values.first!
@@ -219,7 +262,10 @@ final class GoldenTests: XCTestCase {
             // Compare in steps of the output quantizer (the QDQ/QOP graphs dequantize at the end).
             var step = 1.0
             if !golden.dtype.isInteger {
-                let dq = try XCTUnwrap(m.graph.nodes.first { $0.outputs.contains(m.graph.outputs[0].name) && $0.opType == "DequantizeLinear" })
+                let dq = try XCTUnwrap(
+                    m.graph.nodes.first {
+                        $0.outputs.contains(m.graph.outputs[0].name) && $0.opType == "DequantizeLinear"
+                    })
                 step = Double(try XCTUnwrap(m.graph.initializer(dq.inputs[1])?.floats?.first))
                 XCTAssertLessThan(step, 0.1)
             }
@@ -237,9 +283,12 @@ final class GoldenTests: XCTestCase {
     func testRealArchitecturesMatchAidgeExactly() throws {
         var runs = 0
         for f in ["resnet", "mobilenet", "digits"] {
-            for (model, inputs, golden) in [("aidge_quantized_folded.onnx", "aidge_folded_inputs.npy", "aidge_cpu_folded.npy"),
-                                            ("aidge_quantized.onnx", "calib_inputs.npy", "aidge_cpu_quantized.npy")] {
-                let c = Case(fixture: f, model: model, inputs: inputs, semantics: .aidge, golden: golden, intermediates: nil)
+            for (model, inputs, golden) in [
+                ("aidge_quantized_folded.onnx", "aidge_folded_inputs.npy", "aidge_cpu_folded.npy"),
+                ("aidge_quantized.onnx", "calib_inputs.npy", "aidge_cpu_quantized.npy"),
+            ] {
+                let c = Case(
+                    fixture: f, model: model, inputs: inputs, semantics: .aidge, golden: golden, intermediates: nil)
                 let m = try OnnxFile.load(TestPaths.reference("\(f)/\(model)"))
                 let interp = try Interpreter(model: m, semantics: .aidge)
                 let samples = try InputSet.load(TestPaths.reference("\(f)/\(inputs)"), inputs: m.graph.runtimeInputs)
@@ -255,14 +304,23 @@ final class GoldenTests: XCTestCase {
 
     func testAidgesZeroBiasQdqExportDiffersFromTheQuantizedGraphWhileTheBiasFixMatches() throws {
         // The real bug the harness must catch: Aidge's set_to_qdq writes all-zero int32 biases.
-        let aidge = try run(Case(fixture: "lenet", model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
-                                 golden: "", intermediates: nil)).outputs.values.first!
+        let aidge = try run(
+            Case(
+                fixture: "lenet", model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
+                golden: "", intermediates: nil)
+        ).outputs.values.first!
         let qdq = try OnnxFile.load(TestPaths.reference("lenet/aidge_qdq.onnx"))
-        let out = try run(Case(fixture: "lenet", model: "aidge_qdq.onnx", inputs: "calib_inputs.npy", semantics: .onnx,
-                               golden: "", intermediates: nil)).outputs[qdq.graph.outputs[0].name]!
+        let out = try run(
+            Case(
+                fixture: "lenet", model: "aidge_qdq.onnx", inputs: "calib_inputs.npy", semantics: .onnx,
+                golden: "", intermediates: nil)
+        ).outputs[qdq.graph.outputs[0].name]!
         let fixed = try OnnxFile.load(TestPaths.reference("lenet/aidge_qdq_biasfix.onnx"))
-        let outFixed = try run(Case(fixture: "lenet", model: "aidge_qdq_biasfix.onnx", inputs: "calib_inputs.npy", semantics: .onnx,
-                                    golden: "", intermediates: nil)).outputs[fixed.graph.outputs[0].name]!
+        let outFixed = try run(
+            Case(
+                fixture: "lenet", model: "aidge_qdq_biasfix.onnx", inputs: "calib_inputs.npy", semantics: .onnx,
+                golden: "", intermediates: nil)
+        ).outputs[fixed.graph.outputs[0].name]!
         let d = TensorDiff(out.reshaped(aidge.shape), aidge)
         // Manifest: 77 of 80 outputs differ, by up to 21 steps.
         XCTAssertEqual(d.differing, 77)

@@ -49,13 +49,16 @@ final class OpSpecTests: XCTestCase {
             let key = "\(s.domain)::\(s.op)"
             XCTAssertFalse(s.tests.isEmpty, "\(key) lists no op-suite case")
             for t in s.tests {
-                XCTAssertTrue(opsByCase[t]?.contains(key) == true, "\(key): op-suite case '\(t)' \(opsByCase[t] == nil ? "does not exist" : "does not use it")")
+                XCTAssertTrue(
+                    opsByCase[t]?.contains(key) == true,
+                    "\(key): op-suite case '\(t)' \(opsByCase[t] == nil ? "does not exist" : "does not use it")")
             }
         }
         for (name, ops) in opsByCase {
             for op in ops {
                 let parts = op.components(separatedBy: "::")
-                XCTAssertNotNil(OpSpecs.spec(domain: parts[0], op: parts[1])?.kernel, "\(name): \(op) has no spec naming a kernel")
+                XCTAssertNotNil(
+                    OpSpecs.spec(domain: parts[0], op: parts[1])?.kernel, "\(name): \(op) has no spec naming a kernel")
             }
         }
     }
@@ -74,7 +77,9 @@ final class OpSpecTests: XCTestCase {
 
     /// Named inputs follow the schema, absent and empty inputs alike.
     func testNamedInputsReadTheSchemasPositions() {
-        let q = Node(name: "n", opType: "QLinearConv", inputs: ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "bias"], outputs: ["y"])
+        let q = Node(
+            name: "n", opType: "QLinearConv", inputs: ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "bias"],
+            outputs: ["y"])
         XCTAssertEqual(q.input("B"), "bias")
         XCTAssertEqual(q.input("w_zero_point"), "wz")
         XCTAssertNil(q.input("C"))

@@ -22,7 +22,9 @@ final class OpSuiteTests: XCTestCase {
 
     /// Runs every case; returns the failures and how many float outputs were held bit for bit.
     func checkSuite(report: Bool = false) throws -> (failures: [String], bitExact: Int) {
-        let cases = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".onnx") }.sorted()
+        let cases = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter {
+            $0.hasSuffix(".onnx")
+        }.sorted()
         XCTAssertGreaterThanOrEqual(cases.count, 77)
         var failures: [String] = []
         var bitExactFloats = 0
@@ -37,17 +39,24 @@ final class OpSuiteTests: XCTestCase {
                 for (k, expected) in arrays where k.hasPrefix("out:") {
                     let out = String(k.dropFirst(4))
                     guard let got = r.outputs[out] else { failures.append("\(name): no output \(out)"); continue }
-                    guard got.shape == expected.shape else { failures.append("\(name).\(out): shape \(got.shape) vs \(expected.shape)"); continue }
-                    if expected.dtype.isInteger && got.dtype != expected.dtype { failures.append("\(name).\(out): dtype \(got.dtype) vs \(expected.dtype)") }
+                    guard got.shape == expected.shape else {
+                        failures.append("\(name).\(out): shape \(got.shape) vs \(expected.shape)"); continue
+                    }
+                    if expected.dtype.isInteger && got.dtype != expected.dtype {
+                        failures.append("\(name).\(out): dtype \(got.dtype) vs \(expected.dtype)")
+                    }
                     let d = TensorDiff(got, expected)
                     if !d.ok { failures.append("\(name).\(out): \(d)") }
                     if let g = got.floats, let e = expected.floats {
                         let bits = zip(g, e).filter { $0.bitPattern != $1.bitPattern }.count
                         if name.hasPrefix("exact_") {
                             bitExactFloats += 1
-                            if bits != 0 { failures.append("\(name).\(out): \(bits) of \(e.count) floats differ in their bits") }
+                            if bits != 0 {
+                                failures.append("\(name).\(out): \(bits) of \(e.count) floats differ in their bits")
+                            }
                         } else if bits != 0 && report {
-                            print("op suite: \(name).\(out) \(bits)/\(e.count) float bits differ (held to 1e-5 relative)")
+                            print(
+                                "op suite: \(name).\(out) \(bits)/\(e.count) float bits differ (held to 1e-5 relative)")
                         }
                     }
                 }
@@ -74,9 +83,11 @@ final class OpSuiteTests: XCTestCase {
     /// MLAS's reduction blocks (sgemm.cpp's stride trade): a short K lends stride to N, a narrow N
     /// lends stride to K. The exact_conv cases hold the consequences against onnxruntime.
     func testReductionBlocksFollowMlasStrideTrades() {
-        let cases: [(n: Int, k: Int, block: Int)] = [(4096, 144, 128), (4096, 27, 32), (4096, 576, 128), (256, 576, 128),
-                                                     (100, 144, 128), (64, 576, 256), (32, 576, 512), (16, 576, 1024),
-                                                     (8, 4096, 1024), (300, 300, 128), (5, 300, 1024)]
+        let cases: [(n: Int, k: Int, block: Int)] = [
+            (4096, 144, 128), (4096, 27, 32), (4096, 576, 128), (256, 576, 128),
+            (100, 144, 128), (64, 576, 256), (32, 576, 512), (16, 576, 1024),
+            (8, 4096, 1024), (300, 300, 128), (5, 300, 1024),
+        ]
         for c in cases {
             XCTAssertEqual(OnnxruntimeGemm.blockK(n: c.n, k: c.k), c.block, "N \(c.n), K \(c.k)")
         }
@@ -89,7 +100,9 @@ final class OpSuiteTests: XCTestCase {
         let y = try Interpreter(model: model, semantics: .onnx).run(["x": Tensor(x, shape: [x.count])]).outputs["y"]!
         for (xi, yi) in zip(x, y.int32s!) {
             let k = xi / 0.5
-            let even = Float(Int((k - 0.5) / 2) * 2) == (k - 0.5) || (k - 0.5).truncatingRemainder(dividingBy: 2) == 0 ? k - 0.5 : k + 0.5
+            let even =
+                Float(Int((k - 0.5) / 2) * 2) == (k - 0.5) || (k - 0.5).truncatingRemainder(dividingBy: 2) == 0
+                ? k - 0.5 : k + 0.5
             XCTAssertEqual(Float(yi), min(max(even, -128), 127), "x = \(xi)")
         }
     }

@@ -9,9 +9,12 @@ import _TestSupport
 /// paths must equal the scalar definition bit for bit). Real-tool goldens for the same kernels are
 /// the op suite (OpSuiteTests); these sweeps reach every 8-bit value and every zero point.
 final class QuantizedKernelTests: XCTestCase {
-    func kernel(_ op: String, domain: String = "", inputs: [String], attributes: [Attribute] = [],
-                context: KernelContext = KernelContext(semantics: .onnx, opset: 21)) throws -> any Kernel {
-        try Registry.make(Node(name: op, opType: op, domain: domain, inputs: inputs, outputs: ["y"], attributes: attributes), context)
+    func kernel(
+        _ op: String, domain: String = "", inputs: [String], attributes: [Attribute] = [],
+        context: KernelContext = KernelContext(semantics: .onnx, opset: 21)
+    ) throws -> any Kernel {
+        try Registry.make(
+            Node(name: op, opType: op, domain: domain, inputs: inputs, outputs: ["y"], attributes: attributes), context)
     }
 
     /// Scales: powers of two (exact products, ties land exactly on .5) and awkward values.
@@ -50,7 +53,9 @@ final class QuantizedKernelTests: XCTestCase {
                         for i in 0..<xs.count {
                             let want = Self.quantizeReference(xs[i], s, zp, range)
                             if got[i] != want {
-                                XCTFail("\(path) \(dtype) scale \(s) zero point \(zp): x \(xs[i]) → \(got[i]), spec \(want)")
+                                XCTFail(
+                                    "\(path) \(dtype) scale \(s) zero point \(zp): x \(xs[i]) → \(got[i]), spec \(want)"
+                                )
                                 return
                             }
                         }
@@ -65,8 +70,10 @@ final class QuantizedKernelTests: XCTestCase {
 
     /// com.microsoft QLinearAdd as MLAS computes it: with rA = sa/sc, rB = sb/sc and
     /// fixed = zc − (rA·za + rB·zb), y = round_half_even((fixed + a·rA) + b·rB), saturated.
-    static func qlinearAddReference(_ a: Int64, _ b: Int64, sa: Float, za: Int64, sb: Float, zb: Int64, sc: Float, zc: Int64,
-                                    _ range: ClosedRange<Int64>) -> Int64 {
+    static func qlinearAddReference(
+        _ a: Int64, _ b: Int64, sa: Float, za: Int64, sb: Float, zb: Int64, sc: Float, zc: Int64,
+        _ range: ClosedRange<Int64>
+    ) -> Int64 {
         let rA = sa / sc, rB = sb / sc
         let fixed = Float(zc) - (rA * Float(za) + rB * Float(zb))
         let v = ((fixed + Float(a) * rA) + Float(b) * rB).rounded(.toNearestOrEven)
@@ -77,25 +84,48 @@ final class QuantizedKernelTests: XCTestCase {
     /// Every (a, b) pair of int8 and of uint8 — same shapes (the vectorized residual-add path) and
     /// b as a broadcast scalar (the general loop) — for several scale and zero-point choices.
     func testQLinearAddEqualsMlasArithmeticForEvery8BitPair() throws {
-        let add = try kernel("QLinearAdd", domain: "com.microsoft", inputs: ["a", "as", "az", "b", "bs", "bz", "cs", "cz"])
-        let params: [(sa: Float, sb: Float, sc: Float)] = [(0.5, 0.25, 0.5), (0.03125, 0.0625, 0.125), (0.0123, 0.031, 0.047), (0.1, 0.1, 0.2), (1, 1, 0)]
+        let add = try kernel(
+            "QLinearAdd", domain: "com.microsoft", inputs: ["a", "as", "az", "b", "bs", "bz", "cs", "cz"])
+        let params: [(sa: Float, sb: Float, sc: Float)] = [
+            (0.5, 0.25, 0.5), (0.03125, 0.0625, 0.125), (0.0123, 0.031, 0.047), (0.1, 0.1, 0.2), (1, 1, 0),
+        ]
         var checked = 0
         let paths = try forEveryKernelPath { path in
             for dtype in [DType.int8, .uint8] {
                 let range = dtype.integerRange!, values = Array(range)
-                let a = values.flatMap { v in Array(repeating: v, count: 256) }, b = Array((0..<256).map { _ in values }.joined())
-                func t(_ v: [Int64], _ shape: [Int]) -> Tensor { Tensor(dtype: dtype, shape: shape, storage: .i32(v.map { Int32($0) })) }
+                let a = values.flatMap { v in Array(repeating: v, count: 256) },
+                    b = Array((0..<256).map { _ in values }.joined())
+                func t(_ v: [Int64], _ shape: [Int]) -> Tensor {
+                    Tensor(dtype: dtype, shape: shape, storage: .i32(v.map { Int32($0) }))
+                }
                 for (k, p) in params.enumerated() {
-                    let za = values[(37 * k + 11) % 256], zb = values[(91 * k + 200) % 256], zc = values[(53 * k + 128) % 256]
-                    let scalars = [Tensor([p.sa], shape: []), t([za], []), Tensor([p.sb], shape: []), t([zb], []), Tensor([p.sc], shape: []), t([zc], [])]
-                    let got = try add.run([t(a, [a.count]), scalars[0], scalars[1], t(b, [b.count]), scalars[2], scalars[3], scalars[4], scalars[5]])[0].asInt64s()!
+                    let za = values[(37 * k + 11) % 256], zb = values[(91 * k + 200) % 256],
+                        zc = values[(53 * k + 128) % 256]
+                    let scalars = [
+                        Tensor([p.sa], shape: []), t([za], []), Tensor([p.sb], shape: []), t([zb], []),
+                        Tensor([p.sc], shape: []), t([zc], []),
+                    ]
+                    let got = try add.run([
+                        t(a, [a.count]), scalars[0], scalars[1], t(b, [b.count]), scalars[2], scalars[3], scalars[4],
+                        scalars[5],
+                    ])[0].asInt64s()!
                     for i in 0..<a.count {
-                        let want = Self.qlinearAddReference(a[i], b[i], sa: p.sa, za: za, sb: p.sb, zb: zb, sc: p.sc, zc: zc, range)
-                        if got[i] != want { XCTFail("\(path) \(dtype) \(p): \(a[i]) + \(b[i]) → \(got[i]), MLAS \(want)"); return }
+                        let want = Self.qlinearAddReference(
+                            a[i], b[i], sa: p.sa, za: za, sb: p.sb, zb: zb, sc: p.sc, zc: zc, range)
+                        if got[i] != want {
+                            XCTFail("\(path) \(dtype) \(p): \(a[i]) + \(b[i]) → \(got[i]), MLAS \(want)"); return
+                        }
                     }
                     for bv in [range.lowerBound, zb, range.upperBound] {
-                        let g = try add.run([t(values, [256]), scalars[0], scalars[1], t([bv], [1]), scalars[2], scalars[3], scalars[4], scalars[5]])[0].asInt64s()!
-                        for i in 0..<256 where g[i] != Self.qlinearAddReference(values[i], bv, sa: p.sa, za: za, sb: p.sb, zb: zb, sc: p.sc, zc: zc, range) {
+                        let g = try add.run([
+                            t(values, [256]), scalars[0], scalars[1], t([bv], [1]), scalars[2], scalars[3], scalars[4],
+                            scalars[5],
+                        ])[0].asInt64s()!
+                        for i in 0..<256
+                        where g[i]
+                            != Self.qlinearAddReference(
+                                values[i], bv, sa: p.sa, za: za, sb: p.sb, zb: zb, sc: p.sc, zc: zc, range)
+                        {
                             XCTFail("\(path) \(dtype) \(p) broadcast: \(values[i]) + \(bv) → \(g[i])")
                             return
                         }
@@ -138,11 +168,16 @@ final class QuantizedKernelTests: XCTestCase {
                         // Two channels of different multipliers, 8-pixel rows (the vector loop and its tail).
                         let rows = (acc.count + 7) / 8, padded = acc + Array(repeating: 0, count: rows * 8 - acc.count)
                         let input = padded + padded, spatial = rows * 8
-                        let got = requantizeRows(.int32(input), multiplier: [m, m * 0.5], channels: 2, spatial: spatial, zeroPoint: zp,
-                                                 dtype: dtype, shape: [1, 2, spatial]).asInt64s()!
+                        let got = requantizeRows(
+                            .int32(input), multiplier: [m, m * 0.5], channels: 2, spatial: spatial, zeroPoint: zp,
+                            dtype: dtype, shape: [1, 2, spatial]
+                        ).asInt64s()!
                         for i in 0..<input.count {
                             let want = Self.requantizeReference(input[i], i < spatial ? m : m * 0.5, zp, range)
-                            if got[i] != want { XCTFail("\(path) \(dtype) m \(m) zp \(zp): acc \(input[i]) → \(got[i]), MLAS \(want)"); return }
+                            if got[i] != want {
+                                XCTFail("\(path) \(dtype) m \(m) zp \(zp): acc \(input[i]) → \(got[i]), MLAS \(want)");
+                                return
+                            }
                         }
                         checked += input.count
                     }
@@ -155,26 +190,42 @@ final class QuantizedKernelTests: XCTestCase {
 
     /// A direct-loop QLinearConv: exact Σ (x − x_zp)(w − w_zp) + bias per output, requantized with
     /// float32(x_scale · w_scale / y_scale) as MLAS does.
-    static func qlinearConvReference(x: [Int64], xShape: [Int], xz: Int64, w: [Int64], wShape: [Int], wz: [Int64], bias: [Int64],
-                                     multiplier: [Float], yz: Int64, range: ClosedRange<Int64>,
-                                     stride: Int, pad: Int, dilation: Int, group: Int) -> (y: [Int64], shape: [Int]) {
+    static func qlinearConvReference(
+        x: [Int64], xShape: [Int], xz: Int64, w: [Int64], wShape: [Int], wz: [Int64], bias: [Int64],
+        multiplier: [Float], yz: Int64, range: ClosedRange<Int64>,
+        stride: Int, pad: Int, dilation: Int, group: Int
+    ) -> (y: [Int64], shape: [Int]) {
         let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
         let (m, cg, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3])
-        let oh = (h + 2 * pad - ((kh - 1) * dilation + 1)) / stride + 1, ow = (wd + 2 * pad - ((kw - 1) * dilation + 1)) / stride + 1
+        let oh = (h + 2 * pad - ((kh - 1) * dilation + 1)) / stride + 1,
+            ow = (wd + 2 * pad - ((kw - 1) * dilation + 1)) / stride + 1
         let mg = m / group
         var y: [Int64] = []
-        for b in 0..<n { for o in 0..<m { for i in 0..<oh { for j in 0..<ow {
-            var acc: Int64 = bias.isEmpty ? 0 : bias[o]
-            let g = o / mg
-            for ci in 0..<cg { for p in 0..<kh { for q in 0..<kw {
-                let r = i * stride - pad + p * dilation, s = j * stride - pad + q * dilation
-                guard r >= 0, r < h, s >= 0, s < wd else { continue }  // padding holds x_zp: contributes 0
-                let xv = x[((b * c + g * cg + ci) * h + r) * wd + s]
-                let wv = w[((o * cg + ci) * kh + p) * kw + q]
-                acc += (xv - xz) * (wv - wz[wz.count == 1 ? 0 : o])
-            } } }
-            y.append(requantizeReference(Int32(truncatingIfNeeded: acc), multiplier[multiplier.count == 1 ? 0 : o], yz, range))
-        } } } }
+        for b in 0..<n {
+            for o in 0..<m {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        var acc: Int64 = bias.isEmpty ? 0 : bias[o]
+                        let g = o / mg
+                        for ci in 0..<cg {
+                            for p in 0..<kh {
+                                for q in 0..<kw {
+                                    let r = i * stride - pad + p * dilation, s = j * stride - pad + q * dilation
+                                    // padding holds x_zp: contributes 0
+                                    guard r >= 0, r < h, s >= 0, s < wd else { continue }
+                                    let xv = x[((b * c + g * cg + ci) * h + r) * wd + s]
+                                    let wv = w[((o * cg + ci) * kh + p) * kw + q]
+                                    acc += (xv - xz) * (wv - wz[wz.count == 1 ? 0 : o])
+                                }
+                            }
+                        }
+                        y.append(
+                            requantizeReference(
+                                Int32(truncatingIfNeeded: acc), multiplier[multiplier.count == 1 ? 0 : o], yz, range))
+                    }
+                }
+            }
+        }
         return (y, [n, m, oh, ow])
     }
 
@@ -184,12 +235,24 @@ final class QuantizedKernelTests: XCTestCase {
     func testQLinearConvEqualsADirectLoopOnSeededGeometries() throws {
         struct Case { var c, m, h, w, k, stride, pad, dilation, group: Int; var xType: DType; var perChannel: Bool }
         let cases = [
-            Case(c: 16, m: 24, h: 9, w: 9, k: 1, stride: 1, pad: 0, dilation: 1, group: 1, xType: .uint8, perChannel: true),
-            Case(c: 8, m: 12, h: 10, w: 7, k: 3, stride: 1, pad: 1, dilation: 1, group: 1, xType: .uint8, perChannel: false),
-            Case(c: 6, m: 8, h: 11, w: 11, k: 3, stride: 2, pad: 1, dilation: 1, group: 1, xType: .int8, perChannel: true),
-            Case(c: 4, m: 4, h: 12, w: 12, k: 3, stride: 1, pad: 2, dilation: 2, group: 2, xType: .uint8, perChannel: true),
-            Case(c: 16, m: 16, h: 8, w: 8, k: 3, stride: 1, pad: 1, dilation: 1, group: 16, xType: .uint8, perChannel: true),
-            Case(c: 512, m: 4, h: 4, w: 4, k: 3, stride: 1, pad: 1, dilation: 1, group: 1, xType: .uint8, perChannel: false),  // |acc| > 2^24
+            Case(
+                c: 16, m: 24, h: 9, w: 9, k: 1, stride: 1, pad: 0, dilation: 1, group: 1, xType: .uint8,
+                perChannel: true),
+            Case(
+                c: 8, m: 12, h: 10, w: 7, k: 3, stride: 1, pad: 1, dilation: 1, group: 1, xType: .uint8,
+                perChannel: false),
+            Case(
+                c: 6, m: 8, h: 11, w: 11, k: 3, stride: 2, pad: 1, dilation: 1, group: 1, xType: .int8, perChannel: true
+            ),
+            Case(
+                c: 4, m: 4, h: 12, w: 12, k: 3, stride: 1, pad: 2, dilation: 2, group: 2, xType: .uint8,
+                perChannel: true),
+            Case(
+                c: 16, m: 16, h: 8, w: 8, k: 3, stride: 1, pad: 1, dilation: 1, group: 16, xType: .uint8,
+                perChannel: true),
+            Case(
+                c: 512, m: 4, h: 4, w: 4, k: 3, stride: 1, pad: 1, dilation: 1, group: 1, xType: .uint8,
+                perChannel: false),  // |acc| > 2^24
         ]
         var rng = SplitMix64(seed: 2026)
         var outputs = 0
@@ -203,19 +266,27 @@ final class QuantizedKernelTests: XCTestCase {
                 let xz = Int64(rng.next() % 256) + xr.lowerBound, yz = Int64(rng.next() % 256) + xr.lowerBound
                 let ws: [Float] = t.perChannel ? (0..<t.m).map { Float(1 + $0 % 5) * 0.0019 } : [0.0078125]
                 let xs: Float = 0.0235, ys: Float = k == 5 ? 40.0 : 0.06
-                let attrs = [Attribute(name: "kernel_shape", value: .ints([Int64(t.k), Int64(t.k)])),
-                             Attribute(name: "strides", value: .ints([Int64(t.stride), Int64(t.stride)])),
-                             Attribute(name: "pads", value: .ints(Array(repeating: Int64(t.pad), count: 4))),
-                             Attribute(name: "dilations", value: .ints([Int64(t.dilation), Int64(t.dilation)])),
-                             Attribute(name: "group", value: .int(Int64(t.group)))]
-                let conv = try kernel("QLinearConv", inputs: ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], attributes: attrs)
-                func q(_ v: [Int64], _ dt: DType, _ shape: [Int]) -> Tensor { Tensor(dtype: dt, shape: shape, storage: .i32(v.map { Int32($0) })) }
-                let got = try conv.run([q(x, t.xType, [1, t.c, t.h, t.w]), Tensor([xs], shape: []), q([xz], t.xType, []),
-                                        q(w, .int8, [t.m, cg, t.k, t.k]), Tensor(ws, shape: [ws.count]), q([0], .int8, []),
-                                        Tensor([ys], shape: []), q([yz], t.xType, []), q(bias, .int32, [t.m])])[0]
-                let (want, shape) = Self.qlinearConvReference(x: x, xShape: [1, t.c, t.h, t.w], xz: xz, w: w, wShape: [t.m, cg, t.k, t.k], wz: [0],
-                                                              bias: bias, multiplier: ws.map { xs * $0 / ys }, yz: yz, range: xr,
-                                                              stride: t.stride, pad: t.pad, dilation: t.dilation, group: t.group)
+                let attrs = [
+                    Attribute(name: "kernel_shape", value: .ints([Int64(t.k), Int64(t.k)])),
+                    Attribute(name: "strides", value: .ints([Int64(t.stride), Int64(t.stride)])),
+                    Attribute(name: "pads", value: .ints(Array(repeating: Int64(t.pad), count: 4))),
+                    Attribute(name: "dilations", value: .ints([Int64(t.dilation), Int64(t.dilation)])),
+                    Attribute(name: "group", value: .int(Int64(t.group))),
+                ]
+                let conv = try kernel(
+                    "QLinearConv", inputs: ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], attributes: attrs)
+                func q(_ v: [Int64], _ dt: DType, _ shape: [Int]) -> Tensor {
+                    Tensor(dtype: dt, shape: shape, storage: .i32(v.map { Int32($0) }))
+                }
+                let got = try conv.run([
+                    q(x, t.xType, [1, t.c, t.h, t.w]), Tensor([xs], shape: []), q([xz], t.xType, []),
+                    q(w, .int8, [t.m, cg, t.k, t.k]), Tensor(ws, shape: [ws.count]), q([0], .int8, []),
+                    Tensor([ys], shape: []), q([yz], t.xType, []), q(bias, .int32, [t.m]),
+                ])[0]
+                let (want, shape) = Self.qlinearConvReference(
+                    x: x, xShape: [1, t.c, t.h, t.w], xz: xz, w: w, wShape: [t.m, cg, t.k, t.k], wz: [0],
+                    bias: bias, multiplier: ws.map { xs * $0 / ys }, yz: yz, range: xr,
+                    stride: t.stride, pad: t.pad, dilation: t.dilation, group: t.group)
                 XCTAssertEqual(got.shape, shape, "\(path) case \(k)")
                 XCTAssertEqual(got.asInt64s(), want, "\(path) case \(k)")
                 outputs += want.count

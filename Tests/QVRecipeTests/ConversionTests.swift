@@ -12,7 +12,9 @@ import _TestSupport
 /// bit-exact with Aidge's CPU backend, see GoldenTests): outputs equal, or every difference is a
 /// named rounding tie or Aidge's wrap-around.
 final class ConversionTests: XCTestCase {
-    static let fixtures = ["lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act"]
+    static let fixtures = [
+        "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
+    ]
 
     func samples(_ fixture: String, _ model: Model) throws -> [[String: Tensor]] {
         try InputSet.load(TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: model.graph.runtimeInputs)
@@ -20,8 +22,11 @@ final class ConversionTests: XCTestCase {
 
     /// Through the harness, the engine `verify` uses (Aidge semantics vs ONNX semantics).
     func check(_ source: Model, _ converted: Model, _ fixture: String) throws -> ComparisonReport {
-        try Harness(reference: try GraphView(source), candidate: try GraphView(converted), referencePath: "source", candidatePath: "converted",
-                    tolerance: Tolerance()).run(name: "t", samples: try samples(fixture, source))
+        try Harness(
+            reference: try GraphView(source), candidate: try GraphView(converted), referencePath: "source",
+            candidatePath: "converted",
+            tolerance: Tolerance()
+        ).run(name: "t", samples: try samples(fixture, source))
     }
 
     func testEveryConversionEqualsTheAidgeGraphUpToCountedTies() throws {
@@ -41,7 +46,8 @@ final class ConversionTests: XCTestCase {
                     case "single_shift":  // proven half-up vs half-even ties, and their one-step consequences
                         XCTAssertFalse(r.findings.contains { $0.severity == .error }, "\(label): \(r.findings)")
                         XCTAssertTrue(r.findings.contains { $0.code == "rounding-ties" }, label)
-                    case "uint8_act":  // every differing element at the first divergence is Aidge's wrap-around or a tie
+                    case "uint8_act":
+                        // every differing element at the first divergence is Aidge's wrap-around or a tie
                         let first = try XCTUnwrap(r.nodes.first { $0.status == .diverges }, label)
                         XCTAssertGreaterThan(first.wraps ?? 0, 0, label)
                         XCTAssertEqual((first.wraps ?? 0) + (first.ties ?? 0), first.differingBeyondTolerance, label)
@@ -49,7 +55,9 @@ final class ConversionTests: XCTestCase {
                         XCTAssertEqual(out.differing, 0, label)
                         XCTAssertNotEqual(r.verdict, .discrepancy, "\(label): \(r.findings)")
                     }
-                    table.append("\(label): \(out.differing)/\(out.count) outputs differ (max \(out.maxSteps ?? 0) steps), \(r.verdict.rawValue)")
+                    table.append(
+                        "\(label): \(out.differing)/\(out.count) outputs differ (max \(out.maxSteps ?? 0) steps), \(r.verdict.rawValue)"
+                    )
                 }
             }
         }
@@ -58,11 +66,14 @@ final class ConversionTests: XCTestCase {
 
     func testSingleShiftDifferencesAreTiesOfTheBitShift() throws {
         let source = try OnnxFile.load(TestPaths.reference("single_shift/aidge_quantized_folded.onnx"))
-        let r = try check(source, try Recipe.convert(source, options: ConvertOptions(format: .qdq)).model, "single_shift")
+        let r = try check(
+            source, try Recipe.convert(source, options: ConvertOptions(format: .qdq)).model, "single_shift")
         let ties = try XCTUnwrap(r.findings.first { $0.code == "rounding-ties" })
         XCTAssertEqual(ties.node, "conv1_Scaling")
-        XCTAssertTrue(ties.message.contains("every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"), ties.message)
-        XCTAssertGreaterThan(try XCTUnwrap(r.output).differing, 0, "bit-shift ties are expected to reach the output on these inputs")
+        XCTAssertTrue(
+            ties.message.contains("every one an exact half-up (Aidge) vs half-to-even (ONNX) tie"), ties.message)
+        XCTAssertGreaterThan(
+            try XCTUnwrap(r.output).differing, 0, "bit-shift ties are expected to reach the output on these inputs")
     }
 
     func testUint8TaggedActivationsDifferOnlyWhereAidgeWrapsNegatives() throws {
@@ -71,7 +82,9 @@ final class ConversionTests: XCTestCase {
         XCTAssertEqual(r.firstDivergence, "conv1_Scaling")
         let first = try XCTUnwrap(r.nodes.first { $0.status == .diverges })
         XCTAssertEqual((first.wraps ?? 0) + (first.ties ?? 0), first.differingBeyondTolerance)
-        XCTAssertTrue(try XCTUnwrap(r.findings.first { $0.code == "wrap-vs-saturate" }).message.hasPrefix("\(first.wraps ?? 0) of them"))
+        XCTAssertTrue(
+            try XCTUnwrap(r.findings.first { $0.code == "wrap-vs-saturate" }).message.hasPrefix(
+                "\(first.wraps ?? 0) of them"))
     }
 
     func testFoldedFakeQuantizeWeightsBecomeInt8AndBiasesInt32() throws {
@@ -84,12 +97,16 @@ final class ConversionTests: XCTestCase {
     }
 
     func testTheConvertedGraphIsAFixpoint() throws {
-        for (f, file) in [("lenet", "aidge_quantized_folded.onnx"), ("residual", "aidge_quantized.onnx"), ("lenet4bit", "aidge_quantized.onnx")] {
+        for (f, file) in [
+            ("lenet", "aidge_quantized_folded.onnx"), ("residual", "aidge_quantized.onnx"),
+            ("lenet4bit", "aidge_quantized.onnx"),
+        ] {
             let source = try OnnxFile.load(TestPaths.reference("\(f)/\(file)"))
             for format in TargetFormat.allCases {
                 let options = ConvertOptions(format: format)
                 let c = try Recipe.convert(source, options: options)
-                let (_, again) = try RewriteDriver(rules: Recipe.rules(for: format)).run(c.model.graph, plan: c.plan, options: options)
+                let (_, again) = try RewriteDriver(rules: Recipe.rules(for: format)).run(
+                    c.model.graph, plan: c.plan, options: options)
                 XCTAssertEqual(again, [], "\(f) \(format): a second pass fired \(again)")
             }
         }
@@ -112,16 +129,23 @@ final class ConversionTests: XCTestCase {
         let c = try Recipe.convert(try OnnxFile.load(path), sourceBytes: bytes, options: ConvertOptions(format: .qop))
         let meta = Dictionary(uniqueKeysWithValues: c.model.metadata.map { ($0.key, $0.value) })
         XCTAssertEqual(meta["qverify.version"], Recipe.version)
-        XCTAssertEqual(meta["qverify.source_sha256"], "8af6bba546eded697e281a6178f1c82a08199c999f360a6a1f9dfc7ef67dff74")  // manifest sha256
+        // The manifest's sha256 of the source model.
+        XCTAssertEqual(
+            meta["qverify.source_sha256"], "8af6bba546eded697e281a6178f1c82a08199c999f360a6a1f9dfc7ef67dff74")
         XCTAssertEqual(meta["qverify.options"], "format=qop opset=21 weights=int8 narrow=clip")
         XCTAssertEqual(meta["qverify.source_form"], "folded")
         XCTAssertNotNil(meta["qverify.assumptions"])
     }
 
     func testNodeNamesTraceBackToTheAidgeNodes() throws {
-        let c = try Recipe.convert(try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized.onnx")), options: ConvertOptions(format: .qop))
+        let c = try Recipe.convert(
+            try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized.onnx")), options: ConvertOptions(format: .qop))
         let names = Set(c.model.graph.nodes.map(\.name))
-        XCTAssertTrue(names.isSuperset(of: ["conv1_quant", "conv2_quant", "fc_quant", "relu1", "pool1", "relu2"]), "\(names.sorted())")
-        XCTAssertEqual(Set(c.model.graph.nodes.map(\.opType)), ["QuantizeLinear", "QLinearConv", "Relu", "MaxPool", "Flatten", "QGemm", "DequantizeLinear"])
+        XCTAssertTrue(
+            names.isSuperset(of: ["conv1_quant", "conv2_quant", "fc_quant", "relu1", "pool1", "relu2"]),
+            "\(names.sorted())")
+        XCTAssertEqual(
+            Set(c.model.graph.nodes.map(\.opType)),
+            ["QuantizeLinear", "QLinearConv", "Relu", "MaxPool", "Flatten", "QGemm", "DequantizeLinear"])
     }
 }

@@ -25,7 +25,10 @@ final class QuantPlanTests: XCTestCase {
         XCTAssertEqual(plan.form, .folded)
         let a = plan.tensors["relu1_Res_out0"]!.step, b = plan.tensors["conv2_Scaling_out0"]!.step
         XCTAssertEqual(a, b, accuracy: 1e-12 * b)
-        XCTAssertTrue(plan.notes.contains { $0.contains("conv2_w_ProducerScaling_CastOut_out0") && $0.contains("solved from a residual Add") })
+        XCTAssertTrue(
+            plan.notes.contains {
+                $0.contains("conv2_w_ProducerScaling_CastOut_out0") && $0.contains("solved from a residual Add")
+            })
     }
 
     /// A folded export keeps only integers; with the real steps (Aidge's unfolded export of the
@@ -40,7 +43,8 @@ final class QuantPlanTests: XCTestCase {
             let file = try ScalingFactorFile.loadSteps(TestPaths.reference("\(m)/aidge_quantized_folded.sf.json"))
             let plan = try QuantPlan(model: folded, known: KnownSteps(inputs: file.inputs, weights: file.weights))
             XCTAssertTrue(plan.assumedSteps.isEmpty, "\(m): \(plan.assumedSteps)")
-            XCTAssertFalse(plan.notes.contains { $0.contains("solved") || $0.contains("assumed") }, "\(m): \(plan.notes)")
+            XCTAssertFalse(
+                plan.notes.contains { $0.contains("solved") || $0.contains("assumed") }, "\(m): \(plan.notes)")
             let unfolded = try OnnxFile.load(TestPaths.reference("\(m)/aidge_quantized.onnx"))
             let real = try QuantPlan(model: unfolded).tensors[unfolded.graph.outputs[0].name]!.step
             let ours = plan.tensors[folded.graph.outputs[0].name]!.step
@@ -56,7 +60,9 @@ final class QuantPlanTests: XCTestCase {
 
     func testStepsForANodeTheModelLacksAreRefused() throws {
         let folded = try OnnxFile.load(TestPaths.reference("cnn/aidge_quantized_folded.onnx"))
-        XCTAssertThrowsError(try QuantPlan(model: folded, known: KnownSteps(inputs: [1 / 127], weights: ["conv9": 0.01]))) {
+        XCTAssertThrowsError(
+            try QuantPlan(model: folded, known: KnownSteps(inputs: [1 / 127], weights: ["conv9": 0.01]))
+        ) {
             XCTAssertTrue("\($0)".contains("'conv9', which is not a node of this model"), "\($0)")
         }
         XCTAssertThrowsError(try QuantPlan(model: folded, known: KnownSteps(inputs: [0.1, 0.2]))) {
@@ -69,7 +75,8 @@ final class QuantPlanTests: XCTestCase {
         let plan = try QuantPlan(model: m)
         let q = m.graph.nodes.first { $0.name == "conv1_Scaling" }!
         let shift = Double(m.graph.initializer(q.inputs[1])!.asInt64s()![0])
-        XCTAssertEqual(plan.tensors["conv1_Scaling_out0"]!.step, plan.tensors["conv1_out0"]!.step * shift, accuracy: 1e-15)
+        XCTAssertEqual(
+            plan.tensors["conv1_Scaling_out0"]!.step, plan.tensors["conv1_out0"]!.step * shift, accuracy: 1e-15)
     }
 
     func testAnOpWithoutAQuantizedFormIsRefusedNamingTheNode() throws {
@@ -77,7 +84,10 @@ final class QuantPlanTests: XCTestCase {
         let i = m.graph.nodes.firstIndex { $0.name == "relu1" }!
         m.graph.nodes[i].opType = "Softmax"
         XCTAssertThrowsError(try QuantPlan(model: m)) { e in
-            XCTAssertEqual("\(e)", "node Softmax 'relu1': Softmax on the quantized tensor 'conv1_Scaling_out0' has no quantized form qverify can place")
+            XCTAssertEqual(
+                "\(e)",
+                "node Softmax 'relu1': Softmax on the quantized tensor 'conv1_Scaling_out0' has no quantized form qverify can place"
+            )
         }
     }
 }

@@ -17,8 +17,10 @@ final class RuleTests: XCTestCase {
         return d.map { Int64($0) }
     }
 
-    func check(_ rule: RewriteRule, _ fixture: String, _ file: String, format: TargetFormat = .qdq, minFirings: Int = 1,
-               line: UInt = #line) throws {
+    func check(
+        _ rule: RewriteRule, _ fixture: String, _ file: String, format: TargetFormat = .qdq, minFirings: Int = 1,
+        line: UInt = #line
+    ) throws {
         let source = try OnnxFile.load(TestPaths.reference("\(fixture)/\(file)"))
         let plan = try QuantPlan(model: source)
         let options = ConvertOptions(format: format)
@@ -28,7 +30,8 @@ final class RuleTests: XCTestCase {
         var after = source
         after.graph = g
         // Same integers on every Aidge quantizer output and on the graph output.
-        let x = try InputSet.load(TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: source.graph.runtimeInputs)
+        let x = try InputSet.load(
+            TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: source.graph.runtimeInputs)
         let a = try Interpreter(model: source, semantics: .aidge), b = try Interpreter(model: after, semantics: .aidge)
         let interfaceChanged = rule.changesInterface
         for s in x.prefix(4) {
@@ -37,7 +40,9 @@ final class RuleTests: XCTestCase {
             let bIn = rule.name == "quantize-folded-input" ? s : aIn
             let ra = try a.run(aIn, keepIntermediates: true), rb = try b.run(bIn, keepIntermediates: true)
             for (name, q) in plan.tensors where q.dtype != .int32 {
-                guard let ta = ra.intermediates[name], let tb = rb.intermediates[name], tb.dtype.isInteger else { continue }
+                guard let ta = ra.intermediates[name], let tb = rb.intermediates[name], tb.dtype.isInteger else {
+                    continue
+                }
                 XCTAssertEqual(ints(ta), ints(tb), "\(rule.name): '\(name)' changed", line: line)
             }
             let out = source.graph.outputs[0].name
@@ -54,39 +59,74 @@ final class RuleTests: XCTestCase {
         XCTAssertEqual(again, [], "\(rule.name): second pass fired", line: line)
     }
 
-    func testFoldWeightQuantizer() throws { try check(ConstantRules.foldWeightQuantizer, "lenet", "aidge_quantized.onnx", minFirings: 3) }
-    func testFoldBiasQuantizer() throws { try check(ConstantRules.foldBiasQuantizer, "lenet", "aidge_quantized.onnx", minFirings: 3) }
-    func testQuantizeFoldedInput() throws { try check(InterfaceRules.quantizeFoldedInput, "lenet", "aidge_quantized_folded.onnx") }
-    func testAffineToQDQ() throws { try check(AffineRules.affineToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 2) }
-    func testAffineToQOp() throws { try check(AffineRules.affineToQOp, "depthwise", "aidge_quantized_folded.onnx", format: .qop, minFirings: 3) }
+    func testFoldWeightQuantizer() throws {
+        try check(ConstantRules.foldWeightQuantizer, "lenet", "aidge_quantized.onnx", minFirings: 3)
+    }
+    func testFoldBiasQuantizer() throws {
+        try check(ConstantRules.foldBiasQuantizer, "lenet", "aidge_quantized.onnx", minFirings: 3)
+    }
+    func testQuantizeFoldedInput() throws {
+        try check(InterfaceRules.quantizeFoldedInput, "lenet", "aidge_quantized_folded.onnx")
+    }
+    func testAffineToQDQ() throws {
+        try check(AffineRules.affineToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 2)
+    }
+    func testAffineToQOp() throws {
+        try check(AffineRules.affineToQOp, "depthwise", "aidge_quantized_folded.onnx", format: .qop, minFirings: 3)
+    }
     func testSumToQDQ() throws { try check(ElementwiseRules.sumToQDQ, "residual", "aidge_quantized_folded.onnx") }
-    func testSumToQLinearAdd() throws { try check(ElementwiseRules.sumToQOp, "residual", "aidge_quantized.onnx", format: .qop) }
-    func testRequantizeToQDQ() throws { try check(ElementwiseRules.requantizeToQDQ, "residual", "aidge_quantized_folded.onnx") }
-    func testTransparentToQDQ() throws { try check(ElementwiseRules.transparentToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 4) }
-    func testFakeQuantizerToInteger() throws { try check(ConstantRules.fakeQuantizerToInteger, "fake_quantize", "aidge_quantized.onnx", minFirings: 10) }
-    func testFakeConstantToInteger() throws { try check(ConstantRules.fakeConstantToInteger, "fake_quantize", "aidge_quantized_folded.onnx", minFirings: 3) }
-    func testWidenNarrowQuantizer() throws { try check(ConstantRules.widenNarrowQuantizer, "lenet4bit", "aidge_quantized.onnx") }
-    func testDequantizeGraphOutput() throws { try check(InterfaceRules.dequantizeOutputs, "mlp", "aidge_quantized_folded.onnx") }
+    func testSumToQLinearAdd() throws {
+        try check(ElementwiseRules.sumToQOp, "residual", "aidge_quantized.onnx", format: .qop)
+    }
+    func testRequantizeToQDQ() throws {
+        try check(ElementwiseRules.requantizeToQDQ, "residual", "aidge_quantized_folded.onnx")
+    }
+    func testTransparentToQDQ() throws {
+        try check(ElementwiseRules.transparentToQDQ, "lenet", "aidge_quantized_folded.onnx", minFirings: 4)
+    }
+    func testFakeQuantizerToInteger() throws {
+        try check(ConstantRules.fakeQuantizerToInteger, "fake_quantize", "aidge_quantized.onnx", minFirings: 10)
+    }
+    func testFakeConstantToInteger() throws {
+        try check(ConstantRules.fakeConstantToInteger, "fake_quantize", "aidge_quantized_folded.onnx", minFirings: 3)
+    }
+    func testWidenNarrowQuantizer() throws {
+        try check(ConstantRules.widenNarrowQuantizer, "lenet4bit", "aidge_quantized.onnx")
+    }
+    func testDequantizeGraphOutput() throws {
+        try check(InterfaceRules.dequantizeOutputs, "mlp", "aidge_quantized_folded.onnx")
+    }
 
     func testEveryRuleHasAStableNameAndAnIdentity() {
         let all = Recipe.rules(for: .qop) + Recipe.rules(for: .qdq)
         let names = Set(all.map(\.name))
-        XCTAssertEqual(names, ["fake-quantizer-to-integer", "fake-constant-to-integer", "widen-narrow-quantizer", "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop", "sum-to-qlinearadd",
-                               "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output",
-                               "global-average-pool-to-qlinear"])
+        XCTAssertEqual(
+            names,
+            [
+                "fake-quantizer-to-integer", "fake-constant-to-integer", "widen-narrow-quantizer",
+                "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop",
+                "sum-to-qlinearadd",
+                "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output",
+                "global-average-pool-to-qlinear",
+            ])
         XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
     }
 
     /// A rule replacing relu1 of the folded LeNet by a Cast to `to`, declaring `relu1_out0`
     /// retyped or not.
     func castRelu(to: DType, declared: Bool) -> RewriteRule {
-        RewriteRule(name: "retype-relu", identity: "Relu(x) -> Cast(x, \(to))",
-                    match: { ctx, i in ctx.graph.nodes[i].name == "relu1" ? true : nil }) { ctx, i, _, _ in
+        RewriteRule(
+            name: "retype-relu", identity: "Relu(x) -> Cast(x, \(to))",
+            match: { ctx, i in ctx.graph.nodes[i].name == "relu1" ? true : nil }
+        ) { ctx, i, _, _ in
             let n = ctx.graph.nodes[i]
             var p = Patch()
             p.remove = [i]
-            p.add = [Node(name: "relu1_cast", opType: "Cast", inputs: n.inputs, outputs: n.outputs,
-                          attributes: [Attribute(name: "to", value: .int(Int64(to.rawValue)))])]
+            p.add = [
+                Node(
+                    name: "relu1_cast", opType: "Cast", inputs: n.inputs, outputs: n.outputs,
+                    attributes: [Attribute(name: "to", value: .int(Int64(to.rawValue)))])
+            ]
             if declared { p.retypes = [n.outputs[0]] }
             return p
         }
@@ -95,16 +135,31 @@ final class RuleTests: XCTestCase {
     func testAPatchThatChangesATensorOthersReadIsRefusedNamingTheRule() throws {
         let source = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized_folded.onnx"))
         let plan = try QuantPlan(model: source)
-        XCTAssertThrowsError(try RewriteDriver(rules: [castRelu(to: .float, declared: false)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq))) { e in
-            XCTAssertEqual("\(e)", "rule retype-relu on node Relu 'relu1': internal error: patch changes 'relu1_out0' from int8[1, 4, 10, 10] to float32[1, 4, 10, 10]; refused")
+        XCTAssertThrowsError(
+            try RewriteDriver(rules: [castRelu(to: .float, declared: false)]).run(
+                source.graph, plan: plan, options: ConvertOptions(format: .qdq))
+        ) { e in
+            XCTAssertEqual(
+                "\(e)",
+                "rule retype-relu on node Relu 'relu1': internal error: patch changes 'relu1_out0' from int8[1, 4, 10, 10] to float32[1, 4, 10, 10]; refused"
+            )
         }
         // Declaring it is not enough: the new type must hold the old integers as integers.
-        XCTAssertThrowsError(try RewriteDriver(rules: [castRelu(to: .float, declared: true)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq))) { e in
-            XCTAssertEqual("\(e)", "rule retype-relu on node Relu 'relu1': internal error: patch retypes 'relu1_out0' from int8[1, 4, 10, 10] to float32[1, 4, 10, 10]: not an integer type at least as wide, nor float-valued integers made integer; refused")
+        XCTAssertThrowsError(
+            try RewriteDriver(rules: [castRelu(to: .float, declared: true)]).run(
+                source.graph, plan: plan, options: ConvertOptions(format: .qdq))
+        ) { e in
+            XCTAssertEqual(
+                "\(e)",
+                "rule retype-relu on node Relu 'relu1': internal error: patch retypes 'relu1_out0' from int8[1, 4, 10, 10] to float32[1, 4, 10, 10]: not an integer type at least as wide, nor float-valued integers made integer; refused"
+            )
         }
-        XCTAssertThrowsError(try RewriteDriver(rules: [castRelu(to: .uint8, declared: true)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq)))
+        XCTAssertThrowsError(
+            try RewriteDriver(rules: [castRelu(to: .uint8, declared: true)]).run(
+                source.graph, plan: plan, options: ConvertOptions(format: .qdq)))
         // A declared widening is applied.
-        let (g, fired) = try RewriteDriver(rules: [castRelu(to: .int16, declared: true)]).run(source.graph, plan: plan, options: ConvertOptions(format: .qdq))
+        let (g, fired) = try RewriteDriver(rules: [castRelu(to: .int16, declared: true)]).run(
+            source.graph, plan: plan, options: ConvertOptions(format: .qdq))
         XCTAssertEqual(fired, [RuleFiring(rule: "retype-relu", node: "relu1")])
         XCTAssertEqual(g.nodes.first { $0.name == "relu1_cast" }?.opType, "Cast")
     }
@@ -114,8 +169,9 @@ final class RuleTests: XCTestCase {
     func testRulesThatDeclineAllocateNoNames() throws {
         let source = try OnnxFile.load(TestPaths.reference("lenet/aidge_quantized.onnx"))
         let plan = try QuantPlan(model: source)
-        let ctx = RewriteContext(graph: source.graph, index: try GraphIndex(source.graph), plan: plan, options: ConvertOptions(format: .qdq),
-                                 inference: try ShapeInference(source.graph))
+        let ctx = RewriteContext(
+            graph: source.graph, index: try GraphIndex(source.graph), plan: plan, options: ConvertOptions(format: .qdq),
+            inference: try ShapeInference(source.graph))
         for rule in Recipe.rules(for: .qop) + Recipe.rules(for: .qdq) {
             for i in source.graph.nodes.indices where try rule.match(ctx, i) == nil {
                 let names = NameAllocator(source.graph)

@@ -7,34 +7,54 @@ import XCTest
 /// the HTML anchors every point and collapses consequences, numbers print one way everywhere.
 final class RendererTests: XCTestCase {
     func node(_ sig: String, _ status: NodeStatus, steps: Double, tensor: String) -> NodeReport {
-        NodeReport(signature: sig, reference: TensorRef(tensor: tensor, node: tensor, op: "QuantizeLinear", dtype: "int8", scale: 0.1, zeroPoint: 0),
-                   candidate: TensorRef(tensor: tensor, node: tensor, op: "QuantizeLinear", dtype: "int8", scale: 0.1, zeroPoint: 0),
-                   status: status, stats: TensorStats(count: 10, differing: status == .ok ? 0 : 4, maxAbs: steps * 0.1, meanAbs: 0.01, maxSteps: steps,
-                                                      meanSteps: 0.1, sqnrDB: 30, cosine: 0.99),
-                   differingBeyondTolerance: status == .ok ? 0 : 4, toleranceSteps: 0, stepHistogram: status == .ok ? nil : ["-1": 2, "1": 2])
+        NodeReport(
+            signature: sig,
+            reference: TensorRef(
+                tensor: tensor, node: tensor, op: "QuantizeLinear", dtype: "int8", scale: 0.1, zeroPoint: 0),
+            candidate: TensorRef(
+                tensor: tensor, node: tensor, op: "QuantizeLinear", dtype: "int8", scale: 0.1, zeroPoint: 0),
+            status: status,
+            stats: TensorStats(
+                count: 10, differing: status == .ok ? 0 : 4, maxAbs: steps * 0.1, meanAbs: 0.01, maxSteps: steps,
+                meanSteps: 0.1, sqnrDB: 30, cosine: 0.99),
+            differingBeyondTolerance: status == .ok ? 0 : 4, toleranceSteps: 0,
+            stepHistogram: status == .ok ? nil : ["-1": 2, "1": 2])
     }
 
     func report() -> Report {
         let cause = Finding(.error, "bias-zeroed", node: "conv1", model: "candidate", "every int32 bias value is 0")
-        let first = Finding(.error, "first-divergence", node: "c1", model: "candidate", "first divergence at conv#1", cause: cause.key)
+        let first = Finding(
+            .error, "first-divergence", node: "c1", model: "candidate", "first divergence at conv#1", cause: cause.key)
         let other = Finding(.error, "bias-zeroed", node: "conv2", model: "candidate", "every int32 bias value is 0")
-        let c = ComparisonReport(name: "qdq", reference: ModelRef(path: "a.onnx", kind: "aidge-form", semantics: "aidge"),
-                                 candidate: ModelRef(path: "b.onnx", kind: "qdq", semantics: "onnx"), samples: 2, verdict: .discrepancy,
-                                 firstDivergence: "c1", output: nil, findings: [cause, first, other],
-                                 nodes: [node("input#0", .ok, steps: 0, tensor: "in"), node("conv#1", .diverges, steps: 11, tensor: "c1"),
-                                         node("conv#1→Relu", .downstream, steps: 11, tensor: "r1")],
-                                 unmatchedReference: [], unmatchedCandidate: [], targets: nil, accuracy: nil)
-        return Report(tool: "qverify test", command: "verify", model: "Reference/lenet/aidge_quantized.onnx", inputs: "x.npy", tolerance: Tolerance(),
-                      findings: [], comparisons: [c])
+        let c = ComparisonReport(
+            name: "qdq", reference: ModelRef(path: "a.onnx", kind: "aidge-form", semantics: "aidge"),
+            candidate: ModelRef(path: "b.onnx", kind: "qdq", semantics: "onnx"), samples: 2, verdict: .discrepancy,
+            firstDivergence: "c1", output: nil, findings: [cause, first, other],
+            nodes: [
+                node("input#0", .ok, steps: 0, tensor: "in"), node("conv#1", .diverges, steps: 11, tensor: "c1"),
+                node("conv#1→Relu", .downstream, steps: 11, tensor: "r1"),
+            ],
+            unmatchedReference: [], unmatchedCandidate: [], targets: nil, accuracy: nil)
+        return Report(
+            tool: "qverify test", command: "verify", model: "Reference/lenet/aidge_quantized.onnx", inputs: "x.npy",
+            tolerance: Tolerance(),
+            findings: [], comparisons: [c])
     }
 
     func testJUnitFailsOncePerCauseWithConsequencesAsItsOutput() {
         let xml = JUnit.render(report())
-        XCTAssertEqual(xml.components(separatedBy: "<failure ").count - 1, 2, "two causes (the zeroed biases), not three findings plus two nodes")
-        XCTAssertTrue(xml.contains("<testsuite name=\"lenet/aidge_quantized.onnx: qdq\" tests=\"3\" failures=\"2\""), xml)
+        XCTAssertEqual(
+            xml.components(separatedBy: "<failure ").count - 1, 2,
+            "two causes (the zeroed biases), not three findings plus two nodes")
+        XCTAssertTrue(
+            xml.contains("<testsuite name=\"lenet/aidge_quantized.onnx: qdq\" tests=\"3\" failures=\"2\""), xml)
         XCTAssertTrue(xml.contains("classname=\"lenet/aidge_quantized.onnx.qdq\" name=\"bias-zeroed @ conv1\""), xml)
-        XCTAssertTrue(xml.contains("error first-divergence @ c1: first divergence at conv#1"), "the divergence is the cause's output")
-        XCTAssertTrue(xml.contains("node conv#1→Relu r1 ↔ r1: downstream, 4 elements beyond 0 step(s), max 11 steps"), "so are the later nodes")
+        XCTAssertTrue(
+            xml.contains("error first-divergence @ c1: first divergence at conv#1"),
+            "the divergence is the cause's output")
+        XCTAssertTrue(
+            xml.contains("node conv#1→Relu r1 ↔ r1: downstream, 4 elements beyond 0 step(s), max 11 steps"),
+            "so are the later nodes")
     }
 
     func testHtmlAnchorsPointsAndCollapsesConsequences() {

@@ -48,11 +48,15 @@ public struct CommandResult {
 /// Runs the qverify binary with `args` (no stdin) as a child process, waiting for it to finish.
 /// The CLI tests run commands in-process (`runQVerify`); this is for what only a process shows:
 /// `main`'s set-up, environment variables, exit code 3.
-public func runQVerifyProcess(_ args: [String], cwd: URL = TestPaths.root, environment: [String: String] = [:]) throws -> CommandResult {
+public func runQVerifyProcess(
+    _ args: [String], cwd: URL = TestPaths.root, environment: [String: String] = [:]
+) throws -> CommandResult {
     let p = Process()
     p.executableURL = TestPaths.qverify
     p.arguments = args
-    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+    if !environment.isEmpty {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     p.currentDirectoryURL = cwd
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
@@ -62,7 +66,9 @@ public func runQVerifyProcess(_ args: [String], cwd: URL = TestPaths.root, envir
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return CommandResult(exitCode: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    return CommandResult(
+        exitCode: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self))
 }
 
 /// How two tensors compare: integer tensors must be equal; float tensors within a relative
@@ -72,7 +78,9 @@ public struct TensorDiff: CustomStringConvertible {
     public var count: Int
     public var maxAbs: Double
     public var exact: Bool
-    public var description: String { "\(differing)/\(count) differ (max |Δ| \(maxAbs), \(exact ? "exact" : "rel 1e-5"))" }
+    public var description: String {
+        "\(differing)/\(count) differ (max |Δ| \(maxAbs), \(exact ? "exact" : "rel 1e-5"))"
+    }
     public var ok: Bool { differing == 0 }
 
     public init(_ a: Tensor, _ b: Tensor) {

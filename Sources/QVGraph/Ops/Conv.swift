@@ -10,7 +10,9 @@
 ///   against a direct loop; its requantization on every 8-bit boundary), `BatchTests`, `GoldenTests`.
 
 /// Output [N, M, spatial…] of a Conv's data and weight shapes.
-private func convFacts(_ c: InferenceContext, dtype: DType?, weight: TensorFact?, bias: TensorFact?) throws -> [TensorFact] {
+private func convFacts(
+    _ c: InferenceContext, dtype: DType?, weight: TensorFact?, bias: TensorFact?
+) throws -> [TensorFact] {
     if let b = bias?.shape, let ws = weight?.shape, !ws.isEmpty, b != [ws[0]] {
         throw QVError.badInput("bias of shape \(b) does not match \(ws[0]) output channels")
     }
@@ -18,20 +20,36 @@ private func convFacts(_ c: InferenceContext, dtype: DType?, weight: TensorFact?
 }
 
 let convSpecs: [OpSpec] = [
-    OpSpec("Conv", since: [1, 11, 22], inputs: ["X", "W", "B"], batching: .perSample, exactness: .onnxruntimeOrder, kernel: "ConvKernel",
-           tests: ["conv_1d", "conv_depthwise_same_lower", "conv_padded_strided_dilated", "exact_conv_depthwise", "exact_conv_pointwise"]) { c in
+    OpSpec(
+        "Conv", since: [1, 11, 22], inputs: ["X", "W", "B"], batching: .perSample, exactness: .onnxruntimeOrder,
+        kernel: "ConvKernel",
+        tests: [
+            "conv_1d", "conv_depthwise_same_lower", "conv_padded_strided_dilated", "exact_conv_depthwise",
+            "exact_conv_pointwise",
+        ]
+    ) { c in
         let w = c.input("W")
         let dtype = c.accumulatorType(c.x?.dtype, w?.dtype)
         return try convFacts(c, dtype: dtype, weight: w, bias: c.input("B"))
     },
-    OpSpec("ConvInteger", since: [10], inputs: ["x", "w", "x_zero_point", "w_zero_point"], batching: .perSample, exactness: .exactInteger,
-           kernel: nil, tests: []) { c in
+    OpSpec(
+        "ConvInteger", since: [10], inputs: ["x", "w", "x_zero_point", "w_zero_point"], batching: .perSample,
+        exactness: .exactInteger,
+        kernel: nil, tests: []
+    ) { c in
         try convFacts(c, dtype: .int32, weight: c.input("w"), bias: nil)
     },
-    OpSpec("QLinearConv", since: [10], inputs: ["x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale", "y_zero_point", "B"],
-           batching: .perSample, exactness: .exactInteger, kernel: "QLinearConvKernel",
-           tests: ["qlinearconv_accumulator_beyond_2_24", "qlinearconv_depthwise", "qlinearconv_grouped_dilated", "qlinearconv_padded_strided",
-                   "qlinearconv_per_channel_uint8", "qlinearconv_per_tensor_int8", "qlinearconv_pointwise", "qlinearconv_same_upper"]) { c in
+    OpSpec(
+        "QLinearConv", since: [10],
+        inputs: ["x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale", "y_zero_point", "B"],
+        batching: .perSample, exactness: .exactInteger, kernel: "QLinearConvKernel",
+        tests: [
+            "qlinearconv_accumulator_beyond_2_24", "qlinearconv_depthwise", "qlinearconv_grouped_dilated",
+            "qlinearconv_padded_strided",
+            "qlinearconv_per_channel_uint8", "qlinearconv_per_tensor_int8", "qlinearconv_pointwise",
+            "qlinearconv_same_upper",
+        ]
+    ) { c in
         try convFacts(c, dtype: c.input("y_zero_point")?.dtype ?? c.x?.dtype, weight: c.input("w"), bias: c.input("B"))
     },
 ]

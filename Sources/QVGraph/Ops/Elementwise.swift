@@ -6,15 +6,21 @@
 /// - Tests: the op suite (`Tests/Fixtures/ops/<fixture>`, `OpSuiteTests`), `IntegerEdgeTests`.
 
 /// Output like the input, axis 0 free.
-private func unary(_ op: String, since: [Int], input: String = "X", exactness: Exactness, kernel: String? = "UnaryKernel",
-                   tests: [String]) -> OpSpec {
-    OpSpec(op, since: since, inputs: [input], batching: .perSample, exactness: exactness, kernel: kernel, tests: tests) { $0.same }
+private func unary(
+    _ op: String, since: [Int], input: String = "X", exactness: Exactness, kernel: String? = "UnaryKernel",
+    tests: [String]
+) -> OpSpec {
+    OpSpec(op, since: since, inputs: [input], batching: .perSample, exactness: exactness, kernel: kernel, tests: tests)
+    { $0.same }
 }
 
 /// Numpy broadcasting of all inputs; dtype of the first.
-private func broadcasting(_ op: String, since: [Int], inputs: [String] = ["A", "B"], exactness: Exactness, kernel: String? = "BinaryKernel",
-                          batching: Batching = .perSample, tests: [String]) -> OpSpec {
-    OpSpec(op, since: since, inputs: inputs, batching: batching, exactness: exactness, kernel: kernel, tests: tests) { c in
+private func broadcasting(
+    _ op: String, since: [Int], inputs: [String] = ["A", "B"], exactness: Exactness, kernel: String? = "BinaryKernel",
+    batching: Batching = .perSample, tests: [String]
+) -> OpSpec {
+    OpSpec(op, since: since, inputs: inputs, batching: batching, exactness: exactness, kernel: kernel, tests: tests) {
+        c in
         let shapes = c.inputs.map { $0?.shape }
         let shape = shapes.contains { $0 == nil } ? nil : try ShapeInference.broadcast(shapes.map { $0! })
         return [TensorFact(dtype: c.x?.dtype, shape: shape)]
@@ -22,8 +28,11 @@ private func broadcasting(_ op: String, since: [Int], inputs: [String] = ["A", "
 }
 
 private func comparison(_ op: String, since: [Int]) -> OpSpec {
-    OpSpec(op, since: since, inputs: ["A", "B"], batching: .never, exactness: .correctlyRounded, kernel: nil, tests: []) { c in
-        let s = (c.inputs.count == 2 && c.inputs[0]?.shape != nil && c.inputs[1]?.shape != nil)
+    OpSpec(
+        op, since: since, inputs: ["A", "B"], batching: .never, exactness: .correctlyRounded, kernel: nil, tests: []
+    ) { c in
+        let s =
+            (c.inputs.count == 2 && c.inputs[0]?.shape != nil && c.inputs[1]?.shape != nil)
             ? try ShapeInference.broadcast([c.inputs[0]!.shape!, c.inputs[1]!.shape!]) : nil
         return [TensorFact(dtype: .bool, shape: s)]
     }
@@ -41,33 +50,58 @@ let elementwiseSpecs: [OpSpec] = [
     unary("Sqrt", since: [1, 6, 13], exactness: .correctlyRounded, tests: ["unary_exact_ops"]),
     unary("Floor", since: [1, 6, 13], exactness: .correctlyRounded, tests: ["unary_exact_ops"]),
     unary("Ceil", since: [1, 6, 13], exactness: .correctlyRounded, tests: ["unary_exact_ops"]),
-    unary("Identity", since: [1, 13, 14, 16, 19, 21, 23, 24, 25], input: "input", exactness: .exactInteger, tests: ["unary_exact_ops"]),
+    unary(
+        "Identity", since: [1, 13, 14, 16, 19, 21, 23, 24, 25], input: "input", exactness: .exactInteger,
+        tests: ["unary_exact_ops"]),
     unary("Sign", since: [9, 13], input: "input", exactness: .exactInteger, tests: ["unary_exact_ops"]),
     unary("HardSigmoid", since: [1, 6, 22], exactness: .approximate, kernel: nil, tests: []),
     unary("HardSwish", since: [14, 22], exactness: .approximate, kernel: nil, tests: []),
     unary("Erf", since: [9, 13], input: "input", exactness: .approximate, kernel: nil, tests: []),
     unary("LogSoftmax", since: [1, 11, 13], input: "input", exactness: .approximate, kernel: nil, tests: []),
-    OpSpec("Dropout", since: [1, 6, 7, 10, 12, 13, 22], inputs: ["data", "ratio", "training_mode"], batching: .never, exactness: .exactInteger,
-           kernel: "ShapeKernel", tests: ["dropout_inference"]) { $0.same },
-    OpSpec("Softmax", since: [1, 11, 13], inputs: ["input"], batching: .when { n, _ in n.int("axis", default: -1) != 0 }, exactness: .approximate,
-           kernel: "SoftmaxKernel", tests: ["activations"]) { $0.same },
-    OpSpec("BatchNormalization", since: [1, 6, 7, 9, 14, 15], inputs: ["X", "scale", "B", "input_mean", "input_var"], batching: .perSample,
-           exactness: .approximate, kernel: "BatchNormKernel", tests: ["batchnorm"]) { $0.same },
-    OpSpec("Clip", since: [1, 6, 11, 12, 13], inputs: ["input", "min", "max"], batching: .perSample, exactness: .correctlyRounded,
-           kernel: "ClipKernel", tests: ["clip_int8"]) { $0.same },
-    OpSpec("Cast", since: [1, 6, 9, 13, 19, 21, 23, 24, 25, 28], inputs: ["input"], batching: .perSample, exactness: .correctlyRounded,
-           kernel: "CastKernel", tests: ["cast_float_to_int32_truncates", "cast_int32_to_int8_wraps"]) { c in
-        guard let to = c.int("to"), let dt = DType(onnx: Int32(to)) else { throw QVError.badInput("Cast needs a valid 'to'") }
+    OpSpec(
+        "Dropout", since: [1, 6, 7, 10, 12, 13, 22], inputs: ["data", "ratio", "training_mode"], batching: .never,
+        exactness: .exactInteger,
+        kernel: "ShapeKernel", tests: ["dropout_inference"]
+    ) { $0.same },
+    OpSpec(
+        "Softmax", since: [1, 11, 13], inputs: ["input"], batching: .when { n, _ in n.int("axis", default: -1) != 0 },
+        exactness: .approximate,
+        kernel: "SoftmaxKernel", tests: ["activations"]
+    ) { $0.same },
+    OpSpec(
+        "BatchNormalization", since: [1, 6, 7, 9, 14, 15], inputs: ["X", "scale", "B", "input_mean", "input_var"],
+        batching: .perSample,
+        exactness: .approximate, kernel: "BatchNormKernel", tests: ["batchnorm"]
+    ) { $0.same },
+    OpSpec(
+        "Clip", since: [1, 6, 11, 12, 13], inputs: ["input", "min", "max"], batching: .perSample,
+        exactness: .correctlyRounded,
+        kernel: "ClipKernel", tests: ["clip_int8"]
+    ) { $0.same },
+    OpSpec(
+        "Cast", since: [1, 6, 9, 13, 19, 21, 23, 24, 25, 28], inputs: ["input"], batching: .perSample,
+        exactness: .correctlyRounded,
+        kernel: "CastKernel", tests: ["cast_float_to_int32_truncates", "cast_int32_to_int8_wraps"]
+    ) { c in
+        guard let to = c.int("to"), let dt = DType(onnx: Int32(to)) else {
+            throw QVError.badInput("Cast needs a valid 'to'")
+        }
         return [TensorFact(dtype: dt, shape: c.x?.shape)]
     },
     broadcasting("Add", since: [1, 6, 7, 13, 14], exactness: .correctlyRounded, tests: ["add_broadcast"]),
     broadcasting("Sub", since: [1, 6, 7, 13, 14], exactness: .correctlyRounded, tests: ["sub_mul_div_int32"]),
     broadcasting("Mul", since: [1, 6, 7, 13, 14], exactness: .correctlyRounded, tests: ["sub_mul_div_int32"]),
     broadcasting("Div", since: [1, 6, 7, 13, 14], exactness: .correctlyRounded, tests: ["sub_mul_div_int32"]),
-    broadcasting("Pow", since: [1, 7, 12, 13, 15], inputs: ["X", "Y"], exactness: .approximate, batching: .never, tests: ["pow_int32_overflow"]),
-    broadcasting("Max", since: [1, 6, 8, 12, 13], inputs: ["data_0"], exactness: .correctlyRounded, tests: ["max_min_broadcast"]),
-    broadcasting("Min", since: [1, 6, 8, 12, 13], inputs: ["data_0"], exactness: .correctlyRounded, tests: ["max_min_broadcast"]),
-    broadcasting("BitShift", since: [11, 28], inputs: ["X", "Y"], exactness: .exactInteger, kernel: "BitShiftKernel", tests: ["bitshift_uint8"]),
+    broadcasting(
+        "Pow", since: [1, 7, 12, 13, 15], inputs: ["X", "Y"], exactness: .approximate, batching: .never,
+        tests: ["pow_int32_overflow"]),
+    broadcasting(
+        "Max", since: [1, 6, 8, 12, 13], inputs: ["data_0"], exactness: .correctlyRounded, tests: ["max_min_broadcast"]),
+    broadcasting(
+        "Min", since: [1, 6, 8, 12, 13], inputs: ["data_0"], exactness: .correctlyRounded, tests: ["max_min_broadcast"]),
+    broadcasting(
+        "BitShift", since: [11, 28], inputs: ["X", "Y"], exactness: .exactInteger, kernel: "BitShiftKernel",
+        tests: ["bitshift_uint8"]),
     comparison("Equal", since: [1, 7, 11, 13, 19]),
     comparison("Less", since: [1, 7, 9, 13]),
     comparison("Greater", since: [1, 7, 9, 13]),

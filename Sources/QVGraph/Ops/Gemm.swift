@@ -13,11 +13,19 @@
 private let rowsPerSample: Batching = .when { n, _ in n.int("transA", default: 0) == 0 }
 
 let gemmSpecs: [OpSpec] = [
-    OpSpec("Gemm", since: [1, 6, 7, 9, 11, 13], inputs: ["A", "B", "C"], batching: rowsPerSample, exactness: .onnxruntimeOrder,
-           kernel: "GemmKernel", tests: ["exact_gemm_alpha_beta", "exact_gemm_one_row_transb", "exact_gemm_packed_b_k600", "gemm_transA_alpha_beta"]) { c in
+    OpSpec(
+        "Gemm", since: [1, 6, 7, 9, 11, 13], inputs: ["A", "B", "C"], batching: rowsPerSample,
+        exactness: .onnxruntimeOrder,
+        kernel: "GemmKernel",
+        tests: [
+            "exact_gemm_alpha_beta", "exact_gemm_one_row_transb", "exact_gemm_packed_b_k600", "gemm_transA_alpha_beta",
+        ]
+    ) { c in
         let b = c.input("B")
         let dt = c.accumulatorType(c.x?.dtype, b?.dtype)
-        guard let a = c.x?.shape, let bs = b?.shape, a.count == 2, bs.count == 2 else { return [TensorFact(dtype: dt, shape: nil)] }
+        guard let a = c.x?.shape, let bs = b?.shape, a.count == 2, bs.count == 2 else {
+            return [TensorFact(dtype: dt, shape: nil)]
+        }
         let m = c.int("transA") == 1 ? a[1] : a[0]
         let k1 = c.int("transA") == 1 ? a[0] : a[1]
         let k2 = c.int("transB") == 1 ? bs[1] : bs[0]
@@ -31,30 +39,47 @@ let gemmSpecs: [OpSpec] = [
         }
         return [TensorFact(dtype: dt, shape: [m, nn])]
     },
-    OpSpec("com.microsoft", "QGemm", since: [1], inputs: ["A", "a_scale", "a_zero_point", "B", "b_scale", "b_zero_point", "C", "y_scale", "y_zero_point"],
-           batching: rowsPerSample, exactness: .exactInteger, kernel: "QGemmKernel",
-           tests: ["qgemm_float_output_alpha", "qgemm_int8_per_column_transB", "qgemm_zero_y_scale"]) { c in
+    OpSpec(
+        "com.microsoft", "QGemm", since: [1],
+        inputs: ["A", "a_scale", "a_zero_point", "B", "b_scale", "b_zero_point", "C", "y_scale", "y_zero_point"],
+        batching: rowsPerSample, exactness: .exactInteger, kernel: "QGemmKernel",
+        tests: ["qgemm_float_output_alpha", "qgemm_int8_per_column_transB", "qgemm_zero_y_scale"]
+    ) { c in
         // Without y_scale the output is float.
         let y = c.input("y_zero_point")
-        guard let a = c.x?.shape, let bs = c.input("B")?.shape, a.count == 2, bs.count == 2 else { return [TensorFact(dtype: y?.dtype ?? .float, shape: nil)] }
+        guard let a = c.x?.shape, let bs = c.input("B")?.shape, a.count == 2, bs.count == 2 else {
+            return [TensorFact(dtype: y?.dtype ?? .float, shape: nil)]
+        }
         let m = c.int("transA") == 1 ? a[1] : a[0]
         let nn = c.int("transB") == 1 ? bs[0] : bs[1]
         return [TensorFact(dtype: y?.dtype ?? .float, shape: [m, nn])]
     },
-    OpSpec("MatMul", since: [1, 9, 13], inputs: ["A", "B"], batching: .perSample, exactness: .onnxruntimeOrder, kernel: "MatMulKernel",
-           tests: ["exact_matmul_one_column", "exact_matmul_one_row", "exact_matmul_packed_b_k300", "matmul_batched_broadcast"]) { c in
+    OpSpec(
+        "MatMul", since: [1, 9, 13], inputs: ["A", "B"], batching: .perSample, exactness: .onnxruntimeOrder,
+        kernel: "MatMulKernel",
+        tests: [
+            "exact_matmul_one_column", "exact_matmul_one_row", "exact_matmul_packed_b_k300", "matmul_batched_broadcast",
+        ]
+    ) { c in
         let b = c.input("B")
         let dt = c.accumulatorType(c.x?.dtype, b?.dtype)
         guard let a = c.x?.shape, let bs = b?.shape else { return [TensorFact(dtype: dt, shape: nil)] }
         return [TensorFact(dtype: dt, shape: try ShapeInference.matmulShape(a, bs))]
     },
-    OpSpec("MatMulInteger", since: [10], inputs: ["A", "B", "a_zero_point", "b_zero_point"], batching: .never, exactness: .exactInteger,
-           kernel: nil, tests: []) { c in
+    OpSpec(
+        "MatMulInteger", since: [10], inputs: ["A", "B", "a_zero_point", "b_zero_point"], batching: .never,
+        exactness: .exactInteger,
+        kernel: nil, tests: []
+    ) { c in
         guard let a = c.x?.shape, let bs = c.input("B")?.shape else { return [TensorFact(dtype: .int32, shape: nil)] }
         return [TensorFact(dtype: .int32, shape: try ShapeInference.matmulShape(a, bs))]
     },
-    OpSpec("QLinearMatMul", since: [10, 21], inputs: ["a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"],
-           batching: .perSample, exactness: .exactInteger, kernel: "QLinearMatMulKernel", tests: ["qlinearmatmul_batched", "qlinearmatmul_zero_y_scale"]) { c in
+    OpSpec(
+        "QLinearMatMul", since: [10, 21],
+        inputs: ["a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"],
+        batching: .perSample, exactness: .exactInteger, kernel: "QLinearMatMulKernel",
+        tests: ["qlinearmatmul_batched", "qlinearmatmul_zero_y_scale"]
+    ) { c in
         let dt = c.input("y_zero_point")?.dtype
         guard let a = c.x?.shape, let bs = c.input("b")?.shape else { return [TensorFact(dtype: dt, shape: nil)] }
         return [TensorFact(dtype: dt, shape: try ShapeInference.matmulShape(a, bs))]

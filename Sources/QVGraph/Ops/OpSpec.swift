@@ -25,13 +25,19 @@ public struct OpSpec: Sendable {
     public let infer: @Sendable (inout InferenceContext) throws -> [TensorFact]
 
     /// An ONNX-domain op.
-    public init(_ op: String, since: [Int], inputs: [String], batching: Batching, exactness: Exactness,
-                kernel: String?, tests: [String], infer: @escaping @Sendable (inout InferenceContext) throws -> [TensorFact]) {
-        self.init("", op, since: since, inputs: inputs, batching: batching, exactness: exactness, kernel: kernel, tests: tests, infer: infer)
+    public init(
+        _ op: String, since: [Int], inputs: [String], batching: Batching, exactness: Exactness,
+        kernel: String?, tests: [String], infer: @escaping @Sendable (inout InferenceContext) throws -> [TensorFact]
+    ) {
+        self.init(
+            "", op, since: since, inputs: inputs, batching: batching, exactness: exactness, kernel: kernel,
+            tests: tests, infer: infer)
     }
 
-    public init(_ domain: String, _ op: String, since: [Int], inputs: [String], batching: Batching, exactness: Exactness,
-                kernel: String?, tests: [String], infer: @escaping @Sendable (inout InferenceContext) throws -> [TensorFact]) {
+    public init(
+        _ domain: String, _ op: String, since: [Int], inputs: [String], batching: Batching, exactness: Exactness,
+        kernel: String?, tests: [String], infer: @escaping @Sendable (inout InferenceContext) throws -> [TensorFact]
+    ) {
         self.domain = domain
         self.op = op
         self.since = since
@@ -107,7 +113,9 @@ public struct InferenceContext {
     /// every use is recorded as an exception.
     public mutating func accumulatorType(_ data: DType?, _ weight: DType?) -> DType? {
         if let d = data, let w = weight, d.isInteger || w.isInteger {
-            exceptions.append(InferenceException(node: node.name, rule: "Aidge-form: \(node.opType) on \(d)×\(w) accumulates in int32"))
+            exceptions.append(
+                InferenceException(
+                    node: node.name, rule: "Aidge-form: \(node.opType) on \(d)×\(w) accumulates in int32"))
             return .int32
         }
         return data ?? weight
@@ -128,7 +136,9 @@ public enum OpSpecs {
         return t
     }()
 
-    public static func spec(domain: String, op: String) -> OpSpec? { byKey["\(domain == "ai.onnx" ? "" : domain)::\(op)"] }
+    public static func spec(domain: String, op: String) -> OpSpec? {
+        byKey["\(domain == "ai.onnx" ? "" : domain)::\(op)"]
+    }
 }
 
 extension Node {

@@ -10,8 +10,11 @@
 ///   `qlinearconcat_*`), `QuantizedKernelTests` (QLinearAdd on every 8-bit pair), `GoldenTests` (residual, resnet).
 
 private func binary(_ op: String, tests: [String]) -> OpSpec {
-    OpSpec("com.microsoft", op, since: [1], inputs: ["A", "A_scale", "A_zero_point", "B", "B_scale", "B_zero_point", "C_scale", "C_zero_point"],
-           batching: .perSample, exactness: .exactInteger, kernel: "QLinearBinaryKernel", tests: tests) { c in
+    OpSpec(
+        "com.microsoft", op, since: [1],
+        inputs: ["A", "A_scale", "A_zero_point", "B", "B_scale", "B_zero_point", "C_scale", "C_zero_point"],
+        batching: .perSample, exactness: .exactInteger, kernel: "QLinearBinaryKernel", tests: tests
+    ) { c in
         let b = c.input("B")?.shape
         let s = (c.x?.shape != nil && b != nil) ? try ShapeInference.broadcast([c.x!.shape!, b!]) : nil
         return [TensorFact(dtype: c.input("C_zero_point")?.dtype ?? c.x?.dtype, shape: s)]
@@ -19,22 +22,29 @@ private func binary(_ op: String, tests: [String]) -> OpSpec {
 }
 
 private func lookup(_ op: String, exactness: Exactness, tests: [String]) -> OpSpec {
-    OpSpec("com.microsoft", op, since: [1], inputs: ["X", "X_scale", "X_zero_point", "Y_scale", "Y_zero_point"],
-           batching: .perSample, exactness: exactness, kernel: "QLinearLookupKernel", tests: tests) { c in
+    OpSpec(
+        "com.microsoft", op, since: [1], inputs: ["X", "X_scale", "X_zero_point", "Y_scale", "Y_zero_point"],
+        batching: .perSample, exactness: exactness, kernel: "QLinearLookupKernel", tests: tests
+    ) { c in
         [TensorFact(dtype: c.input("Y_zero_point")?.dtype ?? c.x?.dtype, shape: c.x?.shape)]
     }
 }
 
 let qlinearSpecs: [OpSpec] = [
-    binary("QLinearAdd", tests: ["qlinearadd_broadcast_int8", "qlinearadd_broadcast_uint8", "qlinearadd_zero_c_scale"]),
-    binary("QLinearMul", tests: ["qlinearmul_broadcast_int8", "qlinearmul_broadcast_uint8", "qlinearmul_zero_c_scale"]),
+    binary(
+        "QLinearAdd", tests: ["qlinearadd_broadcast_int8", "qlinearadd_broadcast_uint8", "qlinearadd_zero_c_scale"]),
+    binary(
+        "QLinearMul", tests: ["qlinearmul_broadcast_int8", "qlinearmul_broadcast_uint8", "qlinearmul_zero_c_scale"]),
     // x·alpha is one correctly rounded product per table entry: the table is exact.
     lookup("QLinearLeakyRelu", exactness: .exactInteger, tests: ["qlinearleakyrelu_int8", "qlinearleakyrelu_uint8"]),
     // The table comes from a float sigmoid: equal to onnxruntime's on the suite, not guaranteed.
     lookup("QLinearSigmoid", exactness: .approximate, tests: ["qlinearsigmoid_int8", "qlinearsigmoid_uint8"]),
     // Inputs are (tensor, scale, zero point) triples after the output's scale and zero point.
-    OpSpec("com.microsoft", "QLinearConcat", since: [1], inputs: ["Y_scale", "Y_zero_point", "inputs"],
-           batching: concatBatching, exactness: .exactInteger, kernel: "QLinearConcatKernel", tests: ["qlinearconcat_int8", "qlinearconcat_uint8"]) { c in
+    OpSpec(
+        "com.microsoft", "QLinearConcat", since: [1], inputs: ["Y_scale", "Y_zero_point", "inputs"],
+        batching: concatBatching, exactness: .exactInteger, kernel: "QLinearConcatKernel",
+        tests: ["qlinearconcat_int8", "qlinearconcat_uint8"]
+    ) { c in
         let tensors = stride(from: 2, to: c.inputs.count, by: 3).map { c.inputs[$0] }
         return try concatFacts(c, tensors, dtype: c.input("Y_zero_point")?.dtype)
     },

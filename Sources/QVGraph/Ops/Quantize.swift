@@ -16,18 +16,24 @@ private func scalePerSample(_ scaleInput: String) -> Batching {
 }
 
 let quantizeSpecs: [OpSpec] = [
-    OpSpec("QuantizeLinear", since: [10, 13, 19, 21, 23, 24, 25, 28], inputs: ["x", "y_scale", "y_zero_point"],
-           batching: scalePerSample("y_scale"), exactness: .correctlyRounded, kernel: "QuantizeLinearKernel",
-           tests: ["quantize_blocked_int8", "quantize_opset10_uint8", "quantize_per_axis_int8", "quantize_saturates_int16",
-                   "quantize_ties_half_even_int8", "quantize_ties_odd_zero_point_uint8"]) { c in
+    OpSpec(
+        "QuantizeLinear", since: [10, 13, 19, 21, 23, 24, 25, 28], inputs: ["x", "y_scale", "y_zero_point"],
+        batching: scalePerSample("y_scale"), exactness: .correctlyRounded, kernel: "QuantizeLinearKernel",
+        tests: [
+            "quantize_blocked_int8", "quantize_opset10_uint8", "quantize_per_axis_int8", "quantize_saturates_int16",
+            "quantize_ties_half_even_int8", "quantize_ties_odd_zero_point_uint8",
+        ]
+    ) { c in
         // The output type: the zero point's, else output_dtype (opset 21), else uint8.
         var dt = c.input("y_zero_point")?.dtype
         if dt == nil, let od = c.int("output_dtype"), od != 0 { dt = DType(onnx: Int32(od)) }
         return [TensorFact(dtype: dt ?? .uint8, shape: c.x?.shape)]
     },
-    OpSpec("DequantizeLinear", since: [10, 13, 19, 21, 23, 24, 25, 28], inputs: ["x", "x_scale", "x_zero_point"],
-           batching: scalePerSample("x_scale"), exactness: .correctlyRounded, kernel: "DequantizeLinearKernel",
-           tests: ["dequantize_int32", "dequantize_int8", "dequantize_per_axis", "dequantize_uint8"]) { c in
+    OpSpec(
+        "DequantizeLinear", since: [10, 13, 19, 21, 23, 24, 25, 28], inputs: ["x", "x_scale", "x_zero_point"],
+        batching: scalePerSample("x_scale"), exactness: .correctlyRounded, kernel: "DequantizeLinearKernel",
+        tests: ["dequantize_int32", "dequantize_int8", "dequantize_per_axis", "dequantize_uint8"]
+    ) { c in
         // The output type: the scale's (float, float16, bfloat16), float when unknown.
         let s = c.input("x_scale")?.dtype
         return [TensorFact(dtype: (s?.isFloatingPoint ?? false) ? s : .float, shape: c.x?.shape)]

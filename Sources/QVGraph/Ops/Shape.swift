@@ -11,44 +11,71 @@ let concatBatching: Batching = .when { n, q in
 
 /// Output of a Concat (or QLinearConcat) of `tensors` along its axis.
 func concatFacts(_ c: InferenceContext, _ tensors: [TensorFact?], dtype: DType?) throws -> [TensorFact] {
-    guard let shapes = tensors.map({ $0?.shape }) as? [[Int]], let first = shapes.first else { return [TensorFact(dtype: dtype, shape: nil)] }
+    guard let shapes = tensors.map({ $0?.shape }) as? [[Int]], let first = shapes.first else {
+        return [TensorFact(dtype: dtype, shape: nil)]
+    }
     let axis = try ShapeInference.axis(c.int("axis") ?? 0, rank: first.count, "Concat axis")
-    guard shapes.allSatisfy({ $0.count == first.count }) else { throw QVError.badInput("Concat inputs of different ranks: \(shapes)") }
+    guard shapes.allSatisfy({ $0.count == first.count }) else {
+        throw QVError.badInput("Concat inputs of different ranks: \(shapes)")
+    }
     var out = first
     out[axis] = shapes.map { $0[axis] }.reduce(0, +)
     return [TensorFact(dtype: dtype, shape: out)]
 }
 
-private func shapeOp(_ op: String, since: [Int], inputs: [String], batching: Batching = .never, tests: [String],
-                     infer: @escaping @Sendable (inout InferenceContext) throws -> [TensorFact]) -> OpSpec {
-    OpSpec(op, since: since, inputs: inputs, batching: batching, exactness: .exactInteger, kernel: "ShapeKernel", tests: tests, infer: infer)
+private func shapeOp(
+    _ op: String, since: [Int], inputs: [String], batching: Batching = .never, tests: [String],
+    infer: @escaping @Sendable (inout InferenceContext) throws -> [TensorFact]
+) -> OpSpec {
+    OpSpec(
+        op, since: since, inputs: inputs, batching: batching, exactness: .exactInteger, kernel: "ShapeKernel",
+        tests: tests, infer: infer)
 }
 
 let shapeSpecs: [OpSpec] = [
     // Axis 0 stays the sample axis when Flatten keeps it.
-    shapeOp("Flatten", since: [1, 9, 11, 13, 21, 23, 24, 25], inputs: ["input"], batching: .when { n, _ in n.int("axis", default: 1) >= 1 },
-            tests: ["shape_ops"]) { c in
+    shapeOp(
+        "Flatten", since: [1, 9, 11, 13, 21, 23, 24, 25], inputs: ["input"],
+        batching: .when { n, _ in n.int("axis", default: 1) >= 1 },
+        tests: ["shape_ops"]
+    ) { c in
         guard let s = c.x?.shape else { return c.same }
         let axis = try ShapeInference.axis(c.int("axis") ?? 1, rank: s.count + 1, "Flatten axis")
         return [TensorFact(dtype: c.x?.dtype, shape: [s[..<axis].reduce(1, *), s[axis...].reduce(1, *)])]
     },
-    shapeOp("Reshape", since: [1, 5, 13, 14, 19, 21, 23, 24, 25], inputs: ["data", "shape"], tests: ["shape_ops"]) { c in
-        guard let target = c.constInts(1), let s = c.x?.shape else { return [TensorFact(dtype: c.x?.dtype, shape: nil)] }
-        return [TensorFact(dtype: c.x?.dtype, shape: try ShapeInference.reshape(s, target, allowZero: c.int("allowzero") == 1))]
+    shapeOp("Reshape", since: [1, 5, 13, 14, 19, 21, 23, 24, 25], inputs: ["data", "shape"], tests: ["shape_ops"]) {
+        c in
+        guard let target = c.constInts(1), let s = c.x?.shape else {
+            return [TensorFact(dtype: c.x?.dtype, shape: nil)]
+        }
+        return [
+            TensorFact(
+                dtype: c.x?.dtype, shape: try ShapeInference.reshape(s, target, allowZero: c.int("allowzero") == 1))
+        ]
     },
     shapeOp("Transpose", since: [1, 13, 21, 23, 24, 25], inputs: ["data"], tests: ["shape_ops"]) { c in
         guard let s = c.x?.shape else { return c.same }
         let perm = c.ints("perm") ?? Array((0..<s.count).reversed())
-        guard perm.sorted() == Array(0..<s.count) else { throw QVError.badInput("Transpose perm \(perm) does not fit rank \(s.count)") }
+        guard perm.sorted() == Array(0..<s.count) else {
+            throw QVError.badInput("Transpose perm \(perm) does not fit rank \(s.count)")
+        }
         return [TensorFact(dtype: c.x?.dtype, shape: perm.map { s[$0] })]
     },
     shapeOp("Squeeze", since: [1, 11, 13, 21, 23, 24, 25], inputs: ["data", "axes"], tests: ["shape_ops"]) { c in
         guard let s = c.x?.shape else { return c.same }
-        let axes = try (c.ints("axes") ?? c.constInts(1))?.map { try ShapeInference.axis($0, rank: s.count, "Squeeze axis") }
-        return [TensorFact(dtype: c.x?.dtype, shape: s.enumerated().filter { (i, d) in axes.map { !$0.contains(i) } ?? (d != 1) }.map(\.1))]
+        let axes = try (c.ints("axes") ?? c.constInts(1))?.map {
+            try ShapeInference.axis($0, rank: s.count, "Squeeze axis")
+        }
+        return [
+            TensorFact(
+                dtype: c.x?.dtype,
+                shape: s.enumerated().filter { (i, d) in axes.map { !$0.contains(i) } ?? (d != 1) }.map(\.1))
+        ]
     },
     shapeOp("Unsqueeze", since: [1, 11, 13, 21, 23, 24, 25], inputs: ["data", "axes"], tests: ["shape_ops"]) { c in
-        guard let s = c.x?.shape, let axes0 = c.ints("axes") ?? c.constInts(1) else { return [TensorFact(dtype: c.x?.dtype, shape: nil)] }
+        guard let s = c.x?.shape, let axes0 = c.ints("axes") ?? c.constInts(1) else {
+            return [TensorFact(dtype: c.x?.dtype, shape: nil)]
+        }
         let r = s.count + axes0.count
         let axes = Set(try axes0.map { try ShapeInference.axis($0, rank: r, "Unsqueeze axis") })
         var out: [Int] = []
@@ -59,15 +86,22 @@ let shapeSpecs: [OpSpec] = [
     shapeOp("Concat", since: [1, 4, 11, 13], inputs: ["inputs"], batching: concatBatching, tests: ["shape_ops"]) { c in
         try concatFacts(c, c.inputs, dtype: c.x?.dtype)
     },
-    shapeOp("Pad", since: [1, 2, 11, 13, 18, 19, 21, 23, 24, 25], inputs: ["data", "pads", "constant_value", "axes"], tests: ["shape_ops"]) { c in
-        guard let s = c.x?.shape, let pads = c.ints("pads") ?? c.constInts(1), pads.count == 2 * s.count else { return [TensorFact(dtype: c.x?.dtype, shape: nil)] }
+    shapeOp(
+        "Pad", since: [1, 2, 11, 13, 18, 19, 21, 23, 24, 25], inputs: ["data", "pads", "constant_value", "axes"],
+        tests: ["shape_ops"]
+    ) { c in
+        guard let s = c.x?.shape, let pads = c.ints("pads") ?? c.constInts(1), pads.count == 2 * s.count else {
+            return [TensorFact(dtype: c.x?.dtype, shape: nil)]
+        }
         return [TensorFact(dtype: c.x?.dtype, shape: s.indices.map { s[$0] + pads[$0] + pads[$0 + s.count] })]
     },
     shapeOp("Shape", since: [1, 13, 15, 19, 21, 23, 24, 25], inputs: ["data"], tests: ["shape_ops"]) { c in
         [TensorFact(dtype: .int64, shape: c.x?.shape.map { [$0.count] })]
     },
     shapeOp("Gather", since: [1, 11, 13], inputs: ["data", "indices"], tests: ["shape_ops"]) { c in
-        guard let s = c.x?.shape, let ix = c.input("indices")?.shape else { return [TensorFact(dtype: c.x?.dtype, shape: nil)] }
+        guard let s = c.x?.shape, let ix = c.input("indices")?.shape else {
+            return [TensorFact(dtype: c.x?.dtype, shape: nil)]
+        }
         let axis = try ShapeInference.axis(c.int("axis") ?? 0, rank: s.count, "Gather axis")
         return [TensorFact(dtype: c.x?.dtype, shape: Array(s[..<axis]) + ix + Array(s[(axis + 1)...]))]
     },

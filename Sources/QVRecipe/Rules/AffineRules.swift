@@ -11,9 +11,10 @@ struct AffineMatch: Sendable {
     init?(_ ctx: RewriteContext, _ i: Int) {
         let n = ctx.graph.nodes[i]
         guard ["Conv", "Gemm", "MatMul"].contains(n.opType), n.normalizedDomain.isEmpty,
-              let xq = ctx.plan.tensors[n.inputs[0]], let wq = ctx.plan.tensors[n.inputs[1]],
-              ctx.dtype(n.inputs[0])?.isInteger == true,
-              let q = ctx.soleQuantizer(after: n.outputs[0]) else { return nil }
+            let xq = ctx.plan.tensors[n.inputs[0]], let wq = ctx.plan.tensors[n.inputs[1]],
+            ctx.dtype(n.inputs[0])?.isInteger == true,
+            let q = ctx.soleQuantizer(after: n.outputs[0])
+        else { return nil }
         op = i; quantizer = q.index
         x = n.inputs[0]; w = n.inputs[1]
         b = n.inputs.count > 2 && !n.inputs[2].isEmpty ? n.inputs[2] : nil
@@ -34,7 +35,10 @@ struct AffineMatch: Sendable {
             throw QVError.unsupported("bias '\(b)' is not a constant integer tensor after folding")
         }
         let same = Float(bq.step) == biasScale
-        let values = same ? v.map(Double.init) : v.map { (Double($0 - bq.zeroPoint) * bq.step / Double(biasScale)).rounded(.toNearestOrEven) }
+        let values =
+            same
+            ? v.map(Double.init)
+            : v.map { (Double($0 - bq.zeroPoint) * bq.step / Double(biasScale)).rounded(.toNearestOrEven) }
         // NaN (a zero or infinite step) fails this test too.
         if let bad = values.first(where: { !($0 >= Double(Int32.min) && $0 <= Double(Int32.max)) }) {
             throw QVError.unsupported("bias value \(bad) does not fit int32 at step x_scale·w_scale = \(biasScale)")
@@ -59,7 +63,9 @@ enum AffineRules {
         var inputs = [xf, wf]
         if let bias = try m.bias(ctx) {
             let bname = b.constant("\(n.name)_bias_quantized", bias)
-            let bf = b.dequantize(bname, QuantInfo(dtype: .int32, step: Double(m.biasScale)), base: "\(n.name)_bias_dequantize", scale: m.biasScale)
+            let bf = b.dequantize(
+                bname, QuantInfo(dtype: .int32, step: Double(m.biasScale)), base: "\(n.name)_bias_dequantize",
+                scale: m.biasScale)
             inputs.append(bf)
         }
         b.floatOp(n, inputs: inputs, quantizeInto: m.output, m.yq, quantizerName: ctx.graph.nodes[m.quantizer].name)
@@ -87,7 +93,9 @@ enum AffineRules {
             let (yt, yclip) = ctx.options.written(m.yq.dtype)
             guard eight.contains(xt), xt == yt, eight.contains(wt), !(xt == .int8 && wt == .uint8) else { return nil }
             let n = ctx.graph.nodes[i]
-            if n.opType == "Gemm" && (n.float("beta", default: 1) != 1 || n.int("transA", default: 0) != 0) { return nil }
+            if n.opType == "Gemm" && (n.float("beta", default: 1) != 1 || n.int("transA", default: 0) != 0) {
+                return nil
+            }
             if n.opType == "MatMul" && m.b != nil { return nil }  // QLinearMatMul has no bias
             return QOpMatch(affine: m, yt: yt, yclip: yclip)
         }
@@ -105,14 +113,22 @@ enum AffineRules {
         switch n.opType {
         case "Conv":
             let attrs = n.attributes
-            b.patch.add.append(Node(name: qname, opType: "QLinearConv", inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz] + (bias.map { [$0] } ?? []),
-                                    outputs: [output], attributes: attrs))
+            b.patch.add.append(
+                Node(
+                    name: qname, opType: "QLinearConv",
+                    inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz] + (bias.map { [$0] } ?? []),
+                    outputs: [output], attributes: attrs))
         case "Gemm":
             let attrs = n.attributes.filter { ["transB", "alpha"].contains($0.name) }
-            b.patch.add.append(Node(name: qname, opType: "QGemm", domain: "com.microsoft",
-                                    inputs: [m.x, xs, xz, m.w, ws, wz, bias ?? "", ys, yz], outputs: [output], attributes: attrs))
+            b.patch.add.append(
+                Node(
+                    name: qname, opType: "QGemm", domain: "com.microsoft",
+                    inputs: [m.x, xs, xz, m.w, ws, wz, bias ?? "", ys, yz], outputs: [output], attributes: attrs))
         default:
-            b.patch.add.append(Node(name: qname, opType: "QLinearMatMul", inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz], outputs: [output]))
+            b.patch.add.append(
+                Node(
+                    name: qname, opType: "QLinearMatMul", inputs: [m.x, xs, xz, m.w, ws, wz, ys, yz], outputs: [output])
+            )
         }
         if let yclip = q.yclip { b.clipInteger(output, into: m.output, q.yt, yclip, name: "\(n.name)_clip") }
         return b.patch

@@ -21,10 +21,19 @@ struct PatchBuilder {
     /// The zero point of `q`, in the type the tensor is written with (see ``ConvertOptions/written(_:)``).
     mutating func zeroPoint(_ base: String, _ q: QuantInfo) -> String {
         let t = options.written(q.dtype).dtype
-        return constant(base, Tensor(dtype: t, shape: [], storage: t.storageKind == .i64 ? .i64([q.zeroPoint]) : .i32([Int32(q.zeroPoint)])))
+        return constant(
+            base,
+            Tensor(
+                dtype: t, shape: [], storage: t.storageKind == .i64 ? .i64([q.zeroPoint]) : .i32([Int32(q.zeroPoint)])))
     }
-    mutating func node(_ op: String, _ base: String, _ inputs: [String], _ outputs: [String], domain: String = "", attributes: [Attribute] = []) {
-        patch.add.append(Node(name: names.fresh(base), opType: op, domain: domain, inputs: inputs, outputs: outputs, attributes: attributes))
+    mutating func node(
+        _ op: String, _ base: String, _ inputs: [String], _ outputs: [String], domain: String = "",
+        attributes: [Attribute] = []
+    ) {
+        patch.add.append(
+            Node(
+                name: names.fresh(base), opType: op, domain: domain, inputs: inputs, outputs: outputs,
+                attributes: attributes))
     }
     /// DequantizeLinear of `tensor` with its plan quantization; returns the float tensor's name.
     mutating func dequantize(_ tensor: String, _ q: QuantInfo, base: String, scale: Float? = nil) -> String {
@@ -51,7 +60,9 @@ struct PatchBuilder {
 
     /// `op` recomputed in float on `inputs`, its result quantized into `output` by a
     /// QuantizeLinear named `quantizerName` (the Aidge quantizer it replaces).
-    mutating func floatOp(_ op: Node, inputs: [String], quantizeInto output: String, _ q: QuantInfo, quantizerName: String) {
+    mutating func floatOp(
+        _ op: Node, inputs: [String], quantizeInto output: String, _ q: QuantInfo, quantizerName: String
+    ) {
         let result = names.fresh("\(op.name)_out_float")
         var f = op
         f.inputs = inputs
@@ -60,7 +71,9 @@ struct PatchBuilder {
         quantize(result, into: output, q, name: quantizerName)
     }
 
-    mutating func clipInteger(_ tensor: String, into output: String, _ t: DType, _ range: ClosedRange<Int64>, name: String) {
+    mutating func clipInteger(
+        _ tensor: String, into output: String, _ t: DType, _ range: ClosedRange<Int64>, name: String
+    ) {
         let lo = constant("\(name)_min", Tensor([Int32(range.lowerBound)], shape: [], dtype: t))
         let hi = constant("\(name)_max", Tensor([Int32(range.upperBound)], shape: [], dtype: t))
         node("Clip", name, [tensor, lo, hi], [output])
@@ -92,7 +105,9 @@ extension RewriteContext {
     func soleQuantizer(after tensor: String) -> (index: Int, output: String, quant: QuantInfo)? {
         guard let qi = soleConsumer(tensor) else { return nil }
         let q = graph.nodes[qi]
-        guard q.opType == "QuantizeLinear", q.inputs[0] == tensor, let yq = plan.tensors[q.outputs[0]] else { return nil }
+        guard q.opType == "QuantizeLinear", q.inputs[0] == tensor, let yq = plan.tensors[q.outputs[0]] else {
+            return nil
+        }
         return (qi, q.outputs[0], yq)
     }
 

@@ -8,7 +8,8 @@ enum ConstantRules {
         match: { ctx, i -> QuantInfo? in
             let n = ctx.graph.nodes[i]
             guard n.opType == "QuantizeLinear", ctx.plan.fakeQuantizers.contains(n.name),
-                  n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) })?.dtype.isFloatingPoint == true else { return nil }
+                n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) })?.dtype.isFloatingPoint == true
+            else { return nil }
             return ctx.plan.tensors[n.outputs[0]]
         }
     ) { ctx, i, q, names in
@@ -16,8 +17,12 @@ enum ConstantRules {
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
         b.patch.retypes = [n.outputs[0]]  // float-valued integers → the plan's integer type
-        let z = b.constant("\(n.name)_zero_point_integer", Tensor(dtype: q.dtype, shape: [], storage: .i32([Int32(q.zeroPoint)])))
-        b.patch.add.append(Node(name: n.name, opType: "QuantizeLinear", inputs: [n.inputs[0], n.inputs[1], z], outputs: n.outputs, attributes: n.attributes))
+        let z = b.constant(
+            "\(n.name)_zero_point_integer", Tensor(dtype: q.dtype, shape: [], storage: .i32([Int32(q.zeroPoint)])))
+        b.patch.add.append(
+            Node(
+                name: n.name, opType: "QuantizeLinear", inputs: [n.inputs[0], n.inputs[1], z], outputs: n.outputs,
+                attributes: n.attributes))
         return b.patch
     }
 
@@ -51,8 +56,9 @@ enum ConstantRules {
             // Quantizers on accumulators and requantizers are replaced by other rules, which add the Clip themselves.
             let kind = ctx.plan.quantizerKinds[n.name]
             guard n.opType == "QuantizeLinear", kind == .input || (kind == .weight && ctx.options.weights == .runtime),
-                  let zp = n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) }),
-                  case let (wide, clip?) = ctx.options.written(zp.dtype) else { return nil }
+                let zp = n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) }),
+                case let (wide, clip?) = ctx.options.written(zp.dtype)
+            else { return nil }
             return (zp, wide, clip)
         }
     ) { ctx, i, m, names in
@@ -64,7 +70,10 @@ enum ConstantRules {
         z.dtype = m.wide
         let zname = b.constant("\(n.name)_zero_point_widened", z)
         let unclipped = names.fresh("\(n.outputs[0])_unclipped")
-        b.patch.add.append(Node(name: n.name, opType: "QuantizeLinear", inputs: [n.inputs[0], n.inputs[1], zname], outputs: [unclipped], attributes: n.attributes))
+        b.patch.add.append(
+            Node(
+                name: n.name, opType: "QuantizeLinear", inputs: [n.inputs[0], n.inputs[1], zname], outputs: [unclipped],
+                attributes: n.attributes))
         b.clipInteger(unclipped, into: n.outputs[0], m.wide, m.clip, name: "\(n.name)_clip")
         return b.patch
     }
@@ -74,7 +83,9 @@ enum ConstantRules {
         var value: Tensor, scale: Tensor, zeroPoint: Tensor?
         init?(_ ctx: RewriteContext, _ n: Node, kind: QuantPlan.QuantizerKind) {
             guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == kind,
-                  let v = ctx.graph.initializer(n.inputs[0]), let s = n.quantizerScale.flatMap({ ctx.graph.initializer($0) }) else { return nil }
+                let v = ctx.graph.initializer(n.inputs[0]),
+                let s = n.quantizerScale.flatMap({ ctx.graph.initializer($0) })
+            else { return nil }
             value = v
             scale = s
             zeroPoint = n.quantizerZeroPoint.flatMap { ctx.graph.initializer($0) }
@@ -85,12 +96,19 @@ enum ConstantRules {
     static let foldWeightQuantizer = RewriteRule(
         name: "fold-weight-quantizer",
         identity: "QuantizeLinear(W: float const) -> const int W_q = aidge_quantize(W)",
-        match: { ctx, i in ctx.options.weights == .int8 ? ConstantQuantizer(ctx, ctx.graph.nodes[i], kind: .weight) : nil }
+        match: { ctx, i in
+            ctx.options.weights == .int8 ? ConstantQuantizer(ctx, ctx.graph.nodes[i], kind: .weight) : nil
+        }
     ) { ctx, i, q, _ in
         let n = ctx.graph.nodes[i]
         var p = Patch()
         p.remove = [i]
-        p.setInitializers = [(n.outputs[0], try aidgeQuantizeConstant(q.value, scale: q.scale, zeroPoint: q.zeroPoint, options: ctx.options))]
+        p.setInitializers = [
+            (
+                n.outputs[0],
+                try aidgeQuantizeConstant(q.value, scale: q.scale, zeroPoint: q.zeroPoint, options: ctx.options)
+            )
+        ]
         p.retypes = [n.outputs[0]]  // int4 weights stored as int8 (--narrow clip)
         return p
     }
@@ -104,8 +122,14 @@ enum ConstantRules {
         let n = ctx.graph.nodes[i]
         var p = Patch()
         p.remove = [i]
-        p.setInitializers = [(n.outputs[0], try aidgeQuantizeConstant(q.value, scale: q.scale, zeroPoint: q.zeroPoint,
-                                                                      options: ConvertOptions(format: ctx.options.format, narrow: .int4)))]
+        p.setInitializers = [
+            (
+                n.outputs[0],
+                try aidgeQuantizeConstant(
+                    q.value, scale: q.scale, zeroPoint: q.zeroPoint,
+                    options: ConvertOptions(format: ctx.options.format, narrow: .int4))
+            )
+        ]
         return p
     }
 }

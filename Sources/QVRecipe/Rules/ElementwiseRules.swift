@@ -10,9 +10,11 @@ struct SumMatch: Sendable {
     init?(_ ctx: RewriteContext, _ i: Int) {
         let n = ctx.graph.nodes[i]
         guard n.opType == "Add" || n.opType == "Sub", n.inputs.count == 2,
-              let aq = ctx.plan.tensors[n.inputs[0]], let bq = ctx.plan.tensors[n.inputs[1]], let sq = ctx.plan.tensors[n.outputs[0]],
-              ctx.dtype(n.inputs[0])?.isInteger == true, ctx.dtype(n.inputs[1])?.isInteger == true,
-              let q = ctx.soleQuantizer(after: n.outputs[0]) else { return nil }
+            let aq = ctx.plan.tensors[n.inputs[0]], let bq = ctx.plan.tensors[n.inputs[1]],
+            let sq = ctx.plan.tensors[n.outputs[0]],
+            ctx.dtype(n.inputs[0])?.isInteger == true, ctx.dtype(n.inputs[1])?.isInteger == true,
+            let q = ctx.soleQuantizer(after: n.outputs[0])
+        else { return nil }
         op = i; quantizer = q.index; a = n.inputs[0]; b = n.inputs[1]
         self.aq = aq; self.bq = bq; sumq = sq; self.yq = q.quant; output = q.output
     }
@@ -41,7 +43,8 @@ enum ElementwiseRules {
         identity: "Quantizer(Add(a_q, b_q)) -> QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)",
         match: { ctx, i -> SumMatch? in
             guard ctx.options.format == .qop, let m = SumMatch(ctx, i), ctx.graph.nodes[i].opType == "Add",
-                  [.int8, .uint8].contains(m.yq.dtype), m.aq.dtype == m.yq.dtype, m.bq.dtype == m.yq.dtype else { return nil }
+                [.int8, .uint8].contains(m.yq.dtype), m.aq.dtype == m.yq.dtype, m.bq.dtype == m.yq.dtype
+            else { return nil }
             return m
         }
     ) { ctx, i, m, names in
@@ -49,10 +52,15 @@ enum ElementwiseRules {
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [m.op, m.quantizer]
         b.patch.retypes = [m.output]
-        let ins = [m.a, b.scale("\(n.name)_a_scale", Float(m.aq.step)), b.zeroPoint("\(n.name)_a_zero_point", m.aq),
-                   m.b, b.scale("\(n.name)_b_scale", Float(m.bq.step)), b.zeroPoint("\(n.name)_b_zero_point", m.bq),
-                   b.scale("\(n.name)_y_scale", Float(m.yq.step)), b.zeroPoint("\(n.name)_y_zero_point", m.yq)]
-        b.patch.add.append(Node(name: names.fresh("\(n.name)_quant"), opType: "QLinearAdd", domain: "com.microsoft", inputs: ins, outputs: [m.output]))
+        let ins = [
+            m.a, b.scale("\(n.name)_a_scale", Float(m.aq.step)), b.zeroPoint("\(n.name)_a_zero_point", m.aq),
+            m.b, b.scale("\(n.name)_b_scale", Float(m.bq.step)), b.zeroPoint("\(n.name)_b_zero_point", m.bq),
+            b.scale("\(n.name)_y_scale", Float(m.yq.step)), b.zeroPoint("\(n.name)_y_zero_point", m.yq),
+        ]
+        b.patch.add.append(
+            Node(
+                name: names.fresh("\(n.name)_quant"), opType: "QLinearAdd", domain: "com.microsoft", inputs: ins,
+                outputs: [m.output]))
         return b.patch
     }
 
@@ -64,9 +72,11 @@ enum ElementwiseRules {
         match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
             let n = ctx.graph.nodes[i]
             guard ctx.options.format == .qop, n.opType == "GlobalAveragePool", let xq = ctx.plan.tensors[n.inputs[0]],
-                  ctx.dtype(n.inputs[0])?.isInteger == true, let yq = ctx.plan.tensors[n.outputs[0]],
-                  [.int8, .uint8].contains(ctx.options.written(xq.dtype).dtype), ctx.options.written(xq.dtype).clip == nil,
-                  let count = ctx.averagedCount(n.inputs[0]), count % 2 == 1 else { return nil }  // odd window: no exact tie
+                ctx.dtype(n.inputs[0])?.isInteger == true, let yq = ctx.plan.tensors[n.outputs[0]],
+                [.int8, .uint8].contains(ctx.options.written(xq.dtype).dtype),
+                ctx.options.written(xq.dtype).clip == nil,
+                let count = ctx.averagedCount(n.inputs[0]), count % 2 == 1
+            else { return nil }  // odd window: no exact tie
             return (xq, yq)
         }
     ) { ctx, i, m, names in
@@ -74,10 +84,15 @@ enum ElementwiseRules {
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
         b.patch.retypes = [n.outputs[0]]
-        let ins = [n.inputs[0], b.scale("\(n.name)_x_scale", Float(xq.step)), b.zeroPoint("\(n.name)_x_zero_point", xq),
-                   b.scale("\(n.name)_y_scale", Float(yq.step)), b.zeroPoint("\(n.name)_y_zero_point", yq)]
-        b.patch.add.append(Node(name: names.fresh("\(n.name)_quant"), opType: "QLinearGlobalAveragePool", domain: "com.microsoft", inputs: ins,
-                                outputs: n.outputs, attributes: [Attribute(name: "channels_last", value: .int(0))]))
+        let ins = [
+            n.inputs[0], b.scale("\(n.name)_x_scale", Float(xq.step)), b.zeroPoint("\(n.name)_x_zero_point", xq),
+            b.scale("\(n.name)_y_scale", Float(yq.step)), b.zeroPoint("\(n.name)_y_zero_point", yq),
+        ]
+        b.patch.add.append(
+            Node(
+                name: names.fresh("\(n.name)_quant"), opType: "QLinearGlobalAveragePool", domain: "com.microsoft",
+                inputs: ins,
+                outputs: n.outputs, attributes: [Attribute(name: "channels_last", value: .int(0))]))
         return b.patch
     }
 
@@ -88,8 +103,9 @@ enum ElementwiseRules {
         match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
             let n = ctx.graph.nodes[i]
             guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .requantize,
-                  let xq = ctx.plan.tensors[n.inputs[0]], let yq = ctx.plan.tensors[n.outputs[0]],
-                  ctx.dtype(n.inputs[0])?.isInteger == true else { return nil }
+                let xq = ctx.plan.tensors[n.inputs[0]], let yq = ctx.plan.tensors[n.outputs[0]],
+                ctx.dtype(n.inputs[0])?.isInteger == true
+            else { return nil }
             return (xq, yq)
         }
     ) { ctx, i, m, names in
@@ -105,17 +121,21 @@ enum ElementwiseRules {
     /// op(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q)), same scale and type)   (QDQ format)
     static let transparentToQDQ = RewriteRule(
         name: "transparent-to-qdq",
-        identity: "Relu|MaxPool|Flatten|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
+        identity:
+            "Relu|MaxPool|Flatten|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
         match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
             let n = ctx.graph.nodes[i]
             let averaging = QuantPlan.averagingOps.contains(n.opType)
             guard QuantPlan.transparentOps.contains(n.opType) || averaging,
-                  let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
-                  let yq = ctx.plan.tensors[n.outputs[0]] else { return nil }
+                let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
+                let yq = ctx.plan.tensors[n.outputs[0]]
+            else { return nil }
             // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14);
             // an average has an exact QLinear form only over an odd window (globalAveragePoolToQOp).
             let written = ctx.options.written(xq.dtype).dtype
-            let integerOK = averaging ? [.int8, .uint8].contains(written) && (ctx.averagedCount(n.inputs[0]).map { $0 % 2 == 1 } ?? false)
+            let integerOK =
+                averaging
+                ? [.int8, .uint8].contains(written) && (ctx.averagedCount(n.inputs[0]).map { $0 % 2 == 1 } ?? false)
                 : n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
             if ctx.options.format == .qop, integerOK { return nil }
             return (xq, yq)
@@ -142,8 +162,10 @@ enum ElementwiseRules {
             rounded = names.fresh("\(n.outputs[0])_half_away")
             let c = b.scale("\(n.name)_tie_step", Float(yq.step / Double(4 * count)))
             b.patch.add.append(Node(name: names.fresh("\(n.name)_sign"), opType: "Sign", inputs: [yf], outputs: [sign]))
-            b.patch.add.append(Node(name: names.fresh("\(n.name)_tie_offset"), opType: "Mul", inputs: [sign, c], outputs: [offset]))
-            b.patch.add.append(Node(name: names.fresh("\(n.name)_half_away"), opType: "Add", inputs: [yf, offset], outputs: [rounded]))
+            b.patch.add.append(
+                Node(name: names.fresh("\(n.name)_tie_offset"), opType: "Mul", inputs: [sign, c], outputs: [offset]))
+            b.patch.add.append(
+                Node(name: names.fresh("\(n.name)_half_away"), opType: "Add", inputs: [yf, offset], outputs: [rounded]))
         }
         b.quantize(rounded, into: n.outputs[0], yq, name: names.fresh("\(n.name)_quantize"))
         return b.patch

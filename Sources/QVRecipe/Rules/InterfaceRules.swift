@@ -10,8 +10,9 @@ enum InterfaceRules {
             let n = ctx.graph.nodes[i]
             // The QuantizeLinear this rule adds is the only node left reading the real input.
             guard n.opType != "QuantizeLinear",
-                  let input = n.inputs.first(where: { name in ctx.plan.quantizedInputs[name] != nil }),
-                  let q = ctx.plan.quantizedInputs[input], let quantized = ctx.plan.quantizedInputNames[input] else { return nil }
+                let input = n.inputs.first(where: { name in ctx.plan.quantizedInputs[name] != nil }),
+                let q = ctx.plan.quantizedInputs[input], let quantized = ctx.plan.quantizedInputNames[input]
+            else { return nil }
             return (input, q, quantized)
         }
     ) { ctx, _, m, names in
@@ -30,8 +31,9 @@ enum InterfaceRules {
         match: { ctx, i -> (out: String, q: QuantInfo)? in
             let n = ctx.graph.nodes[i]
             guard n.opType != "DequantizeLinear",
-                  let out = n.outputs.first(where: { o in ctx.graph.outputs.contains { $0.name == o } }),
-                  let q = ctx.plan.tensors[out], let dt = ctx.dtype(out), dt.isInteger else { return nil }
+                let out = n.outputs.first(where: { o in ctx.graph.outputs.contains { $0.name == o } }),
+                let q = ctx.plan.tensors[out], let dt = ctx.dtype(out), dt.isInteger
+            else { return nil }
             return (out, q)
         }
     ) { ctx, _, m, names in

@@ -10,7 +10,9 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Compare any two models (Aidge-form, QDQ, QOP, float) node by node on calibration inputs.",
-        discussion: "The first model is the reference. Exit 0: equivalent (within tolerance); 1: discrepancy; 2: bad input or usage.")
+        discussion:
+            "The first model is the reference. Exit 0: equivalent (within tolerance); 1: discrepancy; 2: bad input or usage."
+    )
 
     @Argument(help: "The reference model.")
     var reference: String
@@ -20,7 +22,10 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var options: HarnessOptions
 
-    @Flag(help: "Refuse a candidate that is not valid ONNX (by default it runs with the obvious meaning of what onnxruntime would refuse, and check names each deviation as an error finding).")
+    @Flag(
+        help:
+            "Refuse a candidate that is not valid ONNX (by default it runs with the obvious meaning of what onnxruntime would refuse, and check names each deviation as an error finding)."
+    )
     var strict = false
 
     func run() throws {
@@ -37,7 +42,8 @@ struct Compare: ParsableCommand {
             }
             let samples = try options.source(for: a)
             let tolerance = try options.tolerance()
-            var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
+            var h = Harness(
+                reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: tolerance)
             h.referenceScalingFactors = try options.evaluation.scalingFactors()
             h.lenientCandidate = !strict
             h.candidateTarget = try evaluation.deploymentTarget()
@@ -45,15 +51,24 @@ struct Compare: ParsableCommand {
             h.batchLimit = options.batch
             if let (k, n) = try options.shardSpec() {
                 let records = try withContext("\(reference) vs \(candidate)") {
-                    try h.runShard(k, of: n, samples: samples, threads: options.evaluation.threadCount, progress: progressPrinter("compare shard \(k + 1)/\(n)"))
+                    try h.runShard(
+                        k, of: n, samples: samples, threads: options.evaluation.threadCount,
+                        progress: progressPrinter("compare shard \(k + 1)/\(n)"))
                 }
-                try options.writeShard(["compare": records], command: "compare", arguments: Array(Invocation.arguments.dropFirst()))
+                try options.writeShard(
+                    ["compare": records], command: "compare", arguments: Array(Invocation.arguments.dropFirst()))
                 return
             }
-            let c = try withContext("\(reference) vs \(candidate)") { try options.comparison(h, name: "compare", samples: samples, progress: progressPrinter("compare")) }
-            try options.saveSampleFiles(reference: a, candidate: b, name: "candidate", target: h.candidateTarget, scalingFactors: h.referenceScalingFactors,
-                                        into: folder?.staging)
-            let r = Report(tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs, tolerance: tolerance, findings: [], comparisons: [c])
+            let c = try withContext("\(reference) vs \(candidate)") {
+                try options.comparison(h, name: "compare", samples: samples, progress: progressPrinter("compare"))
+            }
+            try options.saveSampleFiles(
+                reference: a, candidate: b, name: "candidate", target: h.candidateTarget,
+                scalingFactors: h.referenceScalingFactors,
+                into: folder?.staging)
+            let r = Report(
+                tool: "qverify \(QVerify.version)", command: "compare", model: candidate, inputs: options.inputs,
+                tolerance: tolerance, findings: [], comparisons: [c])
             try options.publish(r, folder: folder, candidates: ["compare": b.model], samples: samples)
             report = r
         }
@@ -64,13 +79,15 @@ struct Compare: ParsableCommand {
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Static checks only: what onnx.checker/onnxruntime will refuse and what Aidge's exporter or recipe is known to get wrong.",
+        abstract:
+            "Static checks only: what onnx.checker/onnxruntime will refuse and what Aidge's exporter or recipe is known to get wrong.",
         discussion: "Exit 0: no error finding; 1: at least one error finding; 2: bad input or usage.")
 
     @Argument(help: "The model to check.")
     var model: String
 
-    @Option(help: "A reference model (e.g. the Aidge-form source) for checks that compare the two, such as zeroed biases.")
+    @Option(
+        help: "A reference model (e.g. the Aidge-form source) for checks that compare the two, such as zeroed biases.")
     var reference: String?
 
     @Flag(help: "Print the report as JSON.")
@@ -93,11 +110,16 @@ struct Check: ParsableCommand {
                 // check predicts what convert would refuse: the same recipe, both formats.
                 for f in TargetFormat.allCases {
                     do { _ = try Recipe.convert(m, options: ConvertOptions(format: f)) } catch let e as QVError {
-                        findings.append(Finding(.error, "convert-refused", node: "", model: label, "qverify convert --to \(f.rawValue) refuses this model: \(e.description)"))
+                        findings.append(
+                            Finding(
+                                .error, "convert-refused", node: "", model: label,
+                                "qverify convert --to \(f.rawValue) refuses this model: \(e.description)"))
                     }
                 }
             }
-            let r = Report(tool: "qverify \(QVerify.version)", command: "check", model: model, inputs: nil, tolerance: Tolerance(), findings: findings, comparisons: [])
+            let r = Report(
+                tool: "qverify \(QVerify.version)", command: "check", model: model, inputs: nil, tolerance: Tolerance(),
+                findings: findings, comparisons: [])
             if let folder {
                 _ = try ReportWriter.write(r, to: folder.staging)
                 try folder.commit()

@@ -20,8 +20,11 @@ enum OutputPaths {
     /// Checks that `path` can be written as a file for `option`, creating its parent folders.
     static func file(_ path: String, option: String) throws {
         var isDir: ObjCBool = false
-        if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue) {
-            throw QVError.badInput("\(path): is a folder; \(option) needs a file name (e.g. \((path as NSString).appendingPathComponent("model.onnx")))")
+        if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue)
+        {
+            throw QVError.badInput(
+                "\(path): is a folder; \(option) needs a file name (e.g. \((path as NSString).appendingPathComponent("model.onnx")))"
+            )
         }
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty { try folder(parent, option: option) }
@@ -30,7 +33,9 @@ enum OutputPaths {
     /// A filesystem error in plain words (Foundation's codes, the POSIX reason underneath).
     static func problem(_ error: Error) -> String {
         let ns = error as NSError
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain, let s = strerror(Int32(u.code)) {
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain,
+            let s = strerror(Int32(u.code))
+        {
             return String(cString: s).lowercased()
         }
         if ns.domain == NSPOSIXErrorDomain, let s = strerror(Int32(ns.code)) { return String(cString: s).lowercased() }
@@ -76,7 +81,8 @@ final class ReportFolder {
         staging = ((parent.isEmpty ? "." : parent) as NSString).appendingPathComponent(".\(name).partial-\(getpid())")
         try? fm.removeItem(atPath: staging)
         do { try fm.createDirectory(atPath: staging, withIntermediateDirectories: false) } catch {
-            throw QVError.badInput("\(parent.isEmpty ? "." : parent): cannot write the report folder there: \(OutputPaths.problem(error))")
+            throw QVError.badInput(
+                "\(parent.isEmpty ? "." : parent): cannot write the report folder there: \(OutputPaths.problem(error))")
         }
     }
 

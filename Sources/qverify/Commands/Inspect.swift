@@ -6,7 +6,9 @@ import QVIO
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe a model: producer, opsets, inputs/outputs, ops, initializers, and what kind of quantized model it is.")
+        abstract:
+            "Describe a model: producer, opsets, inputs/outputs, ops, initializers, and what kind of quantized model it is."
+    )
 
     @Argument(help: "The ONNX model file.")
     var model: String
@@ -30,11 +32,13 @@ struct Inspect: ParsableCommand {
 
     static func text(_ s: ModelSummary, path: String) -> String {
         func shape(_ d: [String]?) -> String { d.map { "[" + $0.joined(separator: ", ") + "]" } ?? "[?]" }
-        var out = ["model: \(path)",
-                   "producer: \(s.producer.isEmpty ? "(none)" : s.producer)    IR version: \(s.irVersion.map(String.init) ?? "?")    opsets: "
-                       + s.opsets.map { "\($0.domain.isEmpty ? "ai.onnx" : $0.domain) \($0.version)" }.joined(separator: ", "),
-                   "kind: \(s.verdict)",
-                   "inputs:"]
+        var out = [
+            "model: \(path)",
+            "producer: \(s.producer.isEmpty ? "(none)" : s.producer)    IR version: \(s.irVersion.map(String.init) ?? "?")    opsets: "
+                + s.opsets.map { "\($0.domain.isEmpty ? "ai.onnx" : $0.domain) \($0.version)" }.joined(separator: ", "),
+            "kind: \(s.verdict)",
+            "inputs:",
+        ]
         let w = (s.inputs + s.outputs).map(\.name.count).max() ?? 0
         func pad(_ n: String) -> String { n + String(repeating: " ", count: max(0, w - n.count)) }
         out += s.inputs.map { "  \(pad($0.name))  \($0.dtype) \(shape($0.shape))" }
@@ -44,7 +48,9 @@ struct Inspect: ParsableCommand {
         out += s.opCounts.sorted { $0.key < $1.key }.map { "  \($0.key) ×\($0.value)" }
         out.append("initializers: \(s.initializers.count)")
         let iw = s.initializers.map(\.name.count).max() ?? 0
-        out += s.initializers.map { "  \($0.name)\(String(repeating: " ", count: iw - $0.name.count))  \($0.dtype) \($0.shape)" }
+        out += s.initializers.map {
+            "  \($0.name)\(String(repeating: " ", count: iw - $0.name.count))  \($0.dtype) \($0.shape)"
+        }
         return out.joined(separator: "\n")
     }
 }

@@ -33,7 +33,9 @@ extension HarnessOptions {
     }
 
     /// A comparison: from the merged shards' records, else a whole run.
-    func comparison(_ h: Harness, name: String, samples: SampleSource, progress: ((Int, Int) -> Void)?) throws -> ComparisonReport {
+    func comparison(
+        _ h: Harness, name: String, samples: SampleSource, progress: ((Int, Int) -> Void)?
+    ) throws -> ComparisonReport {
         if let all = MergeContext.records {
             return try h.report(name: name, records: all[name] ?? [], samples: samples, threads: evaluation.threadCount)
         }
@@ -44,14 +46,19 @@ extension HarnessOptions {
     func writeShard(_ records: [String: [Harness.BatchRecord]], command: String, arguments: [String]) throws {
         guard let (k, n) = try shardSpec(), let dir = reportDir else { return }
         try OutputPaths.folder(dir, option: "--report-dir")
-        let file = ShardFile(tool: "qverify \(QVerify.version)", arguments: [command] + shardlessArguments(arguments), shard: k + 1, of: n,
-                             comparisons: records)
+        let file = ShardFile(
+            tool: "qverify \(QVerify.version)", arguments: [command] + shardlessArguments(arguments), shard: k + 1,
+            of: n,
+            comparisons: records)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let path = (dir as NSString).appendingPathComponent("shard-\(k + 1)-of-\(n).json")
         try e.encode(file).write(to: URL(fileURLWithPath: path), options: .atomic)
-        print("\(command): shard \(k + 1)/\(n): \(records.values.map(\.count).max() ?? 0) batch(es) written to \(path); run qverify merge on all \(n) shards' folders")
+        print(
+            "\(command): shard \(k + 1)/\(n): \(records.values.map(\.count).max() ?? 0) batch(es) written to \(path); run qverify merge on all \(n) shards' folders"
+        )
     }
 }
 
@@ -70,8 +77,11 @@ func shardlessArguments(_ args: [String]) -> [String] {
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Merge the shards of a verify or compare run (--shard K/N) into the report one run would have written.",
-        discussion: "Every shard must come from the same command line but for --shard and --report-dir. Models and --inputs must still be readable: a put-back pass (rounding ties) or the per-target sweep of verify reads them again. Exit codes as the merged command.")
+        abstract:
+            "Merge the shards of a verify or compare run (--shard K/N) into the report one run would have written.",
+        discussion:
+            "Every shard must come from the same command line but for --shard and --report-dir. Models and --inputs must still be readable: a put-back pass (rounding ties) or the per-target sweep of verify reads them again. Exit codes as the merged command."
+    )
 
     @Argument(help: "Folders (or files) holding shard-K-of-N.json files.")
     var shards: [String]
@@ -84,24 +94,37 @@ struct Merge: ParsableCommand {
         try runReportingErrors {
             for s in shards {
                 var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else { throw QVError.badInput("\(s): no such file or folder") }
-                let paths = isDir.boolValue
-                    ? try FileManager.default.contentsOfDirectory(atPath: s).filter { $0.hasPrefix("shard-") && $0.hasSuffix(".json") }.sorted().map { (s as NSString).appendingPathComponent($0) }
+                guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else {
+                    throw QVError.badInput("\(s): no such file or folder")
+                }
+                let paths =
+                    isDir.boolValue
+                    ? try FileManager.default.contentsOfDirectory(atPath: s).filter {
+                        $0.hasPrefix("shard-") && $0.hasSuffix(".json")
+                    }.sorted().map { (s as NSString).appendingPathComponent($0) }
                     : [s]
                 for p in paths {
-                    guard let d = readFileBytes(p).map({ Data($0) }), let f = try? JSONDecoder().decode(ShardFile.self, from: d) else {
+                    guard let d = readFileBytes(p).map({ Data($0) }),
+                        let f = try? JSONDecoder().decode(ShardFile.self, from: d)
+                    else {
                         throw QVError.badInput("\(p): not a qverify shard file")
                     }
                     files.append(f)
                 }
             }
-            guard let first = files.first else { throw QVError.badInput("no shard-K-of-N.json files in \(shards.joined(separator: ", "))") }
+            guard let first = files.first else {
+                throw QVError.badInput("no shard-K-of-N.json files in \(shards.joined(separator: ", "))")
+            }
             for f in files where f.arguments != first.arguments || f.of != first.of {
-                throw QVError.badInput("shard \(f.shard)/\(f.of) comes from another command line (\(f.arguments.joined(separator: " "))) than shard \(first.shard)/\(first.of) (\(first.arguments.joined(separator: " ")))")
+                throw QVError.badInput(
+                    "shard \(f.shard)/\(f.of) comes from another command line (\(f.arguments.joined(separator: " "))) than shard \(first.shard)/\(first.of) (\(first.arguments.joined(separator: " ")))"
+                )
             }
             let have = Set(files.map(\.shard))
             guard have.count == files.count, have == Set(1...first.of) else {
-                throw QVError.badInput("shards \(files.map(\.shard).sorted()) of \(first.of): each of 1…\(first.of) exactly once is needed")
+                throw QVError.badInput(
+                    "shards \(files.map(\.shard).sorted()) of \(first.of): each of 1…\(first.of) exactly once is needed"
+                )
             }
             var records: [String: [Harness.BatchRecord]] = [:]
             for f in files { for (k, v) in f.comparisons { records[k, default: []] += v } }

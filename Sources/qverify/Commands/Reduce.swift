@@ -9,7 +9,8 @@ import QVQuant
 struct Reduce: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reduce",
-        abstract: "Cut two models down to the smallest pair of subgraphs around their first divergence that still diverges, with a one-command repro.",
+        abstract:
+            "Cut two models down to the smallest pair of subgraphs around their first divergence that still diverges, with a one-command repro.",
         discussion: """
             Writes to -o DIR: reference.onnx and candidate.onnx (the slices), inputs.npz (the \
             reference's real values at the cut, one row per sample), reference.sf.json (the \
@@ -38,16 +39,27 @@ struct Reduce: ParsableCommand {
             let b = try withContext(candidate) { try GraphView(try OnnxFile.load(candidate)) }
             let samples = try options.source(for: a)
             let factors = try options.evaluation.scalingFactors()
-            var h = Harness(reference: a, candidate: b, referencePath: reference, candidatePath: candidate, tolerance: try options.tolerance())
+            var h = Harness(
+                reference: a, candidate: b, referencePath: reference, candidatePath: candidate,
+                tolerance: try options.tolerance())
             h.referenceScalingFactors = factors
             h.candidateTarget = try options.evaluation.deploymentTarget()
-            let full = try withContext("\(reference) vs \(candidate)") { try h.run(name: "compare", samples: samples, threads: options.evaluation.threadCount) }
-            guard let d = full.nodes.first(where: { $0.status == .diverges }), let ra = d.reference, let rb = d.candidate,
-                  let pa = a.points.first(where: { $0.tensor == ra.tensor }), let pb = b.points.first(where: { $0.tensor == rb.tensor }) else {
-                print("reduce: \(reference) and \(candidate) do not diverge (\(full.verdict.rawValue)); nothing to reduce")
+            let full = try withContext("\(reference) vs \(candidate)") {
+                try h.run(name: "compare", samples: samples, threads: options.evaluation.threadCount)
+            }
+            guard let d = full.nodes.first(where: { $0.status == .diverges }), let ra = d.reference,
+                let rb = d.candidate,
+                let pa = a.points.first(where: { $0.tensor == ra.tensor }),
+                let pb = b.points.first(where: { $0.tensor == rb.tensor })
+            else {
+                print(
+                    "reduce: \(reference) and \(candidate) do not diverge (\(full.verdict.rawValue)); nothing to reduce"
+                )
                 return
             }
-            print("reduce: first divergence at \(d.signature) (reference '\(ra.node)' ↔ candidate '\(rb.node)'): \(d.differingBeyondTolerance) elements, up to \(d.stats?.maxSteps.map { Tolerance.describe($0) } ?? "?") steps")
+            print(
+                "reduce: first divergence at \(d.signature) (reference '\(ra.node)' ↔ candidate '\(rb.node)'): \(d.differingBeyondTolerance) elements, up to \(d.stats?.maxSteps.map { Tolerance.describe($0) } ?? "?") steps"
+            )
             let ia = try Interpreter(model: a.model, semantics: Harness.semantics(a), scalingFactors: factors)
             let order = a.model.graph.runtimeInputs.map(\.name)
             // Cut one point back; if the slices no longer diverge, one more.
@@ -57,7 +69,9 @@ struct Reduce: ParsableCommand {
                 // The reference's real values at the cut, every sample.
                 var rows: [[String: Tensor]] = []
                 for i in 0..<samples.count {
-                    let r = try ia.run(batch: [Harness.feeds(try samples.sample(i), order, a)], keepIntermediates: true, only: Set(cut.map(\.reference.tensor)))[0]
+                    let r = try ia.run(
+                        batch: [Harness.feeds(try samples.sample(i), order, a)], keepIntermediates: true,
+                        only: Set(cut.map(\.reference.tensor)))[0]
                     var row: [String: Tensor] = [:]
                     for (k, c) in cut.enumerated() {
                         guard let t = r.intermediates[c.reference.tensor] ?? r.outputs[c.reference.tensor] else {
@@ -70,25 +84,38 @@ struct Reduce: ParsableCommand {
                 let va = try GraphView(sa.model, knownSteps: KnownSteps(inputs: sa.inputSteps ?? [], weights: [:]))
                 let vb = try GraphView(sb.model)
                 let sliceFactors = factors.filter { name, _ in sa.model.graph.nodes.contains { $0.name == name } }
-                var hs = Harness(reference: va, candidate: vb, referencePath: "reference.onnx", candidatePath: "candidate.onnx", tolerance: try options.tolerance())
+                var hs = Harness(
+                    reference: va, candidate: vb, referencePath: "reference.onnx", candidatePath: "candidate.onnx",
+                    tolerance: try options.tolerance())
                 hs.referenceScalingFactors = sliceFactors
                 hs.candidateTarget = h.candidateTarget
-                let small = try hs.run(name: "compare", samples: SampleSource(rows), threads: options.evaluation.threadCount)
+                let small = try hs.run(
+                    name: "compare", samples: SampleSource(rows), threads: options.evaluation.threadCount)
                 guard small.verdict == .discrepancy, small.nodes.contains(where: { $0.status == .diverges }) else {
-                    print("reduce: cut at \(cut.map(\.signature).joined(separator: ", ")): the slices agree; cutting one point further back")
+                    print(
+                        "reduce: cut at \(cut.map(\.signature).joined(separator: ", ")): the slices agree; cutting one point further back"
+                    )
                     continue
                 }
                 try write(sa, sb, rows: rows, steps: sa.inputSteps, factors: sliceFactors)
                 let o = small.output
-                print("reduce: cut at \(cut.map(\.signature).joined(separator: ", ")): \(sa.computeNodes) compute node(s) in the reference slice, \(sb.computeNodes) in the candidate's, \(rows.count) samples; still diverges: output \(o.map { "\($0.differing)/\($0.count)" } ?? "?") elements differ (max \(o?.maxSteps.map { Tolerance.describe($0) } ?? "?") steps)")
-                print("reduce: wrote \(output)/reference.onnx, candidate.onnx, inputs.npz, reference.sf.json, repro.sh; reproduce with: sh \(output)/repro.sh")
+                print(
+                    "reduce: cut at \(cut.map(\.signature).joined(separator: ", ")): \(sa.computeNodes) compute node(s) in the reference slice, \(sb.computeNodes) in the candidate's, \(rows.count) samples; still diverges: output \(o.map { "\($0.differing)/\($0.count)" } ?? "?") elements differ (max \(o?.maxSteps.map { Tolerance.describe($0) } ?? "?") steps)"
+                )
+                print(
+                    "reduce: wrote \(output)/reference.onnx, candidate.onnx, inputs.npz, reference.sf.json, repro.sh; reproduce with: sh \(output)/repro.sh"
+                )
                 return
             }
-            throw QVError.unsupported("no slice up to 4 points back diverges on its own: the divergence needs more of the model than qverify cuts")
+            throw QVError.unsupported(
+                "no slice up to 4 points back diverges on its own: the divergence needs more of the model than qverify cuts"
+            )
         }
     }
 
-    func write(_ a: Reducer.Side, _ b: Reducer.Side, rows: [[String: Tensor]], steps: [Double]?, factors: [String: [Float]]) throws {
+    func write(
+        _ a: Reducer.Side, _ b: Reducer.Side, rows: [[String: Tensor]], steps: [Double]?, factors: [String: [Float]]
+    ) throws {
         let dir = output
         func path(_ f: String) -> String { (dir as NSString).appendingPathComponent(f) }
         try OnnxFile.save(a.model, to: path("reference.onnx"))

@@ -12,8 +12,10 @@ enum SemanticsChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Loads a model and picks its semantics (`auto`: aidge for Aidge-form graphs, else onnx).
-func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, scalingFactors: String? = nil,
-             evaluation: EvaluationOptions? = nil, lenient: Bool = false) throws -> (Model, Interpreter) {
+func prepare(
+    _ path: String, _ choice: SemanticsChoice, announce: Bool = true, scalingFactors: String? = nil,
+    evaluation: EvaluationOptions? = nil, lenient: Bool = false
+) throws -> (Model, Interpreter) {
     var model = try OnnxFile.load(path)
     let semantics: Semantics
     switch choice {
@@ -22,14 +24,24 @@ func prepare(_ path: String, _ choice: SemanticsChoice, announce: Bool = true, s
     case .auto:
         let kind = try withContext(path) { try ModelSummary(model).kind }
         semantics = kind == .aidgeForm ? .aidge : .onnx
-        if announce { printErr("qverify: \(path): semantics \(semantics.rawValue) (\(kind == .aidgeForm ? "Aidge-form model" : "valid ONNX model"))") }
+        if announce {
+            printErr(
+                "qverify: \(path): semantics \(semantics.rawValue) (\(kind == .aidgeForm ? "Aidge-form model" : "valid ONNX model"))"
+            )
+        }
     }
     let factors = try scalingFactors.map(ScalingFactorFile.load) ?? [:]
     var target = DeploymentTarget.onnx
     if let evaluation, semantics == .onnx {
         target = try evaluation.deploymentTarget()
-        model = try withContext(path) { try evaluation.deployed(model, log: announce ? { printErr("qverify: onnxruntime optimizer: \($0)") } : nil) }
-        if announce, target != .onnx { printErr("qverify: \(path): target \(target.rawValue), onnxruntime optimizations \(evaluation.ortLevel.rawValue)") }
+        model = try withContext(path) {
+            try evaluation.deployed(model, log: announce ? { printErr("qverify: onnxruntime optimizer: \($0)") } : nil)
+        }
+        if announce, target != .onnx {
+            printErr(
+                "qverify: \(path): target \(target.rawValue), onnxruntime optimizations \(evaluation.ortLevel.rawValue)"
+            )
+        }
     }
     let interp = try withContext(scalingFactors.map { "\(path) with \($0)" } ?? path) {
         try Interpreter(model: model, semantics: semantics, scalingFactors: factors, target: target, lenient: lenient)
@@ -45,7 +57,10 @@ struct Run: ParsableCommand {
     @Argument(help: "The ONNX model file (Aidge-form, QDQ, QOP or float).")
     var model: String
 
-    @Option(help: "Inputs: .npy (single-input model; axis 0 counts samples when rank = input rank + 1), .npz keyed by input name, or an ONNX backend test folder.")
+    @Option(
+        help:
+            "Inputs: .npy (single-input model; axis 0 counts samples when rank = input rank + 1), .npz keyed by input name, or an ONNX backend test folder."
+    )
     var inputs: String
 
     @Option(help: "Folder for <output name>.npy files (samples stacked on axis 0).")
@@ -59,10 +74,16 @@ struct Run: ParsableCommand {
 
     @OptionGroup var evaluation: EvaluationOptions
 
-    @Flag(help: "Run what onnxruntime would refuse but whose meaning is obvious (DequantizeLinear of a float tensor, float zero points); qverify check names each deviation.")
+    @Flag(
+        help:
+            "Run what onnxruntime would refuse but whose meaning is obvious (DequantizeLinear of a float tensor, float zero points); qverify check names each deviation."
+    )
     var lenient = false
 
-    @Option(help: "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 1 MB (1 = one by one).")
+    @Option(
+        help:
+            "At most this many samples run together as one batch when the graph allows it, capped so a batch's inputs stay within 1 MB (1 = one by one)."
+    )
     var batch: Int = 64
 
     func validate() throws {
@@ -72,44 +93,57 @@ struct Run: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             try OutputPaths.folder(outputDir, option: "--output-dir")
-            let (model, interp) = try prepare(model, semantics, scalingFactors: evaluation.aidgeScalingFactors, evaluation: evaluation, lenient: lenient)
+            let (model, interp) = try prepare(
+                model, semantics, scalingFactors: evaluation.aidgeScalingFactors, evaluation: evaluation,
+                lenient: lenient)
             let stream = try InputSet.stream(inputs, inputs: model.graph.runtimeInputs)
             // One input convention for every command: real values; a folded Aidge export gets
             // Aidge's integer input round_half_up(x / step), as verify feeds it (integer files too).
             let known = try evaluation.knownSteps()
-            let steps = interp.semantics == .aidge ? ((try? QuantPlan(model: model, known: known))?.quantizedInputs ?? [:]) : [:]
-            let samples = steps.isEmpty ? stream : InputSet.Stream(count: stream.count) { i in
-                var s = try stream.sample(i)
-                for (k, t) in s { if let q = steps[k] { s[k] = Harness.aidgeInput(t, q) } }
-                return s
-            }
+            let steps =
+                interp.semantics == .aidge
+                ? ((try? QuantPlan(model: model, known: known))?.quantizedInputs ?? [:]) : [:]
+            let samples =
+                steps.isEmpty
+                ? stream
+                : InputSet.Stream(count: stream.count) { i in
+                    var s = try stream.sample(i)
+                    for (k, t) in s { if let q = steps[k] { s[k] = Harness.aidgeInput(t, q) } }
+                    return s
+                }
             var outs: [String: [Tensor]] = [:]
             var inter: [String: [Tensor]] = [:]
-            let bytesPerSample = samples.count > 0 ? try samples.sample(0).values.map { $0.count * max(1, $0.dtype.bitWidth / 8) }.reduce(0, +) : 1
+            let bytesPerSample =
+                samples.count > 0
+                ? try samples.sample(0).values.map { $0.count * max(1, $0.dtype.bitWidth / 8) }.reduce(0, +) : 1
             let effectiveBatch = Interpreter.samplesPerBatch(bytesPerSample: bytesPerSample, limit: batch)
             let keep = intermediates, path = self.model
-            try inOrderParallel(count: samples.count, chunk: effectiveBatch, threads: evaluation.threadCount,
-                                prepare: { range in (range, try range.map { try samples.sample($0) }) },
-                                work: { range, chunk in
-                                    try withContext("\(path): samples \(range.lowerBound)..<\(range.upperBound)") {
-                                        try interp.run(batch: chunk, keepIntermediates: keep)
-                                    }
-                                },
-                                consume: { _, _, rs in
-                                    for r in rs {
-                                        for (k, v) in r.outputs { outs[k, default: []].append(v) }
-                                        for (k, v) in r.intermediates { inter[k, default: []].append(v) }
-                                    }
-                                })
+            try inOrderParallel(
+                count: samples.count, chunk: effectiveBatch, threads: evaluation.threadCount,
+                prepare: { range in (range, try range.map { try samples.sample($0) }) },
+                work: { range, chunk in
+                    try withContext("\(path): samples \(range.lowerBound)..<\(range.upperBound)") {
+                        try interp.run(batch: chunk, keepIntermediates: keep)
+                    }
+                },
+                consume: { _, _, rs in
+                    for r in rs {
+                        for (k, v) in r.outputs { outs[k, default: []].append(v) }
+                        for (k, v) in r.intermediates { inter[k, default: []].append(v) }
+                    }
+                })
             for o in model.graph.outputs {
-                let file = (outputDir as NSString).appendingPathComponent(o.name.replacingOccurrences(of: "/", with: "_") + ".npy")
+                let file = (outputDir as NSString).appendingPathComponent(
+                    o.name.replacingOccurrences(of: "/", with: "_") + ".npy")
                 try Npy.save(try Tensor.stack(outs[o.name]!), to: file)
             }
             if intermediates {
                 let items = try inter.keys.sorted().map { (name: $0, tensor: try Tensor.stack(inter[$0]!)) }
                 try Npy.saveArchive(items, to: (outputDir as NSString).appendingPathComponent("intermediates.npz"))
             }
-            printErr("qverify: ran \(samples.count) sample\(samples.count == 1 ? "" : "s") with \(interp.semantics.rawValue) semantics; wrote \(model.graph.outputs.count) output\(model.graph.outputs.count == 1 ? "" : "s")\(intermediates ? " and intermediates.npz" : "") to \(outputDir)")
+            printErr(
+                "qverify: ran \(samples.count) sample\(samples.count == 1 ? "" : "s") with \(interp.semantics.rawValue) semantics; wrote \(model.graph.outputs.count) output\(model.graph.outputs.count == 1 ? "" : "s")\(intermediates ? " and intermediates.npz" : "") to \(outputDir)"
+            )
         }
     }
 }

@@ -10,13 +10,16 @@ import QVReport
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Convert an Aidge-form model to QDQ/QOP, run all of them on calibration inputs and report, node by node, where the conversions depart from the original.",
+        abstract:
+            "Convert an Aidge-form model to QDQ/QOP, run all of them on calibration inputs and report, node by node, where the conversions depart from the original.",
         discussion: "Exit 0: equivalent (within tolerance); 1: discrepancy; 2: bad input or usage.")
 
     @Argument(help: "The Aidge-form ONNX model (folded or unfolded export).")
     var model: String
 
-    @Option(name: .customLong("to"), parsing: .singleValue, help: "Formats to convert to and verify: qdq, qop, or qdq,qop (default).")
+    @Option(
+        name: .customLong("to"), parsing: .singleValue,
+        help: "Formats to convert to and verify: qdq, qop, or qdq,qop (default).")
     var formats: [String] = ["qdq,qop"]
 
     @OptionGroup var options: HarnessOptions
@@ -27,7 +30,10 @@ struct Verify: ParsableCommand {
     @Option(help: "QDQ weight type (see convert): int8 or uint8.")
     var weightType: WeightType = .int8
 
-    @Option(help: "onnxruntime targets to report on, per conversion: a comma-separated list of ort-avx2, ort-avx512, ort-vnni, ort-host, or none.")
+    @Option(
+        help:
+            "onnxruntime targets to report on, per conversion: a comma-separated list of ort-avx2, ort-avx512, ort-vnni, ort-host, or none."
+    )
     var targets: String = "ort-avx2,ort-avx512,ort-vnni"
 
     @Option(help: "onnxruntime optimization levels to report on for those targets: disable, enable or disable,enable.")
@@ -48,7 +54,9 @@ struct Verify: ParsableCommand {
 
     func levels() throws -> [OrtLevel] {
         try ortLevels.split(separator: ",").map { n in
-            guard let l = OrtLevel(rawValue: n.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--ort-levels takes disable and/or enable, got '\(n)'") }
+            guard let l = OrtLevel(rawValue: n.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--ort-levels takes disable and/or enable, got '\(n)'")
+            }
             return l
         }
     }
@@ -56,7 +64,9 @@ struct Verify: ParsableCommand {
     func targetFormats() throws -> [TargetFormat] {
         let names = formats.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         return try names.map { n in
-            guard let f = TargetFormat(rawValue: n) else { throw ValidationError("--to takes qdq and/or qop, got '\(n)'") }
+            guard let f = TargetFormat(rawValue: n) else {
+                throw ValidationError("--to takes qdq and/or qop, got '\(n)'")
+            }
             return f
         }
     }
@@ -74,7 +84,9 @@ struct Verify: ParsableCommand {
             let steps = try options.evaluation.knownSteps()
             let view = try withContext(model) { try GraphView(source, knownSteps: steps) }
             guard view.kind == .aidgeForm else {
-                throw QVError.badInput("\(model): verify takes an Aidge-form model (this one is \(view.kind.rawValue)); use qverify compare")
+                throw QVError.badInput(
+                    "\(model): verify takes an Aidge-form model (this one is \(view.kind.rawValue)); use qverify compare"
+                )
             }
             let samples = try options.source(for: view)
             let labels = try options.labelList()
@@ -90,8 +102,11 @@ struct Verify: ParsableCommand {
             let shard = try options.shardSpec()
             let folder = try options.reportFolder()
             for f in try targetFormats() {
-                let convertOptions = ConvertOptions(format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8, knownSteps: steps)
-                let c = try withContext(model) { try Recipe.convert(source, sourceBytes: bytes, options: convertOptions) }
+                let convertOptions = ConvertOptions(
+                    format: f, narrow: narrow, weightType: f == .qdq ? weightType : .int8, knownSteps: steps)
+                let c = try withContext(model) {
+                    try Recipe.convert(source, sourceBytes: bytes, options: convertOptions)
+                }
                 var candidatePath = "(in memory) \(base)_\(f.rawValue).onnx"
                 if let folder {
                     let file = "\(base)_\(f.rawValue).onnx"
@@ -100,53 +115,78 @@ struct Verify: ParsableCommand {
                 }
                 let deployed = try withContext(model) { try evaluation.deployed(c.model) }
                 candidates[f.rawValue] = deployed
-                var h = Harness(reference: view, candidate: try GraphView(deployed), referencePath: model, candidatePath: candidatePath, tolerance: tolerance)
+                var h = Harness(
+                    reference: view, candidate: try GraphView(deployed), referencePath: model,
+                    candidatePath: candidatePath, tolerance: tolerance)
                 h.referenceScalingFactors = factors
                 h.candidateTarget = candidateTarget
                 h.labels = labels
                 h.batchLimit = options.batch
                 if let (k, n) = shard {
                     shardRecords[f.rawValue] = try withContext(model) {
-                        try h.runShard(k, of: n, samples: samples, threads: evaluation.threadCount, progress: progressPrinter("verify \(f.rawValue) shard \(k + 1)/\(n)"))
+                        try h.runShard(
+                            k, of: n, samples: samples, threads: evaluation.threadCount,
+                            progress: progressPrinter("verify \(f.rawValue) shard \(k + 1)/\(n)"))
                     }
                     continue
                 }
-                var comparison = try withContext(model) { try options.comparison(h, name: f.rawValue, samples: samples, progress: progressPrinter("verify \(f.rawValue)")) }
+                var comparison = try withContext(model) {
+                    try options.comparison(
+                        h, name: f.rawValue, samples: samples, progress: progressPrinter("verify \(f.rawValue)"))
+                }
                 if !deployTargets.isEmpty && !deployLevels.isEmpty {
                     var dc = DeploymentCheck(reference: view)
                     dc.referenceScalingFactors = factors
                     dc.tolerance = tolerance.steps
                     dc.batchLimit = options.batch
-                    let measure = { (m: Model) in try withContext(model) { try dc.run(candidate: m, targets: deployTargets, levels: deployLevels, samples: samples, threads: evaluation.threadCount) } }
+                    let measure = { (m: Model) in
+                        try withContext(model) {
+                            try dc.run(
+                                candidate: m, targets: deployTargets, levels: deployLevels, samples: samples,
+                                threads: evaluation.threadCount)
+                        }
+                    }
                     let rows = try measure(c.model)
                     var fixes: [(label: String, rows: [TargetResult])] = []
                     if rows.contains(where: { !$0.saturating.isEmpty }) {
                         // The forms that avoid u8×s8 products, converted and run the same way.
                         if f == .qdq && convertOptions.weightType == .int8 {
-                            let u = try Recipe.convert(source, sourceBytes: bytes, options: ConvertOptions(format: .qdq, narrow: narrow, weightType: .uint8))
+                            let u = try Recipe.convert(
+                                source, sourceBytes: bytes,
+                                options: ConvertOptions(format: .qdq, narrow: narrow, weightType: .uint8))
                             fixes.append(("qverify convert --to qdq --weight-type uint8", try measure(u.model)))
                         }
                         if f == .qdq {
-                            let q = try Recipe.convert(source, sourceBytes: bytes, options: ConvertOptions(format: .qop, narrow: narrow))
+                            let q = try Recipe.convert(
+                                source, sourceBytes: bytes, options: ConvertOptions(format: .qop, narrow: narrow))
                             fixes.append(("qverify convert --to qop (int8 activations)", try measure(q.model)))
                         }
                     }
                     comparison.targets = rows
-                    comparison.add(DeploymentCheck.findings(rows, fixes: fixes, notes: [
-                        "onnxruntime session option session.x64quantprecision=\"1\" gives the exact (ort-vnni) numbers with ORT_ENABLE_EXTENDED/ALL, changes nothing with ORT_DISABLE_ALL, and makes session creation fail for int8-activation QOP models (onnxruntime 1.32, recorded on the AVX2 host)",
-                        "weights within ±64 (7-bit weights) cannot saturate, but change the model",
-                    ]))
+                    comparison.add(
+                        DeploymentCheck.findings(
+                            rows, fixes: fixes,
+                            notes: [
+                                "onnxruntime session option session.x64quantprecision=\"1\" gives the exact (ort-vnni) numbers with ORT_ENABLE_EXTENDED/ALL, changes nothing with ORT_DISABLE_ALL, and makes session creation fail for int8-activation QOP models (onnxruntime 1.32, recorded on the AVX2 host)",
+                                "weights within ±64 (7-bit weights) cannot saturate, but change the model",
+                            ]))
                 }
-                try options.saveSampleFiles(reference: view, candidate: try GraphView(deployed), name: f.rawValue, target: candidateTarget, scalingFactors: factors,
-                                            into: folder?.staging)
+                try options.saveSampleFiles(
+                    reference: view, candidate: try GraphView(deployed), name: f.rawValue, target: candidateTarget,
+                    scalingFactors: factors,
+                    into: folder?.staging)
                 comparisons.append(comparison)
             }
             if shard != nil {
-                try options.writeShard(shardRecords, command: "verify", arguments: Array(Invocation.arguments.dropFirst()))
+                try options.writeShard(
+                    shardRecords, command: "verify", arguments: Array(Invocation.arguments.dropFirst()))
                 return
             }
-            let r = Report(tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs, tolerance: tolerance,
-                           findings: scaleAssumedFindings(view.plan, label: (model as NSString).lastPathComponent), comparisons: comparisons)
+            let r = Report(
+                tool: "qverify \(QVerify.version)", command: "verify", model: model, inputs: options.inputs,
+                tolerance: tolerance,
+                findings: scaleAssumedFindings(view.plan, label: (model as NSString).lastPathComponent),
+                comparisons: comparisons)
             try options.publish(r, folder: folder, candidates: candidates, samples: samples)
             report = r
         }
