@@ -233,26 +233,23 @@ final class QuantizedKernelTests: XCTestCase {
     /// strided, dilated, grouped, depthwise; uint8 and int8 activations; per-tensor and
     /// per-channel weight scales; accumulators beyond 2^24) against the direct loop, every path.
     func testQLinearConvEqualsADirectLoopOnSeededGeometries() throws {
-        struct Case { var c, m, h, w, k, stride, pad, dilation, group: Int; var xType: DType; var perChannel: Bool }
+        struct Case {
+            var c, m, h, w, k, stride, pad, dilation, group: Int
+            var xType: DType
+            var perChannel: Bool
+            init(_ g: [Int], _ xType: DType, perChannel: Bool) {
+                (c, m, h, w, k, stride, pad, dilation, group) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8])
+                (self.xType, self.perChannel) = (xType, perChannel)
+            }
+        }
+        // [c, m, h, w, k, stride, pad, dilation, group]
         let cases = [
-            Case(
-                c: 16, m: 24, h: 9, w: 9, k: 1, stride: 1, pad: 0, dilation: 1, group: 1, xType: .uint8,
-                perChannel: true),
-            Case(
-                c: 8, m: 12, h: 10, w: 7, k: 3, stride: 1, pad: 1, dilation: 1, group: 1, xType: .uint8,
-                perChannel: false),
-            Case(
-                c: 6, m: 8, h: 11, w: 11, k: 3, stride: 2, pad: 1, dilation: 1, group: 1, xType: .int8, perChannel: true
-            ),
-            Case(
-                c: 4, m: 4, h: 12, w: 12, k: 3, stride: 1, pad: 2, dilation: 2, group: 2, xType: .uint8,
-                perChannel: true),
-            Case(
-                c: 16, m: 16, h: 8, w: 8, k: 3, stride: 1, pad: 1, dilation: 1, group: 16, xType: .uint8,
-                perChannel: true),
-            Case(
-                c: 512, m: 4, h: 4, w: 4, k: 3, stride: 1, pad: 1, dilation: 1, group: 1, xType: .uint8,
-                perChannel: false),  // |acc| > 2^24
+            Case([16, 24, 9, 9, 1, 1, 0, 1, 1], .uint8, perChannel: true),
+            Case([8, 12, 10, 7, 3, 1, 1, 1, 1], .uint8, perChannel: false),
+            Case([6, 8, 11, 11, 3, 2, 1, 1, 1], .int8, perChannel: true),
+            Case([4, 4, 12, 12, 3, 1, 2, 2, 2], .uint8, perChannel: true),
+            Case([16, 16, 8, 8, 3, 1, 1, 1, 16], .uint8, perChannel: true),
+            Case([512, 4, 4, 4, 3, 1, 1, 1, 1], .uint8, perChannel: false),  // |acc| > 2^24
         ]
         var rng = SplitMix64(seed: 2026)
         var outputs = 0

@@ -12,6 +12,25 @@
 /// Rows stay per sample unless A is transposed.
 private let rowsPerSample: Batching = .when { n, _ in n.int("transA", default: 0) == 0 }
 
+/// [M, N] of op(A)·op(B) (transA, transB), the inner dimensions equal and the bias broadcasting.
+private func gemmFacts(_ c: InferenceContext, dtype: DType?, b: TensorFact?, bias: TensorFact?) throws -> [TensorFact] {
+    guard let a = c.x?.shape, let bs = b?.shape, a.count == 2, bs.count == 2 else {
+        return [TensorFact(dtype: dtype, shape: nil)]
+    }
+    let m = c.int("transA") == 1 ? a[1] : a[0]
+    let k1 = c.int("transA") == 1 ? a[0] : a[1]
+    let k2 = c.int("transB") == 1 ? bs[1] : bs[0]
+    let nn = c.int("transB") == 1 ? bs[0] : bs[1]
+    guard k1 == k2 else { throw QVError.badInput("\(c.node.opType) inner dimensions differ: A \(a) vs B \(bs)") }
+    if let cs = bias?.shape {
+        let c2 = Array(repeating: 1, count: max(0, 2 - cs.count)) + cs
+        guard c2.count == 2, c2[0] == 1 || c2[0] == m, c2[1] == 1 || c2[1] == nn else {
+            throw QVError.badInput("bias C of shape \(cs) does not broadcast to [\(m), \(nn)]")
+        }
+    }
+    return [TensorFact(dtype: dtype, shape: [m, nn])]
+}
+
 let gemmSpecs: [OpSpec] = [
     OpSpec(
         "Gemm", since: [1, 6, 7, 9, 11, 13], inputs: ["A", "B", "C"], batching: rowsPerSample,
@@ -22,22 +41,7 @@ let gemmSpecs: [OpSpec] = [
         ]
     ) { c in
         let b = c.input("B")
-        let dt = c.accumulatorType(c.x?.dtype, b?.dtype)
-        guard let a = c.x?.shape, let bs = b?.shape, a.count == 2, bs.count == 2 else {
-            return [TensorFact(dtype: dt, shape: nil)]
-        }
-        let m = c.int("transA") == 1 ? a[1] : a[0]
-        let k1 = c.int("transA") == 1 ? a[0] : a[1]
-        let k2 = c.int("transB") == 1 ? bs[1] : bs[0]
-        let nn = c.int("transB") == 1 ? bs[0] : bs[1]
-        guard k1 == k2 else { throw QVError.badInput("Gemm inner dimensions differ: A \(a) vs B \(bs)") }
-        if let cs = c.input("C")?.shape {
-            let c2 = Array(repeating: 1, count: max(0, 2 - cs.count)) + cs
-            guard c2.count == 2, c2[0] == 1 || c2[0] == m, c2[1] == 1 || c2[1] == nn else {
-                throw QVError.badInput("bias C of shape \(cs) does not broadcast to [\(m), \(nn)]")
-            }
-        }
-        return [TensorFact(dtype: dt, shape: [m, nn])]
+        return try gemmFacts(c, dtype: c.accumulatorType(c.x?.dtype, b?.dtype), b: b, bias: c.input("C"))
     },
     OpSpec(
         "com.microsoft", "QGemm", since: [1],
@@ -46,13 +50,7 @@ let gemmSpecs: [OpSpec] = [
         tests: ["qgemm_float_output_alpha", "qgemm_int8_per_column_transB", "qgemm_zero_y_scale"]
     ) { c in
         // Without y_scale the output is float.
-        let y = c.input("y_zero_point")
-        guard let a = c.x?.shape, let bs = c.input("B")?.shape, a.count == 2, bs.count == 2 else {
-            return [TensorFact(dtype: y?.dtype ?? .float, shape: nil)]
-        }
-        let m = c.int("transA") == 1 ? a[1] : a[0]
-        let nn = c.int("transB") == 1 ? bs[0] : bs[1]
-        return [TensorFact(dtype: y?.dtype ?? .float, shape: [m, nn])]
+        try gemmFacts(c, dtype: c.input("y_zero_point")?.dtype ?? .float, b: c.input("B"), bias: c.input("C"))
     },
     OpSpec(
         "MatMul", since: [1, 9, 13], inputs: ["A", "B"], batching: .perSample, exactness: .onnxruntimeOrder,
