@@ -266,9 +266,11 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     let panels = geo.mPerGroup > 1 && (!geo.isPointwise || (geo.n > 1 && geo.spatial < 128))
     let depthwise = geo.mPerGroup == 1 && geo.cPerGroup == 1
     let count = geo.n * geo.m * geo.spatial
-    // The panel and depthwise kernels write every output; the other paths start from zeros.
+    // The panel and depthwise kernels write every output, and so does a pointwise conv's one GEMM
+    // per group (beta 0 stores, never reads); the im2col tiles start from zeros.
+    let writesEveryOutput = panels || depthwise || geo.isPointwise
     var y =
-        panels || depthwise
+        writesEveryOutput
         ? [Float](unsafeUninitializedCapacity: count) { _, n in n = count } : [Float](repeating: 0, count: count)
     var col = [Float](repeating: 0, count: panels || depthwise || geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     let biasValues = bias ?? []
