@@ -207,15 +207,16 @@ extension DeploymentCheck {
     /// (node, op, pairs that can saturate, pairs) of every u8×s8 product with constant weights.
     static func saturablePairs(_ model: Model) throws -> [(node: String, op: String, risky: Int, total: Int)] {
         let g = model.graph
-        func zpType(_ n: Node, _ i: Int) -> DType {
-            i < n.inputs.count && !n.inputs[i].isEmpty ? (g.initializer(n.inputs[i])?.dtype ?? .uint8) : .uint8
-        }
+        // The type of an 8-bit input's zero point (uint8 when absent, as the schema defaults).
+        func zpType(_ n: Node, _ name: String) -> DType { n.input(name).flatMap { g.initializer($0)?.dtype } ?? .uint8 }
         var out: [(String, String, Int, Int)] = []
         for n in g.nodes {
             var pairs: [(Int32, Int32)] = []
             switch n.opType {
             case "QLinearConv":
-                guard zpType(n, 2) == .uint8, let w = g.initializer(n.inputs[3]), w.dtype == .int8, w.rank >= 3,
+                guard zpType(n, "x_zero_point") == .uint8, let w = n.input("w").flatMap({ g.initializer($0) }),
+                    w.dtype == .int8,
+                    w.rank >= 3,
                     let v = w.asInt64s()
                 else { continue }
                 let group = n.int("group", default: 1), m = w.shape[0], cg = w.shape[1]
@@ -227,7 +228,9 @@ extension DeploymentCheck {
                     pairs += stride(from: 0, to: k - 1, by: 2).map { (Int32(order[$0]), Int32(order[$0 + 1])) }
                 }
             case "QGemm", "QLinearMatMul":
-                guard zpType(n, 2) == .uint8, let b = g.initializer(n.inputs[3]), b.dtype == .int8, b.rank == 2,
+                guard zpType(n, "a_zero_point") == .uint8,
+                    let b = n.input(n.opType == "QGemm" ? "B" : "b").flatMap({ g.initializer($0) }), b.dtype == .int8,
+                    b.rank == 2,
                     let v = b.asInt64s()
                 else { continue }
                 let transB = n.opType == "QGemm" && n.int("transB", default: 0) != 0

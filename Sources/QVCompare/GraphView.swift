@@ -218,11 +218,5 @@ public struct GraphView: Sendable {
         return order
     }
 
-    static func biasInput(_ n: Node) -> String? {
-        switch n.opType {
-        case "Conv", "QLinearConv": return n.input("B")
-        case "Gemm", "QGemm": return n.input("C")
-        default: return nil
-        }
-    }
+    static func biasInput(_ n: Node) -> String? { n.biasInput }
 }

@@ -382,7 +382,7 @@ public struct Harness: Sendable {
         var c = RoundingCauses()
         if let qn = quantizerNode(pa) {
             c.pre = (a.intermediates[qn.inputs[0]] ?? xa[qn.inputs[0]])?.asDoubles()
-            c.rule = reference.model.graph.initializer(qn.inputs[1]).flatMap(TieRule.init(scale:))
+            c.rule = qn.quantizerScale.flatMap { reference.model.graph.initializer($0) }.flatMap(TieRule.init(scale:))
         }
         if let window = averagingNode(pa).flatMap({ a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }) {
             c.windowValues = window.asInt64s()
@@ -727,12 +727,13 @@ public struct Harness: Sendable {
         for _ in 0..<64 {
             guard let n = producers[t] else { return false }
             if n.opType == "Clip" {
-                func bound(_ k: Int) -> Double? {
-                    k < n.inputs.count && !n.inputs[k].isEmpty ? g.initializer(n.inputs[k])?.asDoubles()?.first : nil
+                func bound(_ name: String) -> Tensor? { n.input(name).flatMap { g.initializer($0) } }
+                guard let loT = bound("min"), let lo = loT.asDoubles()?.first, let hi = bound("max")?.asDoubles()?.first
+                else {
+                    return false
                 }
-                guard let lo = bound(1), let hi = bound(2) else { return false }
                 // Integer Clip bounds are the integers themselves; a float Clip's are real values.
-                let integer = g.initializer(n.inputs[1])?.dtype.isInteger == true
+                let integer = loT.dtype.isInteger
                 let l = integer ? lo : (lo / quant.step).rounded(.toNearestOrEven) + Double(quant.zeroPoint)
                 let h = integer ? hi : (hi / quant.step).rounded(.toNearestOrEven) + Double(quant.zeroPoint)
                 return l >= Double(range.lowerBound) && h <= Double(range.upperBound)

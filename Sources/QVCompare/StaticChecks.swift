@@ -266,7 +266,7 @@ public enum StaticChecks {
             // Unfolded export: the float bias behind its quantizer, as the integers that quantizer
             // gives (a bias smaller than half its step rounds to 0: zero is then right).
             if let v = src.asDoubles(), p.opType == "QuantizeLinear",
-                let scale = g.initializer(p.inputs[1])?.asDoubles()?.first, scale > 0
+                let scale = p.quantizerScale.flatMap({ g.initializer($0)?.asDoubles()?.first }), scale > 0
             {
                 values = v.map { ($0 / scale + 0.5).rounded(.down) }  // Aidge's quantizer rounds half up
             } else {

@@ -76,8 +76,8 @@ public final class Interpreter: @unchecked Sendable {
                 }
                 ctx.aidgeScalingFactors = sf
             }
-            if semantics == .aidge || lenient, n.opType == "QuantizeLinear", n.inputs.count > 2,
-                let zp = g.initializer(n.inputs[2]), zp.dtype.isFloatingPoint
+            if semantics == .aidge || lenient, n.opType == "QuantizeLinear",
+                let zp = n.quantizerZeroPoint.flatMap({ g.initializer($0) }), zp.dtype.isFloatingPoint
             {
                 ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)
             }
@@ -130,7 +130,7 @@ public final class Interpreter: @unchecked Sendable {
         func feedsBias(_ t: String, throughDequantize: Bool) -> Bool {
             (index.consumers[t] ?? []).contains { c in
                 let m = g.nodes[c]
-                if ["Conv", "Gemm"].contains(m.opType), m.inputs.count > 2, m.inputs[2] == t { return true }
+                if ["Conv", "Gemm"].contains(m.opType), m.biasInput == t { return true }
                 return throughDequantize && m.opType == "DequantizeLinear"
                     && feedsBias(m.outputs[0], throughDequantize: false)
             }

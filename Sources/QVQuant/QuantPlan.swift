@@ -135,15 +135,17 @@ public struct QuantPlan: Sendable {
         form = quantizesInput ? .unfolded : .folded
         // Activation width: the first quantizer (in order) on a non-initializer tensor.
         hasFakeQuantizers = g.nodes.contains { n in
-            n.opType == "QuantizeLinear" && n.inputs.count > 2
-                && g.initializer(n.inputs[2])?.dtype.isFloatingPoint == true
+            n.opType == "QuantizeLinear"
+                && n.quantizerZeroPoint.flatMap({ g.initializer($0) })?.dtype.isFloatingPoint == true
         }
         let firstActivation = index.topologicalOrder.lazy.map { g.nodes[$0] }.first { n in
-            n.opType == "QuantizeLinear" && g.initializer(n.inputs[0]) == nil && n.inputs.count > 2
+            n.opType == "QuantizeLinear" && g.initializer(n.inputs[0]) == nil && n.quantizerZeroPoint != nil
         }
         // (A fake_quantize export's float zero point means Aidge's default int8.)
         let actType =
-            firstActivation.flatMap { g.initializer($0.inputs[2])?.dtype }.map { $0.isFloatingPoint ? DType.int8 : $0 }
+            firstActivation.flatMap { $0.quantizerZeroPoint.flatMap { g.initializer($0)?.dtype } }.map {
+                $0.isFloatingPoint ? DType.int8 : $0
+            }
             ?? .int8
         if form == .folded {
             let bits = actType.bitWidth
@@ -201,19 +203,19 @@ public struct QuantPlan: Sendable {
         let intInputs = n.inputs.filter { !$0.isEmpty && info($0) != nil }
         switch n.opType {
         case "QuantizeLinear":
-            guard n.inputs.count >= 2, let scale = g.initializer(n.inputs[1]) else {
+            guard let scale = n.quantizerScale.flatMap({ g.initializer($0) }) else {
                 throw QVError.unsupported("the quantizer's scale is not a constant")
             }
-            let zp = n.inputs.count > 2 ? g.initializer(n.inputs[2]) : nil
-            if n.inputs.count > 2, zp == nil {
+            let zp = n.quantizerZeroPoint.flatMap { g.initializer($0) }
+            if n.quantizerZeroPoint != nil, zp == nil {
                 throw QVError.unsupported("the quantizer's zero point is not a constant")
             }
             guard scale.count == 1 else {
                 throw QVError.unsupported("per-channel quantizer scales (channel_wise) are not supported yet")
             }
             let feedsBias = (index.consumers[n.outputs[0]] ?? []).contains { c in
-                ["Conv", "Gemm"].contains(g.nodes[c].opType) && g.nodes[c].inputs.count > 2
-                    && g.nodes[c].inputs[2] == n.outputs[0]
+                let m = g.nodes[c]
+                return ["Conv", "Gemm"].contains(m.opType) && m.biasInput == n.outputs[0]
             }
             var outType = zp?.dtype ?? .uint8
             if let z = zp, z.dtype.isFloatingPoint {
@@ -309,8 +311,7 @@ public struct QuantPlan: Sendable {
             let acc = QuantInfo(
                 dtype: .int32, step: x.step * w.step, assumed: x.assumed || w.assumed,
                 assumedFrom: w.assumedFrom ?? x.assumedFrom)
-            if n.inputs.count > 2, !n.inputs[2].isEmpty {
-                let b = n.inputs[2]
+            if let b = n.biasInput {
                 if info(b) == nil {
                     guard let t = g.initializer(b), t.dtype.isInteger || fakeConstants(t, bits: 32) else {
                         throw QVError.unsupported("bias '\(b)' is neither quantized nor an integer constant")

@@ -83,3 +83,15 @@ let gemmSpecs: [OpSpec] = [
         return [TensorFact(dtype: dt, shape: try ShapeInference.matmulShape(a, bs))]
     },
 ]
+
+extension Node {
+    /// The bias input of a Conv, QLinearConv (B), Gemm or QGemm (C), if given; nil for other ops
+    /// (MatMul's B is its second operand, not a bias).
+    public var biasInput: String? {
+        switch (normalizedDomain, opType) {
+        case ("", "Conv"), ("", "QLinearConv"): input("B")
+        case ("", "Gemm"), ("com.microsoft", "QGemm"): input("C")
+        default: nil
+        }
+    }
+}
