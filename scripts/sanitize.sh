@@ -51,7 +51,7 @@ if [ "$mode" = address ] || [ "$mode" = all ]; then
 fi
 if [ "$mode" = thread ] || [ "$mode" = all ]; then
   # The tests that run batches on several threads (inOrderParallel, shared weight caches).
-  filter=${filter:-"RunTests|BatchTests|HarnessTests|VerifyTests.testSharded"}
+  filter=${filter:-"RunTests|BatchTests|HarnessTests|VerifyTests.testSharded|ZeroSizedTensorTests"}
   run .build/tsan tsan -Xcc -O2 -Xswiftc -sanitize=thread -Xcc -fsanitize=thread
 fi
 exit $status

@@ -225,8 +225,22 @@ extension Tensor {
 /// result one element at a time (that was 7% of an Aidge-form CNN's time). For activations.
 @inlinable @inline(__always)
 public func converted<T, U>(_ a: [T], _ f: (T) -> U) -> [U] {
-    [U](unsafeUninitializedCapacity: a.count) { buf, n in
+    [U].uninitialized(a.count) { buf, n in
         a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = f(ab[i]) } }
         n = a.count
+    }
+}
+
+extension Array {
+    /// `Array(unsafeUninitializedCapacity:initializingWith:)`, except that a capacity of 0 gives
+    /// `[]` without calling `body`. An uninitialized-capacity array of 0 elements is Swift's shared
+    /// empty array, and its initializer writes that shared object's count: kernels running on
+    /// several threads (a zero-sized tensor, a MaxPool without indices) then race on it, as
+    /// ThreadSanitizer reports. Every uninitialized buffer in qverify is made here.
+    @inlinable
+    public static func uninitialized(
+        _ capacity: Int, _ body: (inout UnsafeMutableBufferPointer<Element>, inout Int) throws -> Void
+    ) rethrows -> [Element] {
+        capacity == 0 ? [] : try Array(unsafeUninitializedCapacity: capacity, initializingWith: body)
     }
 }

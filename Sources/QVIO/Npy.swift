@@ -150,7 +150,7 @@ public enum Npy {
                 // The file's bytes are the floats: read them straight into the tensor (pread, no
                 // intermediate Data/Array copies).
                 var failed = false
-                let values = [Float](unsafeUninitializedCapacity: count) { buf, n in
+                let values = [Float].uninitialized(count) { buf, n in
                     let raw = UnsafeMutableRawPointer(buf.baseAddress!)
                     var done = 0
                     while done < bytes {

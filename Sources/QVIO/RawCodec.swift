@@ -25,7 +25,7 @@ public enum RawCodec {
             #if _endian(little)
             // Little-endian host: the bytes are the floats (one copy, no per-element loads).
             return .f32(
-                [Float](unsafeUninitializedCapacity: count) { buf, n in
+                [Float].uninitialized(count) { buf, n in
                     raw.withUnsafeBytes { b in UnsafeMutableRawBufferPointer(buf).copyMemory(from: b) }
                     n = count
                 })

@@ -172,7 +172,7 @@ func shiftedOperand(_ t: Tensor, _ zeros: [Int64], rowLength: Int) throws -> (va
     var values: [Float]
     switch t.storage {
     case .i32(let a):
-        values = [Float](unsafeUninitializedCapacity: a.count) { buf, n in
+        values = [Float].uninitialized(a.count) { buf, n in
             a.withUnsafeBufferPointer { ab in
                 var start = 0, row = 0
                 // An integer running maximum in a local: this loop vectorizes (a captured
@@ -271,7 +271,7 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     let writesEveryOutput = panels || depthwise || geo.isPointwise
     var y =
         writesEveryOutput
-        ? [Float](unsafeUninitializedCapacity: count) { _, n in n = count } : [Float](repeating: 0, count: count)
+        ? [Float].uninitialized(count) { _, n in n = count } : [Float](repeating: 0, count: count)
     var col = [Float](repeating: 0, count: panels || depthwise || geo.isPointwise ? 0 : geo.k * geo.tileRows * geo.ow)
     let biasValues = bias ?? []
     x.withUnsafeBufferPointer { xb in
@@ -329,7 +329,7 @@ func integerConv(
     switch try integerConvAccumulators(geo, x: xt, w: wt, xZero: xZero, wZero: wZero, bias: bias, weights: weights) {
     case .int32(let v): return v
     case .exactFloat(let y):
-        return [Int32](unsafeUninitializedCapacity: y.count) { buf, n in
+        return [Int32].uninitialized(y.count) { buf, n in
             y.withUnsafeBufferPointer { yb in
                 if qv_exact_f32_to_i32(yb.baseAddress, yb.count, buf.baseAddress) == 0 {
                     for i in 0..<yb.count { buf[i] = exactIntegerToInt32(yb[i]) }
@@ -349,7 +349,7 @@ enum IntegerAccumulators {
     /// The accumulators plus integer departures (same layout), as int32 (wrapping like MLAS's).
     func adding(_ d: [Int64]) -> IntegerAccumulators {
         func sum<T>(_ v: [T], _ int: (T) -> Int32) -> [Int32] {
-            [Int32](unsafeUninitializedCapacity: v.count) { buf, n in
+            [Int32].uninitialized(v.count) { buf, n in
                 v.withUnsafeBufferPointer { vb in
                     d.withUnsafeBufferPointer { db in
                         for i in 0..<vb.count { buf[i] = int(vb[i]) &+ Int32(truncatingIfNeeded: db[i]) }

@@ -90,7 +90,7 @@ struct UnaryKernel: Kernel {
             let y: [Float]
             switch op {
             case "Relu":
-                y = [Float](unsafeUninitializedCapacity: v.count) { buf, n in
+                y = [Float].uninitialized(v.count) { buf, n in
                     v.withUnsafeBufferPointer { vb in for i in 0..<vb.count { buf[i] = max(vb[i], 0) } }
                     n = v.count
                 }
@@ -111,7 +111,7 @@ struct UnaryKernel: Kernel {
         }
         guard x.dtype.isInteger else { throw QVError.unsupported("\(op) on \(x.dtype)") }
         if op == "Relu", case .i32(let a) = x.storage {
-            let y = [Int32](unsafeUninitializedCapacity: a.count) { buf, n in
+            let y = [Int32].uninitialized(a.count) { buf, n in
                 a.withUnsafeBufferPointer { ab in for i in 0..<ab.count { buf[i] = ab[i] > 0 ? ab[i] : 0 } }
                 n = a.count
             }
@@ -280,7 +280,7 @@ struct BatchNormKernel: Kernel {
         let b = (0..<c).map { ch -> Float in p[1][ch] - p[2][ch] * s[ch] }
         // Straight into a new buffer (x is still held by the graph: copying it first cost a pass).
         let xs = x.floats!
-        let y = [Float](unsafeUninitializedCapacity: xs.count) { yb, n in
+        let y = [Float].uninitialized(xs.count) { yb, n in
             xs.withUnsafeBufferPointer { xb in
                 for plane in 0..<(xb.count / max(1, inner)) {
                     let sc = s[plane % c], bc = b[plane % c], start = plane * inner

@@ -104,7 +104,7 @@ func integerMatmul(a: [Int64], b: [Int64], m: Int, n: Int, k: Int, transA: Bool,
 /// Shifted integer operand as Float (exact below 2^24): x − zero(column or row) in one pass.
 func shiftedFloats(_ t: Tensor, zero: (Int) -> Int64) throws -> [Float] {
     if case .i32(let v) = t.storage {
-        return [Float](unsafeUninitializedCapacity: v.count) { buf, c in
+        return [Float].uninitialized(v.count) { buf, c in
             v.withUnsafeBufferPointer { vb in for i in 0..<vb.count { buf[i] = Float(Int64(vb[i]) - zero(i)) } }
             c = v.count
         }

@@ -141,7 +141,7 @@ public enum OnnxruntimeGemm {
 
     /// The cols×rows transpose of a rows×cols matrix with leading dimension `ld`.
     static func transposed(_ x: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: rows * cols) { buf, count in
+        [Float].uninitialized(rows * cols) { buf, count in
             for r in 0..<rows { for q in 0..<cols { buf[q * rows + r] = x[r * ld + q] } }
             count = rows * cols
         }

@@ -43,7 +43,7 @@ func maxPool2x2<T>(
     _ loop: (UnsafePointer<T>?, Int, Int, Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<Int64>?) -> Void
 ) -> [T] {
     let count = g.n * g.c * g.oh * g.ow
-    return [T](unsafeUninitializedCapacity: count) { out, initialized in
+    return [T].uninitialized(count) { out, initialized in
         v.withUnsafeBufferPointer { loop($0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, out.baseAddress, indices) }
         initialized = count
     }
@@ -64,10 +64,8 @@ struct MaxPoolKernel: Kernel {
         // Indices only when the node has that output; the C loops write every index they are given.
         let wantIndices = node.outputs.count > 1 && !node.outputs[1].isEmpty
         let count = g.n * g.c * g.oh * g.ow
-        // No indices: no array at all. (An uninitialized-capacity array of 0 elements is the
-        // shared empty array, whose count its initializer writes — a data race between threads
-        // that ThreadSanitizer reports.)
-        var idx: [Int64] = wantIndices ? [Int64](unsafeUninitializedCapacity: count) { _, n in n = count } : []
+        // No indices: no array at all.
+        var idx: [Int64] = wantIndices ? [Int64].uninitialized(count) { _, n in n = count } : []
         // The unpadded 2x2 case (most CNNs) has its own loop; any other window the general one.
         // Window order row-major; a later element wins only when strictly greater (NaN never wins).
         func pool<T>(
@@ -83,7 +81,7 @@ struct MaxPoolKernel: Kernel {
             // ip nil: the C loops write no indices.
             func body(_ ip: UnsafeMutablePointer<Int64>?) -> [T] {
                 if g.isUnpadded2x2 { return maxPool2x2(v, g, ip, loop2x2) }
-                return [T](unsafeUninitializedCapacity: count) { yb, n in
+                return [T].uninitialized(count) { yb, n in
                     v.withUnsafeBufferPointer {
                         loop(
                             $0.baseAddress, g.n * g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw,

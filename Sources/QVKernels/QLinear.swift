@@ -10,7 +10,7 @@ func requantize(
 ) -> Tensor {
     let r = dtype.integerRange!
     let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
-    let out = [Int32](unsafeUninitializedCapacity: acc.count) { buf, n in
+    let out = [Int32].uninitialized(acc.count) { buf, n in
         acc.withUnsafeBufferPointer { ab in
             if multiplier.count == 1 {
                 let m = multiplier[0]
@@ -49,7 +49,7 @@ func requantizeRows(
     let r = dtype.integerRange!
     let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
     let zp = Int32(zeroPoint)
-    let out = [Int32](unsafeUninitializedCapacity: acc.count) { buf, n in
+    let out = [Int32].uninitialized(acc.count) { buf, n in
         acc.withUnsafeBufferPointer { ab in
             let done = multiplier.withUnsafeBufferPointer { mb in
                 qv_requantize_rows(
@@ -296,7 +296,7 @@ struct QLinearBinaryKernel: Kernel {
             let rA = sa / sc, rB = sb / sc
             let fixed = Float(czp) - (rA * Float(azp) + rB * Float(bzp))
             let lo = Float(r.lowerBound), hi = Float(r.upperBound)
-            let y = [Int32](unsafeUninitializedCapacity: ax.count) { buf, n in
+            let y = [Int32].uninitialized(ax.count) { buf, n in
                 ax.withUnsafeBufferPointer { ap in
                     bx.withUnsafeBufferPointer { bp in
                         if qv_qlinear_add_i32(

@@ -122,7 +122,7 @@ struct QuantizeLinearKernel: Kernel {
             // half to even, add the zero point.
             let sc = s[0], zp = Int32(z[0])
             let clo = lo - Float(z[0]), chi = hi - Float(z[0])
-            let y = [Int32](unsafeUninitializedCapacity: xv.count) { buf, n in
+            let y = [Int32].uninitialized(xv.count) { buf, n in
                 xv.withUnsafeBufferPointer { xb in
                     if qv_quantize_f32(xb.baseAddress, xb.count, sc, clo, chi, zp, buf.baseAddress) == 0 {
                         for i in 0..<xb.count {
@@ -275,7 +275,7 @@ struct DequantizeLinearKernel: Kernel {
                 let ax = axis < 0 ? axis + x.rank : axis
                 (dim, inner) = (x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
             }
-            let y = [Float](unsafeUninitializedCapacity: xi.count) { buf, n in
+            let y = [Float].uninitialized(xi.count) { buf, n in
                 xi.withUnsafeBufferPointer { xb in
                     var start = 0
                     while start < xb.count {
@@ -317,7 +317,7 @@ struct AidgeQuantizer {
         vectorized: (UnsafePointer<S>?, Int, Float, Float, Float, Int32, Int32, UnsafeMutablePointer<Int32>?) -> Int32,
         _ toFloat: (S) -> Float
     ) -> [Int32] {
-        [Int32](unsafeUninitializedCapacity: x.count) { buf, n in
+        [Int32].uninitialized(x.count) { buf, n in
             x.withUnsafeBufferPointer { xb in
                 if vectorized(xb.baseAddress, xb.count, sf, flo, fhi, zp, unsignedSpan, buf.baseAddress) != 0 { return }
                 for i in 0..<xb.count {
