@@ -29,147 +29,117 @@ public enum InputSet {
         return ProcessInfo.processInfo.physicalMemory / 2
     }
 
-    /// (Errors of the readers name the file themselves; the rest get it as context.)
+    /// An array samples are cut from along axis 0: a `.npy` (or stored `.npz` member) read slice
+    /// by slice, or a tensor already in memory.
+    struct SampleArray {
+        let name: String
+        let shape: [Int]
+        let slice: (Int) throws -> Tensor
+        let whole: () throws -> Tensor
+
+        init(_ name: String, reader: Npy.Reader) {
+            self.name = name
+            shape = reader.shape
+            slice = reader.slice
+            whole = reader.all
+        }
+
+        init(_ name: String, tensor: Tensor) {
+            self.name = name
+            shape = tensor.shape
+            slice = { tensor.sample($0) }
+            whole = { tensor }
+        }
+    }
+
+    /// The samples of `path`, produced one at a time. (Errors of the readers name the file
+    /// themselves; the rest get it as context.)
     public static func stream(_ path: String, inputs: [ValueInfo]) throws -> Stream {
-        do {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-                throw QVError.badInput("\(path): no such file")
-            }
-            if !isDir.boolValue && path.hasSuffix(".npy") {
-                guard inputs.count == 1 else {
-                    throw QVError.badInput(
-                        "\(path): a .npy file can feed only a single-input model; this one has \(inputs.count) inputs (use .npz keyed by input name)"
-                    )
-                }
-                return try streamed([(inputs[0].name, try Npy.Reader(path))], inputs: inputs, keyed: false)
-            }
-            if !isDir.boolValue && path.hasSuffix(".npz") {
-                let members = try ZipDirectory(path).members.filter { !$0.name.hasSuffix("/") }
-                if members.allSatisfy({ $0.method == 0 }) {
-                    let readers = try members.map { m -> (String, Npy.Reader) in
-                        let name = m.name.hasSuffix(".npy") ? String(m.name.dropLast(4)) : m.name
-                        return (
-                            name,
-                            try Npy.Reader(
-                                path, offset: m.dataOffset, length: m.size, describedAs: "\(path): entry '\(m.name)'")
-                        )
-                    }
-                    return try streamed(readers, inputs: inputs, keyed: true)
-                }
-                let size = members.reduce(0) { $0 + $1.size }
-                guard size <= memoryBudget else {
-                    throw QVError.badInput(
-                        "\(path): a compressed .npz is read whole and this one holds \(size) bytes, more than the \(memoryBudget) qverify may hold (half this machine's memory; QVERIFY_MAX_INPUT_BYTES changes it); save it with numpy.savez (uncompressed, read slice by slice) or as .npy"
-                    )
-                }
-            }
-            let all = try load(path, inputs: inputs)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw QVError.badInput("\(path): no such file")
+        }
+        if isDir.boolValue {
+            let all = try withContext(path) { try backendFolder(path, inputs: inputs) }
             return Stream(count: all.count) { all[$0] }
         }
+        if path.hasSuffix(".npz") { return try samples(try npzArrays(path), inputs: inputs, keyed: true, path: path) }
+        guard inputs.count == 1 else {
+            throw QVError.badInput(
+                "\(path): a .npy file can feed only a single-input model; this one has \(inputs.count) inputs (use .npz keyed by input name)"
+            )
+        }
+        return try samples(
+            [SampleArray(inputs[0].name, reader: try Npy.Reader(path))], inputs: inputs, keyed: false, path: path)
     }
 
-    /// Samples read slice by slice from `.npy` readers keyed by input name (the rules of `load`:
-    /// every input needs an array, rank + 1 means samples on axis 0, equal sample counts).
-    /// `keyed`: arrays named by input (a .npz); else one .npy for the one input.
-    static func streamed(
-        _ readers: [(name: String, reader: Npy.Reader)], inputs: [ValueInfo], keyed: Bool
-    ) throws -> Stream {
-        let path = readers.first?.reader.path ?? ""
-        return try withContext(path) { try validated(readers, inputs, keyed) }
-    }
-
-    static func validated(
-        _ readers: [(name: String, reader: Npy.Reader)], _ inputs: [ValueInfo], _ keyed: Bool
-    ) throws -> Stream {
-        for r in readers where keyed {
-            guard inputs.contains(where: { $0.name == r.name }) else {
-                throw QVError.badInput(
-                    "array '\(r.name)' names no model input; inputs are \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))"
-                )
-            }
-        }
-        var parts: [(name: String, reader: Npy.Reader, perSample: Bool)] = []
-        var counts = Set<Int>()
-        for i in inputs {
-            // A lone .npy feeds the single input whatever its name.
-            guard let r = keyed ? readers.first(where: { $0.name == i.name })?.reader : readers.first?.reader else {
-                throw QVError.badInput("no array for input '\(i.name)'")
-            }
-            guard let declared = i.shape else { parts.append((i.name, r, false)); counts.insert(1); continue }
-            if r.shape.count == declared.count + 1 {
-                guard r.shape[0] > 0 else { throw QVError.badInput("no samples for input '\(i.name)'") }
-                parts.append((i.name, r, true))
-                counts.insert(r.shape[0])
-            } else if r.shape.count == declared.count {
-                parts.append((i.name, r, false))
-                counts.insert(1)
-            } else {
-                throw QVError.badInput(
-                    "array for input '\(i.name)' has shape \(r.shape); expected rank \(declared.count) (one sample) or \(declared.count + 1) (samples on axis 0)"
-                )
-            }
-        }
-        guard counts.count == 1 else {
-            throw QVError.badInput("arrays have different sample counts: \(counts.sorted())")
-        }
-        let path = readers.first?.reader.path ?? ""
-        return Stream(count: counts.first!) { s in
-            try withContext(path) {
-                var sample: [String: Tensor] = [:]
-                for p in parts { sample[p.name] = try p.perSample ? p.reader.slice(s) : p.reader.all() }
-                return sample
-            }
-        }
-    }
-
+    /// Every sample of `path` in memory (for small files and tests; commands use ``stream(_:inputs:)``).
     public static func load(_ path: String, inputs: [ValueInfo]) throws -> [[String: Tensor]] {
-        try withContext(path) {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-                throw QVError.badInput("no such file")
+        let s = try stream(path, inputs: inputs)
+        return try (0..<s.count).map(s.sample)
+    }
+
+    /// A `.npz`'s arrays: stored members read in place; compressed ones extracted whole, within
+    /// ``memoryBudget``.
+    static func npzArrays(_ path: String) throws -> [SampleArray] {
+        let members = try ZipDirectory(path).members.filter { !$0.name.hasSuffix("/") }
+        if members.allSatisfy({ $0.method == 0 }) {
+            return try members.map { m in
+                let name = m.name.hasSuffix(".npy") ? String(m.name.dropLast(4)) : m.name
+                return SampleArray(
+                    name,
+                    reader: try Npy.Reader(
+                        path, offset: m.dataOffset, length: m.size, describedAs: "\(path): entry '\(m.name)'"))
             }
-            if isDir.boolValue { return try backendFolder(path, inputs: inputs) }
-            if path.hasSuffix(".npz") {
-                let arrays = try Npy.loadArchive(path)
-                for a in arrays where !inputs.contains(where: { $0.name == a.name }) {
+        }
+        let size = members.reduce(0) { $0 + $1.size }
+        guard size <= memoryBudget else {
+            throw QVError.badInput(
+                "\(path): a compressed .npz is read whole and this one holds \(size) bytes, more than the \(memoryBudget) qverify may hold (half this machine's memory; QVERIFY_MAX_INPUT_BYTES changes it); save it with numpy.savez (uncompressed, read slice by slice) or as .npy"
+            )
+        }
+        return try Npy.loadArchive(path).map { SampleArray($0.name, tensor: $0.tensor) }
+    }
+
+    /// Samples cut from `arrays`: every input needs an array (`keyed`: named by input, a .npz;
+    /// else the one array of a .npy feeds the one input), rank + 1 means samples on axis 0, and
+    /// all arrays have the same sample count.
+    static func samples(_ arrays: [SampleArray], inputs: [ValueInfo], keyed: Bool, path: String) throws -> Stream {
+        try withContext(path) {
+            for a in arrays where keyed {
+                guard inputs.contains(where: { $0.name == a.name }) else {
                     throw QVError.badInput(
                         "array '\(a.name)' names no model input; inputs are \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))"
                     )
                 }
-                var perInput: [String: [Tensor]] = [:]
-                for i in inputs {
-                    guard let a = arrays.first(where: { $0.name == i.name }) else {
-                        throw QVError.badInput("no array for input '\(i.name)'")
-                    }
-                    perInput[i.name] = try splitSamples(a.tensor, i)
-                }
-                let counts = Set(perInput.values.map(\.count))
-                guard counts.count == 1 else {
-                    throw QVError.badInput("arrays have different sample counts: \(counts.sorted())")
-                }
-                return (0..<counts.first!).map { s in perInput.mapValues { $0[s] } }
             }
-            guard inputs.count == 1 else {
-                throw QVError.badInput(
-                    "a .npy file can feed only a single-input model; this one has \(inputs.count) inputs (use .npz keyed by input name)"
-                )
+            var parts: [(name: String, array: SampleArray, perSample: Bool)] = []
+            var counts = Set<Int>()
+            for i in inputs {
+                guard let a = keyed ? arrays.first(where: { $0.name == i.name }) : arrays.first else {
+                    throw QVError.badInput("no array for input '\(i.name)'")
+                }
+                let perSample = i.shape.map { a.shape.count == $0.count + 1 } ?? false
+                if let declared = i.shape, !perSample, a.shape.count != declared.count {
+                    throw QVError.badInput(
+                        "array for input '\(i.name)' has shape \(a.shape); expected rank \(declared.count) (one sample) or \(declared.count + 1) (samples on axis 0)"
+                    )
+                }
+                if perSample && a.shape[0] == 0 { throw QVError.badInput("no samples for input '\(i.name)'") }
+                parts.append((i.name, a, perSample))
+                counts.insert(perSample ? a.shape[0] : 1)
             }
-            let t = try Npy.load(path)
-            return try splitSamples(t, inputs[0]).map { [inputs[0].name: $0] }
+            guard counts.count == 1 else {
+                throw QVError.badInput("arrays have different sample counts: \(counts.sorted())")
+            }
+            return Stream(count: counts.first!) { s in
+                try withContext(path) {
+                    var sample: [String: Tensor] = [:]
+                    for p in parts { sample[p.name] = try p.perSample ? p.array.slice(s) : p.array.whole() }
+                    return sample
+                }
+            }
         }
-    }
-
-    static func splitSamples(_ t: Tensor, _ input: ValueInfo) throws -> [Tensor] {
-        guard let declared = input.shape else { return [t] }
-        if t.rank == declared.count + 1 {
-            guard t.shape[0] > 0 else { throw QVError.badInput("no samples for input '\(input.name)'") }
-            return (0..<t.shape[0]).map { t.sample($0) }
-        }
-        if t.rank == declared.count { return [t] }
-        throw QVError.badInput(
-            "array for input '\(input.name)' has shape \(t.shape); expected rank \(declared.count) (one sample) or \(declared.count + 1) (samples on axis 0)"
-        )
     }
 
     static func backendFolder(_ path: String, inputs: [ValueInfo]) throws -> [[String: Tensor]] {
