@@ -104,7 +104,7 @@ public struct GraphView: Sendable {
                 let s = Signature(
                     kind: kindName, index: counters[kindName]!, chain: Self.clampsAtZero(n, g, index) ? ["Relu"] : [])
                 sig[out] = s
-                computeOps[s] = (n.name, n.opType, Self.biasInput(n))
+                computeOps[s] = (n.name, n.opType, n.biasInput)
                 record(out, n, s)
             } else if n.opType == "QuantizeLinear", var s = upstream {
                 // A quantizer on an already-quantized value (directly, or through a DequantizeLinear) requantizes.
@@ -217,6 +217,4 @@ public struct GraphView: Sendable {
         for i in index.topologicalOrder where state[i] == 0 { order.append(i) }
         return order
     }
-
-    static func biasInput(_ n: Node) -> String? { n.biasInput }
 }

@@ -91,7 +91,7 @@ public enum StaticChecks {
         for n in g.nodes {
             switch n.opType {
             case "Conv", "Gemm":
-                guard let b = GraphView.biasInput(n).flatMap(producer), b.opType == "DequantizeLinear" else { continue }
+                guard let b = n.biasInput.flatMap(producer), b.opType == "DequantizeLinear" else { continue }
                 if let bq = g.initializer(b.inputs[0]), bq.dtype == .int32,
                     bq.asInt64s()?.allSatisfy({ $0 == 0 }) == true
                 {
@@ -113,7 +113,7 @@ public enum StaticChecks {
                     }
                 }
             case "QLinearConv", "QGemm":
-                if let bq = GraphView.biasInput(n).flatMap({ g.initializer($0) }) {
+                if let bq = n.biasInput.flatMap({ g.initializer($0) }) {
                     if bq.dtype != .int32 {
                         add(
                             .error, "bias-not-int32", n.name,
