@@ -109,11 +109,8 @@ public struct RewriteDriver {
                 for i in index.topologicalOrder {
                     let node = g.nodes[i]
                     let context = "rule \(rule.name) on node \(node.label(index: i))"
-                    guard let match = try withContext(context, { try rule.match(ctx, i) }) else { continue }
-                    g = try withContext(context) {
-                        let patch = try rule.rewrite(ctx, i, match, names)
-                        return try Self.apply(patch, to: g, rule: rule, before: ctx.inference)
-                    }
+                    guard let patch = try withContext(context, { try rule.apply(ctx, i, names) }) else { continue }
+                    g = try withContext(context) { try Self.apply(patch, to: g, rule: rule, before: ctx.inference) }
                     fired.append(RuleFiring(rule: rule.name, node: node.name))
                     guard fired.count <= maxPatches else {
                         throw QVError.internalError(
