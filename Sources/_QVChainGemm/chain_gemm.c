@@ -794,12 +794,22 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
     const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     float *pad = malloc((hp * wp + 1) * sizeof(float));
     const float **rows = malloc((k + 4) * sizeof(float *));
-    // Equal strides: every output row in one flat pass (see below); the copy's row length wp
+    // Equal strides s: every output row in one flat pass (see below); the copy's row length wp
     // must then be the output row pitch times the stride, which the padded width allows.
     const int flat = g->stride_h == g->stride_w;
-    const size_t flat_len = (oh - 1) * wp + ow;
+    const size_t s = g->stride_w;
+    // Equal strides above 1: the padded plane is split into s×s phases (rows ≡ py, columns ≡ px
+    // mod s), each hq×wq, so every tap reads one phase at unit stride: strided loads (a gather
+    // per lane) become contiguous ones. Only addresses change: the same products, summed in the
+    // same order.
+    const int phased = flat && s > 1;
+    const size_t hq = (hp + s - 1) / s, wq = (wp + s - 1) / s;
+    const size_t flat_len = phased ? (oh - 1) * wq + ow : (oh - 1) * wp + ow;
+    const size_t pitch = phased ? wq : wp;
     float *tmp = flat ? malloc((flat_len + 1) * sizeof(float)) : NULL;
-    if (!pad || !rows || (flat && !tmp)) abort();
+    float *phases = phased ? malloc((s * s * hq * wq + 1) * sizeof(float)) : NULL;
+    if (!pad || !rows || (flat && !tmp) || (phased && !phases)) abort();
+    if (phased) memset(phases, 0, (s * s * hq * wq + 1) * sizeof(float));
     for (size_t p = 0; p < planes; p++) {
         const float *src = x + p * g->height * g->width;
         // Columns q of the copy with 0 <= q - pl < width: [qlo, qhi), the rest zero.
@@ -818,17 +828,39 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
         }
         const float *wk = w + (p % channels) * k;
         float *yp = y + p * oh * ow;
-        if (flat) {
-            // Output (oy, ox) at flat position f = oy·wp + ox reads the padded plane at s·f plus
+        if (phased) {
+            // Phase (py, px) row r, column q holds padded (r·s + py, q·s + px); cells past the
+            // padded plane stay zero (they are only read for dropped columns).
+            for (size_t py = 0; py < s; py++)
+                for (size_t r = 0; r < hq && r * s + py < hp; r++) {
+                    const float *prow = pad + (r * s + py) * wp;
+                    for (size_t px = 0; px < s; px++) {
+                        float *dst = phases + ((py * s + px) * hq + r) * wq;
+                        const size_t n = (wp - px + s - 1) / s;
+                        if (s == 2) { for (size_t q = 0; q < n; q++) dst[q] = prow[2 * q + px]; }
+                        else { for (size_t q = 0; q < n; q++) dst[q] = prow[q * s + px]; }
+                    }
+                }
+            // Output (oy, ox) at flat position f = oy·wq + ox; tap (dy, dx) reads phase
+            // (dy mod s, dx mod s) at f + (dy / s)·wq + dx / s.
+            for (size_t t = 0; t < k; t++) {
+                const size_t dy = (t / g->kernel_w) * g->dilation_h, dx = (t % g->kernel_w) * g->dilation_w;
+                rows[t] = phases + ((dy % s) * s + dx % s) * hq * wq + (dy / s) * wq + dx / s;
+            }
+            depthwise_all_taps(rows, wk, k, bk, 1, flat_len, tmp);
+        } else if (flat) {
+            // Stride 1: output (oy, ox) at flat position f = oy·wp + ox reads the padded plane at f plus
             // the tap's offset: one pass over every row at once (the columns past ow are
             // computed and dropped), the same sums in the same order.
             for (size_t t = 0; t < k; t++)
                 rows[t] = pad + (t / g->kernel_w) * g->dilation_h * wp + (t % g->kernel_w) * g->dilation_w;
-            depthwise_all_taps(rows, wk, k, bk, g->stride_w, flat_len, tmp);
+            depthwise_all_taps(rows, wk, k, bk, 1, flat_len, tmp);
+        }
+        if (flat) {
             const float b = bias ? bias[p % channels] : 0.0f;
             for (size_t oy = 0; oy < oh; oy++) {
                 float *c = yp + oy * ow;
-                const float *src = tmp + oy * wp;
+                const float *src = tmp + oy * pitch;
                 if (bias) { for (size_t ox = 0; ox < ow; ox++) c[ox] = src[ox] + b; }
                 else memcpy(c, src, ow * sizeof(float));
             }
@@ -848,6 +880,7 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
     free(pad);
     free(rows);
     free(tmp);
+    free(phases);
 }
 
 // MARK: - Requantization and QLinearAdd (AVX-512; the callers' loops otherwise)

@@ -250,6 +250,9 @@ final class QuantizedKernelTests: XCTestCase {
             Case([4, 4, 12, 12, 3, 1, 2, 2, 2], .uint8, perChannel: true),
             Case([16, 16, 8, 8, 3, 1, 1, 1, 16], .uint8, perChannel: true),
             Case([512, 4, 4, 4, 3, 1, 1, 1, 1], .uint8, perChannel: false),  // |acc| > 2^24
+            // Strided depthwise reads s×s phase planes of the padded input: odd sizes, stride 3, dilation.
+            Case([8, 8, 13, 11, 3, 2, 1, 1, 8], .uint8, perChannel: true),
+            Case([5, 5, 14, 10, 3, 3, 2, 2, 5], .int8, perChannel: false),
         ]
         var rng = SplitMix64(seed: 2026)
         var outputs = 0
@@ -290,7 +293,7 @@ final class QuantizedKernelTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(paths, 1)
-        XCTAssertEqual(outputs, paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16))
+        XCTAssertEqual(outputs, paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20))
     }
 }
 
