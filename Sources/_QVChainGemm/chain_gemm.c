@@ -732,6 +732,8 @@ int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out)
 
 // MARK: - Depthwise convolution (MLAS's one-row kernel order)
 
+#define QV_DW_MAX_STRIDE 8
+
 
 // c[ox] (+)= Σ_t row_t[ox·sw]·w[t] over `len` taps (1 to 4): products rounded, summed in tap
 // order, then added to c (the first group of a plane adds to +0, as the one-row kernel does).
@@ -783,92 +785,124 @@ static void depthwise_all_taps(const float *const *rows, const float *wk, size_t
     }
 }
 
+// Where one plane's rows go in the zero-bordered copy: source rows [iy0, iy1) land at padded
+// row iy + pt; within a row, padded columns q ≡ px (mod s) from q0[px] on, n[px] of them, go to
+// phase (row mod s, px) at column q0[px] / s. Computed once per geometry, not per row.
+typedef struct {
+    size_t s, hq, wq, iy0, iy1, width;
+    ptrdiff_t pt, pl;
+    size_t q0[QV_DW_MAX_STRIDE], n[QV_DW_MAX_STRIDE];
+} dw_fill;
+
+// dst[j] = src[j·s] for j < n: 16 lanes per store for s = 1 and 2 (the even lanes of 32 loaded
+// floats, the last load masked to the 2n − 1 floats read), one by one otherwise.
+__attribute__((target("avx512f")))
+static inline void strided_copy_avx512(const float *src, size_t s, size_t n, float *dst) {
+    size_t j = 0;
+    if (s == 1) {
+        for (; j + 16 <= n; j += 16) _mm512_storeu_ps(dst + j, _mm512_loadu_ps(src + j));
+        if (j < n) {
+            const __mmask16 m = lane_mask(n - j);
+            _mm512_mask_storeu_ps(dst + j, m, _mm512_maskz_loadu_ps(m, src + j));
+        }
+    } else if (s == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        for (; j < n; j += 16) {
+            const size_t left = 2 * (n - j) - 1;
+            const __mmask16 m0 = lane_mask(left), m1 = lane_mask(left > 16 ? left - 16 : 0);
+            const __m512 lo = _mm512_maskz_loadu_ps(m0, src + 2 * j), hi = _mm512_maskz_loadu_ps(m1, src + 2 * j + 16);
+            _mm512_mask_storeu_ps(dst + j, lane_mask(n - j), _mm512_permutex2var_ps(lo, even, hi));
+        }
+    } else {
+        for (; j < n; j++) dst[j] = src[j * s];
+    }
+}
+
+static inline void strided_copy_portable(const float *src, size_t s, size_t n, float *dst) {
+    if (s == 1) { memcpy(dst, src, n * sizeof(float)); return; }
+    for (size_t j = 0; j < n; j++) dst[j] = src[j * s];
+}
+
+// One plane into the copy (its border cells are never written: they stay zero).
+#define QV_DW_FILL(NAME, ATTR, COPY)                                                             \
+ATTR static void NAME(const dw_fill *f, const float *src, float *copy) {                         \
+    const size_t s = f->s;                                                                       \
+    size_t r = (size_t)((ptrdiff_t)f->iy0 + f->pt), ry = r / s, rp = r % s;                      \
+    for (size_t iy = f->iy0; iy < f->iy1; iy++) {                                                \
+        const float *srow = src + iy * f->width - f->pl;  /* padded column q at srow[q] */       \
+        float *prow = copy + (rp * s * f->hq + ry) * f->wq;                                      \
+        for (size_t px = 0; px < s; px++)                                                        \
+            if (f->n[px]) COPY(srow + f->q0[px], s, f->n[px], prow + px * f->hq * f->wq + f->q0[px] / s); \
+        if (++rp == s) { rp = 0; ry++; }                                                         \
+    }                                                                                            \
+}
+QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), strided_copy_avx512)
+QV_DW_FILL(depthwise_fill_portable, , strided_copy_portable)
+#undef QV_DW_FILL
+
 void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
                        float *y, size_t block_k, const float *bias) {
     const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w;
     if (planes == 0 || oh * ow == 0) return;
     const size_t bk = block_k == 0 || block_k > k ? k : block_k;
-    // One plane at a time, copied into a zero border (pads may be negative: then rows start inside).
+    // One plane at a time, copied into a zero border (pads may be negative: then rows start
+    // inside). The copy is the padded plane hp×wp, or with equal strides s > 1 its s×s phases
+    // (rows ≡ py, columns ≡ px mod s), each hq×wq, so every tap reads one phase at unit stride
+    // (contiguous loads, not a gather per lane). Only addresses change: the same products,
+    // summed in the same order. Every plane writes the same cells, so the border is zeroed once.
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
     const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
-    float *pad = malloc((hp * wp + 1) * sizeof(float));
-    const float **rows = malloc((k + 4) * sizeof(float *));
-    // Equal strides s: every output row in one flat pass (see below); the copy's row length wp
-    // must then be the output row pitch times the stride, which the padded width allows.
-    const int flat = g->stride_h == g->stride_w;
-    const size_t s = g->stride_w;
-    // Equal strides above 1: the padded plane is split into s×s phases (rows ≡ py, columns ≡ px
-    // mod s), each hq×wq, so every tap reads one phase at unit stride: strided loads (a gather
-    // per lane) become contiguous ones. Only addresses change: the same products, summed in the
-    // same order.
-    const int phased = flat && s > 1;
+    // Equal strides: every output row in one flat pass over the copy (see below).
+    const int flat = g->stride_h == g->stride_w && g->stride_w <= QV_DW_MAX_STRIDE;
+    const size_t s = flat ? g->stride_w : 1;
     const size_t hq = (hp + s - 1) / s, wq = (wp + s - 1) / s;
-    const size_t flat_len = phased ? (oh - 1) * wq + ow : (oh - 1) * wp + ow;
-    const size_t pitch = phased ? wq : wp;
+    const size_t copy_len = s * s * hq * wq + 1;
+    float *copy = calloc(copy_len, sizeof(float));
+    const float **rows = malloc((k + 4) * sizeof(float *));
+    const size_t flat_len = (oh - 1) * wq + ow;
     float *tmp = flat ? malloc((flat_len + 1) * sizeof(float)) : NULL;
-    float *phases = phased ? malloc((s * s * hq * wq + 1) * sizeof(float)) : NULL;
-    if (!pad || !rows || (flat && !tmp) || (phased && !phases)) abort();
-    if (phased) memset(phases, 0, (s * s * hq * wq + 1) * sizeof(float));
+    if (!copy || !rows || (flat && !tmp)) abort();
+    // Columns q of the padded plane with 0 <= q - pl < width: [qlo, qhi).
+    const ptrdiff_t qlo = pl > 0 ? pl : 0, qhi0 = pl + (ptrdiff_t)g->width;
+    const ptrdiff_t qhi = qhi0 < (ptrdiff_t)wp ? (qhi0 > qlo ? qhi0 : qlo) : (ptrdiff_t)wp;
+    // Padded (r, q) goes to phase (r mod s, q mod s) at row r / s, column q / s.
+    dw_fill fill = {.s = s, .hq = hq, .wq = wq, .width = g->width, .pt = pt, .pl = pl};
+    const ptrdiff_t iy0 = -pt > 0 ? -pt : 0, iy1 = (ptrdiff_t)hp - pt < (ptrdiff_t)g->height ? (ptrdiff_t)hp - pt : (ptrdiff_t)g->height;
+    fill.iy0 = (size_t)iy0;
+    fill.iy1 = qhi > qlo && iy1 > iy0 ? (size_t)iy1 : (size_t)iy0;
+    for (size_t px = 0; px < s; px++) {
+        fill.q0[px] = (size_t)qlo + (px + s - (size_t)qlo % s) % s;
+        fill.n[px] = fill.q0[px] < (size_t)qhi ? ((size_t)qhi - fill.q0[px] + s - 1) / s : 0;
+    }
+    const int avx512 = path() == PATH_AVX512;
     for (size_t p = 0; p < planes; p++) {
         const float *src = x + p * g->height * g->width;
-        // Columns q of the copy with 0 <= q - pl < width: [qlo, qhi), the rest zero.
-        const ptrdiff_t qlo = pl > 0 ? pl : 0, qhi0 = pl + (ptrdiff_t)g->width;
-        const ptrdiff_t qhi = qhi0 < (ptrdiff_t)wp ? (qhi0 > qlo ? qhi0 : qlo) : (ptrdiff_t)wp;
-        for (size_t r = 0; r < hp; r++) {
-            const ptrdiff_t iy = (ptrdiff_t)r - pt;
-            float *dst = pad + r * wp;
-            if (iy < 0 || iy >= (ptrdiff_t)g->height || qhi <= qlo) {
-                memset(dst, 0, wp * sizeof(float));
-                continue;
-            }
-            memset(dst, 0, (size_t)qlo * sizeof(float));
-            memcpy(dst + qlo, src + iy * (ptrdiff_t)g->width + (qlo - pl), (size_t)(qhi - qlo) * sizeof(float));
-            memset(dst + qhi, 0, (wp - (size_t)qhi) * sizeof(float));
-        }
+        if (avx512) depthwise_fill_avx512(&fill, src, copy);
+        else depthwise_fill_portable(&fill, src, copy);
         const float *wk = w + (p % channels) * k;
         float *yp = y + p * oh * ow;
-        if (phased) {
-            // Phase (py, px) row r, column q holds padded (r·s + py, q·s + px); cells past the
-            // padded plane stay zero (they are only read for dropped columns).
-            for (size_t py = 0; py < s; py++)
-                for (size_t r = 0; r < hq && r * s + py < hp; r++) {
-                    const float *prow = pad + (r * s + py) * wp;
-                    for (size_t px = 0; px < s; px++) {
-                        float *dst = phases + ((py * s + px) * hq + r) * wq;
-                        const size_t n = (wp - px + s - 1) / s;
-                        if (s == 2) { for (size_t q = 0; q < n; q++) dst[q] = prow[2 * q + px]; }
-                        else { for (size_t q = 0; q < n; q++) dst[q] = prow[q * s + px]; }
-                    }
-                }
+        if (flat) {
             // Output (oy, ox) at flat position f = oy·wq + ox; tap (dy, dx) reads phase
-            // (dy mod s, dx mod s) at f + (dy / s)·wq + dx / s.
+            // (dy mod s, dx mod s) at f + (dy / s)·wq + dx / s: one pass over every row at once
+            // (the columns past ow are computed and dropped), the same sums in the same order.
             for (size_t t = 0; t < k; t++) {
                 const size_t dy = (t / g->kernel_w) * g->dilation_h, dx = (t % g->kernel_w) * g->dilation_w;
-                rows[t] = phases + ((dy % s) * s + dx % s) * hq * wq + (dy / s) * wq + dx / s;
+                rows[t] = copy + ((dy % s) * s + dx % s) * hq * wq + (dy / s) * wq + dx / s;
             }
             depthwise_all_taps(rows, wk, k, bk, 1, flat_len, tmp);
-        } else if (flat) {
-            // Stride 1: output (oy, ox) at flat position f = oy·wp + ox reads the padded plane at f plus
-            // the tap's offset: one pass over every row at once (the columns past ow are
-            // computed and dropped), the same sums in the same order.
-            for (size_t t = 0; t < k; t++)
-                rows[t] = pad + (t / g->kernel_w) * g->dilation_h * wp + (t % g->kernel_w) * g->dilation_w;
-            depthwise_all_taps(rows, wk, k, bk, 1, flat_len, tmp);
-        }
-        if (flat) {
             const float b = bias ? bias[p % channels] : 0.0f;
             for (size_t oy = 0; oy < oh; oy++) {
                 float *c = yp + oy * ow;
-                const float *src = tmp + oy * pitch;
-                if (bias) { for (size_t ox = 0; ox < ow; ox++) c[ox] = src[ox] + b; }
-                else memcpy(c, src, ow * sizeof(float));
+                const float *from = tmp + oy * wq;
+                if (bias) { for (size_t ox = 0; ox < ow; ox++) c[ox] = from[ox] + b; }
+                else memcpy(c, from, ow * sizeof(float));
             }
             continue;
         }
         for (size_t oy = 0; oy < oh; oy++) {
             for (size_t t = 0; t < k; t++)
-                rows[t] = pad + (oy * g->stride_h + (t / g->kernel_w) * g->dilation_h) * wp + (t % g->kernel_w) * g->dilation_w;
+                rows[t] = copy + (oy * g->stride_h + (t / g->kernel_w) * g->dilation_h) * wp + (t % g->kernel_w) * g->dilation_w;
             float *c = yp + oy * ow;
             depthwise_all_taps(rows, wk, k, bk, g->stride_w, ow, c);
             if (bias) {
@@ -877,10 +911,9 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
             }
         }
     }
-    free(pad);
+    free(copy);
     free(rows);
     free(tmp);
-    free(phases);
 }
 
 // MARK: - Requantization and QLinearAdd (AVX-512; the callers' loops otherwise)
