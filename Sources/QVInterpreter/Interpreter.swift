@@ -23,6 +23,13 @@ public final class Interpreter: @unchecked Sendable {
     public let canBatch: Bool
     /// MaxPool indices outputs → elements per sample of the pooled input (to un-offset split indices).
     let maxPoolIndexStride: [String: Int]
+    /// Runs of pointwise nodes (DequantizeLinear → BatchNormalization → Relu → QuantizeLinear, …)
+    /// that execute as one pass when their intermediate tensors are not asked for: first node →
+    /// the run, in order. Each intermediate has one reader, the next node, and is no graph output;
+    /// every other input of the run is a constant. See ``PointwiseKernel``.
+    let pointwiseRuns: [Int: [Int]]
+    /// Whether runs fuse (tests turn it off to compare against node-by-node execution).
+    public var fusesPointwiseRuns = true
 
     /// Prepares every kernel; throws one error listing every unsupported op at once.
     /// `scalingFactors` (node name → Aidge's sf, one or one per channel) replaces 1/scale in
@@ -115,6 +122,64 @@ public final class Interpreter: @unchecked Sendable {
         for n in g.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
         outputNames = Set(g.outputs.map(\.name))
         useCounts = uses
+        pointwiseRuns = Self.pointwiseRuns(
+            g, order: order, kernels: ks, folded: fnodes, constants: Set(constants.keys), uses: uses,
+            outputs: outputNames)
+    }
+
+    /// The maximal runs (two nodes or more) of pointwise kernels chained through single-reader,
+    /// non-output tensors, whose inputs other than the first are constants.
+    static func pointwiseRuns(
+        _ g: Graph, order: [Int], kernels: [Int: any Kernel], folded: Set<Int>, constants: Set<String>,
+        uses: [String: Int], outputs: Set<String>
+    ) -> [Int: [Int]] {
+        func eligible(_ i: Int) -> Bool {
+            let n = g.nodes[i]
+            guard !folded.contains(i), kernels[i] is any PointwiseKernel, let first = n.inputs.first, !first.isEmpty,
+                n.outputs.count == 1, !n.outputs[0].isEmpty
+            else { return false }
+            return n.inputs.dropFirst().allSatisfy { $0.isEmpty || constants.contains($0) }
+        }
+        var readerOf: [String: Int] = [:]
+        for i in order { for name in g.nodes[i].inputs where !name.isEmpty { readerOf[name] = i } }
+        var runs: [Int: [Int]] = [:]
+        var taken = Set<Int>()
+        for i in order where eligible(i) && !taken.contains(i) {
+            var run = [i]
+            while let last = run.last, case let out = g.nodes[last].outputs[0], uses[out] == 1, !outputs.contains(out),
+                let next = readerOf[out], eligible(next), g.nodes[next].inputs[0] == out, !taken.contains(next)
+            {
+                run.append(next)
+            }
+            if run.count >= 2 {
+                runs[i] = run
+                taken.formUnion(run)
+            }
+        }
+        return runs
+    }
+
+    /// A pointwise run's last output from its first input, in one pass; nil when a node's stage
+    /// does not apply to these tensors (the nodes then run one by one).
+    func runFused(_ run: [Int], _ env: [String: Tensor]) throws -> Tensor? {
+        let g = model.graph
+        guard let x = env[g.nodes[run[0]].inputs[0]] else { return nil }
+        var stages: [PointwiseStage] = []
+        var type = x.dtype
+        for i in run {
+            let n = g.nodes[i]
+            let ins = n.inputs.map { $0.isEmpty ? nil : env[$0] }
+            guard
+                let st = try withContext(
+                    "node \(n.label(index: i))",
+                    {
+                        try (kernels[i] as! any PointwiseKernel).stage(inputType: type, inputShape: x.shape, ins)
+                    })
+            else { return nil }
+            stages.append(st)
+            type = st.outputType
+        }
+        return runPointwise(stages, on: x)
     }
 
     public static func now() -> Double {
@@ -217,8 +282,37 @@ public final class Interpreter: @unchecked Sendable {
         for (k, v) in inputs { env[k] = v }
         var remaining = useCounts
         var kept: [String: Tensor] = keepIntermediates ? folded.filter { only?.contains($0.key) ?? true } : [:]
-        for i in order where !foldedNodes.contains(i) {
+        // Pointwise runs fuse unless one of their intermediates is kept, replaced or timed.
+        func fusable(_ run: [Int]) -> Bool {
+            guard fusesPointwiseRuns, nodeSeconds == nil else { return false }
+            return run.dropLast().allSatisfy { j in
+                let name = g.nodes[j].outputs[0]
+                return replacing[name] == nil && !(keepIntermediates && only?.contains(name) ?? true)
+            }
+        }
+        var fusedAhead = Set<Int>()
+        func release(_ node: Node) {
+            guard !keepIntermediates || only != nil else { return }
+            for name in node.inputs where !name.isEmpty {
+                remaining[name, default: 1] -= 1
+                if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil
+                    && folded[name] == nil
+                {
+                    env[name] = nil
+                }
+            }
+        }
+        for i in order where !foldedNodes.contains(i) && !fusedAhead.contains(i) {
             let node = g.nodes[i]
+            if let run = pointwiseRuns[i], fusable(run), let computed = try runFused(run, env) {
+                let name = g.nodes[run.last!].outputs[0]
+                let t = try replacing[name].map { try $0(computed) } ?? computed
+                env[name] = t
+                if keepIntermediates && only?.contains(name) ?? true { kept[name] = t }
+                for j in run { release(g.nodes[j]) }
+                fusedAhead.formUnion(run)
+                continue
+            }
             let ins = try node.inputs.map { name -> Tensor? in
                 if name.isEmpty { return nil }
                 guard let t = env[name] else {
@@ -234,16 +328,7 @@ public final class Interpreter: @unchecked Sendable {
                 env[name] = t
                 if keepIntermediates && only?.contains(name) ?? true { kept[name] = t }
             }
-            if !keepIntermediates || only != nil {
-                for name in node.inputs where !name.isEmpty {
-                    remaining[name, default: 1] -= 1
-                    if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil
-                        && folded[name] == nil
-                    {
-                        env[name] = nil
-                    }
-                }
-            }
+            release(node)
         }
         var outputs: [String: Tensor] = [:]
         for o in g.outputs {

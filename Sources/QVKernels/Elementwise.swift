@@ -71,7 +71,7 @@ struct BinaryKernel: Kernel {
 
 /// One-input elementwise ops: Relu, LeakyRelu, Sigmoid, Tanh, Round, Neg, Abs, Exp, Sqrt,
 /// Floor, Ceil, Identity. Round is half to even (ONNX); under Aidge semantics half up.
-struct UnaryKernel: Kernel {
+struct UnaryKernel: PointwiseKernel {
     let op: String
     let alpha: Float
     let rounding: RoundingRule
@@ -82,6 +82,11 @@ struct UnaryKernel: Kernel {
         rounding = ctx.semantics == .aidge ? .halfUp : .halfToEven
     }
 
+    /// Relu on float: 0 ≥ v ? 0 : v (Swift's max(v, 0): NaN stays NaN, −0 becomes +0).
+    func stage(inputType: DType, inputShape: [Int], _ inputs: [Tensor?]) throws -> PointwiseStage? {
+        op == "Relu" && inputType == .float ? .relu : nil
+    }
+
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
         if op == "Identity" { return [x] }
@@ -90,10 +95,10 @@ struct UnaryKernel: Kernel {
             let y: [Float]
             switch op {
             case "Relu":
-                y = [Float].uninitialized(v.count) { buf, n in
-                    v.withUnsafeBufferPointer { vb in for i in 0..<vb.count { buf[i] = max(vb[i], 0) } }
-                    n = v.count
+                guard let r = runPointwise([.relu], on: x) else {
+                    throw QVError.internalError("Relu stage did not run")
                 }
+                return [r]
             case "LeakyRelu": y = v.map { $0 >= 0 ? $0 : $0 * alpha }
             case "Sigmoid": y = v.map { 1 / (1 + Foundation.exp(-$0)) }
             case "Tanh": y = v.map { Foundation.tanh($0) }
@@ -270,28 +275,28 @@ struct BatchNormKernel: Kernel {
         guard x.dtype == .float, x.rank >= 2 else {
             throw QVError.unsupported("BatchNormalization on \(x.dtype) \(x.shape)")
         }
-        let c = x.shape[1], inner = x.shape[2...].reduce(1, *)
+        let c = x.shape[1]
         guard p.allSatisfy({ $0.count == c }) else {
             throw QVError.badInput("BatchNormalization parameters must have \(c) values")
         }
-        // onnxruntime's inference form (nn/batch_norm.h): per channel s = (1/√(var + ε))·scale and
-        // b = bias − mean·s, then y = x·s + b, each operation rounded to float32 on its own.
+        guard let st = try stage(inputType: x.dtype, inputShape: x.shape, inputs), let y = runPointwise([st], on: x)
+        else { throw QVError.internalError("BatchNormalization's pointwise stage did not run") }
+        return [y]
+    }
+}
+
+extension BatchNormKernel: PointwiseKernel {
+    /// onnxruntime's inference form (nn/batch_norm.h): per channel s = (1/√(var + ε))·scale and
+    /// b = bias − mean·s, then y = x·s + b, each operation rounded to float32 on its own.
+    func stage(inputType: DType, inputShape: [Int], _ inputs: [Tensor?]) throws -> PointwiseStage? {
+        guard inputType == .float, inputShape.count >= 2, (1...4).allSatisfy({ optional(inputs, $0) != nil }) else {
+            return nil
+        }
+        let p = try (1...4).map { try floatValues(inputs[$0]!) }
+        let c = inputShape[1]
+        guard p.allSatisfy({ $0.count == c }) else { return nil }
         let s = (0..<c).map { ch -> Float in (1 / (p[3][ch] + epsilon).squareRoot()) * p[0][ch] }
         let b = (0..<c).map { ch -> Float in p[1][ch] - p[2][ch] * s[ch] }
-        // Straight into a new buffer (x is still held by the graph: copying it first cost a pass).
-        let xs = x.floats!
-        let y = [Float].uninitialized(xs.count) { yb, n in
-            xs.withUnsafeBufferPointer { xb in
-                for plane in 0..<(xb.count / max(1, inner)) {
-                    let sc = s[plane % c], bc = b[plane % c], start = plane * inner
-                    for i in start..<(start + inner) {
-                        let product = xb[i] * sc
-                        yb[i] = product + bc
-                    }
-                }
-            }
-            n = xs.count
-        }
-        return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        return .affine(scale: s, shift: b, axis: 1)
     }
 }

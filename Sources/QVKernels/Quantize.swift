@@ -116,23 +116,10 @@ struct QuantizeLinearKernel: Kernel {
         let z = try zp.map(intValues) ?? [0]
         let xv = try floatValues(x)
         let lo = Float(range.lowerBound), hi = Float(range.upperBound)
-        if s.count == 1 && z.count == 1 && blockSize == 0 && outType.storageKind == .i32 && outType.bitWidth <= 16 {
-            // Per-tensor fast path: one scale, one zero point, straight into Int32 storage.
-            // MLAS order: divide, clamp to [lo − zp, hi − zp] (NaN → lower bound, as maxps), round
-            // half to even, add the zero point.
-            let sc = s[0], zp = Int32(z[0])
-            let clo = lo - Float(z[0]), chi = hi - Float(z[0])
-            let y = [Int32].uninitialized(xv.count) { buf, n in
-                xv.withUnsafeBufferPointer { xb in
-                    if qv_quantize_f32(xb.baseAddress, xb.count, sc, clo, chi, zp, buf.baseAddress) == 0 {
-                        for i in 0..<xb.count {
-                            buf[i] = roundHalfEvenToInt32(clampNaNLow(xb[i] / sc, clo, chi)) &+ zp
-                        }
-                    }
-                }
-                n = xv.count
-            }
-            return [Tensor(dtype: outType, shape: x.shape, storage: .i32(y))]
+        // Per-tensor fast path: the pointwise stage, straight into Int32 storage.
+        let xf = x.dtype == .float ? x : Tensor(dtype: .float, shape: x.shape, storage: .f32(xv))
+        if let st = try stage(inputType: .float, inputShape: x.shape, inputs), let y = runPointwise([st], on: xf) {
+            return [y]
         }
         var out = [Int64](repeating: 0, count: xv.count)
         for i in 0..<xv.count {
@@ -265,31 +252,9 @@ struct DequantizeLinearKernel: Kernel {
         let layout = try QuantParamLayout(x: x.shape, param: scale.shape, axis: axis, blockSize: blockSize)
         let s = scale.floats!
         let z = try zp.map(intValues) ?? [0]
-        if blockSize == 0, z.count == 1 || z.count == s.count, case .i32(let xi) = x.storage {
-            // Fast path, per tensor or per axis (per-channel weights): each run of elements that
-            // share a scale and zero point (the whole tensor, or one channel) through one loop.
-            let dim: Int, inner: Int
-            if s.count == 1 {
-                (dim, inner) = (1, xi.count)
-            } else {
-                let ax = axis < 0 ? axis + x.rank : axis
-                (dim, inner) = (x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
-            }
-            let y = [Float].uninitialized(xi.count) { buf, n in
-                xi.withUnsafeBufferPointer { xb in
-                    var start = 0
-                    while start < xb.count {
-                        let c = (start / inner) % dim
-                        let sc = s[c], z0 = Int32(truncatingIfNeeded: z.count == 1 ? z[0] : z[c])
-                        if qv_dequantize_i32(xb.baseAddress! + start, inner, z0, sc, buf.baseAddress! + start) == 0 {
-                            for i in start..<(start + inner) { buf[i] = Float(xb[i] &- z0) * sc }
-                        }
-                        start += inner
-                    }
-                }
-                n = xi.count
-            }
-            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        // Fast path, per tensor or per axis (per-channel weights): the pointwise stage.
+        if let st = try stage(inputType: x.dtype, inputShape: x.shape, inputs), let y = runPointwise([st], on: x) {
+            return [y]
         }
         let xv = try intValues(x)
         var y = [Float](repeating: 0, count: xv.count)
@@ -298,6 +263,53 @@ struct DequantizeLinearKernel: Kernel {
             y[i] = Float(Int32(truncatingIfNeeded: xv[i] - (z.count == 1 ? z[0] : z[p]))) * s[p]
         }
         return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+    }
+}
+
+extension DequantizeLinearKernel: PointwiseKernel {
+    /// float(x − zp) · scale per tensor or per axis, on int32-stored integers with an integer zero
+    /// point of x's type and a float scale (not blocked).
+    func stage(inputType: DType, inputShape: [Int], _ inputs: [Tensor?]) throws -> PointwiseStage? {
+        guard inputType.isInteger, inputType.storageKind == .i32, blockSize == 0,
+            let scale = optional(inputs, 1), scale.dtype == .float
+        else { return nil }
+        let zp = optional(inputs, 2)
+        if let zp, zp.dtype != inputType { return nil }
+        guard (try? QuantParamLayout(x: inputShape, param: scale.shape, axis: axis, blockSize: 0)) != nil else {
+            return nil
+        }
+        let s = scale.floats!
+        let z = try zp.map(intValues) ?? [0]
+        guard z.count == 1 || z.count == s.count else { return nil }
+        let zeros = z.map { Int32(truncatingIfNeeded: $0) }
+        if s.count == 1 { return .dequantize(scale: s, zero: zeros, axis: nil) }
+        let ax = axis < 0 ? axis + inputShape.count : axis
+        return .dequantize(
+            scale: s, zero: zeros.count == 1 ? Array(repeating: zeros[0], count: s.count) : zeros, axis: ax)
+    }
+}
+
+extension QuantizeLinearKernel: PointwiseKernel {
+    /// ONNX semantics, per tensor, float input, an integer output type of at most 16 bits: the
+    /// MLAS order (divide, clamp to [lo − zp, hi − zp] with NaN to the lower bound, round half to
+    /// even, add the zero point).
+    func stage(inputType: DType, inputShape: [Int], _ inputs: [Tensor?]) throws -> PointwiseStage? {
+        guard semantics == .onnx, inputType == .float, blockSize == 0, let scale = optional(inputs, 1),
+            scale.dtype.isFloatingPoint, scale.count == 1
+        else { return nil }
+        let zp = optional(inputs, 2)
+        if let zp {
+            guard !zp.dtype.isFloatingPoint, zp.shape == scale.shape, outputDtype == nil || outputDtype == zp.dtype
+            else { return nil }
+        }
+        let outType = zp?.dtype ?? outputDtype ?? .uint8
+        guard let range = outType.integerRange, outType.storageKind == .i32, outType.bitWidth <= 16,
+            (try? QuantParamLayout(x: inputShape, param: scale.shape, axis: axis, blockSize: 0)) != nil
+        else { return nil }
+        let z = try zp.map(intValues) ?? [0]
+        guard z.count == 1 else { return nil }
+        let lo = Float(range.lowerBound) - Float(z[0]), hi = Float(range.upperBound) - Float(z[0])
+        return .quantize(scale: try floatValues(scale)[0], zero: Int32(z[0]), lo: lo, hi: hi, to: outType)
     }
 }
 

@@ -597,42 +597,6 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
 
 // MARK: - Quantization loops
 
-__attribute__((target("avx512f")))
-static void quantize_avx512(const float *x, size_t n, float scale, float lo, float hi, int32_t zp, int32_t *out) {
-    const __m512 s = _mm512_set1_ps(scale), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
-    const __m512i z = _mm512_set1_epi32(zp);
-    for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = lane_mask(n - i);
-        __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), s);
-        v = _mm512_min_ps(_mm512_max_ps(v, l), h);  // max(v, lo) is lo for NaN
-        __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
-        _mm512_mask_storeu_epi32(out + i, m, q);
-    }
-}
-
-int qv_quantize_f32(const float *x, size_t n, float scale, float lo, float hi, int32_t zp, int32_t *out) {
-    if (path() != PATH_AVX512) return 0;
-    quantize_avx512(x, n, scale, lo, hi, zp, out);
-    return 1;
-}
-
-__attribute__((target("avx512f")))
-static void dequantize_avx512(const int32_t *q, size_t n, int32_t zp, float scale, float *out) {
-    const __m512 s = _mm512_set1_ps(scale);
-    const __m512i z = _mm512_set1_epi32(zp);
-    for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = lane_mask(n - i);
-        __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, q + i), z);
-        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
-    }
-}
-
-int qv_dequantize_i32(const int32_t *q, size_t n, int32_t zp, float scale, float *out) {
-    if (path() != PATH_AVX512) return 0;
-    dequantize_avx512(q, n, zp, scale, out);
-    return 1;
-}
-
 __attribute__((target("avx512f"), always_inline))
 static inline __m512i aidge_step(__m512 v, __m512 sf, __m512 l, __m512 h, __m512i z, __m512i span) {
     __m512 t = _mm512_mul_ps(v, sf);
@@ -666,6 +630,104 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
     if (path() != PATH_AVX512) return 0;
     aidge_avx512(x, 1, n, sf, lo, hi, zp, span, out);
     return 1;
+}
+
+// MARK: - Pointwise chains
+
+#define QV_PW_MAX_STAGES 8
+
+__attribute__((target("avx512f")))
+static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
+                                   size_t ns, void *out) {
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = st[ns - 1].kind == QV_PW_QUANTIZE;
+    __m512 a[QV_PW_MAX_STAGES], b[QV_PW_MAX_STAGES], l[QV_PW_MAX_STAGES], h[QV_PW_MAX_STAGES];
+    __m512i z[QV_PW_MAX_STAGES];
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t p = 0; p < planes; p++) {
+        const size_t c = p % channels;
+        for (size_t k = 0; k < ns; k++) {
+            const size_t j = st[k].count == 1 ? 0 : c;
+            a[k] = _mm512_set1_ps(st[k].scale ? st[k].scale[j] : 0.0f);
+            b[k] = _mm512_set1_ps(st[k].shift ? st[k].shift[j] : 0.0f);
+            z[k] = _mm512_set1_epi32(st[k].zero ? st[k].zero[j] : 0);
+            l[k] = _mm512_set1_ps(st[k].lo);
+            h[k] = _mm512_set1_ps(st[k].hi);
+        }
+        const size_t base = p * inner;
+        // 64 elements per step, each stage over four vectors: independent divisions overlap, and
+        // the stage dispatch is paid once per 64 elements.
+        for (size_t i = 0; i < inner; i += 64) {
+            __mmask16 m[4];
+            __m512 v[4];
+            __m512i q[4];
+            for (int u = 0; u < 4; u++) {
+                const size_t at = i + 16 * (size_t)u;
+                m[u] = at < inner ? lane_mask(inner - at) : 0;
+                v[u] = int_in ? zero : _mm512_maskz_loadu_ps(m[u], (const float *)x + base + at);
+                q[u] = int_in ? _mm512_maskz_loadu_epi32(m[u], (const int32_t *)x + base + at) : _mm512_setzero_si512();
+            }
+            for (size_t k = 0; k < ns; k++) {
+                switch (st[k].kind) {
+                case QV_PW_DEQUANTIZE:
+                    for (int u = 0; u < 4; u++) v[u] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q[u], z[k])), a[k]);
+                    break;
+                case QV_PW_AFFINE:
+                    for (int u = 0; u < 4; u++) v[u] = _mm512_add_ps(_mm512_mul_ps(v[u], a[k]), b[k]);
+                    break;
+                case QV_PW_RELU:
+                    for (int u = 0; u < 4; u++) v[u] = _mm512_mask_mov_ps(v[u], _mm512_cmp_ps_mask(zero, v[u], _CMP_GE_OQ), zero);
+                    break;
+                default:
+                    for (int u = 0; u < 4; u++) {
+                        __m512 t = _mm512_div_ps(v[u], a[k]);
+                        t = _mm512_min_ps(_mm512_max_ps(t, l[k]), h[k]);  // max(t, lo) is lo for NaN
+                        q[u] = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z[k]);
+                    }
+                }
+            }
+            for (int u = 0; u < 4; u++) {
+                const size_t at = i + 16 * (size_t)u;
+                if (int_out) _mm512_mask_storeu_epi32((int32_t *)out + base + at, m[u], q[u]);
+                else _mm512_mask_storeu_ps((float *)out + base + at, m[u], v[u]);
+            }
+        }
+    }
+}
+
+// The same operations one element at a time (rintf rounds half to even in the default mode).
+static void pointwise_chain_portable(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
+                                     size_t ns, void *out) {
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = st[ns - 1].kind == QV_PW_QUANTIZE;
+    for (size_t p = 0; p < planes; p++) {
+        const size_t c = p % channels;
+        for (size_t i = p * inner; i < (p + 1) * inner; i++) {
+            float v = int_in ? 0.0f : ((const float *)x)[i];
+            int32_t q = int_in ? ((const int32_t *)x)[i] : 0;
+            for (size_t k = 0; k < ns; k++) {
+                const size_t j = st[k].count == 1 ? 0 : c;
+                switch (st[k].kind) {
+                case QV_PW_DEQUANTIZE: v = (float)(int32_t)((uint32_t)q - (uint32_t)st[k].zero[j]) * st[k].scale[j]; break;
+                case QV_PW_AFFINE: { const float prod = v * st[k].scale[j]; v = prod + st[k].shift[j]; break; }
+                case QV_PW_RELU: v = 0.0f >= v ? 0.0f : v; break;
+                default: {
+                    float t = v / st[k].scale[j];
+                    t = t >= st[k].lo ? t : st[k].lo;
+                    t = t <= st[k].hi ? t : st[k].hi;
+                    q = (int32_t)((uint32_t)(int32_t)rintf(t) + (uint32_t)st[k].zero[j]);
+                }
+                }
+            }
+            if (int_out) ((int32_t *)out)[i] = q;
+            else ((float *)out)[i] = v;
+        }
+    }
+}
+
+void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *stages,
+                        size_t stage_count, void *out) {
+    if (stage_count == 0 || stage_count > QV_PW_MAX_STAGES || channels == 0) abort();
+    if (path() == PATH_AVX512) pointwise_chain_avx512(x, planes, inner, channels, stages, stage_count, out);
+    else pointwise_chain_portable(x, planes, inner, channels, stages, stage_count, out);
 }
 
 // MARK: - 2x2 max pooling

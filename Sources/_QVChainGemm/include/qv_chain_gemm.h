@@ -49,19 +49,39 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
 void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
                        float *y, size_t block_k, const float *bias);
 
-/// Per-tensor quantization loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when the
-/// CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic is
-/// the caller's, operation for operation, so both give the same integers.
+/// Aidge's per-tensor quantizer loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when
+/// the CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic
+/// is the caller's, operation for operation, so both give the same integers. (ONNX
+/// QuantizeLinear and DequantizeLinear run as pointwise stages: qv_pointwise_chain.)
 ///
-/// ONNX QuantizeLinear as MLAS does it: out = round_half_even(clamp(x / scale, lo, hi)) + zp,
-/// NaN clamped to lo.
-int qv_quantize_f32(const float *x, size_t n, float scale, float lo, float hi, int32_t zp, int32_t *out);
-/// ONNX DequantizeLinear: out = float(q − zp) · scale (the subtraction wraps like Int32 &-).
-int qv_dequantize_i32(const int32_t *q, size_t n, int32_t zp, float scale, float *out);
 /// Aidge's quantizer on int32 or float input: t = clamp(float(x) · sf, lo, hi) + 0.5 (NaN → lo),
 /// r = floor(t) + zp, then r + span when r < 0 (the wrap into an unsigned type; span 0 if signed).
 int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
 int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
+
+/// One stage of a pointwise chain (DequantizeLinear → BatchNormalization → Relu → QuantizeLinear
+/// run as one pass over the tensor, every element through the same float32 operations, in the
+/// same order, as the nodes one by one). `count` parameter sets: 1, or one per channel.
+enum {
+    QV_PW_DEQUANTIZE = 1,  // int32 q → float(q − zero) · scale (the subtraction wraps)
+    QV_PW_AFFINE = 2,      // v → v · scale + shift (two roundings: the product, then the sum)
+    QV_PW_RELU = 3,        // v → 0 >= v ? 0 : v (NaN stays NaN, −0 becomes +0)
+    QV_PW_QUANTIZE = 4,    // v → rint(clamp(v / scale, lo, hi)) + zero (NaN to lo), int32; count 1
+};
+typedef struct {
+    int kind;
+    size_t count;
+    const float *scale;
+    const float *shift;
+    const int32_t *zero;
+    float lo, hi;
+} qv_pw_stage;
+
+/// Runs `stage_count` stages (at most 8) over `planes` rows of `inner` elements; row p takes
+/// parameter set p mod channels of each per-channel stage. x is int32 when the first stage
+/// dequantizes (else float); out is int32 when the last quantizes (else float).
+void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *stages,
+                        size_t stage_count, void *out);
 
 /// QLinearConv's requantization, as MLAS: out = rint(clamp(acc · mult[row mod m], lo, hi)) + zp
 /// (NaN to lo), `rows` rows of `spatial` values; mult has one value or one per channel (m).

@@ -1,0 +1,110 @@
+import QVGraph
+import _QVChainGemm
+
+/// One stage of a pointwise chain: the fast path of DequantizeLinear, BatchNormalization, Relu or
+/// QuantizeLinear as the C loop `qv_pointwise_chain` runs it. The kernels run their own fast paths
+/// as a one-stage chain, so a chain of them (fused by the interpreter: one pass over the tensor
+/// instead of one per node) computes every element with the same float32 operations in the same
+/// order, bit for bit.
+public struct PointwiseStage: Sendable {
+    enum Kind: Int32 {
+        case dequantize = 1, affine, relu, quantize
+    }
+    let kind: Kind
+    /// One value per tensor, or one per index of `axis` (then `axis` is set).
+    let scale: [Float], shift: [Float], zero: [Int32]
+    let axis: Int?
+    let lo: Float, hi: Float
+    /// The dtype the stage writes (float, or the quantized type).
+    public let outputType: DType
+
+    static func dequantize(scale: [Float], zero: [Int32], axis: Int?) -> PointwiseStage {
+        PointwiseStage(
+            kind: .dequantize, scale: scale, shift: [], zero: zero, axis: axis, lo: 0, hi: 0, outputType: .float)
+    }
+    static func affine(scale: [Float], shift: [Float], axis: Int) -> PointwiseStage {
+        PointwiseStage(
+            kind: .affine, scale: scale, shift: shift, zero: [], axis: axis, lo: 0, hi: 0, outputType: .float)
+    }
+    static let relu = PointwiseStage(
+        kind: .relu, scale: [], shift: [], zero: [], axis: nil, lo: 0, hi: 0, outputType: .float)
+    /// Per tensor: x / scale clamped to [lo, hi] (the type's range minus the zero point), rounded
+    /// half to even, plus the zero point.
+    static func quantize(scale: Float, zero: Int32, lo: Float, hi: Float, to type: DType) -> PointwiseStage {
+        PointwiseStage(
+            kind: .quantize, scale: [scale], shift: [], zero: [zero], axis: nil, lo: lo, hi: hi, outputType: type)
+    }
+
+    /// What the stage reads: int32 storage for a dequantize, float otherwise.
+    var readsIntegers: Bool { kind == .dequantize }
+}
+
+/// A kernel whose fast path is a pointwise stage. `stage` is nil when that path does not apply
+/// to an input of this type and shape (with these other inputs); the node then runs on its own.
+public protocol PointwiseKernel: Kernel {
+    func stage(inputType: DType, inputShape: [Int], _ inputs: [Tensor?]) throws -> PointwiseStage?
+}
+
+/// The stages over x in one pass; nil when they cannot run as one (x's storage is not what the
+/// first stage reads, or per-axis stages disagree on the axis). Each stage must read what the
+/// one before writes (a dequantize the integers of a quantize, the others floats), as
+/// `PointwiseKernel.stage(inputType:...)` ensures.
+public func runPointwise(_ stages: [PointwiseStage], on x: Tensor) -> Tensor? {
+    guard let first = stages.first, stages.count <= 8 else { return nil }
+    let axes = Set(stages.compactMap(\.axis))
+    guard axes.count <= 1 else { return nil }
+    let count = x.count
+    var planes = 1, inner = count, channels = 1
+    if let axis = axes.first {
+        guard axis >= 0, axis < x.rank else { return nil }
+        channels = x.shape[axis]
+        inner = x.shape[(axis + 1)...].reduce(1, *)
+        planes = inner == 0 ? 0 : count / inner
+        guard stages.allSatisfy({ $0.axis == nil || $0.scale.count == channels }) else { return nil }
+    }
+    let outputType = stages.last!.outputType
+    let writesIntegers = stages.last!.kind == .quantize
+    // Parameter arrays stay alive for the whole call: collect their pointers inside nested scopes.
+    func withStages<R>(_ i: Int, _ built: [qv_pw_stage], _ body: ([qv_pw_stage]) -> R) -> R {
+        if i == stages.count { return body(built) }
+        let s = stages[i]
+        return s.scale.withUnsafeBufferPointer { a in
+            s.shift.withUnsafeBufferPointer { b in
+                s.zero.withUnsafeBufferPointer { z in
+                    let c = qv_pw_stage(
+                        kind: s.kind.rawValue, count: s.axis == nil ? 1 : channels, scale: a.baseAddress,
+                        shift: b.baseAddress, zero: z.baseAddress, lo: s.lo, hi: s.hi)
+                    return withStages(i + 1, built + [c], body)
+                }
+            }
+        }
+    }
+    func run(_ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer) {
+        withStages(0, []) { cs in
+            cs.withUnsafeBufferPointer {
+                qv_pointwise_chain(input, planes, inner, max(1, channels), $0.baseAddress, $0.count, output)
+            }
+        }
+    }
+    func produce(_ input: UnsafeRawPointer?) -> Storage {
+        guard let input, count > 0 else { return writesIntegers ? .i32([]) : .f32([]) }
+        if writesIntegers {
+            return .i32(
+                [Int32].uninitialized(count) { buf, n in
+                    run(input, buf.baseAddress!); n = count
+                })
+        }
+        return .f32(
+            [Float].uninitialized(count) { buf, n in
+                run(input, buf.baseAddress!); n = count
+            })
+    }
+    switch (first.readsIntegers, x.storage) {
+    case (true, .i32(let v)):
+        return Tensor(dtype: outputType, shape: x.shape, storage: v.withUnsafeBufferPointer { produce($0.baseAddress) })
+    case (false, .f32(let v)):
+        return Tensor(dtype: outputType, shape: x.shape, storage: v.withUnsafeBufferPointer { produce($0.baseAddress) })
+    default:
+        return nil
+    }
+}
