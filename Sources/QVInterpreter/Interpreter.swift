@@ -28,6 +28,10 @@ public final class Interpreter: @unchecked Sendable {
     /// the run, in order. Each intermediate has one reader, the next node, and is no graph output;
     /// every other input of the run is a constant. See ``PointwiseKernel``.
     let pointwiseRuns: [Int: [Int]]
+    /// Runs (one node or more) whose first input comes from a ``PointwiseProducer`` read by
+    /// nothing else (QLinearConv → DequantizeLinear → …): producer node → the run. The producer
+    /// applies the run's stages in its own last pass.
+    let producerRuns: [Int: [Int]]
     /// Whether runs fuse (tests turn it off to compare against node-by-node execution).
     public var fusesPointwiseRuns = true
 
@@ -122,17 +126,18 @@ public final class Interpreter: @unchecked Sendable {
         for n in g.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
         outputNames = Set(g.outputs.map(\.name))
         useCounts = uses
-        pointwiseRuns = Self.pointwiseRuns(
+        (pointwiseRuns, producerRuns) = Self.pointwiseRuns(
             g, order: order, kernels: ks, folded: fnodes, constants: Set(constants.keys), uses: uses,
             outputs: outputNames)
     }
 
-    /// The maximal runs (two nodes or more) of pointwise kernels chained through single-reader,
-    /// non-output tensors, whose inputs other than the first are constants.
+    /// The maximal runs of pointwise kernels chained through single-reader, non-output tensors,
+    /// whose inputs other than the first are constants: those fed that way by a producer (any
+    /// length), and the others of two nodes or more.
     static func pointwiseRuns(
         _ g: Graph, order: [Int], kernels: [Int: any Kernel], folded: Set<Int>, constants: Set<String>,
         uses: [String: Int], outputs: Set<String>
-    ) -> [Int: [Int]] {
+    ) -> (runs: [Int: [Int]], producers: [Int: [Int]]) {
         func eligible(_ i: Int) -> Bool {
             let n = g.nodes[i]
             guard !folded.contains(i), kernels[i] is any PointwiseKernel, let first = n.inputs.first, !first.isEmpty,
@@ -142,44 +147,65 @@ public final class Interpreter: @unchecked Sendable {
         }
         var readerOf: [String: Int] = [:]
         for i in order { for name in g.nodes[i].inputs where !name.isEmpty { readerOf[name] = i } }
-        var runs: [Int: [Int]] = [:]
+        func readBySuccessor(_ out: String) -> Int? {
+            guard uses[out] == 1, !outputs.contains(out), let next = readerOf[out], eligible(next),
+                g.nodes[next].inputs[0] == out
+            else { return nil }
+            return next
+        }
+        var runs: [Int: [Int]] = [:], producers: [Int: [Int]] = [:]
         var taken = Set<Int>()
-        for i in order where eligible(i) && !taken.contains(i) {
-            var run = [i]
-            while let last = run.last, case let out = g.nodes[last].outputs[0], uses[out] == 1, !outputs.contains(out),
-                let next = readerOf[out], eligible(next), g.nodes[next].inputs[0] == out, !taken.contains(next)
-            {
+        for i in order where !taken.contains(i) {
+            let n = g.nodes[i]
+            let producer = !folded.contains(i) && kernels[i] is any PointwiseProducer && n.outputs.count == 1
+            guard eligible(i) || producer else { continue }
+            var run = producer ? [] : [i]
+            var tail = n.outputs.first ?? ""
+            while !tail.isEmpty, let next = readBySuccessor(tail), !taken.contains(next) {
                 run.append(next)
+                tail = g.nodes[next].outputs[0]
             }
-            if run.count >= 2 {
+            if producer && !run.isEmpty {
+                producers[i] = run
+                taken.formUnion(run)
+            } else if !producer && run.count >= 2 {
                 runs[i] = run
                 taken.formUnion(run)
             }
         }
-        return runs
+        return (runs, producers)
     }
 
-    /// A pointwise run's last output from its first input, in one pass; nil when a node's stage
-    /// does not apply to these tensors (the nodes then run one by one).
-    func runFused(_ run: [Int], _ env: [String: Tensor]) throws -> Tensor? {
+    /// The stages of a pointwise run whose first input has this type and shape; nil when a
+    /// node's stage does not apply (the nodes then run one by one).
+    func stages(_ run: [Int], inputType: DType, inputShape: [Int], _ env: [String: Tensor]) throws -> [PointwiseStage]?
+    {
         let g = model.graph
-        guard let x = env[g.nodes[run[0]].inputs[0]] else { return nil }
         var stages: [PointwiseStage] = []
-        var type = x.dtype
+        var type = inputType
         for i in run {
             let n = g.nodes[i]
             let ins = n.inputs.map { $0.isEmpty ? nil : env[$0] }
+            let kernel = kernels[i] as! any PointwiseKernel
             guard
                 let st = try withContext(
                     "node \(n.label(index: i))",
                     {
-                        try (kernels[i] as! any PointwiseKernel).stage(inputType: type, inputShape: x.shape, ins)
+                        try kernel.stage(inputType: type, inputShape: inputShape, ins)
                     })
             else { return nil }
             stages.append(st)
             type = st.outputType
         }
-        return runPointwise(stages, on: x)
+        return stages
+    }
+
+    /// A pointwise run's last output from its first input, in one pass (nil: see ``stages``).
+    func runFused(_ run: [Int], _ env: [String: Tensor]) throws -> Tensor? {
+        guard let x = env[model.graph.nodes[run[0]].inputs[0]],
+            let st = try stages(run, inputType: x.dtype, inputShape: x.shape, env)
+        else { return nil }
+        return runPointwise(st, on: x)
     }
 
     public static func now() -> Double {
@@ -290,6 +316,11 @@ public final class Interpreter: @unchecked Sendable {
                 return replacing[name] == nil && !(keepIntermediates && only?.contains(name) ?? true)
             }
         }
+        func store(_ name: String, _ computed: Tensor) throws {
+            let t = try replacing[name].map { try $0(computed) } ?? computed
+            env[name] = t
+            if keepIntermediates && only?.contains(name) ?? true { kept[name] = t }
+        }
         var fusedAhead = Set<Int>()
         func release(_ node: Node) {
             guard !keepIntermediates || only != nil else { return }
@@ -304,11 +335,25 @@ public final class Interpreter: @unchecked Sendable {
         }
         for i in order where !foldedNodes.contains(i) && !fusedAhead.contains(i) {
             let node = g.nodes[i]
+            if let run = producerRuns[i], fusable([i] + run), let producer = kernels[i] as? any PointwiseProducer {
+                let ins = node.inputs.map { $0.isEmpty ? nil : env[$0] }
+                let (out, fused) = try withContext("node \(node.label(index: i))") {
+                    try producer.run(ins, samples: samples) { type, shape in
+                        try self.stages(run, inputType: type, inputShape: shape, env)
+                    }
+                }
+                release(node)
+                if fused {
+                    try store(g.nodes[run.last!].outputs[0], out)
+                    for j in run { release(g.nodes[j]) }
+                    fusedAhead.formUnion(run)
+                } else {
+                    try store(node.outputs[0], out)
+                }
+                continue
+            }
             if let run = pointwiseRuns[i], fusable(run), let computed = try runFused(run, env) {
-                let name = g.nodes[run.last!].outputs[0]
-                let t = try replacing[name].map { try $0(computed) } ?? computed
-                env[name] = t
-                if keepIntermediates && only?.contains(name) ?? true { kept[name] = t }
+                try store(g.nodes[run.last!].outputs[0], computed)
                 for j in run { release(g.nodes[j]) }
                 fusedAhead.formUnion(run)
                 continue

@@ -8,7 +8,7 @@ import _QVChainGemm
 /// order, bit for bit.
 public struct PointwiseStage: Sendable {
     enum Kind: Int32 {
-        case dequantize = 1, affine, relu, quantize
+        case dequantize = 1, affine, relu, quantize, requantize
     }
     let kind: Kind
     /// One value per tensor, or one per index of `axis` (then `axis` is set).
@@ -35,6 +35,18 @@ public struct PointwiseStage: Sendable {
             kind: .quantize, scale: [scale], shift: [], zero: [zero], axis: nil, lo: lo, hi: hi, outputType: type)
     }
 
+    /// MLAS's requantization of a float accumulator into `type` (8 or 16-bit integers): v ·
+    /// multiplier (per tensor, or per `axis` index) clamped to the type's range minus the zero
+    /// point (NaN to the lower end), rounded half to even, plus the zero point.
+    static func requantize(multiplier: [Float], axis: Int?, zeroPoint zp: Int64, to type: DType) -> PointwiseStage {
+        let r = type.integerRange!
+        return PointwiseStage(
+            kind: .requantize, scale: multiplier, shift: [],
+            zero: Array(repeating: Int32(truncatingIfNeeded: zp), count: max(1, multiplier.count)),
+            axis: multiplier.count == 1 ? nil : axis, lo: Float(r.lowerBound - zp), hi: Float(r.upperBound - zp),
+            outputType: type)
+    }
+
     /// What the stage reads: int32 storage for a dequantize, float otherwise.
     var readsIntegers: Bool { kind == .dequantize }
 }
@@ -43,6 +55,15 @@ public struct PointwiseStage: Sendable {
 /// to an input of this type and shape (with these other inputs); the node then runs on its own.
 public protocol PointwiseKernel: Kernel {
     func stage(inputType: DType, inputShape: [Int], _ inputs: [Tensor?]) throws -> PointwiseStage?
+}
+
+/// A kernel whose output passes through a last pointwise stage (QLinearConv's requantization)
+/// and that can run the stages of the nodes after it in the same pass. `then` is asked for those
+/// stages given its output's type and shape; nil there (or from `then`) leaves the plain output.
+public protocol PointwiseProducer: Kernel {
+    func run(
+        _ inputs: [Tensor?], samples: Int, then: (DType, [Int]) throws -> [PointwiseStage]?
+    ) throws -> (output: Tensor, fused: Bool)
 }
 
 /// The stages over x in one pass; nil when they cannot run as one (x's storage is not what the
@@ -63,7 +84,7 @@ public func runPointwise(_ stages: [PointwiseStage], on x: Tensor) -> Tensor? {
         guard stages.allSatisfy({ $0.axis == nil || $0.scale.count == channels }) else { return nil }
     }
     let outputType = stages.last!.outputType
-    let writesIntegers = stages.last!.kind == .quantize
+    let writesIntegers = [.quantize, .requantize].contains(stages.last!.kind)
     // Parameter arrays stay alive for the whole call: collect their pointers inside nested scopes.
     func withStages<R>(_ i: Int, _ built: [qv_pw_stage], _ body: ([qv_pw_stage]) -> R) -> R {
         if i == stages.count { return body(built) }

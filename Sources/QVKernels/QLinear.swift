@@ -35,41 +35,6 @@ func requantize(
     return Tensor(dtype: dtype, shape: shape, storage: .i32(out))
 }
 
-/// Requantization of a conv output laid out [n, m, spatial], the multiplier chosen per channel row.
-func requantizeRows(
-    _ accumulators: IntegerAccumulators, multiplier: [Float], channels m: Int, spatial: Int, zeroPoint: Int64,
-    dtype: DType, shape: [Int]
-) -> Tensor {
-    // float(acc) as MLAS computes it: from int32, or the already exact float accumulators.
-    let acc: [Float]
-    switch accumulators {
-    case .exactFloat(let f): acc = f
-    case .int32(let v): acc = converted(v) { Float($0) }
-    }
-    let r = dtype.integerRange!
-    let lo = Float(r.lowerBound - zeroPoint), hi = Float(r.upperBound - zeroPoint)
-    let zp = Int32(zeroPoint)
-    let out = [Int32].uninitialized(acc.count) { buf, n in
-        acc.withUnsafeBufferPointer { ab in
-            let done = multiplier.withUnsafeBufferPointer { mb in
-                qv_requantize_rows(
-                    ab.baseAddress, ab.count / max(1, spatial), spatial, mb.baseAddress, mb.count, m, lo, hi, zp,
-                    buf.baseAddress)
-            }
-            var i = done == 1 ? ab.count : 0
-            while i < ab.count {
-                let mult = multiplier.count == 1 ? multiplier[0] : multiplier[(i / spatial) % m]
-                for j in i..<(i + spatial) {
-                    buf[j] = roundHalfEvenToInt32(clampNaNLow(ab[j] * mult, lo, hi)) &+ zp
-                }
-                i += spatial
-            }
-        }
-        n = acc.count
-    }
-    return Tensor(dtype: dtype, shape: shape, storage: .i32(out))
-}
-
 func scalarParam(_ t: Tensor, _ what: String) throws -> Float {
     guard t.count == 1 else { throw QVError.badInput("\(what) must be a scalar, has shape \(t.shape)") }
     return try floatValues(t)[0]
@@ -90,7 +55,7 @@ func checkQuantized(_ t: Tensor, _ what: String) throws {
 /// ONNX QLinearConv (opset 10): exact int32 accumulation Σ(x − x_zp)(w − w_zp[m]) + B[m], then
 /// requantized with the float32 multiplier x_scale · w_scale[m] / y_scale (onnxruntime's order).
 /// Per-channel weight scales and zero points supported.
-struct QLinearConvKernel: Kernel {
+struct QLinearConvKernel: PointwiseProducer {
     let node: Node
     let constantWeights: Bool
     let rule: IntegerProductRule
@@ -104,6 +69,12 @@ struct QLinearConvKernel: Kernel {
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        [try run(inputs, samples: 1, then: { _, _ in nil }).output]
+    }
+
+    func run(
+        _ inputs: [Tensor?], samples: Int, then: (DType, [Int]) throws -> [PointwiseStage]?
+    ) throws -> (output: Tensor, fused: Bool) {
         let x = try required(inputs, 0, "x"), xs = try required(inputs, 1, "x_scale"),
             xz = try required(inputs, 2, "x_zero_point")
         let w = try required(inputs, 3, "w"), ws = try required(inputs, 4, "w_scale"),
@@ -140,13 +111,25 @@ struct QLinearConvKernel: Kernel {
             }
         }
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
-        let mult = wScale.map { xsv * $0 / ysv }
-        return [
-            requantizeRows(
-                acc, multiplier: mult, channels: geo.m, spatial: geo.spatial,
-                zeroPoint: try zeroPoint(yz, "y_zero_point"),
-                dtype: yz.dtype, shape: geo.outShape)
-        ]
+        // MLAS's requantization: float(acc) · (x_scale · w_scale[m] / y_scale), clamped to the
+        // output range minus the zero point, rounded half to even, plus the zero point.
+        let requantize = PointwiseStage.requantize(
+            multiplier: wScale.map { xsv * $0 / ysv }, axis: 1, zeroPoint: try zeroPoint(yz, "y_zero_point"),
+            to: yz.dtype)
+        // float(acc) as MLAS computes it: from int32, or the already exact float accumulators.
+        let accumulators: [Float]
+        switch acc {
+        case .exactFloat(let f): accumulators = f
+        case .int32(let v): accumulators = converted(v) { Float($0) }
+        }
+        let accTensor = Tensor(dtype: .float, shape: geo.outShape, storage: .f32(accumulators))
+        if let more = try then(yz.dtype, geo.outShape), let y = runPointwise([requantize] + more, on: accTensor) {
+            return (y, true)
+        }
+        guard let y = runPointwise([requantize], on: accTensor) else {
+            throw QVError.internalError("QLinearConv's requantization did not run")
+        }
+        return (y, false)
     }
 }
 

@@ -639,7 +639,8 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
 __attribute__((target("avx512f")))
 static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
                                    size_t ns, void *out) {
-    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = st[ns - 1].kind == QV_PW_QUANTIZE;
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
+    const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
     __m512 a[QV_PW_MAX_STAGES], b[QV_PW_MAX_STAGES], l[QV_PW_MAX_STAGES], h[QV_PW_MAX_STAGES];
     __m512i z[QV_PW_MAX_STAGES];
     const __m512 zero = _mm512_setzero_ps();
@@ -677,6 +678,13 @@ static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, s
                 case QV_PW_RELU:
                     for (int u = 0; u < 4; u++) v[u] = _mm512_mask_mov_ps(v[u], _mm512_cmp_ps_mask(zero, v[u], _CMP_GE_OQ), zero);
                     break;
+                case QV_PW_REQUANTIZE:
+                    for (int u = 0; u < 4; u++) {
+                        __m512 t = _mm512_mul_ps(v[u], a[k]);
+                        t = _mm512_min_ps(_mm512_max_ps(t, l[k]), h[k]);  // max(t, lo) is lo for NaN
+                        q[u] = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z[k]);
+                    }
+                    break;
                 default:
                     for (int u = 0; u < 4; u++) {
                         __m512 t = _mm512_div_ps(v[u], a[k]);
@@ -697,7 +705,8 @@ static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, s
 // The same operations one element at a time (rintf rounds half to even in the default mode).
 static void pointwise_chain_portable(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
                                      size_t ns, void *out) {
-    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = st[ns - 1].kind == QV_PW_QUANTIZE;
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
+    const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
     for (size_t p = 0; p < planes; p++) {
         const size_t c = p % channels;
         for (size_t i = p * inner; i < (p + 1) * inner; i++) {
@@ -710,7 +719,7 @@ static void pointwise_chain_portable(const void *x, size_t planes, size_t inner,
                 case QV_PW_AFFINE: { const float prod = v * st[k].scale[j]; v = prod + st[k].shift[j]; break; }
                 case QV_PW_RELU: v = 0.0f >= v ? 0.0f : v; break;
                 default: {
-                    float t = v / st[k].scale[j];
+                    float t = st[k].kind == QV_PW_REQUANTIZE ? v * st[k].scale[j] : v / st[k].scale[j];
                     t = t >= st[k].lo ? t : st[k].lo;
                     t = t <= st[k].hi ? t : st[k].hi;
                     q = (int32_t)((uint32_t)(int32_t)rintf(t) + (uint32_t)st[k].zero[j]);
@@ -979,31 +988,6 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
 }
 
 // MARK: - Requantization and QLinearAdd (AVX-512; the callers' loops otherwise)
-
-__attribute__((target("avx512f")))
-static void requantize_rows_avx512(const float *acc, size_t rows, size_t spatial, const float *mult, size_t nmult, size_t m,
-                                   float lo, float hi, int32_t zp, int32_t *out) {
-    const __m512 l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
-    const __m512i z = _mm512_set1_epi32(zp);
-    for (size_t r = 0; r < rows; r++) {
-        const __m512 s = _mm512_set1_ps(mult[nmult == 1 ? 0 : r % m]);
-        const float *a = acc + r * spatial;
-        int32_t *o = out + r * spatial;
-        for (size_t j = 0; j < spatial; j += 16) {
-            const __mmask16 k = lane_mask(spatial - j);
-            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, a + j), s);
-            v = _mm512_min_ps(_mm512_max_ps(v, l), h);  // max(v, lo) is lo for NaN
-            _mm512_mask_storeu_epi32(o + j, k, _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z));
-        }
-    }
-}
-
-int qv_requantize_rows(const float *acc, size_t rows, size_t spatial, const float *mult, size_t nmult, size_t m,
-                       float lo, float hi, int32_t zp, int32_t *out) {
-    if (path() != PATH_AVX512) return 0;
-    requantize_rows_avx512(acc, rows, spatial, mult, nmult, m, lo, hi, zp, out);
-    return 1;
-}
 
 __attribute__((target("avx512f")))
 static void qlinear_add_avx512(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb,

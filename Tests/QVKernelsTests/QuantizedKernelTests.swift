@@ -147,7 +147,7 @@ final class QuantizedKernelTests: XCTestCase {
     }
 
     /// For every output value and zero point of int8/uint8: accumulators on both sides of each
-    /// rounding boundary, through the per-channel row requantizer (QLinearConv's), every path.
+    /// rounding boundary, through the per-channel requantize stage (QLinearConv's), every path.
     func testRequantizationEqualsMlasOnEveryBoundaryOfEvery8BitValueAndZeroPoint() throws {
         let multipliers: [Float] = [1.0 / 64, 0.0009765625, 0.00377, 0.0417, 0.5, 3.1, .infinity]
         var checked = 0
@@ -168,10 +168,10 @@ final class QuantizedKernelTests: XCTestCase {
                         // Two channels of different multipliers, 8-pixel rows (the vector loop and its tail).
                         let rows = (acc.count + 7) / 8, padded = acc + Array(repeating: 0, count: rows * 8 - acc.count)
                         let input = padded + padded, spatial = rows * 8
-                        let got = requantizeRows(
-                            .int32(input), multiplier: [m, m * 0.5], channels: 2, spatial: spatial, zeroPoint: zp,
-                            dtype: dtype, shape: [1, 2, spatial]
-                        ).asInt64s()!
+                        let stage = PointwiseStage.requantize(
+                            multiplier: [m, m * 0.5], axis: 1, zeroPoint: zp, to: dtype)
+                        let acc = Tensor(dtype: .float, shape: [1, 2, spatial], storage: .f32(input.map { Float($0) }))
+                        let got = runPointwise([stage], on: acc)!.asInt64s()!
                         for i in 0..<input.count {
                             let want = Self.requantizeReference(input[i], i < spatial ? m : m * 0.5, zp, range)
                             if got[i] != want {

@@ -67,6 +67,7 @@ enum {
     QV_PW_AFFINE = 2,      // v → v · scale + shift (two roundings: the product, then the sum)
     QV_PW_RELU = 3,        // v → 0 >= v ? 0 : v (NaN stays NaN, −0 becomes +0)
     QV_PW_QUANTIZE = 4,    // v → rint(clamp(v / scale, lo, hi)) + zero (NaN to lo), int32; count 1
+    QV_PW_REQUANTIZE = 5,  // v → rint(clamp(v · scale, lo, hi)) + zero (NaN to lo), int32 (MLAS)
 };
 typedef struct {
     int kind;
@@ -83,10 +84,6 @@ typedef struct {
 void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *stages,
                         size_t stage_count, void *out);
 
-/// QLinearConv's requantization, as MLAS: out = rint(clamp(acc · mult[row mod m], lo, hi)) + zp
-/// (NaN to lo), `rows` rows of `spatial` values; mult has one value or one per channel (m).
-int qv_requantize_rows(const float *acc, size_t rows, size_t spatial, const float *mult, size_t nmult, size_t m,
-                       float lo, float hi, int32_t zp, int32_t *out);
 /// QLinearAdd of same-shape int8/uint8 tensors as onnxruntime: v = (fixed + a·ra) + b·rb,
 /// rint, then clamp to [lo, hi] (the x86 conversion's INT32_MIN for NaN/overflow becomes lo).
 int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo, int32_t hi, int32_t *out);
