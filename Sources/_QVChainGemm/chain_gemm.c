@@ -732,10 +732,66 @@ static void pointwise_chain_portable(const void *x, size_t planes, size_t inner,
     }
 }
 
+// Rows shorter than a vector (per-channel parameters over 1×1 to 7×7 planes): one period of
+// channels·inner elements gets per-element parameter rows, so every vector is full.
+__attribute__((target("avx512f")))
+static void pointwise_chain_periodic_avx512(const void *x, size_t planes, size_t inner, size_t channels,
+                                            const qv_pw_stage *st, size_t ns, void *out) {
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
+    const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
+    const size_t period = channels * inner, images = planes / channels;
+    float *pa = malloc(ns * period * sizeof(float)), *pb = malloc(ns * period * sizeof(float));
+    int32_t *pz = malloc(ns * period * sizeof(int32_t));
+    if (!pa || !pb || !pz) abort();
+    for (size_t k = 0; k < ns; k++)
+        for (size_t c = 0; c < channels; c++) {
+            const size_t j = st[k].count == 1 ? 0 : c;
+            for (size_t t = 0; t < inner; t++) {
+                pa[k * period + c * inner + t] = st[k].scale ? st[k].scale[j] : 0.0f;
+                pb[k * period + c * inner + t] = st[k].shift ? st[k].shift[j] : 0.0f;
+                pz[k * period + c * inner + t] = st[k].zero ? st[k].zero[j] : 0;
+            }
+        }
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t r = 0; r < images; r++) {
+        const size_t base = r * period;
+        for (size_t i = 0; i < period; i += 16) {
+            const __mmask16 m = lane_mask(period - i);
+            __m512 v = int_in ? zero : _mm512_maskz_loadu_ps(m, (const float *)x + base + i);
+            __m512i q = int_in ? _mm512_maskz_loadu_epi32(m, (const int32_t *)x + base + i) : _mm512_setzero_si512();
+            for (size_t k = 0; k < ns; k++) {
+                const __m512 a = _mm512_maskz_loadu_ps(m, pa + k * period + i);
+                switch (st[k].kind) {
+                case QV_PW_DEQUANTIZE:
+                    v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_maskz_loadu_epi32(m, pz + k * period + i))), a);
+                    break;
+                case QV_PW_AFFINE: v = _mm512_add_ps(_mm512_mul_ps(v, a), _mm512_maskz_loadu_ps(m, pb + k * period + i)); break;
+                case QV_PW_RELU: v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(zero, v, _CMP_GE_OQ), zero); break;
+                default: {
+                    // Masked-off lanes divide 0 by 0: NaN, never stored.
+                    __m512 t = st[k].kind == QV_PW_REQUANTIZE ? _mm512_mul_ps(v, a) : _mm512_div_ps(v, a);
+                    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(st[k].lo)), _mm512_set1_ps(st[k].hi));
+                    q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                                         _mm512_maskz_loadu_epi32(m, pz + k * period + i));
+                }
+                }
+            }
+            if (int_out) _mm512_mask_storeu_epi32((int32_t *)out + base + i, m, q);
+            else _mm512_mask_storeu_ps((float *)out + base + i, m, v);
+        }
+    }
+    free(pa);
+    free(pb);
+    free(pz);
+}
+
 void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *stages,
                         size_t stage_count, void *out) {
     if (stage_count == 0 || stage_count > QV_PW_MAX_STAGES || channels == 0) abort();
-    if (path() == PATH_AVX512) pointwise_chain_avx512(x, planes, inner, channels, stages, stage_count, out);
+    const int periodic = channels > 1 && inner < 64 && planes % channels == 0;
+    if (path() == PATH_AVX512 && periodic)
+        pointwise_chain_periodic_avx512(x, planes, inner, channels, stages, stage_count, out);
+    else if (path() == PATH_AVX512) pointwise_chain_avx512(x, planes, inner, channels, stages, stage_count, out);
     else pointwise_chain_portable(x, planes, inner, channels, stages, stage_count, out);
 }
 
