@@ -319,6 +319,33 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     return y
 }
 
+/// A depthwise convolution of int32 x read as float(x − zeroPoint) (MLAS's one-row kernel order,
+/// as ``floatConv``), with the largest |x − zeroPoint| it read.
+func depthwiseShifted(
+    _ geo: ConvGeometry, x: [Int32], zeroPoint: Int32, w: [Float], bias: [Float]?
+) -> (
+    y: [Float], maxAbs: UInt32
+) {
+    let blockK = OnnxruntimeGemm.blockK(n: geo.spatial, k: geo.k)
+    let count = geo.n * geo.m * geo.spatial
+    var seen: UInt32 = 0
+    let biasValues = bias ?? []
+    let y = [Float].uninitialized(count) { yb, n in
+        x.withUnsafeBufferPointer { xb in
+            w.withUnsafeBufferPointer { wb in
+                biasValues.withUnsafeBufferPointer { bb in
+                    var cg = geo.cGeometry(channels: 1)
+                    seen = qv_depthwise_conv_shifted(
+                        &cg, geo.n * geo.c, geo.c, xb.baseAddress!, zeroPoint, wb.baseAddress!, yb.baseAddress!, blockK,
+                        bias == nil ? nil : bb.baseAddress!)
+                }
+            }
+        }
+        n = count
+    }
+    return (y, seen)
+}
+
 /// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. The GEMM runs in
 /// float32 over chunks of the reduction dimension small enough that every partial sum is an
 /// integer below 2^24 (exactly representable); the chunks are added in Int64.
@@ -370,6 +397,22 @@ func integerConvAccumulators(
     weights: PreparedWeights? = nil
 ) throws -> IntegerAccumulators {
     let kTotal = geo.k
+    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
+    // Depthwise on integers of at most 16 bits: the copy into the zero-bordered planes reads
+    // x − x_zero itself (no shifted tensor is written). Exact when the type's largest |x − x_zero|
+    // keeps every sum below 2^24; the largest one read is checked against that bound.
+    if geo.cPerGroup == 1, geo.mPerGroup == 1, case .i32(let xi) = xt.storage, !xi.isEmpty,
+        geo.n * geo.m * geo.spatial > 0,
+        let r = xt.dtype.integerRange, xt.dtype.bitWidth <= 16
+    {
+        let pw = try weights ?? PreparedWeights(wt, zeros: wZero, rows: geo.m, rowLength: kTotal)
+        let bound = max(abs(r.lowerBound - xZero), abs(r.upperBound - xZero))
+        if pw.maxAbs < (1 << 24), Double(bound) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24) {
+            let (y, seen) = depthwiseShifted(
+                geo, x: xi, zeroPoint: Int32(xZero), w: pw.values, bias: bias.map { $0.map { Float($0) } })
+            if Int64(seen) <= bound { return .exactFloat(y) }
+        }
+    }
     let (xf, maxX) = try shiftedOperand(xt, [xZero], rowLength: 1)
     let pw = try weights ?? PreparedWeights(wt, zeros: wZero, rows: geo.m, rowLength: kTotal)
     let wf = pw.values, maxW = pw.maxAbs
@@ -379,7 +422,6 @@ func integerConvAccumulators(
     // Every partial sum of output row m is at most max|x| · Σ_k |w_mk| in magnitude.
     let maxRowAbs = pw.maxRowAbsSum
     let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
-    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
     if Double(maxX) * Double(maxRowAbs) + Double(biasMax) < Double(1 << 24) {
         // Every partial sum, and the biased total, is an integer below 2^24: float32 is exact.
         return .exactFloat(floatConv(geo, x: xf, w: wf, bias: bias.map { $0.map { Float($0) } }))

@@ -950,6 +950,52 @@ static inline void strided_copy_portable(const float *src, size_t s, size_t n, f
     for (size_t j = 0; j < n; j++) dst[j] = src[j * s];
 }
 
+// dst[j] = float(src[j·s] − zp) for j < n (the subtraction wraps), returning the largest
+// |src[j·s] − zp| seen (as unsigned: |INT32_MIN| is 2^31) folded into mx.
+__attribute__((target("avx512f")))
+static inline uint32_t strided_shift_avx512(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
+    const __m512i z = _mm512_set1_epi32(zp);
+    __m512i top = _mm512_setzero_si512();
+    size_t j = 0;
+    if (s == 1) {
+        for (; j < n; j += 16) {
+            const __mmask16 m = lane_mask(n - j);
+            const __m512i d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, src + j), z);
+            _mm512_mask_storeu_ps(dst + j, m, _mm512_cvtepi32_ps(d));
+            top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
+        }
+    } else if (s == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        for (; j < n; j += 16) {
+            const size_t left = 2 * (n - j) - 1;
+            const __mmask16 m0 = lane_mask(left), m1 = lane_mask(left > 16 ? left - 16 : 0), m = lane_mask(n - j);
+            const __m512i lo = _mm512_maskz_loadu_epi32(m0, src + 2 * j), hi = _mm512_maskz_loadu_epi32(m1, src + 2 * j + 16);
+            const __m512i d = _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, even, hi), z);
+            _mm512_mask_storeu_ps(dst + j, m, _mm512_cvtepi32_ps(d));
+            top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
+        }
+    } else {
+        for (; j < n; j++) {
+            const int32_t d = (int32_t)((uint32_t)src[j * s] - (uint32_t)zp);
+            dst[j] = (float)d;
+            const uint32_t a = d < 0 ? 0u - (uint32_t)d : (uint32_t)d;
+            mx = a > mx ? a : mx;
+        }
+    }
+    const uint32_t v = (uint32_t)_mm512_reduce_max_epu32(top);
+    return v > mx ? v : mx;
+}
+
+static inline uint32_t strided_shift_portable(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
+    for (size_t j = 0; j < n; j++) {
+        const int32_t d = (int32_t)((uint32_t)src[j * s] - (uint32_t)zp);
+        dst[j] = (float)d;
+        const uint32_t a = d < 0 ? 0u - (uint32_t)d : (uint32_t)d;
+        mx = a > mx ? a : mx;
+    }
+    return mx;
+}
+
 // One plane into the copy (its border cells are never written: they stay zero).
 #define QV_DW_FILL(NAME, ATTR, COPY)                                                             \
 ATTR static void NAME(const dw_fill *f, const float *src, float *copy) {                         \
@@ -967,10 +1013,30 @@ QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), strided_co
 QV_DW_FILL(depthwise_fill_portable, , strided_copy_portable)
 #undef QV_DW_FILL
 
-void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
-                       float *y, size_t block_k, const float *bias) {
+// The same from int32 values shifted by a zero point; returns the largest |x − zp| folded in.
+#define QV_DW_FILL_SHIFTED(NAME, ATTR, SHIFT)                                                    \
+ATTR static uint32_t NAME(const dw_fill *f, const int32_t *src, int32_t zp, float *copy, uint32_t mx) { \
+    const size_t s = f->s;                                                                       \
+    size_t r = (size_t)((ptrdiff_t)f->iy0 + f->pt), ry = r / s, rp = r % s;                      \
+    for (size_t iy = f->iy0; iy < f->iy1; iy++) {                                                \
+        const int32_t *srow = src + iy * f->width - f->pl;                                       \
+        float *prow = copy + (rp * s * f->hq + ry) * f->wq;                                      \
+        for (size_t px = 0; px < s; px++)                                                        \
+            if (f->n[px]) mx = SHIFT(srow + f->q0[px], s, f->n[px], zp, prow + px * f->hq * f->wq + f->q0[px] / s, mx); \
+        if (++rp == s) { rp = 0; ry++; }                                                         \
+    }                                                                                            \
+    return mx;                                                                                   \
+}
+QV_DW_FILL_SHIFTED(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), strided_shift_avx512)
+QV_DW_FILL_SHIFTED(depthwise_fill_shifted_portable, , strided_shift_portable)
+#undef QV_DW_FILL_SHIFTED
+
+// x is float, or (xi non-NULL) int32 shifted by zp while copied; returns the largest |xi − zp|.
+static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x,
+                               const int32_t *xi, int32_t zp, const float *w, float *y, size_t block_k, const float *bias) {
     const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w;
-    if (planes == 0 || oh * ow == 0) return;
+    uint32_t mx = 0;
+    if (planes == 0 || oh * ow == 0) return 0;
     const size_t bk = block_k == 0 || block_k > k ? k : block_k;
     // One plane at a time, copied into a zero border (pads may be negative: then rows start
     // inside). The copy is the padded plane hp×wp, or with equal strides s > 1 its s×s phases
@@ -1004,9 +1070,11 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
     }
     const int avx512 = path() == PATH_AVX512;
     for (size_t p = 0; p < planes; p++) {
-        const float *src = x + p * g->height * g->width;
-        if (avx512) depthwise_fill_avx512(&fill, src, copy);
-        else depthwise_fill_portable(&fill, src, copy);
+        const size_t at = p * g->height * g->width;
+        if (xi) mx = avx512 ? depthwise_fill_shifted_avx512(&fill, xi + at, zp, copy, mx)
+                            : depthwise_fill_shifted_portable(&fill, xi + at, zp, copy, mx);
+        else if (avx512) depthwise_fill_avx512(&fill, x + at, copy);
+        else depthwise_fill_portable(&fill, x + at, copy);
         const float *wk = w + (p % channels) * k;
         float *yp = y + p * oh * ow;
         if (flat) {
@@ -1041,6 +1109,17 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
     free(copy);
     free(rows);
     free(tmp);
+    return mx;
+}
+
+void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
+                       float *y, size_t block_k, const float *bias) {
+    depthwise_conv(g, planes, channels, x, NULL, 0, w, y, block_k, bias);
+}
+
+uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, size_t channels, const int32_t *x,
+                                   int32_t zp, const float *w, float *y, size_t block_k, const float *bias) {
+    return depthwise_conv(g, planes, channels, NULL, x, zp, w, y, block_k, bias);
 }
 
 // MARK: - Requantization and QLinearAdd (AVX-512; the callers' loops otherwise)

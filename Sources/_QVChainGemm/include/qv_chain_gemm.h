@@ -48,6 +48,10 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
 /// added to the running value (the first to +0), then the bias.
 void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
                        float *y, size_t block_k, const float *bias);
+/// The same on int32 x read as float(x − zp) (the subtraction wraps) while the planes are
+/// copied, so the shifted input is never written out; returns the largest |x − zp| it read.
+uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, size_t channels, const int32_t *x,
+                                   int32_t zp, const float *w, float *y, size_t block_k, const float *bias);
 
 /// Aidge's per-tensor quantizer loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when
 /// the CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic
