@@ -1151,7 +1151,40 @@ int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed
 // Window in row-major order, positions outside the input skipped; the first inside element is
 // the start and a later one wins only when strictly greater (NaN never wins). A window with no
 // element inside gives `lowest` and index 0. `idx` (flat index into x) may be NULL.
-#define QV_MAXPOOL(NAME, T)                                                                                        \
+// Interior windows of one output row, 16 outputs per step (stride 1 or 2; with stride 2 the
+// even lanes of 32 loaded values): best = the window's first element, then each later one in
+// row-major order replaces it when greater (so NaN never replaces, and a first NaN stays),
+// lane for lane the scalar rule. `win` is lane 0's window; outputs [0, n).
+#define QV_MAXPOOL_ROW(NAME, T, VEC, LOAD, PERM, GT)                                              \
+__attribute__((target("avx512f")))                                                               \
+static void NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t dw, size_t sw, size_t n, T *out) { \
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0); \
+    for (size_t t = 0; t < n; t += 16) {                                                         \
+        const size_t cnt = n - t < 16 ? n - t : 16;                                              \
+        const __mmask16 m = lane_mask(cnt), m0 = lane_mask(2 * cnt - 1),                         \
+                        m1 = lane_mask(2 * cnt - 1 > 16 ? 2 * cnt - 1 - 16 : 0);                  \
+        const T *base = win + t * sw;                                                            \
+        VEC best = _mm512_setzero_##VEC##_dummy;                                                  \
+        for (size_t i = 0; i < kh; i++)                                                          \
+            for (size_t j = 0; j < kw; j++) {                                                    \
+                const T *at = base + i * dh * w + j * dw;                                        \
+                const VEC e = sw == 1 ? LOAD(m, at) : PERM(LOAD(m0, at), even, LOAD(m1, at + 16)); \
+                best = i == 0 && j == 0 ? e : GT(best, e);                                       \
+            }                                                                                    \
+        STORE_##VEC(out + t, m, best);                                                           \
+    }                                                                                            \
+}
+#define _mm512_setzero___m512_dummy _mm512_setzero_ps()
+#define _mm512_setzero___m512i_dummy _mm512_setzero_si512()
+#define STORE___m512(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define STORE___m512i(p, m, v) _mm512_mask_storeu_epi32(p, m, v)
+#define QV_GT_PS(best, e) _mm512_mask_mov_ps(best, _mm512_cmp_ps_mask(e, best, _CMP_GT_OQ), e)
+#define QV_GT_EPI32(best, e) _mm512_mask_mov_epi32(best, _mm512_cmpgt_epi32_mask(e, best), e)
+QV_MAXPOOL_ROW(maxpool_row_f32_avx512, float, __m512, _mm512_maskz_loadu_ps, _mm512_permutex2var_ps, QV_GT_PS)
+QV_MAXPOOL_ROW(maxpool_row_i32_avx512, int32_t, __m512i, _mm512_maskz_loadu_epi32, _mm512_permutex2var_epi32, QV_GT_EPI32)
+#undef QV_MAXPOOL_ROW
+
+#define QV_MAXPOOL(NAME, T, ROW)                                                                                   \
 void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, size_t kh, size_t kw, size_t sh,     \
           size_t sw, size_t dh, size_t dw, ptrdiff_t pt, ptrdiff_t pl, T lowest, T *y, int64_t *idx) {             \
     for (size_t p = 0; p < planes; p++) {                                                                         \
@@ -1159,7 +1192,21 @@ void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, s
         for (size_t oy = 0; oy < oh; oy++) {                                                                      \
             const ptrdiff_t y0 = (ptrdiff_t)(oy * sh) - pt;                                                       \
             const int rows_inside = y0 >= 0 && y0 + (ptrdiff_t)((kh - 1) * dh) < (ptrdiff_t)h;                   \
+            /* Columns whose windows are inside: [oa, ob), vectorized without indices. */                         \
+            size_t oa = 0, ob = 0;                                                                                \
+            if (rows_inside && !idx && (sw == 1 || sw == 2) && path() == PATH_AVX512) {                           \
+                oa = pl > 0 ? ((size_t)pl + sw - 1) / sw : 0;                                                     \
+                const ptrdiff_t last = (ptrdiff_t)w - 1 - (ptrdiff_t)((kw - 1) * dw) + pl;                        \
+                ob = last < 0 ? 0 : (size_t)last / sw + 1;                                                        \
+                ob = ob < ow ? ob : ow;                                                                           \
+                if (oa < ob)                                                                                      \
+                    ROW(x + base + (size_t)y0 * w + (size_t)((ptrdiff_t)(oa * sw) - pl), w, kh, kw, dh, dw, sw,   \
+                        ob - oa,                                                                                  \
+                        y + (p * oh + oy) * ow + oa);                                                             \
+                else oa = ob = 0;                                                                                 \
+            }                                                                                                     \
             for (size_t ox = 0; ox < ow; ox++) {                                                                  \
+                if (ox == oa && ob > oa) { ox = ob - 1; continue; }                                               \
                 const ptrdiff_t x0 = (ptrdiff_t)(ox * sw) - pl;                                                   \
                 if (rows_inside && x0 >= 0 && x0 + (ptrdiff_t)((kw - 1) * dw) < (ptrdiff_t)w) {                   \
                     /* The window is inside: no checks, the same order and rule. */                               \
@@ -1199,5 +1246,5 @@ void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, s
     }                                                                                                             \
 }
 
-QV_MAXPOOL(qv_maxpool_f32, float)
-QV_MAXPOOL(qv_maxpool_i32, int32_t)
+QV_MAXPOOL(qv_maxpool_f32, float, maxpool_row_f32_avx512)
+QV_MAXPOOL(qv_maxpool_i32, int32_t, maxpool_row_i32_avx512)
