@@ -702,33 +702,97 @@ static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, s
     }
 }
 
-// The same operations one element at a time (rintf rounds half to even in the default mode).
+// The same operations one element at a time (rintf rounds half to even in the default mode):
+// elements [i0, i1) of plane p, parameter set c.
+static inline void pointwise_elements(const void *x, size_t i0, size_t i1, size_t c, const qv_pw_stage *st, size_t ns,
+                                      int int_in, int int_out, void *out) {
+    for (size_t i = i0; i < i1; i++) {
+        float v = int_in ? 0.0f : ((const float *)x)[i];
+        int32_t q = int_in ? ((const int32_t *)x)[i] : 0;
+        for (size_t k = 0; k < ns; k++) {
+            const size_t j = st[k].count == 1 ? 0 : c;
+            switch (st[k].kind) {
+            case QV_PW_DEQUANTIZE: v = (float)(int32_t)((uint32_t)q - (uint32_t)st[k].zero[j]) * st[k].scale[j]; break;
+            case QV_PW_AFFINE: { const float prod = v * st[k].scale[j]; v = prod + st[k].shift[j]; break; }
+            case QV_PW_RELU: v = 0.0f >= v ? 0.0f : v; break;
+            default: {
+                float t = st[k].kind == QV_PW_REQUANTIZE ? v * st[k].scale[j] : v / st[k].scale[j];
+                t = t >= st[k].lo ? t : st[k].lo;
+                t = t <= st[k].hi ? t : st[k].hi;
+                q = (int32_t)((uint32_t)(int32_t)rintf(t) + (uint32_t)st[k].zero[j]);
+            }
+            }
+        }
+        if (int_out) ((int32_t *)out)[i] = q;
+        else ((float *)out)[i] = v;
+    }
+}
+
 static void pointwise_chain_portable(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
                                      size_t ns, void *out) {
     const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
     const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
+    for (size_t p = 0; p < planes; p++)
+        pointwise_elements(x, p * inner, (p + 1) * inner, p % channels, st, ns, int_in, int_out, out);
+}
+
+// AVX2: 8 lanes, the same operations (maxps returns its second operand for NaN, like the
+// AVX-512 form; cvtps2dq rounds half to even in the default mode); each plane's last
+// inner mod 32 elements one at a time.
+__attribute__((target("avx2")))
+static void pointwise_chain_avx2(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
+                                 size_t ns, void *out) {
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
+    const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
+    __m256 a[QV_PW_MAX_STAGES], b[QV_PW_MAX_STAGES], l[QV_PW_MAX_STAGES], h[QV_PW_MAX_STAGES];
+    __m256i z[QV_PW_MAX_STAGES];
+    const __m256 zero = _mm256_setzero_ps();
     for (size_t p = 0; p < planes; p++) {
         const size_t c = p % channels;
-        for (size_t i = p * inner; i < (p + 1) * inner; i++) {
-            float v = int_in ? 0.0f : ((const float *)x)[i];
-            int32_t q = int_in ? ((const int32_t *)x)[i] : 0;
+        for (size_t k = 0; k < ns; k++) {
+            const size_t j = st[k].count == 1 ? 0 : c;
+            a[k] = _mm256_set1_ps(st[k].scale ? st[k].scale[j] : 0.0f);
+            b[k] = _mm256_set1_ps(st[k].shift ? st[k].shift[j] : 0.0f);
+            z[k] = _mm256_set1_epi32(st[k].zero ? st[k].zero[j] : 0);
+            l[k] = _mm256_set1_ps(st[k].lo);
+            h[k] = _mm256_set1_ps(st[k].hi);
+        }
+        // 32 elements per step, each stage over four vectors (independent divisions overlap).
+        const size_t base = p * inner, bulk = inner - inner % 32;
+        for (size_t i = 0; i < bulk; i += 32) {
+            __m256 v[4];
+            __m256i q[4];
+            for (int u = 0; u < 4; u++) {
+                const size_t at = base + i + 8 * (size_t)u;
+                v[u] = int_in ? zero : _mm256_loadu_ps((const float *)x + at);
+                q[u] = int_in ? _mm256_loadu_si256((const __m256i *)((const int32_t *)x + at)) : _mm256_setzero_si256();
+            }
             for (size_t k = 0; k < ns; k++) {
-                const size_t j = st[k].count == 1 ? 0 : c;
                 switch (st[k].kind) {
-                case QV_PW_DEQUANTIZE: v = (float)(int32_t)((uint32_t)q - (uint32_t)st[k].zero[j]) * st[k].scale[j]; break;
-                case QV_PW_AFFINE: { const float prod = v * st[k].scale[j]; v = prod + st[k].shift[j]; break; }
-                case QV_PW_RELU: v = 0.0f >= v ? 0.0f : v; break;
-                default: {
-                    float t = st[k].kind == QV_PW_REQUANTIZE ? v * st[k].scale[j] : v / st[k].scale[j];
-                    t = t >= st[k].lo ? t : st[k].lo;
-                    t = t <= st[k].hi ? t : st[k].hi;
-                    q = (int32_t)((uint32_t)(int32_t)rintf(t) + (uint32_t)st[k].zero[j]);
-                }
+                case QV_PW_DEQUANTIZE:
+                    for (int u = 0; u < 4; u++) v[u] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[u], z[k])), a[k]);
+                    break;
+                case QV_PW_AFFINE:
+                    for (int u = 0; u < 4; u++) v[u] = _mm256_add_ps(_mm256_mul_ps(v[u], a[k]), b[k]);
+                    break;
+                case QV_PW_RELU:
+                    for (int u = 0; u < 4; u++) v[u] = _mm256_blendv_ps(v[u], zero, _mm256_cmp_ps(zero, v[u], _CMP_GE_OQ));
+                    break;
+                default:
+                    for (int u = 0; u < 4; u++) {
+                        __m256 t = st[k].kind == QV_PW_REQUANTIZE ? _mm256_mul_ps(v[u], a[k]) : _mm256_div_ps(v[u], a[k]);
+                        t = _mm256_min_ps(_mm256_max_ps(t, l[k]), h[k]);  // max(t, lo) is lo for NaN
+                        q[u] = _mm256_add_epi32(_mm256_cvtps_epi32(t), z[k]);
+                    }
                 }
             }
-            if (int_out) ((int32_t *)out)[i] = q;
-            else ((float *)out)[i] = v;
+            for (int u = 0; u < 4; u++) {
+                const size_t at = base + i + 8 * (size_t)u;
+                if (int_out) _mm256_storeu_si256((__m256i *)((int32_t *)out + at), q[u]);
+                else _mm256_storeu_ps((float *)out + at, v[u]);
+            }
         }
+        pointwise_elements(x, base + bulk, base + inner, c, st, ns, int_in, int_out, out);
     }
 }
 
@@ -792,6 +856,7 @@ void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t chann
     if (path() == PATH_AVX512 && periodic)
         pointwise_chain_periodic_avx512(x, planes, inner, channels, stages, stage_count, out);
     else if (path() == PATH_AVX512) pointwise_chain_avx512(x, planes, inner, channels, stages, stage_count, out);
+    else if (path() == PATH_AVX2) pointwise_chain_avx2(x, planes, inner, channels, stages, stage_count, out);
     else pointwise_chain_portable(x, planes, inner, channels, stages, stage_count, out);
 }
 
@@ -996,6 +1061,43 @@ static inline uint32_t strided_shift_portable(const int32_t *src, size_t s, size
     return mx;
 }
 
+// AVX2 forms of the two copies: 8 lanes while a whole vector's loads stay inside the row (for
+// stride 2, [e0 o0 … e3 o3] and [e4 … o7] shuffled to the evens, lanes reordered), the rest
+// one by one.
+__attribute__((target("avx2")))
+static inline __m256i even_lanes_avx2(const int32_t *src) {
+    const __m256 lo = _mm256_loadu_ps((const float *)src), hi = _mm256_loadu_ps((const float *)src + 8);
+    const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // e0 e1 e4 e5 | e2 e3 e6 e7
+    return _mm256_castpd_si256(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+__attribute__((target("avx2")))
+static inline void strided_copy_avx2(const float *src, size_t s, size_t n, float *dst) {
+    if (s == 1) { memcpy(dst, src, n * sizeof(float)); return; }
+    size_t j = 0;
+    if (s == 2)
+        for (; j + 8 < n; j += 8) _mm256_storeu_si256((__m256i *)(dst + j), even_lanes_avx2((const int32_t *)src + 2 * j));
+    for (; j < n; j++) dst[j] = src[j * s];
+}
+
+__attribute__((target("avx2")))
+static inline uint32_t strided_shift_avx2(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
+    const __m256i z = _mm256_set1_epi32(zp);
+    __m256i top = _mm256_setzero_si256();
+    size_t j = 0;
+    if (s == 1 || s == 2)
+        for (; j + 8 < n; j += 8) {
+            const __m256i raw = s == 1 ? _mm256_loadu_si256((const __m256i *)(src + j)) : even_lanes_avx2(src + 2 * j);
+            const __m256i d = _mm256_sub_epi32(raw, z);
+            _mm256_storeu_ps(dst + j, _mm256_cvtepi32_ps(d));
+            top = _mm256_max_epu32(top, _mm256_abs_epi32(d));
+        }
+    uint32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, top);
+    for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
+    return strided_shift_portable(src + j * s, s, n - j, zp, dst + j, mx);
+}
+
 // One plane into the copy (its border cells are never written: they stay zero).
 #define QV_DW_FILL(NAME, ATTR, COPY)                                                             \
 ATTR static void NAME(const dw_fill *f, const float *src, float *copy) {                         \
@@ -1010,6 +1112,7 @@ ATTR static void NAME(const dw_fill *f, const float *src, float *copy) {        
     }                                                                                            \
 }
 QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), strided_copy_avx512)
+QV_DW_FILL(depthwise_fill_avx2, __attribute__((target("avx2"))), strided_copy_avx2)
 QV_DW_FILL(depthwise_fill_portable, , strided_copy_portable)
 #undef QV_DW_FILL
 
@@ -1028,6 +1131,7 @@ ATTR static uint32_t NAME(const dw_fill *f, const int32_t *src, int32_t zp, floa
     return mx;                                                                                   \
 }
 QV_DW_FILL_SHIFTED(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), strided_shift_avx512)
+QV_DW_FILL_SHIFTED(depthwise_fill_shifted_avx2, __attribute__((target("avx2"))), strided_shift_avx2)
 QV_DW_FILL_SHIFTED(depthwise_fill_shifted_portable, , strided_shift_portable)
 #undef QV_DW_FILL_SHIFTED
 
@@ -1068,12 +1172,14 @@ static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t 
         fill.q0[px] = (size_t)qlo + (px + s - (size_t)qlo % s) % s;
         fill.n[px] = fill.q0[px] < (size_t)qhi ? ((size_t)qhi - fill.q0[px] + s - 1) / s : 0;
     }
-    const int avx512 = path() == PATH_AVX512;
+    const int avx512 = path() == PATH_AVX512, avx2 = path() == PATH_AVX2;
     for (size_t p = 0; p < planes; p++) {
         const size_t at = p * g->height * g->width;
         if (xi) mx = avx512 ? depthwise_fill_shifted_avx512(&fill, xi + at, zp, copy, mx)
+                     : avx2 ? depthwise_fill_shifted_avx2(&fill, xi + at, zp, copy, mx)
                             : depthwise_fill_shifted_portable(&fill, xi + at, zp, copy, mx);
         else if (avx512) depthwise_fill_avx512(&fill, x + at, copy);
+        else if (avx2) depthwise_fill_avx2(&fill, x + at, copy);
         else depthwise_fill_portable(&fill, x + at, copy);
         const float *wk = w + (p % channels) * k;
         float *yp = y + p * oh * ow;

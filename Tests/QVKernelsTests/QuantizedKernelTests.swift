@@ -253,6 +253,9 @@ final class QuantizedKernelTests: XCTestCase {
             // Strided depthwise reads s×s phase planes of the padded input: odd sizes, stride 3, dilation.
             Case([8, 8, 13, 11, 3, 2, 1, 1, 8], .uint8, perChannel: true),
             Case([5, 5, 14, 10, 3, 3, 2, 2, 5], .int8, perChannel: false),
+            // Rows wide enough for the 8- and 16-lane plane copies (stride 2 and 1) and their tails.
+            Case([4, 4, 9, 41, 3, 2, 1, 1, 4], .uint8, perChannel: true),
+            Case([3, 3, 6, 37, 3, 1, 1, 1, 3], .int8, perChannel: false),
         ]
         var rng = SplitMix64(seed: 2026)
         var outputs = 0
@@ -293,7 +296,9 @@ final class QuantizedKernelTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(paths, 1)
-        XCTAssertEqual(outputs, paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20))
+        XCTAssertEqual(
+            outputs,
+            paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20 + 4 * 105 + 3 * 222))
     }
 }
 
