@@ -36,7 +36,7 @@ public struct DeploymentCheck {
     public var referenceScalingFactors: [String: [Float]] = [:]
     public var tolerance: Double = 0
     /// At most this many samples per batch (see ``Harness/batchLimit``).
-    public var batchLimit = 16
+    public var batchLimit = 8
 
     public init(reference: GraphView) { self.reference = reference }
 

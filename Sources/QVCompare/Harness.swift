@@ -109,7 +109,7 @@ public struct Harness: Sendable {
     /// Run the candidate leniently (what onnxruntime would refuse, with its obvious meaning).
     public var lenientCandidate = true
     /// At most this many samples per batch (--batch); the batches, and so the shards, follow it.
-    public var batchLimit = 16
+    public var batchLimit = 8
 
     public init(
         reference: GraphView, candidate: GraphView, referencePath: String, candidatePath: String, tolerance: Tolerance

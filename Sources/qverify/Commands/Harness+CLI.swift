@@ -179,7 +179,7 @@ struct HarnessOptions: ParsableArguments {
         help:
             "At most this many samples run together as one batch (inputs up to 1 MB per batch); memory grows with it, reports do not change. Shards of one run need the same value."
     )
-    var batch: Int = 16
+    var batch: Int = 8
 
     @Option(
         help:
