@@ -10,7 +10,7 @@ QOP, the Aidge-form model and both conversions run and compared; no per-target s
 sum of onnxruntime's run times (ORT_DISABLE_ALL, one thread) for the two converted models, and
 peak memory of `verify` and `compare` (onnxruntime's QDQ vs QOP) at 8, 64 and 512 samples.
 
-Usage: bench.py QVERIFY [--samples N] [--models cnn,lenet,resnet,mobilenet] [--skip-aidge] [--json OUT]
+Usage: bench.py QVERIFY [--samples N (default 1024)] [--models cnn,lenet,resnet,mobilenet] [--skip-aidge] [--json OUT]
 """
 import argparse
 import json
@@ -53,6 +53,13 @@ def qverify_rate(qv, path, inputs_file, n, tmp):
     cmd = [qv, "run", str(path), "--inputs", str(inputs_file), "--output-dir", str(tmp / "out"), "--threads", "1"]
     subprocess.run(cmd, check=True, capture_output=True)
     return n / best_of(lambda: subprocess.run(cmd, check=True, capture_output=True))
+
+
+def qverify_startup(qv, path, one_sample_file, tmp):
+    """Seconds of `qverify run` on one sample: process start, model load, kernel preparation."""
+    cmd = [qv, "run", str(path), "--inputs", str(one_sample_file), "--output-dir", str(tmp / "out1"), "--threads", "1"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return best_of(lambda: subprocess.run(cmd, check=True, capture_output=True))
 
 
 def reference_rate(path, x, budget=20.0):
@@ -110,7 +117,8 @@ def peak_kb(cmd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("qverify")
-    ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--samples", type=int, default=1024,
+                    help="per CNN model (a calibration set's size: start-up is then a few percent); 32x for small models")
     ap.add_argument("--models", default="cnn,lenet,resnet,mobilenet")
     ap.add_argument("--skip-aidge", action="store_true", help="leave out Aidge's CPU backend (its PTQ takes minutes on MobileNet)")
     ap.add_argument("--json")
@@ -129,6 +137,8 @@ def main():
             np.save(xf, x)
             xi = tmp / f"{fixture}_xi.npy"
             np.save(xi, np.floor(x * 127 + 0.5).astype(np.int8))
+            np.save(tmp / f"{fixture}_x1.npy", x[:1])
+            np.save(tmp / f"{fixture}_xi1.npy", np.floor(x[:1] * 127 + 0.5).astype(np.int8))
             models = [("float", "float.onnx", xf), ("QDQ (onnxruntime quantize_static)", "ort_static_qdq.onnx", xf),
                       ("QOP (onnxruntime quantize_static)", "ort_static_qop.onnx", xf),
                       ("Aidge-form folded", "aidge_quantized_folded.onnx", xi), ("Aidge-form unfolded", "aidge_quantized.onnx", xf)]
@@ -138,6 +148,7 @@ def main():
                     continue
                 r = {"model": f"{fixture} {label}"}
                 r["qverify"] = qverify_rate(a.qverify, path, inputs, len(x), tmp)
+                r["startup_s"] = qverify_startup(a.qverify, path, tmp / inputs.name.replace(".npy", "1.npy"), tmp)
                 r["samples"] = len(x)
                 if "Aidge-form" in label and a.skip_aidge:
                     r["aidge_error"] = "skipped (--skip-aidge)"
@@ -195,11 +206,12 @@ def main():
         return "–" if (q is None or p is None) else f"{q / p:.2f}×"
 
     print()
-    print(f"samples/s, one thread, {a.samples} samples per CNN model, {a.samples * 32} per small model (qverify: whole process, best of 3)")
-    print("| model | qverify | onnxruntime off | onnxruntime on | Aidge CPU | onnx.reference | vs ort off | vs ort on | vs Aidge | vs onnx.reference |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"samples/s, one thread, {a.samples} samples per CNN model, {a.samples * 32} per small model (qverify: whole process, "
+          "best of 3, start-up included; its start-up alone is the 1-sample run; the peers' session set-up is not timed)")
+    print("| model | qverify | qverify start-up s | onnxruntime off | onnxruntime on | Aidge CPU | onnx.reference | vs ort off | vs ort on | vs Aidge | vs onnx.reference |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {fmt(r['qverify'])} | {fmt(r.get('ort_off'))} | {fmt(r.get('ort_on'))} | {fmt(r.get('aidge'))} | {fmt(r.get('onnx_reference'))} | "
+        print(f"| {r['model']} | {fmt(r['qverify'])} | {r['startup_s']:.3f} | {fmt(r.get('ort_off'))} | {fmt(r.get('ort_on'))} | {fmt(r.get('aidge'))} | {fmt(r.get('onnx_reference'))} | "
               f"{ratio(r['qverify'], r.get('ort_off'))} | {ratio(r['qverify'], r.get('ort_on'))} | {ratio(r['qverify'], r.get('aidge'))} | {ratio(r['qverify'], r.get('onnx_reference'))} |")
     for r in rows:
         for k in ("aidge_error", "onnx_reference_error"):
