@@ -636,6 +636,17 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
 
 #define QV_PW_MAX_STAGES 8
 
+// Stage k's parameters for parameter set c, broadcast into a/b/z/l/h[k] (one per vector form).
+#define QV_PW_BROADCAST(SET1_PS, SET1_EPI32)                                                     \
+    for (size_t k = 0; k < ns; k++) {                                                            \
+        const size_t j = st[k].count == 1 ? 0 : c;                                               \
+        a[k] = SET1_PS(st[k].scale ? st[k].scale[j] : 0.0f);                                     \
+        b[k] = SET1_PS(st[k].shift ? st[k].shift[j] : 0.0f);                                     \
+        z[k] = SET1_EPI32(st[k].zero ? st[k].zero[j] : 0);                                       \
+        l[k] = SET1_PS(st[k].lo);                                                                \
+        h[k] = SET1_PS(st[k].hi);                                                                \
+    }
+
 __attribute__((target("avx512f")))
 static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
                                    size_t ns, void *out) {
@@ -646,14 +657,7 @@ static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, s
     const __m512 zero = _mm512_setzero_ps();
     for (size_t p = 0; p < planes; p++) {
         const size_t c = p % channels;
-        for (size_t k = 0; k < ns; k++) {
-            const size_t j = st[k].count == 1 ? 0 : c;
-            a[k] = _mm512_set1_ps(st[k].scale ? st[k].scale[j] : 0.0f);
-            b[k] = _mm512_set1_ps(st[k].shift ? st[k].shift[j] : 0.0f);
-            z[k] = _mm512_set1_epi32(st[k].zero ? st[k].zero[j] : 0);
-            l[k] = _mm512_set1_ps(st[k].lo);
-            h[k] = _mm512_set1_ps(st[k].hi);
-        }
+        QV_PW_BROADCAST(_mm512_set1_ps, _mm512_set1_epi32)
         const size_t base = p * inner;
         // 64 elements per step, each stage over four vectors: independent divisions overlap, and
         // the stage dispatch is paid once per 64 elements.
@@ -749,14 +753,7 @@ static void pointwise_chain_avx2(const void *x, size_t planes, size_t inner, siz
     const __m256 zero = _mm256_setzero_ps();
     for (size_t p = 0; p < planes; p++) {
         const size_t c = p % channels;
-        for (size_t k = 0; k < ns; k++) {
-            const size_t j = st[k].count == 1 ? 0 : c;
-            a[k] = _mm256_set1_ps(st[k].scale ? st[k].scale[j] : 0.0f);
-            b[k] = _mm256_set1_ps(st[k].shift ? st[k].shift[j] : 0.0f);
-            z[k] = _mm256_set1_epi32(st[k].zero ? st[k].zero[j] : 0);
-            l[k] = _mm256_set1_ps(st[k].lo);
-            h[k] = _mm256_set1_ps(st[k].hi);
-        }
+        QV_PW_BROADCAST(_mm256_set1_ps, _mm256_set1_epi32)
         // 32 elements per step, each stage over four vectors (independent divisions overlap).
         const size_t base = p * inner, bulk = inner - inner % 32;
         for (size_t i = 0; i < bulk; i += 32) {
