@@ -36,6 +36,32 @@ static inline __mmask16 lane_mask(size_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
+// Lanes src[0], src[s], …, src[(cnt − 1)·s] of 32-bit values (s = 1 or 2, 1 ≤ cnt ≤ 16), the
+// rest zero, reading only the values up to the last one used: with s = 2 the even lanes of 32
+// loaded values, the second load masked to what remains of the 2·cnt − 1.
+QV_AVX512 __m512i strided_lanes(const void *src, size_t s, size_t cnt) {
+    const int32_t *p = src;
+    if (s == 1) return _mm512_maskz_loadu_epi32(lane_mask(cnt), p);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const size_t left = 2 * cnt - 1;
+    const __m512i lo = _mm512_maskz_loadu_epi32(lane_mask(left), p);
+    const __m512i hi = _mm512_maskz_loadu_epi32(lane_mask(left > 16 ? left - 16 : 0), p + 16);
+    return _mm512_maskz_permutex2var_epi32(lane_mask(cnt), lo, even, hi);
+}
+
+// dst[j] = src[j·s] for j < n (32-bit values): 16 lanes per store for s = 1 and 2, one by one
+// otherwise.
+QV_AVX512 void strided_copy_avx512(const float *src, size_t s, size_t n, float *dst) {
+    if (s > 2) {
+        for (size_t j = 0; j < n; j++) dst[j] = src[j * s];
+        return;
+    }
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t cnt = n - j < 16 ? n - j : 16;
+        _mm512_mask_storeu_epi32(dst + j, lane_mask(cnt), strided_lanes(src + j * s, s, cnt));
+    }
+}
+
 // One 8×32 block (rows ≤ 8, masked columns): reduction step p reads B at b0 + o (columns 0–15) and
 // b1 + o (columns 16–31), o = off[p] when an offset table is given (a convolution read straight
 // from its padded input), else p·ldb (a matrix). Both callers pass a constant off, so inlining
@@ -261,32 +287,13 @@ static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, 
                                      const panel_runs *runs, size_t width, float *panel) {
     kpos at = kpos_at(p, k0);
     const size_t sw = p->stride_w;
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     for (size_t r = 0; r < kb; r++, kpos_next(p, &at)) {
         float *dst = panel + r * PANEL;
         const float *base = x + at.ci * p->height * p->width + at.ki * p->dilation_h * p->width + at.kj * p->dilation_w;
         for (size_t s = 0; s < runs->count; s++) {
             const float *src = base + runs->img[s] * x_image + runs->oy[s] * p->stride_h * p->width + runs->ox[s] * sw;
             float *d = dst + runs->pos[s];
-            const size_t len = runs->len[s];
-            size_t t = 0;
-            if (sw == 1) {
-                for (; t + 16 <= len; t += 16) _mm512_storeu_ps(d + t, _mm512_loadu_ps(src + t));
-                if (t < len) {
-                    const __mmask16 m = lane_mask(len - t);
-                    _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, src + t));
-                }
-            } else if (sw == 2) {
-                // Lanes 2t' of src[2t .. 2t+31]; the last load is masked to the 2·len − 1 floats read.
-                for (; t < len; t += 16) {
-                    const size_t left = 2 * (len - t) - 1;
-                    const __mmask16 m0 = lane_mask(left), m1 = lane_mask(left > 16 ? left - 16 : 0);
-                    const __m512 lo = _mm512_maskz_loadu_ps(m0, src + 2 * t), hi = _mm512_maskz_loadu_ps(m1, src + 2 * t + 16);
-                    _mm512_mask_storeu_ps(d + t, lane_mask(len - t), _mm512_permutex2var_ps(lo, even, hi));
-                }
-            } else {
-                for (; t < len; t++) d[t] = src[t * sw];
-            }
+            strided_copy_avx512(src, sw, runs->len[s], d);
         }
         for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;
     }
@@ -983,30 +990,6 @@ typedef struct {
     size_t q0[QV_DW_MAX_STRIDE], n[QV_DW_MAX_STRIDE];
 } dw_fill;
 
-// dst[j] = src[j·s] for j < n: 16 lanes per store for s = 1 and 2 (the even lanes of 32 loaded
-// floats, the last load masked to the 2n − 1 floats read), one by one otherwise.
-__attribute__((target("avx512f")))
-static inline void strided_copy_avx512(const float *src, size_t s, size_t n, float *dst) {
-    size_t j = 0;
-    if (s == 1) {
-        for (; j + 16 <= n; j += 16) _mm512_storeu_ps(dst + j, _mm512_loadu_ps(src + j));
-        if (j < n) {
-            const __mmask16 m = lane_mask(n - j);
-            _mm512_mask_storeu_ps(dst + j, m, _mm512_maskz_loadu_ps(m, src + j));
-        }
-    } else if (s == 2) {
-        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-        for (; j < n; j += 16) {
-            const size_t left = 2 * (n - j) - 1;
-            const __mmask16 m0 = lane_mask(left), m1 = lane_mask(left > 16 ? left - 16 : 0);
-            const __m512 lo = _mm512_maskz_loadu_ps(m0, src + 2 * j), hi = _mm512_maskz_loadu_ps(m1, src + 2 * j + 16);
-            _mm512_mask_storeu_ps(dst + j, lane_mask(n - j), _mm512_permutex2var_ps(lo, even, hi));
-        }
-    } else {
-        for (; j < n; j++) dst[j] = src[j * s];
-    }
-}
-
 static inline void strided_copy_portable(const float *src, size_t s, size_t n, float *dst) {
     if (s == 1) { memcpy(dst, src, n * sizeof(float)); return; }
     for (size_t j = 0; j < n; j++) dst[j] = src[j * s];
@@ -1014,40 +997,6 @@ static inline void strided_copy_portable(const float *src, size_t s, size_t n, f
 
 // dst[j] = float(src[j·s] − zp) for j < n (the subtraction wraps), returning the largest
 // |src[j·s] − zp| seen (as unsigned: |INT32_MIN| is 2^31) folded into mx.
-__attribute__((target("avx512f")))
-static inline uint32_t strided_shift_avx512(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
-    const __m512i z = _mm512_set1_epi32(zp);
-    __m512i top = _mm512_setzero_si512();
-    size_t j = 0;
-    if (s == 1) {
-        for (; j < n; j += 16) {
-            const __mmask16 m = lane_mask(n - j);
-            const __m512i d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, src + j), z);
-            _mm512_mask_storeu_ps(dst + j, m, _mm512_cvtepi32_ps(d));
-            top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
-        }
-    } else if (s == 2) {
-        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-        for (; j < n; j += 16) {
-            const size_t left = 2 * (n - j) - 1;
-            const __mmask16 m0 = lane_mask(left), m1 = lane_mask(left > 16 ? left - 16 : 0), m = lane_mask(n - j);
-            const __m512i lo = _mm512_maskz_loadu_epi32(m0, src + 2 * j), hi = _mm512_maskz_loadu_epi32(m1, src + 2 * j + 16);
-            const __m512i d = _mm512_sub_epi32(_mm512_permutex2var_epi32(lo, even, hi), z);
-            _mm512_mask_storeu_ps(dst + j, m, _mm512_cvtepi32_ps(d));
-            top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
-        }
-    } else {
-        for (; j < n; j++) {
-            const int32_t d = (int32_t)((uint32_t)src[j * s] - (uint32_t)zp);
-            dst[j] = (float)d;
-            const uint32_t a = d < 0 ? 0u - (uint32_t)d : (uint32_t)d;
-            mx = a > mx ? a : mx;
-        }
-    }
-    const uint32_t v = (uint32_t)_mm512_reduce_max_epu32(top);
-    return v > mx ? v : mx;
-}
-
 static inline uint32_t strided_shift_portable(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
     for (size_t j = 0; j < n; j++) {
         const int32_t d = (int32_t)((uint32_t)src[j * s] - (uint32_t)zp);
@@ -1056,6 +1005,22 @@ static inline uint32_t strided_shift_portable(const int32_t *src, size_t s, size
         mx = a > mx ? a : mx;
     }
     return mx;
+}
+
+__attribute__((target("avx512f")))
+static inline uint32_t strided_shift_avx512(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
+    if (s > 2) return strided_shift_portable(src, s, n, zp, dst, mx);
+    const __m512i z = _mm512_set1_epi32(zp);
+    __m512i top = _mm512_setzero_si512();
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t cnt = n - j < 16 ? n - j : 16;
+        const __mmask16 m = lane_mask(cnt);
+        const __m512i d = _mm512_sub_epi32(strided_lanes(src + j * s, s, cnt), z);
+        _mm512_mask_storeu_ps(dst + j, m, _mm512_cvtepi32_ps(d));
+        top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
+    }
+    const uint32_t v = (uint32_t)_mm512_reduce_max_epu32(top);
+    return v > mx ? v : mx;
 }
 
 // AVX2 forms of the two copies: 8 lanes while a whole vector's loads stay inside the row (for
@@ -1095,42 +1060,35 @@ static inline uint32_t strided_shift_avx2(const int32_t *src, size_t s, size_t n
     return strided_shift_portable(src + j * s, s, n - j, zp, dst + j, mx);
 }
 
-// One plane into the copy (its border cells are never written: they stay zero).
-#define QV_DW_FILL(NAME, ATTR, COPY)                                                             \
-ATTR static void NAME(const dw_fill *f, const float *src, float *copy) {                         \
+// One plane into the copy (its border cells are never written: they stay zero). COPY(src, s, n,
+// zp, dst, mx) copies a row's n values of stride s and returns mx, for int32 sources shifted by
+// zp with the largest |x − zp| folded in.
+#define QV_DW_FILL(NAME, ATTR, T, COPY)                                                          \
+ATTR static uint32_t NAME(const dw_fill *f, const T *src, int32_t zp, float *copy, uint32_t mx) { \
     const size_t s = f->s;                                                                       \
     size_t r = (size_t)((ptrdiff_t)f->iy0 + f->pt), ry = r / s, rp = r % s;                      \
     for (size_t iy = f->iy0; iy < f->iy1; iy++) {                                                \
-        const float *srow = src + iy * f->width - f->pl;  /* padded column q at srow[q] */       \
+        const T *srow = src + iy * f->width - f->pl;  /* padded column q at srow[q] */           \
         float *prow = copy + (rp * s * f->hq + ry) * f->wq;                                      \
         for (size_t px = 0; px < s; px++)                                                        \
-            if (f->n[px]) COPY(srow + f->q0[px], s, f->n[px], prow + px * f->hq * f->wq + f->q0[px] / s); \
-        if (++rp == s) { rp = 0; ry++; }                                                         \
-    }                                                                                            \
-}
-QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), strided_copy_avx512)
-QV_DW_FILL(depthwise_fill_avx2, __attribute__((target("avx2"))), strided_copy_avx2)
-QV_DW_FILL(depthwise_fill_portable, , strided_copy_portable)
-#undef QV_DW_FILL
-
-// The same from int32 values shifted by a zero point; returns the largest |x − zp| folded in.
-#define QV_DW_FILL_SHIFTED(NAME, ATTR, SHIFT)                                                    \
-ATTR static uint32_t NAME(const dw_fill *f, const int32_t *src, int32_t zp, float *copy, uint32_t mx) { \
-    const size_t s = f->s;                                                                       \
-    size_t r = (size_t)((ptrdiff_t)f->iy0 + f->pt), ry = r / s, rp = r % s;                      \
-    for (size_t iy = f->iy0; iy < f->iy1; iy++) {                                                \
-        const int32_t *srow = src + iy * f->width - f->pl;                                       \
-        float *prow = copy + (rp * s * f->hq + ry) * f->wq;                                      \
-        for (size_t px = 0; px < s; px++)                                                        \
-            if (f->n[px]) mx = SHIFT(srow + f->q0[px], s, f->n[px], zp, prow + px * f->hq * f->wq + f->q0[px] / s, mx); \
+            if (f->n[px]) mx = COPY(srow + f->q0[px], s, f->n[px], zp, prow + px * f->hq * f->wq + f->q0[px] / s, mx); \
         if (++rp == s) { rp = 0; ry++; }                                                         \
     }                                                                                            \
     return mx;                                                                                   \
 }
-QV_DW_FILL_SHIFTED(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), strided_shift_avx512)
-QV_DW_FILL_SHIFTED(depthwise_fill_shifted_avx2, __attribute__((target("avx2"))), strided_shift_avx2)
-QV_DW_FILL_SHIFTED(depthwise_fill_shifted_portable, , strided_shift_portable)
-#undef QV_DW_FILL_SHIFTED
+#define QV_COPY_AVX512(src_, s_, n_, zp_, dst_, mx_) (strided_copy_avx512(src_, s_, n_, dst_), mx_)
+#define QV_COPY_AVX2(src_, s_, n_, zp_, dst_, mx_) (strided_copy_avx2(src_, s_, n_, dst_), mx_)
+#define QV_COPY_PORTABLE(src_, s_, n_, zp_, dst_, mx_) (strided_copy_portable(src_, s_, n_, dst_), mx_)
+QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), float, QV_COPY_AVX512)
+QV_DW_FILL(depthwise_fill_avx2, __attribute__((target("avx2"))), float, QV_COPY_AVX2)
+QV_DW_FILL(depthwise_fill_portable, , float, QV_COPY_PORTABLE)
+QV_DW_FILL(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), int32_t, strided_shift_avx512)
+QV_DW_FILL(depthwise_fill_shifted_avx2, __attribute__((target("avx2"))), int32_t, strided_shift_avx2)
+QV_DW_FILL(depthwise_fill_shifted_portable, , int32_t, strided_shift_portable)
+#undef QV_COPY_AVX512
+#undef QV_COPY_AVX2
+#undef QV_COPY_PORTABLE
+#undef QV_DW_FILL
 
 // x is float, or (xi non-NULL) int32 shifted by zp while copied; returns the largest |xi − zp|.
 static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x,
@@ -1175,9 +1133,9 @@ static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t 
         if (xi) mx = avx512 ? depthwise_fill_shifted_avx512(&fill, xi + at, zp, copy, mx)
                      : avx2 ? depthwise_fill_shifted_avx2(&fill, xi + at, zp, copy, mx)
                             : depthwise_fill_shifted_portable(&fill, xi + at, zp, copy, mx);
-        else if (avx512) depthwise_fill_avx512(&fill, x + at, copy);
-        else if (avx2) depthwise_fill_avx2(&fill, x + at, copy);
-        else depthwise_fill_portable(&fill, x + at, copy);
+        else if (avx512) depthwise_fill_avx512(&fill, x + at, 0, copy, 0);
+        else if (avx2) depthwise_fill_avx2(&fill, x + at, 0, copy, 0);
+        else depthwise_fill_portable(&fill, x + at, 0, copy, 0);
         const float *wk = w + (p % channels) * k;
         float *yp = y + p * oh * ow;
         if (flat) {
@@ -1258,33 +1216,26 @@ int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed
 // even lanes of 32 loaded values): best = the window's first element, then each later one in
 // row-major order replaces it when greater (so NaN never replaces, and a first NaN stays),
 // lane for lane the scalar rule. `win` is lane 0's window; outputs [0, n).
-#define QV_MAXPOOL_ROW(NAME, T, VEC, LOAD, PERM, GT)                                              \
+#define QV_MAXPOOL_ROW(NAME, T, VEC, FROM_BITS, TO_BITS, GT)                                    \
 __attribute__((target("avx512f")))                                                               \
 static void NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t dw, size_t sw, size_t n, T *out) { \
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0); \
     for (size_t t = 0; t < n; t += 16) {                                                         \
         const size_t cnt = n - t < 16 ? n - t : 16;                                              \
-        const __mmask16 m = lane_mask(cnt), m0 = lane_mask(2 * cnt - 1),                         \
-                        m1 = lane_mask(2 * cnt - 1 > 16 ? 2 * cnt - 1 - 16 : 0);                  \
         const T *base = win + t * sw;                                                            \
-        VEC best = _mm512_setzero_##VEC##_dummy;                                                  \
+        VEC best = FROM_BITS(_mm512_setzero_si512());                                            \
         for (size_t i = 0; i < kh; i++)                                                          \
             for (size_t j = 0; j < kw; j++) {                                                    \
-                const T *at = base + i * dh * w + j * dw;                                        \
-                const VEC e = sw == 1 ? LOAD(m, at) : PERM(LOAD(m0, at), even, LOAD(m1, at + 16)); \
+                const VEC e = FROM_BITS(strided_lanes(base + i * dh * w + j * dw, sw, cnt));     \
                 best = i == 0 && j == 0 ? e : GT(best, e);                                       \
             }                                                                                    \
-        STORE_##VEC(out + t, m, best);                                                           \
+        _mm512_mask_storeu_epi32(out + t, lane_mask(cnt), TO_BITS(best));                        \
     }                                                                                            \
 }
-#define _mm512_setzero___m512_dummy _mm512_setzero_ps()
-#define _mm512_setzero___m512i_dummy _mm512_setzero_si512()
-#define STORE___m512(p, m, v) _mm512_mask_storeu_ps(p, m, v)
-#define STORE___m512i(p, m, v) _mm512_mask_storeu_epi32(p, m, v)
 #define QV_GT_PS(best, e) _mm512_mask_mov_ps(best, _mm512_cmp_ps_mask(e, best, _CMP_GT_OQ), e)
 #define QV_GT_EPI32(best, e) _mm512_mask_mov_epi32(best, _mm512_cmpgt_epi32_mask(e, best), e)
-QV_MAXPOOL_ROW(maxpool_row_f32_avx512, float, __m512, _mm512_maskz_loadu_ps, _mm512_permutex2var_ps, QV_GT_PS)
-QV_MAXPOOL_ROW(maxpool_row_i32_avx512, int32_t, __m512i, _mm512_maskz_loadu_epi32, _mm512_permutex2var_epi32, QV_GT_EPI32)
+#define QV_SAME_BITS(v) (v)
+QV_MAXPOOL_ROW(maxpool_row_f32_avx512, float, __m512, _mm512_castsi512_ps, _mm512_castps_si512, QV_GT_PS)
+QV_MAXPOOL_ROW(maxpool_row_i32_avx512, int32_t, __m512i, QV_SAME_BITS, QV_SAME_BITS, QV_GT_EPI32)
 #undef QV_MAXPOOL_ROW
 
 #define QV_MAXPOOL(NAME, T, ROW)                                                                                   \
