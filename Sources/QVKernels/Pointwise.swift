@@ -28,23 +28,30 @@ public struct PointwiseStage: Sendable {
     }
     static let relu = PointwiseStage(
         kind: .relu, scale: [], shift: [], zero: [], axis: nil, lo: 0, hi: 0, outputType: .float)
-    /// Per tensor: x / scale clamped to [lo, hi] (the type's range minus the zero point), rounded
-    /// half to even, plus the zero point.
-    static func quantize(scale: Float, zero: Int32, lo: Float, hi: Float, to type: DType) -> PointwiseStage {
-        PointwiseStage(
-            kind: .quantize, scale: [scale], shift: [], zero: [zero], axis: nil, lo: lo, hi: hi, outputType: type)
+    /// Per tensor into `type` (8 or 16-bit integers): x / scale clamped to the type's range minus
+    /// the zero point (NaN to the lower end), rounded half to even, plus the zero point.
+    static func quantize(scale: Float, zeroPoint zp: Int64, to type: DType) -> PointwiseStage {
+        let (lo, hi) = clampBounds(type, zp)
+        return PointwiseStage(
+            kind: .quantize, scale: [scale], shift: [], zero: [Int32(truncatingIfNeeded: zp)], axis: nil, lo: lo,
+            hi: hi, outputType: type)
+    }
+
+    /// The clamp of a (re)quantization before the zero point is added: `type`'s range minus it.
+    private static func clampBounds(_ type: DType, _ zp: Int64) -> (lo: Float, hi: Float) {
+        let r = type.integerRange!
+        return (Float(r.lowerBound - zp), Float(r.upperBound - zp))
     }
 
     /// MLAS's requantization of a float accumulator into `type` (8 or 16-bit integers): v ·
     /// multiplier (per tensor, or per `axis` index) clamped to the type's range minus the zero
     /// point (NaN to the lower end), rounded half to even, plus the zero point.
     static func requantize(multiplier: [Float], axis: Int?, zeroPoint zp: Int64, to type: DType) -> PointwiseStage {
-        let r = type.integerRange!
+        let (lo, hi) = clampBounds(type, zp)
         return PointwiseStage(
             kind: .requantize, scale: multiplier, shift: [],
             zero: Array(repeating: Int32(truncatingIfNeeded: zp), count: max(1, multiplier.count)),
-            axis: multiplier.count == 1 ? nil : axis, lo: Float(r.lowerBound - zp), hi: Float(r.upperBound - zp),
-            outputType: type)
+            axis: multiplier.count == 1 ? nil : axis, lo: lo, hi: hi, outputType: type)
     }
 
     /// What the stage reads: int32 storage for a dequantize, float otherwise.

@@ -303,13 +303,12 @@ extension QuantizeLinearKernel: PointwiseKernel {
             else { return nil }
         }
         let outType = zp?.dtype ?? outputDtype ?? .uint8
-        guard let range = outType.integerRange, outType.storageKind == .i32, outType.bitWidth <= 16,
+        guard outType.integerRange != nil, outType.storageKind == .i32, outType.bitWidth <= 16,
             (try? QuantParamLayout(x: inputShape, param: scale.shape, axis: axis, blockSize: 0)) != nil
         else { return nil }
         let z = try zp.map(intValues) ?? [0]
         guard z.count == 1 else { return nil }
-        let lo = Float(range.lowerBound) - Float(z[0]), hi = Float(range.upperBound) - Float(z[0])
-        return .quantize(scale: try floatValues(scale)[0], zero: Int32(z[0]), lo: lo, hi: hi, to: outType)
+        return .quantize(scale: try floatValues(scale)[0], zeroPoint: z[0], to: outType)
     }
 }
 
