@@ -154,7 +154,7 @@ struct ConvKernel: Kernel {
             }
             let bias = try b.map(integersAllowingFloat)
             let prepared = try cache.get(ifConstant: ctx.constantInputs.contains(1)) {
-                try PreparedWeights(w, zeros: [0], rows: geo.m, rowLength: geo.k)
+                try PreparedWeights(w, zeros: [0], conv: geo)
             }
             let acc = try integerConv(geo, x: x, w: w, xZero: 0, wZero: [0], bias: bias, weights: prepared)
             return [Tensor(dtype: .int32, shape: geo.outShape, storage: .i32(acc))]
@@ -235,6 +235,100 @@ struct PreparedWeights: Sendable {
         }
         maxRowAbsSum = best
     }
+
+    /// The same, plus the words the VNNI kernel reads (`qv_conv_u8s8`) when it can run here and
+    /// every w − w_zero is a signed byte.
+    init(_ wt: Tensor, zeros: [Int64], conv geo: ConvGeometry) throws {
+        try self.init(wt, zeros: zeros, rows: geo.m, rowLength: geo.k)
+        if qv_conv_u8s8_available() == 1, maxAbs <= 128, !(geo.cPerGroup == 1 && geo.mPerGroup == 1),
+            values.allSatisfy({ $0 >= -128 && $0 <= 127 })
+        {
+            vnni = VNNIWeights(values, geo)
+        }
+    }
+
+    var vnni: VNNIWeights?
+}
+
+/// One conv's weights as `qv_conv_u8s8` reads them: per group, words of 4 channels by output
+/// channel, and each output channel's Σ (w − w_zero).
+struct VNNIWeights: Sendable {
+    let packed: [Int32], rowSums: [Int32], groupWords: Int
+
+    init(_ shifted: [Float], _ geo: ConvGeometry) {
+        var cg = geo.cGeometry(channels: geo.cPerGroup)
+        let mg = geo.mPerGroup, words = qv_conv_u8s8_weight_words(&cg, mg)
+        let w = shifted.map { Int32($0) }
+        var packed = [Int32](repeating: 0, count: words * geo.group)
+        var sums = [Int32](repeating: 0, count: geo.m)
+        w.withUnsafeBufferPointer { wb in
+            packed.withUnsafeMutableBufferPointer { pb in
+                sums.withUnsafeMutableBufferPointer { sb in
+                    for g in 0..<geo.group {
+                        qv_conv_u8s8_pack_weights(
+                            &cg, mg, wb.baseAddress! + g * mg * geo.k, pb.baseAddress! + g * words,
+                            sb.baseAddress! + g * mg)
+                    }
+                }
+            }
+        }
+        self.packed = packed
+        rowSums = sums
+        groupWords = words
+    }
+}
+
+/// Exact sums with AVX-512 VNNI, or nil where `qv_conv_u8s8` cannot run (no packed weights, x
+/// not 8-bit, VNNI off). Float output when every sum provably stays below 2^24, else int32.
+func vnniConvAccumulators(
+    _ geo: ConvGeometry, x xt: Tensor, xZero: Int64, bias: [Int64]?, weights pw: PreparedWeights
+)
+    -> IntegerAccumulators?
+{
+    guard let vw = pw.vnni, xt.dtype == .uint8 || xt.dtype == .int8, case .i32(let xv) = xt.storage,
+        let range = xt.dtype.integerRange, xv.count == geo.n * geo.c * geo.h * geo.w,
+        geo.n * geo.m * geo.spatial > 0
+    else { return nil }
+    let offset = xt.dtype == .int8 ? Int64(128) : 0
+    let zero = xZero + offset
+    guard (0...255).contains(zero) else { return nil }
+    // Wrapping the bias into int32 wraps the exact total the same way.
+    let biasWords = bias?.map { Int32(truncatingIfNeeded: $0) } ?? []
+    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
+    let bound = max(abs(range.lowerBound - xZero), abs(range.upperBound - xZero))
+    let asFloat = Double(bound) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24)
+    var cg = geo.cGeometry(channels: geo.cPerGroup)
+    let count = geo.n * geo.m * geo.spatial, mg = geo.mPerGroup
+    func run(_ y: UnsafeMutableRawPointer, _ stride: Int) -> Bool {
+        xv.withUnsafeBufferPointer { xb in
+            vw.packed.withUnsafeBufferPointer { pb in
+                vw.rowSums.withUnsafeBufferPointer { sb in
+                    biasWords.withUnsafeBufferPointer { bb in
+                        (0..<geo.group).allSatisfy { g in
+                            qv_conv_u8s8(
+                                &cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * geo.h * geo.w, geo.c * geo.h * geo.w,
+                                Int32(offset), UInt8(zero), pb.baseAddress! + g * vw.groupWords, mg,
+                                sb.baseAddress! + g * mg, bias == nil ? nil : bb.baseAddress! + g * mg,
+                                y + g * mg * geo.spatial * stride, geo.m * geo.spatial, asFloat ? 1 : 0) == 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+    var ran = false
+    if asFloat {
+        let y = [Float].uninitialized(count) { buf, n in
+            ran = run(UnsafeMutableRawPointer(buf.baseAddress!), 4)
+            n = count
+        }
+        return ran ? .exactFloat(y) : nil
+    }
+    let y = [Int32].uninitialized(count) { buf, n in
+        ran = run(UnsafeMutableRawPointer(buf.baseAddress!), 4)
+        n = count
+    }
+    return ran ? .int32(y) : nil
 }
 
 /// Holds a kernel's prepared constant weights (kernels are values; this box is shared by copies).
@@ -413,8 +507,9 @@ func integerConvAccumulators(
             if Int64(seen) <= bound { return .exactFloat(y) }
         }
     }
+    let pw = try weights ?? PreparedWeights(wt, zeros: wZero, conv: geo)
+    if let exact = vnniConvAccumulators(geo, x: xt, xZero: xZero, bias: bias, weights: pw) { return exact }
     let (xf, maxX) = try shiftedOperand(xt, [xZero], rowLength: 1)
-    let pw = try weights ?? PreparedWeights(wt, zeros: wZero, rows: geo.m, rowLength: kTotal)
     let wf = pw.values, maxW = pw.maxAbs
     guard maxX < (1 << 24), maxW < (1 << 24) else {
         throw QVError.unsupported("integer convolution operands beyond 2^24")

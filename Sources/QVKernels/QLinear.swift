@@ -96,7 +96,7 @@ struct QLinearConvKernel: PointwiseProducer {
             }
         }
         let prepared = try cache.get(ifConstant: constantWeights) {
-            try PreparedWeights(w, zeros: wZero, rows: geo.m, rowLength: geo.k)
+            try PreparedWeights(w, zeros: wZero, conv: geo)
         }
         let xZero = try zeroPoint(xz, "x_zero_point")
         var acc = try integerConvAccumulators(

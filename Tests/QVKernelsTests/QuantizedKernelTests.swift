@@ -1,5 +1,6 @@
 import QVGraph
 @testable import QVKernels
+import _QVChainGemm
 import XCTest
 import _TestSupport
 
@@ -229,46 +230,43 @@ final class QuantizedKernelTests: XCTestCase {
         return (y, [n, m, oh, ow])
     }
 
-    /// Seeded QLinearConvs of every geometry the kernel has a path for (pointwise, 3×3 padded,
-    /// strided, dilated, grouped, depthwise; uint8 and int8 activations; per-tensor and
-    /// per-channel weight scales; accumulators beyond 2^24) against the direct loop, every path.
-    func testQLinearConvEqualsADirectLoopOnSeededGeometries() throws {
-        struct Case {
-            var c, m, h, w, k, stride, pad, dilation, group: Int
-            var xType: DType
-            var perChannel: Bool
-            init(_ g: [Int], _ xType: DType, perChannel: Bool) {
-                (c, m, h, w, k, stride, pad, dilation, group) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8])
-                (self.xType, self.perChannel) = (xType, perChannel)
-            }
+    /// One seeded QLinearConv geometry: [c, m, h, w, k, stride, pad, dilation, group], `images`
+    /// images, int8 weights (zero point 0) or, with `wZero`, uint8 weights with per-channel zero
+    /// points wZero + (channel mod 3) and w − w_zero in [−128, 127] (any byte when `wide`).
+    struct ConvCase {
+        var c, m, h, w, k, stride, pad, dilation, group: Int
+        var xType: DType
+        var perChannel: Bool
+        var images = 1
+        var wZero: Int64?
+        var wide = false
+        init(_ g: [Int], _ xType: DType, perChannel: Bool, images: Int = 1, wZero: Int64? = nil, wide: Bool = false) {
+            (c, m, h, w, k, stride, pad, dilation, group) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8])
+            (self.xType, self.perChannel, self.images, self.wZero, self.wide) = (xType, perChannel, images, wZero, wide)
         }
-        // [c, m, h, w, k, stride, pad, dilation, group]
-        let cases = [
-            Case([16, 24, 9, 9, 1, 1, 0, 1, 1], .uint8, perChannel: true),
-            Case([8, 12, 10, 7, 3, 1, 1, 1, 1], .uint8, perChannel: false),
-            Case([6, 8, 11, 11, 3, 2, 1, 1, 1], .int8, perChannel: true),
-            Case([4, 4, 12, 12, 3, 1, 2, 2, 2], .uint8, perChannel: true),
-            Case([16, 16, 8, 8, 3, 1, 1, 1, 16], .uint8, perChannel: true),
-            Case([512, 4, 4, 4, 3, 1, 1, 1, 1], .uint8, perChannel: false),  // |acc| > 2^24
-            // Strided depthwise reads s×s phase planes of the padded input: odd sizes, stride 3, dilation.
-            Case([8, 8, 13, 11, 3, 2, 1, 1, 8], .uint8, perChannel: true),
-            Case([5, 5, 14, 10, 3, 3, 2, 2, 5], .int8, perChannel: false),
-            // Rows wide enough for the 8- and 16-lane plane copies (stride 2 and 1) and their tails.
-            Case([4, 4, 9, 41, 3, 2, 1, 1, 4], .uint8, perChannel: true),
-            Case([3, 3, 6, 37, 3, 1, 1, 1, 3], .int8, perChannel: false),
-        ]
-        var rng = SplitMix64(seed: 2026)
+    }
+
+    /// Runs every case on every kernel path against the direct loop; returns the outputs checked.
+    func checkQLinearConv(_ cases: [ConvCase], seed: UInt64, hugeCase: Int? = nil) throws -> (paths: Int, outputs: Int)
+    {
+        var rng = SplitMix64(seed: seed)
         var outputs = 0
         let paths = try forEveryKernelPath { path in
             for (k, t) in cases.enumerated() {
                 let xr = t.xType.integerRange!
-                let x = (0..<(t.c * t.h * t.w)).map { _ in Int64(rng.next() % 256) + xr.lowerBound }
+                let x = (0..<(t.images * t.c * t.h * t.w)).map { _ in Int64(rng.next() % 256) + xr.lowerBound }
                 let cg = t.c / t.group
-                let w = (0..<(t.m * cg * t.k * t.k)).map { _ in Int64(rng.next() % 255) - 127 }
+                let wType: DType = t.wZero == nil ? .int8 : .uint8
+                let wz: [Int64] = t.wZero.map { z in (0..<t.m).map { z + Int64($0 % 3) } } ?? [0]
+                let w = (0..<(t.m * cg * t.k * t.k)).map { i -> Int64 in
+                    let r = Int64(rng.next() % 256)
+                    if t.wZero == nil { return r % 255 - 127 }  // int8: −127...127
+                    return t.wide ? r : min(255, max(0, wz[i / (cg * t.k * t.k)] + r - 128))
+                }
                 let bias = (0..<t.m).map { _ in Int64(rng.next() % 20_001) - 10_000 }
                 let xz = Int64(rng.next() % 256) + xr.lowerBound, yz = Int64(rng.next() % 256) + xr.lowerBound
                 let ws: [Float] = t.perChannel ? (0..<t.m).map { Float(1 + $0 % 5) * 0.0019 } : [0.0078125]
-                let xs: Float = 0.0235, ys: Float = k == 5 ? 40.0 : 0.06
+                let xs: Float = 0.0235, ys: Float = k == hugeCase ? 40.0 : 0.06
                 let attrs = [
                     Attribute(name: "kernel_shape", value: .ints([Int64(t.k), Int64(t.k)])),
                     Attribute(name: "strides", value: .ints([Int64(t.stride), Int64(t.stride)])),
@@ -282,12 +280,12 @@ final class QuantizedKernelTests: XCTestCase {
                     Tensor(dtype: dt, shape: shape, storage: .i32(v.map { Int32($0) }))
                 }
                 let got = try conv.run([
-                    q(x, t.xType, [1, t.c, t.h, t.w]), Tensor([xs], shape: []), q([xz], t.xType, []),
-                    q(w, .int8, [t.m, cg, t.k, t.k]), Tensor(ws, shape: [ws.count]), q([0], .int8, []),
+                    q(x, t.xType, [t.images, t.c, t.h, t.w]), Tensor([xs], shape: []), q([xz], t.xType, []),
+                    q(w, wType, [t.m, cg, t.k, t.k]), Tensor(ws, shape: [ws.count]), q(wz, wType, [wz.count]),
                     Tensor([ys], shape: []), q([yz], t.xType, []), q(bias, .int32, [t.m]),
                 ])[0]
                 let (want, shape) = Self.qlinearConvReference(
-                    x: x, xShape: [1, t.c, t.h, t.w], xz: xz, w: w, wShape: [t.m, cg, t.k, t.k], wz: [0],
+                    x: x, xShape: [t.images, t.c, t.h, t.w], xz: xz, w: w, wShape: [t.m, cg, t.k, t.k], wz: wz,
                     bias: bias, multiplier: ws.map { xs * $0 / ys }, yz: yz, range: xr,
                     stride: t.stride, pad: t.pad, dilation: t.dilation, group: t.group)
                 XCTAssertEqual(got.shape, shape, "\(path) case \(k)")
@@ -295,10 +293,68 @@ final class QuantizedKernelTests: XCTestCase {
                 outputs += want.count
             }
         }
+        return (paths, outputs)
+    }
+
+    /// Seeded QLinearConvs of every geometry the kernel has a path for (pointwise, 3×3 padded,
+    /// strided, dilated, grouped, depthwise; uint8 and int8 activations; per-tensor and
+    /// per-channel weight scales; accumulators beyond 2^24) against the direct loop, every path.
+    func testQLinearConvEqualsADirectLoopOnSeededGeometries() throws {
+        // [c, m, h, w, k, stride, pad, dilation, group]
+        let cases = [
+            ConvCase([16, 24, 9, 9, 1, 1, 0, 1, 1], .uint8, perChannel: true),
+            ConvCase([8, 12, 10, 7, 3, 1, 1, 1, 1], .uint8, perChannel: false),
+            ConvCase([6, 8, 11, 11, 3, 2, 1, 1, 1], .int8, perChannel: true),
+            ConvCase([4, 4, 12, 12, 3, 1, 2, 2, 2], .uint8, perChannel: true),
+            ConvCase([16, 16, 8, 8, 3, 1, 1, 1, 16], .uint8, perChannel: true),
+            ConvCase([512, 4, 4, 4, 3, 1, 1, 1, 1], .uint8, perChannel: false),  // |acc| > 2^24
+            // Strided depthwise reads s×s phase planes of the padded input: odd sizes, stride 3, dilation.
+            ConvCase([8, 8, 13, 11, 3, 2, 1, 1, 8], .uint8, perChannel: true),
+            ConvCase([5, 5, 14, 10, 3, 3, 2, 2, 5], .int8, perChannel: false),
+            // Rows wide enough for the 8- and 16-lane plane copies (stride 2 and 1) and their tails.
+            ConvCase([4, 4, 9, 41, 3, 2, 1, 1, 4], .uint8, perChannel: true),
+            ConvCase([3, 3, 6, 37, 3, 1, 1, 1, 3], .int8, perChannel: false),
+        ]
+        let (paths, outputs) = try checkQLinearConv(cases, seed: 2026, hugeCase: 5)
         XCTAssertGreaterThanOrEqual(paths, 1)
         XCTAssertEqual(
             outputs,
             paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20 + 4 * 105 + 3 * 222))
+    }
+
+    /// Batches and every block shape of the VNNI kernel (qv_conv_u8s8), against the direct loop on
+    /// every path: pixel blocks that span images (2×2 to 5×5 outputs), 16-, 32- and 64-channel
+    /// blocks and the 16-wide remainder after them (m = 13, 40, 72), 8-row pointwise blocks with
+    /// pixel tails, channels not a multiple of 4, uint8 weights with per-channel zero points
+    /// (w − w_zero from −128 to 127, and beyond a byte, which the kernel must leave to the float
+    /// path), int8 activations, and int32 sums beyond 2^24.
+    func testQLinearConvEqualsADirectLoopOnBatchesAndEveryVNNIBlock() throws {
+        let cases = [
+            ConvCase([9, 72, 5, 5, 3, 1, 1, 1, 1], .uint8, perChannel: true, images: 3),
+            ConvCase([7, 40, 8, 6, 3, 2, 1, 1, 1], .int8, perChannel: true, images: 5, wZero: 128),
+            ConvCase([12, 13, 4, 4, 1, 2, 0, 1, 1], .uint8, perChannel: false, images: 7),
+            ConvCase([5, 13, 7, 9, 1, 1, 0, 1, 1], .int8, perChannel: true, images: 2, wZero: 127),
+            ConvCase([32, 64, 2, 2, 3, 1, 1, 1, 1], .uint8, perChannel: true, images: 8),
+            ConvCase([8, 16, 6, 6, 3, 1, 2, 2, 2], .uint8, perChannel: false, images: 4),
+            ConvCase([6, 8, 9, 9, 3, 1, 1, 1, 1], .uint8, perChannel: true, images: 2, wZero: 1, wide: true),
+            ConvCase([1024, 20, 3, 3, 3, 1, 1, 1, 1], .uint8, perChannel: false, images: 2, wZero: 126),  // > 2^24
+        ]
+        // The VNNI kernel takes these (and leaves case 6's out-of-byte weights) wherever it runs.
+        let vnni = qv_conv_u8s8_available() == 1
+        let (paths, outputs) = try checkQLinearConv(cases, seed: 77, hugeCase: 7)
+        XCTAssertGreaterThanOrEqual(paths, 1)
+        XCTAssertEqual(
+            outputs,
+            paths
+                * (3 * 72 * 25 + 5 * 40 * 12 + 7 * 13 * 4 + 2 * 13 * 63 + 8 * 64 * 4 + 4 * 16 * 36 + 2 * 8 * 81 + 2 * 20
+                    * 9))
+        if vnni {
+            let geo = try ConvGeometry(
+                node: Node(name: "c", opType: "QLinearConv", inputs: [], outputs: []), x: [1, 6, 9, 9], w: [8, 6, 3, 3])
+            let wide = Tensor(dtype: .uint8, shape: [8, 6, 3, 3], storage: .i32((0..<432).map { Int32($0 % 256) }))
+            XCTAssertNil(try PreparedWeights(wide, zeros: [0], conv: geo).vnni)
+            XCTAssertNotNil(try PreparedWeights(wide, zeros: [128], conv: geo).vnni)
+        }
     }
 }
 

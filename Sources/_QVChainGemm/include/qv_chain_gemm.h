@@ -139,4 +139,25 @@ int64_t qv_u8s8_saturation_conv(const qv_conv_geometry *g, const int32_t *x, int
 /// AVX-VNNI: exact), 2 AVX-512BW without VNNI, 1 AVX2 (both saturate u8×s8 pairs), 0 other.
 int qv_host_integer_isa(void);
 
+/// Exact 8-bit convolution sums with AVX-512 VNNI (conv_u8s8.c). 1 when qv_conv_u8s8 can run:
+/// the CPU has AVX-512 VNNI and the AVX-512 path is chosen (a forced avx2+fma or portable path
+/// turns it off).
+int qv_conv_u8s8_available(void);
+/// int32 words qv_conv_u8s8_pack_weights writes for m output channels of one group.
+size_t qv_conv_u8s8_weight_words(const qv_conv_geometry *g, size_t m);
+/// Packs one group's weights w' = w − w_zero (m × channels·kernel_h·kernel_w in ONNX order, each
+/// in [−128, 127]) into words of 4 channels, (channel/4, kernel row, kernel column) by output
+/// channel, rows padded to 16 with zeros; row_sums[r] = Σ w' of row r.
+void qv_conv_u8s8_pack_weights(const qv_conv_geometry *g, size_t m, const int32_t *w, int32_t *packed,
+                               int32_t *row_sums);
+/// One group of `images` images (image i at x + i·x_image, its output at y + i·y_image):
+/// y[m × out_h·out_w] = Σ_k (x_k − x_zero)(w'_mk) + bias[m] (bias may be NULL) exactly, in int32
+/// (wrapping), or that int32 converted to float when y_float. x holds the values as int32; x +
+/// x_offset must lie in [0, 255] (128 for int8, 0 for uint8), and x_zero is the zero point plus
+/// x_offset; positions outside x read as x_zero. Returns 0 (writing nothing) when VNNI is not
+/// available or a pad is negative.
+int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, size_t x_image, int32_t x_offset,
+                 uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias, void *y,
+                 size_t y_image, int y_float);
+
 #endif

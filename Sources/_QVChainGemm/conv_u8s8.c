@@ -1,0 +1,272 @@
+// Exact integer convolution sums on AVX-512 VNNI: vpdpbusd multiplies 4 unsigned input bytes by
+// 4 signed weight bytes and adds the 4 products to an int32 lane, with no intermediate rounding
+// or saturation, so every output is Σ (x − x_zero)(w − w_zero) exactly (mod 2^32, as int32
+// accumulation is). The input is copied once per call into words of 4 channels, the weights once
+// per model into words of the same 4 channels; no im2col matrix is built.
+#include "qv_chain_gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+int qv_conv_u8s8_available(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+           strcmp(qv_sgemm_chain_path(), "avx512f") == 0;
+#else
+    return 0;
+#endif
+}
+
+static size_t taps(const qv_conv_geometry *g) { return (g->channels + 3) / 4 * g->kernel_h * g->kernel_w; }
+static size_t padded_rows(size_t m) { return (m + 15) / 16 * 16; }
+
+size_t qv_conv_u8s8_weight_words(const qv_conv_geometry *g, size_t m) { return taps(g) * padded_rows(m); }
+
+void qv_conv_u8s8_pack_weights(const qv_conv_geometry *g, size_t m, const int32_t *w, int32_t *packed,
+                               int32_t *row_sums) {
+    const size_t khw = g->kernel_h * g->kernel_w, mpad = padded_rows(m);
+    memset(packed, 0, taps(g) * mpad * sizeof(int32_t));
+    for (size_t r = 0; r < m; r++) {
+        int32_t sum = 0;
+        for (size_t c = 0; c < g->channels; c++) {
+            for (size_t t = 0; t < khw; t++) {
+                const int32_t v = w[(r * g->channels + c) * khw + t];
+                sum += v;
+                uint32_t *word = (uint32_t *)&packed[((c / 4) * khw + t) * mpad + r];
+                *word |= ((uint32_t)v & 0xffu) << (8 * (c % 4));
+            }
+        }
+        row_sums[r] = sum;
+    }
+}
+
+#if defined(__x86_64__)
+
+// The copy of x the kernels read: per image, per group of 4 channels, a plane of words
+// (hp × wp, the zero-point border wide enough for every window), byte j of a word holding
+// channel 4·group + j as x + x_offset. Channels past the last and the border hold x_zero.
+typedef struct {
+    size_t hp, wp, groups, image_words;
+} packed_input;
+
+static packed_input input_layout(const qv_conv_geometry *g) {
+    size_t need_h = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+    size_t need_w = (g->out_w - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    size_t hp = g->height + (size_t)g->pad_top, wp = g->width + (size_t)g->pad_left;
+    packed_input p = {.hp = hp > need_h ? hp : need_h, .wp = wp > need_w ? wp : need_w, .groups = (g->channels + 3) / 4};
+    p.image_words = p.groups * p.hp * p.wp;
+    return p;
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, size_t images, const int32_t *x,
+                            size_t x_image, int32_t x_offset, uint8_t x_zero) {
+    // 16 words of slack: the pointwise kernel's last masked loads stay inside.
+    const size_t total = images * p->image_words + 16;
+    uint32_t *buf = aligned_alloc(64, (total * 4 + 63) / 64 * 64);
+    if (!buf) abort();
+    memset(buf, x_zero, total * 4);
+    const size_t plane = g->height * g->width, pt = (size_t)g->pad_top, pl = (size_t)g->pad_left;
+    const __m512i offset = _mm512_set1_epi32(x_offset), low = _mm512_set1_epi32(0xff);
+    const __m512i zero = _mm512_set1_epi32(x_zero);
+    for (size_t i = 0; i < images; i++) {
+        for (size_t grp = 0; grp < p->groups; grp++) {
+            const int32_t *src[4];
+            size_t present = 0;
+            for (size_t j = 0; j < 4; j++) {
+                const size_t c = grp * 4 + j;
+                src[j] = c < g->channels ? x + i * x_image + c * plane : NULL;
+                present += c < g->channels;
+            }
+            uint32_t *dst = buf + i * p->image_words + grp * p->hp * p->wp;
+            for (size_t y = 0; y < g->height; y++) {
+                uint32_t *row = dst + (y + pt) * p->wp + pl;
+                for (size_t c0 = 0; c0 < g->width; c0 += 16) {
+                    const size_t left = g->width - c0;
+                    const __mmask16 mask = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+                    __m512i word = _mm512_setzero_si512();
+                    for (size_t j = 0; j < 4; j++) {
+                        __m512i v = j < present
+                                        ? _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, src[j] + y * g->width + c0), offset)
+                                        : zero;
+                        word = _mm512_or_si512(word, _mm512_slli_epi32(_mm512_and_si512(v, low), (unsigned)(8 * j)));
+                    }
+                    _mm512_mask_storeu_epi32(row + c0, mask, word);
+                }
+            }
+        }
+    }
+    return buf;
+}
+
+// Vectors across output channels, each input word broadcast (outputs with few pixels, and any
+// stride, padding or dilation): a block of NP pixels (of any images) × 16·MV channels.
+#define QV_U8S8_BROADCAST(NAME, MV, NP)                                                                      \
+    __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void NAME(                                 \
+        const uint32_t *const *base, const ptrdiff_t *off, size_t nt, const int32_t *wt, size_t mpad,         \
+        const int32_t *init, int32_t *tile) {                                                                \
+        __m512i acc[NP][MV];                                                                                 \
+        for (size_t v = 0; v < MV; v++) {                                                                    \
+            const __m512i a = _mm512_loadu_si512(init + 16 * v);                                             \
+            for (size_t q = 0; q < NP; q++) acc[q][v] = a;                                                   \
+        }                                                                                                    \
+        for (size_t t = 0; t < nt; t++) {                                                                    \
+            __m512i wv[MV];                                                                                  \
+            for (size_t v = 0; v < MV; v++) wv[v] = _mm512_loadu_si512(wt + t * mpad + 16 * v);              \
+            const ptrdiff_t o = off[t];                                                                      \
+            for (size_t q = 0; q < NP; q++) {                                                                \
+                const __m512i xv = _mm512_set1_epi32((int32_t)base[q][o]);                                   \
+                for (size_t v = 0; v < MV; v++) acc[q][v] = _mm512_dpbusd_epi32(acc[q][v], xv, wv[v]);       \
+            }                                                                                                \
+        }                                                                                                    \
+        for (size_t q = 0; q < NP; q++)                                                                      \
+            for (size_t v = 0; v < MV; v++) _mm512_storeu_si512(tile + q * 16 * MV + 16 * v, acc[q][v]);     \
+    }
+
+QV_U8S8_BROADCAST(broadcast_1x16, 1, 16)
+QV_U8S8_BROADCAST(broadcast_2x12, 2, 12)
+QV_U8S8_BROADCAST(broadcast_4x6, 4, 6)
+#undef QV_U8S8_BROADCAST
+
+static void store_value(void *y, size_t at, int32_t v, int y_float) {
+    if (y_float) ((float *)y)[at] = (float)v;
+    else ((int32_t *)y)[at] = v;
+}
+
+static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
+                           const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float) {
+    const size_t kh = g->kernel_h, kw = g->kernel_w, nt = taps(g), mpad = padded_rows(m);
+    const size_t n = g->out_h * g->out_w, total = images * n;
+    ptrdiff_t *off = malloc(nt * sizeof(ptrdiff_t));
+    if (!off) abort();
+    for (size_t grp = 0, t = 0; grp < p->groups; grp++)
+        for (size_t i = 0; i < kh; i++)
+            for (size_t j = 0; j < kw; j++, t++)
+                off[t] = (ptrdiff_t)((grp * p->hp + i * g->dilation_h) * p->wp + j * g->dilation_w);
+    // Wider channel blocks need fewer pixels per block to stay in registers.
+    const size_t mv = mpad >= 64 ? 4 : mpad >= 32 ? 2 : 1, np = mv == 4 ? 6 : mv == 2 ? 12 : 16;
+    int32_t tile[12 * 32] __attribute__((aligned(64)));  // the largest np × 16·mv
+    for (size_t pix0 = 0; pix0 < total; pix0 += np) {
+        const uint32_t *base[16];
+        size_t img[16], rem[16];
+        const size_t count = total - pix0 < np ? total - pix0 : np;
+        // All 16 slots (the 16-wide remainder blocks read 16): past the end, repeat the first.
+        for (size_t q = 0; q < 16; q++) {
+            const size_t pix = pix0 + (q < count ? q : 0);
+            img[q] = pix / n;
+            rem[q] = pix % n;
+            base[q] = px + img[q] * p->image_words + (rem[q] / g->out_w) * g->stride_h * p->wp +
+                      (rem[q] % g->out_w) * g->stride_w;
+        }
+        for (size_t m0 = 0; m0 < m; m0 += 16 * mv) {
+            // A last block narrower than mv vectors reads zero weights and the zero-padded init.
+            const size_t cols = 16 * mv;
+            if (m0 + cols > mpad) {
+                // Only when mpad is not a multiple of the block: run it as 16-wide blocks.
+                for (size_t m1 = m0; m1 < m; m1 += 16) {
+                    int32_t t16[16 * 16] __attribute__((aligned(64)));
+                    broadcast_1x16(base, off, nt, wt + m1, mpad, init + m1, t16);
+                    const size_t mc = m - m1 < 16 ? m - m1 : 16;
+                    for (size_t q = 0; q < count; q++)
+                        for (size_t r = 0; r < mc; r++)
+                            store_value(y, img[q] * y_image + (m1 + r) * n + rem[q], t16[q * 16 + r], y_float);
+                }
+                break;
+            }
+            switch (mv) {
+            case 4: broadcast_4x6(base, off, nt, wt + m0, mpad, init + m0, tile); break;
+            case 2: broadcast_2x12(base, off, nt, wt + m0, mpad, init + m0, tile); break;
+            default: broadcast_1x16(base, off, nt, wt + m0, mpad, init + m0, tile); break;
+            }
+            const size_t mc = m - m0 < cols ? m - m0 : cols;
+            for (size_t q = 0; q < count; q++)
+                for (size_t r = 0; r < mc; r++)
+                    store_value(y, img[q] * y_image + (m0 + r) * n + rem[q], tile[q * cols + r], y_float);
+        }
+    }
+    free(off);
+}
+
+// 1×1, stride 1, no padding: vectors across 16 pixels of a plane, each weight word broadcast,
+// rows of 8 output channels × 48 pixels, stored straight into y.
+enum { PW_ROWS = 8, PW_VECS = 3 };
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static void conv_pointwise(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
+                           const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float) {
+    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), groups = p->groups;
+    for (size_t i = 0; i < images; i++) {
+        const uint32_t *xi = px + i * p->image_words;
+        for (size_t p0 = 0; p0 < n; p0 += 16 * PW_VECS) {
+            __mmask16 mask[PW_VECS];
+            for (size_t j = 0; j < PW_VECS; j++) {
+                const size_t s = p0 + 16 * j, left = s < n ? n - s : 0;
+                mask[j] = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            }
+            for (size_t m0 = 0; m0 < m; m0 += PW_ROWS) {
+                __m512i acc[PW_ROWS][PW_VECS];
+                for (size_t r = 0; r < PW_ROWS; r++) {
+                    const __m512i a = _mm512_set1_epi32(init[m0 + r]);
+                    for (size_t j = 0; j < PW_VECS; j++) acc[r][j] = a;
+                }
+                for (size_t grp = 0; grp < groups; grp++) {
+                    __m512i xv[PW_VECS];
+                    for (size_t j = 0; j < PW_VECS; j++)
+                        xv[j] = _mm512_maskz_loadu_epi32(mask[j], xi + grp * n + p0 + 16 * j);
+                    const int32_t *wr = wt + grp * mpad + m0;
+                    for (size_t r = 0; r < PW_ROWS; r++) {
+                        const __m512i wv = _mm512_set1_epi32(wr[r]);
+                        for (size_t j = 0; j < PW_VECS; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], xv[j], wv);
+                    }
+                }
+                const size_t rows = m - m0 < PW_ROWS ? m - m0 : PW_ROWS;
+                for (size_t r = 0; r < rows; r++) {
+                    const size_t at = i * y_image + (m0 + r) * n + p0;
+                    for (size_t j = 0; j < PW_VECS; j++) {
+                        if (y_float)
+                            _mm512_mask_storeu_ps((float *)y + at + 16 * j, mask[j], _mm512_cvtepi32_ps(acc[r][j]));
+                        else
+                            _mm512_mask_storeu_epi32((int32_t *)y + at + 16 * j, mask[j], acc[r][j]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif
+
+int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, size_t x_image, int32_t x_offset,
+                 uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias, void *y,
+                 size_t y_image, int y_float) {
+#if defined(__x86_64__)
+    if (!qv_conv_u8s8_available() || g->pad_top < 0 || g->pad_left < 0) return 0;
+    const size_t n = g->out_h * g->out_w;
+    if (m == 0 || n == 0 || images == 0) return 1;
+    // Σ (x' − z)·w = Σ x'·w − z·Σ w: the accumulators start from bias − z·Σ w (wrapping, as the
+    // int32 sums do), zero for the padded rows.
+    const size_t mpad = padded_rows(m);
+    int32_t *init = aligned_alloc(64, mpad * sizeof(int32_t));
+    if (!init) abort();
+    for (size_t r = 0; r < mpad; r++)
+        init[r] = r < m ? (int32_t)((uint32_t)(bias ? bias[r] : 0) - (uint32_t)x_zero * (uint32_t)row_sums[r]) : 0;
+    const packed_input p = input_layout(g);
+    uint32_t *px = pack_input(g, &p, images, x, x_image, x_offset, x_zero);
+    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+                          g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->height && g->out_w == g->width;
+    if (pointwise && n >= 16) conv_pointwise(g, &p, px, images, packed, m, init, y, y_image, y_float);
+    else conv_broadcast(g, &p, px, images, packed, m, init, y, y_image, y_float);
+    free(px);
+    free(init);
+    return 1;
+#else
+    (void)g; (void)images; (void)x; (void)x_image; (void)x_offset; (void)x_zero; (void)packed; (void)m;
+    (void)row_sums; (void)bias; (void)y; (void)y_image; (void)y_float;
+    return 0;
+#endif
+}
