@@ -1173,6 +1173,106 @@ static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t 
     return mx;
 }
 
+// The integer form with AVX-512 when every partial sum is an integer below 2^24 (the caller's
+// bound), so the order of the sum cannot change it: per plane, the phase copy is filled (the
+// largest |x − zp| kept in a vector until the end), then each 16 flat positions take all taps
+// at once from the bias and go straight to their output cells (the lanes past ow squeezed out
+// in a register), with no intermediate row and no second pass.
+enum { DW_EXACT_MAX_TAPS = 49 };
+
+__attribute__((target("avx512f")))
+static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t planes, size_t channels,
+                                               const int32_t *xi, int32_t zp, const float *w, float *y,
+                                               const float *bias) {
+    const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w, s = g->stride_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+    const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    const size_t hq = (hp + s - 1) / s, wq = (wp + s - 1) / s;
+    const size_t flat_len = (oh - 1) * wq + ow, vectors = (flat_len + 15) / 16;
+    // 16 floats of slack: the last vector's loads run past the flat length, never past the copy.
+    float *copy = calloc(s * s * hq * wq + 16, sizeof(float));
+    __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
+    size_t *out_at = malloc(vectors * sizeof(size_t));
+    if (!copy || !keep || !out_at) abort();
+    // Vector v covers flat positions 16v…: lane i is output (f / wq, f % wq) when f % wq < ow;
+    // the kept lanes are consecutive outputs, from that of the first kept one.
+    for (size_t v = 0; v < vectors; v++) {
+        __mmask16 m = 0;
+        size_t first = SIZE_MAX;
+        for (size_t i = 0; i < 16; i++) {
+            const size_t f = 16 * v + i;
+            if (f < flat_len && f % wq < ow) {
+                m |= (__mmask16)(1u << i);
+                if (first == SIZE_MAX) first = (f / wq) * ow + f % wq;
+            }
+        }
+        keep[v] = m;
+        out_at[v] = first == SIZE_MAX ? 0 : first;
+    }
+    const float *rows[DW_EXACT_MAX_TAPS];
+    for (size_t t = 0; t < k; t++) {
+        const size_t dy = (t / g->kernel_w) * g->dilation_h, dx = (t % g->kernel_w) * g->dilation_w;
+        rows[t] = copy + ((dy % s) * s + dx % s) * hq * wq + (dy / s) * wq + dx / s;
+    }
+    // Which input cells land where (as depthwise_conv's fill).
+    const ptrdiff_t qlo = pl > 0 ? pl : 0, qhi0 = pl + (ptrdiff_t)g->width;
+    const ptrdiff_t qhi = qhi0 < (ptrdiff_t)wp ? (qhi0 > qlo ? qhi0 : qlo) : (ptrdiff_t)wp;
+    const ptrdiff_t iy0 = -pt > 0 ? -pt : 0,
+                    iy1 = (ptrdiff_t)hp - pt < (ptrdiff_t)g->height ? (ptrdiff_t)hp - pt : (ptrdiff_t)g->height;
+    size_t q0[QV_DW_MAX_STRIDE], n[QV_DW_MAX_STRIDE];
+    for (size_t px = 0; px < s; px++) {
+        q0[px] = (size_t)qlo + (px + s - (size_t)qlo % s) % s;
+        n[px] = q0[px] < (size_t)qhi ? ((size_t)qhi - q0[px] + s - 1) / s : 0;
+    }
+    const __m512i z = _mm512_set1_epi32(zp);
+    __m512i top = _mm512_setzero_si512();
+    for (size_t p = 0; p < planes; p++) {
+        const int32_t *src = xi + p * g->height * g->width;
+        if (qhi > qlo) {
+            for (ptrdiff_t iy = iy0; iy < iy1; iy++) {
+                const size_t r = (size_t)(iy + pt), ry = r / s, rp = r % s;
+                const int32_t *srow = src + (size_t)iy * g->width - pl;
+                float *prow = copy + (rp * s * hq + ry) * wq;
+                for (size_t px = 0; px < s; px++) {
+                    const int32_t *from = srow + q0[px];
+                    float *to = prow + px * hq * wq + q0[px] / s;
+                    for (size_t j = 0; j < n[px]; j += 16) {
+                        const size_t cnt = n[px] - j < 16 ? n[px] - j : 16;
+                        const __mmask16 m = lane_mask(cnt);
+                        const __m512i raw = s <= 2 ? strided_lanes(from + j * s, s, cnt)
+                                                   : _mm512_mask_i32gather_epi32(
+                                                         _mm512_setzero_si512(), m,
+                                                         _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)s),
+                                                                            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
+                                                                                             7, 6, 5, 4, 3, 2, 1, 0)),
+                                                         from + j * s, 4);
+                        const __m512i d = _mm512_sub_epi32(raw, z);
+                        _mm512_mask_storeu_ps(to + j, m, _mm512_cvtepi32_ps(d));
+                        top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
+                    }
+                }
+            }
+        }
+        const float *wk = w + (p % channels) * k;
+        __m512 wv[DW_EXACT_MAX_TAPS];
+        for (size_t t = 0; t < k; t++) wv[t] = _mm512_set1_ps(wk[t]);
+        const __m512 b = _mm512_set1_ps(bias ? bias[p % channels] : 0.0f);
+        float *yp = y + p * oh * ow;
+        for (size_t v = 0; v < vectors; v++) {
+            __m512 acc = b;
+            for (size_t t = 0; t < k; t++) acc = _mm512_fmadd_ps(_mm512_loadu_ps(rows[t] + 16 * v), wv[t], acc);
+            const __mmask16 m = keep[v];
+            const unsigned kept = (unsigned)__builtin_popcount(m);
+            _mm512_mask_storeu_ps(yp + out_at[v], lane_mask(kept), _mm512_maskz_compress_ps(m, acc));
+        }
+    }
+    free(copy);
+    free(keep);
+    free(out_at);
+    return (uint32_t)_mm512_reduce_max_epu32(top);
+}
+
 void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
                        float *y, size_t block_k, const float *bias) {
     depthwise_conv(g, planes, channels, x, NULL, 0, w, y, block_k, bias);
@@ -1180,6 +1280,9 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
 
 uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, size_t channels, const int32_t *x,
                                    int32_t zp, const float *w, float *y, size_t block_k, const float *bias) {
+    if (path() == PATH_AVX512 && g->stride_h == g->stride_w && g->stride_w <= QV_DW_MAX_STRIDE &&
+        g->kernel_h * g->kernel_w <= DW_EXACT_MAX_TAPS && planes > 0 && g->out_h * g->out_w > 0)
+        return depthwise_shifted_exact_avx512(g, planes, channels, x, zp, w, y, bias);
     return depthwise_conv(g, planes, channels, NULL, x, zp, w, y, block_k, bias);
 }
 
