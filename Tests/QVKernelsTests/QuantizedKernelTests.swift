@@ -314,12 +314,14 @@ final class QuantizedKernelTests: XCTestCase {
             // Rows wide enough for the 8- and 16-lane plane copies (stride 2 and 1) and their tails.
             ConvCase([4, 4, 9, 41, 3, 2, 1, 1, 4], .uint8, perChannel: true),
             ConvCase([3, 3, 6, 37, 3, 1, 1, 1, 3], .int8, perChannel: false),
+            // Stride 3 rows wide enough that the gathered copy fills all 16 lanes.
+            ConvCase([4, 4, 7, 61, 3, 3, 1, 1, 4], .int8, perChannel: true),
         ]
         let (paths, outputs) = try checkQLinearConv(cases, seed: 2026, hugeCase: 5)
         XCTAssertGreaterThanOrEqual(paths, 1)
         XCTAssertEqual(
             outputs,
-            paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20 + 4 * 105 + 3 * 222))
+            paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20 + 4 * 105 + 3 * 222 + 4 * 63))
     }
 
     /// Batches and every block shape of the VNNI kernel (qv_conv_u8s8), against the direct loop on
