@@ -321,7 +321,9 @@ final class QuantizedKernelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(paths, 1)
         XCTAssertEqual(
             outputs,
-            paths * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20 + 4 * 105 + 3 * 222 + 4 * 63))
+            paths
+                * (24 * 81 + 12 * 70 + 8 * 36 + 4 * 144 + 16 * 64 + 4 * 16 + 8 * 42 + 5 * 20 + 4 * 105 + 3 * 222
+                    + 4 * 63))
     }
 
     /// Batches and every block shape of the VNNI kernel (qv_conv_u8s8), against the direct loop on
