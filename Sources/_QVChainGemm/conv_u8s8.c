@@ -66,7 +66,7 @@ static packed_input input_layout(const qv_conv_geometry *g) {
 __attribute__((target("avx512f,avx512bw")))
 static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, size_t images, const int32_t *x,
                             size_t x_image, int32_t x_offset, uint8_t x_zero) {
-    // 16 words of slack: the pointwise kernel's last masked loads stay inside.
+    // 16 words of slack: the row kernel's loads past the last position stay inside.
     const size_t total = images * p->image_words + 16;
     uint32_t *buf = aligned_alloc(64, (total * 4 + 63) / 64 * 64);
     if (!buf) abort();
@@ -192,51 +192,87 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
     free(off);
 }
 
-// 1×1, stride 1, no padding: vectors across 16 pixels of a plane, each weight word broadcast,
-// rows of 8 output channels × 48 pixels, stored straight into y.
-enum { PW_ROWS = 8, PW_VECS = 3 };
+// Stride 1 (any kernel, padding, dilation): vectors across 16 flat positions f = oy·wp + ox of
+// the padded plane, so tap (ky, kx) of group g reads the words at f + g·hp·wp + ky·dh·wp +
+// kx·dw, contiguous across output rows; each weight word is broadcast. Blocks of 8 output
+// channels × 48 positions; the lanes past ow (the border columns) are squeezed out in a
+// register before one masked store into y.
+enum { ROW_CH = 8, ROW_VECS = 3 };
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-static void conv_pointwise(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
-                           const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float) {
-    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), groups = p->groups;
+static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
+                      const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float) {
+    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = taps(g), wp = p->wp, ow = g->out_w;
+    const size_t flat_len = (g->out_h - 1) * wp + ow, vectors = (flat_len + 15) / 16;
+    ptrdiff_t *off = malloc(nt * sizeof(ptrdiff_t));
+    __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
+    size_t *out_at = malloc(vectors * sizeof(size_t));
+    if (!off || !keep || !out_at) abort();
+    for (size_t grp = 0, t = 0; grp < p->groups; grp++)
+        for (size_t i = 0; i < g->kernel_h; i++)
+            for (size_t j = 0; j < g->kernel_w; j++, t++)
+                off[t] = (ptrdiff_t)((grp * p->hp + i * g->dilation_h) * wp + j * g->dilation_w);
+    // Lane i of vector v is output (f / wp, f % wp) when f % wp < ow; the kept lanes are
+    // consecutive outputs, from that of the first kept one.
+    for (size_t v = 0; v < vectors; v++) {
+        __mmask16 mk = 0;
+        size_t first = SIZE_MAX;
+        for (size_t i = 0; i < 16; i++) {
+            const size_t f = 16 * v + i;
+            if (f < flat_len && f % wp < ow) {
+                mk |= (__mmask16)(1u << i);
+                if (first == SIZE_MAX) first = (f / wp) * ow + f % wp;
+            }
+        }
+        keep[v] = mk;
+        out_at[v] = first == SIZE_MAX ? 0 : first;
+    }
     for (size_t i = 0; i < images; i++) {
         const uint32_t *xi = px + i * p->image_words;
-        for (size_t p0 = 0; p0 < n; p0 += 16 * PW_VECS) {
-            __mmask16 mask[PW_VECS];
-            for (size_t j = 0; j < PW_VECS; j++) {
-                const size_t s = p0 + 16 * j, left = s < n ? n - s : 0;
-                mask[j] = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-            }
-            for (size_t m0 = 0; m0 < m; m0 += PW_ROWS) {
-                __m512i acc[PW_ROWS][PW_VECS];
-                for (size_t r = 0; r < PW_ROWS; r++) {
+        for (size_t v0 = 0; v0 < vectors; v0 += ROW_VECS) {
+            const size_t nv = vectors - v0 < ROW_VECS ? vectors - v0 : ROW_VECS;
+            for (size_t m0 = 0; m0 < m; m0 += ROW_CH) {
+                __m512i acc[ROW_CH][ROW_VECS];
+                for (size_t r = 0; r < ROW_CH; r++) {
                     const __m512i a = _mm512_set1_epi32(init[m0 + r]);
-                    for (size_t j = 0; j < PW_VECS; j++) acc[r][j] = a;
+                    for (size_t j = 0; j < ROW_VECS; j++) acc[r][j] = a;
                 }
-                for (size_t grp = 0; grp < groups; grp++) {
-                    __m512i xv[PW_VECS];
-                    for (size_t j = 0; j < PW_VECS; j++)
-                        xv[j] = _mm512_maskz_loadu_epi32(mask[j], xi + grp * n + p0 + 16 * j);
-                    const int32_t *wr = wt + grp * mpad + m0;
-                    for (size_t r = 0; r < PW_ROWS; r++) {
+                // Positions past the last vector read words inside the copy (its slack covers
+                // the last image); their sums are never stored.
+                const uint32_t *base = xi + 16 * v0;
+                for (size_t t = 0; t < nt; t++) {
+                    __m512i xv[ROW_VECS];
+                    for (size_t j = 0; j < ROW_VECS; j++)
+                        xv[j] = _mm512_loadu_si512(base + off[t] + 16 * (j < nv ? j : 0));
+                    const int32_t *wr = wt + t * mpad + m0;
+                    for (size_t r = 0; r < ROW_CH; r++) {
                         const __m512i wv = _mm512_set1_epi32(wr[r]);
-                        for (size_t j = 0; j < PW_VECS; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], xv[j], wv);
+                        for (size_t j = 0; j < ROW_VECS; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], xv[j], wv);
                     }
                 }
-                const size_t rows = m - m0 < PW_ROWS ? m - m0 : PW_ROWS;
+                const size_t rows = m - m0 < ROW_CH ? m - m0 : ROW_CH;
                 for (size_t r = 0; r < rows; r++) {
-                    const size_t at = i * y_image + (m0 + r) * n + p0;
-                    for (size_t j = 0; j < PW_VECS; j++) {
-                        if (y_float)
-                            _mm512_mask_storeu_ps((float *)y + at + 16 * j, mask[j], _mm512_cvtepi32_ps(acc[r][j]));
+                    const size_t row = i * y_image + (m0 + r) * n;
+                    for (size_t j = 0; j < nv; j++) {
+                        const __mmask16 mk = keep[v0 + j];
+                        const __mmask16 out = (__mmask16)((1u << __builtin_popcount(mk)) - 1);
+                        const size_t at = row + out_at[v0 + j];
+                        if (mk == 0xffff) {  // a whole vector of outputs (pointwise convs: all of them)
+                            if (y_float) _mm512_storeu_ps((float *)y + at, _mm512_cvtepi32_ps(acc[r][j]));
+                            else _mm512_storeu_si512((int32_t *)y + at, acc[r][j]);
+                        } else if (y_float)
+                            _mm512_mask_storeu_ps((float *)y + at, out,
+                                                  _mm512_maskz_compress_ps(mk, _mm512_cvtepi32_ps(acc[r][j])));
                         else
-                            _mm512_mask_storeu_epi32((int32_t *)y + at + 16 * j, mask[j], acc[r][j]);
+                            _mm512_mask_storeu_epi32((int32_t *)y + at, out, _mm512_maskz_compress_epi32(mk, acc[r][j]));
                     }
                 }
             }
         }
     }
+    free(off);
+    free(keep);
+    free(out_at);
 }
 
 #endif
@@ -257,9 +293,13 @@ int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, siz
         init[r] = r < m ? (int32_t)((uint32_t)(bias ? bias[r] : 0) - (uint32_t)x_zero * (uint32_t)row_sums[r]) : 0;
     const packed_input p = input_layout(g);
     uint32_t *px = pack_input(g, &p, images, x, x_image, x_offset, x_zero);
-    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-                          g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->height && g->out_w == g->width;
-    if (pointwise && n >= 16) conv_pointwise(g, &p, px, images, packed, m, init, y, y_image, y_float);
+    // At stride 1, pixel vectors over the padded rows keep the n outputs of an image out of
+    // 16·⌈flat length / 16⌉ lanes: when that is at least 3/4 of them, they beat vectors across
+    // channels (which scatter every output); smaller or strided outputs take those instead,
+    // with pixels from every image of the batch.
+    const size_t lanes = ((g->out_h - 1) * p.wp + g->out_w + 15) / 16 * 16;
+    if (g->stride_h == 1 && g->stride_w == 1 && 4 * n >= 3 * lanes)
+        conv_rows(g, &p, px, images, packed, m, init, y, y_image, y_float);
     else conv_broadcast(g, &p, px, images, packed, m, init, y, y_image, y_float);
     free(px);
     free(init);

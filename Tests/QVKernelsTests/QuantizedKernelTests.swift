@@ -247,8 +247,7 @@ final class QuantizedKernelTests: XCTestCase {
     }
 
     /// Runs every case on every kernel path against the direct loop; returns the outputs checked.
-    func checkQLinearConv(_ cases: [ConvCase], seed: UInt64, hugeCase: Int? = nil) throws -> (paths: Int, outputs: Int)
-    {
+    func checkQLinearConv(_ cases: [ConvCase], seed: UInt64, huge: Set<Int> = []) throws -> (paths: Int, outputs: Int) {
         var rng = SplitMix64(seed: seed)
         var outputs = 0
         let paths = try forEveryKernelPath { path in
@@ -266,7 +265,7 @@ final class QuantizedKernelTests: XCTestCase {
                 let bias = (0..<t.m).map { _ in Int64(rng.next() % 20_001) - 10_000 }
                 let xz = Int64(rng.next() % 256) + xr.lowerBound, yz = Int64(rng.next() % 256) + xr.lowerBound
                 let ws: [Float] = t.perChannel ? (0..<t.m).map { Float(1 + $0 % 5) * 0.0019 } : [0.0078125]
-                let xs: Float = 0.0235, ys: Float = k == hugeCase ? 40.0 : 0.06
+                let xs: Float = 0.0235, ys: Float = huge.contains(k) ? 40.0 : 0.06
                 let attrs = [
                     Attribute(name: "kernel_shape", value: .ints([Int64(t.k), Int64(t.k)])),
                     Attribute(name: "strides", value: .ints([Int64(t.stride), Int64(t.stride)])),
@@ -317,7 +316,7 @@ final class QuantizedKernelTests: XCTestCase {
             // Stride 3 rows wide enough that the gathered copy fills all 16 lanes.
             ConvCase([4, 4, 7, 61, 3, 3, 1, 1, 4], .int8, perChannel: true),
         ]
-        let (paths, outputs) = try checkQLinearConv(cases, seed: 2026, hugeCase: 5)
+        let (paths, outputs) = try checkQLinearConv(cases, seed: 2026, huge: [5])
         XCTAssertGreaterThanOrEqual(paths, 1)
         XCTAssertEqual(
             outputs,
@@ -342,16 +341,19 @@ final class QuantizedKernelTests: XCTestCase {
             ConvCase([8, 16, 6, 6, 3, 1, 2, 2, 2], .uint8, perChannel: false, images: 4),
             ConvCase([6, 8, 9, 9, 3, 1, 1, 1, 1], .uint8, perChannel: true, images: 2, wZero: 1, wide: true),
             ConvCase([1024, 20, 3, 3, 3, 1, 1, 1, 1], .uint8, perChannel: false, images: 2, wZero: 126),  // > 2^24
+            // Stride 1 with padding: pixel vectors over the padded rows, border lanes squeezed out.
+            ConvCase([10, 24, 16, 16, 3, 1, 1, 1, 1], .uint8, perChannel: true, images: 3),
+            ConvCase([640, 8, 12, 12, 3, 1, 1, 1, 1], .int8, perChannel: false, images: 2, wZero: 126),  // > 2^24
         ]
         // The VNNI kernel takes these (and leaves case 6's out-of-byte weights) wherever it runs.
         let vnni = qv_conv_u8s8_available() == 1
-        let (paths, outputs) = try checkQLinearConv(cases, seed: 77, hugeCase: 7)
+        let (paths, outputs) = try checkQLinearConv(cases, seed: 77, huge: [7, 9])
         XCTAssertGreaterThanOrEqual(paths, 1)
         XCTAssertEqual(
             outputs,
             paths
-                * (3 * 72 * 25 + 5 * 40 * 12 + 7 * 13 * 4 + 2 * 13 * 63 + 8 * 64 * 4 + 4 * 16 * 36 + 2 * 8 * 81 + 2 * 20
-                    * 9))
+                * (3 * 72 * 25 + 5 * 40 * 12 + 7 * 13 * 4 + 2 * 13 * 63 + 8 * 64 * 4 + 4 * 16 * 36 + 2 * 8 * 81
+                    + 2 * 20 * 9 + 3 * 24 * 256 + 2 * 8 * 144))
         if vnni {
             let geo = try ConvGeometry(
                 node: Node(name: "c", opType: "QLinearConv", inputs: [], outputs: []), x: [1, 6, 9, 9], w: [8, 6, 3, 3])
