@@ -47,20 +47,48 @@ void qv_conv_u8s8_pack_weights(const qv_conv_geometry *g, size_t m, const int32_
 
 #if defined(__x86_64__)
 
-// The copy of x the kernels read: per image, per group of 4 channels, a plane of words
+// The copy of x the kernels read: per image, per group of 4 channels, the padded plane of words
 // (hp × wp, the zero-point border wide enough for every window), byte j of a word holding
-// channel 4·group + j as x + x_offset. Channels past the last and the border hold x_zero.
+// channel 4·group + j as x + x_offset; channels past the last and the border hold x_zero. With
+// equal strides s > 1 the plane is stored as its s×s phases (rows ≡ py, columns ≡ px mod s),
+// each hq × wq, so that consecutive outputs read consecutive words of one phase.
+enum { PACK_MAX_STRIDE = 8 };
+
 typedef struct {
-    size_t hp, wp, groups, image_words;
+    size_t s, hq, wq, groups, image_words;
 } packed_input;
 
 static packed_input input_layout(const qv_conv_geometry *g) {
     size_t need_h = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
     size_t need_w = (g->out_w - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     size_t hp = g->height + (size_t)g->pad_top, wp = g->width + (size_t)g->pad_left;
-    packed_input p = {.hp = hp > need_h ? hp : need_h, .wp = wp > need_w ? wp : need_w, .groups = (g->channels + 3) / 4};
-    p.image_words = p.groups * p.hp * p.wp;
+    hp = hp > need_h ? hp : need_h;
+    wp = wp > need_w ? wp : need_w;
+    const size_t s = g->stride_h == g->stride_w && g->stride_w <= PACK_MAX_STRIDE ? g->stride_w : 1;
+    packed_input p = {.s = s, .hq = (hp + s - 1) / s, .wq = (wp + s - 1) / s, .groups = (g->channels + 3) / 4};
+    p.image_words = p.groups * s * s * p.hq * p.wq;
     return p;
+}
+
+// Where padded cell (r, q) of group grp lives in an image's words.
+static size_t word_at(const packed_input *p, size_t grp, size_t r, size_t q) {
+    return ((grp * p->s + r % p->s) * p->s + q % p->s) * p->hq * p->wq + (r / p->s) * p->wq + q / p->s;
+}
+
+// Lanes src[0], src[s], … (cnt of them, 1 ≤ cnt ≤ 16, the rest zero), reading no further.
+__attribute__((target("avx512f"))) static inline __m512i every_sth(const int32_t *src, size_t s, size_t cnt) {
+    const __mmask16 m = cnt >= 16 ? 0xffff : (__mmask16)((1u << cnt) - 1);
+    if (s == 1) return _mm512_maskz_loadu_epi32(m, src);
+    if (s == 2) {  // the even lanes of the 2·cnt − 1 values from src
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const size_t left = 2 * cnt - 1;
+        const __m512i lo = _mm512_maskz_loadu_epi32(left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1), src);
+        const __m512i hi = _mm512_maskz_loadu_epi32(left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0, src + 16);
+        return _mm512_maskz_permutex2var_epi32(m, lo, even, hi);
+    }
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)s)),
+                                       src, 4);
 }
 
 __attribute__((target("avx512f,avx512bw")))
@@ -71,7 +99,19 @@ static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, si
     uint32_t *buf = aligned_alloc(64, (total * 4 + 63) / 64 * 64);
     if (!buf) abort();
     memset(buf, x_zero, total * 4);
-    const size_t plane = g->height * g->width, pt = (size_t)g->pad_top, pl = (size_t)g->pad_left;
+    const size_t plane = g->height * g->width, pt = (size_t)g->pad_top, pl = (size_t)g->pad_left, s = p->s;
+    // Columns q ≡ px (mod s) of a padded row holding input: from q0[px], n[px] of them.
+    size_t q0[PACK_MAX_STRIDE], n[PACK_MAX_STRIDE], col[PACK_MAX_STRIDE];
+    for (size_t px = 0; px < s; px++) {
+        q0[px] = pl + (px + s - pl % s) % s;
+        n[px] = q0[px] < pl + g->width ? (pl + g->width - q0[px] + s - 1) / s : 0;
+        col[px] = word_at(p, 0, 0, q0[px]);
+    }
+    // Input row y's padded row in its phase, computed once (no division per row).
+    size_t *row_at = malloc(g->height * sizeof(size_t));
+    if (!row_at) abort();
+    for (size_t y = 0; y < g->height; y++) row_at[y] = word_at(p, 0, y + pt, 0);
+    const size_t group_words = s * s * p->hq * p->wq;
     const __m512i offset = _mm512_set1_epi32(x_offset), low = _mm512_set1_epi32(0xff);
     const __m512i zero = _mm512_set1_epi32(x_zero);
     for (size_t i = 0; i < images; i++) {
@@ -83,25 +123,46 @@ static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, si
                 src[j] = c < g->channels ? x + i * x_image + c * plane : NULL;
                 present += c < g->channels;
             }
-            uint32_t *dst = buf + i * p->image_words + grp * p->hp * p->wp;
+            uint32_t *dst = buf + i * p->image_words + grp * group_words;
             for (size_t y = 0; y < g->height; y++) {
-                uint32_t *row = dst + (y + pt) * p->wp + pl;
-                for (size_t c0 = 0; c0 < g->width; c0 += 16) {
-                    const size_t left = g->width - c0;
-                    const __mmask16 mask = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-                    __m512i word = _mm512_setzero_si512();
-                    for (size_t j = 0; j < 4; j++) {
-                        __m512i v = j < present
-                                        ? _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, src[j] + y * g->width + c0), offset)
-                                        : zero;
-                        word = _mm512_or_si512(word, _mm512_slli_epi32(_mm512_and_si512(v, low), (unsigned)(8 * j)));
+                for (size_t px = 0; px < s; px++) {
+                    uint32_t *row = dst + row_at[y] + col[px];
+                    const size_t from = y * g->width + q0[px] - pl;
+                    for (size_t c0 = 0; c0 < n[px]; c0 += 16) {
+                        const size_t left = n[px] - c0;
+                        const __mmask16 mask = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+                        __m512i word = _mm512_setzero_si512();
+                        for (size_t j = 0; j < 4; j++) {
+                            const __m512i v =
+                                j < present ? _mm512_add_epi32(every_sth(src[j] + from + c0 * s, s, left), offset) : zero;
+                            word = _mm512_or_si512(word, _mm512_slli_epi32(_mm512_and_si512(v, low), (unsigned)(8 * j)));
+                        }
+                        _mm512_mask_storeu_epi32(row + c0, mask, word);
                     }
-                    _mm512_mask_storeu_epi32(row + c0, mask, word);
                 }
             }
         }
     }
+    free(row_at);
     return buf;
+}
+
+// Each tap's offset from an output's first word: tap (i, j) of group grp reads padded cell
+// (oy·s + i·dh, ox·s + j·dw), in phase ((i·dh) mod s, (j·dw) mod s) at (oy + i·dh / s, ox + j·dw / s).
+static ptrdiff_t *tap_offsets(const qv_conv_geometry *g, const packed_input *p) {
+    ptrdiff_t *off = malloc(taps(g) * sizeof(ptrdiff_t));
+    if (!off) abort();
+    for (size_t grp = 0, t = 0; grp < p->groups; grp++)
+        for (size_t i = 0; i < g->kernel_h; i++)
+            for (size_t j = 0; j < g->kernel_w; j++, t++)
+                off[t] = (ptrdiff_t)word_at(p, grp, i * g->dilation_h, j * g->dilation_w);
+    return off;
+}
+
+// The first word of output (oy, ox) in an image's copy: padded cell (oy·sh, ox·sw), which is
+// phase (0, 0) at (oy·sh / s, ox·sw / s) (s divides both strides, or is 1).
+static size_t output_word(const qv_conv_geometry *g, const packed_input *p, size_t oy, size_t ox) {
+    return (oy * g->stride_h / p->s) * p->wq + ox * g->stride_w / p->s;
 }
 
 // Vectors across output channels, each input word broadcast (outputs with few pixels, and any
@@ -140,14 +201,9 @@ static void store_value(void *y, size_t at, int32_t v, int y_float) {
 
 static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
                            const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float) {
-    const size_t kh = g->kernel_h, kw = g->kernel_w, nt = taps(g), mpad = padded_rows(m);
+    const size_t nt = taps(g), mpad = padded_rows(m);
     const size_t n = g->out_h * g->out_w, total = images * n;
-    ptrdiff_t *off = malloc(nt * sizeof(ptrdiff_t));
-    if (!off) abort();
-    for (size_t grp = 0, t = 0; grp < p->groups; grp++)
-        for (size_t i = 0; i < kh; i++)
-            for (size_t j = 0; j < kw; j++, t++)
-                off[t] = (ptrdiff_t)((grp * p->hp + i * g->dilation_h) * p->wp + j * g->dilation_w);
+    ptrdiff_t *off = tap_offsets(g, p);
     // Wider channel blocks need fewer pixels per block to stay in registers.
     const size_t mv = mpad >= 64 ? 4 : mpad >= 32 ? 2 : 1, np = mv == 4 ? 6 : mv == 2 ? 12 : 16;
     int32_t tile[12 * 32] __attribute__((aligned(64)));  // the largest np × 16·mv
@@ -160,8 +216,7 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
             const size_t pix = pix0 + (q < count ? q : 0);
             img[q] = pix / n;
             rem[q] = pix % n;
-            base[q] = px + img[q] * p->image_words + (rem[q] / g->out_w) * g->stride_h * p->wp +
-                      (rem[q] % g->out_w) * g->stride_w;
+            base[q] = px + img[q] * p->image_words + output_word(g, p, rem[q] / g->out_w, rem[q] % g->out_w);
         }
         for (size_t m0 = 0; m0 < m; m0 += 16 * mv) {
             // A last block narrower than mv vectors reads zero weights and the zero-padded init.
@@ -192,9 +247,9 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
     free(off);
 }
 
-// Stride 1 (any kernel, padding, dilation): vectors across 16 flat positions f = oy·wp + ox of
-// the padded plane, so tap (ky, kx) of group g reads the words at f + g·hp·wp + ky·dh·wp +
-// kx·dw, contiguous across output rows; each weight word is broadcast. Blocks of 8 output
+// Strides equal to the copy's phase step (1, or s with phases; any kernel, padding, dilation):
+// vectors across 16 flat positions f = oy·wq + ox, so each tap reads the words at f plus its
+// offset, contiguous across output rows; each weight word is broadcast. Blocks of 8 output
 // channels × 48 positions; the lanes past ow (the border columns) are squeezed out in a
 // register before one masked store into y.
 enum { ROW_CH = 8, ROW_VECS = 3 };
@@ -202,16 +257,12 @@ enum { ROW_CH = 8, ROW_VECS = 3 };
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
                       const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float) {
-    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = taps(g), wp = p->wp, ow = g->out_w;
+    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = taps(g), wp = p->wq, ow = g->out_w;
     const size_t flat_len = (g->out_h - 1) * wp + ow, vectors = (flat_len + 15) / 16;
-    ptrdiff_t *off = malloc(nt * sizeof(ptrdiff_t));
+    ptrdiff_t *off = tap_offsets(g, p);
     __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
     size_t *out_at = malloc(vectors * sizeof(size_t));
-    if (!off || !keep || !out_at) abort();
-    for (size_t grp = 0, t = 0; grp < p->groups; grp++)
-        for (size_t i = 0; i < g->kernel_h; i++)
-            for (size_t j = 0; j < g->kernel_w; j++, t++)
-                off[t] = (ptrdiff_t)((grp * p->hp + i * g->dilation_h) * wp + j * g->dilation_w);
+    if (!keep || !out_at) abort();
     // Lane i of vector v is output (f / wp, f % wp) when f % wp < ow; the kept lanes are
     // consecutive outputs, from that of the first kept one.
     for (size_t v = 0; v < vectors; v++) {
@@ -293,12 +344,12 @@ int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, siz
         init[r] = r < m ? (int32_t)((uint32_t)(bias ? bias[r] : 0) - (uint32_t)x_zero * (uint32_t)row_sums[r]) : 0;
     const packed_input p = input_layout(g);
     uint32_t *px = pack_input(g, &p, images, x, x_image, x_offset, x_zero);
-    // At stride 1, pixel vectors over the padded rows keep the n outputs of an image out of
+    // With unit steps in the copy, pixel vectors over its rows keep the n outputs of an image out of
     // 16·⌈flat length / 16⌉ lanes: when that is at least 3/4 of them, they beat vectors across
     // channels (which scatter every output); smaller or strided outputs take those instead,
     // with pixels from every image of the batch.
-    const size_t lanes = ((g->out_h - 1) * p.wp + g->out_w + 15) / 16 * 16;
-    if (g->stride_h == 1 && g->stride_w == 1 && 4 * n >= 3 * lanes)
+    const size_t lanes = ((g->out_h - 1) * p.wq + g->out_w + 15) / 16 * 16;
+    if (g->stride_h == p.s && g->stride_w == p.s && 4 * n >= 3 * lanes)
         conv_rows(g, &p, px, images, packed, m, init, y, y_image, y_float);
     else conv_broadcast(g, &p, px, images, packed, m, init, y, y_image, y_float);
     free(px);

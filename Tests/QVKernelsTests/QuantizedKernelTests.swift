@@ -194,12 +194,13 @@ final class QuantizedKernelTests: XCTestCase {
     static func qlinearConvReference(
         x: [Int64], xShape: [Int], xz: Int64, w: [Int64], wShape: [Int], wz: [Int64], bias: [Int64],
         multiplier: [Float], yz: Int64, range: ClosedRange<Int64>,
-        stride: Int, pad: Int, dilation: Int, group: Int
+        stride: Int, strideW: Int? = nil, pad: Int, dilation: Int, group: Int
     ) -> (y: [Int64], shape: [Int]) {
+        let sw = strideW ?? stride
         let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
         let (m, cg, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3])
         let oh = (h + 2 * pad - ((kh - 1) * dilation + 1)) / stride + 1,
-            ow = (wd + 2 * pad - ((kw - 1) * dilation + 1)) / stride + 1
+            ow = (wd + 2 * pad - ((kw - 1) * dilation + 1)) / sw + 1
         let mg = m / group
         var y: [Int64] = []
         for b in 0..<n {
@@ -211,7 +212,7 @@ final class QuantizedKernelTests: XCTestCase {
                         for ci in 0..<cg {
                             for p in 0..<kh {
                                 for q in 0..<kw {
-                                    let r = i * stride - pad + p * dilation, s = j * stride - pad + q * dilation
+                                    let r = i * stride - pad + p * dilation, s = j * sw - pad + q * dilation
                                     // padding holds x_zp: contributes 0
                                     guard r >= 0, r < h, s >= 0, s < wd else { continue }
                                     let xv = x[((b * c + g * cg + ci) * h + r) * wd + s]
@@ -240,9 +241,14 @@ final class QuantizedKernelTests: XCTestCase {
         var images = 1
         var wZero: Int64?
         var wide = false
-        init(_ g: [Int], _ xType: DType, perChannel: Bool, images: Int = 1, wZero: Int64? = nil, wide: Bool = false) {
+        var strideW: Int?
+        init(
+            _ g: [Int], _ xType: DType, perChannel: Bool, images: Int = 1, wZero: Int64? = nil, wide: Bool = false,
+            strideW: Int? = nil
+        ) {
             (c, m, h, w, k, stride, pad, dilation, group) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8])
             (self.xType, self.perChannel, self.images, self.wZero, self.wide) = (xType, perChannel, images, wZero, wide)
+            self.strideW = strideW
         }
     }
 
@@ -268,7 +274,7 @@ final class QuantizedKernelTests: XCTestCase {
                 let xs: Float = 0.0235, ys: Float = huge.contains(k) ? 40.0 : 0.06
                 let attrs = [
                     Attribute(name: "kernel_shape", value: .ints([Int64(t.k), Int64(t.k)])),
-                    Attribute(name: "strides", value: .ints([Int64(t.stride), Int64(t.stride)])),
+                    Attribute(name: "strides", value: .ints([Int64(t.stride), Int64(t.strideW ?? t.stride)])),
                     Attribute(name: "pads", value: .ints(Array(repeating: Int64(t.pad), count: 4))),
                     Attribute(name: "dilations", value: .ints([Int64(t.dilation), Int64(t.dilation)])),
                     Attribute(name: "group", value: .int(Int64(t.group))),
@@ -286,7 +292,7 @@ final class QuantizedKernelTests: XCTestCase {
                 let (want, shape) = Self.qlinearConvReference(
                     x: x, xShape: [t.images, t.c, t.h, t.w], xz: xz, w: w, wShape: [t.m, cg, t.k, t.k], wz: wz,
                     bias: bias, multiplier: ws.map { xs * $0 / ys }, yz: yz, range: xr,
-                    stride: t.stride, pad: t.pad, dilation: t.dilation, group: t.group)
+                    stride: t.stride, strideW: t.strideW, pad: t.pad, dilation: t.dilation, group: t.group)
                 XCTAssertEqual(got.shape, shape, "\(path) case \(k)")
                 XCTAssertEqual(got.asInt64s(), want, "\(path) case \(k)")
                 outputs += want.count
@@ -344,6 +350,10 @@ final class QuantizedKernelTests: XCTestCase {
             // Stride 1 with padding: pixel vectors over the padded rows, border lanes squeezed out.
             ConvCase([10, 24, 16, 16, 3, 1, 1, 1, 1], .uint8, perChannel: true, images: 3),
             ConvCase([640, 8, 12, 12, 3, 1, 1, 1, 1], .int8, perChannel: false, images: 2, wZero: 126),  // > 2^24
+            // Stride 3 with dilation: 3×3 phases of the copy (gathered), pixel vectors over a phase.
+            ConvCase([5, 16, 20, 23, 3, 3, 1, 2, 1], .uint8, perChannel: true, images: 2),
+            // Unequal strides: no phases, channel vectors with strided addressing.
+            ConvCase([6, 16, 9, 14, 3, 1, 1, 1, 1], .int8, perChannel: true, images: 2, strideW: 2),
         ]
         // The VNNI kernel takes these (and leaves case 6's out-of-byte weights) wherever it runs.
         let vnni = qv_conv_u8s8_available() == 1
@@ -353,7 +363,7 @@ final class QuantizedKernelTests: XCTestCase {
             outputs,
             paths
                 * (3 * 72 * 25 + 5 * 40 * 12 + 7 * 13 * 4 + 2 * 13 * 63 + 8 * 64 * 4 + 4 * 16 * 36 + 2 * 8 * 81
-                    + 2 * 20 * 9 + 3 * 24 * 256 + 2 * 8 * 144))
+                    + 2 * 20 * 9 + 3 * 24 * 256 + 2 * 8 * 144 + 2 * 16 * 42 + 2 * 16 * 63))
         if vnni {
             let geo = try ConvGeometry(
                 node: Node(name: "c", opType: "QLinearConv", inputs: [], outputs: []), x: [1, 6, 9, 9], w: [8, 6, 3, 3])
