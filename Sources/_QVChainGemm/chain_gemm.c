@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pw_stages.h"
+
 static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
                            const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
                            size_t j0) {
@@ -641,8 +643,6 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
 
 // MARK: - Pointwise chains
 
-#define QV_PW_MAX_STAGES 8
-
 // Stage k's parameters for parameter set c, broadcast into a/b/z/l/h[k] (one per vector form).
 #define QV_PW_BROADCAST(SET1_PS, SET1_EPI32)                                                     \
     for (size_t k = 0; k < ns; k++) {                                                            \
@@ -657,14 +657,10 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
 __attribute__((target("avx512f")))
 static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
                                    size_t ns, void *out) {
-    const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
-    const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
-    __m512 a[QV_PW_MAX_STAGES], b[QV_PW_MAX_STAGES], l[QV_PW_MAX_STAGES], h[QV_PW_MAX_STAGES];
-    __m512i z[QV_PW_MAX_STAGES];
-    const __m512 zero = _mm512_setzero_ps();
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = qv_pw_writes_integers(st, ns);
+    qv_pw512 prm;
     for (size_t p = 0; p < planes; p++) {
-        const size_t c = p % channels;
-        QV_PW_BROADCAST(_mm512_set1_ps, _mm512_set1_epi32)
+        qv_pw512_set(st, ns, p % channels, &prm);
         const size_t base = p * inner;
         // 64 elements per step, each stage over four vectors: independent divisions overlap, and
         // the stage dispatch is paid once per 64 elements.
@@ -675,35 +671,10 @@ static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, s
             for (int u = 0; u < 4; u++) {
                 const size_t at = i + 16 * (size_t)u;
                 m[u] = at < inner ? lane_mask(inner - at) : 0;
-                v[u] = int_in ? zero : _mm512_maskz_loadu_ps(m[u], (const float *)x + base + at);
+                v[u] = int_in ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[u], (const float *)x + base + at);
                 q[u] = int_in ? _mm512_maskz_loadu_epi32(m[u], (const int32_t *)x + base + at) : _mm512_setzero_si512();
             }
-            for (size_t k = 0; k < ns; k++) {
-                switch (st[k].kind) {
-                case QV_PW_DEQUANTIZE:
-                    for (int u = 0; u < 4; u++) v[u] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q[u], z[k])), a[k]);
-                    break;
-                case QV_PW_AFFINE:
-                    for (int u = 0; u < 4; u++) v[u] = _mm512_add_ps(_mm512_mul_ps(v[u], a[k]), b[k]);
-                    break;
-                case QV_PW_RELU:
-                    for (int u = 0; u < 4; u++) v[u] = _mm512_mask_mov_ps(v[u], _mm512_cmp_ps_mask(zero, v[u], _CMP_GE_OQ), zero);
-                    break;
-                case QV_PW_REQUANTIZE:
-                    for (int u = 0; u < 4; u++) {
-                        __m512 t = _mm512_mul_ps(v[u], a[k]);
-                        t = _mm512_min_ps(_mm512_max_ps(t, l[k]), h[k]);  // max(t, lo) is lo for NaN
-                        q[u] = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z[k]);
-                    }
-                    break;
-                default:
-                    for (int u = 0; u < 4; u++) {
-                        __m512 t = _mm512_div_ps(v[u], a[k]);
-                        t = _mm512_min_ps(_mm512_max_ps(t, l[k]), h[k]);  // max(t, lo) is lo for NaN
-                        q[u] = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z[k]);
-                    }
-                }
-            }
+            qv_pw512_apply(st, ns, &prm, 4, v, q);
             for (int u = 0; u < 4; u++) {
                 const size_t at = i + 16 * (size_t)u;
                 if (int_out) _mm512_mask_storeu_epi32((int32_t *)out + base + at, m[u], q[u]);
@@ -805,8 +776,7 @@ static void pointwise_chain_avx2(const void *x, size_t planes, size_t inner, siz
 __attribute__((target("avx512f")))
 static void pointwise_chain_periodic_avx512(const void *x, size_t planes, size_t inner, size_t channels,
                                             const qv_pw_stage *st, size_t ns, void *out) {
-    const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
-    const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = qv_pw_writes_integers(st, ns);
     const size_t period = channels * inner, images = planes / channels;
     float *pa = malloc(ns * period * sizeof(float)), *pb = malloc(ns * period * sizeof(float));
     int32_t *pz = malloc(ns * period * sizeof(int32_t));
@@ -820,30 +790,24 @@ static void pointwise_chain_periodic_avx512(const void *x, size_t planes, size_t
                 pz[k * period + c * inner + t] = st[k].zero ? st[k].zero[j] : 0;
             }
         }
-    const __m512 zero = _mm512_setzero_ps();
+    qv_pw512 prm;
+    for (size_t k = 0; k < ns; k++) {
+        prm.l[k] = _mm512_set1_ps(st[k].lo);
+        prm.h[k] = _mm512_set1_ps(st[k].hi);
+    }
     for (size_t r = 0; r < images; r++) {
         const size_t base = r * period;
         for (size_t i = 0; i < period; i += 16) {
             const __mmask16 m = lane_mask(period - i);
-            __m512 v = int_in ? zero : _mm512_maskz_loadu_ps(m, (const float *)x + base + i);
+            __m512 v = int_in ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, (const float *)x + base + i);
             __m512i q = int_in ? _mm512_maskz_loadu_epi32(m, (const int32_t *)x + base + i) : _mm512_setzero_si512();
             for (size_t k = 0; k < ns; k++) {
-                const __m512 a = _mm512_maskz_loadu_ps(m, pa + k * period + i);
-                switch (st[k].kind) {
-                case QV_PW_DEQUANTIZE:
-                    v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_maskz_loadu_epi32(m, pz + k * period + i))), a);
-                    break;
-                case QV_PW_AFFINE: v = _mm512_add_ps(_mm512_mul_ps(v, a), _mm512_maskz_loadu_ps(m, pb + k * period + i)); break;
-                case QV_PW_RELU: v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(zero, v, _CMP_GE_OQ), zero); break;
-                default: {
-                    // Masked-off lanes divide 0 by 0: NaN, never stored.
-                    __m512 t = st[k].kind == QV_PW_REQUANTIZE ? _mm512_mul_ps(v, a) : _mm512_div_ps(v, a);
-                    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(st[k].lo)), _mm512_set1_ps(st[k].hi));
-                    q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-                                         _mm512_maskz_loadu_epi32(m, pz + k * period + i));
-                }
-                }
+                prm.a[k] = _mm512_maskz_loadu_ps(m, pa + k * period + i);
+                prm.b[k] = _mm512_maskz_loadu_ps(m, pb + k * period + i);
+                prm.z[k] = _mm512_maskz_loadu_epi32(m, pz + k * period + i);
             }
+            // Masked-off lanes divide 0 by 0: NaN, never stored.
+            qv_pw512_apply(st, ns, &prm, 1, &v, &q);
             if (int_out) _mm512_mask_storeu_epi32((int32_t *)out + base + i, m, q);
             else _mm512_mask_storeu_ps((float *)out + base + i, m, v);
         }
