@@ -278,6 +278,66 @@ struct VNNIWeights: Sendable {
     }
 }
 
+/// An int32 or float array of `count` elements filled by `fill` (false: nothing made).
+func filledStorage(_ count: Int, integers: Bool, _ fill: (UnsafeMutableRawPointer) -> Bool) -> Storage? {
+    var ran = false
+    if integers {
+        let y = [Int32].uninitialized(count) { buf, n in
+            ran = fill(UnsafeMutableRawPointer(buf.baseAddress!))
+            n = count
+        }
+        return ran ? .i32(y) : nil
+    }
+    let y = [Float].uninitialized(count) { buf, n in
+        ran = fill(UnsafeMutableRawPointer(buf.baseAddress!))
+        n = count
+    }
+    return ran ? .f32(y) : nil
+}
+
+/// `qv_conv_u8s8` over every group into y: the exact sums (float when `asFloat`), or with
+/// `stages` (a one-group conv only) those sums through the stages. False where it cannot run.
+private func vnniRun(
+    _ geo: ConvGeometry, x: [Int32], offset: Int32, zero: UInt8, bias: [Int32]?, weights vw: VNNIWeights,
+    stages: [PointwiseStage], asFloat: Bool, into y: UnsafeMutableRawPointer
+) -> Bool {
+    var cg = geo.cGeometry(channels: geo.cPerGroup)
+    let mg = geo.mPerGroup, plane = geo.h * geo.w, image = geo.c * plane, yImage = geo.m * geo.spatial
+    let biasWords = bias ?? []
+    return withCStages(stages, channels: geo.m) { cs in
+        x.withUnsafeBufferPointer { xb in
+            vw.packed.withUnsafeBufferPointer { pb in
+                vw.rowSums.withUnsafeBufferPointer { sb in
+                    biasWords.withUnsafeBufferPointer { bb in
+                        (0..<geo.group).allSatisfy { g -> Bool in
+                            let b: UnsafePointer<Int32>? = bias == nil ? nil : bb.baseAddress! + g * mg
+                            let status = qv_conv_u8s8(
+                                &cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * plane, image, offset, zero,
+                                pb.baseAddress! + g * vw.groupWords, mg, sb.baseAddress! + g * mg, b,
+                                cs.baseAddress, cs.count, y + g * mg * geo.spatial * 4, yImage, asFloat ? 1 : 0)
+                            return status == 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What `qv_conv_u8s8` needs of x, or nil where it cannot run (no packed weights, x not 8-bit).
+private func vnniOperands(
+    _ geo: ConvGeometry, x xt: Tensor, xZero: Int64, weights pw: PreparedWeights
+) -> (
+    x: [Int32], offset: Int32, zero: UInt8, weights: VNNIWeights
+)? {
+    guard let vw = pw.vnni, xt.dtype == .uint8 || xt.dtype == .int8, case .i32(let xv) = xt.storage,
+        xv.count == geo.n * geo.c * geo.h * geo.w, geo.n * geo.m * geo.spatial > 0
+    else { return nil }
+    let offset: Int64 = xt.dtype == .int8 ? 128 : 0
+    guard (0...255).contains(xZero + offset) else { return nil }
+    return (xv, Int32(offset), UInt8(xZero + offset), vw)
+}
+
 /// Exact sums with AVX-512 VNNI, or nil where `qv_conv_u8s8` cannot run (no packed weights, x
 /// not 8-bit, VNNI off). Float output when every sum provably stays below 2^24, else int32.
 func vnniConvAccumulators(
@@ -285,50 +345,78 @@ func vnniConvAccumulators(
 )
     -> IntegerAccumulators?
 {
-    guard let vw = pw.vnni, xt.dtype == .uint8 || xt.dtype == .int8, case .i32(let xv) = xt.storage,
-        let range = xt.dtype.integerRange, xv.count == geo.n * geo.c * geo.h * geo.w,
-        geo.n * geo.m * geo.spatial > 0
-    else { return nil }
-    let offset = xt.dtype == .int8 ? Int64(128) : 0
-    let zero = xZero + offset
-    guard (0...255).contains(zero) else { return nil }
+    guard let op = vnniOperands(geo, x: xt, xZero: xZero, weights: pw), let range = xt.dtype.integerRange else {
+        return nil
+    }
     // Wrapping the bias into int32 wraps the exact total the same way.
-    let biasWords = bias?.map { Int32(truncatingIfNeeded: $0) } ?? []
+    let biasWords = bias?.map { Int32(truncatingIfNeeded: $0) }
     let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
     let bound = max(abs(range.lowerBound - xZero), abs(range.upperBound - xZero))
     let asFloat = Double(bound) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24)
-    var cg = geo.cGeometry(channels: geo.cPerGroup)
-    let count = geo.n * geo.m * geo.spatial, mg = geo.mPerGroup
-    func run(_ y: UnsafeMutableRawPointer, _ stride: Int) -> Bool {
-        xv.withUnsafeBufferPointer { xb in
-            vw.packed.withUnsafeBufferPointer { pb in
-                vw.rowSums.withUnsafeBufferPointer { sb in
-                    biasWords.withUnsafeBufferPointer { bb in
-                        (0..<geo.group).allSatisfy { g in
-                            qv_conv_u8s8(
-                                &cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * geo.h * geo.w, geo.c * geo.h * geo.w,
-                                Int32(offset), UInt8(zero), pb.baseAddress! + g * vw.groupWords, mg,
-                                sb.baseAddress! + g * mg, bias == nil ? nil : bb.baseAddress! + g * mg,
-                                y + g * mg * geo.spatial * stride, geo.m * geo.spatial, asFloat ? 1 : 0) == 1
-                        }
-                    }
-                }
-            }
+    let y = filledStorage(geo.n * geo.m * geo.spatial, integers: !asFloat) {
+        vnniRun(
+            geo, x: op.x, offset: op.offset, zero: op.zero, bias: biasWords, weights: op.weights, stages: [],
+            asFloat: asFloat, into: $0)
+    }
+    switch y {
+    case .f32(let v): return .exactFloat(v)
+    case .i32(let v): return .int32(v)
+    default: return nil
+    }
+}
+
+/// An exact integer conv's sums taken through `stages` (the conv's requantization and the
+/// pointwise nodes after it) while still in registers, so the sums are never written out: the
+/// VNNI kernel for a one-group conv, the exact depthwise kernel for a depthwise one. nil where
+/// neither runs (or a stage's parameters are not per output channel); the caller then computes
+/// the sums and runs the stages as their own pass, with the same result.
+func integerConvThrough(
+    _ stages: [PointwiseStage], _ geo: ConvGeometry, x xt: Tensor, xZero: Int64, bias: [Int64]?,
+    weights pw: PreparedWeights
+) -> Tensor? {
+    guard let last = stages.last, stages.count <= 8,
+        stages.allSatisfy({ $0.axis == nil || ($0.axis == 1 && $0.scale.count == geo.m) })
+    else { return nil }
+    let count = geo.n * geo.m * geo.spatial
+    func tensor(_ storage: Storage?) -> Tensor? {
+        storage.map { Tensor(dtype: last.outputType, shape: geo.outShape, storage: $0) }
+    }
+    if geo.cPerGroup == 1, geo.mPerGroup == 1 {
+        guard let plan = depthwisePlan(geo, x: xt, xZero: xZero, bias: bias, weights: pw) else { return nil }
+        var seen: UInt32 = 0
+        let y = filledStorage(count, integers: last.writesIntegers) {
+            seen = depthwiseShifted(
+                geo, x: plan.x, zeroPoint: plan.zero, w: pw.values, bias: plan.bias, stages: stages, into: $0)
+            return true
         }
+        return Int64(seen) <= plan.bound ? tensor(y) : nil
     }
-    var ran = false
-    if asFloat {
-        let y = [Float].uninitialized(count) { buf, n in
-            ran = run(UnsafeMutableRawPointer(buf.baseAddress!), 4)
-            n = count
-        }
-        return ran ? .exactFloat(y) : nil
+    guard geo.group == 1, let op = vnniOperands(geo, x: xt, xZero: xZero, weights: pw) else { return nil }
+    return tensor(
+        filledStorage(count, integers: last.writesIntegers) {
+            vnniRun(
+                geo, x: op.x, offset: op.offset, zero: op.zero, bias: bias?.map { Int32(truncatingIfNeeded: $0) },
+                weights: op.weights, stages: stages, asFloat: true, into: $0)
+        })
+}
+
+/// When the depthwise kernel reads x − x_zero itself: integers of at most 16 bits whose largest
+/// |x − x_zero| (from the type) keeps every sum below 2^24, so float32 is exact; the largest one
+/// actually read must then be checked against `bound`.
+func depthwisePlan(
+    _ geo: ConvGeometry, x xt: Tensor, xZero: Int64, bias: [Int64]?, weights pw: PreparedWeights
+) -> (
+    x: [Int32], zero: Int32, bias: [Float]?, bound: Int64
+)? {
+    guard geo.cPerGroup == 1, geo.mPerGroup == 1, case .i32(let xi) = xt.storage, !xi.isEmpty,
+        geo.n * geo.m * geo.spatial > 0, let r = xt.dtype.integerRange, xt.dtype.bitWidth <= 16
+    else { return nil }
+    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
+    let bound = max(abs(r.lowerBound - xZero), abs(r.upperBound - xZero))
+    guard pw.maxAbs < (1 << 24), Double(bound) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24) else {
+        return nil
     }
-    let y = [Int32].uninitialized(count) { buf, n in
-        ran = run(UnsafeMutableRawPointer(buf.baseAddress!), 4)
-        n = count
-    }
-    return ran ? .int32(y) : nil
+    return (xi, Int32(truncatingIfNeeded: xZero), bias.map { $0.map { Float($0) } }, bound)
 }
 
 /// Holds a kernel's prepared constant weights (kernels are values; this box is shared by copies).
@@ -413,31 +501,27 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     return y
 }
 
-/// A depthwise convolution of int32 x read as float(x − zeroPoint) (MLAS's one-row kernel order,
-/// as ``floatConv``), with the largest |x − zeroPoint| it read.
+/// A depthwise convolution of int32 x read as float(x − zeroPoint) into y (MLAS's one-row kernel
+/// order, as ``floatConv``; with AVX-512 all taps at once, the same exact sums), or those sums
+/// through `stages`; returns the largest |x − zeroPoint| it read.
 func depthwiseShifted(
-    _ geo: ConvGeometry, x: [Int32], zeroPoint: Int32, w: [Float], bias: [Float]?
-) -> (
-    y: [Float], maxAbs: UInt32
-) {
+    _ geo: ConvGeometry, x: [Int32], zeroPoint: Int32, w: [Float], bias: [Float]?, stages: [PointwiseStage] = [],
+    into y: UnsafeMutableRawPointer
+) -> UInt32 {
     let blockK = OnnxruntimeGemm.blockK(n: geo.spatial, k: geo.k)
-    let count = geo.n * geo.m * geo.spatial
-    var seen: UInt32 = 0
     let biasValues = bias ?? []
-    let y = [Float].uninitialized(count) { yb, n in
+    var cg = geo.cGeometry(channels: 1)
+    return withCStages(stages, channels: geo.m) { cs in
         x.withUnsafeBufferPointer { xb in
             w.withUnsafeBufferPointer { wb in
                 biasValues.withUnsafeBufferPointer { bb in
-                    var cg = geo.cGeometry(channels: 1)
-                    seen = qv_depthwise_conv_shifted(
-                        &cg, geo.n * geo.c, geo.c, xb.baseAddress!, zeroPoint, wb.baseAddress!, yb.baseAddress!, blockK,
-                        bias == nil ? nil : bb.baseAddress!)
+                    qv_depthwise_conv_shifted(
+                        &cg, geo.n * geo.c, geo.c, xb.baseAddress!, zeroPoint, wb.baseAddress!, blockK,
+                        bias == nil ? nil : bb.baseAddress!, cs.baseAddress, cs.count, y)
                 }
             }
         }
-        n = count
     }
-    return (y, seen)
 }
 
 /// Exact integer convolution: Σ (x − xZero)(w − wZero[m]) + bias[m], as Int64. The GEMM runs in
@@ -493,18 +577,18 @@ func integerConvAccumulators(
     let kTotal = geo.k
     let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
     // Depthwise on integers of at most 16 bits: the copy into the zero-bordered planes reads
-    // x − x_zero itself (no shifted tensor is written). Exact when the type's largest |x − x_zero|
-    // keeps every sum below 2^24; the largest one read is checked against that bound.
-    if geo.cPerGroup == 1, geo.mPerGroup == 1, case .i32(let xi) = xt.storage, !xi.isEmpty,
-        geo.n * geo.m * geo.spatial > 0,
-        let r = xt.dtype.integerRange, xt.dtype.bitWidth <= 16
-    {
+    // x − x_zero itself (no shifted tensor is written); see `depthwisePlan`.
+    if geo.cPerGroup == 1, geo.mPerGroup == 1 {
         let pw = try weights ?? PreparedWeights(wt, zeros: wZero, rows: geo.m, rowLength: kTotal)
-        let bound = max(abs(r.lowerBound - xZero), abs(r.upperBound - xZero))
-        if pw.maxAbs < (1 << 24), Double(bound) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24) {
-            let (y, seen) = depthwiseShifted(
-                geo, x: xi, zeroPoint: Int32(xZero), w: pw.values, bias: bias.map { $0.map { Float($0) } })
-            if Int64(seen) <= bound { return .exactFloat(y) }
+        if let plan = depthwisePlan(geo, x: xt, xZero: xZero, bias: bias, weights: pw) {
+            var seen: UInt32 = 0
+            let y = [Float].uninitialized(geo.n * geo.m * geo.spatial) { buf, n in
+                seen = depthwiseShifted(
+                    geo, x: plan.x, zeroPoint: plan.zero, w: pw.values, bias: plan.bias,
+                    into: UnsafeMutableRawPointer(buf.baseAddress!))
+                n = geo.n * geo.m * geo.spatial
+            }
+            if Int64(seen) <= plan.bound { return .exactFloat(y) }
         }
     }
     let pw = try weights ?? PreparedWeights(wt, zeros: wZero, conv: geo)

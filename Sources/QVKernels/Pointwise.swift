@@ -91,27 +91,10 @@ public func runPointwise(_ stages: [PointwiseStage], on x: Tensor) -> Tensor? {
         guard stages.allSatisfy({ $0.axis == nil || $0.scale.count == channels }) else { return nil }
     }
     let outputType = stages.last!.outputType
-    let writesIntegers = [.quantize, .requantize].contains(stages.last!.kind)
-    // Parameter arrays stay alive for the whole call: collect their pointers inside nested scopes.
-    func withStages<R>(_ i: Int, _ built: [qv_pw_stage], _ body: ([qv_pw_stage]) -> R) -> R {
-        if i == stages.count { return body(built) }
-        let s = stages[i]
-        return s.scale.withUnsafeBufferPointer { a in
-            s.shift.withUnsafeBufferPointer { b in
-                s.zero.withUnsafeBufferPointer { z in
-                    let c = qv_pw_stage(
-                        kind: s.kind.rawValue, count: s.axis == nil ? 1 : channels, scale: a.baseAddress,
-                        shift: b.baseAddress, zero: z.baseAddress, lo: s.lo, hi: s.hi)
-                    return withStages(i + 1, built + [c], body)
-                }
-            }
-        }
-    }
+    let writesIntegers = stages.last!.writesIntegers
     func run(_ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer) {
-        withStages(0, []) { cs in
-            cs.withUnsafeBufferPointer {
-                qv_pointwise_chain(input, planes, inner, max(1, channels), $0.baseAddress, $0.count, output)
-            }
+        withCStages(stages, channels: channels) { cs in
+            qv_pointwise_chain(input, planes, inner, max(1, channels), cs.baseAddress, cs.count, output)
         }
     }
     func produce(_ input: UnsafeRawPointer?) -> Storage {
@@ -135,4 +118,31 @@ public func runPointwise(_ stages: [PointwiseStage], on x: Tensor) -> Tensor? {
     default:
         return nil
     }
+}
+
+/// The stages as the C kernels take them (a per-axis stage has `channels` parameter sets), valid
+/// inside `body` only: the parameter arrays stay alive for the whole call.
+func withCStages<R>(
+    _ stages: [PointwiseStage], channels: Int, _ body: (UnsafeBufferPointer<qv_pw_stage>) -> R
+) -> R {
+    func build(_ i: Int, _ built: [qv_pw_stage]) -> R {
+        if i == stages.count { return built.withUnsafeBufferPointer(body) }
+        let s = stages[i]
+        return s.scale.withUnsafeBufferPointer { a in
+            s.shift.withUnsafeBufferPointer { b in
+                s.zero.withUnsafeBufferPointer { z in
+                    let c = qv_pw_stage(
+                        kind: s.kind.rawValue, count: s.axis == nil ? 1 : channels, scale: a.baseAddress,
+                        shift: b.baseAddress, zero: z.baseAddress, lo: s.lo, hi: s.hi)
+                    return build(i + 1, built + [c])
+                }
+            }
+        }
+    }
+    return build(0, [])
+}
+
+/// Whether a stage's last output is integers (a quantize or requantize).
+extension PointwiseStage {
+    var writesIntegers: Bool { kind == .quantize || kind == .requantize }
 }

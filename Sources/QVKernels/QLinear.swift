@@ -98,24 +98,34 @@ struct QLinearConvKernel: PointwiseProducer {
         let prepared = try cache.get(ifConstant: constantWeights) {
             try PreparedWeights(w, zeros: wZero, conv: geo)
         }
-        let xZero = try zeroPoint(xz, "x_zero_point")
-        var acc = try integerConvAccumulators(
-            geo, x: x, w: w, xZero: xZero, wZero: wZero, bias: try b.map(intValues), weights: prepared)
-        // onnxruntime without VNNI: u8×s8 pair saturation (depthwise convs take an exact kernel).
-        if rule == .u8s8PairSaturation, x.dtype == .uint8, w.dtype == .int8, !(geo.cPerGroup == 1 && geo.mPerGroup == 1)
-        {
-            let (corr, events) = try convPairSaturation(geo, x: x, xZero: xZero, w: w)
-            if events > 0 {
-                acc = acc.adding(corr)
-                log?.add(node.name, pairSums: events, touched: Int64(corr.lazy.filter { $0 != 0 }.count))
-            }
-        }
+        let xZero = try zeroPoint(xz, "x_zero_point"), bias = try b.map(intValues)
         let xsv = try scalarParam(xs, "x_scale"), ysv = try scalarParam(ys, "y_scale")
         // MLAS's requantization: float(acc) · (x_scale · w_scale[m] / y_scale), clamped to the
         // output range minus the zero point, rounded half to even, plus the zero point.
         let requantize = PointwiseStage.requantize(
             multiplier: wScale.map { xsv * $0 / ysv }, axis: 1, zeroPoint: try zeroPoint(yz, "y_zero_point"),
             to: yz.dtype)
+        let more = try then(yz.dtype, geo.outShape)
+        // onnxruntime without VNNI: u8×s8 pair saturation (depthwise convs take an exact kernel).
+        let saturates =
+            rule == .u8s8PairSaturation && x.dtype == .uint8 && w.dtype == .int8
+            && !(geo.cPerGroup == 1 && geo.mPerGroup == 1)
+        // Exact sums: straight through the stages in the conv kernel where it can.
+        if !saturates,
+            let y = integerConvThrough(
+                [requantize] + (more ?? []), geo, x: x, xZero: xZero, bias: bias, weights: prepared)
+        {
+            return (y, more != nil)
+        }
+        var acc = try integerConvAccumulators(
+            geo, x: x, w: w, xZero: xZero, wZero: wZero, bias: bias, weights: prepared)
+        if saturates {
+            let (corr, events) = try convPairSaturation(geo, x: x, xZero: xZero, w: w)
+            if events > 0 {
+                acc = acc.adding(corr)
+                log?.add(node.name, pairSums: events, touched: Int64(corr.lazy.filter { $0 != 0 }.count))
+            }
+        }
         // float(acc) as MLAS computes it: from int32, or the already exact float accumulators.
         let accumulators: [Float]
         switch acc {
@@ -123,7 +133,7 @@ struct QLinearConvKernel: PointwiseProducer {
         case .int32(let v): accumulators = converted(v) { Float($0) }
         }
         let accTensor = Tensor(dtype: .float, shape: geo.outShape, storage: .f32(accumulators))
-        if let more = try then(yz.dtype, geo.outShape), let y = runPointwise([requantize] + more, on: accTensor) {
+        if let more, let y = runPointwise([requantize] + more, on: accTensor) {
             return (y, true)
         }
         guard let y = runPointwise([requantize], on: accTensor) else {

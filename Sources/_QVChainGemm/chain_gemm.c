@@ -1146,8 +1146,10 @@ enum { DW_EXACT_MAX_TAPS = 49 };
 
 __attribute__((target("avx512f")))
 static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t planes, size_t channels,
-                                               const int32_t *xi, int32_t zp, const float *w, float *y,
-                                               const float *bias) {
+                                               const int32_t *xi, int32_t zp, const float *w, const float *bias,
+                                               const qv_pw_stage *st, size_t ns, void *y) {
+    const int int_out = ns && qv_pw_writes_integers(st, ns);
+    qv_pw512 prm;
     const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w, s = g->stride_w;
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
@@ -1222,13 +1224,17 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
         __m512 wv[DW_EXACT_MAX_TAPS];
         for (size_t t = 0; t < k; t++) wv[t] = _mm512_set1_ps(wk[t]);
         const __m512 b = _mm512_set1_ps(bias ? bias[p % channels] : 0.0f);
-        float *yp = y + p * oh * ow;
+        if (ns) qv_pw512_set(st, ns, p % channels, &prm);
+        const size_t yp = p * oh * ow;
         for (size_t v = 0; v < vectors; v++) {
             __m512 acc = b;
             for (size_t t = 0; t < k; t++) acc = _mm512_fmadd_ps(_mm512_loadu_ps(rows[t] + 16 * v), wv[t], acc);
+            __m512i q = _mm512_setzero_si512();
+            if (ns) qv_pw512_apply(st, ns, &prm, 1, &acc, &q);
             const __mmask16 m = keep[v];
-            const unsigned kept = (unsigned)__builtin_popcount(m);
-            _mm512_mask_storeu_ps(yp + out_at[v], lane_mask(kept), _mm512_maskz_compress_ps(m, acc));
+            const __mmask16 kept = lane_mask((unsigned)__builtin_popcount(m));
+            if (int_out) _mm512_mask_storeu_epi32((int32_t *)y + yp + out_at[v], kept, _mm512_maskz_compress_epi32(m, q));
+            else _mm512_mask_storeu_ps((float *)y + yp + out_at[v], kept, _mm512_maskz_compress_ps(m, acc));
         }
     }
     free(copy);
@@ -1243,11 +1249,21 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
 }
 
 uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, size_t channels, const int32_t *x,
-                                   int32_t zp, const float *w, float *y, size_t block_k, const float *bias) {
+                                   int32_t zp, const float *w, size_t block_k, const float *bias,
+                                   const qv_pw_stage *stages, size_t stage_count, void *y) {
+    if (stage_count > QV_PW_MAX_STAGES) abort();
     if (path() == PATH_AVX512 && g->stride_h == g->stride_w && g->stride_w <= QV_DW_MAX_STRIDE &&
         g->kernel_h * g->kernel_w <= DW_EXACT_MAX_TAPS && planes > 0 && g->out_h * g->out_w > 0)
-        return depthwise_shifted_exact_avx512(g, planes, channels, x, zp, w, y, bias);
-    return depthwise_conv(g, planes, channels, NULL, x, zp, w, y, block_k, bias);
+        return depthwise_shifted_exact_avx512(g, planes, channels, x, zp, w, bias, stages, stage_count, y);
+    if (stage_count == 0) return depthwise_conv(g, planes, channels, NULL, x, zp, w, y, block_k, bias);
+    // Elsewhere the float sums, then the stages as their own pass.
+    const size_t n = g->out_h * g->out_w;
+    float *sums = malloc((planes * n + 1) * sizeof(float));
+    if (!sums) abort();
+    const uint32_t mx = depthwise_conv(g, planes, channels, NULL, x, zp, w, sums, block_k, bias);
+    if (planes * n) qv_pointwise_chain(sums, planes, n, channels, stages, stage_count, y);
+    free(sums);
+    return mx;
 }
 
 // MARK: - Requantization and QLinearAdd (AVX-512; the callers' loops otherwise)

@@ -4,6 +4,7 @@
 // accumulation is). The input is copied once per call into words of 4 channels, the weights once
 // per model into words of the same 4 channels; no im2col matrix is built.
 #include "qv_chain_gemm.h"
+#include "pw_stages.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -250,13 +251,15 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
 // Strides equal to the copy's phase step (1, or s with phases; any kernel, padding, dilation):
 // vectors across 16 flat positions f = oy·wq + ox, so each tap reads the words at f plus its
 // offset, contiguous across output rows; each weight word is broadcast. Blocks of 8 output
-// channels × 48 positions; the lanes past ow (the border columns) are squeezed out in a
-// register before one masked store into y.
+// channels × 48 positions; each sum goes through the stages (if any) in registers, and the
+// lanes past ow (the border columns) are squeezed out before one masked store into y.
 enum { ROW_CH = 8, ROW_VECS = 3 };
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
-                      const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float) {
+                      const int32_t *wt, size_t m, const int32_t *init, const qv_pw_stage *st, size_t ns, void *y,
+                      size_t y_image, int y_float) {
+    qv_pw512 prm[ROW_CH];  // the stages' parameters for the 8 output channels of a block
     const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = taps(g), wp = p->wq, ow = g->out_w;
     const size_t flat_len = (g->out_h - 1) * wp + ow, vectors = (flat_len + 15) / 16;
     ptrdiff_t *off = tap_offsets(g, p);
@@ -280,9 +283,11 @@ static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const ui
     }
     for (size_t i = 0; i < images; i++) {
         const uint32_t *xi = px + i * p->image_words;
-        for (size_t v0 = 0; v0 < vectors; v0 += ROW_VECS) {
-            const size_t nv = vectors - v0 < ROW_VECS ? vectors - v0 : ROW_VECS;
-            for (size_t m0 = 0; m0 < m; m0 += ROW_CH) {
+        for (size_t m0 = 0; m0 < m; m0 += ROW_CH) {
+            const size_t rows = m - m0 < ROW_CH ? m - m0 : ROW_CH;
+            for (size_t r = 0; r < rows && ns; r++) qv_pw512_set(st, ns, m0 + r, &prm[r]);
+            for (size_t v0 = 0; v0 < vectors; v0 += ROW_VECS) {
+                const size_t nv = vectors - v0 < ROW_VECS ? vectors - v0 : ROW_VECS;
                 __m512i acc[ROW_CH][ROW_VECS];
                 for (size_t r = 0; r < ROW_CH; r++) {
                     const __m512i a = _mm512_set1_epi32(init[m0 + r]);
@@ -301,21 +306,31 @@ static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const ui
                         for (size_t j = 0; j < ROW_VECS; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], xv[j], wv);
                     }
                 }
-                const size_t rows = m - m0 < ROW_CH ? m - m0 : ROW_CH;
+                // The sums leave the registers once (so the loop above keeps them there), then
+                // go row by row through float(sum), as MLAS converts it, and the stages.
+                __m512i sums[ROW_CH][ROW_VECS];
+                for (size_t r = 0; r < ROW_CH; r++)
+                    for (size_t j = 0; j < ROW_VECS; j++) sums[r][j] = acc[r][j];
                 for (size_t r = 0; r < rows; r++) {
+                    __m512 fv[ROW_VECS];
+                    __m512i qv[ROW_VECS];
+                    for (size_t j = 0; j < ROW_VECS; j++) {
+                        qv[j] = sums[r][j];
+                        fv[j] = _mm512_cvtepi32_ps(qv[j]);
+                    }
+                    if (ns) qv_pw512_apply(st, ns, &prm[r], ROW_VECS, fv, qv);
                     const size_t row = i * y_image + (m0 + r) * n;
                     for (size_t j = 0; j < nv; j++) {
                         const __mmask16 mk = keep[v0 + j];
                         const __mmask16 out = (__mmask16)((1u << __builtin_popcount(mk)) - 1);
                         const size_t at = row + out_at[v0 + j];
                         if (mk == 0xffff) {  // a whole vector of outputs (pointwise convs: all of them)
-                            if (y_float) _mm512_storeu_ps((float *)y + at, _mm512_cvtepi32_ps(acc[r][j]));
-                            else _mm512_storeu_si512((int32_t *)y + at, acc[r][j]);
+                            if (y_float) _mm512_storeu_ps((float *)y + at, fv[j]);
+                            else _mm512_storeu_si512((int32_t *)y + at, qv[j]);
                         } else if (y_float)
-                            _mm512_mask_storeu_ps((float *)y + at, out,
-                                                  _mm512_maskz_compress_ps(mk, _mm512_cvtepi32_ps(acc[r][j])));
+                            _mm512_mask_storeu_ps((float *)y + at, out, _mm512_maskz_compress_ps(mk, fv[j]));
                         else
-                            _mm512_mask_storeu_epi32((int32_t *)y + at, out, _mm512_maskz_compress_epi32(mk, acc[r][j]));
+                            _mm512_mask_storeu_epi32((int32_t *)y + at, out, _mm512_maskz_compress_epi32(mk, qv[j]));
                     }
                 }
             }
@@ -329,12 +344,13 @@ static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const ui
 #endif
 
 int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, size_t x_image, int32_t x_offset,
-                 uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias, void *y,
-                 size_t y_image, int y_float) {
+                 uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias,
+                 const qv_pw_stage *stages, size_t stage_count, void *y, size_t y_image, int y_float) {
 #if defined(__x86_64__)
-    if (!qv_conv_u8s8_available() || g->pad_top < 0 || g->pad_left < 0) return 0;
+    if (!qv_conv_u8s8_available() || g->pad_top < 0 || g->pad_left < 0 || stage_count > QV_PW_MAX_STAGES) return 0;
     const size_t n = g->out_h * g->out_w;
     if (m == 0 || n == 0 || images == 0) return 1;
+    if (stage_count) y_float = !qv_pw_writes_integers(stages, stage_count);
     // Σ (x' − z)·w = Σ x'·w − z·Σ w: the accumulators start from bias − z·Σ w (wrapping, as the
     // int32 sums do), zero for the padded rows.
     const size_t mpad = padded_rows(m);
@@ -349,15 +365,30 @@ int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, siz
     // channels (which scatter every output); smaller or strided outputs take those instead,
     // with pixels from every image of the batch.
     const size_t lanes = ((g->out_h - 1) * p.wq + g->out_w + 15) / 16 * 16;
-    if (g->stride_h == p.s && g->stride_w == p.s && 4 * n >= 3 * lanes)
-        conv_rows(g, &p, px, images, packed, m, init, y, y_image, y_float);
-    else conv_broadcast(g, &p, px, images, packed, m, init, y, y_image, y_float);
+    if (g->stride_h == p.s && g->stride_w == p.s && 4 * n >= 3 * lanes) {
+        conv_rows(g, &p, px, images, packed, m, init, stages, stage_count, y, y_image, y_float);
+    } else if (stage_count) {
+        // The channel-vector kernel scatters float sums; the stages then run as their own pass
+        // (plane i·m + r is channel r).
+        float *sums = malloc(images * m * n * sizeof(float));
+        if (!sums) abort();
+        conv_broadcast(g, &p, px, images, packed, m, init, sums, m * n, 1);
+        if (y_image == m * n) {
+            qv_pointwise_chain(sums, images * m, n, m, stages, stage_count, y);
+        } else {
+            for (size_t i = 0; i < images; i++)
+                qv_pointwise_chain(sums + i * m * n, m, n, m, stages, stage_count, (char *)y + i * y_image * 4);
+        }
+        free(sums);
+    } else {
+        conv_broadcast(g, &p, px, images, packed, m, init, y, y_image, y_float);
+    }
     free(px);
     free(init);
     return 1;
 #else
     (void)g; (void)images; (void)x; (void)x_image; (void)x_offset; (void)x_zero; (void)packed; (void)m;
-    (void)row_sums; (void)bias; (void)y; (void)y_image; (void)y_float;
+    (void)row_sums; (void)bias; (void)stages; (void)stage_count; (void)y; (void)y_image; (void)y_float;
     return 0;
 #endif
 }

@@ -21,32 +21,39 @@ final class PointwiseFusionTests: XCTestCase {
         }
     }
 
+    /// On every kernel path: QLinearConv's stages run inside the VNNI and exact depthwise kernels
+    /// with AVX-512, as a pass over their sums otherwise.
     func testFusedRunsEqualNodeByNodeOnReferenceModels() throws {
         var fusedRuns: [String: Int] = [:], producerRuns: [String: Int] = [:]
-        for fixture in ["mobilenet", "mobilenet_relu6", "resnet", "depthwise", "residual", "cnn"] {
-            for form in ["float", "ort_static_qdq", "ort_static_qop"] {
-                let path = TestPaths.reference("\(fixture)/\(form).onnx")
-                guard FileManager.default.fileExists(atPath: path) else { continue }
-                let model = try OnnxFile.load(path)
-                let fused = try Interpreter(model: model, semantics: .onnx)
-                let alone = try Interpreter(model: model, semantics: .onnx)
-                alone.fusesPointwiseRuns = false
-                fusedRuns["\(fixture)/\(form)"] = fused.pointwiseRuns.count
-                producerRuns["\(fixture)/\(form)"] = fused.producerRuns.count
-                let samples = Array(
-                    try InputSet.load(
-                        TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: model.graph.runtimeInputs
-                    ).prefix(4))
-                let a = try fused.run(batch: samples), b = try alone.run(batch: samples)
-                for (k, (ra, rb)) in zip(a, b).enumerated() {
-                    XCTAssertEqual(ra.outputs.keys.sorted(), rb.outputs.keys.sorted())
-                    for (name, t) in ra.outputs {
-                        XCTAssertEqual(bits(t), bits(rb.outputs[name]!), "\(fixture)/\(form) sample \(k) \(name)")
-                        XCTAssertEqual(t.dtype, rb.outputs[name]!.dtype)
+        let paths = try forEveryKernelPath { kernelPath in
+            for fixture in ["mobilenet", "mobilenet_relu6", "resnet", "depthwise", "residual", "cnn"] {
+                for form in ["float", "ort_static_qdq", "ort_static_qop"] {
+                    let path = TestPaths.reference("\(fixture)/\(form).onnx")
+                    guard FileManager.default.fileExists(atPath: path) else { continue }
+                    let model = try OnnxFile.load(path)
+                    let fused = try Interpreter(model: model, semantics: .onnx)
+                    let alone = try Interpreter(model: model, semantics: .onnx)
+                    alone.fusesPointwiseRuns = false
+                    fusedRuns["\(fixture)/\(form)"] = fused.pointwiseRuns.count
+                    producerRuns["\(fixture)/\(form)"] = fused.producerRuns.count
+                    let samples = Array(
+                        try InputSet.load(
+                            TestPaths.reference("\(fixture)/calib_inputs.npy"), inputs: model.graph.runtimeInputs
+                        ).prefix(4))
+                    let a = try fused.run(batch: samples), b = try alone.run(batch: samples)
+                    for (k, (ra, rb)) in zip(a, b).enumerated() {
+                        XCTAssertEqual(ra.outputs.keys.sorted(), rb.outputs.keys.sorted())
+                        for (name, t) in ra.outputs {
+                            XCTAssertEqual(
+                                bits(t), bits(rb.outputs[name]!), "\(kernelPath) \(fixture)/\(form) sample \(k) \(name)"
+                            )
+                            XCTAssertEqual(t.dtype, rb.outputs[name]!.dtype)
+                        }
                     }
                 }
             }
         }
+        XCTAssertGreaterThanOrEqual(paths, 1)
         // quantize_static's QOP leaves BatchNormalization float: each of the 22 QLinearConvs
         // requantizes, then DequantizeLinear → BN (→ Relu) → QuantizeLinear, all in its last pass.
         XCTAssertEqual(producerRuns["mobilenet/ort_static_qop"], 22)

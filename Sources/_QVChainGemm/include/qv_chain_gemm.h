@@ -41,31 +41,6 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
                             const float *w, size_t m, float *y, size_t y_image, size_t block_k,
                             const float *bias);
 
-/// A depthwise convolution (one filter per channel): `planes` input planes (images × channels,
-/// g->channels ignored), plane p filtered by w[(p mod channels) · kernel_h·kernel_w ...] and
-/// biased by bias[p mod channels] (or not, when NULL). Each output is MLAS's one-row kernel:
-/// per reduction block of block_k taps, groups of 4, 2, 1 rounded products summed in order and
-/// added to the running value (the first to +0), then the bias.
-void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
-                       float *y, size_t block_k, const float *bias);
-/// The same on int32 x read as float(x − zp) (the subtraction wraps) while the planes are
-/// copied, so the shifted input is never written out; returns the largest |x − zp| it read.
-/// For exact integer sums only: with AVX-512 (equal strides) all taps are summed at once from
-/// the bias, which equals the blocked order because every partial sum must be an integer below
-/// 2^24 in magnitude (the caller checks that bound, and the returned maximum against it).
-uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, size_t channels, const int32_t *x,
-                                   int32_t zp, const float *w, float *y, size_t block_k, const float *bias);
-
-/// Aidge's per-tensor quantizer loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when
-/// the CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic
-/// is the caller's, operation for operation, so both give the same integers. (ONNX
-/// QuantizeLinear and DequantizeLinear run as pointwise stages: qv_pointwise_chain.)
-///
-/// Aidge's quantizer on int32 or float input: t = clamp(float(x) · sf, lo, hi) + 0.5 (NaN → lo),
-/// r = floor(t) + zp, then r + span when r < 0 (the wrap into an unsigned type; span 0 if signed).
-int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
-int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
-
 /// One stage of a pointwise chain (DequantizeLinear → BatchNormalization → Relu → QuantizeLinear
 /// run as one pass over the tensor, every element through the same float32 operations, in the
 /// same order, as the nodes one by one). `count` parameter sets: 1, or one per channel.
@@ -84,6 +59,36 @@ typedef struct {
     const int32_t *zero;
     float lo, hi;
 } qv_pw_stage;
+
+/// A depthwise convolution (one filter per channel): `planes` input planes (images × channels,
+/// g->channels ignored), plane p filtered by w[(p mod channels) · kernel_h·kernel_w ...] and
+/// biased by bias[p mod channels] (or not, when NULL). Each output is MLAS's one-row kernel:
+/// per reduction block of block_k taps, groups of 4, 2, 1 rounded products summed in order and
+/// added to the running value (the first to +0), then the bias.
+void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
+                       float *y, size_t block_k, const float *bias);
+/// The same on int32 x read as float(x − zp) (the subtraction wraps) while the planes are
+/// copied, so the shifted input is never written out; returns the largest |x − zp| it read.
+/// For exact integer sums only: with AVX-512 (equal strides) all taps are summed at once from
+/// the bias, which equals the blocked order because every partial sum must be an integer below
+/// 2^24 in magnitude (the caller checks that bound, and the returned maximum against it).
+/// With `stage_count` stages (at most 8; plane p takes parameter set p mod channels) each sum
+/// goes through them before it is stored, as qv_pointwise_chain would, and y is int32 when the
+/// last stage quantizes; y is float otherwise.
+uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, size_t channels, const int32_t *x,
+                                   int32_t zp, const float *w, size_t block_k, const float *bias,
+                                   const qv_pw_stage *stages, size_t stage_count, void *y);
+
+/// Aidge's per-tensor quantizer loops with AVX-512 (16 lanes). Each returns 1 when it ran, 0 when
+/// the CPU (or a forced path) lacks AVX-512 and the caller must use its own loop; the arithmetic
+/// is the caller's, operation for operation, so both give the same integers. (ONNX
+/// QuantizeLinear and DequantizeLinear run as pointwise stages: qv_pointwise_chain.)
+///
+/// Aidge's quantizer on int32 or float input: t = clamp(float(x) · sf, lo, hi) + 0.5 (NaN → lo),
+/// r = floor(t) + zp, then r + span when r < 0 (the wrap into an unsigned type; span 0 if signed).
+int qv_aidge_quantize_i32(const int32_t *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
+int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out);
+
 
 /// Runs `stage_count` stages (at most 8) over `planes` rows of `inner` elements; row p takes
 /// parameter set p mod channels of each per-channel stage. x is int32 when the first stage
@@ -157,10 +162,13 @@ void qv_conv_u8s8_pack_weights(const qv_conv_geometry *g, size_t m, const int32_
 /// y[m × out_h·out_w] = Σ_k (x_k − x_zero)(w'_mk) + bias[m] (bias may be NULL) exactly, in int32
 /// (wrapping), or that int32 converted to float when y_float. x holds the values as int32; x +
 /// x_offset must lie in [0, 255] (128 for int8, 0 for uint8), and x_zero is the zero point plus
-/// x_offset; positions outside x read as x_zero. Returns 0 (writing nothing) when VNNI is not
-/// available or a pad is negative.
+/// x_offset; positions outside x read as x_zero. With `stage_count` stages (at most 8; the
+/// group must be the whole conv, so channel r takes parameter set r), each float(sum) goes
+/// through them instead, as qv_pointwise_chain would over the float sums, and y is int32 when
+/// the last stage quantizes (float otherwise; y_float is then ignored). Returns 0 (writing
+/// nothing) when VNNI is not available or a pad is negative.
 int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, size_t x_image, int32_t x_offset,
-                 uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias, void *y,
-                 size_t y_image, int y_float);
+                 uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias,
+                 const qv_pw_stage *stages, size_t stage_count, void *y, size_t y_image, int y_float);
 
 #endif
