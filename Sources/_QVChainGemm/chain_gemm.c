@@ -794,6 +794,7 @@ static void pointwise_chain_periodic_avx512(const void *x, size_t planes, size_t
     for (size_t k = 0; k < ns; k++) {
         prm.l[k] = _mm512_set1_ps(st[k].lo);
         prm.h[k] = _mm512_set1_ps(st[k].hi);
+        prm.pair[k] = 0;  // zero points may differ across lanes
     }
     for (size_t r = 0; r < images; r++) {
         const size_t base = r * period;
@@ -1160,7 +1161,11 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
     float *copy = calloc(s * s * hq * wq + 16, sizeof(float));
     __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
     size_t *out_at = malloc(vectors * sizeof(size_t));
-    if (!copy || !keep || !out_at) abort();
+    // A plane's sums (whole groups of 4 vectors), taken through the stages 4 vectors at a time.
+    const size_t tile_vectors = (vectors + 3) / 4 * 4;
+    __m512 *tile = aligned_alloc(64, tile_vectors * sizeof(__m512));
+    if (!copy || !keep || !out_at || !tile) abort();
+    for (size_t v = vectors; v < tile_vectors; v++) tile[v] = _mm512_setzero_ps();
     // Vector v covers flat positions 16v…: lane i is output (f / wq, f % wq) when f % wq < ow;
     // the kept lanes are consecutive outputs, from that of the first kept one.
     for (size_t v = 0; v < vectors; v++) {
@@ -1229,14 +1234,23 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
         for (size_t v = 0; v < vectors; v++) {
             __m512 acc = b;
             for (size_t t = 0; t < k; t++) acc = _mm512_fmadd_ps(_mm512_loadu_ps(rows[t] + 16 * v), wv[t], acc);
-            __m512i q = _mm512_setzero_si512();
-            if (ns) qv_pw512_apply(st, ns, &prm, 1, &acc, &q);
+            tile[v] = acc;
+        }
+        // Through the stages (int32 results stored in the tile's bits), the dispatch paid per
+        // 4 vectors, then the kept lanes of each vector squeezed into their output cells.
+        for (size_t v = 0; v < vectors && ns; v += 4) {
+            __m512i q[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+            qv_pw512_apply(st, ns, &prm, 4, tile + v, q);
+            if (int_out)
+                for (size_t u = 0; u < 4; u++) tile[v + u] = _mm512_castsi512_ps(q[u]);
+        }
+        for (size_t v = 0; v < vectors; v++) {
             const __mmask16 m = keep[v];
             const __mmask16 kept = lane_mask((unsigned)__builtin_popcount(m));
-            if (int_out) _mm512_mask_storeu_epi32((int32_t *)y + yp + out_at[v], kept, _mm512_maskz_compress_epi32(m, q));
-            else _mm512_mask_storeu_ps((float *)y + yp + out_at[v], kept, _mm512_maskz_compress_ps(m, acc));
+            _mm512_mask_storeu_ps((float *)y + yp + out_at[v], kept, _mm512_maskz_compress_ps(m, tile[v]));
         }
     }
+    free(tile);
     free(copy);
     free(keep);
     free(out_at);

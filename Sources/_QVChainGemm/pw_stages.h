@@ -18,7 +18,12 @@
 typedef struct {
     __m512 a[QV_PW_MAX_STAGES], b[QV_PW_MAX_STAGES], l[QV_PW_MAX_STAGES], h[QV_PW_MAX_STAGES];
     __m512i z[QV_PW_MAX_STAGES];
+    // pair[k]: stage k (re)quantizes and stage k + 1 dequantizes with the same zero point in
+    // every lane, so (rint(t) + z) − z is rint(t): the zero point is neither added nor taken off.
+    int pair[QV_PW_MAX_STAGES];
 } qv_pw512;
+
+static inline int qv_pw_quantizes(int kind) { return kind == QV_PW_QUANTIZE || kind == QV_PW_REQUANTIZE; }
 
 // Every lane takes parameter set c (stages with one set take theirs).
 __attribute__((target("avx512f"), always_inline)) static inline void qv_pw512_set(const qv_pw_stage *st, size_t ns,
@@ -30,6 +35,12 @@ __attribute__((target("avx512f"), always_inline)) static inline void qv_pw512_se
         p->z[k] = _mm512_set1_epi32(st[k].zero ? st[k].zero[j] : 0);
         p->l[k] = _mm512_set1_ps(st[k].lo);
         p->h[k] = _mm512_set1_ps(st[k].hi);
+    }
+    for (size_t k = 0; k < ns; k++) {
+        const size_t j = st[k].count == 1 ? 0 : c;
+        const size_t j1 = k + 1 < ns && st[k + 1].count == 1 ? 0 : c;
+        p->pair[k] = k + 1 < ns && qv_pw_quantizes(st[k].kind) && st[k + 1].kind == QV_PW_DEQUANTIZE &&
+                     st[k].zero && st[k + 1].zero && st[k].zero[j] == st[k + 1].zero[j1];
     }
 }
 
@@ -55,8 +66,13 @@ __attribute__((target("avx512f"), always_inline)) static inline void qv_pw512_ap
             for (size_t i = 0; i < u; i++) {
                 __m512 t = st[k].kind == QV_PW_REQUANTIZE ? _mm512_mul_ps(v[i], p->a[k]) : _mm512_div_ps(v[i], p->a[k]);
                 t = _mm512_min_ps(_mm512_max_ps(t, p->l[k]), p->h[k]);  // max(t, lo) is lo for NaN
-                q[i] = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), p->z[k]);
+                const __m512i r = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                // Paired: the next stage's float(q − z)·scale is float(r)·scale (a float rounding
+                // of t would keep the sign of −0; the integer has none).
+                if (p->pair[k]) v[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(r), p->a[k + 1]);
+                else q[i] = _mm512_add_epi32(r, p->z[k]);
             }
+            k += p->pair[k] != 0;
         }
     }
 }

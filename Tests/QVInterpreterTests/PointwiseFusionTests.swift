@@ -122,6 +122,42 @@ final class PointwiseFusionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(paths, 1)
     }
 
+    /// QuantizeLinear → DequantizeLinear with one zero point runs as a pair (the zero point is not
+    /// added and taken off again). Values that round to 0 from below must still come out +0, as
+    /// float(q − z)·scale does, not the −0 a float rounding would keep; so must ties, saturation,
+    /// NaN (the lower bound) and infinities, on every path and with either zero point.
+    func testQuantizeDequantizePairsGiveTheNodesBits() throws {
+        let s: Float = 0.25
+        var values: [Float] = [
+            -0.0, 0.0, -1e-30, -0.1 * s, -0.5 * s, 0.5 * s, 1.5 * s, -2.5 * s, .nan, .infinity, -.infinity,
+        ]
+        values += (0..<600).map { Float($0 - 300) * 0.37 * s }
+        let x = Tensor(values, shape: [1, 1, values.count])
+        let paths = try forEveryKernelPath { path in
+            for zero: Int32 in [0, 3] {
+                var g = Graph(
+                    name: "qdq",
+                    inputs: [ValueInfo(name: "x", dtype: .float, shape: [.value(1), .value(1), .value(values.count)])],
+                    outputs: [ValueInfo(name: "y", dtype: .float, shape: nil)])
+                g.nodes = [
+                    Node(name: "q", opType: "QuantizeLinear", inputs: ["x", "s", "z"], outputs: ["q"]),
+                    Node(name: "dq", opType: "DequantizeLinear", inputs: ["q", "s", "z"], outputs: ["y"]),
+                ]
+                g.setInitializer("s", Tensor([s], shape: []))
+                g.setInitializer("z", Tensor([zero], shape: [], dtype: .int8))
+                let fused = try Interpreter(model: Model(graph: g), semantics: .onnx)
+                let alone = try Interpreter(model: Model(graph: g), semantics: .onnx)
+                alone.fusesPointwiseRuns = false
+                XCTAssertEqual(fused.pointwiseRuns.values.first?.count, 2)
+                let y = try XCTUnwrap(fused.run(["x": x]).outputs["y"])
+                let want = try XCTUnwrap(alone.run(["x": x]).outputs["y"])
+                XCTAssertEqual(bits(y), bits(want), "\(path) zero point \(zero)")
+                XCTAssertFalse(y.floats!.contains { $0 == 0 && $0.sign == .minus }, "\(path): −0 out of a pair")
+            }
+        }
+        XCTAssertGreaterThanOrEqual(paths, 1)
+    }
+
     /// Kept, replaced or timed intermediates stop a run from fusing (they must exist).
     func testKeptIntermediatesAreStillProduced() throws {
         let model = try chain(perChannelZero: true)
