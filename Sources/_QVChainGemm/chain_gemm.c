@@ -659,6 +659,7 @@ static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, s
                                    size_t ns, void *out) {
     const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = qv_pw_writes_integers(st, ns);
     qv_pw512 prm;
+    qv_pw512_pairs(st, ns, channels, &prm);
     for (size_t p = 0; p < planes; p++) {
         qv_pw512_set(st, ns, p % channels, &prm);
         const size_t base = p * inner;
@@ -794,8 +795,8 @@ static void pointwise_chain_periodic_avx512(const void *x, size_t planes, size_t
     for (size_t k = 0; k < ns; k++) {
         prm.l[k] = _mm512_set1_ps(st[k].lo);
         prm.h[k] = _mm512_set1_ps(st[k].hi);
-        prm.pair[k] = 0;  // zero points may differ across lanes
     }
+    qv_pw512_pairs(st, ns, channels, &prm);
     for (size_t r = 0; r < images; r++) {
         const size_t base = r * period;
         for (size_t i = 0; i < period; i += 16) {
@@ -1151,6 +1152,7 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
                                                const qv_pw_stage *st, size_t ns, void *y) {
     const int int_out = ns && qv_pw_writes_integers(st, ns);
     qv_pw512 prm;
+    qv_pw512_pairs(st, ns, channels, &prm);
     const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w, s = g->stride_w;
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;

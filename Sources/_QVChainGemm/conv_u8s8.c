@@ -260,6 +260,7 @@ static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const ui
                       const int32_t *wt, size_t m, const int32_t *init, const qv_pw_stage *st, size_t ns, void *y,
                       size_t y_image, int y_float) {
     qv_pw512 prm[ROW_CH];  // the stages' parameters for the 8 output channels of a block
+    for (size_t r = 0; r < ROW_CH; r++) qv_pw512_pairs(st, ns, m, &prm[r]);
     const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = taps(g), wp = p->wq, ow = g->out_w;
     const size_t flat_len = (g->out_h - 1) * wp + ow, vectors = (flat_len + 15) / 16;
     ptrdiff_t *off = tap_offsets(g, p);

@@ -25,7 +25,8 @@ typedef struct {
 
 static inline int qv_pw_quantizes(int kind) { return kind == QV_PW_QUANTIZE || kind == QV_PW_REQUANTIZE; }
 
-// Every lane takes parameter set c (stages with one set take theirs).
+// Every lane takes parameter set c (stages with one set take theirs); the pair flags are not
+// touched (qv_pw512_pairs sets them once per call).
 __attribute__((target("avx512f"), always_inline)) static inline void qv_pw512_set(const qv_pw_stage *st, size_t ns,
                                                                                    size_t c, qv_pw512 *p) {
     for (size_t k = 0; k < ns; k++) {
@@ -36,11 +37,17 @@ __attribute__((target("avx512f"), always_inline)) static inline void qv_pw512_se
         p->l[k] = _mm512_set1_ps(st[k].lo);
         p->h[k] = _mm512_set1_ps(st[k].hi);
     }
+}
+
+// Which stages pair with the next (see qv_pw512): decided once per call, for every one of the
+// `channels` parameter sets at once, so the flags hold in every lane of any parameter layout.
+static inline void qv_pw512_pairs(const qv_pw_stage *st, size_t ns, size_t channels, qv_pw512 *p) {
     for (size_t k = 0; k < ns; k++) {
-        const size_t j = st[k].count == 1 ? 0 : c;
-        const size_t j1 = k + 1 < ns && st[k + 1].count == 1 ? 0 : c;
-        p->pair[k] = k + 1 < ns && qv_pw_quantizes(st[k].kind) && st[k + 1].kind == QV_PW_DEQUANTIZE &&
-                     st[k].zero && st[k + 1].zero && st[k].zero[j] == st[k + 1].zero[j1];
+        int pair = k + 1 < ns && qv_pw_quantizes(st[k].kind) && st[k + 1].kind == QV_PW_DEQUANTIZE && st[k].zero &&
+                   st[k + 1].zero;
+        for (size_t c = 0; pair && c < channels; c++)
+            pair = st[k].zero[st[k].count == 1 ? 0 : c] == st[k + 1].zero[st[k + 1].count == 1 ? 0 : c];
+        p->pair[k] = pair;
     }
 }
 
