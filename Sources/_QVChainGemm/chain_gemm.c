@@ -1159,8 +1159,9 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
     const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     const size_t hq = (hp + s - 1) / s, wq = (wp + s - 1) / s;
     const size_t flat_len = (oh - 1) * wq + ow, vectors = (flat_len + 15) / 16;
-    // 16 floats of slack: the last vector's loads run past the flat length, never past the copy.
-    float *copy = calloc(s * s * hq * wq + 16, sizeof(float));
+    // 64 floats of slack: the last group of 4 vectors' loads run past the flat length (by up to
+    // 63 floats), never past the copy.
+    float *copy = calloc(s * s * hq * wq + 64, sizeof(float));
     __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
     size_t *out_at = malloc(vectors * sizeof(size_t));
     // A plane's sums (whole groups of 4 vectors), taken through the stages 4 vectors at a time.
@@ -1233,10 +1234,14 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
         const __m512 b = _mm512_set1_ps(bias ? bias[p % channels] : 0.0f);
         if (ns) qv_pw512_set(st, ns, p % channels, &prm);
         const size_t yp = p * oh * ow;
-        for (size_t v = 0; v < vectors; v++) {
-            __m512 acc = b;
-            for (size_t t = 0; t < k; t++) acc = _mm512_fmadd_ps(_mm512_loadu_ps(rows[t] + 16 * v), wv[t], acc);
-            tile[v] = acc;
+        // Four vectors at a time: four independent FMA chains (one would wait on each FMA).
+        for (size_t v = 0; v < vectors; v += 4) {
+            __m512 acc[4] = {b, b, b, b};
+            for (size_t t = 0; t < k; t++) {
+                const float *r = rows[t] + 16 * v;
+                for (size_t u = 0; u < 4; u++) acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(r + 16 * u), wv[t], acc[u]);
+            }
+            for (size_t u = 0; u < 4; u++) tile[v + u] = acc[u];
         }
         // Through the stages (int32 results stored in the tile's bits), the dispatch paid per
         // 4 vectors, then the kept lanes of each vector squeezed into their output cells.
