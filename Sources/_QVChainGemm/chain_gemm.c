@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "pw_stages.h"
+#include "flat_outputs.h"
 
 static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
                            const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
@@ -1169,21 +1170,7 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
     __m512 *tile = aligned_alloc(64, tile_vectors * sizeof(__m512));
     if (!copy || !keep || !out_at || !tile) abort();
     for (size_t v = vectors; v < tile_vectors; v++) tile[v] = _mm512_setzero_ps();
-    // Vector v covers flat positions 16v…: lane i is output (f / wq, f % wq) when f % wq < ow;
-    // the kept lanes are consecutive outputs, from that of the first kept one.
-    for (size_t v = 0; v < vectors; v++) {
-        __mmask16 m = 0;
-        size_t first = SIZE_MAX;
-        for (size_t i = 0; i < 16; i++) {
-            const size_t f = 16 * v + i;
-            if (f < flat_len && f % wq < ow) {
-                m |= (__mmask16)(1u << i);
-                if (first == SIZE_MAX) first = (f / wq) * ow + f % wq;
-            }
-        }
-        keep[v] = m;
-        out_at[v] = first == SIZE_MAX ? 0 : first;
-    }
+    qv_flat_outputs(flat_len, wq, ow, keep, out_at);
     const float *rows[DW_EXACT_MAX_TAPS];
     for (size_t t = 0; t < k; t++) {
         const size_t dy = (t / g->kernel_w) * g->dilation_h, dx = (t % g->kernel_w) * g->dilation_w;

@@ -5,6 +5,7 @@
 // per model into words of the same 4 channels; no im2col matrix is built.
 #include "qv_chain_gemm.h"
 #include "pw_stages.h"
+#include "flat_outputs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -267,21 +268,7 @@ static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const ui
     __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
     size_t *out_at = malloc(vectors * sizeof(size_t));
     if (!keep || !out_at) abort();
-    // Lane i of vector v is output (f / wp, f % wp) when f % wp < ow; the kept lanes are
-    // consecutive outputs, from that of the first kept one.
-    for (size_t v = 0; v < vectors; v++) {
-        __mmask16 mk = 0;
-        size_t first = SIZE_MAX;
-        for (size_t i = 0; i < 16; i++) {
-            const size_t f = 16 * v + i;
-            if (f < flat_len && f % wp < ow) {
-                mk |= (__mmask16)(1u << i);
-                if (first == SIZE_MAX) first = (f / wp) * ow + f % wp;
-            }
-        }
-        keep[v] = mk;
-        out_at[v] = first == SIZE_MAX ? 0 : first;
-    }
+    qv_flat_outputs(flat_len, wp, ow, keep, out_at);
     for (size_t i = 0; i < images; i++) {
         const uint32_t *xi = px + i * p->image_words;
         for (size_t m0 = 0; m0 < m; m0 += ROW_CH) {
