@@ -15,6 +15,9 @@ public final class Interpreter: @unchecked Sendable {
     /// Tensor name → number of node inputs reading it (plus graph outputs), for freeing.
     let useCounts: [String: Int]
     let outputNames: Set<String>
+    /// Per node, the inputs a run may free after it (not graph outputs, initializers or folded
+    /// constants, which live for the whole run), once per use: decided here, not per batch.
+    let releasable: [[String]]
     /// Outputs of nodes whose inputs are all constants, computed once at preparation
     /// (weight DequantizeLinear, Aidge weight/bias quantizers, …), and those nodes' indices.
     let folded: [String: Tensor]
@@ -124,8 +127,14 @@ public final class Interpreter: @unchecked Sendable {
         maxPoolIndexStride = strides
         var uses: [String: Int] = [:]
         for n in g.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
-        outputNames = Set(g.outputs.map(\.name))
+        let outs = Set(g.outputs.map(\.name))
+        outputNames = outs
         useCounts = uses
+        releasable = g.nodes.map { n in
+            n.inputs.filter { name in
+                !name.isEmpty && !outs.contains(name) && g.initializerTable[name] == nil && fvalues[name] == nil
+            }
+        }
         (pointwiseRuns, producerRuns) = Self.pointwiseRuns(
             g, order: order, kernels: ks, folded: fnodes, constants: Set(constants.keys), uses: uses,
             outputs: outputNames)
@@ -322,15 +331,11 @@ public final class Interpreter: @unchecked Sendable {
             if keepIntermediates && only?.contains(name) ?? true { kept[name] = t }
         }
         var fusedAhead = Set<Int>()
-        func release(_ node: Node) {
+        func release(_ i: Int) {
             guard !keepIntermediates || only != nil else { return }
-            for name in node.inputs where !name.isEmpty {
+            for name in releasable[i] {
                 remaining[name, default: 1] -= 1
-                if remaining[name] == 0 && !outputNames.contains(name) && g.initializerTable[name] == nil
-                    && folded[name] == nil
-                {
-                    env[name] = nil
-                }
+                if remaining[name] == 0 { env[name] = nil }
             }
         }
         for i in order where !foldedNodes.contains(i) && !fusedAhead.contains(i) {
@@ -342,10 +347,10 @@ public final class Interpreter: @unchecked Sendable {
                         try self.stages(run, inputType: type, inputShape: shape, env)
                     }
                 }
-                release(node)
+                release(i)
                 if fused {
                     try store(g.nodes[run.last!].outputs[0], out)
-                    for j in run { release(g.nodes[j]) }
+                    for j in run { release(j) }
                     fusedAhead.formUnion(run)
                 } else {
                     try store(node.outputs[0], out)
@@ -354,7 +359,7 @@ public final class Interpreter: @unchecked Sendable {
             }
             if let run = pointwiseRuns[i], fusable(run), let computed = try runFused(run, env) {
                 try store(g.nodes[run.last!].outputs[0], computed)
-                for j in run { release(g.nodes[j]) }
+                for j in run { release(j) }
                 fusedAhead.formUnion(run)
                 continue
             }
@@ -373,7 +378,7 @@ public final class Interpreter: @unchecked Sendable {
                 env[name] = t
                 if keepIntermediates && only?.contains(name) ?? true { kept[name] = t }
             }
-            release(node)
+            release(i)
         }
         var outputs: [String: Tensor] = [:]
         for o in g.outputs {
