@@ -187,7 +187,27 @@ public final class Interpreter: @unchecked Sendable {
 
     /// The stages of a pointwise run whose first input has this type and shape; nil when a
     /// node's stage does not apply (the nodes then run one by one).
+    /// A run's stages depend only on its constant inputs and on the type and shape it is given,
+    /// so they are made once per (run, type, shape) and shared by every batch and thread.
+    private struct StageKey: Hashable {
+        let run: [Int], type: DType, shape: [Int]
+    }
+    private let stageLock = NSLock()
+    private var madeStages: [StageKey: [PointwiseStage]?] = [:]
+
     func stages(_ run: [Int], inputType: DType, inputShape: [Int], _ env: [String: Tensor]) throws -> [PointwiseStage]?
+    {
+        let key = StageKey(run: run, type: inputType, shape: inputShape)
+        if let made = stageLock.withLock({ madeStages[key] }) { return made }
+        let made = try makeStages(run, inputType: inputType, inputShape: inputShape, env)
+        stageLock.withLock { madeStages[key] = made }
+        return made
+    }
+
+    private func makeStages(
+        _ run: [Int], inputType: DType, inputShape: [Int], _ env: [String: Tensor]
+    ) throws
+        -> [PointwiseStage]?
     {
         let g = model.graph
         var stages: [PointwiseStage] = []
