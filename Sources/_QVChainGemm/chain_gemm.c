@@ -1057,6 +1057,26 @@ QV_DW_FILL(depthwise_fill_shifted_portable, , int32_t, strided_shift_portable)
 #undef QV_COPY_PORTABLE
 #undef QV_DW_FILL
 
+// Where a plane's cells go in the copy of hp × wp padded cells (pads may be negative: then rows
+// start inside), stored as its s×s phases: padded (r, q) to phase (r mod s, q mod s) at row
+// r / s, column q / s.
+static dw_fill dw_fill_plan(const qv_conv_geometry *g, size_t s, size_t hp, size_t wp) {
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    dw_fill fill = {.s = s, .hq = (hp + s - 1) / s, .wq = (wp + s - 1) / s, .width = g->width, .pt = pt, .pl = pl};
+    // Columns q of the padded plane with 0 <= q - pl < width: [qlo, qhi).
+    const ptrdiff_t qlo = pl > 0 ? pl : 0, qhi0 = pl + (ptrdiff_t)g->width;
+    const ptrdiff_t qhi = qhi0 < (ptrdiff_t)wp ? (qhi0 > qlo ? qhi0 : qlo) : (ptrdiff_t)wp;
+    const ptrdiff_t iy0 = -pt > 0 ? -pt : 0,
+                    iy1 = (ptrdiff_t)hp - pt < (ptrdiff_t)g->height ? (ptrdiff_t)hp - pt : (ptrdiff_t)g->height;
+    fill.iy0 = (size_t)iy0;
+    fill.iy1 = qhi > qlo && iy1 > iy0 ? (size_t)iy1 : (size_t)iy0;
+    for (size_t px = 0; px < s; px++) {
+        fill.q0[px] = (size_t)qlo + (px + s - (size_t)qlo % s) % s;
+        fill.n[px] = fill.q0[px] < (size_t)qhi ? ((size_t)qhi - fill.q0[px] + s - 1) / s : 0;
+    }
+    return fill;
+}
+
 // x is float, or (xi non-NULL) int32 shifted by zp while copied; returns the largest |xi − zp|.
 static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x,
                                const int32_t *xi, int32_t zp, const float *w, float *y, size_t block_k, const float *bias) {
@@ -1069,7 +1089,6 @@ static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t 
     // (rows ≡ py, columns ≡ px mod s), each hq×wq, so every tap reads one phase at unit stride
     // (contiguous loads, not a gather per lane). Only addresses change: the same products,
     // summed in the same order. Every plane writes the same cells, so the border is zeroed once.
-    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
     const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     // Equal strides: every output row in one flat pass over the copy (see below).
@@ -1082,18 +1101,7 @@ static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t 
     const size_t flat_len = (oh - 1) * wq + ow;
     float *tmp = flat ? malloc((flat_len + 1) * sizeof(float)) : NULL;
     if (!copy || !rows || (flat && !tmp)) abort();
-    // Columns q of the padded plane with 0 <= q - pl < width: [qlo, qhi).
-    const ptrdiff_t qlo = pl > 0 ? pl : 0, qhi0 = pl + (ptrdiff_t)g->width;
-    const ptrdiff_t qhi = qhi0 < (ptrdiff_t)wp ? (qhi0 > qlo ? qhi0 : qlo) : (ptrdiff_t)wp;
-    // Padded (r, q) goes to phase (r mod s, q mod s) at row r / s, column q / s.
-    dw_fill fill = {.s = s, .hq = hq, .wq = wq, .width = g->width, .pt = pt, .pl = pl};
-    const ptrdiff_t iy0 = -pt > 0 ? -pt : 0, iy1 = (ptrdiff_t)hp - pt < (ptrdiff_t)g->height ? (ptrdiff_t)hp - pt : (ptrdiff_t)g->height;
-    fill.iy0 = (size_t)iy0;
-    fill.iy1 = qhi > qlo && iy1 > iy0 ? (size_t)iy1 : (size_t)iy0;
-    for (size_t px = 0; px < s; px++) {
-        fill.q0[px] = (size_t)qlo + (px + s - (size_t)qlo % s) % s;
-        fill.n[px] = fill.q0[px] < (size_t)qhi ? ((size_t)qhi - fill.q0[px] + s - 1) / s : 0;
-    }
+    const dw_fill fill = dw_fill_plan(g, s, hp, wp);
     const int avx512 = path() == PATH_AVX512, avx2 = path() == PATH_AVX2;
     for (size_t p = 0; p < planes; p++) {
         const size_t at = p * g->height * g->width;
@@ -1155,7 +1163,6 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
     qv_pw512 prm;
     qv_pw512_pairs(st, ns, channels, &prm);
     const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w, s = g->stride_w;
-    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
     const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     const size_t hq = (hp + s - 1) / s, wq = (wp + s - 1) / s;
@@ -1176,45 +1183,10 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
         const size_t dy = (t / g->kernel_w) * g->dilation_h, dx = (t % g->kernel_w) * g->dilation_w;
         rows[t] = copy + ((dy % s) * s + dx % s) * hq * wq + (dy / s) * wq + dx / s;
     }
-    // Which input cells land where (as depthwise_conv's fill).
-    const ptrdiff_t qlo = pl > 0 ? pl : 0, qhi0 = pl + (ptrdiff_t)g->width;
-    const ptrdiff_t qhi = qhi0 < (ptrdiff_t)wp ? (qhi0 > qlo ? qhi0 : qlo) : (ptrdiff_t)wp;
-    const ptrdiff_t iy0 = -pt > 0 ? -pt : 0,
-                    iy1 = (ptrdiff_t)hp - pt < (ptrdiff_t)g->height ? (ptrdiff_t)hp - pt : (ptrdiff_t)g->height;
-    size_t q0[QV_DW_MAX_STRIDE], n[QV_DW_MAX_STRIDE];
-    for (size_t px = 0; px < s; px++) {
-        q0[px] = (size_t)qlo + (px + s - (size_t)qlo % s) % s;
-        n[px] = q0[px] < (size_t)qhi ? ((size_t)qhi - q0[px] + s - 1) / s : 0;
-    }
-    const __m512i z = _mm512_set1_epi32(zp);
-    __m512i top = _mm512_setzero_si512();
+    const dw_fill fill = dw_fill_plan(g, s, hp, wp);
+    uint32_t mx = 0;
     for (size_t p = 0; p < planes; p++) {
-        const int32_t *src = xi + p * g->height * g->width;
-        if (qhi > qlo) {
-            for (ptrdiff_t iy = iy0; iy < iy1; iy++) {
-                const size_t r = (size_t)(iy + pt), ry = r / s, rp = r % s;
-                const int32_t *srow = src + (size_t)iy * g->width - pl;
-                float *prow = copy + (rp * s * hq + ry) * wq;
-                for (size_t px = 0; px < s; px++) {
-                    const int32_t *from = srow + q0[px];
-                    float *to = prow + px * hq * wq + q0[px] / s;
-                    for (size_t j = 0; j < n[px]; j += 16) {
-                        const size_t cnt = n[px] - j < 16 ? n[px] - j : 16;
-                        const __mmask16 m = lane_mask(cnt);
-                        const __m512i raw = s <= 2 ? strided_lanes(from + j * s, s, cnt)
-                                                   : _mm512_mask_i32gather_epi32(
-                                                         _mm512_setzero_si512(), m,
-                                                         _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)s),
-                                                                            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
-                                                                                             7, 6, 5, 4, 3, 2, 1, 0)),
-                                                         from + j * s, 4);
-                        const __m512i d = _mm512_sub_epi32(raw, z);
-                        _mm512_mask_storeu_ps(to + j, m, _mm512_cvtepi32_ps(d));
-                        top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
-                    }
-                }
-            }
-        }
+        mx = depthwise_fill_shifted_avx512(&fill, xi + p * g->height * g->width, zp, copy, mx);
         const float *wk = w + (p % channels) * k;
         __m512 wv[DW_EXACT_MAX_TAPS];
         for (size_t t = 0; t < k; t++) wv[t] = _mm512_set1_ps(wk[t]);
@@ -1248,7 +1220,7 @@ static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t
     free(copy);
     free(keep);
     free(out_at);
-    return (uint32_t)_mm512_reduce_max_epu32(top);
+    return mx;
 }
 
 void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
