@@ -208,7 +208,7 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
     ptrdiff_t *off = tap_offsets(g, p);
     // Wider channel blocks need fewer pixels per block to stay in registers.
     const size_t mv = mpad >= 64 ? 4 : mpad >= 32 ? 2 : 1, np = mv == 4 ? 6 : mv == 2 ? 12 : 16;
-    int32_t tile[12 * 32] __attribute__((aligned(64)));  // the largest np × 16·mv
+    int32_t tile[12 * 32] __attribute__((aligned(64)));  // the largest np × 16·mv (16 × 16 fits)
     for (size_t pix0 = 0; pix0 < total; pix0 += np) {
         const uint32_t *base[16];
         size_t img[16], rem[16];
@@ -220,22 +220,10 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
             rem[q] = pix % n;
             base[q] = px + img[q] * p->image_words + output_word(g, p, rem[q] / g->out_w, rem[q] % g->out_w);
         }
-        for (size_t m0 = 0; m0 < m; m0 += 16 * mv) {
-            // A last block narrower than mv vectors reads zero weights and the zero-padded init.
-            const size_t cols = 16 * mv;
-            if (m0 + cols > mpad) {
-                // Only when mpad is not a multiple of the block: run it as 16-wide blocks.
-                for (size_t m1 = m0; m1 < m; m1 += 16) {
-                    int32_t t16[16 * 16] __attribute__((aligned(64)));
-                    broadcast_1x16(base, off, nt, wt + m1, mpad, init + m1, t16);
-                    const size_t mc = m - m1 < 16 ? m - m1 : 16;
-                    for (size_t q = 0; q < count; q++)
-                        for (size_t r = 0; r < mc; r++)
-                            store_value(y, img[q] * y_image + (m1 + r) * n + rem[q], t16[q * 16 + r], y_float);
-                }
-                break;
-            }
-            switch (mv) {
+        for (size_t m0 = 0; m0 < m;) {
+            // Blocks of 16·mv channels; where fewer padded rows remain, 16-wide blocks.
+            const size_t bw = m0 + 16 * mv <= mpad ? mv : 1, cols = 16 * bw;
+            switch (bw) {
             case 4: broadcast_4x6(base, off, nt, wt + m0, mpad, init + m0, tile); break;
             case 2: broadcast_2x12(base, off, nt, wt + m0, mpad, init + m0, tile); break;
             default: broadcast_1x16(base, off, nt, wt + m0, mpad, init + m0, tile); break;
@@ -244,6 +232,7 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
             for (size_t q = 0; q < count; q++)
                 for (size_t r = 0; r < mc; r++)
                     store_value(y, img[q] * y_image + (m0 + r) * n + rem[q], tile[q * cols + r], y_float);
+            m0 += cols;
         }
     }
     free(off);
@@ -261,7 +250,8 @@ static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const ui
                       const int32_t *wt, size_t m, const int32_t *init, const qv_pw_stage *st, size_t ns, void *y,
                       size_t y_image, int y_float) {
     qv_pw512 prm[ROW_CH];  // the stages' parameters for the 8 output channels of a block
-    for (size_t r = 0; r < ROW_CH; r++) qv_pw512_pairs(st, ns, m, &prm[r]);
+    qv_pw512_pairs(st, ns, m, &prm[0]);
+    for (size_t r = 1; r < ROW_CH; r++) memcpy(prm[r].pair, prm[0].pair, sizeof prm[0].pair);
     const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = taps(g), wp = p->wq, ow = g->out_w;
     const size_t flat_len = (g->out_h - 1) * wp + ow, vectors = (flat_len + 15) / 16;
     ptrdiff_t *off = tap_offsets(g, p);
@@ -335,8 +325,10 @@ int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, siz
                  uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias,
                  const qv_pw_stage *stages, size_t stage_count, void *y, size_t y_image, int y_float) {
 #if defined(__x86_64__)
-    if (!qv_conv_u8s8_available() || g->pad_top < 0 || g->pad_left < 0 || stage_count > QV_PW_MAX_STAGES) return 0;
     const size_t n = g->out_h * g->out_w;
+    if (!qv_conv_u8s8_available() || g->pad_top < 0 || g->pad_left < 0 || stage_count > QV_PW_MAX_STAGES ||
+        (stage_count && y_image != m * n))
+        return 0;
     if (m == 0 || n == 0 || images == 0) return 1;
     if (stage_count) y_float = !qv_pw_writes_integers(stages, stage_count);
     // Σ (x' − z)·w = Σ x'·w − z·Σ w: the accumulators start from bias − z·Σ w (wrapping, as the
@@ -357,16 +349,11 @@ int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, siz
         conv_rows(g, &p, px, images, packed, m, init, stages, stage_count, y, y_image, y_float);
     } else if (stage_count) {
         // The channel-vector kernel scatters float sums; the stages then run as their own pass
-        // (plane i·m + r is channel r).
+        // over every image at once (plane i·m + r is channel r: images are contiguous).
         float *sums = malloc(images * m * n * sizeof(float));
         if (!sums) abort();
         conv_broadcast(g, &p, px, images, packed, m, init, sums, m * n, 1);
-        if (y_image == m * n) {
-            qv_pointwise_chain(sums, images * m, n, m, stages, stage_count, y);
-        } else {
-            for (size_t i = 0; i < images; i++)
-                qv_pointwise_chain(sums + i * m * n, m, n, m, stages, stage_count, (char *)y + i * y_image * 4);
-        }
+        qv_pointwise_chain(sums, images * m, n, m, stages, stage_count, y);
         free(sums);
     } else {
         conv_broadcast(g, &p, px, images, packed, m, init, y, y_image, y_float);

@@ -163,7 +163,8 @@ void qv_conv_u8s8_pack_weights(const qv_conv_geometry *g, size_t m, const int32_
 /// (wrapping), or that int32 converted to float when y_float. x holds the values as int32; x +
 /// x_offset must lie in [0, 255] (128 for int8, 0 for uint8), and x_zero is the zero point plus
 /// x_offset; positions outside x read as x_zero. With `stage_count` stages (at most 8; the
-/// group must be the whole conv, so channel r takes parameter set r), each float(sum) goes
+/// group must be the whole conv, y_image = m·out_h·out_w, channel r takes parameter set r; else
+/// 0 is returned), each float(sum) goes
 /// through them instead, as qv_pointwise_chain would over the float sums, and y is int32 when
 /// the last stage quantizes (float otherwise; y_float is then ignored). Returns 0 (writing
 /// nothing) when VNNI is not available or a pad is negative.
