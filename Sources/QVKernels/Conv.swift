@@ -338,6 +338,19 @@ private func vnniOperands(
     return (xv, Int32(offset), UInt8(xZero + offset), vw)
 }
 
+/// Whether every partial sum of a conv, and its biased total, is an integer below 2^24 in
+/// magnitude (so float32 holds it exactly) when no |x − x_zero| exceeds `maxX`: each output's
+/// sum is at most maxX · Σ_k |w_mk| plus its bias.
+func sumsExactInFloat(maxX: Int64, weights pw: PreparedWeights, bias: [Int64]?) -> Bool {
+    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
+    return Double(maxX) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24)
+}
+
+/// The largest |x − x_zero| an integer type allows.
+func largestShift(_ range: ClosedRange<Int64>, _ xZero: Int64) -> Int64 {
+    max(abs(range.lowerBound - xZero), abs(range.upperBound - xZero))
+}
+
 /// Exact sums with AVX-512 VNNI, or nil where `qv_conv_u8s8` cannot run (no packed weights, x
 /// not 8-bit, VNNI off). Float output when every sum provably stays below 2^24, else int32.
 func vnniConvAccumulators(
@@ -350,9 +363,7 @@ func vnniConvAccumulators(
     }
     // Wrapping the bias into int32 wraps the exact total the same way.
     let biasWords = bias?.map { Int32(truncatingIfNeeded: $0) }
-    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
-    let bound = max(abs(range.lowerBound - xZero), abs(range.upperBound - xZero))
-    let asFloat = Double(bound) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24)
+    let asFloat = sumsExactInFloat(maxX: largestShift(range, xZero), weights: pw, bias: bias)
     let y = filledStorage(geo.n * geo.m * geo.spatial, integers: !asFloat) {
         vnniRun(
             geo, x: op.x, offset: op.offset, zero: op.zero, bias: biasWords, weights: op.weights, stages: [],
@@ -411,9 +422,8 @@ func depthwisePlan(
     guard geo.cPerGroup == 1, geo.mPerGroup == 1, case .i32(let xi) = xt.storage, !xi.isEmpty,
         geo.n * geo.m * geo.spatial > 0, let r = xt.dtype.integerRange, xt.dtype.bitWidth <= 16
     else { return nil }
-    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
-    let bound = max(abs(r.lowerBound - xZero), abs(r.upperBound - xZero))
-    guard pw.maxAbs < (1 << 24), Double(bound) * Double(pw.maxRowAbsSum) + Double(biasMax) < Double(1 << 24) else {
+    let bound = largestShift(r, xZero)
+    guard pw.maxAbs < (1 << 24), sumsExactInFloat(maxX: bound, weights: pw, bias: bias) else {
         return nil
     }
     return (xi, Int32(truncatingIfNeeded: xZero), bias.map { $0.map { Float($0) } }, bound)
@@ -575,11 +585,10 @@ func integerConvAccumulators(
     weights: PreparedWeights? = nil
 ) throws -> IntegerAccumulators {
     let kTotal = geo.k
-    let biasMax = bias.map { $0.lazy.map { abs($0) }.max() ?? 0 } ?? 0
+    let pw = try weights ?? PreparedWeights(wt, zeros: wZero, conv: geo)
     // Depthwise on integers of at most 16 bits: the copy into the zero-bordered planes reads
     // x − x_zero itself (no shifted tensor is written); see `depthwisePlan`.
     if geo.cPerGroup == 1, geo.mPerGroup == 1 {
-        let pw = try weights ?? PreparedWeights(wt, zeros: wZero, rows: geo.m, rowLength: kTotal)
         if let plan = depthwisePlan(geo, x: xt, xZero: xZero, bias: bias, weights: pw) {
             var seen: UInt32 = 0
             let y = [Float].uninitialized(geo.n * geo.m * geo.spatial) { buf, n in
@@ -591,17 +600,14 @@ func integerConvAccumulators(
             if Int64(seen) <= plan.bound { return .exactFloat(y) }
         }
     }
-    let pw = try weights ?? PreparedWeights(wt, zeros: wZero, conv: geo)
     if let exact = vnniConvAccumulators(geo, x: xt, xZero: xZero, bias: bias, weights: pw) { return exact }
     let (xf, maxX) = try shiftedOperand(xt, [xZero], rowLength: 1)
     let wf = pw.values, maxW = pw.maxAbs
     guard maxX < (1 << 24), maxW < (1 << 24) else {
         throw QVError.unsupported("integer convolution operands beyond 2^24")
     }
-    // Every partial sum of output row m is at most max|x| · Σ_k |w_mk| in magnitude.
-    let maxRowAbs = pw.maxRowAbsSum
     let chunk = max(1, min(kTotal, Int(((Int64(1) << 24) - 1) / max(1, maxX * maxW))))
-    if Double(maxX) * Double(maxRowAbs) + Double(biasMax) < Double(1 << 24) {
+    if sumsExactInFloat(maxX: maxX, weights: pw, bias: bias) {
         // Every partial sum, and the biased total, is an integer below 2^24: float32 is exact.
         return .exactFloat(floatConv(geo, x: xf, w: wf, bias: bias.map { $0.map { Float($0) } }))
     }
