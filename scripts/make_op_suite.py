@@ -290,6 +290,16 @@ case("exact_conv_direct_strided_dilated", [helper.make_node("Conv", ["x", "w", "
 case("exact_conv_direct_half_block", [helper.make_node("Conv", ["x", "w"], ["y"], pads=[0, 1, 0, 1])],
      [("x", TP.FLOAT, rng.normal(0, 1, (1, 5, 5, 16)).astype(np.float32)), ("w", TP.FLOAT, rng.normal(0, 1, (9, 5, 3, 3)).astype(np.float32))],
      [("y", TP.FLOAT)])
+# The AVX2 forms (own generator, so the cases above keep their values): direct blocks of 16 pixels
+# whose last has one 8-pixel half (8-wide rows, 24 pixels), 13 filters (6-row blocks and a rest);
+# stride-2 panels of a padded copy whose runs cross rows and panels (11×20 pixels).
+rng2 = np.random.default_rng(2026_12_01)
+case("exact_conv_direct_avx2_half_block", [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[0, 1, 0, 1])],
+     [("x", TP.FLOAT, rng2.normal(0, 1, (1, 6, 5, 8)).astype(np.float32)), ("w", TP.FLOAT, rng2.normal(0, 1, (13, 6, 3, 3)).astype(np.float32)),
+      ("b", TP.FLOAT, rng2.normal(0, 1, (13,)).astype(np.float32))], [("y", TP.FLOAT)])
+case("exact_conv_panel_stride2", [helper.make_node("Conv", ["x", "w"], ["y"], pads=[2, 2, 2, 2], strides=[2, 2])],
+     [("x", TP.FLOAT, rng2.normal(0, 1, (1, 3, 21, 40)).astype(np.float32)), ("w", TP.FLOAT, rng2.normal(0, 1, (5, 3, 5, 5)).astype(np.float32))],
+     [("y", TP.FLOAT)])
 
 
 # Every op with a kernel has a case (OpSpecTests checks each spec's listed cases contain its op).

@@ -1,5 +1,5 @@
 // Fixed-order float GEMM: every output is an FMA chain over k from zero (see qv_chain_gemm.h).
-// Register blocks: 8 rows × 32 columns with AVX-512, 4 rows × 16 columns with AVX2; the
+// Register blocks: 8 rows × 32 columns with AVX-512, 6 rows × 16 columns with AVX2; the
 // reduction order per element is the same in every path.
 
 #include "qv_chain_gemm.h"
@@ -65,6 +65,25 @@ QV_AVX512 void strided_copy_avx512(const float *src, size_t s, size_t n, float *
     }
 }
 
+// AVX2 forms of the strided copies (and of strided_shift, below): 8 lanes while a whole vector's loads stay inside the row (for
+// stride 2, [e0 o0 … e3 o3] and [e4 … o7] shuffled to the evens, lanes reordered), the rest
+// one by one.
+__attribute__((target("avx2")))
+static inline __m256i even_lanes_avx2(const int32_t *src) {
+    const __m256 lo = _mm256_loadu_ps((const float *)src), hi = _mm256_loadu_ps((const float *)src + 8);
+    const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // e0 e1 e4 e5 | e2 e3 e6 e7
+    return _mm256_castpd_si256(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+__attribute__((target("avx2")))
+static inline void strided_copy_avx2(const float *src, size_t s, size_t n, float *dst) {
+    if (s == 1) { memcpy(dst, src, n * sizeof(float)); return; }
+    size_t j = 0;
+    if (s == 2)
+        for (; j + 8 < n; j += 8) _mm256_storeu_si256((__m256i *)(dst + j), even_lanes_avx2((const int32_t *)src + 2 * j));
+    for (; j < n; j++) dst[j] = src[j * s];
+}
+
 // One 8×32 block (rows ≤ 8, masked columns): reduction step p reads B at b0 + o (columns 0–15) and
 // b1 + o (columns 16–31), o = off[p] when an offset table is given (a convolution read straight
 // from its padded input), else p·ldb (a matrix). Both callers pass a constant off, so inlining
@@ -118,37 +137,44 @@ static void chain_avx512(size_t m, size_t n, size_t k, const float *a, size_t ld
 
 #define QV_AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
 
-QV_AVX2 void block256(size_t rows, size_t k, const float *a, size_t lda, const float *b,
-                      size_t ldb, float *c, size_t ldc, int accumulate) {
-    __m256 acc[4][2];
-    for (size_t r = 0; r < 4; r++) { acc[r][0] = _mm256_setzero_ps(); acc[r][1] = _mm256_setzero_ps(); }
+// One 6×16 block (rows ≤ 6): step p reads B at b0 + o (columns 0–7) and b1 + o (columns 8–15),
+// o = off[p] or p·ldb, as block512; `halves` (1 or 2) of the 16 columns are stored.
+QV_AVX2 void block256(size_t rows, size_t k, const float *a, size_t lda, const float *b0, const float *b1,
+                      const ptrdiff_t *off, size_t ldb, float *c, size_t ldc, int accumulate, size_t halves) {
+    __m256 acc[6][2];
+    for (size_t r = 0; r < 6; r++) { acc[r][0] = _mm256_setzero_ps(); acc[r][1] = _mm256_setzero_ps(); }
     for (size_t p = 0; p < k; p++) {
-        __m256 b0 = _mm256_loadu_ps(b + p * ldb), b1 = _mm256_loadu_ps(b + p * ldb + 8);
+        const ptrdiff_t o = off ? off[p] : (ptrdiff_t)(p * ldb);
+        __m256 v0 = _mm256_loadu_ps(b0 + o), v1 = _mm256_loadu_ps(b1 + o);
         for (size_t r = 0; r < rows; r++) {
             __m256 av = _mm256_broadcast_ss(a + r * lda + p);
-            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+            acc[r][0] = _mm256_fmadd_ps(av, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, v1, acc[r][1]);
         }
     }
     for (size_t r = 0; r < rows; r++) {
         float *cr = c + r * ldc;
         __m256 o0 = acc[r][0], o1 = acc[r][1];
-        if (accumulate) { o0 = _mm256_add_ps(o0, _mm256_loadu_ps(cr)); o1 = _mm256_add_ps(o1, _mm256_loadu_ps(cr + 8)); }
+        if (accumulate) o0 = _mm256_add_ps(o0, _mm256_loadu_ps(cr));
         _mm256_storeu_ps(cr, o0);
+        if (halves < 2) continue;
+        if (accumulate) o1 = _mm256_add_ps(o1, _mm256_loadu_ps(cr + 8));
         _mm256_storeu_ps(cr + 8, o1);
     }
 }
 
 #define QV_ROWS256(R) \
-    case R: block256(R, k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, accumulate); break;
+    case R: block256(R, k, a + i * lda, lda, b + j, b + j + 8, NULL, ldb, c + i * ldc + j, ldc, accumulate, 2); break;
 
 __attribute__((target("avx2,fma")))
 static void chain_avx2(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
                        size_t ldb, float *c, size_t ldc, int accumulate) {
     size_t full = n / 16 * 16;
     for (size_t j = 0; j < full; j += 16) {
-        for (size_t i = 0; i < m; i += 4) {
-            switch (m - i < 4 ? m - i : 4) { QV_ROWS256(1) QV_ROWS256(2) QV_ROWS256(3) QV_ROWS256(4) }
+        for (size_t i = 0; i < m; i += 6) {
+            switch (m - i < 6 ? m - i : 6) {
+                QV_ROWS256(1) QV_ROWS256(2) QV_ROWS256(3) QV_ROWS256(4) QV_ROWS256(5) QV_ROWS256(6)
+            }
         }
     }
     if (full < n) chain_portable(m, n, k, a, lda, b, ldb, c, ldc, accumulate, full);
@@ -283,24 +309,26 @@ static void conv_panel(const qv_conv_geometry *g, const float *x, size_t x_image
 }
 
 // The same panel read from inputs already padded with zeros (pads 0, every position inside; image
-// i's copy at x + i·x_image): each run is a straight copy, 16 floats per masked load/store, or
-// with stride 2 across the even lanes of 32 loaded floats; other strides copy one by one.
-__attribute__((target("avx512f")))
-static void conv_panel_padded_avx512(const qv_conv_geometry *p, const float *x, size_t x_image, size_t k0, size_t kb,
-                                     const panel_runs *runs, size_t width, float *panel) {
-    kpos at = kpos_at(p, k0);
-    const size_t sw = p->stride_w;
-    for (size_t r = 0; r < kb; r++, kpos_next(p, &at)) {
-        float *dst = panel + r * PANEL;
-        const float *base = x + at.ci * p->height * p->width + at.ki * p->dilation_h * p->width + at.kj * p->dilation_w;
-        for (size_t s = 0; s < runs->count; s++) {
-            const float *src = base + runs->img[s] * x_image + runs->oy[s] * p->stride_h * p->width + runs->ox[s] * sw;
-            float *d = dst + runs->pos[s];
-            strided_copy_avx512(src, sw, runs->len[s], d);
-        }
-        for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;
-    }
+// i's copy at x + i·x_image): each run is a straight copy, a vector per load/store, or with
+// stride 2 across the even lanes of two loaded vectors; other strides copy one by one.
+#define QV_PANEL_PADDED(NAME, ATTR, COPY)                                                                          \
+ATTR static void NAME(const qv_conv_geometry *p, const float *x, size_t x_image, size_t k0, size_t kb,          \
+                      const panel_runs *runs, size_t width, float *panel) {                                      \
+    kpos at = kpos_at(p, k0);                                                                                     \
+    const size_t sw = p->stride_w;                                                                                \
+    for (size_t r = 0; r < kb; r++, kpos_next(p, &at)) {                                                          \
+        float *dst = panel + r * PANEL;                                                                           \
+        const float *base = x + at.ci * p->height * p->width + at.ki * p->dilation_h * p->width + at.kj * p->dilation_w; \
+        for (size_t s = 0; s < runs->count; s++) {                                                                \
+            const float *src = base + runs->img[s] * x_image + runs->oy[s] * p->stride_h * p->width + runs->ox[s] * sw; \
+            COPY(src, sw, runs->len[s], dst + runs->pos[s]);                                                      \
+        }                                                                                                         \
+        for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;                                                     \
+    }                                                                                                             \
 }
+QV_PANEL_PADDED(conv_panel_padded_avx512, __attribute__((target("avx512f"))), strided_copy_avx512)
+QV_PANEL_PADDED(conv_panel_padded_avx2, __attribute__((target("avx2"))), strided_copy_avx2)
+#undef QV_PANEL_PADDED
 
 // x copied into a zero border wide enough for every window: the geometry of the copy (pads 0).
 // `images` inputs, image i at x + i·x_image, are copied one after the other.
@@ -348,6 +376,17 @@ static void add_bias_tile(float *y, size_t m, size_t n, size_t n0, size_t width,
     }
 }
 
+// Each reduction step's offset in a padded copy (geometry p): channel, kernel row, kernel column.
+static ptrdiff_t *step_offsets(const qv_conv_geometry *p) {
+    const size_t k = p->channels * p->kernel_h * p->kernel_w;
+    ptrdiff_t *off = malloc((k ? k : 1) * sizeof(ptrdiff_t));
+    if (!off) abort();
+    kpos at = kpos_at(p, 0);
+    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
+        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
+    return off;
+}
+
 #define QV_DIRECT_ROWS(R) \
     case R: block512(R, kb, w + i * k + k0, k, b0, b1, off + k0, 0, y + i * n + n0, n, k0 > 0, m0, m1); break;
 
@@ -357,11 +396,7 @@ __attribute__((target("avx512f")))
 static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, const float *w, size_t m,
                                float *y, size_t bk, const qv_conv_geometry *g, const float *bias) {
     const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;
-    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
-    if (!off) abort();
-    kpos at = kpos_at(p, 0);
-    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
-        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
+    ptrdiff_t *off = step_offsets(p);
     for (size_t n0 = 0; n0 < n; n0 += 32) {
         const size_t width = n - n0 < 32 ? n - n0 : 32;
         const __mmask16 m0 = lane_mask(width), m1 = lane_mask(width > 16 ? width - 16 : 0);
@@ -382,6 +417,35 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
     free(off);
 }
 
+#define QV_DIRECT_ROWS256(R) \
+    case R: block256(R, kb, w + i * k + k0, k, b0, b1, off + k0, 0, y + i * n + n0, n, k0 > 0, halves); break;
+
+// The same with AVX2 + FMA for output rows a multiple of 8 pixels wide: 16-pixel blocks whose
+// halves are each one run of one input row (the last block may have one half).
+__attribute__((target("avx2,fma")))
+static void conv_direct_avx2(const qv_conv_geometry *p, const float *padded, const float *w, size_t m,
+                             float *y, size_t bk, const qv_conv_geometry *g, const float *bias) {
+    const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;
+    ptrdiff_t *off = step_offsets(p);
+    for (size_t n0 = 0; n0 < n; n0 += 16) {
+        const size_t width = n - n0 < 16 ? n - n0 : 16, halves = width > 8 ? 2 : 1;
+        const size_t na = n0, nb = halves == 2 ? n0 + 8 : n0;
+        const float *b0 = padded + (na / g->out_w) * g->stride_h * p->width + na % g->out_w;
+        const float *b1 = padded + (nb / g->out_w) * g->stride_h * p->width + nb % g->out_w;
+        for (size_t k0 = 0; k0 < k; k0 += bk) {
+            const size_t kb = k - k0 < bk ? k - k0 : bk;
+            for (size_t i = 0; i < m; i += 6) {
+                switch (m - i < 6 ? m - i : 6) {
+                    QV_DIRECT_ROWS256(1) QV_DIRECT_ROWS256(2) QV_DIRECT_ROWS256(3)
+                    QV_DIRECT_ROWS256(4) QV_DIRECT_ROWS256(5) QV_DIRECT_ROWS256(6)
+                }
+            }
+        }
+        add_bias_tile(y, m, n, n0, width, bias);
+    }
+    free(off);
+}
+
 // Outputs with few pixels per image (late layers: 2x2 to 8x8), all images of a batch: vectors run
 // across output channels instead of pixels, and each input value is broadcast straight from the
 // zero-padded copy (no im2col panel). A block of 8 pixels (any images) x 32 channels; every
@@ -393,16 +457,12 @@ static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, c
 static void broadcast_prepare(const qv_conv_geometry *p, const float *w, size_t m, size_t mpad, float **wt_out, ptrdiff_t **off_out) {
     const size_t k = p->channels * p->kernel_h * p->kernel_w;
     float *wt = aligned_alloc(64, (k * mpad * sizeof(float) + 63) / 64 * 64);
-    ptrdiff_t *off = malloc(k * sizeof(ptrdiff_t));
-    if (!wt || !off) abort();
+    if (!wt) abort();
     for (size_t kk = 0; kk < k; kk++) {
         for (size_t r = 0; r < mpad; r++) wt[kk * mpad + r] = r < m ? w[r * k + kk] : 0.0f;
     }
-    kpos at = kpos_at(p, 0);
-    for (size_t kk = 0; kk < k; kk++, kpos_next(p, &at))
-        off[kk] = (ptrdiff_t)((at.ci * p->height + at.ki * p->dilation_h) * p->width + at.kj * p->dilation_w);
     *wt_out = wt;
-    *off_out = off;
+    *off_out = step_offsets(p);
 }
 
 static size_t broadcast_pixels(const qv_conv_geometry *p, const qv_conv_geometry *g, const float *padded, size_t padded_image,
@@ -541,9 +601,10 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
     const int shared = images > 1 && n < PANEL;
     const size_t batch = shared ? images : 1;
     size_t bk = block_k == 0 || block_k > k ? k : block_k;
-    // AVX-512: read a zero-padded copy of x, directly when stride is 1 across and output rows are
-    // 16k pixels wide, else through copied panels; otherwise panels gathered with bounds checks.
-    const int fast = path() == PATH_AVX512 && g->pad_top >= 0 && g->pad_left >= 0;
+    // AVX-512 and AVX2: read a zero-padded copy of x, directly when stride is 1 across and output
+    // rows are whole vectors (16 or 8 pixels) wide, else through copied panels; otherwise panels
+    // gathered with bounds checks.
+    const int wide = path() == PATH_AVX512, fast = (wide || path() == PATH_AVX2) && g->pad_top >= 0 && g->pad_left >= 0;
     qv_conv_geometry pg;
     float *panel = NULL, *tile = NULL;
     for (size_t i0 = 0; i0 < images; i0 += batch) {
@@ -551,22 +612,16 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
         float *yi = y + i0 * y_image;
         float *padded = fast ? padded_copy(g, xi, batch, x_image, &pg) : NULL;
         const size_t padded_image = fast ? pg.channels * pg.height * pg.width : 0;
-        if (fast && !shared && g->stride_w == 1 && g->out_w % 16 == 0) {
-            conv_direct_avx512(&pg, padded, w, m, yi, bk, g, bias);
+        if (fast && !shared && g->stride_w == 1 && g->out_w % (wide ? 16 : 8) == 0) {
+            if (wide) conv_direct_avx512(&pg, padded, w, m, yi, bk, g, bias);
+            else conv_direct_avx2(&pg, padded, w, m, yi, bk, g, bias);
             free(padded);
             continue;
         }
         if (fast && n < PANEL && m >= 8) {
-            conv_broadcast_avx512(&pg, padded, padded_image, batch, g, w, m, yi, y_image, bk, bias);
+            if (wide) conv_broadcast_avx512(&pg, padded, padded_image, batch, g, w, m, yi, y_image, bk, bias);
+            else conv_broadcast_avx2(&pg, padded, padded_image, batch, g, w, m, yi, y_image, bk, bias);
             free(padded);
-            continue;
-        }
-        if (!fast && path() == PATH_AVX2 && n < PANEL && m >= 8 && g->pad_top >= 0 && g->pad_left >= 0) {
-            // AVX2: the same broadcast blocks, from a padded copy made here.
-            qv_conv_geometry p2;
-            float *pad2 = padded_copy(g, xi, batch, x_image, &p2);
-            conv_broadcast_avx2(&p2, pad2, p2.channels * p2.height * p2.width, batch, g, w, m, yi, y_image, bk, bias);
-            free(pad2);
             continue;
         }
         if (!panel) {
@@ -584,7 +639,8 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
             const size_t ldc = shared ? PANEL : n;
             for (size_t k0 = 0; k0 < k; k0 += bk) {
                 size_t kb = k - k0 < bk ? k - k0 : bk;
-                if (fast) conv_panel_padded_avx512(&pg, padded, padded_image, k0, kb, &runs, width, panel);
+                if (fast && wide) conv_panel_padded_avx512(&pg, padded, padded_image, k0, kb, &runs, width, panel);
+                else if (fast) conv_panel_padded_avx2(&pg, padded, padded_image, k0, kb, &runs, width, panel);
                 else conv_panel(g, xi, x_image, k0, kb, &runs, width, panel);
                 qv_sgemm_chain(m, width, kb, w + k0, k, panel, PANEL, c, ldc, k0 > 0);
             }
@@ -990,24 +1046,7 @@ static inline uint32_t strided_shift_avx512(const int32_t *src, size_t s, size_t
     return v > mx ? v : mx;
 }
 
-// AVX2 forms of the two copies: 8 lanes while a whole vector's loads stay inside the row (for
-// stride 2, [e0 o0 … e3 o3] and [e4 … o7] shuffled to the evens, lanes reordered), the rest
-// one by one.
-__attribute__((target("avx2")))
-static inline __m256i even_lanes_avx2(const int32_t *src) {
-    const __m256 lo = _mm256_loadu_ps((const float *)src), hi = _mm256_loadu_ps((const float *)src + 8);
-    const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // e0 e1 e4 e5 | e2 e3 e6 e7
-    return _mm256_castpd_si256(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
-__attribute__((target("avx2")))
-static inline void strided_copy_avx2(const float *src, size_t s, size_t n, float *dst) {
-    if (s == 1) { memcpy(dst, src, n * sizeof(float)); return; }
-    size_t j = 0;
-    if (s == 2)
-        for (; j + 8 < n; j += 8) _mm256_storeu_si256((__m256i *)(dst + j), even_lanes_avx2((const int32_t *)src + 2 * j));
-    for (; j < n; j++) dst[j] = src[j * s];
-}
+// (The AVX2 copies are with the AVX-512 ones, at the top.)
 
 __attribute__((target("avx2")))
 static inline uint32_t strided_shift_avx2(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
