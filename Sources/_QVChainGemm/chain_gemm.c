@@ -1285,7 +1285,7 @@ uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, siz
     return mx;
 }
 
-// MARK: - Requantization and QLinearAdd (AVX-512; the callers' loops otherwise)
+// MARK: - Requantization and QLinearAdd (AVX-512 or AVX2; the callers' loops otherwise)
 
 __attribute__((target("avx512f")))
 static void qlinear_add_avx512(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb,
@@ -1303,9 +1303,32 @@ static void qlinear_add_avx512(const int32_t *a, const int32_t *b, size_t n, flo
     }
 }
 
+// The first min(count, 8) lanes of an AVX2 vector, as maskload/maskstore masks.
+__attribute__((target("avx2"), always_inline)) static inline __m256i lane_mask256(size_t count) {
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count >= 8 ? 8 : (int)count), index);
+}
+
+// The same with AVX2 (cvtps2dq rounds half to even in the default mode, INT32_MIN for NaN and
+// overflow, as the AVX-512 form).
+__attribute__((target("avx2")))
+static void qlinear_add_avx2(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb,
+                             int32_t lo, int32_t hi, int32_t *out) {
+    const __m256 f = _mm256_set1_ps(fixed), sa = _mm256_set1_ps(ra), sb = _mm256_set1_ps(rb);
+    const __m256i l = _mm256_set1_epi32(lo), h = _mm256_set1_epi32(hi);
+    for (size_t i = 0; i < n; i += 8) {
+        const __m256i k = lane_mask256(n - i);
+        const __m256 x = _mm256_cvtepi32_ps(_mm256_maskload_epi32(a + i, k)), y = _mm256_cvtepi32_ps(_mm256_maskload_epi32(b + i, k));
+        const __m256 v = _mm256_add_ps(_mm256_add_ps(f, _mm256_mul_ps(x, sa)), _mm256_mul_ps(y, sb));
+        const __m256i q = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(v), h), l);
+        _mm256_maskstore_epi32(out + i, k, q);
+    }
+}
+
 int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo, int32_t hi, int32_t *out) {
-    if (path() != PATH_AVX512) return 0;
-    qlinear_add_avx512(a, b, n, fixed, ra, rb, lo, hi, out);
+    if (path() == PATH_AVX512) qlinear_add_avx512(a, b, n, fixed, ra, rb, lo, hi, out);
+    else if (path() == PATH_AVX2) qlinear_add_avx2(a, b, n, fixed, ra, rb, lo, hi, out);
+    else return 0;
     return 1;
 }
 
