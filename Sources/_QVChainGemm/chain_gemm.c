@@ -39,6 +39,12 @@ static inline __mmask16 lane_mask(size_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
+// The first min(count, 8) lanes of an AVX2 vector, as maskload/maskstore masks.
+__attribute__((target("avx2"), always_inline)) static inline __m256i lane_mask256(size_t count) {
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count >= 8 ? 8 : (int)count), index);
+}
+
 // Lanes src[0], src[s], …, src[(cnt − 1)·s] of 32-bit values (s = 1 or 2, 1 ≤ cnt ≤ 16), the
 // rest zero, reading only the values up to the last one used: with s = 2 the even lanes of 32
 // loaded values, the second load masked to what remains of the 2·cnt − 1.
@@ -700,47 +706,57 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
 
 // MARK: - Pointwise chains
 
-// Stage k's parameters for parameter set c, broadcast into a/b/z/l/h[k] (one per vector form).
-#define QV_PW_BROADCAST(SET1_PS, SET1_EPI32)                                                     \
-    for (size_t k = 0; k < ns; k++) {                                                            \
-        const size_t j = st[k].count == 1 ? 0 : c;                                               \
-        a[k] = SET1_PS(st[k].scale ? st[k].scale[j] : 0.0f);                                     \
-        b[k] = SET1_PS(st[k].shift ? st[k].shift[j] : 0.0f);                                     \
-        z[k] = SET1_EPI32(st[k].zero ? st[k].zero[j] : 0);                                       \
-        l[k] = SET1_PS(st[k].lo);                                                                \
-        h[k] = SET1_PS(st[k].hi);                                                                \
-    }
+// The vector forms of the chain (W = 512: 16 lanes and mask registers; W = 256: 8 lanes, plain
+// loads and stores for whole vectors, maskload/maskstore for the rest), cnt lanes at p:
+#define QV_V512_LOADF(cnt, p) _mm512_maskz_loadu_ps(lane_mask(cnt), p)
+#define QV_V512_LOADI(cnt, p) _mm512_maskz_loadu_epi32(lane_mask(cnt), p)
+#define QV_V512_STOREF(cnt, p, v) _mm512_mask_storeu_ps(p, lane_mask(cnt), v)
+#define QV_V512_STOREI(cnt, p, v) _mm512_mask_storeu_epi32(p, lane_mask(cnt), v)
+#define QV_V256_LOADF(cnt, p) ((cnt) >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask256(cnt)))
+#define QV_V256_LOADI(cnt, p) \
+    ((cnt) >= 8 ? _mm256_loadu_si256((const __m256i *)(p)) : _mm256_maskload_epi32((const int *)(p), lane_mask256(cnt)))
+#define QV_V256_STOREF(cnt, p, v) \
+    do { if ((cnt) >= 8) _mm256_storeu_ps(p, v); else _mm256_maskstore_ps(p, lane_mask256(cnt), v); } while (0)
+#define QV_V256_STOREI(cnt, p, v)                                                                        \
+    do {                                                                                                 \
+        if ((cnt) >= 8) _mm256_storeu_si256((__m256i *)(p), v);                                          \
+        else _mm256_maskstore_epi32((int *)(p), lane_mask256(cnt), v);                                    \
+    } while (0)
 
-__attribute__((target("avx512f")))
-static void pointwise_chain_avx512(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
-                                   size_t ns, void *out) {
-    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = qv_pw_writes_integers(st, ns);
-    qv_pw512 prm;
-    qv_pw512_pairs(st, ns, channels, &prm);
-    for (size_t p = 0; p < planes; p++) {
-        qv_pw512_set(st, ns, p % channels, &prm);
-        const size_t base = p * inner;
-        // 64 elements per step, each stage over four vectors: independent divisions overlap, and
-        // the stage dispatch is paid once per 64 elements.
-        for (size_t i = 0; i < inner; i += 64) {
-            __mmask16 m[4];
-            __m512 v[4];
-            __m512i q[4];
-            for (int u = 0; u < 4; u++) {
-                const size_t at = i + 16 * (size_t)u;
-                m[u] = at < inner ? lane_mask(inner - at) : 0;
-                v[u] = int_in ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[u], (const float *)x + base + at);
-                q[u] = int_in ? _mm512_maskz_loadu_epi32(m[u], (const int32_t *)x + base + at) : _mm512_setzero_si512();
-            }
-            qv_pw512_apply(st, ns, &prm, 4, v, q);
-            for (int u = 0; u < 4; u++) {
-                const size_t at = i + 16 * (size_t)u;
-                if (int_out) _mm512_mask_storeu_epi32((int32_t *)out + base + at, m[u], q[u]);
-                else _mm512_mask_storeu_ps((float *)out + base + at, m[u], v[u]);
-            }
-        }
-    }
+// Planes of `inner` elements, plane p taking parameter set p mod channels: 4 vectors per step,
+// each stage over the four (independent divisions overlap, and the stage dispatch is paid once
+// per 4 vectors).
+#define QV_PW_CHAIN(NAME, ATTR, W, LANES, VF, VI, SETZ_F, SETZ_I)                                                  \
+ATTR static void NAME(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,          \
+                      size_t ns, void *out) {                                                                       \
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = qv_pw_writes_integers(st, ns);                    \
+    qv_pw##W prm;                                                                                                   \
+    qv_pw##W##_pairs(st, ns, channels, &prm);                                                                       \
+    for (size_t p = 0; p < planes; p++) {                                                                           \
+        qv_pw##W##_set(st, ns, p % channels, &prm);                                                                 \
+        const size_t base = p * inner;                                                                              \
+        for (size_t i = 0; i < inner; i += 4 * LANES) {                                                             \
+            size_t cnt[4];                                                                                          \
+            VF v[4];                                                                                                \
+            VI q[4];                                                                                                \
+            for (int u = 0; u < 4; u++) {                                                                           \
+                const size_t at = i + LANES * (size_t)u;                                                            \
+                cnt[u] = at < inner ? inner - at : 0;                                                               \
+                v[u] = int_in ? SETZ_F() : QV_V##W##_LOADF(cnt[u], (const float *)x + base + at);                  \
+                q[u] = int_in ? QV_V##W##_LOADI(cnt[u], (const int32_t *)x + base + at) : SETZ_I();                 \
+            }                                                                                                       \
+            qv_pw##W##_apply(st, ns, &prm, 4, v, q);                                                                \
+            for (int u = 0; u < 4; u++) {                                                                           \
+                const size_t at = i + LANES * (size_t)u;                                                            \
+                if (int_out) QV_V##W##_STOREI(cnt[u], (int32_t *)out + base + at, q[u]);                            \
+                else QV_V##W##_STOREF(cnt[u], (float *)out + base + at, v[u]);                                      \
+            }                                                                                                       \
+        }                                                                                                           \
+    }                                                                                                               \
 }
+QV_PW_CHAIN(pointwise_chain_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_setzero_ps, _mm512_setzero_si512)
+QV_PW_CHAIN(pointwise_chain_avx2, __attribute__((target("avx2"))), 256, 8, __m256, __m256i, _mm256_setzero_ps, _mm256_setzero_si256)
+#undef QV_PW_CHAIN
 
 // The same operations one element at a time (rintf rounds half to even in the default mode):
 // elements [i0, i1) of plane p, parameter set c.
@@ -776,105 +792,58 @@ static void pointwise_chain_portable(const void *x, size_t planes, size_t inner,
         pointwise_elements(x, p * inner, (p + 1) * inner, p % channels, st, ns, int_in, int_out, out);
 }
 
-// AVX2: 8 lanes, the same operations (maxps returns its second operand for NaN, like the
-// AVX-512 form; cvtps2dq rounds half to even in the default mode); each plane's last
-// inner mod 32 elements one at a time.
-__attribute__((target("avx2")))
-static void pointwise_chain_avx2(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,
-                                 size_t ns, void *out) {
-    const int int_in = st[0].kind == QV_PW_DEQUANTIZE;
-    const int int_out = st[ns - 1].kind == QV_PW_QUANTIZE || st[ns - 1].kind == QV_PW_REQUANTIZE;
-    __m256 a[QV_PW_MAX_STAGES], b[QV_PW_MAX_STAGES], l[QV_PW_MAX_STAGES], h[QV_PW_MAX_STAGES];
-    __m256i z[QV_PW_MAX_STAGES];
-    const __m256 zero = _mm256_setzero_ps();
-    for (size_t p = 0; p < planes; p++) {
-        const size_t c = p % channels;
-        QV_PW_BROADCAST(_mm256_set1_ps, _mm256_set1_epi32)
-        // 32 elements per step, each stage over four vectors (independent divisions overlap).
-        const size_t base = p * inner, bulk = inner - inner % 32;
-        for (size_t i = 0; i < bulk; i += 32) {
-            __m256 v[4];
-            __m256i q[4];
-            for (int u = 0; u < 4; u++) {
-                const size_t at = base + i + 8 * (size_t)u;
-                v[u] = int_in ? zero : _mm256_loadu_ps((const float *)x + at);
-                q[u] = int_in ? _mm256_loadu_si256((const __m256i *)((const int32_t *)x + at)) : _mm256_setzero_si256();
-            }
-            for (size_t k = 0; k < ns; k++) {
-                switch (st[k].kind) {
-                case QV_PW_DEQUANTIZE:
-                    for (int u = 0; u < 4; u++) v[u] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[u], z[k])), a[k]);
-                    break;
-                case QV_PW_AFFINE:
-                    for (int u = 0; u < 4; u++) v[u] = _mm256_add_ps(_mm256_mul_ps(v[u], a[k]), b[k]);
-                    break;
-                case QV_PW_RELU:
-                    for (int u = 0; u < 4; u++) v[u] = _mm256_blendv_ps(v[u], zero, _mm256_cmp_ps(zero, v[u], _CMP_GE_OQ));
-                    break;
-                default:
-                    for (int u = 0; u < 4; u++) {
-                        __m256 t = st[k].kind == QV_PW_REQUANTIZE ? _mm256_mul_ps(v[u], a[k]) : _mm256_div_ps(v[u], a[k]);
-                        t = _mm256_min_ps(_mm256_max_ps(t, l[k]), h[k]);  // max(t, lo) is lo for NaN
-                        q[u] = _mm256_add_epi32(_mm256_cvtps_epi32(t), z[k]);
-                    }
-                }
-            }
-            for (int u = 0; u < 4; u++) {
-                const size_t at = base + i + 8 * (size_t)u;
-                if (int_out) _mm256_storeu_si256((__m256i *)((int32_t *)out + at), q[u]);
-                else _mm256_storeu_ps((float *)out + at, v[u]);
-            }
-        }
-        pointwise_elements(x, base + bulk, base + inner, c, st, ns, int_in, int_out, out);
-    }
+// Rows shorter than a few vectors (per-channel parameters over 1×1 to 7×7 planes): one period of
+// channels·inner elements gets per-element parameter rows, so every vector but a period's last is
+// full.
+#define QV_PW_PERIODIC(NAME, ATTR, W, LANES, VF, VI, SETZ_F, SETZ_I, SET1_PS)                                      \
+ATTR static void NAME(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *st,          \
+                      size_t ns, void *out) {                                                                       \
+    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = qv_pw_writes_integers(st, ns);                    \
+    const size_t period = channels * inner, images = planes / channels;                                             \
+    float *pa = malloc(ns * period * sizeof(float)), *pb = malloc(ns * period * sizeof(float));                     \
+    int32_t *pz = malloc(ns * period * sizeof(int32_t));                                                            \
+    if (!pa || !pb || !pz) abort();                                                                                 \
+    for (size_t k = 0; k < ns; k++)                                                                                 \
+        for (size_t c = 0; c < channels; c++) {                                                                     \
+            const size_t j = st[k].count == 1 ? 0 : c;                                                              \
+            for (size_t t = 0; t < inner; t++) {                                                                    \
+                pa[k * period + c * inner + t] = st[k].scale ? st[k].scale[j] : 0.0f;                               \
+                pb[k * period + c * inner + t] = st[k].shift ? st[k].shift[j] : 0.0f;                               \
+                pz[k * period + c * inner + t] = st[k].zero ? st[k].zero[j] : 0;                                    \
+            }                                                                                                       \
+        }                                                                                                           \
+    qv_pw##W prm;                                                                                                   \
+    for (size_t k = 0; k < ns; k++) {                                                                               \
+        prm.l[k] = SET1_PS(st[k].lo);                                                                               \
+        prm.h[k] = SET1_PS(st[k].hi);                                                                               \
+    }                                                                                                               \
+    qv_pw##W##_pairs(st, ns, channels, &prm);                                                                       \
+    for (size_t r = 0; r < images; r++) {                                                                           \
+        const size_t base = r * period;                                                                             \
+        for (size_t i = 0; i < period; i += LANES) {                                                                \
+            const size_t cnt = period - i;                                                                          \
+            VF v = int_in ? SETZ_F() : QV_V##W##_LOADF(cnt, (const float *)x + base + i);                          \
+            VI q = int_in ? QV_V##W##_LOADI(cnt, (const int32_t *)x + base + i) : SETZ_I();                         \
+            for (size_t k = 0; k < ns; k++) {                                                                       \
+                prm.a[k] = QV_V##W##_LOADF(cnt, pa + k * period + i);                                               \
+                prm.b[k] = QV_V##W##_LOADF(cnt, pb + k * period + i);                                               \
+                prm.z[k] = QV_V##W##_LOADI(cnt, pz + k * period + i);                                               \
+            }                                                                                                       \
+            /* Lanes past the period divide 0 by 0: NaN, never stored. */                                           \
+            qv_pw##W##_apply(st, ns, &prm, 1, &v, &q);                                                              \
+            if (int_out) QV_V##W##_STOREI(cnt, (int32_t *)out + base + i, q);                                       \
+            else QV_V##W##_STOREF(cnt, (float *)out + base + i, v);                                                 \
+        }                                                                                                           \
+    }                                                                                                               \
+    free(pa);                                                                                                       \
+    free(pb);                                                                                                       \
+    free(pz);                                                                                                       \
 }
-
-// Rows shorter than a vector (per-channel parameters over 1×1 to 7×7 planes): one period of
-// channels·inner elements gets per-element parameter rows, so every vector is full.
-__attribute__((target("avx512f")))
-static void pointwise_chain_periodic_avx512(const void *x, size_t planes, size_t inner, size_t channels,
-                                            const qv_pw_stage *st, size_t ns, void *out) {
-    const int int_in = st[0].kind == QV_PW_DEQUANTIZE, int_out = qv_pw_writes_integers(st, ns);
-    const size_t period = channels * inner, images = planes / channels;
-    float *pa = malloc(ns * period * sizeof(float)), *pb = malloc(ns * period * sizeof(float));
-    int32_t *pz = malloc(ns * period * sizeof(int32_t));
-    if (!pa || !pb || !pz) abort();
-    for (size_t k = 0; k < ns; k++)
-        for (size_t c = 0; c < channels; c++) {
-            const size_t j = st[k].count == 1 ? 0 : c;
-            for (size_t t = 0; t < inner; t++) {
-                pa[k * period + c * inner + t] = st[k].scale ? st[k].scale[j] : 0.0f;
-                pb[k * period + c * inner + t] = st[k].shift ? st[k].shift[j] : 0.0f;
-                pz[k * period + c * inner + t] = st[k].zero ? st[k].zero[j] : 0;
-            }
-        }
-    qv_pw512 prm;
-    for (size_t k = 0; k < ns; k++) {
-        prm.l[k] = _mm512_set1_ps(st[k].lo);
-        prm.h[k] = _mm512_set1_ps(st[k].hi);
-    }
-    qv_pw512_pairs(st, ns, channels, &prm);
-    for (size_t r = 0; r < images; r++) {
-        const size_t base = r * period;
-        for (size_t i = 0; i < period; i += 16) {
-            const __mmask16 m = lane_mask(period - i);
-            __m512 v = int_in ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, (const float *)x + base + i);
-            __m512i q = int_in ? _mm512_maskz_loadu_epi32(m, (const int32_t *)x + base + i) : _mm512_setzero_si512();
-            for (size_t k = 0; k < ns; k++) {
-                prm.a[k] = _mm512_maskz_loadu_ps(m, pa + k * period + i);
-                prm.b[k] = _mm512_maskz_loadu_ps(m, pb + k * period + i);
-                prm.z[k] = _mm512_maskz_loadu_epi32(m, pz + k * period + i);
-            }
-            // Masked-off lanes divide 0 by 0: NaN, never stored.
-            qv_pw512_apply(st, ns, &prm, 1, &v, &q);
-            if (int_out) _mm512_mask_storeu_epi32((int32_t *)out + base + i, m, q);
-            else _mm512_mask_storeu_ps((float *)out + base + i, m, v);
-        }
-    }
-    free(pa);
-    free(pb);
-    free(pz);
-}
+QV_PW_PERIODIC(pointwise_chain_periodic_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i,
+               _mm512_setzero_ps, _mm512_setzero_si512, _mm512_set1_ps)
+QV_PW_PERIODIC(pointwise_chain_periodic_avx2, __attribute__((target("avx2"))), 256, 8, __m256, __m256i,
+               _mm256_setzero_ps, _mm256_setzero_si256, _mm256_set1_ps)
+#undef QV_PW_PERIODIC
 
 void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *stages,
                         size_t stage_count, void *out) {
@@ -883,6 +852,8 @@ void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t chann
     if (path() == PATH_AVX512 && periodic)
         pointwise_chain_periodic_avx512(x, planes, inner, channels, stages, stage_count, out);
     else if (path() == PATH_AVX512) pointwise_chain_avx512(x, planes, inner, channels, stages, stage_count, out);
+    else if (path() == PATH_AVX2 && periodic)
+        pointwise_chain_periodic_avx2(x, planes, inner, channels, stages, stage_count, out);
     else if (path() == PATH_AVX2) pointwise_chain_avx2(x, planes, inner, channels, stages, stage_count, out);
     else pointwise_chain_portable(x, planes, inner, channels, stages, stage_count, out);
 }
@@ -1301,12 +1272,6 @@ static void qlinear_add_avx512(const int32_t *a, const int32_t *b, size_t n, flo
         q = _mm512_max_epi32(_mm512_min_epi32(q, h), l);
         _mm512_mask_storeu_epi32(out + i, k, q);
     }
-}
-
-// The first min(count, 8) lanes of an AVX2 vector, as maskload/maskstore masks.
-__attribute__((target("avx2"), always_inline)) static inline __m256i lane_mask256(size_t count) {
-    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count >= 8 ? 8 : (int)count), index);
 }
 
 // The same with AVX2 (cvtps2dq rounds half to even in the default mode, INT32_MIN for NaN and
