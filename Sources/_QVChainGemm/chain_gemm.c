@@ -896,9 +896,15 @@ static void exact_f32_to_i32_avx512(const float *v, size_t n, int32_t *out) {
     }
 }
 
+__attribute__((target("avx2")))
+static void exact_f32_to_i32_avx2(const float *v, size_t n, int32_t *out) {
+    for (size_t i = 0; i < n; i += 8) QV_V256_STOREI(n - i, out + i, _mm256_cvttps_epi32(QV_V256_LOADF(n - i, v + i)));
+}
+
 int qv_exact_f32_to_i32(const float *v, size_t n, int32_t *out) {
-    if (path() != PATH_AVX512) return 0;
-    exact_f32_to_i32_avx512(v, n, out);
+    if (path() == PATH_AVX512) exact_f32_to_i32_avx512(v, n, out);
+    else if (path() == PATH_AVX2) exact_f32_to_i32_avx2(v, n, out);
+    else return 0;
     return 1;
 }
 
@@ -915,9 +921,26 @@ static int64_t shifted_avx512(const int32_t *x, size_t n, int32_t z, float *out)
     return (int64_t)_mm512_reduce_max_epu32(mx);
 }
 
+__attribute__((target("avx2")))
+static int64_t shifted_avx2(const int32_t *x, size_t n, int32_t z, float *out) {
+    const __m256i zv = _mm256_set1_epi32(z);
+    __m256i mx = _mm256_setzero_si256();
+    for (size_t i = 0; i < n; i += 8) {
+        // Lanes past n load 0 and store nothing; their |0 − z| is not taken.
+        const __m256i d = _mm256_sub_epi32(QV_V256_LOADI(n - i, x + i), zv);
+        QV_V256_STOREF(n - i, out + i, _mm256_cvtepi32_ps(d));
+        mx = _mm256_max_epu32(mx, _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(n - i)));
+    }
+    uint32_t lanes[8], best = 0;
+    _mm256_storeu_si256((__m256i *)lanes, mx);
+    for (int i = 0; i < 8; i++) best = lanes[i] > best ? lanes[i] : best;
+    return (int64_t)best;
+}
+
 int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out) {
-    if (path() != PATH_AVX512) return -1;
-    return shifted_avx512(x, n, z, out);
+    if (path() == PATH_AVX512) return shifted_avx512(x, n, z, out);
+    if (path() == PATH_AVX2) return shifted_avx2(x, n, z, out);
+    return -1;
 }
 
 // MARK: - Depthwise convolution (MLAS's one-row kernel order)
@@ -1305,10 +1328,10 @@ int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed
 // Interior windows of one output row, 16 outputs per step (stride 1 or 2; with stride 2 the
 // even lanes of 32 loaded values): best = the window's first element, then each later one in
 // row-major order replaces it when greater (so NaN never replaces, and a first NaN stays),
-// lane for lane the scalar rule. `win` is lane 0's window; outputs [0, n).
+// lane for lane the scalar rule. `win` is lane 0's window; outputs [0, n), all written (returns n).
 #define QV_MAXPOOL_ROW(NAME, T, VEC, FROM_BITS, TO_BITS, GT)                                    \
 __attribute__((target("avx512f")))                                                               \
-static void NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t dw, size_t sw, size_t n, T *out) { \
+static size_t NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t dw, size_t sw, size_t n, T *out) { \
     for (size_t t = 0; t < n; t += 16) {                                                         \
         const size_t cnt = n - t < 16 ? n - t : 16;                                              \
         const T *base = win + t * sw;                                                            \
@@ -1320,6 +1343,7 @@ static void NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t
             }                                                                                    \
         _mm512_mask_storeu_epi32(out + t, lane_mask(cnt), TO_BITS(best));                        \
     }                                                                                            \
+    return n;                                                                                    \
 }
 #define QV_GT_PS(best, e) _mm512_mask_mov_ps(best, _mm512_cmp_ps_mask(e, best, _CMP_GT_OQ), e)
 #define QV_GT_EPI32(best, e) _mm512_mask_mov_epi32(best, _mm512_cmpgt_epi32_mask(e, best), e)
@@ -1328,7 +1352,33 @@ QV_MAXPOOL_ROW(maxpool_row_f32_avx512, float, __m512, _mm512_castsi512_ps, _mm51
 QV_MAXPOOL_ROW(maxpool_row_i32_avx512, int32_t, __m512i, QV_SAME_BITS, QV_SAME_BITS, QV_GT_EPI32)
 #undef QV_MAXPOOL_ROW
 
-#define QV_MAXPOOL(NAME, T, ROW)                                                                                   \
+// The same rule with AVX2, 8 outputs per step, whole vectors only (returns how many outputs it
+// wrote; the caller does the rest). With stride 2 a vector's loads reach one element past its
+// last window, which is inside the next output's window: so the last output is never in one.
+#define QV_MAXPOOL_ROW256(NAME, T, VEC, FROM_BITS, TO_BITS, GT)                                 \
+__attribute__((target("avx2")))                                                                  \
+static size_t NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t dw, size_t sw, size_t n, T *out) { \
+    size_t t = 0;                                                                                \
+    for (; t + 8 + (sw == 2) <= n; t += 8) {                                                     \
+        const T *base = win + t * sw;                                                            \
+        VEC best = FROM_BITS(_mm256_setzero_si256());                                            \
+        for (size_t i = 0; i < kh; i++)                                                          \
+            for (size_t j = 0; j < kw; j++) {                                                    \
+                const int32_t *at = (const int32_t *)(base + i * dh * w + j * dw);               \
+                const VEC e = FROM_BITS(sw == 1 ? _mm256_loadu_si256((const __m256i *)at) : even_lanes_avx2(at)); \
+                best = i == 0 && j == 0 ? e : GT(best, e);                                       \
+            }                                                                                    \
+        _mm256_storeu_si256((__m256i *)(out + t), TO_BITS(best));                                \
+    }                                                                                            \
+    return t;                                                                                    \
+}
+#define QV_GT256_PS(best, e) _mm256_blendv_ps(best, e, _mm256_cmp_ps(e, best, _CMP_GT_OQ))
+#define QV_GT256_EPI32(best, e) _mm256_blendv_epi8(best, e, _mm256_cmpgt_epi32(e, best))
+QV_MAXPOOL_ROW256(maxpool_row_f32_avx2, float, __m256, _mm256_castsi256_ps, _mm256_castps_si256, QV_GT256_PS)
+QV_MAXPOOL_ROW256(maxpool_row_i32_avx2, int32_t, __m256i, QV_SAME_BITS, QV_SAME_BITS, QV_GT256_EPI32)
+#undef QV_MAXPOOL_ROW256
+
+#define QV_MAXPOOL(NAME, T, ROW, ROW256)                                                                           \
 void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, size_t kh, size_t kw, size_t sh,     \
           size_t sw, size_t dh, size_t dw, ptrdiff_t pt, ptrdiff_t pl, T lowest, T *y, int64_t *idx) {             \
     for (size_t p = 0; p < planes; p++) {                                                                         \
@@ -1338,16 +1388,18 @@ void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, s
             const int rows_inside = y0 >= 0 && y0 + (ptrdiff_t)((kh - 1) * dh) < (ptrdiff_t)h;                   \
             /* Columns whose windows are inside: [oa, ob), vectorized without indices. */                         \
             size_t oa = 0, ob = 0;                                                                                \
-            if (rows_inside && !idx && (sw == 1 || sw == 2) && path() == PATH_AVX512) {                           \
+            if (rows_inside && !idx && (sw == 1 || sw == 2) && (path() == PATH_AVX512 || path() == PATH_AVX2)) { \
                 oa = pl > 0 ? ((size_t)pl + sw - 1) / sw : 0;                                                     \
                 const ptrdiff_t last = (ptrdiff_t)w - 1 - (ptrdiff_t)((kw - 1) * dw) + pl;                        \
                 ob = last < 0 ? 0 : (size_t)last / sw + 1;                                                        \
                 ob = ob < ow ? ob : ow;                                                                           \
-                if (oa < ob)                                                                                      \
-                    ROW(x + base + (size_t)y0 * w + (size_t)((ptrdiff_t)(oa * sw) - pl), w, kh, kw, dh, dw, sw,   \
-                        ob - oa,                                                                                  \
-                        y + (p * oh + oy) * ow + oa);                                                             \
-                else oa = ob = 0;                                                                                 \
+                if (oa < ob) {                                                                                    \
+                    const T *row0 = x + base + (size_t)y0 * w + (size_t)((ptrdiff_t)(oa * sw) - pl);              \
+                    T *out0 = y + (p * oh + oy) * ow + oa;                                                        \
+                    ob = oa + (path() == PATH_AVX512 ? ROW(row0, w, kh, kw, dh, dw, sw, ob - oa, out0)              \
+                                                     : ROW256(row0, w, kh, kw, dh, dw, sw, ob - oa, out0));        \
+                }                                                                                                 \
+                if (oa >= ob) oa = ob = 0;                                                                        \
             }                                                                                                     \
             for (size_t ox = 0; ox < ow; ox++) {                                                                  \
                 if (ox == oa && ob > oa) { ox = ob - 1; continue; }                                               \
@@ -1390,5 +1442,5 @@ void NAME(const T *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, s
     }                                                                                                             \
 }
 
-QV_MAXPOOL(qv_maxpool_f32, float, maxpool_row_f32_avx512)
-QV_MAXPOOL(qv_maxpool_i32, int32_t, maxpool_row_i32_avx512)
+QV_MAXPOOL(qv_maxpool_f32, float, maxpool_row_f32_avx512, maxpool_row_f32_avx2)
+QV_MAXPOOL(qv_maxpool_i32, int32_t, maxpool_row_i32_avx512, maxpool_row_i32_avx2)

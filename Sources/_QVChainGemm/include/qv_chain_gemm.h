@@ -101,10 +101,10 @@ void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t chann
 int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo, int32_t hi, int32_t *out);
 
 /// out = (int32)v for float values that hold integers of magnitude below 2^24 (exact); 0 when
-/// the CPU (or a forced path) lacks AVX-512.
+/// the CPU (or a forced path) has neither AVX-512 nor AVX2.
 int qv_exact_f32_to_i32(const float *v, size_t n, int32_t *out);
 /// out = float(x − z) (wrapping subtraction); returns max |x − z| as an unsigned magnitude, or
-/// -1 when the CPU (or a forced path) lacks AVX-512.
+/// -1 when the CPU (or a forced path) has neither AVX-512 nor AVX2.
 int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out);
 
 /// 2×2 stride-2 max pooling of `planes` h×w planes into oh×ow (oh ≤ h/2, ow ≤ w/2): in window
