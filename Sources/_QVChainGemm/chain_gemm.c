@@ -45,6 +45,23 @@ __attribute__((target("avx2"), always_inline)) static inline __m256i lane_mask25
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count >= 8 ? 8 : (int)count), index);
 }
 
+// Loads and stores of cnt lanes at p (W = 512: 16 lanes and mask registers; W = 256: 8 lanes, plain
+// loads and stores for whole vectors, maskload/maskstore for the rest):
+#define QV_V512_LOADF(cnt, p) _mm512_maskz_loadu_ps(lane_mask(cnt), p)
+#define QV_V512_LOADI(cnt, p) _mm512_maskz_loadu_epi32(lane_mask(cnt), p)
+#define QV_V512_STOREF(cnt, p, v) _mm512_mask_storeu_ps(p, lane_mask(cnt), v)
+#define QV_V512_STOREI(cnt, p, v) _mm512_mask_storeu_epi32(p, lane_mask(cnt), v)
+#define QV_V256_LOADF(cnt, p) ((cnt) >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask256(cnt)))
+#define QV_V256_LOADI(cnt, p) \
+    ((cnt) >= 8 ? _mm256_loadu_si256((const __m256i *)(p)) : _mm256_maskload_epi32((const int *)(p), lane_mask256(cnt)))
+#define QV_V256_STOREF(cnt, p, v) \
+    do { if ((cnt) >= 8) _mm256_storeu_ps(p, v); else _mm256_maskstore_ps(p, lane_mask256(cnt), v); } while (0)
+#define QV_V256_STOREI(cnt, p, v)                                                                        \
+    do {                                                                                                 \
+        if ((cnt) >= 8) _mm256_storeu_si256((__m256i *)(p), v);                                          \
+        else _mm256_maskstore_epi32((int *)(p), lane_mask256(cnt), v);                                    \
+    } while (0)
+
 // Lanes src[0], src[s], …, src[(cnt − 1)·s] of 32-bit values (s = 1 or 2, 1 ≤ cnt ≤ 16), the
 // rest zero, reading only the values up to the last one used: with s = 2 the even lanes of 32
 // loaded values, the second load masked to what remains of the 2·cnt − 1.
@@ -71,23 +88,39 @@ QV_AVX512 void strided_copy_avx512(const float *src, size_t s, size_t n, float *
     }
 }
 
-// AVX2 forms of the strided copies (and of strided_shift, below): 8 lanes while a whole vector's loads stay inside the row (for
-// stride 2, [e0 o0 … e3 o3] and [e4 … o7] shuffled to the evens, lanes reordered), the rest
-// one by one.
-__attribute__((target("avx2")))
-static inline __m256i even_lanes_avx2(const int32_t *src) {
-    const __m256 lo = _mm256_loadu_ps((const float *)src), hi = _mm256_loadu_ps((const float *)src + 8);
+// AVX2 forms of the strided copies (and of strided_shift, below). Lanes src[0], src[s], …,
+// src[(cnt − 1)·s] (s = 1 or 2, cnt ≥ 1; lanes past cnt zero), reading only values up to the last
+// one used: whole loads while they stay inside, else masked ones. For stride 2, [e0 o0 … e3 o3]
+// and [e4 … o7] shuffled to the evens, lanes reordered.
+__attribute__((target("avx2"), always_inline))
+static inline __m256i strided_lanes256(const int32_t *src, size_t s, size_t cnt) {
+    if (s == 1) return cnt >= 8 ? _mm256_loadu_si256((const __m256i *)src) : _mm256_maskload_epi32((const int *)src, lane_mask256(cnt));
+    __m256 lo, hi;
+    if (cnt > 8) {
+        lo = _mm256_loadu_ps((const float *)src);
+        hi = _mm256_loadu_ps((const float *)src + 8);
+    } else {
+        const size_t left = 2 * cnt - 1;
+        lo = _mm256_maskload_ps((const float *)src, lane_mask256(left));
+        hi = _mm256_maskload_ps((const float *)src + 8, lane_mask256(left > 8 ? left - 8 : 0));
+    }
     const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // e0 e1 e4 e5 | e2 e3 e6 e7
     return _mm256_castpd_si256(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+__attribute__((target("avx2"), always_inline))
+static inline __m256i even_lanes_avx2(const int32_t *src) { return strided_lanes256(src, 2, 9); }
+
+// dst[j] = src[j·s] for j < n (32-bit values): 8 lanes per store (the last one masked) for s = 1
+// and 2, one by one otherwise.
 __attribute__((target("avx2")))
 static inline void strided_copy_avx2(const float *src, size_t s, size_t n, float *dst) {
     if (s == 1) { memcpy(dst, src, n * sizeof(float)); return; }
-    size_t j = 0;
-    if (s == 2)
-        for (; j + 8 < n; j += 8) _mm256_storeu_si256((__m256i *)(dst + j), even_lanes_avx2((const int32_t *)src + 2 * j));
-    for (; j < n; j++) dst[j] = src[j * s];
+    if (s > 2) {
+        for (size_t j = 0; j < n; j++) dst[j] = src[j * s];
+        return;
+    }
+    for (size_t j = 0; j < n; j += 8) QV_V256_STOREI(n - j, (int32_t *)dst + j, strided_lanes256((const int32_t *)src + 2 * j, 2, n - j));
 }
 
 // One 8×32 block (rows ≤ 8, masked columns): reduction step p reads B at b0 + o (columns 0–15) and
@@ -706,23 +739,6 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
 
 // MARK: - Pointwise chains
 
-// The vector forms of the chain (W = 512: 16 lanes and mask registers; W = 256: 8 lanes, plain
-// loads and stores for whole vectors, maskload/maskstore for the rest), cnt lanes at p:
-#define QV_V512_LOADF(cnt, p) _mm512_maskz_loadu_ps(lane_mask(cnt), p)
-#define QV_V512_LOADI(cnt, p) _mm512_maskz_loadu_epi32(lane_mask(cnt), p)
-#define QV_V512_STOREF(cnt, p, v) _mm512_mask_storeu_ps(p, lane_mask(cnt), v)
-#define QV_V512_STOREI(cnt, p, v) _mm512_mask_storeu_epi32(p, lane_mask(cnt), v)
-#define QV_V256_LOADF(cnt, p) ((cnt) >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask256(cnt)))
-#define QV_V256_LOADI(cnt, p) \
-    ((cnt) >= 8 ? _mm256_loadu_si256((const __m256i *)(p)) : _mm256_maskload_epi32((const int *)(p), lane_mask256(cnt)))
-#define QV_V256_STOREF(cnt, p, v) \
-    do { if ((cnt) >= 8) _mm256_storeu_ps(p, v); else _mm256_maskstore_ps(p, lane_mask256(cnt), v); } while (0)
-#define QV_V256_STOREI(cnt, p, v)                                                                        \
-    do {                                                                                                 \
-        if ((cnt) >= 8) _mm256_storeu_si256((__m256i *)(p), v);                                          \
-        else _mm256_maskstore_epi32((int *)(p), lane_mask256(cnt), v);                                    \
-    } while (0)
-
 // Planes of `inner` elements, plane p taking parameter set p mod channels: 4 vectors per step,
 // each stage over the four (independent divisions overlap, and the stage dispatch is paid once
 // per 4 vectors).
@@ -1044,20 +1060,20 @@ static inline uint32_t strided_shift_avx512(const int32_t *src, size_t s, size_t
 
 __attribute__((target("avx2")))
 static inline uint32_t strided_shift_avx2(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
+    if (s > 2) return strided_shift_portable(src, s, n, zp, dst, mx);
     const __m256i z = _mm256_set1_epi32(zp);
     __m256i top = _mm256_setzero_si256();
-    size_t j = 0;
-    if (s == 1 || s == 2)
-        for (; j + 8 < n; j += 8) {
-            const __m256i raw = s == 1 ? _mm256_loadu_si256((const __m256i *)(src + j)) : even_lanes_avx2(src + 2 * j);
-            const __m256i d = _mm256_sub_epi32(raw, z);
-            _mm256_storeu_ps(dst + j, _mm256_cvtepi32_ps(d));
-            top = _mm256_max_epu32(top, _mm256_abs_epi32(d));
-        }
+    for (size_t j = 0; j < n; j += 8) {
+        const size_t cnt = n - j;
+        const __m256i d = _mm256_sub_epi32(strided_lanes256(src + s * j, s, cnt), z);
+        QV_V256_STOREF(cnt, dst + j, _mm256_cvtepi32_ps(d));
+        // Lanes past cnt hold 0 − z: not read, so not counted.
+        top = _mm256_max_epu32(top, _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(cnt)));
+    }
     uint32_t lanes[8];
     _mm256_storeu_si256((__m256i *)lanes, top);
     for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
-    return strided_shift_portable(src + j * s, s, n - j, zp, dst + j, mx);
+    return mx;
 }
 
 // One plane into the copy (its border cells are never written: they stay zero). COPY(src, s, n,
@@ -1181,80 +1197,98 @@ static uint32_t depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t 
     return mx;
 }
 
-// The integer form with AVX-512 when every partial sum is an integer below 2^24 (the caller's
-// bound), so the order of the sum cannot change it: per plane, the phase copy is filled (the
-// largest |x − zp| kept in a vector until the end), then each 16 flat positions take all taps
-// at once from the bias and go straight to their output cells (the lanes past ow squeezed out
-// in a register), with no intermediate row and no second pass.
+// The integer form when every partial sum is an integer below 2^24 (the caller's bound), so the
+// order of the sum cannot change it: per plane, the phase copy is filled (the largest |x − zp|
+// kept until the end), then every LANES flat positions take all taps at once from the bias, four
+// vectors at a time (four independent FMA chains; one would wait on each FMA), into a tile of
+// the plane's sums; the stages run over the tile 4 vectors at a time (int32 results kept in the
+// tile's bits), and each output row is taken from it. AVX-512 squeezes each vector's kept lanes
+// (the border columns dropped) straight into their output cells; AVX2, which cannot, copies
+// the rows.
 enum { DW_EXACT_MAX_TAPS = 49 };
 
-__attribute__((target("avx512f")))
-static uint32_t depthwise_shifted_exact_avx512(const qv_conv_geometry *g, size_t planes, size_t channels,
-                                               const int32_t *xi, int32_t zp, const float *w, const float *bias,
-                                               const qv_pw_stage *st, size_t ns, void *y) {
-    const int int_out = ns && qv_pw_writes_integers(st, ns);
-    qv_pw512 prm;
-    qv_pw512_pairs(st, ns, channels, &prm);
-    const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w, s = g->stride_w;
-    const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
-    const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
-    const size_t hq = (hp + s - 1) / s, wq = (wp + s - 1) / s;
-    const size_t flat_len = (oh - 1) * wq + ow, vectors = (flat_len + 15) / 16;
-    // 64 floats of slack: the last group of 4 vectors' loads run past the flat length (by up to
-    // 63 floats), never past the copy.
-    float *copy = calloc(s * s * hq * wq + 64, sizeof(float));
-    __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
-    size_t *out_at = malloc(vectors * sizeof(size_t));
-    // A plane's sums (whole groups of 4 vectors), taken through the stages 4 vectors at a time.
-    const size_t tile_vectors = (vectors + 3) / 4 * 4;
-    __m512 *tile = aligned_alloc(64, tile_vectors * sizeof(__m512));
-    if (!copy || !keep || !out_at || !tile) abort();
-    for (size_t v = vectors; v < tile_vectors; v++) tile[v] = _mm512_setzero_ps();
-    qv_flat_outputs(flat_len, wq, ow, keep, out_at);
-    const float *rows[DW_EXACT_MAX_TAPS];
-    for (size_t t = 0; t < k; t++) {
-        const size_t dy = (t / g->kernel_w) * g->dilation_h, dx = (t % g->kernel_w) * g->dilation_w;
-        rows[t] = copy + ((dy % s) * s + dx % s) * hq * wq + (dy / s) * wq + dx / s;
-    }
-    const dw_fill fill = dw_fill_plan(g, s, hp, wp);
-    uint32_t mx = 0;
-    for (size_t p = 0; p < planes; p++) {
-        mx = depthwise_fill_shifted_avx512(&fill, xi + p * g->height * g->width, zp, copy, mx);
-        const float *wk = w + (p % channels) * k;
-        __m512 wv[DW_EXACT_MAX_TAPS];
-        for (size_t t = 0; t < k; t++) wv[t] = _mm512_set1_ps(wk[t]);
-        const __m512 b = _mm512_set1_ps(bias ? bias[p % channels] : 0.0f);
-        if (ns) qv_pw512_set(st, ns, p % channels, &prm);
-        const size_t yp = p * oh * ow;
-        // Four vectors at a time: four independent FMA chains (one would wait on each FMA).
-        for (size_t v = 0; v < vectors; v += 4) {
-            __m512 acc[4] = {b, b, b, b};
-            for (size_t t = 0; t < k; t++) {
-                const float *r = rows[t] + 16 * v;
-                for (size_t u = 0; u < 4; u++) acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(r + 16 * u), wv[t], acc[u]);
-            }
-            for (size_t u = 0; u < 4; u++) tile[v + u] = acc[u];
-        }
-        // Through the stages (int32 results stored in the tile's bits), the dispatch paid per
-        // 4 vectors, then the kept lanes of each vector squeezed into their output cells.
-        for (size_t v = 0; v < vectors && ns; v += 4) {
-            __m512i q[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
-            qv_pw512_apply(st, ns, &prm, 4, tile + v, q);
-            if (int_out)
-                for (size_t u = 0; u < 4; u++) tile[v + u] = _mm512_castsi512_ps(q[u]);
-        }
-        for (size_t v = 0; v < vectors; v++) {
-            const __mmask16 m = keep[v];
-            const __mmask16 kept = lane_mask((unsigned)__builtin_popcount(m));
-            _mm512_mask_storeu_ps((float *)y + yp + out_at[v], kept, _mm512_maskz_compress_ps(m, tile[v]));
-        }
-    }
-    free(tile);
-    free(copy);
-    free(keep);
-    free(out_at);
-    return mx;
+#define QV_DW_EXACT(NAME, ATTR, W, LANES, VF, VI, SET1_PS, SETZ_F, SETZ_I, FMADD, LOADU, CAST_I2F, FILL, PREP, STORE, DONE) \
+ATTR static uint32_t NAME(const qv_conv_geometry *g, size_t planes, size_t channels, const int32_t *xi, int32_t zp,     \
+                          const float *w, const float *bias, const qv_pw_stage *st, size_t ns, void *y) {              \
+    const int int_out = ns && qv_pw_writes_integers(st, ns);                                                           \
+    qv_pw##W prm;                                                                                                      \
+    qv_pw##W##_pairs(st, ns, channels, &prm);                                                                          \
+    const size_t k = g->kernel_h * g->kernel_w, oh = g->out_h, ow = g->out_w, s = g->stride_w;                         \
+    const size_t hp = (oh - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;                                  \
+    const size_t wp = (ow - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;                                  \
+    const size_t hq = (hp + s - 1) / s, wq = (wp + s - 1) / s;                                                         \
+    const size_t flat_len = (oh - 1) * wq + ow, vectors = (flat_len + LANES - 1) / LANES;                              \
+    /* 4·LANES floats of slack: the last group of 4 vectors' loads run past the flat length, never */                 \
+    /* past the copy. */                                                                                               \
+    float *copy = calloc(s * s * hq * wq + 4 * LANES, sizeof(float));                                                  \
+    const size_t tile_vectors = (vectors + 3) / 4 * 4;                                                                 \
+    VF *tile = aligned_alloc(64, tile_vectors * sizeof(VF));                                                           \
+    if (!copy || !tile) abort();                                                                                       \
+    for (size_t v = vectors; v < tile_vectors; v++) tile[v] = SETZ_F();                                                \
+    PREP                                                                                                               \
+    const float *rows[DW_EXACT_MAX_TAPS];                                                                              \
+    for (size_t t = 0; t < k; t++) {                                                                                   \
+        const size_t dy = (t / g->kernel_w) * g->dilation_h, dx = (t % g->kernel_w) * g->dilation_w;                   \
+        rows[t] = copy + ((dy % s) * s + dx % s) * hq * wq + (dy / s) * wq + dx / s;                                   \
+    }                                                                                                                  \
+    const dw_fill fill = dw_fill_plan(g, s, hp, wp);                                                                   \
+    uint32_t mx = 0;                                                                                                   \
+    for (size_t p = 0; p < planes; p++) {                                                                              \
+        mx = FILL(&fill, xi + p * g->height * g->width, zp, copy, mx);                                                 \
+        const float *wk = w + (p % channels) * k;                                                                      \
+        VF wv[DW_EXACT_MAX_TAPS];                                                                                      \
+        for (size_t t = 0; t < k; t++) wv[t] = SET1_PS(wk[t]);                                                         \
+        const VF b = SET1_PS(bias ? bias[p % channels] : 0.0f);                                                        \
+        if (ns) qv_pw##W##_set(st, ns, p % channels, &prm);                                                            \
+        const size_t yp = p * oh * ow;                                                                                 \
+        for (size_t v = 0; v < vectors; v += 4) {                                                                      \
+            VF acc[4] = {b, b, b, b};                                                                                  \
+            for (size_t t = 0; t < k; t++) {                                                                           \
+                const float *r = rows[t] + LANES * v;                                                                  \
+                for (size_t u = 0; u < 4; u++) acc[u] = FMADD(LOADU(r + LANES * u), wv[t], acc[u]);                   \
+            }                                                                                                          \
+            for (size_t u = 0; u < 4; u++) tile[v + u] = acc[u];                                                       \
+        }                                                                                                              \
+        for (size_t v = 0; v < vectors && ns; v += 4) {                                                                \
+            VI q[4] = {SETZ_I(), SETZ_I(), SETZ_I(), SETZ_I()};                                                        \
+            qv_pw##W##_apply(st, ns, &prm, 4, tile + v, q);                                                            \
+            if (int_out)                                                                                               \
+                for (size_t u = 0; u < 4; u++) tile[v + u] = CAST_I2F(q[u]);                                           \
+        }                                                                                                              \
+        STORE                                                                                                          \
+    }                                                                                                                  \
+    DONE                                                                                                               \
+    free(tile);                                                                                                        \
+    free(copy);                                                                                                        \
+    return mx;                                                                                                         \
 }
+
+// AVX-512: which lanes of each vector are outputs, and where the first goes.
+#define QV_DW_PREP512                                                                                                  \
+    __mmask16 *keep = malloc(vectors * sizeof(__mmask16));                                                             \
+    size_t *out_at = malloc(vectors * sizeof(size_t));                                                                 \
+    if (!keep || !out_at) abort();                                                                                     \
+    qv_flat_outputs(flat_len, wq, ow, keep, out_at);
+#define QV_DW_STORE512                                                                                                 \
+    for (size_t v = 0; v < vectors; v++) {                                                                             \
+        const __mmask16 m = keep[v], kept = lane_mask((unsigned)__builtin_popcount(m));                                \
+        _mm512_mask_storeu_ps((float *)y + yp + out_at[v], kept, _mm512_maskz_compress_ps(m, tile[v]));                \
+    }
+#define QV_DW_DONE512 free(keep); free(out_at);
+// AVX2: output row oy is the tile's ow values from flat position oy·wq.
+#define QV_DW_STORE256 \
+    for (size_t oy = 0; oy < oh; oy++) memcpy((float *)y + yp + oy * ow, (const float *)tile + oy * wq, ow * sizeof(float));
+QV_DW_EXACT(depthwise_shifted_exact_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_set1_ps,
+            _mm512_setzero_ps, _mm512_setzero_si512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_castsi512_ps,
+            depthwise_fill_shifted_avx512, QV_DW_PREP512, QV_DW_STORE512, QV_DW_DONE512)
+QV_DW_EXACT(depthwise_shifted_exact_avx2, __attribute__((target("avx2,fma"))), 256, 8, __m256, __m256i, _mm256_set1_ps,
+            _mm256_setzero_ps, _mm256_setzero_si256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_castsi256_ps,
+            depthwise_fill_shifted_avx2, , QV_DW_STORE256, )
+#undef QV_DW_EXACT
+#undef QV_DW_PREP512
+#undef QV_DW_STORE512
+#undef QV_DW_DONE512
+#undef QV_DW_STORE256
 
 void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels, const float *x, const float *w,
                        float *y, size_t block_k, const float *bias) {
@@ -1265,9 +1299,12 @@ uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, siz
                                    int32_t zp, const float *w, size_t block_k, const float *bias,
                                    const qv_pw_stage *stages, size_t stage_count, void *y) {
     if (stage_count > QV_PW_MAX_STAGES) abort();
-    if (path() == PATH_AVX512 && g->stride_h == g->stride_w && g->stride_w <= QV_DW_MAX_STRIDE &&
-        g->kernel_h * g->kernel_w <= DW_EXACT_MAX_TAPS && planes > 0 && g->out_h * g->out_w > 0)
+    const int exact = g->stride_h == g->stride_w && g->stride_w <= QV_DW_MAX_STRIDE &&
+                      g->kernel_h * g->kernel_w <= DW_EXACT_MAX_TAPS && planes > 0 && g->out_h * g->out_w > 0;
+    if (exact && path() == PATH_AVX512)
         return depthwise_shifted_exact_avx512(g, planes, channels, x, zp, w, bias, stages, stage_count, y);
+    if (exact && path() == PATH_AVX2)
+        return depthwise_shifted_exact_avx2(g, planes, channels, x, zp, w, bias, stages, stage_count, y);
     if (stage_count == 0) return depthwise_conv(g, planes, channels, NULL, x, zp, w, y, block_k, bias);
     // Elsewhere the float sums, then the stages as their own pass.
     const size_t n = g->out_h * g->out_w;

@@ -69,7 +69,7 @@ void qv_depthwise_conv(const qv_conv_geometry *g, size_t planes, size_t channels
                        float *y, size_t block_k, const float *bias);
 /// The same on int32 x read as float(x − zp) (the subtraction wraps) while the planes are
 /// copied, so the shifted input is never written out; returns the largest |x − zp| it read.
-/// For exact integer sums only: with AVX-512 (equal strides) all taps are summed at once from
+/// For exact integer sums only: with AVX-512 or AVX2 (equal strides) all taps are summed at once from
 /// the bias, which equals the blocked order because every partial sum must be an integer below
 /// 2^24 in magnitude (the caller checks that bound, and the returned maximum against it).
 /// With `stage_count` stages (at most 8; plane p takes parameter set p mod channels) each sum
