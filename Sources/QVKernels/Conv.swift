@@ -236,28 +236,31 @@ struct PreparedWeights: Sendable {
         maxRowAbsSum = best
     }
 
-    /// The same, plus the words the VNNI kernel reads (`qv_conv_u8s8`) when it can run here and
-    /// every w − w_zero is a signed byte.
+    /// The same, plus the words the exact integer kernel reads (`qv_conv_u8s8`: AVX-512 VNNI or
+    /// AVX2) when one can run here and every w − w_zero is a signed byte.
     init(_ wt: Tensor, zeros: [Int64], conv geo: ConvGeometry) throws {
         try self.init(wt, zeros: zeros, rows: geo.m, rowLength: geo.k)
-        if qv_conv_u8s8_available() == 1, maxAbs <= 128, !(geo.cPerGroup == 1 && geo.mPerGroup == 1),
+        let kind = qv_conv_u8s8_available()
+        if kind != 0, maxAbs <= 128, !(geo.cPerGroup == 1 && geo.mPerGroup == 1),
             values.allSatisfy({ $0 >= -128 && $0 <= 127 })
         {
-            vnni = VNNIWeights(values, geo)
+            vnni = VNNIWeights(values, geo, kind: kind)
         }
     }
 
     var vnni: VNNIWeights?
 }
 
-/// One conv's weights as `qv_conv_u8s8` reads them: per group, words of 4 channels by output
-/// channel, and each output channel's Σ (w − w_zero).
+/// One conv's weights as `qv_conv_u8s8` reads them: per group, words of 4 (VNNI) or 2 (AVX2)
+/// channels by output channel, each output channel's Σ (w − w_zero), and which form (`kind`)
+/// they are packed for (the kernel refuses another: a test may switch the path after packing).
 struct VNNIWeights: Sendable {
-    let packed: [Int32], rowSums: [Int32], groupWords: Int
+    let packed: [Int32], rowSums: [Int32], groupWords: Int, kind: Int32
 
-    init(_ shifted: [Float], _ geo: ConvGeometry) {
+    init(_ shifted: [Float], _ geo: ConvGeometry, kind: Int32) {
         var cg = geo.cGeometry(channels: geo.cPerGroup)
-        let mg = geo.mPerGroup, words = qv_conv_u8s8_weight_words(&cg, mg)
+        let mg = geo.mPerGroup, words = qv_conv_u8s8_weight_words(&cg, mg, kind)
+        self.kind = kind
         let w = shifted.map { Int32($0) }
         var packed = [Int32](repeating: 0, count: words * geo.group)
         var sums = [Int32](repeating: 0, count: geo.m)
@@ -267,7 +270,7 @@ struct VNNIWeights: Sendable {
                     for g in 0..<geo.group {
                         qv_conv_u8s8_pack_weights(
                             &cg, mg, wb.baseAddress! + g * mg * geo.k, pb.baseAddress! + g * words,
-                            sb.baseAddress! + g * mg)
+                            sb.baseAddress! + g * mg, kind)
                     }
                 }
             }
@@ -314,7 +317,8 @@ private func vnniRun(
                             let status = qv_conv_u8s8(
                                 &cg, geo.n, xb.baseAddress! + g * geo.cPerGroup * plane, image, offset, zero,
                                 pb.baseAddress! + g * vw.groupWords, mg, sb.baseAddress! + g * mg, b,
-                                cs.baseAddress, cs.count, y + g * mg * geo.spatial * 4, yImage, asFloat ? 1 : 0)
+                                cs.baseAddress, cs.count, y + g * mg * geo.spatial * 4, yImage, asFloat ? 1 : 0,
+                                vw.kind)
                             return status == 1
                         }
                     }

@@ -17,6 +17,7 @@
 
 #include "pw_stages.h"
 #include "flat_outputs.h"
+#include "lanes256.h"
 
 static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
                            const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
@@ -39,29 +40,12 @@ static inline __mmask16 lane_mask(size_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
-// The first min(count, 8) lanes of an AVX2 vector, as maskload/maskstore masks.
-__attribute__((target("avx2"), always_inline)) static inline __m256i lane_mask256(size_t count) {
-    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count >= 8 ? 8 : (int)count), index);
-}
-
-// Loads and stores of cnt lanes at p (W = 512: 16 lanes and mask registers; W = 256: 8 lanes, plain
-// loads and stores for whole vectors, maskload/maskstore for the rest):
+// Loads and stores of cnt lanes at p (W = 512: 16 lanes and mask registers; W = 256, in
+// lanes256.h: 8 lanes, plain loads and stores for whole vectors, maskload/maskstore for the rest):
 #define QV_V512_LOADF(cnt, p) _mm512_maskz_loadu_ps(lane_mask(cnt), p)
 #define QV_V512_LOADI(cnt, p) _mm512_maskz_loadu_epi32(lane_mask(cnt), p)
 #define QV_V512_STOREF(cnt, p, v) _mm512_mask_storeu_ps(p, lane_mask(cnt), v)
 #define QV_V512_STOREI(cnt, p, v) _mm512_mask_storeu_epi32(p, lane_mask(cnt), v)
-#define QV_V256_LOADF(cnt, p) ((cnt) >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask256(cnt)))
-#define QV_V256_LOADI(cnt, p) \
-    ((cnt) >= 8 ? _mm256_loadu_si256((const __m256i *)(p)) : _mm256_maskload_epi32((const int *)(p), lane_mask256(cnt)))
-#define QV_V256_STOREF(cnt, p, v) \
-    do { if ((cnt) >= 8) _mm256_storeu_ps(p, v); else _mm256_maskstore_ps(p, lane_mask256(cnt), v); } while (0)
-#define QV_V256_STOREI(cnt, p, v)                                                                        \
-    do {                                                                                                 \
-        if ((cnt) >= 8) _mm256_storeu_si256((__m256i *)(p), v);                                          \
-        else _mm256_maskstore_epi32((int *)(p), lane_mask256(cnt), v);                                    \
-    } while (0)
-
 // Lanes src[0], src[s], …, src[(cnt − 1)·s] of 32-bit values (s = 1 or 2, 1 ≤ cnt ≤ 16), the
 // rest zero, reading only the values up to the last one used: with s = 2 the even lanes of 32
 // loaded values, the second load masked to what remains of the 2·cnt − 1.
@@ -88,26 +72,7 @@ QV_AVX512 void strided_copy_avx512(const float *src, size_t s, size_t n, float *
     }
 }
 
-// AVX2 forms of the strided copies (and of strided_shift, below). Lanes src[0], src[s], …,
-// src[(cnt − 1)·s] (s = 1 or 2, cnt ≥ 1; lanes past cnt zero), reading only values up to the last
-// one used: whole loads while they stay inside, else masked ones. For stride 2, [e0 o0 … e3 o3]
-// and [e4 … o7] shuffled to the evens, lanes reordered.
-__attribute__((target("avx2"), always_inline))
-static inline __m256i strided_lanes256(const int32_t *src, size_t s, size_t cnt) {
-    if (s == 1) return cnt >= 8 ? _mm256_loadu_si256((const __m256i *)src) : _mm256_maskload_epi32((const int *)src, lane_mask256(cnt));
-    __m256 lo, hi;
-    if (cnt > 8) {
-        lo = _mm256_loadu_ps((const float *)src);
-        hi = _mm256_loadu_ps((const float *)src + 8);
-    } else {
-        const size_t left = 2 * cnt - 1;
-        lo = _mm256_maskload_ps((const float *)src, lane_mask256(left));
-        hi = _mm256_maskload_ps((const float *)src + 8, lane_mask256(left > 8 ? left - 8 : 0));
-    }
-    const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // e0 e1 e4 e5 | e2 e3 e6 e7
-    return _mm256_castpd_si256(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
+// AVX2 forms of the strided copies (and of strided_shift, below), from lanes256.h's lanes.
 __attribute__((target("avx2"), always_inline))
 static inline __m256i even_lanes_avx2(const int32_t *src) { return strided_lanes256(src, 2, 9); }
 
@@ -1268,7 +1233,7 @@ ATTR static uint32_t NAME(const qv_conv_geometry *g, size_t planes, size_t chann
     __mmask16 *keep = malloc(vectors * sizeof(__mmask16));                                                             \
     size_t *out_at = malloc(vectors * sizeof(size_t));                                                                 \
     if (!keep || !out_at) abort();                                                                                     \
-    qv_flat_outputs(flat_len, wq, ow, keep, out_at);
+    qv_flat_outputs(flat_len, wq, ow, 16, keep, out_at);
 #define QV_DW_STORE512                                                                                                 \
     for (size_t v = 0; v < vectors; v++) {                                                                             \
         const __mmask16 m = keep[v], kept = lane_mask((unsigned)__builtin_popcount(m));                                \

@@ -331,12 +331,13 @@ final class QuantizedKernelTests: XCTestCase {
                     + 4 * 63))
     }
 
-    /// Batches and every block shape of the VNNI kernel (qv_conv_u8s8), against the direct loop on
-    /// every path: pixel blocks that span images (2×2 to 5×5 outputs), 16-, 32- and 64-channel
-    /// blocks and the 16-wide remainder after them (m = 13, 40, 72), 8-row pointwise blocks with
-    /// pixel tails, channels not a multiple of 4, uint8 weights with per-channel zero points
-    /// (w − w_zero from −128 to 127, and beyond a byte, which the kernel must leave to the float
-    /// path), int8 activations, and int32 sums beyond 2^24.
+    /// Batches and every block shape of the exact integer kernels (qv_conv_u8s8: VNNI on the
+    /// AVX-512 path, vpmaddwd on the AVX2 path), against the direct loop on every path: pixel
+    /// blocks that span images (2×2 to 5×5 outputs), 16-, 32- and 64-channel blocks and the
+    /// 16-wide remainder after them (m = 13, 40, 72; 4-row AVX2 blocks and their rest), pointwise
+    /// blocks with pixel tails, odd channel counts (a word's last channel empty), uint8 weights with
+    /// per-channel zero points (w − w_zero from −128 to 127, and beyond a byte, which the kernel
+    /// must leave to the float path), int8 activations, and int32 sums beyond 2^24.
     func testQLinearConvEqualsADirectLoopOnBatchesAndEveryVNNIBlock() throws {
         let cases = [
             ConvCase([9, 72, 5, 5, 3, 1, 1, 1, 1], .uint8, perChannel: true, images: 3),
@@ -355,8 +356,8 @@ final class QuantizedKernelTests: XCTestCase {
             // Unequal strides: no phases, channel vectors with strided addressing.
             ConvCase([6, 16, 9, 14, 3, 1, 1, 1, 1], .int8, perChannel: true, images: 2, strideW: 2),
         ]
-        // The VNNI kernel takes these (and leaves case 6's out-of-byte weights) wherever it runs.
-        let vnni = qv_conv_u8s8_available() == 1
+        // The integer kernels take these (and leave case 6's out-of-byte weights) wherever they run.
+        let vnni = qv_conv_u8s8_available() != 0
         let (paths, outputs) = try checkQLinearConv(cases, seed: 77, huge: [7, 9])
         XCTAssertGreaterThanOrEqual(paths, 1)
         XCTAssertEqual(

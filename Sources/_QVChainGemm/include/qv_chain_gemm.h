@@ -147,17 +147,18 @@ int64_t qv_u8s8_saturation_conv(const qv_conv_geometry *g, const int32_t *x, int
 /// AVX-VNNI: exact), 2 AVX-512BW without VNNI, 1 AVX2 (both saturate u8×s8 pairs), 0 other.
 int qv_host_integer_isa(void);
 
-/// Exact 8-bit convolution sums with AVX-512 VNNI (conv_u8s8.c). 1 when qv_conv_u8s8 can run:
-/// the CPU has AVX-512 VNNI and the AVX-512 path is chosen (a forced avx2+fma or portable path
-/// turns it off).
+/// Exact 8-bit convolution sums (conv_u8s8.c). Which form runs here: 1 AVX-512 VNNI (the CPU
+/// has it and the AVX-512 path is chosen), 2 AVX2 vpmaddwd (the AVX2 path is chosen, or AVX-512
+/// without VNNI), 0 none (the portable path). Weights are packed for one form, `kind`.
 int qv_conv_u8s8_available(void);
 /// int32 words qv_conv_u8s8_pack_weights writes for m output channels of one group.
-size_t qv_conv_u8s8_weight_words(const qv_conv_geometry *g, size_t m);
+size_t qv_conv_u8s8_weight_words(const qv_conv_geometry *g, size_t m, int kind);
 /// Packs one group's weights w' = w − w_zero (m × channels·kernel_h·kernel_w in ONNX order, each
-/// in [−128, 127]) into words of 4 channels, (channel/4, kernel row, kernel column) by output
-/// channel, rows padded to 16 with zeros; row_sums[r] = Σ w' of row r.
+/// in [−128, 127]) into words of 4 (kind 1: bytes) or 2 (kind 2: 16-bit halves) channels,
+/// (channel group, kernel row, kernel column) by output channel, rows padded to 16 with zeros;
+/// row_sums[r] = Σ w' of row r.
 void qv_conv_u8s8_pack_weights(const qv_conv_geometry *g, size_t m, const int32_t *w, int32_t *packed,
-                               int32_t *row_sums);
+                               int32_t *row_sums, int kind);
 /// One group of `images` images (image i at x + i·x_image, its output at y + i·y_image):
 /// y[m × out_h·out_w] = Σ_k (x_k − x_zero)(w'_mk) + bias[m] (bias may be NULL) exactly, in int32
 /// (wrapping), or that int32 converted to float when y_float. x holds the values as int32; x +
@@ -167,9 +168,9 @@ void qv_conv_u8s8_pack_weights(const qv_conv_geometry *g, size_t m, const int32_
 /// 0 is returned), each float(sum) goes
 /// through them instead, as qv_pointwise_chain would over the float sums, and y is int32 when
 /// the last stage quantizes (float otherwise; y_float is then ignored). Returns 0 (writing
-/// nothing) when VNNI is not available or a pad is negative.
+/// nothing) when the weights' `kind` is not the form available now, or a pad is negative.
 int qv_conv_u8s8(const qv_conv_geometry *g, size_t images, const int32_t *x, size_t x_image, int32_t x_offset,
                  uint8_t x_zero, const int32_t *packed, size_t m, const int32_t *row_sums, const int32_t *bias,
-                 const qv_pw_stage *stages, size_t stage_count, void *y, size_t y_image, int y_float);
+                 const qv_pw_stage *stages, size_t stage_count, void *y, size_t y_image, int y_float, int kind);
 
 #endif
