@@ -407,11 +407,11 @@ static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const ui
     free(out_at);
 }
 
-// The row kernel with AVX2: vectors of 8 flat positions, blocks of 4 output channels × 24
+// The row kernel with AVX2: vectors of 8 flat positions, blocks of 3 output channels × 24
 // positions, each tap's weight word (2 channels) broadcast and multiplied by vpmaddwd. AVX2 has no
 // compress: a vector with border lanes takes its kept lanes through a permutation made once per
 // call, then a masked store.
-enum { ROW16_CH = 4, ROW16_VECS = 3 };
+enum { ROW16_CH = 3, ROW16_VECS = 3 };
 
 __attribute__((target("avx2")))
 static void conv_rows16(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,

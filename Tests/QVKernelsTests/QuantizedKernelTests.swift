@@ -334,7 +334,7 @@ final class QuantizedKernelTests: XCTestCase {
     /// Batches and every block shape of the exact integer kernels (qv_conv_u8s8: VNNI on the
     /// AVX-512 path, vpmaddwd on the AVX2 path), against the direct loop on every path: pixel
     /// blocks that span images (2×2 to 5×5 outputs), 16-, 32- and 64-channel blocks and the
-    /// 16-wide remainder after them (m = 13, 40, 72; 4-row AVX2 blocks and their rest), pointwise
+    /// 16-wide remainder after them (m = 13, 40, 72; 3-row AVX2 blocks and their rest), pointwise
     /// blocks with pixel tails, odd channel counts (a word's last channel empty), uint8 weights with
     /// per-channel zero points (w − w_zero from −128 to 127, and beyond a byte, which the kernel
     /// must leave to the float path), int8 activations, and int32 sums beyond 2^24.
