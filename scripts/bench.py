@@ -5,6 +5,9 @@ onnx.reference, one thread each, same inputs, same run. Prints a table of ratios
 throughput / peer throughput; > 1 means qverify is faster), then peak memory of `qverify run`
 for 1 vs 512 samples and qverify's per-op profile with conv GFLOPS against a same-size sgemm.
 
+On an AVX-512 host the run is repeated with qverify restricted to its AVX2 kernels, against the
+same peers (a lower bound for AVX2-only hosts).
+
 Then, per model with an Aidge-form export: `qverify verify` wall time (conversions to QDQ and
 QOP, the Aidge-form model and both conversions run and compared; no per-target sweep) against the
 sum of onnxruntime's run times (ORT_DISABLE_ALL, one thread) for the two converted models, and
@@ -49,10 +52,22 @@ def ort_rate(path, x, level):
     return len(x) / best_of(lambda: [sess.run(None, {name: x[i]}) for i in range(len(x))])
 
 
-def qverify_rate(qv, path, inputs_file, n, tmp):
+def qverify_rate(qv, path, inputs_file, n, tmp, kernel_path=None):
+    """`kernel_path` (avx2+fma) restricts qverify's kernels to that instruction set."""
     cmd = [qv, "run", str(path), "--inputs", str(inputs_file), "--output-dir", str(tmp / "out"), "--threads", "1"]
-    subprocess.run(cmd, check=True, capture_output=True)
-    return n / best_of(lambda: subprocess.run(cmd, check=True, capture_output=True))
+    env = dict(os.environ, QVERIFY_KERNEL_PATH=kernel_path) if kernel_path else None
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return n / best_of(lambda: subprocess.run(cmd, check=True, capture_output=True, env=env))
+
+
+def cpu_flags():
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
 
 def qverify_startup(qv, path, one_sample_file, tmp):
@@ -124,6 +139,12 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    flags = cpu_flags()
+    isa = "AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    # On an AVX-512 host, qverify also runs restricted to its AVX2 kernels: against onnxruntime's
+    # AVX-512 (VNNI) kernels on the same core, which understates what an AVX2-only host would show
+    # (onnxruntime loses its AVX-512 kernels there too).
+    avx2_too = "avx512f" in flags and "avx2" in flags
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as t:
         tmp = pathlib.Path(t)
@@ -148,6 +169,8 @@ def main():
                     continue
                 r = {"model": f"{fixture} {label}"}
                 r["qverify"] = qverify_rate(a.qverify, path, inputs, len(x), tmp)
+                if avx2_too:
+                    r["qverify_avx2"] = qverify_rate(a.qverify, path, inputs, len(x), tmp, "avx2+fma")
                 r["startup_s"] = qverify_startup(a.qverify, path, tmp / inputs.name.replace(".npy", "1.npy"), tmp)
                 r["samples"] = len(x)
                 if "Aidge-form" in label and a.skip_aidge:
@@ -206,6 +229,7 @@ def main():
         return "–" if (q is None or p is None) else f"{q / p:.2f}×"
 
     print()
+    print(f"host: {isa} (onnxruntime's integer kernels: {'VNNI, exact' if 'avx512_vnni' in flags else 'u8s8 pairs saturate'})")
     print(f"samples/s, one thread, {a.samples} samples per CNN model, {a.samples * 32} per small model (qverify: whole process, "
           "best of 3, start-up included; its start-up alone is the 1-sample run; the peers' session set-up is not timed)")
     print("| model | qverify | qverify start-up s | onnxruntime off | onnxruntime on | Aidge CPU | onnx.reference | vs ort off | vs ort on | vs Aidge | vs onnx.reference |")
@@ -213,6 +237,15 @@ def main():
     for r in rows:
         print(f"| {r['model']} | {fmt(r['qverify'])} | {r['startup_s']:.3f} | {fmt(r.get('ort_off'))} | {fmt(r.get('ort_on'))} | {fmt(r.get('aidge'))} | {fmt(r.get('onnx_reference'))} | "
               f"{ratio(r['qverify'], r.get('ort_off'))} | {ratio(r['qverify'], r.get('ort_on'))} | {ratio(r['qverify'], r.get('aidge'))} | {ratio(r['qverify'], r.get('onnx_reference'))} |")
+    if avx2_too:
+        print()
+        print(f"qverify restricted to its AVX2 kernels (QVERIFY_KERNEL_PATH=avx2+fma) against the same peers, which use this "
+              f"host's {isa} kernels: a lower bound for an AVX2-only host, where onnxruntime has only its AVX2 kernels too")
+        print("| model | qverify AVX2 path | vs ort off | vs ort on | vs Aidge |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['model']} | {fmt(r['qverify_avx2'])} | {ratio(r['qverify_avx2'], r.get('ort_off'))} | "
+                  f"{ratio(r['qverify_avx2'], r.get('ort_on'))} | {ratio(r['qverify_avx2'], r.get('aidge'))} |")
     for r in rows:
         for k in ("aidge_error", "onnx_reference_error"):
             if k in r:

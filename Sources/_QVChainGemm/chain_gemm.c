@@ -1283,37 +1283,27 @@ uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, siz
 
 // MARK: - Requantization and QLinearAdd (AVX-512 or AVX2; the callers' loops otherwise)
 
-__attribute__((target("avx512f")))
-static void qlinear_add_avx512(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb,
-                               int32_t lo, int32_t hi, int32_t *out) {
-    const __m512 f = _mm512_set1_ps(fixed), sa = _mm512_set1_ps(ra), sb = _mm512_set1_ps(rb);
-    const __m512i l = _mm512_set1_epi32(lo), h = _mm512_set1_epi32(hi);
-    for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 k = lane_mask(n - i);
-        const __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a + i)), y = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, b + i));
-        const __m512 v = _mm512_add_ps(_mm512_add_ps(f, _mm512_mul_ps(x, sa)), _mm512_mul_ps(y, sb));
-        // cvt gives INT32_MIN for NaN and |v| >= 2^31, which the clamp takes to lo (as x86 does).
-        __m512i q = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        q = _mm512_max_epi32(_mm512_min_epi32(q, h), l);
-        _mm512_mask_storeu_epi32(out + i, k, q);
-    }
+// v = (fixed + a·ra) + b·rb, rounded to nearest even, clamped: cvt gives INT32_MIN for NaN and
+// |v| ≥ 2^31, which the clamp takes to lo (as x86 does). AVX2's cvtps2dq rounds half to even in
+// the default mode, as the AVX-512 form does explicitly.
+#define QV_QLINEAR_ADD(NAME, ATTR, W, LANES, VF, VI, SET1_PS, SET1_EPI32, I2F, MUL, ADD, F2I, MIN_I, MAX_I)   \
+ATTR static void NAME(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo,  \
+                      int32_t hi, int32_t *out) {                                                                \
+    const VF f = SET1_PS(fixed), sa = SET1_PS(ra), sb = SET1_PS(rb);                                             \
+    const VI l = SET1_EPI32(lo), h = SET1_EPI32(hi);                                                             \
+    for (size_t i = 0; i < n; i += LANES) {                                                                      \
+        const VF x = I2F(QV_V##W##_LOADI(n - i, a + i)), y = I2F(QV_V##W##_LOADI(n - i, b + i));                 \
+        const VF v = ADD(ADD(f, MUL(x, sa)), MUL(y, sb));                                                        \
+        QV_V##W##_STOREI(n - i, out + i, MAX_I(MIN_I(F2I(v), h), l));                                            \
+    }                                                                                                            \
 }
-
-// The same with AVX2 (cvtps2dq rounds half to even in the default mode, INT32_MIN for NaN and
-// overflow, as the AVX-512 form).
-__attribute__((target("avx2")))
-static void qlinear_add_avx2(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb,
-                             int32_t lo, int32_t hi, int32_t *out) {
-    const __m256 f = _mm256_set1_ps(fixed), sa = _mm256_set1_ps(ra), sb = _mm256_set1_ps(rb);
-    const __m256i l = _mm256_set1_epi32(lo), h = _mm256_set1_epi32(hi);
-    for (size_t i = 0; i < n; i += 8) {
-        const __m256i k = lane_mask256(n - i);
-        const __m256 x = _mm256_cvtepi32_ps(_mm256_maskload_epi32(a + i, k)), y = _mm256_cvtepi32_ps(_mm256_maskload_epi32(b + i, k));
-        const __m256 v = _mm256_add_ps(_mm256_add_ps(f, _mm256_mul_ps(x, sa)), _mm256_mul_ps(y, sb));
-        const __m256i q = _mm256_max_epi32(_mm256_min_epi32(_mm256_cvtps_epi32(v), h), l);
-        _mm256_maskstore_epi32(out + i, k, q);
-    }
-}
+QV_QLINEAR_ADD(qlinear_add_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_set1_ps,
+               _mm512_set1_epi32, _mm512_cvtepi32_ps, _mm512_mul_ps, _mm512_add_ps, QV_PW512_F2I, _mm512_min_epi32,
+               _mm512_max_epi32)
+QV_QLINEAR_ADD(qlinear_add_avx2, __attribute__((target("avx2"))), 256, 8, __m256, __m256i, _mm256_set1_ps,
+               _mm256_set1_epi32, _mm256_cvtepi32_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_cvtps_epi32, _mm256_min_epi32,
+               _mm256_max_epi32)
+#undef QV_QLINEAR_ADD
 
 int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo, int32_t hi, int32_t *out) {
     if (path() == PATH_AVX512) qlinear_add_avx512(a, b, n, fixed, ra, rb, lo, hi, out);

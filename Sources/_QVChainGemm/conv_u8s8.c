@@ -327,169 +327,121 @@ static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, con
 }
 
 // Strides equal to the copy's phase step (1, or s with phases; any kernel, padding, dilation):
-// vectors across 16 flat positions f = oy·wq + ox, so each tap reads the words at f plus its
-// offset, contiguous across output rows; each weight word is broadcast. Blocks of 8 output
-// channels × 48 positions; each sum goes through the stages (if any) in registers, and the
-// lanes past ow (the border columns) are squeezed out before one masked store into y.
-enum { ROW_CH = 8, ROW_VECS = 3 };
-
-__attribute__((target("avx512f,avx512bw,avx512vnni")))
-static void conv_rows(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
-                      const int32_t *wt, size_t m, const int32_t *init, const qv_pw_stage *st, size_t ns, void *y,
-                      size_t y_image, int y_float) {
-    qv_pw512 prm[ROW_CH];  // the stages' parameters for the 8 output channels of a block
-    qv_pw512_pairs(st, ns, m, &prm[0]);
-    for (size_t r = 1; r < ROW_CH; r++) memcpy(prm[r].pair, prm[0].pair, sizeof prm[0].pair);
-    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = p->groups * g->kernel_h * g->kernel_w, wp = p->wq, ow = g->out_w;
-    const size_t flat_len = (g->out_h - 1) * wp + ow, vectors = (flat_len + 15) / 16;
-    ptrdiff_t *off = tap_offsets(g, p);
-    __mmask16 *keep = malloc(vectors * sizeof(__mmask16));
-    size_t *out_at = malloc(vectors * sizeof(size_t));
-    if (!keep || !out_at) abort();
-    qv_flat_outputs(flat_len, wp, ow, 16, keep, out_at);
-    for (size_t i = 0; i < images; i++) {
-        const uint32_t *xi = px + i * p->image_words;
-        for (size_t m0 = 0; m0 < m; m0 += ROW_CH) {
-            const size_t rows = m - m0 < ROW_CH ? m - m0 : ROW_CH;
-            for (size_t r = 0; r < rows && ns; r++) qv_pw512_set(st, ns, m0 + r, &prm[r]);
-            for (size_t v0 = 0; v0 < vectors; v0 += ROW_VECS) {
-                const size_t nv = vectors - v0 < ROW_VECS ? vectors - v0 : ROW_VECS;
-                __m512i acc[ROW_CH][ROW_VECS];
-                for (size_t r = 0; r < ROW_CH; r++) {
-                    const __m512i a = _mm512_set1_epi32(init[m0 + r]);
-                    for (size_t j = 0; j < ROW_VECS; j++) acc[r][j] = a;
-                }
-                // Positions past the last vector read words inside the copy (its slack covers
-                // the last image); their sums are never stored.
-                const uint32_t *base = xi + 16 * v0;
-                for (size_t t = 0; t < nt; t++) {
-                    __m512i xv[ROW_VECS];
-                    for (size_t j = 0; j < ROW_VECS; j++)
-                        xv[j] = _mm512_loadu_si512(base + off[t] + 16 * (j < nv ? j : 0));
-                    const int32_t *wr = wt + t * mpad + m0;
-                    for (size_t r = 0; r < ROW_CH; r++) {
-                        const __m512i wv = _mm512_set1_epi32(wr[r]);
-                        for (size_t j = 0; j < ROW_VECS; j++) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], xv[j], wv);
-                    }
-                }
-                // The sums leave the registers once (so the loop above keeps them there), then
-                // go row by row through float(sum), as MLAS converts it, and the stages.
-                __m512i sums[ROW_CH][ROW_VECS];
-                for (size_t r = 0; r < ROW_CH; r++)
-                    for (size_t j = 0; j < ROW_VECS; j++) sums[r][j] = acc[r][j];
-                for (size_t r = 0; r < rows; r++) {
-                    __m512 fv[ROW_VECS];
-                    __m512i qv[ROW_VECS];
-                    for (size_t j = 0; j < ROW_VECS; j++) {
-                        qv[j] = sums[r][j];
-                        fv[j] = _mm512_cvtepi32_ps(qv[j]);
-                    }
-                    if (ns) qv_pw512_apply(st, ns, &prm[r], ROW_VECS, fv, qv);
-                    const size_t row = i * y_image + (m0 + r) * n;
-                    for (size_t j = 0; j < nv; j++) {
-                        const __mmask16 mk = keep[v0 + j];
-                        const __mmask16 out = (__mmask16)((1u << __builtin_popcount(mk)) - 1);
-                        const size_t at = row + out_at[v0 + j];
-                        if (mk == 0xffff) {  // a whole vector of outputs (pointwise convs: all of them)
-                            if (y_float) _mm512_storeu_ps((float *)y + at, fv[j]);
-                            else _mm512_storeu_si512((int32_t *)y + at, qv[j]);
-                        } else if (y_float)
-                            _mm512_mask_storeu_ps((float *)y + at, out, _mm512_maskz_compress_ps(mk, fv[j]));
-                        else
-                            _mm512_mask_storeu_epi32((int32_t *)y + at, out, _mm512_maskz_compress_epi32(mk, qv[j]));
-                    }
-                }
-            }
-        }
-    }
-    free(off);
-    free(keep);
-    free(out_at);
+// vectors across LANES flat positions f = oy·wq + ox, so each tap reads the words at f plus its
+// offset, contiguous across output rows; each weight word is broadcast. Blocks of CH output
+// channels × VECS vectors of positions; each sum goes through the stages (if any) in registers,
+// and the lanes past ow (the border columns) are squeezed out before one masked store into y.
+// VNNI (8 channels × 3 vectors of 16): vpdpbusd, squeezed by a compress. AVX2 (3 × 3 vectors of
+// 8, so the 9 accumulators, 3 loaded words and the broadcast weight stay in its 16 registers):
+// vpmaddwd then an add, squeezed by a permutation made once per call.
+#define QV_CONV_ROWS(NAME, ATTR, W, LANES, CH, VECS, VF, VI, SET1_EPI32, LOADU, DOT, I2F, PREP, STORE, DONE)     \
+ATTR static void NAME(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,          \
+                      const int32_t *wt, size_t m, const int32_t *init, const qv_pw_stage *st, size_t ns, void *y,  \
+                      size_t y_image, int y_float) {                                                                \
+    qv_pw##W prm[CH]; /* the stages' parameters for the output channels of a block */                               \
+    qv_pw##W##_pairs(st, ns, m, &prm[0]);                                                                           \
+    for (size_t r = 1; r < CH; r++) memcpy(prm[r].pair, prm[0].pair, sizeof prm[0].pair);                           \
+    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = p->groups * g->kernel_h * g->kernel_w;        \
+    const size_t wp = p->wq, ow = g->out_w, flat_len = (g->out_h - 1) * wp + ow;                                    \
+    const size_t vectors = (flat_len + LANES - 1) / LANES;                                                          \
+    ptrdiff_t *off = tap_offsets(g, p);                                                                             \
+    uint16_t *keep = malloc(vectors * sizeof(uint16_t));                                                            \
+    size_t *out_at = malloc(vectors * sizeof(size_t));                                                              \
+    if (!keep || !out_at) abort();                                                                                  \
+    qv_flat_outputs(flat_len, wp, ow, LANES, keep, out_at);                                                         \
+    PREP                                                                                                            \
+    for (size_t i = 0; i < images; i++) {                                                                           \
+        const uint32_t *xi = px + i * p->image_words;                                                               \
+        for (size_t m0 = 0; m0 < m; m0 += CH) {                                                                     \
+            const size_t rows = m - m0 < CH ? m - m0 : CH;                                                          \
+            for (size_t r = 0; r < rows && ns; r++) qv_pw##W##_set(st, ns, m0 + r, &prm[r]);                        \
+            for (size_t v0 = 0; v0 < vectors; v0 += VECS) {                                                         \
+                const size_t nv = vectors - v0 < VECS ? vectors - v0 : VECS;                                        \
+                VI acc[CH][VECS];                                                                                   \
+                for (size_t r = 0; r < CH; r++) {                                                                   \
+                    const VI a = SET1_EPI32(init[m0 + r]);                                                          \
+                    for (size_t j = 0; j < VECS; j++) acc[r][j] = a;                                                \
+                }                                                                                                   \
+                /* Positions past the last vector read words inside the copy (its slack covers the */              \
+                /* last image); their sums are never stored. */                                                     \
+                const uint32_t *base = xi + LANES * v0;                                                             \
+                for (size_t t = 0; t < nt; t++) {                                                                   \
+                    VI xv[VECS];                                                                                    \
+                    for (size_t j = 0; j < VECS; j++) xv[j] = LOADU(base + off[t] + LANES * (j < nv ? j : 0));      \
+                    const int32_t *wr = wt + t * mpad + m0;                                                         \
+                    for (size_t r = 0; r < CH; r++) {                                                               \
+                        const VI wv = SET1_EPI32(wr[r]);                                                            \
+                        for (size_t j = 0; j < VECS; j++) acc[r][j] = DOT(acc[r][j], xv[j], wv);                    \
+                    }                                                                                               \
+                }                                                                                                   \
+                /* The sums leave the registers once (so the loop above keeps them there), then go */              \
+                /* row by row through float(sum), as MLAS converts it, and the stages. */                           \
+                VI sums[CH][VECS];                                                                                  \
+                for (size_t r = 0; r < CH; r++)                                                                     \
+                    for (size_t j = 0; j < VECS; j++) sums[r][j] = acc[r][j];                                       \
+                for (size_t r = 0; r < rows; r++) {                                                                 \
+                    VF fv[VECS];                                                                                    \
+                    VI qv[VECS];                                                                                    \
+                    for (size_t j = 0; j < VECS; j++) {                                                             \
+                        qv[j] = sums[r][j];                                                                         \
+                        fv[j] = I2F(qv[j]);                                                                         \
+                    }                                                                                               \
+                    if (ns) qv_pw##W##_apply(st, ns, &prm[r], VECS, fv, qv);                                        \
+                    const size_t row = i * y_image + (m0 + r) * n;                                                  \
+                    for (size_t j = 0; j < nv; j++) {                                                               \
+                        const uint16_t mk = keep[v0 + j];                                                           \
+                        const size_t at = row + out_at[v0 + j];                                                     \
+                        STORE                                                                                       \
+                    }                                                                                               \
+                }                                                                                                   \
+            }                                                                                                       \
+        }                                                                                                           \
+    }                                                                                                               \
+    DONE                                                                                                            \
+    free(off);                                                                                                      \
+    free(keep);                                                                                                     \
+    free(out_at);                                                                                                   \
 }
 
-// The row kernel with AVX2: vectors of 8 flat positions, blocks of 3 output channels × 24
-// positions, each tap's weight word (2 channels) broadcast and multiplied by vpmaddwd. AVX2 has no
-// compress: a vector with border lanes takes its kept lanes through a permutation made once per
-// call, then a masked store.
-enum { ROW16_CH = 3, ROW16_VECS = 3 };
+#define QV_ROWS_LOAD512(p) _mm512_loadu_si512(p)
+#define QV_ROWS_STORE512                                                                                            \
+    const __mmask16 out = (__mmask16)((1u << __builtin_popcount(mk)) - 1);                                          \
+    if (mk == 0xffff) { /* a whole vector of outputs (pointwise convs: all of them) */                               \
+        if (y_float) _mm512_storeu_ps((float *)y + at, fv[j]);                                                      \
+        else _mm512_storeu_si512((int32_t *)y + at, qv[j]);                                                         \
+    } else if (y_float)                                                                                             \
+        _mm512_mask_storeu_ps((float *)y + at, out, _mm512_maskz_compress_ps(mk, fv[j]));                           \
+    else                                                                                                            \
+        _mm512_mask_storeu_epi32((int32_t *)y + at, out, _mm512_maskz_compress_epi32(mk, qv[j]));
+QV_CONV_ROWS(conv_rows, __attribute__((target("avx512f,avx512bw,avx512vnni"))), 512, 16, 8, 3, __m512, __m512i,
+             _mm512_set1_epi32, QV_ROWS_LOAD512, _mm512_dpbusd_epi32, _mm512_cvtepi32_ps, , QV_ROWS_STORE512, )
 
-__attribute__((target("avx2")))
-static void conv_rows16(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
-                        const int32_t *wt, size_t m, const int32_t *init, const qv_pw_stage *st, size_t ns, void *y,
-                        size_t y_image, int y_float) {
-    qv_pw256 prm[ROW16_CH];
-    qv_pw256_pairs(st, ns, m, &prm[0]);
-    for (size_t r = 1; r < ROW16_CH; r++) memcpy(prm[r].pair, prm[0].pair, sizeof prm[0].pair);
-    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = p->groups * g->kernel_h * g->kernel_w;
-    const size_t wp = p->wq, ow = g->out_w, flat_len = (g->out_h - 1) * wp + ow, vectors = (flat_len + 7) / 8;
-    ptrdiff_t *off = tap_offsets(g, p);
-    uint16_t *keep = malloc(vectors * sizeof(uint16_t));
-    size_t *out_at = malloc(vectors * sizeof(size_t));
-    __m256i *squeeze = aligned_alloc(32, vectors * sizeof(__m256i));
-    if (!keep || !out_at || !squeeze) abort();
-    qv_flat_outputs(flat_len, wp, ow, 8, keep, out_at);
-    for (size_t v = 0; v < vectors; v++) {
-        int32_t idx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int i = 0, k = 0; i < 8; i++)
-            if (keep[v] >> i & 1) idx[k++] = i;
-        squeeze[v] = _mm256_loadu_si256((const __m256i *)idx);
+// AVX2: squeeze[v] moves vector v's kept lanes to the front.
+#define QV_ROWS_PREP256                                                                                             \
+    __m256i *squeeze = aligned_alloc(32, vectors * sizeof(__m256i));                                                \
+    if (!squeeze) abort();                                                                                          \
+    for (size_t v = 0; v < vectors; v++) {                                                                          \
+        int32_t idx[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                                  \
+        for (int b = 0, k = 0; b < 8; b++)                                                                          \
+            if (keep[v] >> b & 1) idx[k++] = b;                                                                     \
+        squeeze[v] = _mm256_loadu_si256((const __m256i *)idx);                                                      \
     }
-    for (size_t i = 0; i < images; i++) {
-        const uint32_t *xi = px + i * p->image_words;
-        for (size_t m0 = 0; m0 < m; m0 += ROW16_CH) {
-            const size_t rows = m - m0 < ROW16_CH ? m - m0 : ROW16_CH;
-            for (size_t r = 0; r < rows && ns; r++) qv_pw256_set(st, ns, m0 + r, &prm[r]);
-            for (size_t v0 = 0; v0 < vectors; v0 += ROW16_VECS) {
-                const size_t nv = vectors - v0 < ROW16_VECS ? vectors - v0 : ROW16_VECS;
-                __m256i acc[ROW16_CH][ROW16_VECS];
-                for (size_t r = 0; r < ROW16_CH; r++) {
-                    const __m256i a = _mm256_set1_epi32(init[m0 + r]);
-                    for (size_t j = 0; j < ROW16_VECS; j++) acc[r][j] = a;
-                }
-                const uint32_t *base = xi + 8 * v0;
-                for (size_t t = 0; t < nt; t++) {
-                    __m256i xv[ROW16_VECS];
-                    for (size_t j = 0; j < ROW16_VECS; j++)
-                        xv[j] = _mm256_loadu_si256((const __m256i *)(base + off[t] + 8 * (j < nv ? j : 0)));
-                    const int32_t *wr = wt + t * mpad + m0;
-                    for (size_t r = 0; r < ROW16_CH; r++) {
-                        const __m256i wv = _mm256_set1_epi32(wr[r]);
-                        for (size_t j = 0; j < ROW16_VECS; j++)
-                            acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(xv[j], wv));
-                    }
-                }
-                __m256i sums[ROW16_CH][ROW16_VECS];
-                for (size_t r = 0; r < ROW16_CH; r++)
-                    for (size_t j = 0; j < ROW16_VECS; j++) sums[r][j] = acc[r][j];
-                for (size_t r = 0; r < rows; r++) {
-                    __m256 fv[ROW16_VECS];
-                    __m256i qv[ROW16_VECS];
-                    for (size_t j = 0; j < ROW16_VECS; j++) {
-                        qv[j] = sums[r][j];
-                        fv[j] = _mm256_cvtepi32_ps(qv[j]);
-                    }
-                    if (ns) qv_pw256_apply(st, ns, &prm[r], ROW16_VECS, fv, qv);
-                    const size_t row = i * y_image + (m0 + r) * n;
-                    for (size_t j = 0; j < nv; j++) {
-                        const uint16_t mk = keep[v0 + j];
-                        const size_t at = row + out_at[v0 + j];
-                        __m256i bits = y_float ? _mm256_castps_si256(fv[j]) : qv[j];
-                        if (mk == 0xff) {  // a whole vector of outputs (pointwise convs: all of them)
-                            _mm256_storeu_si256((__m256i *)((int32_t *)y + at), bits);
-                            continue;
-                        }
-                        bits = _mm256_permutevar8x32_epi32(bits, squeeze[v0 + j]);
-                        _mm256_maskstore_epi32((int *)y + at, lane_mask256((size_t)__builtin_popcount(mk)), bits);
-                    }
-                }
-            }
-        }
-    }
-    free(off);
-    free(keep);
-    free(out_at);
-    free(squeeze);
-}
+#define QV_ROWS_LOAD256(p) _mm256_loadu_si256((const __m256i *)(p))
+#define QV_ROWS_DOT256(acc, x, w) _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
+#define QV_ROWS_STORE256                                                                                            \
+    __m256i bits = y_float ? _mm256_castps_si256(fv[j]) : qv[j];                                                    \
+    if (mk == 0xff) _mm256_storeu_si256((__m256i *)((int32_t *)y + at), bits);                                      \
+    else _mm256_maskstore_epi32((int *)y + at, lane_mask256((size_t)__builtin_popcount(mk)),                        \
+                                _mm256_permutevar8x32_epi32(bits, squeeze[v0 + j]));
+QV_CONV_ROWS(conv_rows16, __attribute__((target("avx2"))), 256, 8, 3, 3, __m256, __m256i, _mm256_set1_epi32,
+             QV_ROWS_LOAD256, QV_ROWS_DOT256, _mm256_cvtepi32_ps, QV_ROWS_PREP256, QV_ROWS_STORE256, free(squeeze);)
+#undef QV_CONV_ROWS
+#undef QV_ROWS_LOAD512
+#undef QV_ROWS_STORE512
+#undef QV_ROWS_PREP256
+#undef QV_ROWS_LOAD256
+#undef QV_ROWS_DOT256
+#undef QV_ROWS_STORE256
 
 #endif
 
