@@ -391,64 +391,51 @@ static ptrdiff_t *step_offsets(const qv_conv_geometry *p) {
     return off;
 }
 
-#define QV_DIRECT_ROWS(R) \
-    case R: block512(R, kb, w + i * k + k0, k, b0, b1, off + k0, 0, y + i * n + n0, n, k0 > 0, m0, m1); break;
-
-// Stride 1 across and output rows a multiple of 16 pixels wide: every 16-pixel half of a 32-pixel
-// block is one contiguous run of one input row, so no panel is needed.
-__attribute__((target("avx512f")))
-static void conv_direct_avx512(const qv_conv_geometry *p, const float *padded, const float *w, size_t m,
-                               float *y, size_t bk, const qv_conv_geometry *g, const float *bias) {
-    const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;
-    ptrdiff_t *off = step_offsets(p);
-    for (size_t n0 = 0; n0 < n; n0 += 32) {
-        const size_t width = n - n0 < 32 ? n - n0 : 32;
-        const __mmask16 m0 = lane_mask(width), m1 = lane_mask(width > 16 ? width - 16 : 0);
-        const size_t na = n0, nb = n0 + 16 < n ? n0 + 16 : n0;
-        const float *b0 = padded + (na / g->out_w) * g->stride_h * p->width + na % g->out_w;
-        const float *b1 = padded + (nb / g->out_w) * g->stride_h * p->width + nb % g->out_w;
-        for (size_t k0 = 0; k0 < k; k0 += bk) {
-            const size_t kb = k - k0 < bk ? k - k0 : bk;
-            for (size_t i = 0; i < m; i += 8) {
-                switch (m - i < 8 ? m - i : 8) {
-                    QV_DIRECT_ROWS(1) QV_DIRECT_ROWS(2) QV_DIRECT_ROWS(3) QV_DIRECT_ROWS(4)
-                    QV_DIRECT_ROWS(5) QV_DIRECT_ROWS(6) QV_DIRECT_ROWS(7) QV_DIRECT_ROWS(8)
-                }
-            }
-        }
-        add_bias_tile(y, m, n, n0, width, bias);
-    }
-    free(off);
+// Stride 1 across and output rows a whole number of half blocks wide (16 pixels with AVX-512, 8
+// with AVX2): every half of a block of outputs is one contiguous run of one input row, so no
+// panel is needed. Blocks of 2·HALF pixels (the last may have one half) × ROWS filters.
+#define QV_CONV_DIRECT(NAME, ATTR, HALF, ROWS, BLOCK)                                                   \
+ATTR static void NAME(const qv_conv_geometry *p, const float *padded, const float *w, size_t m, float *y, size_t bk, \
+                      const qv_conv_geometry *g, const float *bias) {                                    \
+    const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;                    \
+    ptrdiff_t *off = step_offsets(p);                                                                    \
+    for (size_t n0 = 0; n0 < n; n0 += 2 * HALF) {                                                        \
+        const size_t width = n - n0 < 2 * HALF ? n - n0 : 2 * HALF;                                      \
+        const size_t na = n0, nb = n0 + HALF < n ? n0 + HALF : n0;                                       \
+        const float *b0 = padded + (na / g->out_w) * g->stride_h * p->width + na % g->out_w;             \
+        const float *b1 = padded + (nb / g->out_w) * g->stride_h * p->width + nb % g->out_w;             \
+        for (size_t k0 = 0; k0 < k; k0 += bk) {                                                          \
+            const size_t kb = k - k0 < bk ? k - k0 : bk;                                                 \
+            for (size_t i = 0; i < m; i += ROWS) {                                                       \
+                const size_t rows = m - i < ROWS ? m - i : ROWS;                                         \
+                const float *a = w + i * k + k0;                                                         \
+                float *c = y + i * n + n0;                                                               \
+                BLOCK                                                                                    \
+            }                                                                                            \
+        }                                                                                                \
+        add_bias_tile(y, m, n, n0, width, bias);                                                         \
+    }                                                                                                    \
+    free(off);                                                                                           \
 }
-
-#define QV_DIRECT_ROWS256(R) \
-    case R: block256(R, kb, w + i * k + k0, k, b0, b1, off + k0, 0, y + i * n + n0, n, k0 > 0, halves); break;
-
-// The same with AVX2 + FMA for output rows a multiple of 8 pixels wide: 16-pixel blocks whose
-// halves are each one run of one input row (the last block may have one half).
-__attribute__((target("avx2,fma")))
-static void conv_direct_avx2(const qv_conv_geometry *p, const float *padded, const float *w, size_t m,
-                             float *y, size_t bk, const qv_conv_geometry *g, const float *bias) {
-    const size_t k = p->channels * p->kernel_h * p->kernel_w, n = g->out_h * g->out_w;
-    ptrdiff_t *off = step_offsets(p);
-    for (size_t n0 = 0; n0 < n; n0 += 16) {
-        const size_t width = n - n0 < 16 ? n - n0 : 16, halves = width > 8 ? 2 : 1;
-        const size_t na = n0, nb = halves == 2 ? n0 + 8 : n0;
-        const float *b0 = padded + (na / g->out_w) * g->stride_h * p->width + na % g->out_w;
-        const float *b1 = padded + (nb / g->out_w) * g->stride_h * p->width + nb % g->out_w;
-        for (size_t k0 = 0; k0 < k; k0 += bk) {
-            const size_t kb = k - k0 < bk ? k - k0 : bk;
-            for (size_t i = 0; i < m; i += 6) {
-                switch (m - i < 6 ? m - i : 6) {
-                    QV_DIRECT_ROWS256(1) QV_DIRECT_ROWS256(2) QV_DIRECT_ROWS256(3)
-                    QV_DIRECT_ROWS256(4) QV_DIRECT_ROWS256(5) QV_DIRECT_ROWS256(6)
-                }
-            }
-        }
-        add_bias_tile(y, m, n, n0, width, bias);
+#define QV_DIRECT512(R) case R: block512(R, kb, a, k, b0, b1, off + k0, 0, c, n, k0 > 0, m0, m1); break;
+#define QV_DIRECT_BLOCK512                                                                               \
+    const __mmask16 m0 = lane_mask(width), m1 = lane_mask(width > 16 ? width - 16 : 0);                  \
+    switch (rows) {                                                                                      \
+        QV_DIRECT512(1) QV_DIRECT512(2) QV_DIRECT512(3) QV_DIRECT512(4)                                  \
+        QV_DIRECT512(5) QV_DIRECT512(6) QV_DIRECT512(7) QV_DIRECT512(8)                                  \
     }
-    free(off);
-}
+#define QV_DIRECT256(R) case R: block256(R, kb, a, k, b0, b1, off + k0, 0, c, n, k0 > 0, width > 8 ? 2 : 1); break;
+#define QV_DIRECT_BLOCK256                                                                               \
+    switch (rows) {                                                                                      \
+        QV_DIRECT256(1) QV_DIRECT256(2) QV_DIRECT256(3) QV_DIRECT256(4) QV_DIRECT256(5) QV_DIRECT256(6)  \
+    }
+QV_CONV_DIRECT(conv_direct_avx512, __attribute__((target("avx512f"))), 16, 8, QV_DIRECT_BLOCK512)
+QV_CONV_DIRECT(conv_direct_avx2, __attribute__((target("avx2,fma"))), 8, 6, QV_DIRECT_BLOCK256)
+#undef QV_CONV_DIRECT
+#undef QV_DIRECT512
+#undef QV_DIRECT_BLOCK512
+#undef QV_DIRECT256
+#undef QV_DIRECT_BLOCK256
 
 // Outputs with few pixels per image (late layers: 2x2 to 8x8), all images of a batch: vectors run
 // across output channels instead of pixels, and each input value is broadcast straight from the

@@ -92,6 +92,27 @@ static size_t word_at(const packed_input *p, size_t grp, size_t r, size_t q) {
     return ((grp * p->s + r % p->s) * p->s + q % p->s) * p->hq * p->wq + (r / p->s) * p->wq + q / p->s;
 }
 
+// The copy's words for `images` images, every byte `fill` (the border's value), plus `slack`
+// words: the row kernels' loads past the last position (up to a vector) stay inside.
+static uint32_t *packed_buffer(const packed_input *p, size_t images, size_t slack, uint8_t fill) {
+    const size_t total = images * p->image_words + slack;
+    uint32_t *buf = aligned_alloc(64, (total * 4 + 63) / 64 * 64);
+    if (!buf) abort();
+    memset(buf, fill, total * 4);
+    return buf;
+}
+
+// Columns q ≡ px (mod s) of a padded row holding input: from q0[px], n[px] of them, the first at
+// word col[px] of its phase row.
+static void column_plan(const qv_conv_geometry *g, const packed_input *p, size_t *q0, size_t *n, size_t *col) {
+    const size_t pl = (size_t)g->pad_left, s = p->s;
+    for (size_t px = 0; px < s; px++) {
+        q0[px] = pl + (px + s - pl % s) % s;
+        n[px] = q0[px] < pl + g->width ? (pl + g->width - q0[px] + s - 1) / s : 0;
+        col[px] = word_at(p, 0, 0, q0[px]);
+    }
+}
+
 // Lanes src[0], src[s], … (cnt of them, 1 ≤ cnt ≤ 16, the rest zero), reading no further.
 __attribute__((target("avx512f"))) static inline __m512i every_sth(const int32_t *src, size_t s, size_t cnt) {
     const __mmask16 m = cnt >= 16 ? 0xffff : (__mmask16)((1u << cnt) - 1);
@@ -111,19 +132,10 @@ __attribute__((target("avx512f"))) static inline __m512i every_sth(const int32_t
 __attribute__((target("avx512f,avx512bw")))
 static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, size_t images, const int32_t *x,
                             size_t x_image, int32_t x_offset, uint8_t x_zero) {
-    // 16 words of slack: the row kernel's loads past the last position stay inside.
-    const size_t total = images * p->image_words + 16;
-    uint32_t *buf = aligned_alloc(64, (total * 4 + 63) / 64 * 64);
-    if (!buf) abort();
-    memset(buf, x_zero, total * 4);
+    uint32_t *buf = packed_buffer(p, images, 16, x_zero);
     const size_t plane = g->height * g->width, pt = (size_t)g->pad_top, pl = (size_t)g->pad_left, s = p->s;
-    // Columns q ≡ px (mod s) of a padded row holding input: from q0[px], n[px] of them.
     size_t q0[PACK_MAX_STRIDE], n[PACK_MAX_STRIDE], col[PACK_MAX_STRIDE];
-    for (size_t px = 0; px < s; px++) {
-        q0[px] = pl + (px + s - pl % s) % s;
-        n[px] = q0[px] < pl + g->width ? (pl + g->width - q0[px] + s - 1) / s : 0;
-        col[px] = word_at(p, 0, 0, q0[px]);
-    }
+    column_plan(g, p, q0, n, col);
     // Input row y's padded row in its phase, computed once (no division per row).
     size_t *row_at = malloc(g->height * sizeof(size_t));
     if (!row_at) abort();
@@ -168,18 +180,10 @@ static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, si
 __attribute__((target("avx2")))
 static uint32_t *pack_input16(const qv_conv_geometry *g, const packed_input *p, size_t images, const int32_t *x,
                               size_t x_image, int32_t x_offset, uint8_t x_zero) {
-    // 8 words of slack: the row kernel's loads past the last position stay inside.
-    const size_t total = images * p->image_words + 8;
-    uint32_t *buf = aligned_alloc(32, (total * 4 + 31) / 32 * 32);
-    if (!buf) abort();
-    memset(buf, 0, total * 4);
+    uint32_t *buf = packed_buffer(p, images, 8, 0);
     const size_t plane = g->height * g->width, pt = (size_t)g->pad_top, pl = (size_t)g->pad_left, s = p->s;
     size_t q0[PACK_MAX_STRIDE], n[PACK_MAX_STRIDE], col[PACK_MAX_STRIDE];
-    for (size_t px = 0; px < s; px++) {
-        q0[px] = pl + (px + s - pl % s) % s;
-        n[px] = q0[px] < pl + g->width ? (pl + g->width - q0[px] + s - 1) / s : 0;
-        col[px] = word_at(p, 0, 0, q0[px]);
-    }
+    column_plan(g, p, q0, n, col);
     const size_t group_words = s * s * p->hq * p->wq;
     const __m256i shift = _mm256_set1_epi32(x_offset - (int32_t)x_zero), low = _mm256_set1_epi32(0xffff);
     for (size_t i = 0; i < images; i++) {
