@@ -968,11 +968,12 @@ static void depthwise_all_taps(const float *const *rows, const float *wk, size_t
 
 // Where one plane's rows go in the zero-bordered copy: source rows [iy0, iy1) land at padded
 // row iy + pt; within a row, padded columns q ≡ px (mod s) from q0[px] on, n[px] of them, go to
-// phase (row mod s, px) at column q0[px] / s. Computed once per geometry, not per row.
+// phase (row mod s, px) at column q0[px] / s, which is to[px] cells into the phase row. Computed
+// once per geometry, not per row.
 typedef struct {
     size_t s, hq, wq, iy0, iy1, width;
     ptrdiff_t pt, pl;
-    size_t q0[QV_DW_MAX_STRIDE], n[QV_DW_MAX_STRIDE];
+    size_t q0[QV_DW_MAX_STRIDE], n[QV_DW_MAX_STRIDE], to[QV_DW_MAX_STRIDE];
 } dw_fill;
 
 static inline void strided_copy_portable(const float *src, size_t s, size_t n, float *dst) {
@@ -992,11 +993,15 @@ static inline uint32_t strided_shift_portable(const int32_t *src, size_t s, size
     return mx;
 }
 
+// The vector forms fold |x − zp| into a vector of maxima, `top`, reduced once per plane (a
+// reduction per row would cost more than the row's copy on short rows).
 __attribute__((target("avx512f")))
-static inline uint32_t strided_shift_avx512(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
-    if (s > 2) return strided_shift_portable(src, s, n, zp, dst, mx);
+static inline __m512i strided_shift_avx512(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, __m512i top) {
+    if (s > 2) {
+        const uint32_t mx = strided_shift_portable(src, s, n, zp, dst, 0);
+        return _mm512_max_epu32(top, _mm512_set1_epi32((int32_t)mx));
+    }
     const __m512i z = _mm512_set1_epi32(zp);
-    __m512i top = _mm512_setzero_si512();
     for (size_t j = 0; j < n; j += 16) {
         const size_t cnt = n - j < 16 ? n - j : 16;
         const __mmask16 m = lane_mask(cnt);
@@ -1004,17 +1009,18 @@ static inline uint32_t strided_shift_avx512(const int32_t *src, size_t s, size_t
         _mm512_mask_storeu_ps(dst + j, m, _mm512_cvtepi32_ps(d));
         top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
     }
-    const uint32_t v = (uint32_t)_mm512_reduce_max_epu32(top);
-    return v > mx ? v : mx;
+    return top;
 }
 
 // (The AVX2 copies are with the AVX-512 ones, at the top.)
 
 __attribute__((target("avx2")))
-static inline uint32_t strided_shift_avx2(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, uint32_t mx) {
-    if (s > 2) return strided_shift_portable(src, s, n, zp, dst, mx);
+static inline __m256i strided_shift_avx2(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, __m256i top) {
+    if (s > 2) {
+        const uint32_t mx = strided_shift_portable(src, s, n, zp, dst, 0);
+        return _mm256_max_epu32(top, _mm256_set1_epi32((int32_t)mx));
+    }
     const __m256i z = _mm256_set1_epi32(zp);
-    __m256i top = _mm256_setzero_si256();
     for (size_t j = 0; j < n; j += 8) {
         const size_t cnt = n - j;
         const __m256i d = _mm256_sub_epi32(strided_lanes256(src + s * j, s, cnt), z);
@@ -1022,40 +1028,55 @@ static inline uint32_t strided_shift_avx2(const int32_t *src, size_t s, size_t n
         // Lanes past cnt hold 0 − z: not read, so not counted.
         top = _mm256_max_epu32(top, _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(cnt)));
     }
-    uint32_t lanes[8];
-    _mm256_storeu_si256((__m256i *)lanes, top);
-    for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
-    return mx;
+    return top;
+}
+
+__attribute__((target("avx2")))
+static inline uint32_t reduce_max_epu32_avx2(__m256i top, uint32_t mx) {
+    __m128i m = _mm_max_epu32(_mm256_castsi256_si128(top), _mm256_extracti128_si256(top, 1));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const uint32_t v = (uint32_t)_mm_cvtsi128_si32(m);
+    return v > mx ? v : mx;
 }
 
 // One plane into the copy (its border cells are never written: they stay zero). COPY(src, s, n,
-// zp, dst, mx) copies a row's n values of stride s and returns mx, for int32 sources shifted by
-// zp with the largest |x − zp| folded in.
-#define QV_DW_FILL(NAME, ATTR, T, COPY)                                                          \
+// zp, dst, acc) copies a row's n values of stride s and returns acc, for int32 sources shifted by
+// zp with |x − zp| folded into acc (of type ACC, from INIT); REDUCE(acc, mx) folds it into mx.
+#define QV_DW_FILL(NAME, ATTR, T, ACC, INIT, COPY, REDUCE)                                       \
 ATTR static uint32_t NAME(const dw_fill *f, const T *src, int32_t zp, float *copy, uint32_t mx) { \
-    const size_t s = f->s;                                                                       \
+    const size_t s = f->s, phase = f->hq * f->wq;                                                \
     size_t r = (size_t)((ptrdiff_t)f->iy0 + f->pt), ry = r / s, rp = r % s;                      \
+    ACC acc = INIT;                                                                              \
     for (size_t iy = f->iy0; iy < f->iy1; iy++) {                                                \
         const T *srow = src + iy * f->width - f->pl;  /* padded column q at srow[q] */           \
         float *prow = copy + (rp * s * f->hq + ry) * f->wq;                                      \
         for (size_t px = 0; px < s; px++)                                                        \
-            if (f->n[px]) mx = COPY(srow + f->q0[px], s, f->n[px], zp, prow + px * f->hq * f->wq + f->q0[px] / s, mx); \
+            if (f->n[px]) acc = COPY(srow + f->q0[px], s, f->n[px], zp, prow + px * phase + f->to[px], acc); \
         if (++rp == s) { rp = 0; ry++; }                                                         \
     }                                                                                            \
-    return mx;                                                                                   \
+    return REDUCE(acc, mx);                                                                      \
 }
-#define QV_COPY_AVX512(src_, s_, n_, zp_, dst_, mx_) (strided_copy_avx512(src_, s_, n_, dst_), mx_)
-#define QV_COPY_AVX2(src_, s_, n_, zp_, dst_, mx_) (strided_copy_avx2(src_, s_, n_, dst_), mx_)
-#define QV_COPY_PORTABLE(src_, s_, n_, zp_, dst_, mx_) (strided_copy_portable(src_, s_, n_, dst_), mx_)
-QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), float, QV_COPY_AVX512)
-QV_DW_FILL(depthwise_fill_avx2, __attribute__((target("avx2"))), float, QV_COPY_AVX2)
-QV_DW_FILL(depthwise_fill_portable, , float, QV_COPY_PORTABLE)
-QV_DW_FILL(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), int32_t, strided_shift_avx512)
-QV_DW_FILL(depthwise_fill_shifted_avx2, __attribute__((target("avx2"))), int32_t, strided_shift_avx2)
-QV_DW_FILL(depthwise_fill_shifted_portable, , int32_t, strided_shift_portable)
+#define QV_COPY_AVX512(src_, s_, n_, zp_, dst_, acc_) (strided_copy_avx512(src_, s_, n_, dst_), acc_)
+#define QV_COPY_AVX2(src_, s_, n_, zp_, dst_, acc_) (strided_copy_avx2(src_, s_, n_, dst_), acc_)
+#define QV_COPY_PORTABLE(src_, s_, n_, zp_, dst_, acc_) (strided_copy_portable(src_, s_, n_, dst_), acc_)
+#define QV_KEEP(acc_, mx_) ((void)(acc_), (mx_))
+#define QV_MAX_U32(acc_, mx_) ((acc_) > (mx_) ? (acc_) : (mx_))
+#define QV_MAX_512(acc_, mx_) QV_MAX_U32((uint32_t)_mm512_reduce_max_epu32(acc_), mx_)
+QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), float, int, 0, QV_COPY_AVX512, QV_KEEP)
+QV_DW_FILL(depthwise_fill_avx2, __attribute__((target("avx2"))), float, int, 0, QV_COPY_AVX2, QV_KEEP)
+QV_DW_FILL(depthwise_fill_portable, , float, int, 0, QV_COPY_PORTABLE, QV_KEEP)
+QV_DW_FILL(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), int32_t, __m512i, _mm512_setzero_si512(),
+           strided_shift_avx512, QV_MAX_512)
+QV_DW_FILL(depthwise_fill_shifted_avx2, __attribute__((target("avx2"))), int32_t, __m256i, _mm256_setzero_si256(),
+           strided_shift_avx2, reduce_max_epu32_avx2)
+QV_DW_FILL(depthwise_fill_shifted_portable, , int32_t, uint32_t, 0u, strided_shift_portable, QV_MAX_U32)
 #undef QV_COPY_AVX512
 #undef QV_COPY_AVX2
 #undef QV_COPY_PORTABLE
+#undef QV_KEEP
+#undef QV_MAX_U32
+#undef QV_MAX_512
 #undef QV_DW_FILL
 
 // Where a plane's cells go in the copy of hp × wp padded cells (pads may be negative: then rows
@@ -1074,6 +1095,7 @@ static dw_fill dw_fill_plan(const qv_conv_geometry *g, size_t s, size_t hp, size
     for (size_t px = 0; px < s; px++) {
         fill.q0[px] = (size_t)qlo + (px + s - (size_t)qlo % s) % s;
         fill.n[px] = fill.q0[px] < (size_t)qhi ? ((size_t)qhi - fill.q0[px] + s - 1) / s : 0;
+        fill.to[px] = fill.q0[px] / s;
     }
     return fill;
 }
@@ -1227,9 +1249,14 @@ ATTR static uint32_t NAME(const qv_conv_geometry *g, size_t planes, size_t chann
         _mm512_mask_storeu_ps((float *)y + yp + out_at[v], kept, _mm512_maskz_compress_ps(m, tile[v]));                \
     }
 #define QV_DW_DONE512 free(keep); free(out_at);
-// AVX2: output row oy is the tile's ow values from flat position oy·wq.
-#define QV_DW_STORE256 \
-    for (size_t oy = 0; oy < oh; oy++) memcpy((float *)y + yp + oy * ow, (const float *)tile + oy * wq, ow * sizeof(float));
+// AVX2: output row oy is the tile's ow values from flat position oy·wq (vector copies, the last
+// one masked: rows are short, a memcpy call per row cost more than the copy).
+#define QV_DW_STORE256                                                                                                 \
+    for (size_t oy = 0; oy < oh; oy++) {                                                                               \
+        const float *from = (const float *)tile + oy * wq;                                                             \
+        float *to = (float *)y + yp + oy * ow;                                                                         \
+        for (size_t j = 0; j < ow; j += 8) QV_V256_STOREF(ow - j, to + j, QV_V256_LOADF(ow - j, from + j));            \
+    }
 QV_DW_EXACT(depthwise_shifted_exact_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_set1_ps,
             _mm512_setzero_ps, _mm512_setzero_si512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_castsi512_ps,
             depthwise_fill_shifted_avx512, QV_DW_PREP512, QV_DW_STORE512, QV_DW_DONE512)
