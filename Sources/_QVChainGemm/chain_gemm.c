@@ -41,7 +41,8 @@ static inline __mmask16 lane_mask(size_t count) {
 }
 
 // Loads and stores of cnt lanes at p (W = 512: 16 lanes and mask registers; W = 256, in
-// lanes256.h: 8 lanes, plain loads and stores for whole vectors, maskload/maskstore for the rest):
+// lanes256.h: 8 lanes, plain loads and stores for whole vectors, masked loads and piecewise stores
+// for the rest):
 #define QV_V512_LOADF(cnt, p) _mm512_maskz_loadu_ps(lane_mask(cnt), p)
 #define QV_V512_LOADI(cnt, p) _mm512_maskz_loadu_epi32(lane_mask(cnt), p)
 #define QV_V512_STOREF(cnt, p, v) _mm512_mask_storeu_ps(p, lane_mask(cnt), v)

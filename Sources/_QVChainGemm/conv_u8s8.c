@@ -435,8 +435,8 @@ QV_CONV_ROWS(conv_rows, __attribute__((target("avx512f,avx512bw,avx512vnni"))), 
 #define QV_ROWS_STORE256                                                                                            \
     __m256i bits = y_float ? _mm256_castps_si256(fv[j]) : qv[j];                                                    \
     if (mk == 0xff) _mm256_storeu_si256((__m256i *)((int32_t *)y + at), bits);                                      \
-    else _mm256_maskstore_epi32((int *)y + at, lane_mask256((size_t)__builtin_popcount(mk)),                        \
-                                _mm256_permutevar8x32_epi32(bits, squeeze[v0 + j]));
+    else store_first_lanes256((int32_t *)y + at, _mm256_permutevar8x32_epi32(bits, squeeze[v0 + j]),                \
+                              (size_t)__builtin_popcount(mk));
 QV_CONV_ROWS(conv_rows16, __attribute__((target("avx2"))), 256, 8, 3, 3, __m256, __m256i, _mm256_set1_epi32,
              QV_ROWS_LOAD256, QV_ROWS_DOT256, _mm256_cvtepi32_ps, QV_ROWS_PREP256, QV_ROWS_STORE256, free(squeeze);)
 #undef QV_CONV_ROWS

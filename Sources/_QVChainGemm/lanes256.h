@@ -8,22 +8,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// The first min(count, 8) lanes of an AVX2 vector, as maskload/maskstore masks.
+// The first min(count, 8) lanes of an AVX2 vector, as maskload masks.
 __attribute__((target("avx2"), always_inline)) static inline __m256i lane_mask256(size_t count) {
     const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count >= 8 ? 8 : (int)count), index);
 }
 
-// Loads and stores of cnt lanes at p: plain for whole vectors, maskload/maskstore for the rest.
+// The first cnt < 8 lanes of v stored at p as 4, 2 and 1 lanes (plain stores): AVX2's masked
+// stores (vmaskmovps, vpmaskmovd) are microcoded on AMD Zen, many times slower than this.
+__attribute__((target("avx2"), always_inline)) static inline void store_first_lanes256(void *p, __m256i v, size_t cnt) {
+    char *d = (char *)p;
+    __m128i part = _mm256_castsi256_si128(v);
+    if (cnt & 4) {
+        _mm_storeu_si128((__m128i *)d, part);
+        part = _mm256_extracti128_si256(v, 1);
+        d += 16;
+    }
+    if (cnt & 2) {
+        _mm_storel_epi64((__m128i *)d, part);
+        part = _mm_srli_si128(part, 8);
+        d += 8;
+    }
+    if (cnt & 1) _mm_storeu_si32(d, part);
+}
+
+// Loads and stores of cnt lanes at p: plain for whole vectors; for the rest, masked loads and
+// the stores above.
 #define QV_V256_LOADF(cnt, p) ((cnt) >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lane_mask256(cnt)))
 #define QV_V256_LOADI(cnt, p) \
     ((cnt) >= 8 ? _mm256_loadu_si256((const __m256i *)(p)) : _mm256_maskload_epi32((const int *)(p), lane_mask256(cnt)))
 #define QV_V256_STOREF(cnt, p, v) \
-    do { if ((cnt) >= 8) _mm256_storeu_ps(p, v); else _mm256_maskstore_ps(p, lane_mask256(cnt), v); } while (0)
-#define QV_V256_STOREI(cnt, p, v)                                                                        \
-    do {                                                                                                 \
-        if ((cnt) >= 8) _mm256_storeu_si256((__m256i *)(p), v);                                          \
-        else _mm256_maskstore_epi32((int *)(p), lane_mask256(cnt), v);                                    \
+    do { if ((cnt) >= 8) _mm256_storeu_ps(p, v); else store_first_lanes256(p, _mm256_castps_si256(v), cnt); } while (0)
+#define QV_V256_STOREI(cnt, p, v)                                       \
+    do {                                                                \
+        if ((cnt) >= 8) _mm256_storeu_si256((__m256i *)(p), v);         \
+        else store_first_lanes256(p, v, cnt);                           \
     } while (0)
 
 // Lanes src[0], src[s], …, src[(cnt − 1)·s] (cnt ≥ 1; lanes past cnt zero), reading only values
