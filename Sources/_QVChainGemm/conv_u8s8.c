@@ -344,7 +344,7 @@ ATTR static void NAME(const qv_conv_geometry *g, const packed_input *p, const ui
                       size_t y_image, int y_float) {                                                                \
     qv_pw##W prm[CH]; /* the stages' parameters for the output channels of a block */                               \
     qv_pw##W##_pairs(st, ns, m, &prm[0]);                                                                           \
-    for (size_t r = 1; r < CH; r++) memcpy(prm[r].pair, prm[0].pair, sizeof prm[0].pair);                           \
+    for (size_t r = 0; r < CH && ns; r++) qv_pw##W##_set(st, ns, 0, &prm[r]);                                       \
     const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = p->groups * g->kernel_h * g->kernel_w;        \
     const size_t wp = p->wq, ow = g->out_w, flat_len = (g->out_h - 1) * wp + ow;                                    \
     const size_t vectors = (flat_len + LANES - 1) / LANES;                                                          \
@@ -378,19 +378,20 @@ ATTR static void NAME(const qv_conv_geometry *g, const packed_input *p, const ui
                         for (size_t j = 0; j < VECS; j++) acc[r][j] = DOT(acc[r][j], xv[j], wv);                    \
                     }                                                                                               \
                 }                                                                                                   \
-                /* The sums leave the registers once (so the loop above keeps them there), then go */              \
-                /* row by row through float(sum), as MLAS converts it, and the stages. */                           \
-                VI sums[CH][VECS];                                                                                  \
+                /* The sums leave the registers once (so the loop above keeps them there), go through */           \
+                /* float(sum), as MLAS converts it, and the stages, one dispatch per stage for the block */         \
+                /* (rows past m take set 0's parameters and are not stored), then out row by row. */                \
+                VF fvs[CH * VECS];                                                                                  \
+                VI qvs[CH * VECS];                                                                                  \
                 for (size_t r = 0; r < CH; r++)                                                                     \
-                    for (size_t j = 0; j < VECS; j++) sums[r][j] = acc[r][j];                                       \
-                for (size_t r = 0; r < rows; r++) {                                                                 \
-                    VF fv[VECS];                                                                                    \
-                    VI qv[VECS];                                                                                    \
                     for (size_t j = 0; j < VECS; j++) {                                                             \
-                        qv[j] = sums[r][j];                                                                         \
-                        fv[j] = I2F(qv[j]);                                                                         \
+                        qvs[r * VECS + j] = acc[r][j];                                                              \
+                        fvs[r * VECS + j] = I2F(acc[r][j]);                                                         \
                     }                                                                                               \
-                    if (ns) qv_pw##W##_apply(st, ns, &prm[r], VECS, fv, qv);                                        \
+                if (ns) qv_pw##W##_apply_rows(st, ns, prm, CH, VECS, fvs, qvs);                                     \
+                for (size_t r = 0; r < rows; r++) {                                                                 \
+                    const VF *fv = fvs + r * VECS;                                                                  \
+                    const VI *qv = qvs + r * VECS;                                                                  \
                     const size_t row = i * y_image + (m0 + r) * n;                                                  \
                     for (size_t j = 0; j < nv; j++) {                                                               \
                         const uint16_t mk = keep[v0 + j];                                                           \

@@ -36,7 +36,8 @@ static inline void qv_pw_pairs(const qv_pw_stage *st, size_t ns, size_t channels
 // - qv_pwW_pairs: the pair flags (once per call); qv_pwW_set: every lane takes parameter set c
 //   (stages with one set take theirs), the pair flags untouched;
 // - qv_pwW_apply: the stages over u vectors (u a constant at the call, so the loops unroll): v
-//   holds floats and q int32 values; a dequantize reads q, a (re)quantize writes q, the others
+//   holds floats and q int32 values; qv_pwW_apply_rows: the same over rows × u vectors, row r with
+//   its own parameter set; a dequantize reads q, a (re)quantize writes q, the others
 //   read and write v. Lanes the caller does not store may hold anything (0/0 is NaN, never stored).
 // Rounding is to nearest even (AVX2's cvtps2dq in the default mode), NaN and overflow give
 // INT32_MIN in both; max(t, lo) is lo for NaN; ReLU keeps v unless 0 ≥ v.
@@ -59,32 +60,42 @@ static inline void qv_pw_pairs(const qv_pw_stage *st, size_t ns, size_t channels
             p->h[k] = SET1_PS(st[k].hi);                                                                                 \
         }                                                                                                                \
     }                                                                                                                    \
-    ATTR static inline void qv_pw##W##_apply(const qv_pw_stage *st, size_t ns, const qv_pw##W *p, size_t u, VF *v,       \
-                                             VI *q) {                                                                    \
+    /* rows × u vectors, row r with parameter set p[r] (rows and u constants at the call): one */                        \
+    /* dispatch per stage for the whole block. The pair flags are p[0]'s (the same in every set). */                     \
+    ATTR static inline void qv_pw##W##_apply_rows(const qv_pw_stage *st, size_t ns, const qv_pw##W *p, size_t rows,      \
+                                                  size_t u, VF *v, VI *q) {                                              \
         for (size_t k = 0; k < ns; k++) {                                                                                \
             switch (st[k].kind) {                                                                                        \
             case QV_PW_DEQUANTIZE:                                                                                       \
-                for (size_t i = 0; i < u; i++) v[i] = MUL(I2F(SUB_I(q[i], p->z[k])), p->a[k]);                           \
+                for (size_t r = 0; r < rows; r++)                                                                        \
+                    for (size_t i = 0; i < u; i++) v[r * u + i] = MUL(I2F(SUB_I(q[r * u + i], p[r].z[k])), p[r].a[k]);  \
                 break;                                                                                                   \
             case QV_PW_AFFINE:                                                                                           \
-                for (size_t i = 0; i < u; i++) v[i] = ADD(MUL(v[i], p->a[k]), p->b[k]);                                  \
+                for (size_t r = 0; r < rows; r++)                                                                        \
+                    for (size_t i = 0; i < u; i++) v[r * u + i] = ADD(MUL(v[r * u + i], p[r].a[k]), p[r].b[k]);          \
                 break;                                                                                                   \
             case QV_PW_RELU:                                                                                             \
-                for (size_t i = 0; i < u; i++) v[i] = RELU(v[i]);                                                        \
+                for (size_t i = 0; i < rows * u; i++) v[i] = RELU(v[i]);                                                 \
                 break;                                                                                                   \
             default:                                                                                                     \
-                for (size_t i = 0; i < u; i++) {                                                                         \
-                    VF t = st[k].kind == QV_PW_REQUANTIZE ? MUL(v[i], p->a[k]) : DIV(v[i], p->a[k]);                     \
-                    t = MIN(MAX(t, p->l[k]), p->h[k]);                                                                   \
-                    const VI r = F2I(t);                                                                                 \
-                    /* Paired: the next stage's float(q − z)·scale is float(r)·scale (a float rounding of t   */         \
-                    /* would keep the sign of −0; the integer has none).                                        */       \
-                    if (p->pair[k]) v[i] = MUL(I2F(r), p->a[k + 1]);                                                     \
-                    else q[i] = ADD_I(r, p->z[k]);                                                                       \
-                }                                                                                                        \
-                k += p->pair[k] != 0;                                                                                    \
+                for (size_t r = 0; r < rows; r++)                                                                        \
+                    for (size_t i = 0; i < u; i++) {                                                                     \
+                        const size_t at = r * u + i;                                                                     \
+                        VF t = st[k].kind == QV_PW_REQUANTIZE ? MUL(v[at], p[r].a[k]) : DIV(v[at], p[r].a[k]);           \
+                        t = MIN(MAX(t, p[r].l[k]), p[r].h[k]);                                                           \
+                        const VI n = F2I(t);                                                                             \
+                        /* Paired: the next stage's float(q − z)·scale is float(n)·scale (a float rounding of t */       \
+                        /* would keep the sign of −0; the integer has none).                                      */     \
+                        if (p[0].pair[k]) v[at] = MUL(I2F(n), p[r].a[k + 1]);                                            \
+                        else q[at] = ADD_I(n, p[r].z[k]);                                                                \
+                    }                                                                                                    \
+                k += p[0].pair[k] != 0;                                                                                  \
             }                                                                                                            \
         }                                                                                                                \
+    }                                                                                                                    \
+    ATTR static inline void qv_pw##W##_apply(const qv_pw_stage *st, size_t ns, const qv_pw##W *p, size_t u, VF *v,       \
+                                             VI *q) {                                                                    \
+        qv_pw##W##_apply_rows(st, ns, p, 1, u, v, q);                                                                    \
     }
 
 #define QV_PW512_F2I(t) _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
