@@ -54,6 +54,10 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         // A float side with --atol/--rtol: Polygraphy's element-wise check instead of steps.
         let real = bothQuantized ? nil : realValued
         let threshold = bothQuantized ? 0.5 * (step ?? 0) : 0
+        // The histogram's bins are counted here by index and folded into `histogram` once, at the
+        // end: a String key per element cost more than the rest of the element's statistics.
+        var bins = BinCounts()
+        defer { bins.fold(into: &histogram) }
         for j in 0..<min(ra.count, rbIn.count) {
             let r = ra[j]
             var c = rbIn[j]
@@ -77,14 +81,14 @@ public struct PairStatistics: Codable, Sendable, Equatable {
             if let real {
                 if let st = step {
                     let ds = Harness.stepDifference(r, c, step: st, bothQuantized: false)
-                    if ds != 0 { histogram[Self.bin(ds), default: 0] += 1 }
+                    if ds != 0 { bins.add(ds) }
                 }
                 if !(e <= real.atol || e <= real.rtol * abs(r)) { beyond += 1 }
                 continue
             }
             guard let st = step else { continue }
             let ds = Harness.stepDifference(r, c, step: st, bothQuantized: bothQuantized)
-            if ds != 0 { histogram[Self.bin(ds), default: 0] += 1 }
+            if ds != 0 { bins.add(ds) }
             if abs(ds) > limit {
                 beyond += 1
                 switch classify?(j, r, c) {
@@ -99,12 +103,44 @@ public struct PairStatistics: Codable, Sendable, Equatable {
 
     public enum ElementCause { case tie, nearTie, wrap }
 
-    static func bin(_ ds: Double) -> String {
-        if ds.isNaN { return "nan" }
-        let k = ds.rounded(.toNearestOrEven)
-        if k > Double(histogramCap) { return ">\(histogramCap)" }
-        if k < -Double(histogramCap) { return "<-\(histogramCap)" }
-        return String(Int(k))
+    /// The histogram bin of a step difference: its nearest integer, "<-cap" / ">cap" beyond the
+    /// cap, "nan".
+    static func bin(_ ds: Double) -> String { BinCounts.label(BinCounts.index(ds)) }
+
+    /// Counts per histogram bin by index (allocated at the first count), and which bins were used.
+    struct BinCounts {
+        static let cap = PairStatistics.histogramCap
+        static let nan = 2 * cap + 1, above = 2 * cap + 2, below = 2 * cap + 3
+        var counts: [Int] = []
+        var used: [Int] = []
+
+        static func index(_ ds: Double) -> Int {
+            if ds.isNaN { return nan }
+            let k = ds.rounded(.toNearestOrEven)
+            if k > Double(cap) { return above }
+            if k < -Double(cap) { return below }
+            return Int(k) + cap
+        }
+
+        static func label(_ i: Int) -> String {
+            switch i {
+            case nan: "nan"
+            case above: ">\(cap)"
+            case below: "<-\(cap)"
+            default: String(i - cap)
+            }
+        }
+
+        mutating func add(_ ds: Double) {
+            if counts.isEmpty { counts = Array(repeating: 0, count: 2 * Self.cap + 4) }
+            let i = Self.index(ds)
+            if counts[i] == 0 { used.append(i) }
+            counts[i] += 1
+        }
+
+        func fold(into histogram: inout [String: Int]) {
+            for i in used { histogram[Self.label(i), default: 0] += counts[i] }
+        }
     }
 
     /// The ranking key of each listed worst element (its snapped |Δ|), in the same order; kept so

@@ -35,6 +35,23 @@ final class PairStatisticsTests: XCTestCase {
         XCTAssertEqual(PairStatistics.bin(.nan), "nan")
     }
 
+    /// Counts per bin across the elements of one call (repeated bins, both overflow bins, NaN)
+    /// and across calls: each call folds its counts into the record's histogram.
+    func testHistogramCountsRepeatsAndAccumulatesAcrossSamples() {
+        var s = PairStatistics()
+        let step = 1.0
+        let reference = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        s.add(
+            sample: 0, reference: reference, candidate: [1, 1, -3, 5000, -5000, .nan, 0], step: step,
+            bothQuantized: true, limit: 0)
+        XCTAssertEqual(s.histogram, ["1": 2, "-3": 1, ">1000": 1, "<-1000": 1, "nan": 1])
+        s.add(
+            sample: 1, reference: reference, candidate: [1, 2, 0, 0, 0, 0, 0], step: step, bothQuantized: true,
+            limit: 0)
+        XCTAssertEqual(s.histogram, ["1": 3, "2": 1, "-3": 1, ">1000": 1, "<-1000": 1, "nan": 1])
+        XCTAssertEqual(s.count, 14)
+    }
+
     /// SQNR and cosine from the running sums, against the formulas on the same values.
     func testSqnrAndCosineFromRunningSums() throws {
         let r = [1.0, -2.0, 3.0, 0.5], c = [1.1, -2.0, 2.7, 0.5]
