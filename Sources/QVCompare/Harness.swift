@@ -976,9 +976,13 @@ public struct Harness: Sendable {
 
     /// A tensor's real values: (q − zero point) · step, or the values themselves when float.
     public static func real(_ t: Tensor, _ q: QuantInfo?) -> [Double] {
-        let v = t.asDoubles() ?? []
-        guard let q else { return v }
-        return v.map { ($0 - Double(q.zeroPoint)) * q.step }
+        guard let q else { return t.asDoubles() ?? [] }
+        let zero = Double(q.zeroPoint), step = q.step
+        // Integer tensors in one pass from their storage (no intermediate array of Doubles).
+        if case .i32(let a) = t.storage, t.dtype.isInteger || t.dtype == .bool {
+            return converted(a) { (Double($0) - zero) * step }
+        }
+        return converted(t.asDoubles() ?? []) { ($0 - zero) * step }
     }
 
     static func ref(_ p: Point) -> TensorRef {

@@ -153,11 +153,11 @@ public struct Tensor: Sendable, Equatable {
     /// nil for strings, complex and raw float8/16 bit patterns.
     public func asDoubles() -> [Double]? {
         switch storage {
-        case .f32(let a): return a.map(Double.init)
+        case .f32(let a): return converted(a) { Double($0) }
         case .f64(let a): return a
-        case .i32(let a): return dtype.isInteger || dtype == .bool ? a.map(Double.init) : nil
-        case .i64(let a): return a.map(Double.init)
-        case .u64(let a): return a.map(Double.init)
+        case .i32(let a): return dtype.isInteger || dtype == .bool ? converted(a) { Double($0) } : nil
+        case .i64(let a): return converted(a) { Double($0) }
+        case .u64(let a): return converted(a) { Double($0) }
         default: return nil
         }
     }
