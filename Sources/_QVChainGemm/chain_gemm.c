@@ -74,9 +74,6 @@ QV_AVX512 void strided_copy_avx512(const float *src, size_t s, size_t n, float *
 }
 
 // AVX2 forms of the strided copies (and of strided_shift, below), from lanes256.h's lanes.
-__attribute__((target("avx2"), always_inline))
-static inline __m256i even_lanes_avx2(const int32_t *src) { return strided_lanes256(src, 2, 9); }
-
 // dst[j] = src[j·s] for j < n (32-bit values): 8 lanes per store (the last one masked) for s = 1
 // and 2, one by one otherwise.
 __attribute__((target("avx2")))
@@ -877,41 +874,6 @@ int qv_exact_f32_to_i32(const float *v, size_t n, int32_t *out) {
     return 1;
 }
 
-__attribute__((target("avx512f")))
-static int64_t shifted_avx512(const int32_t *x, size_t n, int32_t z, float *out) {
-    const __m512i zv = _mm512_set1_epi32(z);
-    __m512i mx = _mm512_setzero_si512();
-    for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = lane_mask(n - i);
-        __m512i d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, x + i), zv);
-        _mm512_mask_storeu_ps(out + i, m, _mm512_cvtepi32_ps(d));
-        mx = _mm512_max_epu32(mx, _mm512_maskz_abs_epi32(m, d));  // |INT32_MIN| is 2^31 unsigned
-    }
-    return (int64_t)_mm512_reduce_max_epu32(mx);
-}
-
-__attribute__((target("avx2")))
-static int64_t shifted_avx2(const int32_t *x, size_t n, int32_t z, float *out) {
-    const __m256i zv = _mm256_set1_epi32(z);
-    __m256i mx = _mm256_setzero_si256();
-    for (size_t i = 0; i < n; i += 8) {
-        // Lanes past n load 0 and store nothing; their |0 − z| is not taken.
-        const __m256i d = _mm256_sub_epi32(QV_V256_LOADI(n - i, x + i), zv);
-        QV_V256_STOREF(n - i, out + i, _mm256_cvtepi32_ps(d));
-        mx = _mm256_max_epu32(mx, _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(n - i)));
-    }
-    uint32_t lanes[8], best = 0;
-    _mm256_storeu_si256((__m256i *)lanes, mx);
-    for (int i = 0; i < 8; i++) best = lanes[i] > best ? lanes[i] : best;
-    return (int64_t)best;
-}
-
-int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out) {
-    if (path() == PATH_AVX512) return shifted_avx512(x, n, z, out);
-    if (path() == PATH_AVX2) return shifted_avx2(x, n, z, out);
-    return -1;
-}
-
 // MARK: - Depthwise convolution (MLAS's one-row kernel order)
 
 #define QV_DW_MAX_STRIDE 8
@@ -994,42 +956,38 @@ static inline uint32_t strided_shift_portable(const int32_t *src, size_t s, size
     return mx;
 }
 
-// The vector forms fold |x − zp| into a vector of maxima, `top`, reduced once per plane (a
-// reduction per row would cost more than the row's copy on short rows).
-__attribute__((target("avx512f")))
-static inline __m512i strided_shift_avx512(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, __m512i top) {
-    if (s > 2) {
-        const uint32_t mx = strided_shift_portable(src, s, n, zp, dst, 0);
-        return _mm512_max_epu32(top, _mm512_set1_epi32((int32_t)mx));
-    }
-    const __m512i z = _mm512_set1_epi32(zp);
-    for (size_t j = 0; j < n; j += 16) {
-        const size_t cnt = n - j < 16 ? n - j : 16;
-        const __mmask16 m = lane_mask(cnt);
-        const __m512i d = _mm512_sub_epi32(strided_lanes(src + j * s, s, cnt), z);
-        _mm512_mask_storeu_ps(dst + j, m, _mm512_cvtepi32_ps(d));
-        top = _mm512_max_epu32(top, _mm512_maskz_abs_epi32(m, d));
-    }
-    return top;
+// The same with vectors: |x − zp| goes into a vector of maxima, `top`, reduced once per plane or
+// call (a reduction per row would cost more than the row's copy on short rows). Lanes past n
+// load 0: their |0 − zp| is not taken. Strides above 2 go one by one.
+#define QV_STRIDED_SHIFT(NAME, ATTR, W, LANES, VI, SET1, SUB, MAX_U, I2F, LANES_OF, ABS_KEPT)           \
+ATTR static inline VI NAME(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, VI top) {     \
+    if (s > 2) return MAX_U(top, SET1((int32_t)strided_shift_portable(src, s, n, zp, dst, 0)));           \
+    const VI z = SET1(zp);                                                                                \
+    for (size_t j = 0; j < n; j += LANES) {                                                               \
+        const size_t cnt = n - j;                                                                         \
+        const VI d = SUB(LANES_OF(src + j * s, s, cnt), z);                                               \
+        QV_V##W##_STOREF(cnt, dst + j, I2F(d));                                                           \
+        top = MAX_U(top, ABS_KEPT(d, cnt));                                                               \
+    }                                                                                                     \
+    return top;                                                                                           \
 }
+#define QV_LANES512(src, s, cnt) strided_lanes(src, s, (cnt) < 16 ? (cnt) : 16)
+#define QV_ABS_KEPT512(d, cnt) _mm512_maskz_abs_epi32(lane_mask(cnt), d)
+#define QV_ABS_KEPT256(d, cnt) _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(cnt))
+QV_STRIDED_SHIFT(strided_shift_avx512, __attribute__((target("avx512f"))), 512, 16, __m512i, _mm512_set1_epi32,
+                 _mm512_sub_epi32, _mm512_max_epu32, _mm512_cvtepi32_ps, QV_LANES512, QV_ABS_KEPT512)
+QV_STRIDED_SHIFT(strided_shift_avx2, __attribute__((target("avx2"))), 256, 8, __m256i, _mm256_set1_epi32,
+                 _mm256_sub_epi32, _mm256_max_epu32, _mm256_cvtepi32_ps, strided_lanes256, QV_ABS_KEPT256)
+#undef QV_STRIDED_SHIFT
+#undef QV_LANES512
+#undef QV_ABS_KEPT512
+#undef QV_ABS_KEPT256
 
-// (The AVX2 copies are with the AVX-512 ones, at the top.)
-
-__attribute__((target("avx2")))
-static inline __m256i strided_shift_avx2(const int32_t *src, size_t s, size_t n, int32_t zp, float *dst, __m256i top) {
-    if (s > 2) {
-        const uint32_t mx = strided_shift_portable(src, s, n, zp, dst, 0);
-        return _mm256_max_epu32(top, _mm256_set1_epi32((int32_t)mx));
-    }
-    const __m256i z = _mm256_set1_epi32(zp);
-    for (size_t j = 0; j < n; j += 8) {
-        const size_t cnt = n - j;
-        const __m256i d = _mm256_sub_epi32(strided_lanes256(src + s * j, s, cnt), z);
-        QV_V256_STOREF(cnt, dst + j, _mm256_cvtepi32_ps(d));
-        // Lanes past cnt hold 0 − z: not read, so not counted.
-        top = _mm256_max_epu32(top, _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(cnt)));
-    }
-    return top;
+// max(mx, the largest lane of top), lanes as unsigned.
+__attribute__((target("avx512f")))
+static inline uint32_t reduce_max_epu32_avx512(__m512i top, uint32_t mx) {
+    const uint32_t v = (uint32_t)_mm512_reduce_max_epu32(top);
+    return v > mx ? v : mx;
 }
 
 __attribute__((target("avx2")))
@@ -1039,6 +997,23 @@ static inline uint32_t reduce_max_epu32_avx2(__m256i top, uint32_t mx) {
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
     const uint32_t v = (uint32_t)_mm_cvtsi128_si32(m);
     return v > mx ? v : mx;
+}
+
+// The shifted copy of a whole tensor is one row of stride 1.
+__attribute__((target("avx512f")))
+static int64_t shifted_avx512(const int32_t *x, size_t n, int32_t z, float *out) {
+    return reduce_max_epu32_avx512(strided_shift_avx512(x, 1, n, z, out, _mm512_setzero_si512()), 0);
+}
+
+__attribute__((target("avx2")))
+static int64_t shifted_avx2(const int32_t *x, size_t n, int32_t z, float *out) {
+    return reduce_max_epu32_avx2(strided_shift_avx2(x, 1, n, z, out, _mm256_setzero_si256()), 0);
+}
+
+int64_t qv_shifted_i32_to_f32(const int32_t *x, size_t n, int32_t z, float *out) {
+    if (path() == PATH_AVX512) return shifted_avx512(x, n, z, out);
+    if (path() == PATH_AVX2) return shifted_avx2(x, n, z, out);
+    return -1;
 }
 
 // One plane into the copy (its border cells are never written: they stay zero). COPY(src, s, n,
@@ -1063,12 +1038,11 @@ ATTR static uint32_t NAME(const dw_fill *f, const T *src, int32_t zp, float *cop
 #define QV_COPY_PORTABLE(src_, s_, n_, zp_, dst_, acc_) (strided_copy_portable(src_, s_, n_, dst_), acc_)
 #define QV_KEEP(acc_, mx_) ((void)(acc_), (mx_))
 #define QV_MAX_U32(acc_, mx_) ((acc_) > (mx_) ? (acc_) : (mx_))
-#define QV_MAX_512(acc_, mx_) QV_MAX_U32((uint32_t)_mm512_reduce_max_epu32(acc_), mx_)
 QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), float, int, 0, QV_COPY_AVX512, QV_KEEP)
 QV_DW_FILL(depthwise_fill_avx2, __attribute__((target("avx2"))), float, int, 0, QV_COPY_AVX2, QV_KEEP)
 QV_DW_FILL(depthwise_fill_portable, , float, int, 0, QV_COPY_PORTABLE, QV_KEEP)
 QV_DW_FILL(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), int32_t, __m512i, _mm512_setzero_si512(),
-           strided_shift_avx512, QV_MAX_512)
+           strided_shift_avx512, reduce_max_epu32_avx512)
 QV_DW_FILL(depthwise_fill_shifted_avx2, __attribute__((target("avx2"))), int32_t, __m256i, _mm256_setzero_si256(),
            strided_shift_avx2, reduce_max_epu32_avx2)
 QV_DW_FILL(depthwise_fill_shifted_portable, , int32_t, uint32_t, 0u, strided_shift_portable, QV_MAX_U32)
@@ -1077,7 +1051,6 @@ QV_DW_FILL(depthwise_fill_shifted_portable, , int32_t, uint32_t, 0u, strided_shi
 #undef QV_COPY_PORTABLE
 #undef QV_KEEP
 #undef QV_MAX_U32
-#undef QV_MAX_512
 #undef QV_DW_FILL
 
 // Where a plane's cells go in the copy of hp × wp padded cells (pads may be negative: then rows
@@ -1372,7 +1345,7 @@ static size_t NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size
         for (size_t i = 0; i < kh; i++)                                                          \
             for (size_t j = 0; j < kw; j++) {                                                    \
                 const int32_t *at = (const int32_t *)(base + i * dh * w + j * dw);               \
-                const VEC e = FROM_BITS(sw == 1 ? _mm256_loadu_si256((const __m256i *)at) : even_lanes_avx2(at)); \
+                const VEC e = FROM_BITS(strided_lanes256(at, sw, 9)); /* 9 > 8 lanes: whole loads */ \
                 best = i == 0 && j == 0 ? e : GT(best, e);                                       \
             }                                                                                    \
         _mm256_storeu_si256((__m256i *)(out + t), TO_BITS(best));                                \

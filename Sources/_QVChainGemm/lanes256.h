@@ -54,7 +54,7 @@ static inline __m256i strided_lanes256(const int32_t *src, size_t s, size_t cnt)
         const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)s));
         return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)src, index, lane_mask256(cnt), 4);
     }
-    if (s == 1) return cnt >= 8 ? _mm256_loadu_si256((const __m256i *)src) : _mm256_maskload_epi32((const int *)src, lane_mask256(cnt));
+    if (s == 1) return QV_V256_LOADI(cnt, src);
     __m256 lo, hi;
     if (cnt > 8) {
         lo = _mm256_loadu_ps((const float *)src);
