@@ -318,6 +318,47 @@ case("constant_gather", [helper.make_node("Constant", [], ["idx"], value=numpy_h
                          helper.make_node("Gather", ["x", "idx"], ["y"], axis=2)],
      [("x", TP.FLOAT, XU)], [("y", TP.FLOAT)])
 
+# ---- QLinearAdd's float arithmetic, on every 8-bit pair: MLAS's AVX2 kernel contracts its
+# expressions into FMAs, and onnxruntime swaps the operands on spans where A is one broadcast
+# value. Scale sets that separate the fused from the unfused arithmetic (measured: each gives
+# 1-4 differing pairs of 65,536 under the unfused one); the last is Reference/mobilenet's ir3 add.
+ADD_SETS = [(0.16197557747364044, 0.16254845261573792, 0.10548848658800125, 161, 73, 250),
+            (0.0175218153744936, 0.13744039833545685, 0.17466725409030914, 225, 87, 58),
+            (0.16221198439598083, 0.06670815497636795, 0.034062523394823074, 71, 178, 148),
+            (0.16071204841136932, 0.042834967374801636, 0.08113949000835419, 96, 40, 204),
+            (0.038004547357559204, 0.017981430515646935, 0.04923996329307556, 123, 100, 100)]
+
+
+def qladd_nodes(pairs, dt):
+    """One QLinearAdd per (A name, B name, scale set) with its own initializers; outputs y0, y1, ..."""
+    nodes, inits = [], []
+    for k, (an, bn, (sa, sb, sc, za, zb, zc)) in enumerate(pairs):
+        shift = 128 if dt == np.int8 else 0
+        names = [f"{p}{k}" for p in ("as", "az", "bs", "bz", "cs", "cz")]
+        nodes.append(helper.make_node("QLinearAdd", [an, names[0], names[1], bn, names[2], names[3], names[4], names[5]], [f"y{k}"],
+                                      domain="com.microsoft"))
+        inits += [init(names[0], np.float32(sa)), init(names[1], dt(za - shift)), init(names[2], np.float32(sb)),
+                  init(names[3], dt(zb - shift)), init(names[4], np.float32(sc)), init(names[5], dt(zc - shift))]
+    return nodes, inits
+
+
+for dt, tt, nm in ((np.uint8, TP.UINT8, "uint8"), (np.int8, TP.INT8, "int8")):
+    allv = np.arange(np.iinfo(dt).min, np.iinfo(dt).max + 1).astype(dt)
+    nodes, inits = qladd_nodes([("a", "b", st) for st in ADD_SETS], dt)
+    case(f"qlinearadd_every_pair_{nm}", nodes, [("a", tt, np.repeat(allv, 256)), ("b", tt, np.tile(allv, 256))],
+         [(f"y{k}", tt) for k in range(len(ADD_SETS))], inits, ms=True)
+allv = np.arange(256).astype(np.uint8)
+# A one value per span (column + row), B one value per span (row + column), a trailing 1 in every
+# shape (16x16x1 + 16x1x1), and a one-element output.
+nodes, inits = qladd_nodes([("col", "row", ADD_SETS[0]), ("col", "row", ADD_SETS[2]), ("col", "row", ADD_SETS[3]),
+                            ("row", "col", ADD_SETS[1]), ("row", "col", ADD_SETS[4]), ("sq", "vec", ADD_SETS[2]),
+                            ("one", "one2", ADD_SETS[3])], np.uint8)
+case("qlinearadd_spans_uint8", nodes,
+     [("col", TP.UINT8, allv.reshape(256, 1)), ("row", TP.UINT8, allv.reshape(1, 256)), ("sq", TP.UINT8, allv.reshape(16, 16, 1)),
+      ("vec", TP.UINT8, allv[::17].reshape(16, 1, 1)[:16]), ("one", TP.UINT8, np.array([201], np.uint8)),
+      ("one2", TP.UINT8, np.array([[77]], np.uint8))],
+     [(f"y{k}", TP.UINT8) for k in range(7)], inits, ms=True)
+
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

@@ -259,8 +259,9 @@ struct QGemmKernel: Kernel {
 }
 
 /// com.microsoft QLinearAdd / QLinearMul with numpy broadcasting, as onnxruntime computes them
-/// on x86: Add is rint((C_zp − (rA·A_zp + rB·B_zp)) + a·rA + b·rB) with rA = A_scale/C_scale,
-/// rB = B_scale/C_scale in float32; Mul is rint((a − A_zp)(b − B_zp) · (A_scale·B_scale/C_scale) + C_zp).
+/// on x86 (AVX2 and AVX-512 hosts alike). Mul is rint((a − A_zp)(b − B_zp) · (A_scale·B_scale/C_scale)
+/// + C_zp). Add is MLAS's AVX2 kernel as built (its float expressions contracted into FMAs), with
+/// rA = A_scale/C_scale, rB = B_scale/C_scale: see `QLinearAddArithmetic`.
 /// Both convert to int32 before saturating, so NaN and infinities (a zero C_scale) give the lower
 /// bound: onnxruntime 1.x gives −128 everywhere for QLinearAdd/QLinearMul with C_scale 0.
 struct QLinearBinaryKernel: Kernel {
@@ -286,8 +287,8 @@ struct QLinearBinaryKernel: Kernel {
             outType.storageKind == .i32, outType.bitWidth <= 16
         {
             // Same shapes (a residual add): the loop below without index maps or Int64, same arithmetic.
-            let rA = sa / sc, rB = sb / sc
-            let fixed = Float(czp) - (rA * Float(azp) + rB * Float(bzp))
+            let add = QLinearAddArithmetic(sa: sa, za: azp, sb: sb, zb: bzp, sc: sc, zc: czp, order: .bInner)
+            let (fixed, rA, rB) = (add.fixed, add.rA, add.rB)
             let lo = Float(r.lowerBound), hi = Float(r.upperBound)
             let y = [Int32].uninitialized(ax.count) { buf, n in
                 ax.withUnsafeBufferPointer { ap in
@@ -299,7 +300,7 @@ struct QLinearBinaryKernel: Kernel {
                             return
                         }
                         for i in 0..<ap.count {
-                            let v = ((fixed + Float(ap[i]) * rA) + Float(bp[i]) * rB).rounded(.toNearestOrEven)
+                            let v = add.value(ap[i], bp[i]).rounded(.toNearestOrEven)
                             // x86's cvt gives INT32_MIN for NaN and |v| ≥ 2^31: the lower bound after clamping.
                             let inRange = v >= -2_147_483_648 && v < 2_147_483_648
                             buf[i] = Int32(inRange ? Swift.min(Swift.max(v, lo), hi) : lo)
@@ -314,11 +315,11 @@ struct QLinearBinaryKernel: Kernel {
         let av = try intValues(a), bv = try intValues(b)
         var out = [Int64](repeating: 0, count: shape.reduce(1, *))
         if isAdd {
-            let rA = sa / sc, rB = sb / sc
-            let fixed = Float(czp) - (rA * Float(azp) + rB * Float(bzp))
+            let add = QLinearAddArithmetic(
+                sa: sa, za: azp, sb: sb, zb: bzp, sc: sc, zc: czp,
+                order: QLinearAddArithmetic.Order(a: a.shape, b: b.shape, output: shape))
             for i in 0..<out.count {
-                let v = (fixed + Float(av[ai(i)]) * rA) + Float(bv[bi(i)]) * rB
-                out[i] = convertAndPack(v, r)
+                out[i] = convertAndPack(add.value(Int32(av[ai(i)]), Int32(bv[bi(i)])), r)
             }
         } else {
             let mult = sa * sb / sc
@@ -327,6 +328,61 @@ struct QLinearBinaryKernel: Kernel {
             }
         }
         return [wrapping(out, outType, shape: shape)]
+    }
+}
+
+/// QLinearAdd's float arithmetic in onnxruntime 1.32 on x86. MLAS's AVX2 kernel (also the one
+/// AVX-512 hosts run) is called per broadcast span as `kernel(X, Y)` and computes, with the
+/// compiler's FMA contraction, fixed = zc − fma(rX, zX, rY·zY) and v = fma(x, rX, fma(y, rY, fixed)):
+/// the second operand is folded first. onnxruntime's QLinearAdd passes (A, B) except on spans where
+/// A is a single broadcast value, where it passes (B, A); a one-element output takes the kernel's
+/// scalar-first branch, which folds its first operand, B, first. Measured against onnxruntime on
+/// every 8-bit pair (Tests/Fixtures/ops/qlinearadd_every_pair_*, qlinearadd_spans_*): the unfused
+/// (fixed + a·rA) + b·rB it replaces was off by one step on up to 4 of 65,536 pairs.
+struct QLinearAddArithmetic {
+    /// Which operand goes first in the fused sums.
+    enum Order {
+        /// v = fma(a, rA, fma(b, rB, fixed_ab)): same shapes, B broadcast on the span.
+        case bInner
+        /// v = fma(b, rB, fma(a, rA, fixed_ba)): A is one broadcast value on each span.
+        case aInner
+        /// v = fma(a, rA, fma(b, rB, fixed_ba)): a one-element output.
+        case single
+
+        /// The order onnxruntime's broadcaster gives: A is a span scalar when it has one element
+        /// or is broadcast along the innermost output dimension of size > 1.
+        init(a: [Int], b: [Int], output: [Int]) {
+            let count = output.reduce(1, *)
+            if count == 1 {
+                self = .single
+            } else if a.reduce(1, *) == 1 {
+                self = .aInner
+            } else if b.reduce(1, *) == 1 {
+                self = .bInner
+            } else {
+                let d = output.lastIndex { $0 > 1 }!, offset = output.count - a.count
+                let aDim = d >= offset ? a[d - offset] : 1
+                self = aDim == 1 ? .aInner : .bInner
+            }
+        }
+    }
+    let rA: Float, rB: Float, fixed: Float, order: Order
+
+    init(sa: Float, za: Int64, sb: Float, zb: Int64, sc: Float, zc: Int64, order: Order) {
+        rA = sa / sc
+        rB = sb / sc
+        self.order = order
+        let fa = Float(za), fb = Float(zb)
+        fixed = Float(zc) - (order == .bInner ? (rB * fb).addingProduct(rA, fa) : (rA * fa).addingProduct(rB, fb))
+    }
+
+    @inline(__always)
+    func value(_ a: Int32, _ b: Int32) -> Float {
+        let x = Float(a), y = Float(b)
+        switch order {
+        case .bInner, .single: return fixed.addingProduct(y, rB).addingProduct(x, rA)
+        case .aInner: return fixed.addingProduct(x, rA).addingProduct(y, rB)
+        }
     }
 }
 

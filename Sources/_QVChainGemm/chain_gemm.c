@@ -1271,25 +1271,25 @@ uint32_t qv_depthwise_conv_shifted(const qv_conv_geometry *g, size_t planes, siz
 
 // MARK: - Requantization and QLinearAdd (AVX-512 or AVX2; the callers' loops otherwise)
 
-// v = (fixed + a·ra) + b·rb, rounded to nearest even, clamped: cvt gives INT32_MIN for NaN and
-// |v| ≥ 2^31, which the clamp takes to lo (as x86 does). AVX2's cvtps2dq rounds half to even in
-// the default mode, as the AVX-512 form does explicitly.
-#define QV_QLINEAR_ADD(NAME, ATTR, W, LANES, VF, VI, SET1_PS, SET1_EPI32, I2F, MUL, ADD, F2I, MIN_I, MAX_I)   \
+// v = fma(a, ra, fma(b, rb, fixed)) (MLAS's AVX2 kernel as built: QLinearAddArithmetic), rounded
+// to nearest even, clamped: cvt gives INT32_MIN for NaN and |v| ≥ 2^31, which the clamp takes to
+// lo (as x86 does). AVX2's cvtps2dq rounds half to even in the default mode, as the AVX-512 form
+// does explicitly.
+#define QV_QLINEAR_ADD(NAME, ATTR, W, LANES, VF, VI, SET1_PS, SET1_EPI32, I2F, FMA, F2I, MIN_I, MAX_I)        \
 ATTR static void NAME(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo,  \
                       int32_t hi, int32_t *out) {                                                                \
     const VF f = SET1_PS(fixed), sa = SET1_PS(ra), sb = SET1_PS(rb);                                             \
     const VI l = SET1_EPI32(lo), h = SET1_EPI32(hi);                                                             \
     for (size_t i = 0; i < n; i += LANES) {                                                                      \
         const VF x = I2F(QV_V##W##_LOADI(n - i, a + i)), y = I2F(QV_V##W##_LOADI(n - i, b + i));                 \
-        const VF v = ADD(ADD(f, MUL(x, sa)), MUL(y, sb));                                                        \
+        const VF v = FMA(x, sa, FMA(y, sb, f));                                                                  \
         QV_V##W##_STOREI(n - i, out + i, MAX_I(MIN_I(F2I(v), h), l));                                            \
     }                                                                                                            \
 }
 QV_QLINEAR_ADD(qlinear_add_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_set1_ps,
-               _mm512_set1_epi32, _mm512_cvtepi32_ps, _mm512_mul_ps, _mm512_add_ps, QV_PW512_F2I, _mm512_min_epi32,
-               _mm512_max_epi32)
-QV_QLINEAR_ADD(qlinear_add_avx2, __attribute__((target("avx2"))), 256, 8, __m256, __m256i, _mm256_set1_ps,
-               _mm256_set1_epi32, _mm256_cvtepi32_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_cvtps_epi32, _mm256_min_epi32,
+               _mm512_set1_epi32, _mm512_cvtepi32_ps, _mm512_fmadd_ps, QV_PW512_F2I, _mm512_min_epi32, _mm512_max_epi32)
+QV_QLINEAR_ADD(qlinear_add_avx2, __attribute__((target("avx2,fma"))), 256, 8, __m256, __m256i, _mm256_set1_ps,
+               _mm256_set1_epi32, _mm256_cvtepi32_ps, _mm256_fmadd_ps, _mm256_cvtps_epi32, _mm256_min_epi32,
                _mm256_max_epi32)
 #undef QV_QLINEAR_ADD
 

@@ -69,15 +69,17 @@ final class QuantizedKernelTests: XCTestCase {
         XCTAssertEqual(checked, paths * 2 * Self.scales.count * 256 * (5 + 256 * 9))
     }
 
-    /// com.microsoft QLinearAdd as MLAS computes it: with rA = sa/sc, rB = sb/sc and
-    /// fixed = zc − (rA·za + rB·zb), y = round_half_even((fixed + a·rA) + b·rB), saturated.
+    /// com.microsoft QLinearAdd as MLAS's AVX2 kernel computes it when B is not a span scalar
+    /// (onnxruntime's own outputs on every pair are the op suite's qlinearadd_every_pair_*): with
+    /// rA = sa/sc, rB = sb/sc and fixed = zc − fma(rA, za, rB·zb),
+    /// y = round_half_even(fma(a, rA, fma(b, rB, fixed))), saturated.
     static func qlinearAddReference(
         _ a: Int64, _ b: Int64, sa: Float, za: Int64, sb: Float, zb: Int64, sc: Float, zc: Int64,
         _ range: ClosedRange<Int64>
     ) -> Int64 {
         let rA = sa / sc, rB = sb / sc
-        let fixed = Float(zc) - (rA * Float(za) + rB * Float(zb))
-        let v = ((fixed + Float(a) * rA) + Float(b) * rB).rounded(.toNearestOrEven)
+        let fixed = Float(zc) - (rB * Float(zb)).addingProduct(rA, Float(za))
+        let v = fixed.addingProduct(Float(b), rB).addingProduct(Float(a), rA).rounded(.toNearestOrEven)
         guard v >= -2_147_483_648 && v < 2_147_483_648 else { return range.lowerBound }  // x86 cvt: INT32_MIN
         return min(max(Int64(v), range.lowerBound), range.upperBound)
     }

@@ -32,7 +32,11 @@ private func lookup(_ op: String, exactness: Exactness, tests: [String]) -> OpSp
 
 let qlinearSpecs: [OpSpec] = [
     binary(
-        "QLinearAdd", tests: ["qlinearadd_broadcast_int8", "qlinearadd_broadcast_uint8", "qlinearadd_zero_c_scale"]),
+        "QLinearAdd",
+        tests: [
+            "qlinearadd_broadcast_int8", "qlinearadd_broadcast_uint8", "qlinearadd_zero_c_scale",
+            "qlinearadd_every_pair_uint8", "qlinearadd_every_pair_int8", "qlinearadd_spans_uint8",
+        ]),
     binary(
         "QLinearMul", tests: ["qlinearmul_broadcast_int8", "qlinearmul_broadcast_uint8", "qlinearmul_zero_c_scale"]),
     // x·alpha is one correctly rounded product per table entry: the table is exact.

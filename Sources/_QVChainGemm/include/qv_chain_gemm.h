@@ -96,7 +96,7 @@ int qv_aidge_quantize_f32(const float *x, size_t n, float sf, float lo, float hi
 void qv_pointwise_chain(const void *x, size_t planes, size_t inner, size_t channels, const qv_pw_stage *stages,
                         size_t stage_count, void *out);
 
-/// QLinearAdd of same-shape int8/uint8 tensors as onnxruntime: v = (fixed + a·ra) + b·rb,
+/// QLinearAdd of same-shape int8/uint8 tensors as onnxruntime: v = fma(a, ra, fma(b, rb, fixed)),
 /// rint, then clamp to [lo, hi] (the x86 conversion's INT32_MIN for NaN/overflow becomes lo).
 int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed, float ra, float rb, int32_t lo, int32_t hi, int32_t *out);
 
