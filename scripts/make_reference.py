@@ -410,10 +410,13 @@ def save_npz(path, arrays, onnx_path=None):
     np.savez(path, **{k: arrays[k] for k in sorted(arrays)})
 
 
-def build_fixture(name, out_root):
+def build_fixture(name, out_root, only=None):
+    """Builds Reference/<name>. With `only` (a set of stage labels), runs just those stages and
+    keeps the other stages' files and manifest entries as they are."""
     make, precision, options = FIXTURES[name]
     out = out_root / name
     out.mkdir(parents=True, exist_ok=True)
+    old = json.loads((out / "manifest.json").read_text()) if only and (out / "manifest.json").exists() else None
     man = {"name": name, "about": make.__doc__, "precision": precision, "options": options,
            "versions": {m.__name__: getattr(m, "__version__", "?") for m in (np, onnx, ort)},
            "export": "aidge_onnx.export_onnx(graph, path, opset=21), then canonicalize(): initializers and value_info sorted by name, nodes in a topological order with ties broken by name", "stages": {}, "failures": []}
@@ -441,7 +444,13 @@ def build_fixture(name, out_root):
     if labels is not None:
         man["float_top1"] = float((y_float.reshape(len(x), -1).argmax(1) == labels).mean())
 
+    if old is not None:
+        man["stages"] = {k: v for k, v in old["stages"].items() if k not in only}
+        man["failures"] = [f for f in old["failures"] if f["stage"] not in only]
+
     def stage(label, fn):
+        if only and label not in only:
+            return
         try:
             man["stages"][label] = fn() or {}
         except Exception as e:  # record, never hide
@@ -487,8 +496,8 @@ def build_fixture(name, out_root):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "resnet", "mobilenet", "mobilenet_relu6"):
-        stage("ort_quantize_static", lambda: ort_static(out, fpath, x))
+    if name in ("residual", "depthwise", "cnn", "digits", "resnet", "mobilenet", "mobilenet_relu6"):
+        stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}
     man["files"] = files
     (out / "manifest.json").write_text(json.dumps(man, indent=1, default=str) + "\n")
@@ -510,12 +519,14 @@ def aidge_qdq_stage(out, fpath, precision, options, calib, x, fuse_bn=False):
 
 # ---------------------------------------------------------------- onnxruntime quantize_static
 
-def ort_static(out, fpath, x):
+def ort_static(out, fpath, x, calib, labels=None):
+    """quantize_static calibrated on `calib` (the same calibration split Aidge's PTQ gets; the
+    evaluation inputs `x` stay held out), then run at both optimization levels on `x`."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.it = iter([{"input": x[i]} for i in range(len(x))])
+            self.it = iter([{"input": calib[i]} for i in range(len(calib))])
 
         def get_next(self):
             return next(self.it, None)
@@ -532,8 +543,11 @@ def ort_static(out, fpath, x):
             so = ort.SessionOptions()
             so.graph_optimization_level = level
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            np.save(out / f"ort_static_{label}_{tag}.npy", np.stack([sess.run(None, {"input": x[i]})[0] for i in range(len(x))]))
-        info[label] = {"calls": f"quantize_static(float.onnx, quant_format={fmt}, activation_type=QUInt8, weight_type=QInt8, per_channel={label == 'qdq'})",
+            y = np.stack([sess.run(None, {"input": x[i]})[0] for i in range(len(x))])
+            np.save(out / f"ort_static_{label}_{tag}.npy", y)
+            if labels is not None:
+                info[f"{label}_{tag}_top1"] = float((y.reshape(len(x), -1).argmax(1) == labels).mean())
+        info[label] = {"calls": f"quantize_static(float.onnx, calibration: {len(calib)} samples, quant_format={fmt}, activation_type=QUInt8, weight_type=QInt8, per_channel={label == 'qdq'})",
                        "ops": sorted({n.op_type for n in m.graph.node})}
     return info
 
@@ -541,10 +555,11 @@ def ort_static(out, fpath, x):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out", nargs="?", default=str(pathlib.Path(__file__).resolve().parent.parent / "Reference"))
-    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--only", nargs="*", help="fixtures to build (default: all)")
+    ap.add_argument("--stages", nargs="*", help="run only these stages (e.g. ort_quantize_static), keep the rest")
     a = ap.parse_args()
     for name in a.only or FIXTURES:
-        build_fixture(name, pathlib.Path(a.out))
+        build_fixture(name, pathlib.Path(a.out), set(a.stages) if a.stages else None)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Installs everything qverify needs on a fresh Debian machine (idempotent; quiet when done):
 #   Debian: libopenblas-dev, libprotobuf-c-dev, protobuf-c-compiler, pkg-config
 #   Python venv .venv: onnx, onnxruntime, numpy (round-trip/golden checks) and, with --aidge,
-#   the Eclipse Aidge 0.10.1 packages (fixture generation, benchmarks).
+#   the Eclipse Aidge 0.10.1 packages and scikit-learn (fixture generation: real data, benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,7 @@ command -v swift >/dev/null || { echo "setup: no Swift toolchain on PATH" >&2; e
 py=python3
 [ -x .venv/bin/python ] || { echo "setup: creating .venv" >&2; $py -m venv .venv; }
 pkgs=(numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 junitparser==5.0.3)
-[ $want_aidge = 1 ] && pkgs+=(aidge-core==0.10.1 aidge-backend-cpu==0.10.1 aidge-onnx==0.10.1 aidge-quantization==0.10.1)
+[ $want_aidge = 1 ] && pkgs+=(aidge-core==0.10.1 aidge-backend-cpu==0.10.1 aidge-onnx==0.10.1 aidge-quantization==0.10.1 scikit-learn==1.9.1)
 if ! .venv/bin/python - "${pkgs[@]}" >/dev/null 2>&1 <<'PY'
 import sys, importlib.metadata as md
 for spec in sys.argv[1:]:

@@ -101,19 +101,22 @@ final class VerifyTests: XCTestCase {
         XCTAssertEqual(u.exitCode, 0, u.stdout + u.stderr)
     }
 
+    /// Top-1 (percent) of the outputs a real tool wrote, against Reference/digits/labels.npy.
+    private func digitsTop1(_ file: String) throws -> Double {
+        let labels = try Npy.load("Reference/digits/labels.npy").asInt64s()!
+        let y = try Npy.load(file).asDoubles()!, n = labels.count, k = y.count / n
+        let right = (0..<n).filter { i in
+            let row = Array(y[(i * k)..<((i + 1) * k)])
+            return Int64(row.firstIndex(of: row.max()!)!) == labels[i]
+        }.count
+        return 100 * Double(right) / Double(n)
+    }
+
     /// Real data (scikit-learn digits, 360 held-out images): top-1 from --labels must be what
     /// Aidge's CPU backend's own outputs give, for the source and both conversions, and the float
     /// model's from onnxruntime's outputs; compare float vs Aidge lists the flipped samples.
     func testLabelAccuracyMatchesAidgeAndOnnxruntimeOutputs() throws {
-        let labels = try Npy.load("Reference/digits/labels.npy").asInt64s()!
-        func top1Rate(_ file: String) throws -> Double {
-            let y = try Npy.load(file).asDoubles()!, n = labels.count, k = y.count / n
-            let right = (0..<n).filter { i in
-                let row = Array(y[(i * k)..<((i + 1) * k)])
-                return Int64(row.firstIndex(of: row.max()!)!) == labels[i]
-            }.count
-            return 100 * Double(right) / Double(n)
-        }
+        let top1Rate = digitsTop1
         let aidge = try top1Rate("Reference/digits/aidge_cpu_quantized.npy"),
             float = try top1Rate("Reference/digits/ort_float.npy")
         XCTAssertEqual(aidge, 96.39, accuracy: 0.005)
@@ -147,6 +150,42 @@ final class VerifyTests: XCTestCase {
         ])
         XCTAssertEqual(bad.exitCode, 2)
         XCTAssertTrue(bad.stderr.contains("--sample-indices names sample 360, the file has 360 (0…359)"), bad.stderr)
+    }
+
+    /// onnxruntime's own quantize_static models of the digits MLP (calibrated on the training
+    /// split, evaluated on the 360 held-out images): the top-1 qverify reports for each is the one
+    /// onnxruntime's outputs give, and the flips against the float model are the samples whose
+    /// argmax differs in onnxruntime's outputs.
+    func testLabelAccuracyOfOnnxruntimeQuantizedModelsMatchesOnnxruntime() throws {
+        let float = try digitsTop1("Reference/digits/ort_float.npy")
+        let labels = try Npy.load("Reference/digits/labels.npy").asInt64s()!
+        let floatOut = try Npy.load("Reference/digits/ort_float.npy").asDoubles()!
+        func argmaxes(_ y: [Double]) -> [Int] {
+            stride(from: 0, to: y.count, by: 10).map { i in
+                let row = Array(y[i..<(i + 10)])
+                return row.firstIndex(of: row.max()!)!
+            }
+        }
+        for (form, pinned) in [("qdq", 96.67), ("qop", 96.39)] {
+            let golden = "Reference/digits/ort_static_\(form)_disable_all.npy"
+            let ort = try digitsTop1(golden)
+            XCTAssertEqual(ort, pinned, accuracy: 0.005, form)
+            let floatTop = argmaxes(floatOut), ortTop = argmaxes(try Npy.load(golden).asDoubles()!)
+            let flipped = (0..<360).filter { floatTop[$0] != ortTop[$0] }, flips = flipped.count
+            let r = try runQVerify([
+                "compare", "Reference/digits/float.onnx", "Reference/digits/ort_static_\(form).onnx", "--inputs",
+                "Reference/digits/calib_inputs.npy", "--labels", "Reference/digits/labels.npy",
+            ])
+            let expected = String(
+                format: "compare top-1: reference %.2f%%, candidate %.2f%%, agreement %.2f%% over 360 samples; "
+                    + "%d prediction(s) flip", float, ort, 100 * Double(360 - flips) / 360, flips)
+            XCTAssertTrue(r.stdout.contains(expected), form + ": " + expected + "\n" + r.stdout)
+            for i in flipped {
+                let line = "sample \(i): label \(labels[i]), reference \(floatTop[i]), candidate \(ortTop[i])"
+                XCTAssertTrue(r.stdout.contains(line), form + ": " + line + "\n" + r.stdout)
+            }
+        }
+        XCTAssertEqual(try digitsTop1("Reference/digits/ort_static_qdq_enable_all.npy"), 96.67, accuracy: 0.005)
     }
 
     /// report.json names the worst element of each diverging point (sample, index, both values);
