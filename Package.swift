@@ -31,6 +31,8 @@ let package = Package(
         // No flags: its C files say `#pragma STDC FP_CONTRACT OFF` themselves (bits must not hang on
         // a build setting), so other packages can depend on the library.
         .target(name: "_QVChainGemm"),
+        // The comparison statistics' element loops (PairStatistics, TieRule) in C.
+        .target(name: "_QVPairStats"),
 
         // MARK: - Pipeline: IR ← ONNX I/O ← kernels ← interpreter ← CLI
         .target(name: "QVGraph"),
@@ -43,7 +45,7 @@ let package = Package(
         // mean (QuantInfo, the Aidge plan, the ONNX graph's parameters) and the rounding tie rules.
         .target(name: "QVQuant", dependencies: ["QVGraph"]),
         .target(name: "QVRecipe", dependencies: ["QVGraph", "QVKernels", "QVQuant"]),
-        .target(name: "QVCompare", dependencies: ["QVGraph", "QVKernels", "QVInterpreter", "QVQuant"]),
+        .target(name: "QVCompare", dependencies: ["QVGraph", "QVKernels", "QVInterpreter", "QVQuant", "_QVPairStats"]),
         .target(name: "QVReport", dependencies: ["QVGraph", "QVCompare"]),
         .executableTarget(
             name: "qverify",

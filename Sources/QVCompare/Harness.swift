@@ -3,6 +3,7 @@ import QVGraph
 import QVInterpreter
 import QVKernels
 import QVQuant
+import _QVPairStats
 
 /// Samples read one at a time (a file stream, a subset of one, or an array), so a comparison
 /// never holds more than the batches in flight.
@@ -351,10 +352,21 @@ public struct Harness: Sendable {
     /// The reference's own rounding at a point for one sample: the input of its Aidge quantizer
     /// with the quantizer's tie rule, and the input window of its averaging node.
     struct RoundingCauses {
-        var pre: [Double]?
+        /// The quantizer's input; its values as Doubles are made at the first element asked about.
+        var preTensor: Tensor?
+        private let preCache = ValuesCache()
         var rule: TieRule?
         var windowValues: [Int64]?
         var windowSize = 1
+
+        final class ValuesCache { var values: [Double]?? }
+
+        var pre: [Double]? {
+            if let v = preCache.values { return v }
+            let v = preTensor?.asDoubles()
+            preCache.values = .some(v)
+            return v
+        }
 
         /// The cause for element j: an exact tie or a near-tie of the quantizer (from its input),
         /// or a mean of integers exactly halfway (Aidge's GlobalAveragePool, from its window).
@@ -370,10 +382,11 @@ public struct Harness: Sendable {
             return nil
         }
 
-        /// How many quantizer inputs lie within an ulp of a rounding boundary of a multiplying rule.
+        /// How many quantizer inputs lie within an ulp of a rounding boundary of a multiplying rule
+        /// (TieRule.isNearTie of each, in C).
         var nearTiesOfProduct: Int {
-            guard let rule, let pre, case .multiply = rule else { return 0 }
-            return pre.reduce(0) { $0 + (rule.isNearTie($1) ? 1 : 0) }
+            guard let rule, let preTensor, case .multiply(let sf) = rule else { return 0 }
+            return PairValues.with(preTensor, nil) { Int(qv_count_near_ties($0.c, preTensor.count, sf)) }
         }
     }
 
@@ -381,7 +394,7 @@ public struct Harness: Sendable {
     func roundingCauses(_ pa: Point, _ a: Interpreter.Result, _ xa: [String: Tensor]) -> RoundingCauses {
         var c = RoundingCauses()
         if let qn = quantizerNode(pa) {
-            c.pre = (a.intermediates[qn.inputs[0]] ?? xa[qn.inputs[0]])?.asDoubles()
+            c.preTensor = a.intermediates[qn.inputs[0]] ?? xa[qn.inputs[0]]
             c.rule = qn.quantizerScale.flatMap { reference.model.graph.initializer($0) }.flatMap(TieRule.init(scale:))
         }
         if let window = averagingNode(pa).flatMap({ a.intermediates[$0.inputs[0]] ?? xa[$0.inputs[0]] }) {
@@ -428,8 +441,8 @@ public struct Harness: Sendable {
                 return nil
             }
             acc.pairs[i].add(
-                sample: k, reference: Self.real(ta, pa.quant), candidate: Self.real(tb, pb.quant), step: step,
-                bothQuantized: bothQuantized, limit: limit, realValued: tolerance.realValued, classify: classify)
+                sample: k, reference: ta, pa.quant, candidate: tb, pb.quant, step: step, bothQuantized: bothQuantized,
+                limit: limit, realValued: tolerance.realValued, classify: classify)
             // Without Aidge's exact sf, a product within an ulp of a rounding boundary is undecidable.
             if let q = quantizerNode(pa), referenceScalingFactors[q.name] == nil {
                 acc.pairs[i].ambiguous += causes.nearTiesOfProduct
@@ -930,18 +943,25 @@ public struct Harness: Sendable {
                             let x = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor],
                             let y = r.intermediates[pbi.tensor] ?? r.outputs[pbi.tensor]
                         else { return nil }
-                        let ra = Self.real(x, pa.quant), rb = Self.real(y, pbi.quant)
-                        guard ra.count == rb.count, let step = pbi.quant?.step ?? pa.quant?.step else { return nil }
+                        guard x.count == y.count, let step = pbi.quant?.step ?? pa.quant?.step else { return nil }
                         let bothQuantized = pa.quant != nil && pbi.quant != nil
                         let limit = Self.stepLimit(
                             tolerance: harness.tolerance.steps(for: [pa.node, pbi.node, pa.tensor, pbi.tensor]),
                             bothQuantized: bothQuantized)
                         let causes = harness.roundingCauses(pa, resA[j], feedsA[j])
-                        for e in 0..<ra.count
-                        where abs(Self.stepDifference(ra[e], rb[e], step: step, bothQuantized: bothQuantized)) > limit {
-                            let tie = causes.cause(e) != nil
+                        // The elements beyond the limit, by the comparison's own pass (its statistics unused).
+                        var beyond = 0, ties = 0, scratch = PairStatistics()
+                        scratch.add(
+                            sample: 0, reference: x, pa.quant, candidate: y, pbi.quant, step: step,
+                            bothQuantized: bothQuantized, limit: limit
+                        ) { e, _, _ in
+                            beyond += 1
+                            if causes.cause(e) != nil { ties += 1 }
+                            return nil
+                        }
+                        if beyond > 0 {
                             let c = part[i] ?? (0, 0)
-                            part[i] = (c.0 + 1, c.1 + (tie ? 1 : 0))
+                            part[i] = (c.0 + beyond, c.1 + ties)
                         }
                     }
                 }

@@ -1,5 +1,7 @@
 import Foundation
 import QVGraph
+import QVQuant
+import _QVPairStats
 
 /// One of the largest differences of an aligned pair: where it is and both values.
 public struct WorstElement: Codable, Sendable, Equatable {
@@ -51,53 +53,141 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         limit: Double, realValued: (atol: Double, rtol: Double)? = nil,
         classify: ((Int, Double, Double) -> ElementCause?)? = nil
     ) {
+        let n = min(ra.count, rbIn.count)
+        ra.withUnsafeBufferPointer { a in
+            rbIn.withUnsafeBufferPointer { b in
+                add(
+                    sample: sample, PairValues(f64: a.baseAddress), PairValues(f64: b.baseAddress), count: n,
+                    step: step, bothQuantized: bothQuantized, limit: limit, realValued: realValued,
+                    classify: classify)
+            }
+        }
+    }
+
+    /// Adds one sample's elements of two tensors, read in place (real values: (q − zero point)·step
+    /// for quantized ones).
+    public mutating func add(
+        sample: Int, reference a: Tensor, _ qa: QuantInfo?, candidate b: Tensor, _ qb: QuantInfo?, step: Double?,
+        bothQuantized: Bool, limit: Double, realValued: (atol: Double, rtol: Double)? = nil,
+        classify: ((Int, Double, Double) -> ElementCause?)? = nil
+    ) {
+        PairValues.with(a, qa) { va in
+            PairValues.with(b, qb) { vb in
+                add(
+                    sample: sample, va, vb, count: min(a.count, b.count), step: step, bothQuantized: bothQuantized,
+                    limit: limit, realValued: realValued, classify: classify)
+            }
+        }
+    }
+
+    private mutating func add(
+        sample: Int, _ ra: PairValues, _ rb: PairValues, count n: Int, step: Double?, bothQuantized: Bool,
+        limit: Double, realValued: (atol: Double, rtol: Double)?, classify: ((Int, Double, Double) -> ElementCause?)?
+    ) {
         // A float side with --atol/--rtol: Polygraphy's element-wise check instead of steps.
-        let real = bothQuantized ? nil : realValued
-        let threshold = bothQuantized ? 0.5 * (step ?? 0) : 0
-        // The histogram's bins are counted here by index and folded into `histogram` once, at the
-        // end: a String key per element cost more than the rest of the element's statistics.
+        if !bothQuantized, let real = realValued {
+            addRealValued(sample: sample, ra, rb, count: n, step: step, real: real)
+            return
+        }
+        // The element loop runs in C (qv_pair_pass_run); the histogram's bins are counted there by
+        // index and folded into `histogram` once, at the end.
+        var p = qv_pair_pass()
+        defer { qv_pair_pass_free(&p) }
+        p.has_step = step == nil ? 0 : 1
+        p.both_quantized = bothQuantized ? 1 : 0
+        p.step = step ?? 1
+        p.threshold = bothQuantized ? 0.5 * (step ?? 0) : 0
+        p.limit = limit
+        p.max_abs = maxAbs
+        p.sum_abs = sumAbs
+        p.sum_ref_sq = sumRefSquares
+        p.sum_noise_sq = sumNoiseSquares
+        p.sum_products = sumProducts
+        p.sum_cand_sq = sumCandSquares
+        // Room for every element beyond the limit, left uninitialized (only what the pass writes is
+        // touched).
+        let keepBeyond = classify != nil && step != nil
+        let beyondIndex = UnsafeMutablePointer<Int64>.allocate(capacity: keepBeyond ? n : 0),
+            beyondRef = UnsafeMutablePointer<Double>.allocate(capacity: keepBeyond ? n : 0),
+            beyondCand = UnsafeMutablePointer<Double>.allocate(capacity: keepBeyond ? n : 0)
+        defer {
+            beyondIndex.deallocate()
+            beyondRef.deallocate()
+            beyondCand.deallocate()
+        }
+        p.cap = Int64(BinCounts.cap)
+        p.beyond_index = keepBeyond ? beyondIndex : nil
+        p.beyond_ref = keepBeyond ? beyondRef : nil
+        p.beyond_cand = keepBeyond ? beyondCand : nil
+        qv_pair_pass_run(&p, ra.c, rb.c, n)
+        if let counts = p.bin_counts, let used = p.used {
+            for k in 0..<Int(p.used_count) {
+                let i = Int(used[k])
+                histogram[BinCounts.label(i), default: 0] += Int(counts[i])
+            }
+        }
+        self.count += Int(p.count)
+        differing += Int(p.differing)
+        beyond += Int(p.beyond)
+        maxAbs = p.max_abs
+        sumAbs = p.sum_abs
+        sumRefSquares = p.sum_ref_sq
+        sumNoiseSquares = p.sum_noise_sq
+        sumProducts = p.sum_products
+        sumCandSquares = p.sum_cand_sq
+        // This sample's largest differences, largest first: noting them in turn keeps the same
+        // records as noting every element (the order is total).
+        withUnsafeBytes(of: p.worst_index) { idx in
+            withUnsafeBytes(of: p.worst_key) { key in
+                withUnsafeBytes(of: p.worst_ref) { ref in
+                    withUnsafeBytes(of: p.worst_cand) { cand in
+                        for k in 0..<Int(p.worst_n) {
+                            let w = WorstElement(
+                                sample: sample, index: Int(idx.load(fromByteOffset: 8 * k, as: Int64.self)),
+                                reference: ref.load(fromByteOffset: 8 * k, as: Double.self),
+                                candidate: cand.load(fromByteOffset: 8 * k, as: Double.self))
+                            noteWorst(w, key.load(fromByteOffset: 8 * k, as: Double.self))
+                        }
+                    }
+                }
+            }
+        }
+        guard keepBeyond, let classify else { return }
+        for k in 0..<Int(p.beyond) {
+            switch classify(Int(beyondIndex[k]), beyondRef[k], beyondCand[k]) {
+            case .tie?: ties += 1
+            case .nearTie?: nearTies += 1
+            case .wrap?: wraps += 1
+            case nil: break
+            }
+        }
+    }
+
+    /// The element-wise |Δ| ≤ atol or ≤ rtol·|r| check of a float side (no snapping).
+    private mutating func addRealValued(
+        sample: Int, _ ra: PairValues, _ rb: PairValues, count n: Int, step: Double?, real: (atol: Double, rtol: Double)
+    ) {
         var bins = BinCounts()
         defer { bins.fold(into: &histogram) }
-        for j in 0..<min(ra.count, rbIn.count) {
-            let r = ra[j]
-            var c = rbIn[j]
-            if bothQuantized, let st = step {
-                let d = (c - r) / st, k = d.rounded(.toNearestOrEven)
-                if abs(d - k) < 1e-3 { c = r + k * st }
-            }
+        for j in 0..<n {
+            let r = ra[j], c = rb[j]
             let e = abs(r - c)
             count += 1
-            if e > threshold { differing += 1 }
+            if e > 0 { differing += 1 }
             maxAbs = max(maxAbs, e)
             sumAbs += e
             sumRefSquares += r * r
             sumNoiseSquares += e * e
             sumProducts += r * c
             sumCandSquares += c * c
-            // The candidate's own value (not snapped), ranked by the snapped difference.
             if e > 0 || e.isNaN {
-                noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: rbIn[j]), e)
+                noteWorst(WorstElement(sample: sample, index: j, reference: r, candidate: c), e)
             }
-            if let real {
-                if let st = step {
-                    let ds = Harness.stepDifference(r, c, step: st, bothQuantized: false)
-                    if ds != 0 { bins.add(ds) }
-                }
-                if !(e <= real.atol || e <= real.rtol * abs(r)) { beyond += 1 }
-                continue
+            if let st = step {
+                let ds = Harness.stepDifference(r, c, step: st, bothQuantized: false)
+                if ds != 0 { bins.add(ds) }
             }
-            guard let st = step else { continue }
-            let ds = Harness.stepDifference(r, c, step: st, bothQuantized: bothQuantized)
-            if ds != 0 { bins.add(ds) }
-            if abs(ds) > limit {
-                beyond += 1
-                switch classify?(j, r, c) {
-                case .tie?: ties += 1
-                case .nearTie?: nearTies += 1
-                case .wrap?: wraps += 1
-                case nil: break
-                }
-            }
+            if !(e <= real.atol || e <= real.rtol * abs(r)) { beyond += 1 }
         }
     }
 
@@ -107,7 +197,8 @@ public struct PairStatistics: Codable, Sendable, Equatable {
     /// cap, "nan".
     static func bin(_ ds: Double) -> String { BinCounts.label(BinCounts.index(ds)) }
 
-    /// Counts per histogram bin by index (allocated at the first count), and which bins were used.
+    /// Counts per histogram bin by index (allocated at the first count), and which bins were used
+    /// (the real-valued loop's; the C pass keeps its own, by the same indices).
     struct BinCounts {
         static let cap = PairStatistics.histogramCap
         static let nan = 2 * cap + 1, above = 2 * cap + 2, below = 2 * cap + 3
@@ -209,5 +300,50 @@ extension TensorStats {
         cosine =
             (signal == 0 || candidateSquares == 0)
             ? (signal == candidateSquares ? 1 : 0) : dot / (signal.squareRoot() * candidateSquares.squareRoot())
+    }
+}
+
+/// One side of an aligned pair as the C statistics read it, in place.
+struct PairValues {
+    var c: qv_values
+
+    init(f64 p: UnsafePointer<Double>?) {
+        c = qv_values(data: UnsafeRawPointer(p), kind: Int32(QV_VALUES_F64), zero: 0, step: 1)
+    }
+
+    /// Element j's real value (the C pass's arithmetic).
+    subscript(j: Int) -> Double {
+        switch Int(c.kind) {
+        case Int(QV_VALUES_I32): (Double(c.data!.load(fromByteOffset: 4 * j, as: Int32.self)) - c.zero) * c.step
+        case Int(QV_VALUES_F32): Double(c.data!.load(fromByteOffset: 4 * j, as: Float.self))
+        default: c.data!.load(fromByteOffset: 8 * j, as: Double.self)
+        }
+    }
+
+    /// Calls `body` with `t`'s real values (Harness.real's): int32 storage and float32/float64
+    /// values in place, anything else converted first.
+    static func with<R>(_ t: Tensor, _ q: QuantInfo?, _ body: (PairValues) -> R) -> R {
+        switch t.storage {
+        case .i32(let a) where t.dtype.isInteger || t.dtype == .bool:
+            let zero = q.map { Double($0.zeroPoint) } ?? 0, step = q?.step ?? 1
+            return a.withUnsafeBytes {
+                body(PairValues(data: $0.baseAddress, kind: Int(QV_VALUES_I32), zero: zero, step: step))
+            }
+        case .f32(let a) where q == nil:
+            return a.withUnsafeBytes {
+                body(PairValues(data: $0.baseAddress, kind: Int(QV_VALUES_F32), zero: 0, step: 1))
+            }
+        case .f64(let a) where q == nil:
+            return a.withUnsafeBytes {
+                body(PairValues(data: $0.baseAddress, kind: Int(QV_VALUES_F64), zero: 0, step: 1))
+            }
+        default:
+            let v = Harness.real(t, q)
+            return v.withUnsafeBufferPointer { body(PairValues(f64: $0.baseAddress)) }
+        }
+    }
+
+    private init(data: UnsafeRawPointer?, kind: Int, zero: Double, step: Double) {
+        c = qv_values(data: data, kind: Int32(kind), zero: zero, step: step)
     }
 }

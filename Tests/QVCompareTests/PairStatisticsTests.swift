@@ -1,5 +1,7 @@
 import Foundation
 @testable import QVCompare
+import QVGraph
+import QVQuant
 import XCTest
 
 /// The per-pair statistics the streaming harness keeps: step snapping, bins, sums, and merging.
@@ -24,6 +26,57 @@ final class PairStatisticsTests: XCTestCase {
         f.add(sample: 0, reference: [0.5], candidate: [0.50000001], step: step, bothQuantized: false, limit: 0.5)
         XCTAssertEqual(f.differing, 1)
         XCTAssertEqual(f.beyond, 0)
+    }
+
+    /// Tensors read in place (int32 storage as (q − z)·step) give the record their real values
+    /// give: equal integers under steps that differ by float rounding take the C pass's
+    /// equal-integer blocks, unequal ones, a far-out value and far-apart steps the general path.
+    func testIntegerTensorsInPlaceMatchTheirRealValues() {
+        var gen = LinearCongruential(seed: 7)
+        for (sa, sb, tie) in [(0.0123, 0.0123, 0), (0.0123, 0.0123000001, 0), (0.0123, 0.0129, 0), (0.5, 0.5, 900)] {
+            let n = 1500
+            var a = [Int32](), b = [Int32]()
+            for i in 0..<n {
+                let q = Int32(gen.next() % 255) - 127
+                a.append(i == tie ? Int32.max : q)
+                // Equal in long runs (whole blocks), then a stretch with one- and two-step differences.
+                b.append(i < 700 || i % 7 != 0 ? a[i] : a[i] + Int32(gen.next() % 5) - 2)
+            }
+            let qa = QuantInfo(dtype: .int32, step: sa, zeroPoint: 3),
+                qb = QuantInfo(dtype: .int32, step: sb, zeroPoint: 3)
+            let ta = Tensor(dtype: .int32, shape: [n], storage: .i32(a)),
+                tb = Tensor(dtype: .int32, shape: [n], storage: .i32(b))
+            for (both, limit) in [(true, 0.0), (false, 0.5)] {
+                var inPlace = PairStatistics(), values = PairStatistics()
+                var causesA = [Int](), causesB = [Int]()
+                inPlace.add(
+                    sample: 1, reference: ta, qa, candidate: tb, qb, step: sb, bothQuantized: both, limit: limit
+                ) { j, _, _ in
+                    causesA.append(j)
+                    return j % 2 == 0 ? .tie : nil
+                }
+                values.add(
+                    sample: 1, reference: Harness.real(ta, qa), candidate: Harness.real(tb, qb), step: sb,
+                    bothQuantized: both, limit: limit
+                ) { j, _, _ in
+                    causesB.append(j)
+                    return j % 2 == 0 ? .tie : nil
+                }
+                XCTAssertEqual(inPlace, values, "steps \(sa), \(sb), both quantized \(both)")
+                XCTAssertEqual(causesA, causesB)
+                XCTAssertGreaterThan(values.beyond, 0)
+            }
+        }
+    }
+
+    /// A small deterministic generator for test data.
+    struct LinearCongruential {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
     }
 
     func testHistogramBinsCapAndNaN() {
