@@ -99,18 +99,26 @@ public struct RewriteDriver {
         let names = NameAllocator(g, reserved: Array(plan.quantizedInputNames.values))
         var fired: [RuleFiring] = []
         var changed = true
+        // The index and inference of `g` that the last patch's checks already built.
+        var known: (index: GraphIndex, inference: ShapeInference)?
         while changed {
             changed = false
-            let index = try GraphIndex(g)
+            let index = try known?.index ?? GraphIndex(g)
             // One shape inference per iteration, shared by every rule's dtype/shape queries.
             let ctx = RewriteContext(
-                graph: g, index: index, plan: plan, options: options, inference: try? ShapeInference(g))
+                graph: g, index: index, plan: plan, options: options,
+                inference: known?.inference ?? (try? ShapeInference(g)))
+            known = nil
             search: for rule in rules {
                 for i in index.topologicalOrder {
                     let node = g.nodes[i]
                     let context = "rule \(rule.name) on node \(node.label(index: i))"
                     guard let patch = try withContext(context, { try rule.apply(ctx, i, names) }) else { continue }
-                    g = try withContext(context) { try Self.apply(patch, to: g, rule: rule, before: ctx.inference) }
+                    let checked = try withContext(context) {
+                        try Self.checkedApply(patch, to: g, rule: rule, before: ctx.inference)
+                    }
+                    g = checked.graph
+                    known = (checked.index, checked.inference)
                     fired.append(RuleFiring(rule: rule.name, node: node.name))
                     guard fired.count <= maxPatches else {
                         throw QVError.internalError(
@@ -132,6 +140,14 @@ public struct RewriteDriver {
     static func apply(
         _ patch: Patch, to g: Graph, rule: RewriteRule, before known: ShapeInference? = nil
     ) throws -> Graph {
+        try checkedApply(patch, to: g, rule: rule, before: known).graph
+    }
+
+    /// ``apply(_:to:rule:before:)`` with the index and inference of the patched graph its checks
+    /// built (the driver's next iteration starts from them).
+    static func checkedApply(
+        _ patch: Patch, to g: Graph, rule: RewriteRule, before known: ShapeInference? = nil
+    ) throws -> (graph: Graph, index: GraphIndex, inference: ShapeInference) {
         let before = try known ?? ShapeInference(g)
         var out = g
         var kept: [Node] = []
@@ -148,7 +164,7 @@ public struct RewriteDriver {
         }
         let index = try GraphIndex(out)
         out.nodes = index.topologicalOrder.map { out.nodes[$0] }
-        try Invariants.verify(out)
+        let sortedIndex = try Invariants.verify(out)
         // Tensors produced by removed nodes, and initializers rewritten, that the rest still reads.
         let removedOutputs = Set(patch.remove.flatMap { g.nodes[$0].outputs }.filter { !$0.isEmpty })
         let rewritten = Set(patch.setInitializers.map(\.name).filter { g.initializer($0) != nil })
@@ -172,7 +188,7 @@ public struct RewriteDriver {
                 )
             }
         }
-        return out
+        return (out, sortedIndex, after)
     }
 
     /// Whether a tensor of type `from` keeps its values as `to`: an integer type into one at least
@@ -186,13 +202,16 @@ public struct RewriteDriver {
 
 /// Invariants every intermediate graph of the recipe satisfies.
 public enum Invariants {
-    public static func verify(_ g: Graph) throws {
-        _ = try GraphIndex(g)
+    /// Returns the graph's index, which the check builds.
+    @discardableResult
+    public static func verify(_ g: Graph) throws -> GraphIndex {
+        let index = try GraphIndex(g)
         var seen = Set<String>()
         for n in g.nodes where !n.name.isEmpty {
             guard seen.insert(n.name).inserted else { throw QVError.internalError("two nodes are named '\(n.name)'") }
         }
         // Dangling inputs are GraphIndex's check above (every input has a producer, a graph input
         // or an initializer), in one pass; the nested scan here repeated it in O(N²).
+        return index
     }
 }
