@@ -51,6 +51,33 @@ final class RunTests: XCTestCase {
         }
     }
 
+    /// onnxruntime's optimizer (ORT_ENABLE_ALL) fuses DQ → Conv → Q into QLinearConv only when the
+    /// bias DQ it drops says what QLinearConv assumes (zero point 0, scale x_scale·w_scale within
+    /// 1e-6 + 1e-2 relative), and DQ → Gemm → Q into QGemm whatever it says. Fixtures from
+    /// scripts/make_ort_fusion_cases.py: quantize_static models with edited bias DQs, onnxruntime's
+    /// outputs and its fused-op counts; --ort-level enable must give both.
+    func testOnnxruntimeFusesConvOnlyWhenTheBiasItDropsMatchesAndGemmAlways() throws {
+        for name in ["conv_bias_scale_off", "conv_bias_zero_point", "gemm_bias_scale_off"] {
+            let dir = TestPaths.root.appendingPathComponent("Tests/Fixtures/ort_fusion").path
+            let out = tmp.appendingPathComponent(name).path
+            let r = try runQVerify([
+                "run", "\(dir)/\(name).onnx", "--inputs", "\(dir)/\(name)_inputs.npy", "--output-dir", out,
+                "--target", "ort-vnni", "--ort-level", "enable",
+            ])
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+            let golden = Dictionary(
+                uniqueKeysWithValues: try Npy.loadArchive("\(dir)/\(name).npz").map { ($0.name, $0.tensor) })
+            let fused = try XCTUnwrap(golden["fused"]?.asInt64s())
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(
+                lines.filter { $0.contains("onnxruntime optimizer: QLinearConv '") }.count, Int(fused[0]), name)
+            XCTAssertEqual(lines.filter { $0.contains("onnxruntime optimizer: QGemm '") }.count, Int(fused[1]), name)
+            let y = try Npy.load(out + "/output.npy"), want = try XCTUnwrap(golden["output"])
+            XCTAssertEqual(y.count, want.count, name)
+            XCTAssertEqual(y.floats?.map(\.bitPattern), want.floats?.map(\.bitPattern), name)
+        }
+    }
+
     func testEveryUnsupportedOpIsListedAtOnce() throws {
         let x = tmp.appendingPathComponent("x.npy")
         try Npy.save(Tensor([Float](repeating: 1, count: 4), shape: [1, 4]), to: x.path)
