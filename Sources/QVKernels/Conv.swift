@@ -244,17 +244,17 @@ struct PreparedWeights: Sendable {
         if kind != 0, maxAbs <= 128, !(geo.cPerGroup == 1 && geo.mPerGroup == 1),
             values.allSatisfy({ $0 >= -128 && $0 <= 127 })
         {
-            vnni = VNNIWeights(values, geo, kind: kind)
+            u8s8 = U8S8Weights(values, geo, kind: kind)
         }
     }
 
-    var vnni: VNNIWeights?
+    var u8s8: U8S8Weights?
 }
 
 /// One conv's weights as `qv_conv_u8s8` reads them: per group, words of 4 (VNNI) or 2 (AVX2)
 /// channels by output channel, each output channel's Σ (w − w_zero), and which form (`kind`)
 /// they are packed for (the kernel refuses another: a test may switch the path after packing).
-struct VNNIWeights: Sendable {
+struct U8S8Weights: Sendable {
     let packed: [Int32], rowSums: [Int32], groupWords: Int, kind: Int32
 
     init(_ shifted: [Float], _ geo: ConvGeometry, kind: Int32) {
@@ -300,8 +300,8 @@ func filledStorage(_ count: Int, integers: Bool, _ fill: (UnsafeMutableRawPointe
 
 /// `qv_conv_u8s8` over every group into y: the exact sums (float when `asFloat`), or with
 /// `stages` (a one-group conv only) those sums through the stages. False where it cannot run.
-private func vnniRun(
-    _ geo: ConvGeometry, x: [Int32], offset: Int32, zero: UInt8, bias: [Int32]?, weights vw: VNNIWeights,
+private func u8s8Run(
+    _ geo: ConvGeometry, x: [Int32], offset: Int32, zero: UInt8, bias: [Int32]?, weights vw: U8S8Weights,
     stages: [PointwiseStage], asFloat: Bool, into y: UnsafeMutableRawPointer
 ) -> Bool {
     var cg = geo.cGeometry(channels: geo.cPerGroup)
@@ -329,12 +329,12 @@ private func vnniRun(
 }
 
 /// What `qv_conv_u8s8` needs of x, or nil where it cannot run (no packed weights, x not 8-bit).
-private func vnniOperands(
+private func u8s8Operands(
     _ geo: ConvGeometry, x xt: Tensor, xZero: Int64, weights pw: PreparedWeights
 ) -> (
-    x: [Int32], offset: Int32, zero: UInt8, weights: VNNIWeights
+    x: [Int32], offset: Int32, zero: UInt8, weights: U8S8Weights
 )? {
-    guard let vw = pw.vnni, xt.dtype == .uint8 || xt.dtype == .int8, case .i32(let xv) = xt.storage,
+    guard let vw = pw.u8s8, xt.dtype == .uint8 || xt.dtype == .int8, case .i32(let xv) = xt.storage,
         xv.count == geo.n * geo.c * geo.h * geo.w, geo.n * geo.m * geo.spatial > 0
     else { return nil }
     let offset: Int64 = xt.dtype == .int8 ? 128 : 0
@@ -355,21 +355,22 @@ func largestShift(_ range: ClosedRange<Int64>, _ xZero: Int64) -> Int64 {
     max(abs(range.lowerBound - xZero), abs(range.upperBound - xZero))
 }
 
-/// Exact sums with AVX-512 VNNI, or nil where `qv_conv_u8s8` cannot run (no packed weights, x
-/// not 8-bit, VNNI off). Float output when every sum provably stays below 2^24, else int32.
-func vnniConvAccumulators(
+/// Exact sums with `qv_conv_u8s8` (AVX-512 VNNI, or AVX2's vpmaddwd on 16-bit pairs), or nil
+/// where it cannot run (no packed weights, x not 8-bit, neither ISA). Float output when every
+/// sum provably stays below 2^24, else int32.
+func u8s8ConvAccumulators(
     _ geo: ConvGeometry, x xt: Tensor, xZero: Int64, bias: [Int64]?, weights pw: PreparedWeights
 )
     -> IntegerAccumulators?
 {
-    guard let op = vnniOperands(geo, x: xt, xZero: xZero, weights: pw), let range = xt.dtype.integerRange else {
+    guard let op = u8s8Operands(geo, x: xt, xZero: xZero, weights: pw), let range = xt.dtype.integerRange else {
         return nil
     }
     // Wrapping the bias into int32 wraps the exact total the same way.
     let biasWords = bias?.map { Int32(truncatingIfNeeded: $0) }
     let asFloat = sumsExactInFloat(maxX: largestShift(range, xZero), weights: pw, bias: bias)
     let y = filledStorage(geo.n * geo.m * geo.spatial, integers: !asFloat) {
-        vnniRun(
+        u8s8Run(
             geo, x: op.x, offset: op.offset, zero: op.zero, bias: biasWords, weights: op.weights, stages: [],
             asFloat: asFloat, into: $0)
     }
@@ -382,9 +383,9 @@ func vnniConvAccumulators(
 
 /// An exact integer conv's sums taken through `stages` (the conv's requantization and the
 /// pointwise nodes after it) while still in registers, so the sums are never written out: the
-/// VNNI kernel for a one-group conv, the exact depthwise kernel for a depthwise one. nil where
-/// neither runs (or a stage's parameters are not per output channel); the caller then computes
-/// the sums and runs the stages as their own pass, with the same result.
+/// u8s8 kernel (VNNI or AVX2) for a one-group conv, the exact depthwise kernel for a depthwise
+/// one. nil where neither runs (or a stage's parameters are not per output channel); the caller
+/// then computes the sums and runs the stages as their own pass, with the same result.
 func integerConvThrough(
     _ stages: [PointwiseStage], _ geo: ConvGeometry, x xt: Tensor, xZero: Int64, bias: [Int64]?,
     weights pw: PreparedWeights
@@ -406,10 +407,10 @@ func integerConvThrough(
         }
         return Int64(seen) <= plan.bound ? tensor(y) : nil
     }
-    guard geo.group == 1, let op = vnniOperands(geo, x: xt, xZero: xZero, weights: pw) else { return nil }
+    guard geo.group == 1, let op = u8s8Operands(geo, x: xt, xZero: xZero, weights: pw) else { return nil }
     return tensor(
         filledStorage(count, integers: last.writesIntegers) {
-            vnniRun(
+            u8s8Run(
                 geo, x: op.x, offset: op.offset, zero: op.zero, bias: bias?.map { Int32(truncatingIfNeeded: $0) },
                 weights: op.weights, stages: stages, asFloat: true, into: $0)
         })
@@ -604,7 +605,7 @@ func integerConvAccumulators(
             if Int64(seen) <= plan.bound { return .exactFloat(y) }
         }
     }
-    if let exact = vnniConvAccumulators(geo, x: xt, xZero: xZero, bias: bias, weights: pw) { return exact }
+    if let exact = u8s8ConvAccumulators(geo, x: xt, xZero: xZero, bias: bias, weights: pw) { return exact }
     let (xf, maxX) = try shiftedOperand(xt, [xZero], rowLength: 1)
     let wf = pw.values, maxW = pw.maxAbs
     guard maxX < (1 << 24), maxW < (1 << 24) else {

@@ -72,6 +72,7 @@ enum { PACK_MAX_STRIDE = 8 };
 
 typedef struct {
     size_t s, hq, wq, groups, image_words;
+    size_t taps;  // groups × kernel_h × kernel_w: a row of weight words per (channel group, tap)
 } packed_input;
 
 static packed_input input_layout(const qv_conv_geometry *g, int kind) {
@@ -84,6 +85,7 @@ static packed_input input_layout(const qv_conv_geometry *g, int kind) {
     const size_t cpw = per_word(kind);
     packed_input p = {.s = s, .hq = (hp + s - 1) / s, .wq = (wp + s - 1) / s, .groups = (g->channels + cpw - 1) / cpw};
     p.image_words = p.groups * s * s * p.hq * p.wq;
+    p.taps = taps(g, kind);
     return p;
 }
 
@@ -214,7 +216,7 @@ static uint32_t *pack_input16(const qv_conv_geometry *g, const packed_input *p, 
 // Each tap's offset from an output's first word: tap (i, j) of group grp reads padded cell
 // (oy·s + i·dh, ox·s + j·dw), in phase ((i·dh) mod s, (j·dw) mod s) at (oy + i·dh / s, ox + j·dw / s).
 static ptrdiff_t *tap_offsets(const qv_conv_geometry *g, const packed_input *p) {
-    ptrdiff_t *off = malloc(p->groups * g->kernel_h * g->kernel_w * sizeof(ptrdiff_t));
+    ptrdiff_t *off = malloc(p->taps * sizeof(ptrdiff_t));
     if (!off) abort();
     for (size_t grp = 0, t = 0; grp < p->groups; grp++)
         for (size_t i = 0; i < g->kernel_h; i++)
@@ -292,7 +294,7 @@ static void store_value(void *y, size_t at, int32_t v, int y_float) {
 static void conv_broadcast(const qv_conv_geometry *g, const packed_input *p, const uint32_t *px, size_t images,
                            const int32_t *wt, size_t m, const int32_t *init, void *y, size_t y_image, int y_float,
                            int kind) {
-    const size_t nt = p->groups * g->kernel_h * g->kernel_w, mpad = padded_rows(m);
+    const size_t nt = p->taps, mpad = padded_rows(m);
     const size_t n = g->out_h * g->out_w, total = images * n;
     ptrdiff_t *off = tap_offsets(g, p);
     // Blocks of mv vectors of channels; wider blocks need fewer pixels per block to stay in
@@ -345,7 +347,7 @@ ATTR static void NAME(const qv_conv_geometry *g, const packed_input *p, const ui
     qv_pw##W prm[CH]; /* the stages' parameters for the output channels of a block */                               \
     qv_pw##W##_pairs(st, ns, m, &prm[0]);                                                                           \
     for (size_t r = 0; r < CH && ns; r++) qv_pw##W##_set(st, ns, 0, &prm[r]);                                       \
-    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = p->groups * g->kernel_h * g->kernel_w;        \
+    const size_t n = g->out_h * g->out_w, mpad = padded_rows(m), nt = p->taps;                                     \
     const size_t wp = p->wq, ow = g->out_w, flat_len = (g->out_h - 1) * wp + ow;                                    \
     const size_t vectors = (flat_len + LANES - 1) / LANES;                                                          \
     ptrdiff_t *off = tap_offsets(g, p);                                                                             \

@@ -371,8 +371,8 @@ final class QuantizedKernelTests: XCTestCase {
             let geo = try ConvGeometry(
                 node: Node(name: "c", opType: "QLinearConv", inputs: [], outputs: []), x: [1, 6, 9, 9], w: [8, 6, 3, 3])
             let wide = Tensor(dtype: .uint8, shape: [8, 6, 3, 3], storage: .i32((0..<432).map { Int32($0 % 256) }))
-            XCTAssertNil(try PreparedWeights(wide, zeros: [0], conv: geo).vnni)
-            XCTAssertNotNil(try PreparedWeights(wide, zeros: [128], conv: geo).vnni)
+            XCTAssertNil(try PreparedWeights(wide, zeros: [0], conv: geo).u8s8)
+            XCTAssertNotNil(try PreparedWeights(wide, zeros: [128], conv: geo).u8s8)
         }
     }
 }
