@@ -924,20 +924,28 @@ public struct Harness: Sendable {
                 let feedsA = raw.map { Self.feeds($0, inputOrder, harness.reference) }
                 let resA = try ia.run(batch: feedsA, keepIntermediates: true, only: keepA)
                 var part = [Int: (Int, Int)]()
-                for (j, sample) in raw.enumerated() {
-                    var replacing: [String: (Tensor) throws -> Tensor] = [:]
+                // Each sample's candidate gets the reference's values at the target points; the
+                // samples run as one batch where the candidate batches.
+                var replacing: [[String: (Tensor) throws -> Tensor]] = []
+                for j in raw.indices {
+                    var r: [String: (Tensor) throws -> Tensor] = [:]
                     for (pa, pb) in targets {
                         guard
                             let ta = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor]
                                 ?? feedsA[j][pa.tensor]
                         else { return nil }
                         let values = Self.real(ta, pa.quant)
-                        replacing[pb.tensor] = { t in try Self.quantized(values, like: t, pb.quant) }
+                        r[pb.tensor] = { t in try Self.quantized(values, like: t, pb.quant) }
                     }
-                    let feedsB = Self.feeds(sample, inputOrder, harness.candidate)
-                    guard let r = try? ib.run(feedsB, keepIntermediates: true, replacing: replacing, only: keepB) else {
-                        return nil
-                    }
+                    replacing.append(r)
+                }
+                let feedsB = raw.map { Self.feeds($0, inputOrder, harness.candidate) }
+                guard
+                    let resB = try? ib.run(
+                        batch: feedsB, keepIntermediates: true, only: keepB, replacing: { replacing[$0] })
+                else { return nil }
+                for j in raw.indices {
+                    let r = resB[j]
                     for i in later {
                         guard let pa = pairs[i].a, let pbi = pairs[i].b,
                             let x = resA[j].intermediates[pa.tensor] ?? resA[j].outputs[pa.tensor],

@@ -40,16 +40,24 @@ extension Interpreter {
     /// Runs several samples. When the graph is batchable they go through as one batch stacked on
     /// axis 0 (results identical to one-by-one runs, MaxPool indices included); otherwise one by one.
     /// `only`: with `keepIntermediates`, keep just these tensors.
+    ///
+    /// `replacing(k)`: sample k's replacements, as in ``run(_:keepIntermediates:replacing:only:)``
+    /// (each maps that sample's computed tensor to the one later nodes see). A stacked batch hands
+    /// each sample its own slice and stacks the results again.
     public func run(
-        batch samples: [[String: Tensor]], keepIntermediates: Bool = false, only: Set<String>? = nil
+        batch samples: [[String: Tensor]], keepIntermediates: Bool = false, only: Set<String>? = nil,
+        replacing: ((Int) -> [String: (Tensor) throws -> Tensor])? = nil
     ) throws -> [Result] {
-        guard canBatch, samples.count > 1 else {
-            return try samples.map { s in
+        let perSample = samples.indices.map { replacing?($0) ?? [:] }
+        func oneByOne() throws -> [Result] {
+            try samples.enumerated().map { k, s in
                 try checkInputs(s)
                 var unused: [Double]? = nil
-                return try execute(s, keepIntermediates: keepIntermediates, nodeSeconds: &unused, only: only)
+                return try execute(
+                    s, keepIntermediates: keepIntermediates, nodeSeconds: &unused, replacing: perSample[k], only: only)
             }
         }
+        guard canBatch, samples.count > 1 else { return try oneByOne() }
         for s in samples { try checkInputs(s) }
         var stacked: [String: Tensor] = [:]
         for name in samples[0].keys {
@@ -57,8 +65,32 @@ extension Interpreter {
             let t = try Tensor.stack(ts)
             stacked[name] = t.reshaped([ts.count * ts[0].shape[0]] + Array(ts[0].shape.dropFirst()))
         }
-        let r = try run(unchecked: stacked, keepIntermediates: keepIntermediates, samples: samples.count, only: only)
         let b = samples.count
+        // A replaced tensor must split into the batch's samples; one that does not (a constant,
+        // a tensor without the batch axis) sends the whole batch through one by one.
+        struct NotPerSample: Error {}
+        var stackedReplacing: [String: (Tensor) throws -> Tensor] = [:]
+        for name in Set(perSample.flatMap(\.keys)) {
+            stackedReplacing[name] = { t in
+                guard t.rank > 0, t.shape[0] == b else { throw NotPerSample() }
+                let parts = try (0..<b).map { k -> Tensor in
+                    var p = t.sample(k)
+                    p.shape = [1] + p.shape
+                    return try perSample[k][name].map { try $0(p) } ?? p
+                }
+                let joined = try Tensor.stack(parts)
+                return joined.reshaped([b * parts[0].shape[0]] + Array(parts[0].shape.dropFirst()))
+            }
+        }
+        let r: Result
+        do {
+            var unused: [Double]? = nil
+            r = try execute(
+                stacked, keepIntermediates: keepIntermediates, nodeSeconds: &unused, samples: b,
+                replacing: stackedReplacing, only: only)
+        } catch is NotPerSample {
+            return try oneByOne()
+        }
         func split(_ t: Tensor, _ name: String) -> [Tensor] {
             guard t.rank > 0, t.shape[0] == b, folded[name] == nil else { return Array(repeating: t, count: b) }
             var parts = (0..<b).map { k -> Tensor in

@@ -41,6 +41,41 @@ final class BatchTests: XCTestCase {
         }
     }
 
+    /// Replacing a tensor per sample (the put-back pass's use) gives the same in a stacked batch
+    /// as one by one: each sample's replacement sees its own slice, and what follows reads it.
+    func testPerSampleReplacementsInABatchMatchOneByOneRuns() throws {
+        let m = try OnnxFile.load(TestPaths.reference("residual/ort_static_qdq.onnx"))
+        let interp = try Interpreter(model: m, semantics: .onnx)
+        XCTAssertTrue(interp.canBatch)
+        let samples = try InputSet.load(
+            TestPaths.reference("residual/calib_inputs.npy"), inputs: m.graph.runtimeInputs)
+        let name = try XCTUnwrap(
+            m.graph.nodes.first { $0.opType == "QuantizeLinear" && $0.name != "input_QuantizeLinear" }
+        )
+        .outputs[0]
+        // Sample k's tensor shifted by k + 1 (saturating): different per sample, so a mix-up shows.
+        func replace(_ k: Int) -> [String: (Tensor) throws -> Tensor] {
+            [
+                name: { t in
+                    let r = t.dtype.integerRange!
+                    let v = t.asInt64s()!.map { Int32(min(max($0 + Int64(k + 1), r.lowerBound), r.upperBound)) }
+                    return Tensor(v, shape: t.shape, dtype: t.dtype)
+                }
+            ]
+        }
+        let batched = try interp.run(batch: samples, keepIntermediates: true, replacing: replace)
+        var changed = 0
+        for (k, s) in samples.enumerated() {
+            let one = try interp.run(s, keepIntermediates: true, replacing: replace(k))
+            let plain = try interp.run(s)
+            XCTAssertEqual(bits(one.outputs["output"]), bits(batched[k].outputs["output"]), "sample \(k)")
+            XCTAssertEqual(
+                bits(one.intermediates[name]), bits(batched[k].intermediates[name]), "sample \(k) '\(name)'")
+            if bits(plain.outputs["output"]) != bits(one.outputs["output"]) { changed += 1 }
+        }
+        XCTAssertEqual(changed, samples.count, "every sample's replacement reaches the output")
+    }
+
     func testAidgeFormWithMaxPoolIndicesBatchesExactly() throws {
         try check("lenet/aidge_quantized_folded.onnx", "lenet/aidge_folded_inputs.npy", .aidge, expectBatched: true)
     }
