@@ -1,5 +1,6 @@
 import QVGraph
 import QVQuant
+import QVInterpreter
 
 /// Checks that need no inputs: what an ONNX toolchain or onnxruntime will do with the file, and
 /// what Aidge's exporter or recipe is known to get wrong. Each finding names its node.
@@ -102,15 +103,35 @@ public enum StaticChecks {
                 guard let sx = scaleOf(n.inputs[0]), let sw = scaleOf(n.inputs[1]),
                     let sb = b.quantizerScale.flatMap({ g.initializer($0)?.floats })
                 else { continue }
+                // What onnxruntime's optimizer (ORT_ENABLE_*) does with such a group: it fuses a Gemm
+                // and keeps only the int32 values; a Conv only within its tolerance.
+                let convFuses =
+                    n.opType == "Conv"
+                    && {
+                        guard let xq = producer(n.inputs[0]), let wq = producer(n.inputs[1]),
+                            xq.opType == "DequantizeLinear", wq.opType == "DequantizeLinear"
+                        else { return false }
+                        return OrtGraphOptimizer.convBiasFits(g, x: xq, w: wq, bias: b)
+                    }()
+                let fused =
+                    n.opType == "Gemm" || convFuses
+                    ? "onnxruntime's optimizer (ORT_ENABLE_*) fuses this \(n.opType) and drops the bias scale and zero point, so the numbers it deploys differ from the model's"
+                    : "onnxruntime's optimizer (ORT_ENABLE_*) keeps this Conv in float, as the model says"
                 for c in 0..<sb.count {
                     let expected = sx[0] * sw[sw.count == 1 ? 0 : min(c, sw.count - 1)]
                     if abs(sb[c] - expected) > 1e-6 * abs(expected) {
                         add(
                             .error, "bias-scale-mismatch", n.name,
-                            "bias scale \(sb[c]) ≠ x_scale·w_scale = \(expected) (channel \(c)): the bias is off by ×\(sb[c] / expected)"
+                            "bias scale \(sb[c]) ≠ x_scale·w_scale = \(expected) (channel \(c)): the bias is off by ×\(sb[c] / expected); \(fused)"
                         )
                         break
                     }
+                }
+                if b.inputs.count > 2, let z = g.initializer(b.inputs[2])?.asInt64s(), z.contains(where: { $0 != 0 }) {
+                    add(
+                        .error, "bias-zero-point-nonzero", n.name,
+                        "the bias DequantizeLinear has zero point \(z.first { $0 != 0 }!) (QLinearConv/QGemm assume 0): "
+                            + fused)
                 }
             case "QLinearConv", "QGemm":
                 if let bq = n.biasInput.flatMap({ g.initializer($0) }) {

@@ -130,7 +130,7 @@ public enum OrtGraphOptimizer {
     /// stays DQ → Conv → Q in float. Measured against onnxruntime's optimized graphs (a channel's
     /// bias scale 4.6-6% off, 1.2e-6 absolute at scales near 2e-5, is the limit); its Gemm fusion
     /// has no such check and drops the bias scale and zero point whatever they are.
-    static func convBiasFits(_ g: Graph, x: Node, w: Node, bias: Node) -> Bool {
+    public static func convBiasFits(_ g: Graph, x: Node, w: Node, bias: Node) -> Bool {
         if bias.inputs.count >= 3, !bias.inputs[2].isEmpty {
             guard let z = g.initializer(bias.inputs[2])?.asInt64s(), z.allSatisfy({ $0 == 0 }) else { return false }
         }

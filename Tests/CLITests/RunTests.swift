@@ -78,6 +78,30 @@ final class RunTests: XCTestCase {
         }
     }
 
+    /// `check` says what onnxruntime's optimizer does with a bias DQ QLinearConv/QGemm cannot
+    /// keep, as the fixtures above measured: float Conv (conv1 37% off, a nonzero zero point),
+    /// fused Conv within its tolerance (conv2 3% off), fused Gemm whatever the bias says.
+    func testCheckSaysWhatOnnxruntimeDoesWithAMismatchedBias() throws {
+        let dir = TestPaths.root.appendingPathComponent("Tests/Fixtures/ort_fusion").path
+        let expected: [(String, String, String, Bool)] = [
+            ("conv_bias_scale_off", "bias-scale-mismatch", "conv1", false),
+            ("conv_bias_scale_off", "bias-scale-mismatch", "conv2", true),
+            ("conv_bias_zero_point", "bias-zero-point-nonzero", "conv2", false),
+            ("gemm_bias_scale_off", "bias-scale-mismatch", "fc1", true),
+            ("gemm_bias_scale_off", "bias-scale-mismatch", "fc2", true),
+        ]
+        for (file, code, node, fuses) in expected {
+            let r = try runQVerify(["check", "\(dir)/\(file).onnx"])
+            XCTAssertEqual(r.exitCode, 1, r.stdout)
+            let line = try XCTUnwrap(
+                r.stdout.split(separator: "\n").first { $0.contains("error \(code) [\(node)]") }, file)
+            XCTAssertEqual(
+                line.contains("fuses this") && line.contains("drops the bias scale and zero point"), fuses, String(line)
+            )
+            XCTAssertEqual(line.contains("keeps this Conv in float"), !fuses, String(line))
+        }
+    }
+
     func testEveryUnsupportedOpIsListedAtOnce() throws {
         let x = tmp.appendingPathComponent("x.npy")
         try Npy.save(Tensor([Float](repeating: 1, count: 4), shape: [1, 4]), to: x.path)
