@@ -913,7 +913,8 @@ public struct Harness: Sendable {
         let (ia, ib) = interpreters
         let later = nodes.indices.filter { nodes[$0].status == .downstream && !points.contains($0) }
         let inputOrder = reference.model.graph.runtimeInputs.map(\.name)
-        let (keepA, keepB) = keptTensors(pairs)
+        // Only the put-back points and the later nodes are read: the rest need not be kept (nor split per sample).
+        let (keepA, keepB) = keptTensors((points + later).map { pairs[$0] })
         let harness = self
         // Per later node: (differing, of which (near-)ties); nil entry: could not compare.
         var counts = [Int: (Int, Int)](), possible = true
