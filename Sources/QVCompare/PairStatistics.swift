@@ -53,13 +53,17 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         limit: Double, realValued: (atol: Double, rtol: Double)? = nil,
         classify: ((Int, Double, Double) -> ElementCause?)? = nil
     ) {
+        // A float side with --atol/--rtol: Polygraphy's element-wise check instead of steps.
+        if !bothQuantized, let real = realValued {
+            addRealValued(sample: sample, ra, rbIn, step: step, real: real)
+            return
+        }
         let n = min(ra.count, rbIn.count)
         ra.withUnsafeBufferPointer { a in
             rbIn.withUnsafeBufferPointer { b in
                 add(
                     sample: sample, PairValues(f64: a.baseAddress), PairValues(f64: b.baseAddress), count: n,
-                    step: step, bothQuantized: bothQuantized, limit: limit, realValued: realValued,
-                    classify: classify)
+                    step: step, bothQuantized: bothQuantized, limit: limit, classify: classify)
             }
         }
     }
@@ -71,24 +75,24 @@ public struct PairStatistics: Codable, Sendable, Equatable {
         bothQuantized: Bool, limit: Double, realValued: (atol: Double, rtol: Double)? = nil,
         classify: ((Int, Double, Double) -> ElementCause?)? = nil
     ) {
+        if !bothQuantized, let real = realValued {
+            addRealValued(sample: sample, Harness.real(a, qa), Harness.real(b, qb), step: step, real: real)
+            return
+        }
         PairValues.with(a, qa) { va in
             PairValues.with(b, qb) { vb in
                 add(
                     sample: sample, va, vb, count: min(a.count, b.count), step: step, bothQuantized: bothQuantized,
-                    limit: limit, realValued: realValued, classify: classify)
+                    limit: limit, classify: classify)
             }
         }
     }
 
+    /// The step-based pass (both sides quantized, or no --atol/--rtol).
     private mutating func add(
         sample: Int, _ ra: PairValues, _ rb: PairValues, count n: Int, step: Double?, bothQuantized: Bool,
-        limit: Double, realValued: (atol: Double, rtol: Double)?, classify: ((Int, Double, Double) -> ElementCause?)?
+        limit: Double, classify: ((Int, Double, Double) -> ElementCause?)?
     ) {
-        // A float side with --atol/--rtol: Polygraphy's element-wise check instead of steps.
-        if !bothQuantized, let real = realValued {
-            addRealValued(sample: sample, ra, rb, count: n, step: step, real: real)
-            return
-        }
         // The element loop runs in C (qv_pair_pass_run); the histogram's bins are counted there by
         // index and folded into `histogram` once, at the end.
         var p = qv_pair_pass()
@@ -165,11 +169,11 @@ public struct PairStatistics: Codable, Sendable, Equatable {
 
     /// The element-wise |Δ| ≤ atol or ≤ rtol·|r| check of a float side (no snapping).
     private mutating func addRealValued(
-        sample: Int, _ ra: PairValues, _ rb: PairValues, count n: Int, step: Double?, real: (atol: Double, rtol: Double)
+        sample: Int, _ ra: [Double], _ rb: [Double], step: Double?, real: (atol: Double, rtol: Double)
     ) {
         var bins = BinCounts()
         defer { bins.fold(into: &histogram) }
-        for j in 0..<n {
+        for j in 0..<min(ra.count, rb.count) {
             let r = ra[j], c = rb[j]
             let e = abs(r - c)
             count += 1
@@ -309,15 +313,6 @@ struct PairValues {
 
     init(f64 p: UnsafePointer<Double>?) {
         c = qv_values(data: UnsafeRawPointer(p), kind: Int32(QV_VALUES_F64), zero: 0, step: 1)
-    }
-
-    /// Element j's real value (the C pass's arithmetic).
-    subscript(j: Int) -> Double {
-        switch Int(c.kind) {
-        case Int(QV_VALUES_I32): (Double(c.data!.load(fromByteOffset: 4 * j, as: Int32.self)) - c.zero) * c.step
-        case Int(QV_VALUES_F32): Double(c.data!.load(fromByteOffset: 4 * j, as: Float.self))
-        default: c.data!.load(fromByteOffset: 8 * j, as: Double.self)
-        }
     }
 
     /// Calls `body` with `t`'s real values (Harness.real's): int32 storage and float32/float64
