@@ -3,7 +3,7 @@ import _QVChainGemm
 
 /// Window geometry of 1-D/2-D pooling (NCHW; 1-D as H = 1).
 struct PoolGeometry {
-    var n, c, h, w, kh, kw, sh, sw, dh, dw, padTop, padLeft, oh, ow: Int
+    var n, c, h, w, kh, kw, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight, oh, ow: Int
     var outShape: [Int]
 
     init(node: Node, x: [Int]) throws {
@@ -19,10 +19,10 @@ struct PoolGeometry {
         n = x[0]; c = x[1]
         if x.count == 3 {
             h = 1; w = x[2]; kh = 1; kw = k[0]; sh = 1; sw = s[0]; dh = 1; dw = d[0]; padTop = 0; padLeft = pads[0];
-            oh = 1; ow = out[0]
+            padBottom = 0; padRight = pads[1]; oh = 1; ow = out[0]
         } else {
             h = x[2]; w = x[3]; kh = k[0]; kw = k[1]; sh = s[0]; sw = s[1]; dh = d[0]; dw = d[1]
-            padTop = pads[0]; padLeft = pads[1]; oh = out[0]; ow = out[1]
+            padTop = pads[0]; padLeft = pads[1]; padBottom = pads[2]; padRight = pads[3]; oh = out[0]; ow = out[1]
         }
         outShape = [x[0], x[1]] + out
     }
@@ -108,47 +108,134 @@ struct MaxPoolKernel: Kernel {
     }
 }
 
-/// ONNX AveragePool (count_include_pad, ceil_mode) on float tensors.
+/// ONNX AveragePool (count_include_pad, ceil_mode, dilations) on float tensors, summed and divided
+/// as onnxruntime's CPU kernel for the model's opset does it:
+/// - opset ≥ 19 (`AveragePool{1,2}DTask`): each window row-major from 0, the window's end clipped
+///   to the input plus its end pad; count_include_pad divides by the taps in that clipped window,
+///   else by the taps inside the input; a window with no tap inside gives 0.
+/// - opset < 19 (`MlasPool`, no dilations): see ``mlasAveragePool(_:_:includePad:)``, except with
+///   ceil_mode and count_include_pad together, which take the opset-19 loop at every opset
+///   (measured on onnxruntime 1.32 with `scripts/sweep_ops.py`: MLAS would divide the windows
+///   ceil_mode adds by the whole kernel).
 struct AveragePoolKernel: Kernel {
     let node: Node
     let includePad: Bool
+    let mlas: Bool
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
         includePad = node.int("count_include_pad", default: 0) != 0
+        mlas = ctx.opset < 19 && !(includePad && node.int("ceil_mode", default: 0) != 0)
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
         guard x.dtype == .float else { throw QVError.unsupported("AveragePool on \(x.dtype)") }
         let g = try PoolGeometry(node: node, x: x.shape)
-        let v = x.floats!
+        let y = mlas ? mlasAveragePool(x.floats!, g, includePad: includePad) : Self.v19(x.floats!, g, includePad)
+        return [Tensor(dtype: .float, shape: g.outShape, storage: .f32(y))]
+    }
+
+    static func v19(_ v: [Float], _ g: PoolGeometry, _ includePad: Bool) -> [Float] {
         var y = [Float](repeating: 0, count: g.n * g.c * g.oh * g.ow)
         for plane in 0..<(g.n * g.c) {
             let base = plane * g.h * g.w
             for oy in 0..<g.oh {
+                let y0 = oy * g.sh - g.padTop, y1 = min(y0 + g.kh * g.dh, g.h + g.padBottom)
                 for ox in 0..<g.ow {
-                    var s: Float = 0, cnt = 0, padded = 0
-                    for i in 0..<g.kh {
-                        let iy = oy * g.sh - g.padTop + i * g.dh
-                        for j in 0..<g.kw {
-                            let ix = ox * g.sw - g.padLeft + j * g.dw
-                            // Positions in the explicit padding count with count_include_pad; beyond it they never do.
-                            let inPadded =
-                                iy >= -g.padTop && iy < g.h + g.padTop && ix >= -g.padLeft && ix < g.w + g.padLeft
-                            if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
-                                if inPadded { padded += 1 }
-                                continue
-                            }
+                    let x0 = ox * g.sw - g.padLeft, x1 = min(x0 + g.kw * g.dw, g.w + g.padRight)
+                    var s: Float = 0, inside = 0
+                    for iy in stride(from: y0, to: y1, by: g.dh) where iy >= 0 && iy < g.h {
+                        for ix in stride(from: x0, to: x1, by: g.dw) where ix >= 0 && ix < g.w {
                             s += v[base + iy * g.w + ix]
-                            cnt += 1
+                            inside += 1
                         }
                     }
-                    y[(plane * g.oh + oy) * g.ow + ox] = s / Float(includePad ? cnt + padded : max(cnt, 1))
+                    guard inside > 0 else { continue }
+                    let taps = (1 + (y1 - y0 - 1) / g.dh) * (1 + (x1 - x0 - 1) / g.dw)
+                    y[(plane * g.oh + oy) * g.ow + ox] = s / Float(includePad ? taps : inside)
                 }
             }
         }
-        return [Tensor(dtype: .float, shape: g.outShape, storage: .f32(y))]
+        return y
     }
+}
+
+/// onnxruntime's AveragePool before opset 19: `MlasPool`, which picks one of three kernels.
+/// - The window is the whole input (stride 1, no pads): MLAS's global mean (``GlobalPoolKernel/mlasMean(_:)``).
+/// - 2-D with a width stride of 1 or 2, kernels of at most 32 and a row that fits MLAS's reduction
+///   buffer (2,045 − pads): per input column, the clipped window rows summed top to bottom; per
+///   output, kw of those column sums left to right from buffer cell ox·sw (cells in the pads are
+///   0); divided by kh·kw (count_include_pad) or by max(1, (min(b + kw, pl + w) − max(b, pl))·rows)
+///   in float, b = ox·sw.
+/// - Otherwise the generic kernel: the window clipped to the input, row-major; divided by kh·kw
+///   (count_include_pad) or by the clipped count (unsigned, as MLAS's size_t).
+func mlasAveragePool(_ v: [Float], _ g: PoolGeometry, includePad: Bool) -> [Float] {
+    let planeIn = g.h * g.w, planeOut = g.oh * g.ow
+    var y = [Float](repeating: 0, count: g.n * g.c * planeOut)
+    let pads = [g.padTop, g.padLeft, g.padBottom, g.padRight]
+    if g.kh == g.h, g.kw == g.w, g.sh == 1, g.sw == 1, pads.allSatisfy({ $0 == 0 }) {
+        for p in 0..<(g.n * g.c) { y[p] = GlobalPoolKernel.mlasMean(v[(p * planeIn)..<((p + 1) * planeIn)]) }
+        return y
+    }
+    let twoD = g.outShape.count == 4
+    var room = 2048 - 3
+    room = room >= g.padLeft ? room - g.padLeft : 0
+    room = room >= g.padRight ? room - g.padRight : 0
+    let vector = twoD && g.sw <= 2 && g.kh <= 32 && g.kw <= 32 && room >= g.w
+    v.withUnsafeBufferPointer { xb in
+        y.withUnsafeMutableBufferPointer { yb in
+            if vector {
+                // Buffer: pl zeros, the w column sums, then zeros to the last cell any window reads.
+                var buffer = [Float](repeating: 0, count: g.padLeft + g.w + g.padRight + g.kw + 2 * g.sw + 4)
+                let kernelSize = Float(g.kh * g.kw)
+                for p in 0..<(g.n * g.c) {
+                    let x = xb.baseAddress! + p * planeIn
+                    for oy in 0..<g.oh {
+                        var r0 = oy * g.sh - g.padTop
+                        var r1 = r0 + g.kh
+                        if r0 < 0 || r0 >= g.h { r0 = 0 }
+                        if r1 > g.h { r1 = g.h }
+                        for col in 0..<g.w {
+                            var s = x[r0 * g.w + col]
+                            var r = r0 + 1
+                            while r < r1 { s += x[r * g.w + col]; r += 1 }
+                            buffer[g.padLeft + col] = s
+                        }
+                        let rows = Float(r1 - r0)
+                        for ox in 0..<g.ow {
+                            let b = ox * g.sw
+                            var s = buffer[b]
+                            for j in 1..<max(1, g.kw) { s += buffer[b + j] }
+                            let divisor: Float
+                            if includePad {
+                                divisor = kernelSize
+                            } else {
+                                let lo = max(Float(b), Float(g.padLeft)), hi = min(Float(b + g.kw), Float(g.padLeft + g.w))
+                                divisor = max((hi - lo) * rows, 1)
+                            }
+                            yb[(p * g.oh + oy) * g.ow + ox] = s / divisor
+                        }
+                    }
+                }
+                return
+            }
+            for p in 0..<(g.n * g.c) {
+                let x = xb.baseAddress! + p * planeIn
+                for oy in 0..<g.oh {
+                    let r0 = max(oy * g.sh - g.padTop, 0), r1 = min(oy * g.sh - g.padTop + g.kh, g.h)
+                    for ox in 0..<g.ow {
+                        let c0 = max(ox * g.sw - g.padLeft, 0), c1 = min(ox * g.sw - g.padLeft + g.kw, g.w)
+                        var s: Float = 0
+                        if r0 < r1 { for r in r0..<r1 where c0 < c1 { for c in c0..<c1 { s += x[r * g.w + c] } } }
+                        // (r1 − r0)·(c1 − c0) as MLAS's size_t: an empty window wraps to a huge count.
+                        let count = UInt64(bitPattern: Int64(r1 - r0)) &* UInt64(bitPattern: Int64(c1 - c0))
+                        yb[(p * g.oh + oy) * g.ow + ox] = s / (includePad ? Float(g.kh * g.kw) : Float(count))
+                    }
+                }
+            }
+        }
+    }
+    return y
 }
 
 /// ONNX GlobalAveragePool / GlobalMaxPool on float tensors (any rank ≥ 3). Under Aidge semantics

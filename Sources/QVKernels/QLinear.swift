@@ -160,8 +160,19 @@ struct QLinearMatMulKernel: Kernel {
         try checkQuantized(a, "a"); try checkQuantized(b, "b"); try checkQuantized(yz, "y_zero_point")
         let bScale = try floatValues(bsc)
         let bZero = try intValues(bz)
-        guard bZero.count == 1 else { throw QVError.unsupported("QLinearMatMul with per-column b_zero_point") }
-        let acc = try batchedMatmul(a, b, integer: true, aZero: try zeroPoint(az, "a_zero_point"), bZero: bZero[0])
+        let bn = b.rank >= 2 ? b.shape[b.rank - 1] : 1
+        guard bZero.count == 1 || (b.rank >= 2 && bZero.count == bn) else {
+            throw QVError.badInput("QLinearMatMul b_zero_point has \(bZero.count) values; B \(b.shape) needs 1 or \(bn)")
+        }
+        // Per-column zero points (onnxruntime's per-column B): B − b_zp[column] as exact int32 values.
+        let bShifted =
+            bZero.count == 1
+            ? b
+            : Tensor(
+                dtype: .int32, shape: b.shape,
+                storage: .i32(try intValues(b).enumerated().map { Int32($0.element - bZero[$0.offset % bn]) }))
+        let acc = try batchedMatmul(
+            a, bShifted, integer: true, aZero: try zeroPoint(az, "a_zero_point"), bZero: bZero.count == 1 ? bZero[0] : 0)
         let asv = try scalarParam(asc, "a_scale"), ysv = try scalarParam(ys, "y_scale")
         let n = acc.shape.last ?? 1
         var accv = try intValues(acc)

@@ -18,6 +18,7 @@
 #include "pw_stages.h"
 #include "flat_outputs.h"
 #include "lanes256.h"
+#include "lanes512.h"
 
 static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
                            const float *b, size_t ldb, float *c, size_t ldc, int accumulate,
@@ -35,30 +36,13 @@ static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t 
 
 #define QV_AVX512 __attribute__((target("avx512f"), always_inline)) static inline
 
-// The mask of the first min(count, 16) lanes of a 16-lane vector.
-static inline __mmask16 lane_mask(size_t count) {
-    return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
-}
-
 // Loads and stores of cnt lanes at p (W = 512: 16 lanes and mask registers; W = 256, in
 // lanes256.h: 8 lanes, plain loads and stores for whole vectors, masked loads and piecewise stores
-// for the rest):
+// for the rest); lane_mask and strided_lanes are lanes512.h's.
 #define QV_V512_LOADF(cnt, p) _mm512_maskz_loadu_ps(lane_mask(cnt), p)
 #define QV_V512_LOADI(cnt, p) _mm512_maskz_loadu_epi32(lane_mask(cnt), p)
 #define QV_V512_STOREF(cnt, p, v) _mm512_mask_storeu_ps(p, lane_mask(cnt), v)
 #define QV_V512_STOREI(cnt, p, v) _mm512_mask_storeu_epi32(p, lane_mask(cnt), v)
-// Lanes src[0], src[s], …, src[(cnt − 1)·s] of 32-bit values (s = 1 or 2, 1 ≤ cnt ≤ 16), the
-// rest zero, reading only the values up to the last one used: with s = 2 the even lanes of 32
-// loaded values, the second load masked to what remains of the 2·cnt − 1.
-QV_AVX512 __m512i strided_lanes(const void *src, size_t s, size_t cnt) {
-    const int32_t *p = src;
-    if (s == 1) return _mm512_maskz_loadu_epi32(lane_mask(cnt), p);
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const size_t left = 2 * cnt - 1;
-    const __m512i lo = _mm512_maskz_loadu_epi32(lane_mask(left), p);
-    const __m512i hi = _mm512_maskz_loadu_epi32(lane_mask(left > 16 ? left - 16 : 0), p + 16);
-    return _mm512_maskz_permutex2var_epi32(lane_mask(cnt), lo, even, hi);
-}
 
 // dst[j] = src[j·s] for j < n (32-bit values): 16 lanes per store for s = 1 and 2, one by one
 // otherwise.
@@ -971,7 +955,7 @@ ATTR static inline VI NAME(const int32_t *src, size_t s, size_t n, int32_t zp, f
     }                                                                                                     \
     return top;                                                                                           \
 }
-#define QV_LANES512(src, s, cnt) strided_lanes(src, s, (cnt) < 16 ? (cnt) : 16)
+#define QV_LANES512(src, s, cnt) strided_lanes(src, s, cnt)
 #define QV_ABS_KEPT512(d, cnt) _mm512_maskz_abs_epi32(lane_mask(cnt), d)
 #define QV_ABS_KEPT256(d, cnt) _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(cnt))
 QV_STRIDED_SHIFT(strided_shift_avx512, __attribute__((target("avx512f"))), 512, 16, __m512i, _mm512_set1_epi32,

@@ -9,6 +9,7 @@
 #include "pw_stages.h"
 #include "flat_outputs.h"
 #include "lanes256.h"
+#include "lanes512.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -115,22 +116,6 @@ static void column_plan(const qv_conv_geometry *g, const packed_input *p, size_t
     }
 }
 
-// Lanes src[0], src[s], … (cnt of them, 1 ≤ cnt ≤ 16, the rest zero), reading no further.
-__attribute__((target("avx512f"))) static inline __m512i every_sth(const int32_t *src, size_t s, size_t cnt) {
-    const __mmask16 m = cnt >= 16 ? 0xffff : (__mmask16)((1u << cnt) - 1);
-    if (s == 1) return _mm512_maskz_loadu_epi32(m, src);
-    if (s == 2) {  // the even lanes of the 2·cnt − 1 values from src
-        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-        const size_t left = 2 * cnt - 1;
-        const __m512i lo = _mm512_maskz_loadu_epi32(left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1), src);
-        const __m512i hi = _mm512_maskz_loadu_epi32(left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0, src + 16);
-        return _mm512_maskz_permutex2var_epi32(m, lo, even, hi);
-    }
-    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)s)),
-                                       src, 4);
-}
-
 __attribute__((target("avx512f,avx512bw")))
 static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, size_t images, const int32_t *x,
                             size_t x_image, int32_t x_offset, uint8_t x_zero) {
@@ -161,11 +146,11 @@ static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, si
                     const size_t from = y * g->width + q0[px] - pl;
                     for (size_t c0 = 0; c0 < n[px]; c0 += 16) {
                         const size_t left = n[px] - c0;
-                        const __mmask16 mask = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+                        const __mmask16 mask = lane_mask(left);
                         __m512i word = _mm512_setzero_si512();
                         for (size_t j = 0; j < 4; j++) {
                             const __m512i v =
-                                j < present ? _mm512_add_epi32(every_sth(src[j] + from + c0 * s, s, left), offset) : zero;
+                                j < present ? _mm512_add_epi32(strided_lanes(src[j] + from + c0 * s, s, left), offset) : zero;
                             word = _mm512_or_si512(word, _mm512_slli_epi32(_mm512_and_si512(v, low), (unsigned)(8 * j)));
                         }
                         _mm512_mask_storeu_epi32(row + c0, mask, word);

@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Geometry sweep of qverify's kernels against onnxruntime, bit for bit.
+
+Each case is a seeded random single-op model (geometry drawn over every parameter a kernel path
+specialises on: widths and heights across each panel and tail boundary, kernels, strides, pads,
+dilations, groups, depthwise, int8/uint8 activations, per-tensor/per-channel weights, ...). It is
+run by onnxruntime (CPU, one thread, ORT_DISABLE_ALL) and by `qverify run --target ort-host
+--threads 1` once per kernel path this CPU has (QVERIFY_KERNEL_PATH=portable, avx2+fma, avx512f),
+and every output element must be equal bit for bit (floats compared as bits). `ort-host` is the
+semantics of the onnxruntime that runs here, int16 pair saturation of AVX2 hosts included, so the
+sweep passes on AVX2 and VNNI hosts alike with live onnxruntime results.
+
+Families (--ops): qlinearconv, conv, depthwise, maxpool, averagepool, globalaveragepool,
+qlinearaveragepool, qlinearglobalaveragepool, gemm, matmul, qgemm, qlinearmatmul.
+
+Run:  .venv/bin/python scripts/sweep_ops.py QVERIFY [--ops a,b] [--count N | --minutes M] [--seed S]
+      [--paths portable,avx2+fma,avx512f] [--keep DIR]
+Prints one line per differing case (kept under --keep, default /tmp/qverify-sweep) and a closing
+line 'sweep: N passed, N failed'; exit 1 when any case differs or qverify fails.
+"""
+import argparse
+import os
+import pathlib
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto as TP, helper, numpy_helper as nh
+
+NPT = {TP.FLOAT: np.float32, TP.INT8: np.int8, TP.UINT8: np.uint8, TP.INT32: np.int32}
+TPOF = {np.dtype(v): k for k, v in NPT.items()}
+
+
+def init(name, a):
+    return nh.from_array(np.asarray(a), name)
+
+
+def model(nodes, inputs, outputs, inits, ms=False, opset=21):
+    g = helper.make_graph(nodes, "sweep", [helper.make_tensor_value_info(n, TPOF[a.dtype], list(a.shape)) for n, a in inputs],
+                          [helper.make_tensor_value_info(n, t, None) for n, t in outputs], inits)
+    imports = [helper.make_opsetid("", opset)] + ([helper.make_opsetid("com.microsoft", 1)] if ms else [])
+    m = helper.make_model(g, opset_imports=imports, producer_name="qverify sweep_ops")
+    m.ir_version = 10
+    return m
+
+
+# Widths/heights: every value up to 80 is reachable, biased to panel and tail boundaries.
+EDGES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 25, 27, 29, 31, 32, 33, 40, 47, 48, 49, 56, 63, 64, 65, 79, 80]
+
+
+def extent(rng, hi=80):
+    return rng.choice(EDGES) if rng.random() < 0.6 else rng.randint(1, hi)
+
+
+def out_extent(rng, k, s, d, lo_out=1, hi_out=40):
+    """An input extent and pads giving an output extent drawn over the boundaries."""
+    o = min(extent(rng), hi_out) if rng.random() < 0.7 else rng.randint(lo_out, hi_out)
+    eff = (k - 1) * d + 1
+    pb, pe = (rng.randint(0, k - 1), rng.randint(0, k - 1)) if rng.random() < 0.6 else (0, 0)
+    # o = floor((n + pb + pe - eff) / s) + 1  ->  n = (o - 1)·s + eff - pb - pe + r, 0 <= r < s
+    n = (o - 1) * s + eff - pb - pe + rng.randint(0, s - 1)
+    if n < 1:
+        n, pb, pe = (o - 1) * s + eff, 0, 0
+    return n, pb, pe
+
+
+def conv_geometry(rng, depthwise=False, max_k=7):
+    kh = rng.randint(1, max_k)
+    kw = kh if rng.random() < 0.6 else rng.randint(1, max_k)
+    sh = rng.choice([1, 1, 2, 2, 2, 3])
+    sw = sh if rng.random() < 0.75 else rng.choice([1, 2, 3])
+    dh = 2 if rng.random() < 0.15 else 1
+    dw = dh if rng.random() < 0.8 else rng.choice([1, 2])
+    h, pt, pb = out_extent(rng, kh, sh, dh, hi_out=rng.choice([8, 20, 40]))
+    w, pl, pr = out_extent(rng, kw, sw, dw)
+    if depthwise:
+        c = rng.choice([1, 3, 4, 8, 15, 16, 17, 32, 33])
+        groups, m = c, c * rng.choice([1, 1, 1, 2])
+    else:
+        groups = rng.choice([1, 1, 1, 1, 2, 4]) if rng.random() < 0.3 else 1
+        c = groups * rng.choice([1, 2, 3, 4, 5, 8, 16, 17, 31, 32, 64])
+        m = groups * rng.choice([1, 2, 3, 7, 8, 15, 16, 17, 24, 32, 33, 48, 64, 128])
+    # Keep a case small enough to run fast: cap output pixels × channels × taps.
+    while m * max(1, h * w // (sh * sw)) * (c // groups) * kh * kw > 6e6 and m > groups:
+        m = max(groups, m // 2 // groups * groups)
+    return dict(c=c, m=m, h=h, w=w, k=[kh, kw], s=[sh, sw], d=[dh, dw], pads=[pt, pl, pb, pr], group=groups)
+
+
+def conv_attrs(g):
+    return dict(kernel_shape=g["k"], strides=g["s"], dilations=g["d"], pads=g["pads"], group=g["group"])
+
+
+def qlinearconv(rng, depthwise=False):
+    g = conv_geometry(rng, depthwise)
+    xt = np.uint8 if rng.random() < 0.5 else np.int8
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    n = rng.choice([1, 1, 2])
+    nr = np.random.default_rng(rng.randrange(2**32))
+    x = nr.integers(lo, hi + 1, (n, g["c"], g["h"], g["w"])).astype(xt)
+    if rng.random() < 0.2:  # extremes: the int16 pair sums of AVX2 hosts saturate
+        x = nr.choice([lo, hi], x.shape).astype(xt)
+    cpg = g["c"] // g["group"]
+    wt = np.int8
+    w = nr.integers(-128, 128, (g["m"], cpg, *g["k"])).astype(wt)
+    per_channel = rng.random() < 0.5
+    ws = (nr.uniform(0.001, 0.02, g["m"]) if per_channel else np.array(nr.uniform(0.001, 0.02))).astype(np.float32)
+    xs = np.float32(nr.uniform(0.005, 0.05))
+    xz = xt(nr.integers(lo, hi + 1)) if rng.random() < 0.7 else xt(0 if xt == np.int8 else 128)
+    acc_scale = float(xs) * float(np.max(ws)) * np.sqrt(cpg * g["k"][0] * g["k"][1]) * 60
+    ys = np.float32(acc_scale / 60.0 * nr.uniform(0.5, 3.0))
+    yz = xt(nr.integers(lo // 2, hi // 2 + 1))
+    inits = [init("xs", xs), init("xz", np.array(xz, xt)), init("w", w), init("ws", ws), init("wz", np.zeros(ws.shape, wt)),
+             init("ys", ys), init("yz", np.array(yz, xt))]
+    ins = ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"]
+    if rng.random() < 0.7:
+        inits.append(init("b", nr.integers(-20000, 20000, g["m"]).astype(np.int32)))
+        ins.append("b")
+    node = helper.make_node("QLinearConv", ins, ["y"], **conv_attrs(g))
+    return model([node], [("x", x)], [("y", TPOF[np.dtype(xt)])], inits), {"x": x}, g
+
+
+def conv(rng, depthwise=False):
+    g = conv_geometry(rng, depthwise)
+    n = rng.choice([1, 1, 2])
+    nr = np.random.default_rng(rng.randrange(2**32))
+    x = nr.standard_normal((n, g["c"], g["h"], g["w"])).astype(np.float32)
+    w = (nr.standard_normal((g["m"], g["c"] // g["group"], *g["k"])) * 0.2).astype(np.float32)
+    inits, ins = [init("w", w)], ["x", "w"]
+    if rng.random() < 0.7:
+        inits.append(init("b", nr.standard_normal(g["m"]).astype(np.float32)))
+        ins.append("b")
+    node = helper.make_node("Conv", ins, ["y"], **conv_attrs(g))
+    return model([node], [("x", x)], [("y", TP.FLOAT)], inits), {"x": x}, g
+
+
+def pool_geometry(rng, ceil_ok=True):
+    kh = rng.randint(1, 5)
+    kw = kh if rng.random() < 0.7 else rng.randint(1, 5)
+    sh = rng.choice([1, 2, 2, 3])
+    sw = sh if rng.random() < 0.75 else rng.choice([1, 2, 3])
+    h, pt, pb = out_extent(rng, kh, sh, 1, hi_out=30)
+    w, pl, pr = out_extent(rng, kw, sw, 1)
+    # ONNX pools need each pad smaller than the kernel.
+    pt, pb, pl, pr = min(pt, kh - 1), min(pb, kh - 1), min(pl, kw - 1), min(pr, kw - 1)
+    ceil = ceil_ok and rng.random() < 0.3
+    return dict(c=rng.choice([1, 2, 3, 8, 16, 17]), h=h, w=w, k=[kh, kw], s=[sh, sw], pads=[pt, pl, pb, pr], ceil=int(ceil))
+
+
+def maxpool(rng):
+    g = pool_geometry(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    x = nr.standard_normal((1, g["c"], g["h"], g["w"])).astype(np.float32)
+    dil = 2 if rng.random() < 0.15 else 1
+    if dil > 1:
+        g["pads"] = [0, 0, 0, 0]
+        g["ceil"] = 0
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=g["k"], strides=g["s"], pads=g["pads"], ceil_mode=g["ceil"],
+                            dilations=[dil, dil])
+    if g["h"] < (g["k"][0] - 1) * dil + 1 or g["w"] < (g["k"][1] - 1) * dil + 1:
+        return maxpool(rng)
+    return model([node], [("x", x)], [("y", TP.FLOAT)], []), {"x": x}, g
+
+
+def averagepool(rng):
+    g = pool_geometry(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    x = nr.standard_normal((rng.choice([1, 2]), g["c"], g["h"], g["w"])).astype(np.float32)
+    g["cip"] = int(rng.random() < 0.5)
+    # onnxruntime runs MlasPool before opset 19 (three kernels, picked by geometry), its own loop after.
+    g["opset"] = rng.choice([11, 13, 17, 18, 19, 21, 22])
+    attrs = dict(kernel_shape=g["k"], strides=g["s"], pads=g["pads"], ceil_mode=g["ceil"], count_include_pad=g["cip"])
+    if g["opset"] >= 19 and rng.random() < 0.2:
+        attrs["dilations"] = g["d"] = [rng.choice([1, 2]), rng.choice([1, 2])]
+    if rng.random() < 0.15:  # the whole input as the window: MLAS's global kernel
+        g["k"], g["s"], g["pads"] = [g["h"], g["w"]], [1, 1], [0, 0, 0, 0]
+        attrs.update(kernel_shape=g["k"], strides=g["s"], pads=g["pads"], ceil_mode=0)
+        attrs.pop("dilations", None)
+    if rng.random() < 0.15:  # 1-D
+        x = x[:, :, 0, :]
+        attrs.update(kernel_shape=g["k"][1:], strides=g["s"][1:], pads=[g["pads"][1], g["pads"][3]])
+        attrs.pop("dilations", None)
+    node = helper.make_node("AveragePool", ["x"], ["y"], **attrs)
+    return model([node], [("x", x)], [("y", TP.FLOAT)], [], opset=g["opset"]), {"x": x}, g
+
+
+def globalaveragepool(rng):
+    nr = np.random.default_rng(rng.randrange(2**32))
+    g = dict(c=rng.choice([1, 3, 8, 16, 17, 64]), h=extent(rng, 40), w=extent(rng, 40))
+    x = nr.standard_normal((rng.choice([1, 2]), g["c"], g["h"], g["w"])).astype(np.float32)
+    return model([helper.make_node("GlobalAveragePool", ["x"], ["y"])], [("x", x)], [("y", TP.FLOAT)], []), {"x": x}, g
+
+
+def qparams(rng, nr, xt):
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    return np.float32(nr.uniform(0.005, 0.1)), xt(nr.integers(lo, hi + 1))
+
+
+def qlinearaveragepool(rng):
+    g = pool_geometry(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    xt = np.uint8 if rng.random() < 0.5 else np.int8
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    x = nr.integers(lo, hi + 1, (1, g["c"], g["h"], g["w"])).astype(xt)
+    xs, xz = qparams(rng, nr, xt)
+    ys, yz = np.float32(xs * nr.uniform(0.5, 2.0)), xt(nr.integers(lo, hi + 1))
+    g["cip"] = int(rng.random() < 0.5)
+    inits = [init("xs", xs), init("xz", np.array(xz, xt)), init("ys", ys), init("yz", np.array(yz, xt))]
+    node = helper.make_node("QLinearAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft",
+                            kernel_shape=g["k"], strides=g["s"], pads=g["pads"], ceil_mode=g["ceil"], count_include_pad=g["cip"])
+    return model([node], [("x", x)], [("y", TPOF[np.dtype(xt)])], inits, ms=True), {"x": x}, g
+
+
+def qlinearglobalaveragepool(rng):
+    nr = np.random.default_rng(rng.randrange(2**32))
+    xt = np.uint8 if rng.random() < 0.5 else np.int8
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    g = dict(c=rng.choice([1, 3, 8, 16, 17, 64]), h=extent(rng, 40), w=extent(rng, 40))
+    x = nr.integers(lo, hi + 1, (rng.choice([1, 2]), g["c"], g["h"], g["w"])).astype(xt)
+    xs, xz = qparams(rng, nr, xt)
+    ys, yz = np.float32(xs * nr.uniform(0.5, 2.0)), xt(nr.integers(lo, hi + 1))
+    inits = [init("xs", xs), init("xz", np.array(xz, xt)), init("ys", ys), init("yz", np.array(yz, xt))]
+    node = helper.make_node("QLinearGlobalAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft",
+                            channels_last=0)
+    return model([node], [("x", x)], [("y", TPOF[np.dtype(xt)])], inits, ms=True), {"x": x}, g
+
+
+def mnk(rng):
+    def one():
+        return rng.choice(EDGES + [96, 127, 128, 129, 255, 256, 257, 300]) if rng.random() < 0.6 else rng.randint(1, 300)
+    m, n, k = one(), one(), one()
+    while m * n * k > 4e6:
+        m = max(1, m // 2)
+    return m, n, k
+
+
+def gemm(rng):
+    m, n, k = mnk(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    ta, tb = int(rng.random() < 0.3), int(rng.random() < 0.5)
+    a = nr.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = (nr.standard_normal((n, k) if tb else (k, n)) * 0.1).astype(np.float32)
+    inits, ins = [init("b", b)], ["a", "b"]
+    if rng.random() < 0.7:
+        inits.append(init("c", nr.standard_normal((n,) if rng.random() < 0.7 else (m, n)).astype(np.float32)))
+        ins.append("c")
+    node = helper.make_node("Gemm", ins, ["y"], transA=ta, transB=tb)
+    return model([node], [("a", a)], [("y", TP.FLOAT)], inits), {"a": a}, dict(m=m, n=n, k=k, ta=ta, tb=tb)
+
+
+def matmul(rng):
+    m, n, k = mnk(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    batch = [rng.choice([1, 2, 3])] if rng.random() < 0.3 else []
+    a = nr.standard_normal((*batch, m, k)).astype(np.float32)
+    b = (nr.standard_normal((k, n)) * 0.1).astype(np.float32)
+    if rng.random() < 0.5:  # both operands activations
+        return (model([helper.make_node("MatMul", ["a", "b"], ["y"])], [("a", a), ("b", b)], [("y", TP.FLOAT)], []),
+                {"a": a, "b": b}, dict(m=m, n=n, k=k, batch=batch, b="input"))
+    return (model([helper.make_node("MatMul", ["a", "b"], ["y"])], [("a", a)], [("y", TP.FLOAT)], [init("b", b)]), {"a": a},
+            dict(m=m, n=n, k=k, batch=batch, b="const"))
+
+
+def int_operand(nr, t, shape, extremes):
+    lo, hi = np.iinfo(t).min, np.iinfo(t).max
+    return (nr.choice([lo, hi], shape) if extremes else nr.integers(lo, hi + 1, shape)).astype(t)
+
+
+def qlinearmatmul(rng):
+    m, n, k = mnk(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    at = np.uint8 if rng.random() < 0.5 else np.int8
+    bt = np.int8 if rng.random() < 0.7 else np.uint8
+    ext = rng.random() < 0.2
+    a = int_operand(nr, at, (m, k), ext)
+    b = int_operand(nr, bt, (k, n), ext)
+    a_s, a_z = qparams(rng, nr, at)
+    per_col = rng.random() < 0.4
+    b_s = (nr.uniform(0.001, 0.02, n) if per_col else np.array(nr.uniform(0.001, 0.02))).astype(np.float32)
+    b_z = (np.zeros(n, bt) if per_col else np.array(0 if bt == np.int8 else 128, bt))
+    ys = np.float32(float(a_s) * float(b_s.max()) * np.sqrt(k) * 60 * nr.uniform(0.5, 3.0))
+    yt = at
+    yz = yt(nr.integers(np.iinfo(yt).min // 2, np.iinfo(yt).max // 2 + 1))
+    inits = [init("as", a_s), init("az", np.array(a_z, at)), init("b", b), init("bs", b_s), init("bz", b_z), init("ys", ys),
+             init("yz", np.array(yz, yt))]
+    node = helper.make_node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"])
+    return model([node], [("a", a)], [("y", TPOF[np.dtype(yt)])], inits), {"a": a}, dict(m=m, n=n, k=k, at=at.__name__,
+                                                                                       bt=bt.__name__, per_col=per_col)
+
+
+def qgemm(rng):
+    m, n, k = mnk(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    at = np.uint8 if rng.random() < 0.5 else np.int8
+    ext = rng.random() < 0.2
+    a = int_operand(nr, at, (m, k), ext)
+    tb = int(rng.random() < 0.5)
+    b = int_operand(nr, np.int8, (n, k) if tb else (k, n), ext)
+    a_s, a_z = qparams(rng, nr, at)
+    per_col = rng.random() < 0.4
+    b_s = (nr.uniform(0.001, 0.02, n) if per_col else np.array(nr.uniform(0.001, 0.02))).astype(np.float32)
+    b_z = np.zeros(n, np.int8) if per_col else np.array(0, np.int8)
+    ys = np.float32(float(a_s) * float(b_s.max()) * np.sqrt(k) * 60 * nr.uniform(0.5, 3.0))
+    yz = at(nr.integers(np.iinfo(at).min // 2, np.iinfo(at).max // 2 + 1))
+    inits = [init("as", a_s), init("az", np.array(a_z, at)), init("b", b), init("bs", b_s), init("bz", b_z)]
+    ins = ["a", "as", "az", "b", "bs", "bz"]
+    if rng.random() < 0.7:
+        inits.append(init("c", nr.integers(-20000, 20000, n).astype(np.int32)))
+        ins.append("c")
+    else:
+        ins.append("")
+    inits += [init("ys", ys), init("yz", np.array(yz, at))]
+    ins += ["ys", "yz"]
+    node = helper.make_node("QGemm", ins, ["y"], domain="com.microsoft", transB=tb, alpha=1.0)
+    return model([node], [("a", a)], [("y", TPOF[np.dtype(at)])], inits, ms=True), {"a": a}, dict(m=m, n=n, k=k, at=at.__name__,
+                                                                                                 tb=tb, per_col=per_col)
+
+
+FAMILIES = {
+    "qlinearconv": qlinearconv,
+    "depthwise": lambda rng: qlinearconv(rng, depthwise=True),
+    "conv": conv,
+    "convdepthwise": lambda rng: conv(rng, depthwise=True),
+    "maxpool": maxpool,
+    "averagepool": averagepool,
+    "globalaveragepool": globalaveragepool,
+    "qlinearaveragepool": qlinearaveragepool,
+    "qlinearglobalaveragepool": qlinearglobalaveragepool,
+    "gemm": gemm,
+    "matmul": matmul,
+    "qgemm": qgemm,
+    "qlinearmatmul": qlinearmatmul,
+}
+
+
+def ort_run(m, feeds):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
+    s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return s.run(None, feeds)[0]
+
+
+def host_paths():
+    import re
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    paths = ["portable"]
+    if re.search(r"\bavx2\b", flags) and re.search(r"\bfma\b", flags):
+        paths.append("avx2+fma")
+    if re.search(r"\bavx512f\b", flags):
+        paths.append("avx512f")
+    return paths
+
+
+def differs(q, y):
+    if q.shape != y.shape:
+        return f"shape {q.shape} vs onnxruntime's {y.shape}"
+    d = (q.view(np.uint32) != y.view(np.uint32)) if y.dtype == np.float32 else (q != y)
+    n = int(d.sum())
+    if not n:
+        return None
+    idx = np.argwhere(d)[0].tolist()
+    return f"{n} of {y.size} differ (first at {idx}: {q[tuple(idx)]!r} vs {y[tuple(idx)]!r}, max {np.abs(q.astype(float) - y.astype(float)).max():.4g})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("qverify")
+    ap.add_argument("--ops", default=",".join(FAMILIES))
+    ap.add_argument("--count", type=int, default=20, help="cases per family")
+    ap.add_argument("--minutes", type=float, default=0, help="run each family this long instead of --count cases")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--paths", default=None, help="kernel paths (default: every one this CPU has)")
+    ap.add_argument("--keep", default="/tmp/qverify-sweep")
+    a = ap.parse_args()
+    paths = a.paths.split(",") if a.paths else host_paths()
+    keep = pathlib.Path(a.keep)
+    keep.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="qv-sweep-"))
+    passed = failed = 0
+    for fam in a.ops.split(","):
+        make = FAMILIES[fam]
+        rng = random.Random(f"{a.seed}:{fam}")
+        start, k, fam_pass, fam_fail, ort_refused = time.time(), 0, 0, 0, 0
+        while (k < a.count) if not a.minutes else (time.time() - start < a.minutes * 60):
+            case_seed = rng.randrange(2**31)
+            m, feeds, geo = make(random.Random(case_seed))
+            k += 1
+            try:
+                y = ort_run(m, feeds)
+            except Exception:
+                ort_refused += 1
+                continue
+            mp = tmp / "m.onnx"
+            onnx.save(m, str(mp))
+            inputs = tmp / "x.npz"
+            np.savez(inputs, **feeds)
+            for path in paths:
+                out = tmp / "out"
+                shutil.rmtree(out, ignore_errors=True)
+                env = dict(os.environ, QVERIFY_KERNEL_PATH=path)
+                # One sample: the batch dimension is the model's own (axis 0 of every input).
+                cmd = [a.qverify, "run", str(mp), "--inputs", str(inputs), "--output-dir", str(out), "--threads", "1",
+                       "--target", "ort-host", "--batch", "1"]
+                r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                why = None
+                if r.returncode != 0:
+                    why = f"qverify exit {r.returncode}: {r.stderr.strip()[-300:]}"
+                else:
+                    q = np.load(out / "y.npy")
+                    q = q.reshape(q.shape[1:]) if q.shape[0] == 1 and q.ndim == y.ndim + 1 else q
+                    why = differs(q, y)
+                if why:
+                    failed += 1
+                    fam_fail += 1
+                    name = f"{fam}_{a.seed}_{case_seed}"
+                    shutil.copy(mp, keep / f"{name}.onnx")
+                    np.savez(keep / f"{name}.npz", **feeds, expected=y)
+                    print(f"FAIL {fam} case {case_seed} path {path}: {geo}: {why}", flush=True)
+                else:
+                    passed += 1
+                    fam_pass += 1
+        print(f"{fam}: {k} models, {fam_pass} runs passed, {fam_fail} failed"
+              + (f", {ort_refused} onnxruntime refused" if ort_refused else "") + f" ({time.time() - start:.0f} s)", flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"sweep: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
