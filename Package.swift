@@ -1,6 +1,15 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+import class Foundation.ProcessInfo
+
+// QVERIFY_EMULATE_AVX512=1 (scripts/emulated_avx512.sh, a build of its own in .build-avx512): the
+// AVX-512/VNNI kernels compiled against SIMDe's AVX-512 (Debian libsimde-dev) on AVX2, so their
+// sweeps run on hosts without AVX-512. Never set for builds users run.
+let emulatedAVX512: [CSetting] =
+    ProcessInfo.processInfo.environment["QVERIFY_EMULATE_AVX512"] == "1"
+    ? [.define("QV_EMULATE_AVX512"), .unsafeFlags(["-mavx2", "-mfma", "-ffp-contract=off", "-Wno-psabi"])] : []
+
 let package = Package(
     name: "qverify",
     platforms: [.macOS(.v14)],
@@ -30,7 +39,7 @@ let package = Package(
         // Fixed-order float GEMM (FMA chains in onnxruntime's order), AVX-512/AVX2 with a portable fallback.
         // No flags: its C files say `#pragma STDC FP_CONTRACT OFF` themselves (bits must not hang on
         // a build setting), so other packages can depend on the library.
-        .target(name: "_QVChainGemm"),
+        .target(name: "_QVChainGemm", cSettings: emulatedAVX512),
         // The comparison statistics' element loops (PairStatistics, TieRule) in C.
         .target(name: "_QVPairStats"),
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything qverify needs on a fresh Debian machine (idempotent; quiet when done):
-#   Debian: libopenblas-dev, libprotobuf-c-dev, protobuf-c-compiler, pkg-config
+#   Debian: libopenblas-dev, libprotobuf-c-dev, protobuf-c-compiler, pkg-config, libsimde-dev (the
+#   emulated AVX-512 test build, scripts/emulated_avx512.sh)
 #   Python venv .venv: onnx, onnxruntime, numpy (round-trip/golden checks) and, with --aidge,
 #   the Eclipse Aidge 0.10.1 packages and scikit-learn (fixture generation: real data, benchmarks).
 set -euo pipefail
@@ -10,7 +11,7 @@ want_aidge=0
 [ "${1:-}" = "--aidge" ] && want_aidge=1
 
 missing=()
-for p in libopenblas-dev libprotobuf-c-dev protobuf-c-compiler pkg-config; do
+for p in libopenblas-dev libprotobuf-c-dev protobuf-c-compiler pkg-config libsimde-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

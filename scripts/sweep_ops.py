@@ -4,8 +4,8 @@
 Each case is a seeded random single-op model (geometry drawn over every parameter a kernel path
 specialises on: widths and heights across each panel and tail boundary, kernels, strides, pads,
 dilations, groups, depthwise, int8/uint8 activations, per-tensor/per-channel weights, ...). It is
-run by onnxruntime (CPU, one thread, ORT_DISABLE_ALL) and by `qverify run --target ort-host
---threads 1` once per kernel path this CPU has (QVERIFY_KERNEL_PATH=portable, avx2+fma, avx512f),
+run by onnxruntime (CPU, one thread, ORT_DISABLE_ALL) and by `qverify run --target <this CPU's
+onnxruntime> --threads 1` once per kernel path this CPU has (QVERIFY_KERNEL_PATH=portable, avx2+fma, avx512f),
 and every output element must be equal bit for bit (floats compared as bits). `ort-host` is the
 semantics of the onnxruntime that runs here, int16 pair saturation of AVX2 hosts included, so the
 sweep passes on AVX2 and VNNI hosts alike with live onnxruntime results.
@@ -342,7 +342,7 @@ def ort_run(m, feeds):
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     so.intra_op_num_threads = 1
-    so.log_severity_level = 3
+    so.log_severity_level = 4
     s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
     return s.run(None, feeds)[0]
 
@@ -356,6 +356,19 @@ def host_paths():
     if re.search(r"\bavx512f\b", flags):
         paths.append("avx512f")
     return paths
+
+
+def host_target():
+    """The onnxruntime semantics of this CPU, named from /proc/cpuinfo (not from qverify, whose
+    emulated-AVX-512 test build claims every feature)."""
+    import re
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    has = lambda f: re.search(rf"\b{f}\b", flags) is not None
+    if has("avx512_vnni") or has("avx_vnni"):
+        return "ort-vnni"
+    if has("avx512bw") and has("avx512vl") and has("avx512dq"):
+        return "ort-avx512"
+    return "ort-avx2" if has("avx2") else "ort-host"
 
 
 def differs(q, y):
@@ -380,6 +393,7 @@ def main():
     ap.add_argument("--keep", default="/tmp/qverify-sweep")
     a = ap.parse_args()
     paths = a.paths.split(",") if a.paths else host_paths()
+    target = host_target()
     keep = pathlib.Path(a.keep)
     keep.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="qv-sweep-"))
@@ -407,7 +421,7 @@ def main():
                 env = dict(os.environ, QVERIFY_KERNEL_PATH=path)
                 # One sample: the batch dimension is the model's own (axis 0 of every input).
                 cmd = [a.qverify, "run", str(mp), "--inputs", str(inputs), "--output-dir", str(out), "--threads", "1",
-                       "--target", "ort-host", "--batch", "1"]
+                       "--target", target, "--batch", "1"]
                 r = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 why = None
                 if r.returncode != 0:

@@ -19,6 +19,16 @@ grep -q "with 0 failures" <(grep "Executed" .build/test-output.txt | tail -n 1) 
 
 bin=.build/release/qverify
 
+echo "--- geometry sweep against onnxruntime, bit for bit, on every kernel path this CPU has (scripts/sweep_ops.py)"
+.venv/bin/python scripts/sweep_ops.py "$bin" --count "${SWEEP_COUNT:-40}" --seed "${SWEEP_SEED:-1}"
+
+if grep -qw avx512f /proc/cpuinfo; then
+  echo "--- AVX-512 host: the sweep above ran the AVX-512 and VNNI kernels themselves"
+else
+  echo "--- the AVX-512 and VNNI kernels, emulated through SIMDe on this AVX2 host (scripts/emulated_avx512.sh)"
+  scripts/emulated_avx512.sh --count "${SWEEP_COUNT:-40}" --seed "${SWEEP_SEED:-1}"
+fi
+
 echo "--- round trip through qverify's IR (onnx.checker + onnxruntime)"
 .venv/bin/python scripts/check_roundtrip.py "$bin" Reference
 

@@ -210,7 +210,8 @@ func mlasAveragePool(_ v: [Float], _ g: PoolGeometry, includePad: Bool) -> [Floa
                             if includePad {
                                 divisor = kernelSize
                             } else {
-                                let lo = max(Float(b), Float(g.padLeft)), hi = min(Float(b + g.kw), Float(g.padLeft + g.w))
+                                let lo = max(Float(b), Float(g.padLeft)),
+                                    hi = min(Float(b + g.kw), Float(g.padLeft + g.w))
                                 divisor = max((hi - lo) * rows, 1)
                             }
                             yb[(p * g.oh + oy) * g.ow + ox] = s / divisor

@@ -162,7 +162,8 @@ struct QLinearMatMulKernel: Kernel {
         let bZero = try intValues(bz)
         let bn = b.rank >= 2 ? b.shape[b.rank - 1] : 1
         guard bZero.count == 1 || (b.rank >= 2 && bZero.count == bn) else {
-            throw QVError.badInput("QLinearMatMul b_zero_point has \(bZero.count) values; B \(b.shape) needs 1 or \(bn)")
+            throw QVError.badInput(
+                "QLinearMatMul b_zero_point has \(bZero.count) values; B \(b.shape) needs 1 or \(bn)")
         }
         // Per-column zero points (onnxruntime's per-column B): B − b_zp[column] as exact int32 values.
         let bShifted =
@@ -172,7 +173,8 @@ struct QLinearMatMulKernel: Kernel {
                 dtype: .int32, shape: b.shape,
                 storage: .i32(try intValues(b).enumerated().map { Int32($0.element - bZero[$0.offset % bn]) }))
         let acc = try batchedMatmul(
-            a, bShifted, integer: true, aZero: try zeroPoint(az, "a_zero_point"), bZero: bZero.count == 1 ? bZero[0] : 0)
+            a, bShifted, integer: true, aZero: try zeroPoint(az, "a_zero_point"), bZero: bZero.count == 1 ? bZero[0] : 0
+        )
         let asv = try scalarParam(asc, "a_scale"), ysv = try scalarParam(ys, "y_scale")
         let n = acc.shape.last ?? 1
         var accv = try intValues(acc)

@@ -9,7 +9,7 @@
 // pragma clang's default -ffp-contract=on fuses and BatchTests/GoldenTests fail).
 #pragma STDC FP_CONTRACT OFF
 
-#include <immintrin.h>
+#include "qv_isa.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@ static void chain_portable(size_t m, size_t n, size_t k, const float *a, size_t 
 
 // MARK: - AVX-512
 
-#define QV_AVX512 __attribute__((target("avx512f"), always_inline)) static inline
+#define QV_AVX512 QV_TARGET("avx512f") __attribute__((always_inline)) static inline
 
 // Loads and stores of cnt lanes at p (W = 512: 16 lanes and mask registers; W = 256, in
 // lanes256.h: 8 lanes, plain loads and stores for whole vectors, masked loads and piecewise stores
@@ -60,7 +60,7 @@ QV_AVX512 void strided_copy_avx512(const float *src, size_t s, size_t n, float *
 // AVX2 forms of the strided copies (and of strided_shift, below), from lanes256.h's lanes.
 // dst[j] = src[j·s] for j < n (32-bit values): 8 lanes per store (the last one masked) for s = 1
 // and 2, one by one otherwise.
-__attribute__((target("avx2")))
+QV_TARGET("avx2")
 static inline void strided_copy_avx2(const float *src, size_t s, size_t n, float *dst) {
     if (s == 1) { memcpy(dst, src, n * sizeof(float)); return; }
     if (s > 2) {
@@ -104,7 +104,7 @@ QV_AVX512 void block512(size_t rows, size_t k, const float *a, size_t lda, const
 #define QV_ROWS512(R) \
     case R: block512(R, k, a + i * lda, lda, b + j, b + j + 16, NULL, ldb, c + i * ldc + j, ldc, accumulate, m0, m1); break;
 
-__attribute__((target("avx512f")))
+QV_TARGET("avx512f")
 static void chain_avx512(size_t m, size_t n, size_t k, const float *a, size_t lda,
                          const float *b, size_t ldb, float *c, size_t ldc, int accumulate) {
     for (size_t j = 0; j < n; j += 32) {
@@ -121,7 +121,7 @@ static void chain_avx512(size_t m, size_t n, size_t k, const float *a, size_t ld
 
 // MARK: - AVX2 + FMA3
 
-#define QV_AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
+#define QV_AVX2 QV_TARGET("avx2,fma") __attribute__((always_inline)) static inline
 
 // One 6×16 block (rows ≤ 6): step p reads B at b0 + o (columns 0–7) and b1 + o (columns 8–15),
 // o = off[p] or p·ldb, as block512; `halves` (1 or 2) of the 16 columns are stored.
@@ -152,7 +152,7 @@ QV_AVX2 void block256(size_t rows, size_t k, const float *a, size_t lda, const f
 #define QV_ROWS256(R) \
     case R: block256(R, k, a + i * lda, lda, b + j, b + j + 8, NULL, ldb, c + i * ldc + j, ldc, accumulate, 2); break;
 
-__attribute__((target("avx2,fma")))
+QV_TARGET("avx2,fma")
 static void chain_avx2(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
                        size_t ldb, float *c, size_t ldc, int accumulate) {
     size_t full = n / 16 * 16;
@@ -173,10 +173,10 @@ static const char *const path_names[] = {"", "portable", "avx2+fma", "avx512f"};
 static int chosen_path = PATH_UNKNOWN;
 
 static int cpu_runs(int p) {
-    __builtin_cpu_init();
+    qv_cpu_init();
     switch (p) {
-    case PATH_AVX512: return __builtin_cpu_supports("avx512f");
-    case PATH_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case PATH_AVX512: return qv_cpu_has("avx512f");
+    case PATH_AVX2: return qv_cpu_has("avx2") && qv_cpu_has("fma");
     default: return p == PATH_PORTABLE;
     }
 }
@@ -312,8 +312,8 @@ ATTR static void NAME(const qv_conv_geometry *p, const float *x, size_t x_image,
         for (size_t t = width; t < PANEL; t++) dst[t] = 0.0f;                                                     \
     }                                                                                                             \
 }
-QV_PANEL_PADDED(conv_panel_padded_avx512, __attribute__((target("avx512f"))), strided_copy_avx512)
-QV_PANEL_PADDED(conv_panel_padded_avx2, __attribute__((target("avx2"))), strided_copy_avx2)
+QV_PANEL_PADDED(conv_panel_padded_avx512, QV_TARGET("avx512f"), strided_copy_avx512)
+QV_PANEL_PADDED(conv_panel_padded_avx2, QV_TARGET("avx2"), strided_copy_avx2)
 #undef QV_PANEL_PADDED
 
 // x copied into a zero border wide enough for every window: the geometry of the copy (pads 0).
@@ -411,8 +411,8 @@ ATTR static void NAME(const qv_conv_geometry *p, const float *padded, const floa
     switch (rows) {                                                                                      \
         QV_DIRECT256(1) QV_DIRECT256(2) QV_DIRECT256(3) QV_DIRECT256(4) QV_DIRECT256(5) QV_DIRECT256(6)  \
     }
-QV_CONV_DIRECT(conv_direct_avx512, __attribute__((target("avx512f"))), 16, 8, QV_DIRECT_BLOCK512)
-QV_CONV_DIRECT(conv_direct_avx2, __attribute__((target("avx2,fma"))), 8, 6, QV_DIRECT_BLOCK256)
+QV_CONV_DIRECT(conv_direct_avx512, QV_TARGET("avx512f"), 16, 8, QV_DIRECT_BLOCK512)
+QV_CONV_DIRECT(conv_direct_avx2, QV_TARGET("avx2,fma"), 8, 6, QV_DIRECT_BLOCK256)
 #undef QV_CONV_DIRECT
 #undef QV_DIRECT512
 #undef QV_DIRECT_BLOCK512
@@ -461,7 +461,7 @@ static void broadcast_store(const float *tot, size_t ch, size_t np, const size_t
 
 enum { BC_PIX = 8, BC_CH = 32 };
 
-__attribute__((target("avx512f")))
+QV_TARGET("avx512f")
 static void conv_broadcast_avx512(const qv_conv_geometry *p, const float *padded, size_t padded_image, size_t images,
                                   const qv_conv_geometry *g, const float *w, size_t m, float *y, size_t y_image,
                                   size_t bk, const float *bias) {
@@ -508,7 +508,7 @@ static void conv_broadcast_avx512(const qv_conv_geometry *p, const float *padded
 // The same with AVX2 + FMA: 6 pixels x 16 output channels per block (12 accumulators of 8 lanes).
 enum { BC2_PIX = 6, BC2_CH = 16 };
 
-__attribute__((target("avx2,fma")))
+QV_TARGET("avx2,fma")
 static void conv_broadcast_avx2(const qv_conv_geometry *p, const float *padded, size_t padded_image, size_t images,
                                 const qv_conv_geometry *g, const float *w, size_t m, float *y, size_t y_image,
                                 size_t bk, const float *bias) {
@@ -636,7 +636,7 @@ void qv_conv2d_chain_images(const qv_conv_geometry *g, size_t images, const floa
 
 // MARK: - Quantization loops
 
-__attribute__((target("avx512f"), always_inline))
+QV_TARGET("avx512f") __attribute__((always_inline))
 static inline __m512i aidge_step(__m512 v, __m512 sf, __m512 l, __m512 h, __m512i z, __m512i span) {
     __m512 t = _mm512_mul_ps(v, sf);
     t = _mm512_min_ps(_mm512_max_ps(t, l), h);
@@ -647,7 +647,7 @@ static inline __m512i aidge_step(__m512 v, __m512 sf, __m512 l, __m512 h, __m512
 }
 
 // x holds int32 values (converted to float) or float values (their bits reinterpreted).
-__attribute__((target("avx512f")))
+QV_TARGET("avx512f")
 static void aidge_avx512(const void *x, int x_is_float, size_t n, float sf, float lo, float hi, int32_t zp, int32_t span, int32_t *out) {
     const __m512 s = _mm512_set1_ps(sf), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
     const __m512i z = _mm512_set1_epi32(zp), sp = _mm512_set1_epi32(span);
@@ -704,8 +704,8 @@ ATTR static void NAME(const void *x, size_t planes, size_t inner, size_t channel
         }                                                                                                           \
     }                                                                                                               \
 }
-QV_PW_CHAIN(pointwise_chain_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_setzero_ps, _mm512_setzero_si512)
-QV_PW_CHAIN(pointwise_chain_avx2, __attribute__((target("avx2"))), 256, 8, __m256, __m256i, _mm256_setzero_ps, _mm256_setzero_si256)
+QV_PW_CHAIN(pointwise_chain_avx512, QV_TARGET("avx512f"), 512, 16, __m512, __m512i, _mm512_setzero_ps, _mm512_setzero_si512)
+QV_PW_CHAIN(pointwise_chain_avx2, QV_TARGET("avx2"), 256, 8, __m256, __m256i, _mm256_setzero_ps, _mm256_setzero_si256)
 #undef QV_PW_CHAIN
 
 // The same operations one element at a time (rintf rounds half to even in the default mode):
@@ -789,9 +789,9 @@ ATTR static void NAME(const void *x, size_t planes, size_t inner, size_t channel
     free(pb);                                                                                                       \
     free(pz);                                                                                                       \
 }
-QV_PW_PERIODIC(pointwise_chain_periodic_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i,
+QV_PW_PERIODIC(pointwise_chain_periodic_avx512, QV_TARGET("avx512f"), 512, 16, __m512, __m512i,
                _mm512_setzero_ps, _mm512_setzero_si512, _mm512_set1_ps)
-QV_PW_PERIODIC(pointwise_chain_periodic_avx2, __attribute__((target("avx2"))), 256, 8, __m256, __m256i,
+QV_PW_PERIODIC(pointwise_chain_periodic_avx2, QV_TARGET("avx2"), 256, 8, __m256, __m256i,
                _mm256_setzero_ps, _mm256_setzero_si256, _mm256_set1_ps)
 #undef QV_PW_PERIODIC
 
@@ -838,7 +838,7 @@ QV_MAXPOOL2X2(qv_maxpool2x2_f32, float)
 
 // MARK: - Integer operands as floats and back
 
-__attribute__((target("avx512f")))
+QV_TARGET("avx512f")
 static void exact_f32_to_i32_avx512(const float *v, size_t n, int32_t *out) {
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 m = lane_mask(n - i);
@@ -846,7 +846,7 @@ static void exact_f32_to_i32_avx512(const float *v, size_t n, int32_t *out) {
     }
 }
 
-__attribute__((target("avx2")))
+QV_TARGET("avx2")
 static void exact_f32_to_i32_avx2(const float *v, size_t n, int32_t *out) {
     for (size_t i = 0; i < n; i += 8) QV_V256_STOREI(n - i, out + i, _mm256_cvttps_epi32(QV_V256_LOADF(n - i, v + i)));
 }
@@ -886,8 +886,8 @@ ATTR static void NAME(const float *const *rows, const float *w, size_t len, size
     default: QV_DW_LOOP(r0[i] * w0) break;                                                      \
     }                                                                                            \
 }
-QV_DW_TAPS(depthwise_taps_avx512, __attribute__((target("avx512f"))))
-QV_DW_TAPS(depthwise_taps_avx2, __attribute__((target("avx2"))))
+QV_DW_TAPS(depthwise_taps_avx512, QV_TARGET("avx512f"))
+QV_DW_TAPS(depthwise_taps_avx2, QV_TARGET("avx2"))
 QV_DW_TAPS(depthwise_taps_portable, )
 #undef QV_DW_TAPS
 #undef QV_DW_LOOP
@@ -958,9 +958,9 @@ ATTR static inline VI NAME(const int32_t *src, size_t s, size_t n, int32_t zp, f
 #define QV_LANES512(src, s, cnt) strided_lanes(src, s, cnt)
 #define QV_ABS_KEPT512(d, cnt) _mm512_maskz_abs_epi32(lane_mask(cnt), d)
 #define QV_ABS_KEPT256(d, cnt) _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(cnt))
-QV_STRIDED_SHIFT(strided_shift_avx512, __attribute__((target("avx512f"))), 512, 16, __m512i, _mm512_set1_epi32,
+QV_STRIDED_SHIFT(strided_shift_avx512, QV_TARGET("avx512f"), 512, 16, __m512i, _mm512_set1_epi32,
                  _mm512_sub_epi32, _mm512_max_epu32, _mm512_cvtepi32_ps, QV_LANES512, QV_ABS_KEPT512)
-QV_STRIDED_SHIFT(strided_shift_avx2, __attribute__((target("avx2"))), 256, 8, __m256i, _mm256_set1_epi32,
+QV_STRIDED_SHIFT(strided_shift_avx2, QV_TARGET("avx2"), 256, 8, __m256i, _mm256_set1_epi32,
                  _mm256_sub_epi32, _mm256_max_epu32, _mm256_cvtepi32_ps, strided_lanes256, QV_ABS_KEPT256)
 #undef QV_STRIDED_SHIFT
 #undef QV_LANES512
@@ -968,13 +968,13 @@ QV_STRIDED_SHIFT(strided_shift_avx2, __attribute__((target("avx2"))), 256, 8, __
 #undef QV_ABS_KEPT256
 
 // max(mx, the largest lane of top), lanes as unsigned.
-__attribute__((target("avx512f")))
+QV_TARGET("avx512f")
 static inline uint32_t reduce_max_epu32_avx512(__m512i top, uint32_t mx) {
     const uint32_t v = (uint32_t)_mm512_reduce_max_epu32(top);
     return v > mx ? v : mx;
 }
 
-__attribute__((target("avx2")))
+QV_TARGET("avx2")
 static inline uint32_t reduce_max_epu32_avx2(__m256i top, uint32_t mx) {
     __m128i m = _mm_max_epu32(_mm256_castsi256_si128(top), _mm256_extracti128_si256(top, 1));
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -984,12 +984,12 @@ static inline uint32_t reduce_max_epu32_avx2(__m256i top, uint32_t mx) {
 }
 
 // The shifted copy of a whole tensor is one row of stride 1.
-__attribute__((target("avx512f")))
+QV_TARGET("avx512f")
 static int64_t shifted_avx512(const int32_t *x, size_t n, int32_t z, float *out) {
     return reduce_max_epu32_avx512(strided_shift_avx512(x, 1, n, z, out, _mm512_setzero_si512()), 0);
 }
 
-__attribute__((target("avx2")))
+QV_TARGET("avx2")
 static int64_t shifted_avx2(const int32_t *x, size_t n, int32_t z, float *out) {
     return reduce_max_epu32_avx2(strided_shift_avx2(x, 1, n, z, out, _mm256_setzero_si256()), 0);
 }
@@ -1022,12 +1022,12 @@ ATTR static uint32_t NAME(const dw_fill *f, const T *src, int32_t zp, float *cop
 #define QV_COPY_PORTABLE(src_, s_, n_, zp_, dst_, acc_) (strided_copy_portable(src_, s_, n_, dst_), acc_)
 #define QV_KEEP(acc_, mx_) ((void)(acc_), (mx_))
 #define QV_MAX_U32(acc_, mx_) ((acc_) > (mx_) ? (acc_) : (mx_))
-QV_DW_FILL(depthwise_fill_avx512, __attribute__((target("avx512f"))), float, int, 0, QV_COPY_AVX512, QV_KEEP)
-QV_DW_FILL(depthwise_fill_avx2, __attribute__((target("avx2"))), float, int, 0, QV_COPY_AVX2, QV_KEEP)
+QV_DW_FILL(depthwise_fill_avx512, QV_TARGET("avx512f"), float, int, 0, QV_COPY_AVX512, QV_KEEP)
+QV_DW_FILL(depthwise_fill_avx2, QV_TARGET("avx2"), float, int, 0, QV_COPY_AVX2, QV_KEEP)
 QV_DW_FILL(depthwise_fill_portable, , float, int, 0, QV_COPY_PORTABLE, QV_KEEP)
-QV_DW_FILL(depthwise_fill_shifted_avx512, __attribute__((target("avx512f"))), int32_t, __m512i, _mm512_setzero_si512(),
+QV_DW_FILL(depthwise_fill_shifted_avx512, QV_TARGET("avx512f"), int32_t, __m512i, _mm512_setzero_si512(),
            strided_shift_avx512, reduce_max_epu32_avx512)
-QV_DW_FILL(depthwise_fill_shifted_avx2, __attribute__((target("avx2"))), int32_t, __m256i, _mm256_setzero_si256(),
+QV_DW_FILL(depthwise_fill_shifted_avx2, QV_TARGET("avx2"), int32_t, __m256i, _mm256_setzero_si256(),
            strided_shift_avx2, reduce_max_epu32_avx2)
 QV_DW_FILL(depthwise_fill_shifted_portable, , int32_t, uint32_t, 0u, strided_shift_portable, QV_MAX_U32)
 #undef QV_COPY_AVX512
@@ -1215,10 +1215,10 @@ ATTR static uint32_t NAME(const qv_conv_geometry *g, size_t planes, size_t chann
         float *to = (float *)y + yp + oy * ow;                                                                         \
         for (size_t j = 0; j < ow; j += 8) QV_V256_STOREF(ow - j, to + j, QV_V256_LOADF(ow - j, from + j));            \
     }
-QV_DW_EXACT(depthwise_shifted_exact_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_set1_ps,
+QV_DW_EXACT(depthwise_shifted_exact_avx512, QV_TARGET("avx512f"), 512, 16, __m512, __m512i, _mm512_set1_ps,
             _mm512_setzero_ps, _mm512_setzero_si512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_castsi512_ps,
             depthwise_fill_shifted_avx512, QV_DW_PREP512, QV_DW_STORE512, QV_DW_DONE512)
-QV_DW_EXACT(depthwise_shifted_exact_avx2, __attribute__((target("avx2,fma"))), 256, 8, __m256, __m256i, _mm256_set1_ps,
+QV_DW_EXACT(depthwise_shifted_exact_avx2, QV_TARGET("avx2,fma"), 256, 8, __m256, __m256i, _mm256_set1_ps,
             _mm256_setzero_ps, _mm256_setzero_si256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_castsi256_ps,
             depthwise_fill_shifted_avx2, , QV_DW_STORE256, )
 #undef QV_DW_EXACT
@@ -1270,9 +1270,9 @@ ATTR static void NAME(const int32_t *a, const int32_t *b, size_t n, float fixed,
         QV_V##W##_STOREI(n - i, out + i, MAX_I(MIN_I(F2I(v), h), l));                                            \
     }                                                                                                            \
 }
-QV_QLINEAR_ADD(qlinear_add_avx512, __attribute__((target("avx512f"))), 512, 16, __m512, __m512i, _mm512_set1_ps,
+QV_QLINEAR_ADD(qlinear_add_avx512, QV_TARGET("avx512f"), 512, 16, __m512, __m512i, _mm512_set1_ps,
                _mm512_set1_epi32, _mm512_cvtepi32_ps, _mm512_fmadd_ps, QV_PW512_F2I, _mm512_min_epi32, _mm512_max_epi32)
-QV_QLINEAR_ADD(qlinear_add_avx2, __attribute__((target("avx2,fma"))), 256, 8, __m256, __m256i, _mm256_set1_ps,
+QV_QLINEAR_ADD(qlinear_add_avx2, QV_TARGET("avx2,fma"), 256, 8, __m256, __m256i, _mm256_set1_ps,
                _mm256_set1_epi32, _mm256_cvtepi32_ps, _mm256_fmadd_ps, _mm256_cvtps_epi32, _mm256_min_epi32,
                _mm256_max_epi32)
 #undef QV_QLINEAR_ADD
@@ -1294,7 +1294,7 @@ int qv_qlinear_add_i32(const int32_t *a, const int32_t *b, size_t n, float fixed
 // row-major order replaces it when greater (so NaN never replaces, and a first NaN stays),
 // lane for lane the scalar rule. `win` is lane 0's window; outputs [0, n), all written (returns n).
 #define QV_MAXPOOL_ROW(NAME, T, VEC, FROM_BITS, TO_BITS, GT)                                    \
-__attribute__((target("avx512f")))                                                               \
+QV_TARGET("avx512f")                                                               \
 static size_t NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t dw, size_t sw, size_t n, T *out) { \
     for (size_t t = 0; t < n; t += 16) {                                                         \
         const size_t cnt = n - t < 16 ? n - t : 16;                                              \
@@ -1320,7 +1320,7 @@ QV_MAXPOOL_ROW(maxpool_row_i32_avx512, int32_t, __m512i, QV_SAME_BITS, QV_SAME_B
 // wrote; the caller does the rest). With stride 2 a vector's loads reach one element past its
 // last window, which is inside the next output's window: so the last output is never in one.
 #define QV_MAXPOOL_ROW256(NAME, T, VEC, FROM_BITS, TO_BITS, GT)                                 \
-__attribute__((target("avx2")))                                                                  \
+QV_TARGET("avx2")                                                                  \
 static size_t NAME(const T *win, size_t w, size_t kh, size_t kw, size_t dh, size_t dw, size_t sw, size_t n, T *out) { \
     size_t t = 0;                                                                                \
     for (; t + 8 + (sw == 2) <= n; t += 8) {                                                     \

@@ -15,18 +15,18 @@
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "qv_isa.h"
 #endif
 
 enum { KIND_VNNI = 1, KIND_AVX2 = 2 };
 
 int qv_conv_u8s8_available(void) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
+    qv_cpu_init();
     const char *path = qv_sgemm_chain_path();
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && strcmp(path, "avx512f") == 0)
+    if (qv_cpu_has("avx512vnni") && qv_cpu_has("avx512bw") && strcmp(path, "avx512f") == 0)
         return KIND_VNNI;
-    if (__builtin_cpu_supports("avx2") && (strcmp(path, "avx2+fma") == 0 || strcmp(path, "avx512f") == 0))
+    if (qv_cpu_has("avx2") && (strcmp(path, "avx2+fma") == 0 || strcmp(path, "avx512f") == 0))
         return KIND_AVX2;
 #endif
     return 0;
@@ -116,7 +116,7 @@ static void column_plan(const qv_conv_geometry *g, const packed_input *p, size_t
     }
 }
 
-__attribute__((target("avx512f,avx512bw")))
+QV_TARGET("avx512f,avx512bw")
 static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, size_t images, const int32_t *x,
                             size_t x_image, int32_t x_offset, uint8_t x_zero) {
     uint32_t *buf = packed_buffer(p, images, 16, x_zero);
@@ -164,7 +164,7 @@ static uint32_t *pack_input(const qv_conv_geometry *g, const packed_input *p, si
 }
 
 // The AVX2 copy: words of two 16-bit channels, x + x_offset − x_zero (so the border is 0).
-__attribute__((target("avx2")))
+QV_TARGET("avx2")
 static uint32_t *pack_input16(const qv_conv_geometry *g, const packed_input *p, size_t images, const int32_t *x,
                               size_t x_image, int32_t x_offset, uint8_t x_zero) {
     uint32_t *buf = packed_buffer(p, images, 8, 0);
@@ -219,7 +219,7 @@ static size_t output_word(const qv_conv_geometry *g, const packed_input *p, size
 // Vectors across output channels, each input word broadcast (outputs with few pixels, and any
 // stride, padding or dilation): a block of NP pixels (of any images) × 16·MV channels.
 #define QV_U8S8_BROADCAST(NAME, MV, NP)                                                                      \
-    __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void NAME(                                 \
+    QV_TARGET("avx512f,avx512bw,avx512vnni") static void NAME(                                 \
         const uint32_t *const *base, const ptrdiff_t *off, size_t nt, const int32_t *wt, size_t mpad,         \
         const int32_t *init, int32_t *tile) {                                                                \
         __m512i acc[NP][MV];                                                                                 \
@@ -247,7 +247,7 @@ QV_U8S8_BROADCAST(broadcast_4x6, 4, 6)
 
 // The same with AVX2 (8 channels per vector, each input word's two channels by vpmaddwd).
 #define QV_S16_BROADCAST(NAME, MV, NP)                                                                       \
-    __attribute__((target("avx2"))) static void NAME(const uint32_t *const *base, const ptrdiff_t *off,      \
+    QV_TARGET("avx2") static void NAME(const uint32_t *const *base, const ptrdiff_t *off,      \
                                                      size_t nt, const int32_t *wt, size_t mpad,              \
                                                      const int32_t *init, int32_t *tile) {                   \
         __m256i acc[NP][MV];                                                                                 \
@@ -405,7 +405,7 @@ ATTR static void NAME(const qv_conv_geometry *g, const packed_input *p, const ui
         _mm512_mask_storeu_ps((float *)y + at, out, _mm512_maskz_compress_ps(mk, fv[j]));                           \
     else                                                                                                            \
         _mm512_mask_storeu_epi32((int32_t *)y + at, out, _mm512_maskz_compress_epi32(mk, qv[j]));
-QV_CONV_ROWS(conv_rows, __attribute__((target("avx512f,avx512bw,avx512vnni"))), 512, 16, 8, 3, __m512, __m512i,
+QV_CONV_ROWS(conv_rows, QV_TARGET("avx512f,avx512bw,avx512vnni"), 512, 16, 8, 3, __m512, __m512i,
              _mm512_set1_epi32, QV_ROWS_LOAD512, _mm512_dpbusd_epi32, _mm512_cvtepi32_ps, , QV_ROWS_STORE512, )
 
 // AVX2: squeeze[v] moves vector v's kept lanes to the front.
@@ -425,7 +425,7 @@ QV_CONV_ROWS(conv_rows, __attribute__((target("avx512f,avx512bw,avx512vnni"))), 
     if (mk == 0xff) _mm256_storeu_si256((__m256i *)((int32_t *)y + at), bits);                                      \
     else store_first_lanes256((int32_t *)y + at, _mm256_permutevar8x32_epi32(bits, squeeze[v0 + j]),                \
                               (size_t)__builtin_popcount(mk));
-QV_CONV_ROWS(conv_rows16, __attribute__((target("avx2"))), 256, 8, 3, 3, __m256, __m256i, _mm256_set1_epi32,
+QV_CONV_ROWS(conv_rows16, QV_TARGET("avx2"), 256, 8, 3, 3, __m256, __m256i, _mm256_set1_epi32,
              QV_ROWS_LOAD256, QV_ROWS_DOT256, _mm256_cvtepi32_ps, QV_ROWS_PREP256, QV_ROWS_STORE256, free(squeeze);)
 #undef QV_CONV_ROWS
 #undef QV_ROWS_LOAD512

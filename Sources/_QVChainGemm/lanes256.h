@@ -4,19 +4,19 @@
 #define QV_LANES256_H
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "qv_isa.h"
 #include <stddef.h>
 #include <stdint.h>
 
 // The first min(count, 8) lanes of an AVX2 vector, as maskload masks.
-__attribute__((target("avx2"), always_inline)) static inline __m256i lane_mask256(size_t count) {
+QV_TARGET("avx2") __attribute__((always_inline)) static inline __m256i lane_mask256(size_t count) {
     const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count >= 8 ? 8 : (int)count), index);
 }
 
 // The first cnt < 8 lanes of v stored at p as 4, 2 and 1 lanes (plain stores): AVX2's masked
 // stores (vmaskmovps, vpmaskmovd) are microcoded on AMD Zen, many times slower than this.
-__attribute__((target("avx2"), always_inline)) static inline void store_first_lanes256(void *p, __m256i v, size_t cnt) {
+QV_TARGET("avx2") __attribute__((always_inline)) static inline void store_first_lanes256(void *p, __m256i v, size_t cnt) {
     char *d = (char *)p;
     __m128i part = _mm256_castsi256_si128(v);
     if (cnt & 4) {
@@ -48,7 +48,7 @@ __attribute__((target("avx2"), always_inline)) static inline void store_first_la
 // Lanes src[0], src[s], …, src[(cnt − 1)·s] (cnt ≥ 1; lanes past cnt zero), reading only values
 // up to the last one used: whole loads while they stay inside, else masked ones. For stride 2,
 // [e0 o0 … e3 o3] and [e4 … o7] shuffled to the evens, lanes reordered; larger strides gathered.
-__attribute__((target("avx2"), always_inline))
+QV_TARGET("avx2") __attribute__((always_inline))
 static inline __m256i strided_lanes256(const int32_t *src, size_t s, size_t cnt) {
     if (s > 2) {
         const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)s));

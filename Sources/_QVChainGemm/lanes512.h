@@ -6,19 +6,19 @@
 #define QV_LANES512_H
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "qv_isa.h"
 #include <stddef.h>
 #include <stdint.h>
 
 // The mask of the first min(count, 16) lanes of a 16-lane vector.
-__attribute__((target("avx512f"), always_inline)) static inline __mmask16 lane_mask(size_t count) {
+QV_TARGET("avx512f") __attribute__((always_inline)) static inline __mmask16 lane_mask(size_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
 // Lanes src[0], src[s], …, src[(c − 1)·s] of 32-bit values, c = min(cnt, 16), the rest zero,
 // reading only the values up to the last one used: with s = 2 the even lanes of 32 loaded values,
 // each load masked to what remains of the 2·c − 1; larger strides gathered.
-__attribute__((target("avx512f"), always_inline)) static inline __m512i strided_lanes(const void *src, size_t s,
+QV_TARGET("avx512f") __attribute__((always_inline)) static inline __m512i strided_lanes(const void *src, size_t s,
                                                                                       size_t cnt) {
     const int32_t *p = src;
     const size_t c = cnt < 16 ? cnt : 16;

@@ -10,7 +10,7 @@
 #pragma STDC FP_CONTRACT OFF
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "qv_isa.h"
 
 #define QV_PW_MAX_STAGES 8
 
@@ -101,10 +101,10 @@ static inline void qv_pw_pairs(const qv_pw_stage *st, size_t ns, size_t channels
 #define QV_PW512_F2I(t) _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define QV_PW512_RELU(v) _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(_mm512_setzero_ps(), v, _CMP_GE_OQ), _mm512_setzero_ps())
 #define QV_PW256_RELU(v) _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(_mm256_setzero_ps(), v, _CMP_GE_OQ))
-QV_PW_DEFINE(512, __attribute__((target("avx512f"), always_inline)), __m512, __m512i, _mm512_set1_ps, _mm512_set1_epi32,
+QV_PW_DEFINE(512, QV_TARGET("avx512f") __attribute__((always_inline)), __m512, __m512i, _mm512_set1_ps, _mm512_set1_epi32,
              _mm512_mul_ps, _mm512_add_ps, _mm512_div_ps, _mm512_sub_epi32, _mm512_add_epi32, _mm512_cvtepi32_ps,
              QV_PW512_F2I, _mm512_min_ps, _mm512_max_ps, QV_PW512_RELU)
-QV_PW_DEFINE(256, __attribute__((target("avx2"), always_inline)), __m256, __m256i, _mm256_set1_ps, _mm256_set1_epi32,
+QV_PW_DEFINE(256, QV_TARGET("avx2") __attribute__((always_inline)), __m256, __m256i, _mm256_set1_ps, _mm256_set1_epi32,
              _mm256_mul_ps, _mm256_add_ps, _mm256_div_ps, _mm256_sub_epi32, _mm256_add_epi32, _mm256_cvtepi32_ps,
              _mm256_cvtps_epi32, _mm256_min_ps, _mm256_max_ps, QV_PW256_RELU)
 

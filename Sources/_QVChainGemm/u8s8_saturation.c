@@ -10,6 +10,7 @@
 #include "qv_chain_gemm.h"
 
 #include <stdlib.h>
+#include "qv_isa.h"
 
 int qv_u8s8_pair_can_saturate(int32_t w0, int32_t w1) {
     int32_t pos = (w0 > 0 ? w0 : 0) + (w1 > 0 ? w1 : 0);
@@ -66,11 +67,11 @@ typedef struct {
 
 typedef int64_t (*qv_pair_run_fn)(const int32_t *, const int32_t *, size_t, int32_t, int32_t, size_t, size_t, int64_t *);
 
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+QV_TARGET("avx512f,avx512bw,avx512dq,avx512vl")
 static int64_t pair_run_avx512(const int32_t *r0, const int32_t *r1, size_t sw, int32_t w0, int32_t w1, size_t lo, size_t hi, int64_t *out) {
     QV_PAIR_RUN_BODY
 }
-__attribute__((target("avx2")))
+QV_TARGET("avx2")
 static int64_t pair_run_avx2(const int32_t *r0, const int32_t *r1, size_t sw, int32_t w0, int32_t w1, size_t lo, size_t hi, int64_t *out) {
     QV_PAIR_RUN_BODY
 }
@@ -81,9 +82,9 @@ static int64_t pair_run_base(const int32_t *r0, const int32_t *r1, size_t sw, in
 static qv_pair_run_fn pair_run(void) {
     static qv_pair_run_fn fn = 0;
     if (!fn) {
-        __builtin_cpu_init();
-        fn = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") ? pair_run_avx512
-           : __builtin_cpu_supports("avx2") ? pair_run_avx2 : pair_run_base;
+        qv_cpu_init();
+        fn = qv_cpu_has("avx512bw") && qv_cpu_has("avx512vl") ? pair_run_avx512
+           : qv_cpu_has("avx2") ? pair_run_avx2 : pair_run_base;
     }
     return fn;
 }
@@ -169,12 +170,12 @@ int64_t qv_u8s8_saturation_conv(const qv_conv_geometry *g, const int32_t *x, int
 
 int qv_host_integer_isa(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
+    qv_cpu_init();
     // MLAS's dispatch: VNNI (AVX-512 VNNI or AVX-VNNI) and AMX kernels take vpdpbusd, exact.
-    if (__builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni")) return 3;
+    if (qv_cpu_has("avx512vnni") || qv_cpu_has("avxvnni")) return 3;
     // AVX-512 BW without VNNI ("Avx512Core" kernels): vpmaddubsw.
-    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) return 2;
-    if (__builtin_cpu_supports("avx2")) return 1;
+    if (qv_cpu_has("avx512bw") && qv_cpu_has("avx512vl") && qv_cpu_has("avx512dq")) return 2;
+    if (qv_cpu_has("avx2")) return 1;
     return 0;
 #else
     return 0;

@@ -375,6 +375,29 @@ final class QuantizedKernelTests: XCTestCase {
             XCTAssertNotNil(try PreparedWeights(wide, zeros: [128], conv: geo).u8s8)
         }
     }
+
+    /// Every output width from 1 to 80 at strides 1, 2 and 3 (so every row length of the phase
+    /// copies and every 8- and 16-lane tail, including the 25–31-word stride-2 rows whose copy
+    /// lost lanes on the VNNI path), heights 1–9, one-group convs across the 16/32/64-channel blocks
+    /// and depthwise convs, int8 and uint8 activations, per-tensor and per-channel scales: every
+    /// kernel path against the direct loop.
+    func testQLinearConvSweepsEveryOutputWidthAtStrides1To3() throws {
+        var cases: [ConvCase] = []
+        var expected = 0
+        for ow in 1...80 {
+            for s in 1...3 {
+                let oh = 1 + (ow * 7 + s) % 9, w = (ow - 1) * s + 1, h = (oh - 1) * s + 1
+                let xType: DType = (ow + s) % 2 == 0 ? .uint8 : .int8
+                let m = [8, 13, 16, 40, 72][(ow + s) % 5]
+                cases.append(ConvCase([3, m, h, w, 3, s, 1, 1, 1], xType, perChannel: ow % 2 == 0))
+                cases.append(ConvCase([5, 5, h, w, 3, s, 1, 1, 5], xType, perChannel: ow % 3 == 0))
+                expected += (m + 5) * oh * ow
+            }
+        }
+        let (paths, outputs) = try checkQLinearConv(cases, seed: 23)
+        XCTAssertGreaterThanOrEqual(paths, 1)
+        XCTAssertEqual(outputs, paths * expected)
+    }
 }
 
 /// A small seeded generator (SplitMix64): the same cases on every machine.
