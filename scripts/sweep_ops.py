@@ -86,6 +86,12 @@ def conv_geometry(rng, depthwise=False, max_k=7):
         groups = rng.choice([1, 1, 1, 1, 2, 4]) if rng.random() < 0.3 else 1
         c = groups * rng.choice([1, 2, 3, 4, 5, 8, 16, 17, 31, 32, 64])
         m = groups * rng.choice([1, 2, 3, 7, 8, 15, 16, 17, 24, 32, 33, 48, 64, 128])
+    if rng.random() < 0.15:  # one output pixel (squeeze-excite 1x1 convs, windows covering the input)
+        h, w = (1, 1) if rng.random() < 0.5 else (kh, kw)
+        sh = sw = dh = dw = 1
+        if (h, w) == (1, 1):
+            kh = kw = 1
+        pt = pl = pb = pr = 0
     # Keep a case small enough to run fast: cap output pixels × channels × taps.
     while m * max(1, h * w // (sh * sw)) * (c // groups) * kh * kw > 6e6 and m > groups:
         m = max(groups, m // 2 // groups * groups)

@@ -456,6 +456,7 @@ final class WeightCache<Value>: @unchecked Sendable {
 /// sum. The reduction is blocked as onnxruntime's MLAS blocks it for one image (N = output
 /// pixels), so every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
+    if geo.spatial == 1 { return onePixelConv(geo, x: x, w: w, bias: bias) }
     let blockK = OnnxruntimeGemm.blockK(n: geo.spatial, k: geo.k)
     // Several filters per group: panels of the im2col matrix made in cache by the C kernel (a
     // pointwise conv with a panel of pixels or more is a plain GEMM). One filter per group takes
@@ -516,6 +517,58 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     return y
 }
 
+/// A convolution with one output pixel per image (a 1×1 map, as in squeeze-excite blocks, or a
+/// window covering the input), as MLAS runs it: per image and group, one SGEMM with N = 1, whose
+/// special cases then decide the order (``OnnxruntimeGemm/sgemm``: one filter takes the one-row
+/// kernel, several the swapped GEMV when B and C are single columns). The arguments are
+/// `MlasConvPrepare`'s: stride 1 and no padding with a 1×1 kernel, or one input channel per group
+/// and a kernel as wide as the input (B read transposed) or as tall with width 1, is a direct
+/// GEMM on the input; otherwise the pixel's im2col column, in one GEMM when there are several
+/// filters per group (`ExpandThenGemm`), else in reduction blocks (`ExpandThenGemmSegmented`).
+/// The bias is added after.
+func onePixelConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
+    let kTotal = geo.k
+    let unpadded =
+        geo.sh == 1 && geo.sw == 1 && geo.padTop == 0 && geo.padLeft == 0
+        && geo.h == (geo.kh - 1) * geo.dh + 1 && geo.w == (geo.kw - 1) * geo.dw + 1
+    let oneChannel = unpadded && geo.cPerGroup == 1 && geo.dh == 1 && geo.dw == 1
+    let direct = unpadded && kTotal == geo.cPerGroup
+    let transB = !direct && oneChannel && geo.kw == geo.w
+    let directB = direct || transB || (oneChannel && geo.kh == geo.h && geo.kw == 1)
+    let block: Int? = directB || geo.mPerGroup > 1 ? nil : OnnxruntimeGemm.blockK(n: 1, k: kTotal)
+    var y = [Float](repeating: 0, count: geo.n * geo.m)
+    var column = [Float](repeating: 0, count: kTotal)
+    w.withUnsafeBufferPointer { wb in
+        y.withUnsafeMutableBufferPointer { yb in
+            for ni in 0..<geo.n {
+                for g in 0..<geo.group {
+                    // The pixel's im2col column, (channel, tap) order, zeros in the padding: for
+                    // the direct GEMMs the input itself, whose values these are in this order.
+                    for ci in 0..<geo.cPerGroup {
+                        let plane = (ni * geo.c + g * geo.cPerGroup + ci) * geo.h * geo.w
+                        for i in 0..<geo.kh {
+                            for j in 0..<geo.kw {
+                                let iy = i * geo.dh - geo.padTop, ix = j * geo.dw - geo.padLeft
+                                let inside = iy >= 0 && iy < geo.h && ix >= 0 && ix < geo.w
+                                column[(ci * geo.kh + i) * geo.kw + j] = inside ? x[plane + iy * geo.w + ix] : 0
+                            }
+                        }
+                    }
+                    column.withUnsafeBufferPointer { cb in
+                        OnnxruntimeGemm.sgemm(
+                            transA: false, transB: transB, m: geo.mPerGroup, n: 1, k: kTotal, alpha: 1,
+                            a: wb.baseAddress! + g * geo.mPerGroup * kTotal, lda: kTotal, b: cb.baseAddress!,
+                            ldb: transB ? kTotal : 1, beta: 0, c: yb.baseAddress! + ni * geo.m + g * geo.mPerGroup,
+                            ldc: 1, problemRows: geo.mPerGroup, blockK: block)
+                    }
+                }
+                if let bias { for mi in 0..<geo.m { yb[ni * geo.m + mi] += bias[mi] } }
+            }
+        }
+    }
+    return y
+}
+
 /// A depthwise convolution of int32 x read as float(x − zeroPoint) into y (MLAS's one-row kernel
 /// order, as ``floatConv``; with AVX-512 all taps at once, the same exact sums), or those sums
 /// through `stages`; returns the largest |x − zeroPoint| it read.
@@ -565,6 +618,14 @@ func integerConv(
 enum IntegerAccumulators {
     case exactFloat([Float])
     case int32([Int32])
+
+    /// float(acc) as MLAS computes it: from int32, or the already exact float accumulators.
+    var floats: [Float] {
+        switch self {
+        case .exactFloat(let f): f
+        case .int32(let v): converted(v) { Float($0) }
+        }
+    }
 
     /// The accumulators plus integer departures (same layout), as int32 (wrapping like MLAS's).
     func adding(_ d: [Int64]) -> IntegerAccumulators {
