@@ -10,7 +10,8 @@ public struct SaturatingNode: Codable, Sendable, Equatable {
     public var pairSums: Int64
     /// Accumulators those saturations changed.
     public var accumulatorsTouched: Int64
-    /// Elements of the node's (requantized) output that differ from the exact result.
+    /// Elements of the node's (requantized) output that saturation changed, each counted against
+    /// the node's exact result on the same input (so nothing inherited from upstream counts).
     public var outputsChanged: Int
     public var outputElements: Int
 }
@@ -78,7 +79,7 @@ public struct DeploymentCheck {
                 }
                 let log = SaturationLog()
                 let run = try Interpreter(model: model, semantics: .onnx, target: t, saturationLog: log)
-                var out: [Double] = [], changed: [String: Int] = [:], elements: [String: Int] = [:], outChanged = 0
+                var out: [Double] = [], elements: [String: Int] = [:], outChanged = 0
                 let saturates = t.integerProducts != .exact
                 try inOrderParallel(
                     count: samples.count, chunk: chunk, threads: threads,
@@ -86,7 +87,7 @@ public struct DeploymentCheck {
                     work: { feeds in
                         (
                             try run.run(batch: feeds, keepIntermediates: saturates, only: kept),
-                            saturates ? try exact.run(batch: feeds, keepIntermediates: true, only: kept) : []
+                            saturates ? try exact.run(batch: feeds, keepIntermediates: false, only: [ob]) : []
                         )
                     },
                     consume: { _, _, res in
@@ -97,10 +98,7 @@ public struct DeploymentCheck {
                             let e = es[j]
                             outChanged += Self.differing(r.outputs[ob]!, e.outputs[ob]!)
                             for n in products {
-                                guard let x = r.intermediates[n.outputs[0]] ?? r.outputs[n.outputs[0]],
-                                    let y = e.intermediates[n.outputs[0]] ?? e.outputs[n.outputs[0]]
-                                else { continue }
-                                changed[n.name, default: 0] += Self.differing(x, y)
+                                guard let x = r.intermediates[n.outputs[0]] ?? r.outputs[n.outputs[0]] else { continue }
                                 elements[n.name, default: 0] += x.count
                             }
                         }
@@ -117,7 +115,7 @@ public struct DeploymentCheck {
                     guard c.pairSums > 0 else { return nil }  // later nodes only inherit: the graph output shows it
                     return SaturatingNode(
                         node: n.name, op: n.opType, pairSums: c.pairSums, accumulatorsTouched: c.accumulatorsTouched,
-                        outputsChanged: changed[n.name] ?? 0, outputElements: elements[n.name] ?? 0)
+                        outputsChanged: Int(c.outputsChanged), outputElements: elements[n.name] ?? 0)
                 }
                 let r = TargetResult(
                     target: t.rawValue, level: level.rawValue, outputDiffering: differing, outputCount: out.count,

@@ -58,17 +58,30 @@ public final class SaturationLog: @unchecked Sendable {
     public struct Counts: Sendable, Equatable {
         public var pairSums: Int64 = 0
         public var accumulatorsTouched: Int64 = 0
+        /// Elements of the node's requantized output that the saturation changed, each against the
+        /// same node's exact result on the same input (never a difference inherited from upstream).
+        public var outputsChanged: Int64 = 0
         public init() {}
     }
     private let lock = NSLock()
     private var counts: [String: Counts] = [:]
     public init() {}
 
-    func add(_ node: String, pairSums: Int64, touched: Int64) {
+    func add(_ node: String, pairSums: Int64, touched: Int64, outputsChanged: Int64) {
         guard pairSums > 0 else { return }
         lock.lock(); defer { lock.unlock() }
         counts[node, default: Counts()].pairSums += pairSums
         counts[node, default: Counts()].accumulatorsTouched += touched
+        counts[node, default: Counts()].outputsChanged += outputsChanged
+    }
+
+    /// Elements where two outputs of one node differ (same shape and type).
+    static func changed(_ a: Tensor, _ b: Tensor) -> Int64 {
+        guard let x = a.asInt64s(), let y = b.asInt64s() else {
+            guard let x = a.floats, let y = b.floats else { return Int64(max(a.count, b.count)) }
+            return Int64(zip(x, y).lazy.filter { $0.0.bitPattern != $0.1.bitPattern }.count)
+        }
+        return Int64(zip(x, y).lazy.filter { $0.0 != $0.1 }.count)
     }
 
     /// Node name → counts, for nodes where some pair saturated.

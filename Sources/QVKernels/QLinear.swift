@@ -122,17 +122,22 @@ struct QLinearConvKernel: PointwiseProducer {
         if saturates {
             let (corr, events) = try convPairSaturation(geo, x: x, xZero: xZero, w: w)
             if events > 0 {
+                let exact = acc
                 acc = acc.adding(corr)
-                log?.add(node.name, pairSums: events, touched: Int64(corr.lazy.filter { $0 != 0 }.count))
+                if let log {
+                    // What saturation changes here, against this node's exact result on this input.
+                    func requantized(_ a: IntegerAccumulators) -> Tensor? {
+                        runPointwise(
+                            [requantize], on: Tensor(dtype: .float, shape: geo.outShape, storage: .f32(a.floats)))
+                    }
+                    let before = requantized(exact), after = requantized(acc)
+                    log.add(
+                        node.name, pairSums: events, touched: Int64(corr.lazy.filter { $0 != 0 }.count),
+                        outputsChanged: before.flatMap { b in after.map { SaturationLog.changed(b, $0) } } ?? 0)
+                }
             }
         }
-        // float(acc) as MLAS computes it: from int32, or the already exact float accumulators.
-        let accumulators: [Float]
-        switch acc {
-        case .exactFloat(let f): accumulators = f
-        case .int32(let v): accumulators = converted(v) { Float($0) }
-        }
-        let accTensor = Tensor(dtype: .float, shape: geo.outShape, storage: .f32(accumulators))
+        let accTensor = Tensor(dtype: .float, shape: geo.outShape, storage: .f32(acc.floats))
         if let more, let y = runPointwise([requantize] + more, on: accTensor) {
             return (y, true)
         }
@@ -183,15 +188,21 @@ struct QLinearMatMulKernel: Kernel {
                 throw QVError.unsupported("QLinearMatMul with a batched B under a saturating onnxruntime target")
             }
             let k = b.shape[0], m = a.count / max(1, k)
+            let exact = accv
             let s = addPairSaturation(
                 &accv, m: m, n: n, k: k, a: try rawInt32(a), sam: k, sak: 1, b: try rawInt32(b), sbk: n, sbn: 1)
-            log?.add(name, pairSums: s.events, touched: s.touched)
+            if let log, s.events > 0 {
+                log.add(
+                    name, pairSums: s.events, touched: s.touched,
+                    outputsChanged: SaturationLog.changed(try output(exact), try output(accv)))
+            }
         }
-        return [
+        func output(_ v: [Int64]) throws -> Tensor {
             requantize(
-                accv, multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
+                v, multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
                 zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: acc.shape)
-        ]
+        }
+        return [try output(accv)]
     }
 }
 
@@ -241,33 +252,42 @@ struct QGemmKernel: Kernel {
                 k: k, n: n, transposed: transB)
         }
         var acc = try integerMatmul(a: av, b: bOperand, m: m, n: n, k: k, transA: transA)
-        if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
-            let s = addPairSaturation(
-                &acc, m: m, n: n, k: k, a: try rawInt32(a), sam: transA ? 1 : k, sak: transA ? m : 1,
-                b: try rawInt32(b), sbk: transB ? 1 : n, sbn: transB ? k : 1)
-            log?.add(name, pairSums: s.events, touched: s.touched)
-        }
-        if let c {
+        let bias = try c.map { c -> (Int) -> Int64 in
             guard c.dtype == .int32 else { throw QVError.badInput("QGemm bias C must be int32, is \(c.dtype)") }
             let cv = try intValues(c), idx = try biasIndex(c.shape, m: m, n: n)
-            for i in 0..<acc.count { acc[i] += cv[idx(i)] }
+            return { cv[idx($0)] }
         }
         let asv = try scalarParam(asc, "a_scale")
         var mult = bScale.map { alpha * asv * $0 }
-        if let ys {
-            let ysv = try scalarParam(ys, "y_scale")
-            mult = mult.map { $0 / ysv }
-            let outType = yz?.dtype ?? .uint8
-            return [
-                requantize(
-                    acc, multiplier: mult, channelOf: { $0 % n }, zeroPoint: try zeroPoint(yz, "y_zero_point"),
-                    dtype: outType, shape: [m, n])
-            ]
+        let ysv = try ys.map { try scalarParam($0, "y_scale") }
+        if let ysv { mult = mult.map { $0 / ysv } }
+        let yzero = try zeroPoint(yz, "y_zero_point")
+        // The output from accumulators (before C is added).
+        func output(_ products: [Int64]) -> Tensor {
+            var acc = products
+            if let bias { for i in 0..<acc.count { acc[i] += bias(i) } }
+            if ysv != nil {
+                return requantize(
+                    acc, multiplier: mult, channelOf: { $0 % n }, zeroPoint: yzero, dtype: yz?.dtype ?? .uint8,
+                    shape: [m, n])
+            }
+            let y = (0..<acc.count).map {
+                Float(Int32(truncatingIfNeeded: acc[$0])) * (mult.count == 1 ? mult[0] : mult[$0 % n])
+            }
+            return Tensor(dtype: .float, shape: [m, n], storage: .f32(y))
         }
-        let y = (0..<acc.count).map {
-            Float(Int32(truncatingIfNeeded: acc[$0])) * (mult.count == 1 ? mult[0] : mult[$0 % n])
+        if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
+            let exact = acc
+            let s = addPairSaturation(
+                &acc, m: m, n: n, k: k, a: try rawInt32(a), sam: transA ? 1 : k, sak: transA ? m : 1,
+                b: try rawInt32(b), sbk: transB ? 1 : n, sbn: transB ? k : 1)
+            if let log, s.events > 0 {
+                log.add(
+                    name, pairSums: s.events, touched: s.touched,
+                    outputsChanged: SaturationLog.changed(output(exact), output(acc)))
+            }
         }
-        return [Tensor(dtype: .float, shape: [m, n], storage: .f32(y))]
+        return [output(acc)]
     }
 }
 

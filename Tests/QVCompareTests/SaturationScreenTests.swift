@@ -49,4 +49,61 @@ final class SaturationScreenTests: XCTestCase {
             "screen: \(products) u8×s8 products, \(flagged) flagged, \(saturated) node-level runs saturated on the calibration samples, none missed"
         )
     }
+
+    /// What saturation changes at a node is counted on that node's own input: for every node that
+    /// saturates under ort-avx2, the logged `outputsChanged` equals the differences between its
+    /// output and the exact (VNNI) result of the same node fed the very same input tensor (the
+    /// saturating run's), sample by sample — never a difference inherited from upstream.
+    func testOutputsChangedAreCountedOnTheNodesOwnInput() throws {
+        let dir = "ort-isa/x86_64-avx2"
+        let manifest =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: TestPaths.reference("\(dir)/manifest.json"))))
+            as! [String: Any]
+        var nodes = 0, changed: Int64 = 0, inherited = 0
+        for e in manifest["entries"] as! [[String: Any]] {
+            let (fx, name) = (e["fixture"] as! String, e["model"] as! String)
+            let path =
+                e["origin"] as? String == "reference"
+                ? TestPaths.reference("\(fx)/\(name).onnx") : TestPaths.reference("\(dir)/\(fx)/\(name).onnx")
+            for level in OrtLevel.allCases {
+                let written = try OnnxFile.load(path)
+                let model = level == .enable ? try OrtGraphOptimizer.optimize(written).model : written
+                let log = SaturationLog()
+                let sat = try Interpreter(model: model, semantics: .onnx, target: .ortAvx2, saturationLog: log)
+                let exact = try Interpreter(model: model, semantics: .onnx, target: .ortVnni)
+                let samples = try InputSet.load(
+                    TestPaths.reference("\(fx)/calib_inputs.npy"), inputs: model.graph.runtimeInputs)
+                let satRuns = try samples.map { try sat.run($0, keepIntermediates: true) }
+                let exactRuns = try samples.map { try exact.run($0, keepIntermediates: true) }
+                for n in model.graph.nodes where (log.byNode[n.name]?.pairSums ?? 0) > 0 {
+                    var own: Int64 = 0, whole = 0
+                    for (k, s) in samples.enumerated() {
+                        let input = try XCTUnwrap(satRuns[k].intermediates[n.inputs[0]] ?? s[n.inputs[0]])
+                        let fed = try exact.run(
+                            s, keepIntermediates: true, replacing: [n.inputs[0]: { _ in input }], only: [n.outputs[0]])
+                        let mine = try XCTUnwrap(
+                            satRuns[k].intermediates[n.outputs[0]] ?? satRuns[k].outputs[n.outputs[0]])
+                        let theirs = try XCTUnwrap(fed.intermediates[n.outputs[0]] ?? fed.outputs[n.outputs[0]])
+                        own += Int64(zip(mine.asInt64s()!, theirs.asInt64s()!).filter { $0 != $1 }.count)
+                        let free = try XCTUnwrap(
+                            exactRuns[k].intermediates[n.outputs[0]] ?? exactRuns[k].outputs[n.outputs[0]])
+                        whole += zip(mine.asInt64s()!, free.asInt64s()!).filter { $0 != $1 }.count
+                    }
+                    XCTAssertEqual(log.byNode[n.name]?.outputsChanged, own, "\(fx)/\(name) \(level) '\(n.name)'")
+                    nodes += 1
+                    changed += own
+                    if Int64(whole) > own { inherited += 1 }
+                }
+            }
+        }
+        print(
+            "saturation: \(nodes) node runs saturate, \(changed) outputs changed on their own input, \(inherited) also inherit"
+        )
+        XCTAssertGreaterThan(nodes, 40)
+        XCTAssertGreaterThan(changed, 0)
+        // Nodes downstream of another saturating node differ from the exact graph by more than
+        // their own saturation changes: those are what the count must leave out.
+        XCTAssertGreaterThan(inherited, 0)
+    }
 }
