@@ -257,23 +257,79 @@ def mobilenet_relu6():
     return mobilenet(relu6=True)
 
 
-def image_crops(size=64):
+def resnet18_224():
+    """ResNet-18 at full size: conv7x7/2 (64) + BN + Relu + MaxPool 3x3/2, four stages of two
+    BasicBlocks at widths 64/128/256/512 (the first block of stages 2-4 strides 2, with a 1x1/2 conv
+    + BN skip), GlobalAveragePool, Flatten, Gemm to 1000 classes. 3x224x224 input, 11.7 M
+    parameters, He-normal weights. Its stride-2 3x3 convs make outputs 28, 14 and 7 wide (the
+    VNNI copy lost lanes of 25-31-word rows), which the 64/96-pixel fixtures never reach."""
+    b = Builder(18)
+    x = b.op("Relu", "stem_relu", [bn(b, "stem_bn", b.conv("stem_conv", "input", 3, 64, k=7, pads=3, stride=2), 64)])
+    x = b.op("MaxPool", "stem_pool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    c = 64
+    for stage, width in enumerate([64, 128, 256, 512], start=1):
+        for block in (1, 2):
+            n = f"layer{stage}_{block - 1}"
+            stride = 2 if stage > 1 and block == 1 else 1
+            y = b.op("Relu", f"{n}_relu1", [bn(b, f"{n}_bn1", b.conv(f"{n}_conv1", x, c, width, pads=1, stride=stride), width)])
+            y = bn(b, f"{n}_bn2", b.conv(f"{n}_conv2", y, width, width, pads=1), width)
+            skip = x if stride == 1 and c == width else bn(b, f"{n}_dsbn", b.conv(f"{n}_ds", x, c, width, k=1, stride=stride), width)
+            x = b.op("Relu", f"{n}_relu2", [b.op("Add", f"{n}_add", [y, skip])])
+            c = width
+    g = b.op("GlobalAveragePool", "gap", [x])
+    f = b.op("Flatten", "flatten", [g], axis=1)
+    b.fc("fc", f, 512, 1000, out="output")
+    return b.model([1, 3, 224, 224], [1, 1000]), [1, 3, 224, 224]
+
+
+def mobilenetv2_224():
+    """MobileNetV2 at full size (width 1.0): conv3x3/2 (32) + BN + Relu, the 17 inverted residual
+    blocks of the paper ((t, c, n, s): (1,16,1,1) (6,24,2,2) (6,32,3,2) (6,64,4,2) (6,96,3,1)
+    (6,160,3,2) (6,320,1,1); 1x1 expand + BN + Relu, depthwise 3x3 + BN + Relu, 1x1 linear
+    bottleneck + BN, residual Add when stride 1 and widths match), 1x1 head conv to 1280,
+    GlobalAveragePool, Gemm to 1000 classes. 3x224x224 input, 3.5 M parameters; Relu for ReLU6
+    (Aidge's PTQ does not quantize Clip)."""
+    b = Builder(19)
+    x = b.op("Relu", "stem_relu", [bn(b, "stem_bn", b.conv("stem_conv", "input", 3, 32, k=3, pads=1, stride=2), 32)])
+    c, k = 32, 0
+    for t, width, reps, first_stride in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                                         (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for r in range(reps):
+            k += 1
+            n, stride, hidden = f"features_{k}", first_stride if r == 0 else 1, c * t
+            y = x
+            if t != 1:
+                y = b.op("Relu", f"{n}_relu1", [bn(b, f"{n}_bn1", b.conv(f"{n}_expand", y, c, hidden, k=1), hidden)])
+            y = b.op("Relu", f"{n}_relu2",
+                     [bn(b, f"{n}_bn2", b.conv(f"{n}_dw", y, hidden, hidden, k=3, pads=1, stride=stride, group=hidden), hidden)])
+            y = bn(b, f"{n}_bn3", b.conv(f"{n}_project", y, hidden, width, k=1), width)
+            x = b.op("Add", f"{n}_add", [y, x]) if stride == 1 and c == width else y
+            c = width
+    x = b.op("Relu", "head_relu", [bn(b, "head_bn", b.conv("head_conv", x, c, 1280, k=1), 1280)])
+    g = b.op("GlobalAveragePool", "gap", [x])
+    f = b.op("Flatten", "flatten", [g], axis=1)
+    b.fc("fc", f, 1280, 1000, out="output")
+    return b.model([1, 3, 224, 224], [1, 1000]), [1, 3, 224, 224]
+
+
+def image_crops(size=64, n_eval=8, n_calib=16):
     """(8 evaluation crops, no labels, 16 calibration crops): 64x64 crops of scikit-learn's two
     sample photographs, pixel/255, NCHW, from fixed positions."""
     from sklearn.datasets import load_sample_images
     imgs = load_sample_images().images
     rng = np.random.default_rng(99)
     crops = []
-    for k in range(24):
+    for k in range(n_eval + n_calib):
         im = imgs[k % 2]
         y, x = rng.integers(0, im.shape[0] - size), rng.integers(0, im.shape[1] - size)
         crops.append(im[y:y + size, x:x + size].transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
     crops = np.stack(crops)
-    return crops[:8], None, crops[8:]
+    return crops[:n_eval], None, crops[n_eval:]
 
 
 # Fixtures whose inputs are real data: name -> () -> (inputs, labels or None, PTQ calibration inputs).
-DATA = {"digits": digits_data, "resnet": image_crops, "mobilenet": lambda: image_crops(96), "mobilenet_relu6": lambda: image_crops(96)}
+DATA = {"digits": digits_data, "resnet": image_crops, "mobilenet": lambda: image_crops(96), "mobilenet_relu6": lambda: image_crops(96),
+        "resnet18_224": lambda: image_crops(224, 4, 8), "mobilenetv2_224": lambda: image_crops(224, 4, 8)}
 
 # fixture name -> (float model builder, precision (act, weight, bias), quantize_network options)
 FIXTURES = {
@@ -288,9 +344,14 @@ FIXTURES = {
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
     "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),
+    # Full size: too large to commit (47 and 14 MB of float weights per form); built in CI by
+    # scripts/check_full_size.py into .build-reference/ (not committed).
+    "resnet18_224": (resnet18_224, ("int8", "int8", "int32"), {}),
+    "mobilenetv2_224": (mobilenetv2_224, ("int8", "int8", "int32"), {}),
     # onnxruntime-only: Aidge's PTQ leaves Clip float (it logs an error and returns a float graph).
     "mobilenet_relu6": (mobilenet_relu6, ("int8", "int8", "int32"), {"ort_only": True}),
 }
+FULL_SIZE = {"resnet18_224", "mobilenetv2_224"}
 # Fixtures that also get Aidge's own QDQ rewrite (aidge_quantization.set_to_qdq) of the unfolded
 # graph: with fake_quantize it writes float zero points, which onnxruntime refuses.
 AIDGE_QDQ = {"fake_quantize"}
@@ -298,7 +359,7 @@ AIDGE_QDQ = {"fake_quantize"}
 NO_INTERMEDIATES = set() if os.environ.get("QV_ALL_INTERMEDIATES") else {"cnn", "digits", "resnet", "mobilenet"}
 # Fixtures with BatchNormalization: Aidge's PTQ leaves BN float (its CPU run then fails), so the
 # graph given to Aidge has BN fused into the convs first (aidge_core.fuse_batchnorm).
-FUSE_BN = {"resnet", "mobilenet"}
+FUSE_BN = {"resnet", "mobilenet", "resnet18_224", "mobilenetv2_224"}
 
 
 # ---------------------------------------------------------------- Aidge steps
@@ -496,7 +557,8 @@ def build_fixture(name, out_root, only=None):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "digits", "resnet", "mobilenet", "mobilenet_relu6"):
+    if name in ("residual", "depthwise", "cnn", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
+                "mobilenetv2_224"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}
     man["files"] = files
@@ -558,7 +620,7 @@ def main():
     ap.add_argument("--only", nargs="*", help="fixtures to build (default: all)")
     ap.add_argument("--stages", nargs="*", help="run only these stages (e.g. ort_quantize_static), keep the rest")
     a = ap.parse_args()
-    for name in a.only or FIXTURES:
+    for name in a.only or [n for n in FIXTURES if n not in FULL_SIZE]:
         build_fixture(name, pathlib.Path(a.out), set(a.stages) if a.stages else None)
 
 
