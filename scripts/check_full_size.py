@@ -13,6 +13,10 @@ For each fixture, `qverify run --intermediates` on
   equal onnxruntime's (CPU, ORT_DISABLE_ALL, one thread, every tensor made a graph output) bit for
   bit, and with --ort-level enable the graph output must equal onnxruntime's at ORT_ENABLE_ALL.
 
+Then `qverify verify` of the Aidge form: the output figures it reports for the QDQ and QOP
+conversions on this CPU's onnxruntime target, at both levels, must be what onnxruntime running
+those converted models shows against Aidge's CPU backend.
+
 Run: .venv/bin/python scripts/check_full_size.py QVERIFY [--only resnet18_224 ...] [--rebuild]
 Needs Aidge (scripts/setup.sh --aidge). Prints one line per model and 'full-size: N passed,
 N failed'; exit 1 when any tensor differs.
@@ -118,6 +122,50 @@ def compare(ours, golden, bits):
     return tensors, elements, bad
 
 
+def output_step(model):
+    """The real step of a converted model's graph output (the scale of the DequantizeLinear making
+    it), or 1 when the output is the integers themselves."""
+    g = model.graph
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in g.initializer}
+    for n in g.node:
+        if g.output[0].name in n.output and n.op_type == "DequantizeLinear":
+            return float(inits[n.input[1]].reshape(-1)[0])
+    return 1.0
+
+
+def verify_oracle(qv, d, x, target):
+    """`qverify verify` of the Aidge form: its QDQ/QOP output figures for this host's onnxruntime
+    (differing elements, max steps, at both levels) must be what onnxruntime itself gives running
+    the converted models, against Aidge's CPU backend's output."""
+    rep = pathlib.Path(tempfile.mkdtemp(prefix="qv-full-verify-"))
+    r = subprocess.run([qv, "verify", str(d / "aidge_quantized.onnx"), "--inputs", str(d / "calib_inputs.npy"),
+                        "--aidge-scaling-factors", str(d / "aidge_quantized.sf.json"), "--report-dir", str(rep),
+                        "--threads", "1"], capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        return False, [f"FAIL {d.name} verify: exit {r.returncode}: {r.stderr.strip()[-300:]}"]
+    import json
+    report = json.loads((rep / "report.json").read_text())
+    aidge = np.load(d / "aidge_cpu_quantized.npy").astype(np.float64)
+    ok, lines = True, []
+    for c in report["comparisons"]:
+        path = rep / pathlib.Path(c["candidate"]["path"]).name
+        m = onnx.load(str(path))
+        step = output_step(m)
+        for level in ("disable", "enable"):
+            y = ort_all_tensors(path, x, level)[m.graph.output[0].name].astype(np.float64).reshape(aidge.shape)
+            steps = np.abs(np.round(y / step) - aidge)
+            truth = (int((steps > 0).sum()), float(steps.max()))
+            row = next(t for t in c["targets"] if t["target"] == target and t["level"] == level)
+            said = (row["outputDiffering"], float(row["outputMaxSteps"]))
+            good = said == truth
+            ok &= good
+            lines.append(f"{'ok  ' if good else 'FAIL'} {d.name} verify {c['name']} {target} {level}: qverify says "
+                         f"{said[0]}/{aidge.size} differ by up to {said[1]:g} steps; onnxruntime vs Aidge's CPU: "
+                         f"{truth[0]}/{aidge.size}, {truth[1]:g}")
+    shutil.rmtree(rep, ignore_errors=True)
+    return ok, lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("qverify")
@@ -167,6 +215,10 @@ def main():
             else:
                 passed += 1
                 print(f"ok   {label}: {tensors} tensors, {elements} elements equal")
+        ok, lines = verify_oracle(a.qverify, d, x, target)
+        for line in lines:
+            print(line)
+        passed, failed = passed + ok, failed + (not ok)
     print(f"full-size: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -29,6 +29,10 @@ else
   scripts/emulated_avx512.sh --count "${SWEEP_COUNT:-40}" --seed "${SWEEP_SEED:-1}"
 fi
 
+echo "--- full-size ResNet-18 and MobileNetV2 at 224x224 from real Aidge: every tensor against Aidge's CPU backend and onnxruntime, verify's figures against onnxruntime vs Aidge (scripts/check_full_size.py)"
+scripts/setup.sh --aidge
+.venv/bin/python scripts/check_full_size.py "$bin"
+
 echo "--- round trip through qverify's IR (onnx.checker + onnxruntime)"
 .venv/bin/python scripts/check_roundtrip.py "$bin" Reference
 
