@@ -918,8 +918,10 @@ public struct Harness: Sendable {
         let harness = self
         // Per later node: (differing, of which (near-)ties); nil entry: could not compare.
         var counts = [Int: (Int, Int)](), possible = true
+        // The main pass's batches: the same memory per batch whichever finding led here.
+        let chunk = try Harness.batchSize(samples, limit: batchLimit)
         try inOrderParallel(
-            count: samples.count, chunk: 8, threads: threads,
+            count: samples.count, chunk: chunk, threads: threads,
             prepare: { range in try range.map { try samples.sample($0) } },
             work: { (raw: [[String: Tensor]]) -> [Int: (Int, Int)]? in
                 let feedsA = raw.map { Self.feeds($0, inputOrder, harness.reference) }
