@@ -10,11 +10,16 @@ and every output element must be equal bit for bit (floats compared as bits). `o
 semantics of the onnxruntime that runs here, int16 pair saturation of AVX2 hosts included, so the
 sweep passes on AVX2 and VNNI hosts alike with live onnxruntime results.
 
-Families (--ops): qlinearconv, conv, depthwise, maxpool, averagepool, globalaveragepool,
-qlinearaveragepool, qlinearglobalaveragepool, gemm, matmul, qgemm, qlinearmatmul.
+Families (--ops): qlinearconv, depthwise, conv, convdepthwise, maxpool, averagepool,
+globalaveragepool, qlinearaveragepool, qlinearglobalaveragepool, gemm, matmul, qgemm,
+qlinearmatmul, and two-op/QDQ models: qdqconv (QuantizeLinear/DequantizeLinear around a float Conv,
+weights and bias through DequantizeLinear, Relu or not), qdqconv2 (two of them chained). With
+--level enable, onnxruntime runs ORT_ENABLE_ALL and qverify --ort-level enable: its graph fusions
+(QDQ to QLinearConv when the bias scale allows) are emulated; float-only families are left out
+there (NCHWc kernels, not claimed).
 
 Run:  .venv/bin/python scripts/sweep_ops.py QVERIFY [--ops a,b] [--count N | --minutes M] [--seed S]
-      [--paths portable,avx2+fma,avx512f] [--keep DIR]
+      [--paths portable,avx2+fma,avx512f] [--keep DIR] [--level disable|enable]
 Prints one line per differing case (kept under --keep, default /tmp/qverify-sweep) and a closing
 line 'sweep: N passed, N failed'; exit 1 when any case differs or qverify fails.
 """
@@ -327,6 +332,60 @@ def qgemm(rng):
                                                                                                  tb=tb, per_col=per_col)
 
 
+def qdq(name, x_name, scale, zp, axis=None):
+    """QuantizeLinear then DequantizeLinear of x_name (a QDQ pair as quantize_static writes it)."""
+    attrs = {} if axis is None else {"axis": axis}
+    return [helper.make_node("QuantizeLinear", [x_name, scale, zp], [f"{name}_q"], **attrs),
+            helper.make_node("DequantizeLinear", [f"{name}_q", scale, zp], [f"{name}_dq"], **attrs)]
+
+
+def qdq_conv(rng, chain=1):
+    """Float Conv(s) between QDQ pairs, weights and int32 bias through DequantizeLinear (per-channel
+    weights): at ORT_ENABLE_ALL onnxruntime fuses each group into QLinearConv (when the bias scale is
+    x_scale·w_scale), at ORT_DISABLE_ALL it runs them in float. Two ops when chain = 2."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    at = np.uint8 if rng.random() < 0.6 else np.int8
+    lo, hi = np.iinfo(at).min, np.iinfo(at).max
+    g = conv_geometry(rng)
+    g["group"], g["c"] = 1, max(1, g["c"] // g["group"])
+    g["m"] = min(g["m"], 48)
+    x = nr.uniform(-1, 2, (1, g["c"], g["h"], g["w"])).astype(np.float32)
+    nodes, inits = [], []
+    xs = np.float32(3.0 / 255)
+    xz = at(85 if at == np.uint8 else -43)
+    inits += [init("x_s", xs), init("x_z", np.array(xz, at))]
+    nodes += qdq("x", "x", "x_s", "x_z")
+    cur, cin, cur_s = "x_dq", g["c"], float(xs)
+    for layer in range(chain):
+        cout = g["m"] if layer == 0 else rng.choice([8, 16, 17])
+        k = g["k"] if layer == 0 else [3, 3]
+        w = nr.integers(-127, 128, (cout, cin, *k)).astype(np.int8)
+        ws = nr.uniform(0.002, 0.02, cout).astype(np.float32)
+        # The bias scale onnxruntime's fusion checks: x_scale·w_scale (perturbed now and then).
+        bs = (cur_s * ws * (1.0 if rng.random() < 0.85 else 1.05)).astype(np.float32)
+        b = nr.integers(-3000, 3000, cout).astype(np.int32)
+        n = f"c{layer}"
+        inits += [init(f"{n}_w", w), init(f"{n}_ws", ws), init(f"{n}_wz", np.zeros(cout, np.int8)),
+                  init(f"{n}_b", b), init(f"{n}_bs", bs), init(f"{n}_bz", np.zeros(cout, np.int32))]
+        nodes += [helper.make_node("DequantizeLinear", [f"{n}_w", f"{n}_ws", f"{n}_wz"], [f"{n}_wdq"], axis=0),
+                  helper.make_node("DequantizeLinear", [f"{n}_b", f"{n}_bs", f"{n}_bz"], [f"{n}_bdq"], axis=0)]
+        attrs = conv_attrs(g) if layer == 0 else dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        attrs["group"] = 1
+        nodes.append(helper.make_node("Conv", [cur, f"{n}_wdq", f"{n}_bdq"], [f"{n}_y"], **attrs))
+        if rng.random() < 0.5:
+            nodes.append(helper.make_node("Relu", [f"{n}_y"], [f"{n}_r"]))
+            y_name = f"{n}_r"
+        else:
+            y_name = f"{n}_y"
+        ys = np.float32(cur_s * float(ws.max()) * np.sqrt(cin * k[0] * k[1]) * 40 * nr.uniform(0.5, 2.0) / 255 * 4)
+        yz = at(nr.integers(lo // 2, hi // 2 + 1))
+        inits += [init(f"{n}_ys", ys), init(f"{n}_yz", np.array(yz, at))]
+        nodes += qdq(f"{n}_out", y_name, f"{n}_ys", f"{n}_yz")
+        cur, cin, cur_s = f"{n}_out_dq", cout, float(ys)
+    nodes.append(helper.make_node("Identity", [cur], ["y"]))
+    return model(nodes, [("x", x)], [("y", TP.FLOAT)], inits), {"x": x}, dict(g, chain=chain, act=at.__name__)
+
+
 FAMILIES = {
     "qlinearconv": qlinearconv,
     "depthwise": lambda rng: qlinearconv(rng, depthwise=True),
@@ -341,12 +400,19 @@ FAMILIES = {
     "matmul": matmul,
     "qgemm": qgemm,
     "qlinearmatmul": qlinearmatmul,
+    # Two-op and QDQ models: what onnxruntime's optimizer fuses at --level enable.
+    "qdqconv": qdq_conv,
+    "qdqconv2": lambda rng: qdq_conv(rng, chain=2),
 }
+# Families whose float ops onnxruntime runs in its NCHWc kernels at ORT_ENABLE_ALL (another
+# summation order, not claimed bit for bit): left out of --level enable.
+FLOAT_ONLY = {"conv", "convdepthwise", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul"}
 
 
-def ort_run(m, feeds):
+def ort_run(m, feeds, level="disable"):
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_DISABLE_ALL if level == "disable"
+                                   else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     so.intra_op_num_threads = 1
     so.log_severity_level = 4
     s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
@@ -397,6 +463,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--paths", default=None, help="kernel paths (default: every one this CPU has)")
     ap.add_argument("--keep", default="/tmp/qverify-sweep")
+    ap.add_argument("--level", choices=("disable", "enable"), default="disable",
+                    help="onnxruntime's optimization level (enable: its graph fusions, emulated by --ort-level enable)")
     a = ap.parse_args()
     paths = a.paths.split(",") if a.paths else host_paths()
     target = host_target()
@@ -404,7 +472,8 @@ def main():
     keep.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="qv-sweep-"))
     passed = failed = 0
-    for fam in a.ops.split(","):
+    families = [f for f in a.ops.split(",") if not (a.level == "enable" and f in FLOAT_ONLY)]
+    for fam in families:
         make = FAMILIES[fam]
         rng = random.Random(f"{a.seed}:{fam}")
         start, k, fam_pass, fam_fail, ort_refused = time.time(), 0, 0, 0, 0
@@ -413,7 +482,7 @@ def main():
             m, feeds, geo = make(random.Random(case_seed))
             k += 1
             try:
-                y = ort_run(m, feeds)
+                y = ort_run(m, feeds, a.level)
             except Exception:
                 ort_refused += 1
                 continue
@@ -427,7 +496,7 @@ def main():
                 env = dict(os.environ, QVERIFY_KERNEL_PATH=path)
                 # One sample: the batch dimension is the model's own (axis 0 of every input).
                 cmd = [a.qverify, "run", str(mp), "--inputs", str(inputs), "--output-dir", str(out), "--threads", "1",
-                       "--target", target, "--batch", "1"]
+                       "--target", target, "--batch", "1"] + (["--ort-level", "enable"] if a.level == "enable" else [])
                 r = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 why = None
                 if r.returncode != 0:
