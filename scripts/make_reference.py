@@ -116,6 +116,22 @@ def lenet():
     return b.model([1, 1, 12, 12], [1, 10]), [1, 1, 12, 12]
 
 
+def float_island():
+    """Ops Aidge's PTQ leaves in float: a small CNN with a Sigmoid (after a 1x1 conv) and a Tanh
+    (after a 3x3 conv). Aidge puts a rescaling quantizer (<op>_PrevScaling: Mul(sf), Add, Clip to
+    +-FLT_MAX, no rounding; exported as QuantizeLinear with a float zero point) before each and a
+    rounding one after. 3x16x16 input, 5 classes."""
+    b = Builder(20)
+    x = b.op("Relu", "relu1", [b.conv("conv1", "input", 3, 8, pads=1)])
+    x = b.op("Sigmoid", "sigmoid", [b.conv("conv2", x, 8, 8, k=1)])
+    x = b.op("MaxPool", "pool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = b.op("Tanh", "tanh", [b.conv("conv3", x, 8, 8, pads=1)])
+    x = b.op("Relu", "relu4", [b.conv("conv4", x, 8, 8, pads=1)])
+    f = b.op("Flatten", "flatten", [b.op("GlobalAveragePool", "gap", [x])], axis=1)
+    b.fc("fc", f, 8, 5, out="output")
+    return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
+
+
 def cnn():
     """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
     pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
@@ -341,6 +357,7 @@ FIXTURES = {
     "fake_quantize": (lenet, ("int8", "int8", "int32"), {"fake_quantize": True}),
     "uint8_act": (lenet, ("uint8", "int8", "int32"), {}),
     "cnn": (cnn, ("int8", "int8", "int32"), {}),
+    "float_island": (float_island, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
     "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),

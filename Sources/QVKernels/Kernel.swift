@@ -84,6 +84,10 @@ public struct KernelContext: Sendable {
     /// For an Aidge fake-quantize quantizer (float zero point): the integer range it clips to,
     /// which the file does not record; the interpreter derives it from where the output goes.
     public var fakeQuantRange: ClosedRange<Int64>?
+    /// For an Aidge quantizer that only rescales into an op its PTQ leaves in float (the
+    /// `<op>_PrevScaling` it puts before Sigmoid/Tanh): Mul(sf) → Add(zp) → Clip(±FLT_MAX), no
+    /// rounding; its export is a QuantizeLinear with a float zero point.
+    public var aidgeRescaleOnly = false
     /// Positions of the node's inputs that are the same constant on every run (initializers and
     /// folded constants): kernels may prepare them once.
     public var constantInputs: Set<Int> = []

@@ -55,6 +55,7 @@ struct QuantizeLinearKernel: Kernel {
     let semantics: Semantics
     let saturate: Bool
     let fakeQuantRange: ClosedRange<Int64>?
+    let rescaleOnly: Bool
     /// Aidge's own scaling factors for this quantizer, when the user supplied them (the export
     /// keeps only 1/sf in float32, which can name two float32 sf: see KernelContext).
     let knownScalingFactors: [Float]?
@@ -74,6 +75,7 @@ struct QuantizeLinearKernel: Kernel {
         saturate = node.int("saturate", default: 1) != 0
         semantics = ctx.semantics
         fakeQuantRange = ctx.fakeQuantRange
+        rescaleOnly = ctx.aidgeRescaleOnly
         knownScalingFactors = ctx.aidgeScalingFactors
     }
 
@@ -147,6 +149,19 @@ struct QuantizeLinearKernel: Kernel {
     func aidge(
         _ x: Tensor, _ scale: Tensor, _ zp: Tensor?, _ outType: DType, _ layout: QuantParamLayout
     ) throws -> Tensor {
+        if let zp, zp.dtype.isFloatingPoint, rescaleOnly {
+            // Aidge's rescaling into a float op (`_PrevScaling`): Mul(sf) → Add(zp) → Clip to
+            // ±FLT_MAX, in float32, no rounding: the real value goes on unrounded.
+            let sf = try scalingFactors(scale)
+            let z = try floatValues(zp)
+            let xv = try floatValues(x)
+            let y = (0..<xv.count).map { i -> Float in
+                let p = layout.map(i)
+                let v = xv[i] * sf[p] + z[z.count == 1 ? 0 : p]
+                return v.isNaN ? v : min(max(v, -.greatestFiniteMagnitude), .greatestFiniteMagnitude)
+            }
+            return Tensor(dtype: .float, shape: x.shape, storage: .f32(y))
+        }
         if let zp, zp.dtype.isFloatingPoint {
             // Aidge fake quantization: Mul(sf) → Round half up → Add(zp) → Clip, values stay float.
             guard let range = fakeQuantRange else {

@@ -21,6 +21,7 @@ final class GoldenTests: XCTestCase {
 
     static let aidgeFixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
+        "float_island",
     ]
     /// Where Aidge's CPU backend could not run the graph (each fixture's manifest records the error).
     static let noAidgeGolden: Set<String> = [
@@ -126,7 +127,7 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(checked, 37)
+        XCTAssertEqual(checked, 40)
         XCTAssertGreaterThanOrEqual(tensors, 300)
         print("golden: \(checked) model runs and \(tensors) intermediate tensors compared")
     }
@@ -135,7 +136,7 @@ final class GoldenTests: XCTestCase {
     /// sf: outputs and every intermediate equal to Aidge's CPU backend.
     func testAidgeExportsWithTheirScalingFactorsMatchAidgeExactly() throws {
         var runs = 0, intermediates = 0
-        let expectedAidgeIntermediates = 153
+        let expectedAidgeIntermediates = 206
         for c in Self.cases + [
             Case(
                 fixture: "cnn", model: "aidge_quantized.onnx", inputs: "calib_inputs.npy", semantics: .aidge,
@@ -168,7 +169,7 @@ final class GoldenTests: XCTestCase {
             }
             runs += 1
         }
-        XCTAssertEqual(runs, 13)
+        XCTAssertEqual(runs, 15)
         XCTAssertEqual(intermediates, expectedAidgeIntermediates, "Aidge intermediates compared")
     }
 
