@@ -383,4 +383,43 @@ final class RunTests: XCTestCase {
                 "compare", "Reference/fake_quantize/aidge_quantized.onnx", model, "--inputs", inputs, "--strict",
             ]).exitCode, 2)
     }
+
+    /// A folded fake_quantize export declares a float input, and Aidge's input files for it are
+    /// integer-valued float32: the file's type cannot say whether it holds real values or Aidge's
+    /// integers. Integers of the input type are taken as Aidge's integer input (said on stderr),
+    /// so Aidge's int8 file, the same integers as float32 and the real values all give one output.
+    func testAFloatInputFoldedExportTakesIntegerValuedFloatsAsAidgesInput() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qverify-fq-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ints = try Npy.load("Reference/fake_quantize/aidge_folded_inputs.npy")
+        let asFloat = Tensor(ints.asInt64s()!.map { Float($0) }, shape: ints.shape)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Npy.save(asFloat, to: dir + "/float_ints.npy")
+        let model = "Reference/fake_quantize/aidge_quantized_folded.onnx"
+        let out = try OnnxFile.load(model).graph.outputs[0].name
+        var results: [[Int64]] = []
+        for (inputs, sub) in [
+            ("Reference/fake_quantize/aidge_folded_inputs.npy", "int8"), (dir + "/float_ints.npy", "float"),
+            ("Reference/fake_quantize/calib_inputs.npy", "real"),
+        ] {
+            let r = try runQVerify(["run", model, "--inputs", inputs, "--output-dir", dir + "/" + sub])
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+            XCTAssertEqual(
+                r.stderr.contains("holds only integers of the folded graph's input type"), sub == "float", r.stderr)
+            results.append(try XCTUnwrap(try Npy.load(dir + "/\(sub)/\(out).npy").asDoubles()).map { Int64($0) })
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
+        XCTAssertGreaterThan(Set(results[0]).count, 5)
+    }
+
+    /// check on Aidge's own fake_quantize QDQ export (float zero points, which onnxruntime cannot
+    /// load) reports them as errors and exits 1, instead of failing in the onnxruntime screen.
+    func testCheckReportsAidgesFloatZeroPointsInsteadOfFailing() throws {
+        let r = try runQVerify(["check", "Reference/fake_quantize/aidge_qdq.onnx"])
+        XCTAssertEqual(r.exitCode, 1, r.stderr)
+        XCTAssertTrue(r.stdout.contains("error float-zero-point [conv2_Scaling]"), r.stdout)
+        let json = try runQVerify(["check", "Reference/fake_quantize/aidge_qdq.onnx", "--json"])
+        XCTAssertTrue(json.stdout.contains("not screened: onnxruntime cannot load this model"), json.stdout)
+    }
 }

@@ -104,7 +104,18 @@ struct Check: ParsableCommand {
             let ref = try reference.map { r in try withContext(r) { try GraphView(try OnnxFile.load(r)) } }
             let label = (model as NSString).lastPathComponent
             var findings = try withContext(model) { try StaticChecks.run(m, label: label, reference: ref) }
-            if try ModelSummary(m).kind != .aidgeForm {
+            // Findings that mean onnxruntime cannot load the model: there is no deployment to screen.
+            let unloadable = findings.filter {
+                $0.severity == .error
+                    && ["float-zero-point", "int32-zero-point", "integer-scale", "dtype-not-allowed"].contains($0.code)
+            }
+            if try ModelSummary(m).kind != .aidgeForm, let first = unloadable.first {
+                findings.append(
+                    Finding(
+                        .info, "isa-saturation-risk", node: first.node, model: label,
+                        "not screened: onnxruntime cannot load this model (\(first.code) at '\(first.node)', \(unloadable.count) such finding\(unloadable.count == 1 ? "" : "s"))"
+                    ))
+            } else if try ModelSummary(m).kind != .aidgeForm {
                 findings += try withContext(model) { try DeploymentCheck.screen(m, label: label) }
             } else {
                 // check predicts what convert would refuse: the same recipe, both formats.

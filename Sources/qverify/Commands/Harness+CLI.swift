@@ -394,9 +394,18 @@ func sampleSource(_ path: String, for view: GraphView, first: Int? = nil, indice
     let stream = try InputSet.stream(path, inputs: view.model.graph.runtimeInputs)
     let box = UncheckedBox(stream)
     let steps = view.plan?.quantizedInputs.mapValues(\.step) ?? [:]
-    var source = SampleSource(count: stream.count) { i in
+    // Inputs the file gives as Aidge's integers become real values here (every model is fed
+    // real values); which ones, decided once from the first sample (Harness.integerInputs).
+    var integers = Set<String>()
+    if !steps.isEmpty, stream.count > 0 {
+        let (names, notice) = Harness.integerInputs(
+            try stream.sample(0), view.model.graph.runtimeInputs.map(\.name), view)
+        integers = names
+        if let notice { FileHandle.standardError.write(Data("qverify: \(path): \(notice)\n".utf8)) }
+    }
+    var source = SampleSource(count: stream.count) { [integers] i in
         var s = try box.value.sample(i)
-        for (k, t) in s where t.dtype.isInteger {
+        for (k, t) in s where integers.contains(k) {
             if let step = steps[k], let v = t.asDoubles() { s[k] = Tensor(v.map { Float($0 * step) }, shape: t.shape) }
         }
         return s

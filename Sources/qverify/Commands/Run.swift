@@ -103,12 +103,28 @@ struct Run: ParsableCommand {
             let steps =
                 interp.semantics == .aidge
                 ? ((try? QuantPlan(model: model, known: known))?.quantizedInputs ?? [:]) : [:]
+            // Which inputs the file gives as Aidge's integers, decided once from its first sample
+            // (Harness.integerInputs); the others are real values, quantized as verify feeds them.
+            var integers = Set<String>()
+            if !steps.isEmpty, stream.count > 0 {
+                let view = try GraphView(model)
+                let order = model.graph.runtimeInputs.map(\.name)
+                let (names, notice) = Harness.integerInputs(try stream.sample(0), order, view)
+                integers = names
+                if let notice { FileHandle.standardError.write(Data("qverify: \(self.model): \(notice)\n".utf8)) }
+            }
             let samples =
                 steps.isEmpty
                 ? stream
-                : InputSet.Stream(count: stream.count) { i in
+                : InputSet.Stream(count: stream.count) { [integers] i in
                     var s = try stream.sample(i)
-                    for (k, t) in s { if let q = steps[k] { s[k] = Harness.aidgeInput(t, q) } }
+                    for (k, t) in s {
+                        guard let q = steps[k] else { continue }
+                        s[k] =
+                            integers.contains(k) && t.dtype == .float
+                            ? Tensor(t.floats!.map { Int32($0) }, shape: t.shape, dtype: q.dtype)
+                            : Harness.aidgeInput(t, q)
+                    }
                     return s
                 }
             var outs: [String: [Tensor]] = [:]
