@@ -359,6 +359,27 @@ case("qlinearadd_spans_uint8", nodes,
       ("one2", TP.UINT8, np.array([[77]], np.uint8))],
      [(f"y{k}", TP.UINT8) for k in range(7)], inits, ms=True)
 
+# ---- ops for the architectures beyond ResNet/MobileNetV2 (own generator: the cases above keep
+# their draws). HardSigmoid/HardSwish on a dense grid and random values (every rounding of the
+# product and the sum), Split (attribute, input, num_outputs with a short last part), Pad modes.
+arch = np.random.default_rng(2412)
+HX = np.concatenate([np.linspace(-4, 4, 4001, dtype=np.float32), (arch.standard_normal(4000) * 3).astype(np.float32)]).reshape(1, 8001)
+case("exact_hard_activations", [helper.make_node("HardSigmoid", ["x"], ["hs"]), helper.make_node("HardSigmoid", ["x"], ["hs2"], alpha=1.0 / 6, beta=0.5),
+                          helper.make_node("HardSwish", ["x"], ["y"])],
+     [("x", TP.FLOAT, HX)], [("hs", TP.FLOAT), ("hs2", TP.FLOAT), ("y", TP.FLOAT)])
+SX = arch.standard_normal((2, 7, 5, 6)).astype(np.float32)
+case("exact_split_ops", [helper.make_node("Split", ["x", "sp"], ["a", "b", "c"], axis=1), helper.make_node("Split", ["x"], ["d", "e"], axis=-1, num_outputs=2),
+                   helper.make_node("Split", ["x"], ["f", "g", "h"], axis=2, num_outputs=3)],
+     [("x", TP.FLOAT, SX)], [(n, TP.FLOAT) for n in "abcdefgh"], [init("sp", np.array([2, 4, 1], np.int64))], opset=18)
+case("split_ops_opset11", [helper.make_node("Split", ["x"], ["a", "b"], axis=3, split=[1, 5])],
+     [("x", TP.INT8, arch.integers(-128, 127, (1, 3, 4, 6)).astype(np.int8))], [("a", TP.INT8), ("b", TP.INT8)], opset=11)
+PX = arch.standard_normal((1, 2, 5, 4)).astype(np.float32)
+case("exact_pad_modes", [helper.make_node("Pad", ["x", "p"], ["r"], mode="reflect"), helper.make_node("Pad", ["x", "p"], ["e"], mode="edge"),
+                   helper.make_node("Pad", ["x", "p2"], ["w"], mode="wrap"), helper.make_node("Pad", ["x", "p3", "", "ax"], ["c"])],
+     [("x", TP.FLOAT, PX)], [("r", TP.FLOAT), ("e", TP.FLOAT), ("w", TP.FLOAT), ("c", TP.FLOAT)],
+     [init("p", np.array([0, 0, 2, 3, 0, 1, 4, 3], np.int64)), init("p2", np.array([0, 0, 1, 2, 0, 0, 3, 1], np.int64)),
+      init("p3", np.array([1, 2, 0, 1], np.int64)), init("ax", np.array([2, 3], np.int64))], opset=21)
+
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

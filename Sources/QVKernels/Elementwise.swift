@@ -73,12 +73,13 @@ struct BinaryKernel: Kernel {
 /// Floor, Ceil, Identity. Round is half to even (ONNX); under Aidge semantics half up.
 struct UnaryKernel: PointwiseKernel {
     let op: String
-    let alpha: Float
+    let alpha: Float, beta: Float
     let rounding: RoundingRule
 
     init(node: Node, ctx: KernelContext) throws {
         op = node.opType
-        alpha = node.float("alpha", default: 0.01)
+        alpha = node.float("alpha", default: op == "HardSigmoid" ? 0.2 : 0.01)
+        beta = node.float("beta", default: 0.5)
         rounding = ctx.semantics == .aidge ? .halfUp : .halfToEven
     }
 
@@ -100,6 +101,12 @@ struct UnaryKernel: PointwiseKernel {
                 }
                 return [r]
             case "LeakyRelu": y = v.map { $0 >= 0 ? $0 : $0 * alpha }
+            // onnxruntime: min(max(alpha·x + beta, 0), 1), the product and the sum rounded apart;
+            // HardSwish is x · HardSigmoid(x) with alpha = float32(1/6), beta = 0.5.
+            case "HardSigmoid": y = v.map { Swift.max(Swift.min(alpha * $0 + beta, 1), 0) }
+            case "HardSwish":
+                let a: Float = 1.0 / 6.0
+                y = v.map { $0 * Swift.max(Swift.min(a * $0 + 0.5, 1), 0) }
             case "Sigmoid": y = v.map { 1 / (1 + Foundation.exp(-$0)) }
             case "Tanh": y = v.map { Foundation.tanh($0) }
             case "Round": y = v.map { rounding.round($0) }

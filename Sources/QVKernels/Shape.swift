@@ -11,7 +11,9 @@ struct ShapeKernel: Kernel {
         opset = ctx.opset
         if node.opType == "Pad" {
             let mode = node.string("mode", default: "constant")
-            guard mode == "constant" else { throw QVError.unsupported("Pad mode '\(mode)'") }
+            guard ["constant", "edge", "reflect", "wrap"].contains(mode) else {
+                throw QVError.unsupported("Pad mode '\(mode)'")
+            }
         }
     }
 
@@ -91,9 +93,40 @@ struct ShapeKernel: Kernel {
             }
             return [concat(ts, axis: axis)]
         case "Pad":
-            let pads = try node.ints("pads") ?? intValues(try required(inputs, 1, "pads")).map { Int($0) }
+            var pads = try node.ints("pads") ?? intValues(try required(inputs, 1, "pads")).map { Int($0) }
+            // Opset 18: pads for the listed axes only.
+            if let axesT = optional(inputs, 3) {
+                let axes = try intValues(axesT).map { try ShapeInference.axis(Int($0), rank: x.rank, "Pad axes") }
+                guard pads.count == 2 * axes.count else {
+                    throw QVError.badInput("Pad needs \(2 * axes.count) pads for axes \(axes), got \(pads.count)")
+                }
+                var all = Array(repeating: 0, count: 2 * x.rank)
+                for (k, a) in axes.enumerated() { all[a] = pads[k]; all[a + x.rank] = pads[k + axes.count] }
+                pads = all
+            }
             guard pads.count == 2 * x.rank else {
                 throw QVError.badInput("Pad needs \(2 * x.rank) pads, got \(pads.count)")
+            }
+            let mode = node.string("mode", default: "constant")
+            // Where a position outside the input reads from: edge repeats the border, reflect
+            // mirrors without repeating it, wrap is periodic (constant: nowhere, the fill value).
+            func source(_ i: Int, _ n: Int) -> Int? {
+                if i >= 0 && i < n { return i }
+                switch mode {
+                case "edge": return min(max(i, 0), n - 1)
+                case "wrap": return ((i % n) + n) % n
+                case "reflect":
+                    guard n > 1 else { return 0 }
+                    let period = 2 * (n - 1)
+                    let r = ((i % period) + period) % period
+                    return r < n ? r : period - r
+                default: return nil
+                }
+            }
+            if mode != "constant",
+                let d = x.shape.indices.first(where: { x.shape[$0] == 0 && (pads[$0] > 0 || pads[$0 + x.rank] > 0) })
+            {
+                throw QVError.badInput("Pad mode '\(mode)' of an empty axis \(d)")
             }
             let outShape = (0..<x.rank).map { x.shape[$0] + pads[$0] + pads[$0 + x.rank] }
             let n = outShape.reduce(1, *)
@@ -105,13 +138,33 @@ struct ShapeKernel: Kernel {
                 for d in stride(from: x.rank - 1, through: 0, by: -1) {
                     let i = rem % outShape[d] - pads[d]
                     rem /= outShape[d]
-                    if i < 0 || i >= x.shape[d] { inside = false; break }
-                    off += i * inStrides[d]
+                    guard let j = source(i, x.shape[d]) else { inside = false; break }
+                    off += j * inStrides[d]
                 }
                 src[o] = inside ? off : -1
             }
             let fill = optional(inputs, 2)
             return [gather(x, src, shape: outShape, fill: fill)]
+        case "Split":
+            let axis = try ShapeInference.axis(node.int("axis", default: 0), rank: x.rank, "Split axis")
+            let given = try node.ints("split") ?? optional(inputs, 1).map { try intValues($0).map { Int($0) } }
+            let sizes = try splitSizes(
+                dim: x.shape[axis], outputs: node.outputs.count, split: given,
+                numOutputs: node.attribute("num_outputs") == nil ? nil : node.int("num_outputs", default: 0))
+            let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
+            var start = 0
+            return sizes.map { n in
+                var src: [Int] = []
+                src.reserveCapacity(outer * n * inner)
+                for o in 0..<outer {
+                    let base = (o * x.shape[axis] + start) * inner
+                    src.append(contentsOf: base..<(base + n * inner))
+                }
+                start += n
+                var shape = x.shape
+                shape[axis] = n
+                return gather(x, src, shape: shape)
+            }
         case "Gather":
             let idxT = try required(inputs, 1, "indices")
             let axis = try ShapeInference.axis(node.int("axis", default: 0), rank: x.rank, "Gather axis")

@@ -54,8 +54,8 @@ let elementwiseSpecs: [OpSpec] = [
         "Identity", since: [1, 13, 14, 16, 19, 21, 23, 24, 25], input: "input", exactness: .exactInteger,
         tests: ["unary_exact_ops"]),
     unary("Sign", since: [9, 13], input: "input", exactness: .exactInteger, tests: ["unary_exact_ops"]),
-    unary("HardSigmoid", since: [1, 6, 22], exactness: .approximate, kernel: nil, tests: []),
-    unary("HardSwish", since: [14, 22], exactness: .approximate, kernel: nil, tests: []),
+    unary("HardSigmoid", since: [1, 6, 22], exactness: .correctlyRounded, tests: ["exact_hard_activations"]),
+    unary("HardSwish", since: [14, 22], exactness: .correctlyRounded, tests: ["exact_hard_activations"]),
     unary("Erf", since: [9, 13], input: "input", exactness: .approximate, kernel: nil, tests: []),
     unary("LogSoftmax", since: [1, 11, 13], input: "input", exactness: .approximate, kernel: nil, tests: []),
     OpSpec(

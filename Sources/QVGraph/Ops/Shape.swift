@@ -1,5 +1,5 @@
 /// Ops that move values without arithmetic: Flatten, Reshape, Transpose, Squeeze, Unsqueeze,
-/// Concat, Pad (constant, edge, reflect), Shape, Gather, Constant.
+/// Concat, Split, Pad (constant, edge, reflect, wrap), Shape, Gather, Constant.
 ///
 /// - Kernels: `QVKernels/Shape.swift` (ShapeKernel; Dropout in inference mode is an identity there).
 /// - Tests: the op suite (`shape_ops`, `constant_gather`), `ShapeInferenceTests`.
@@ -32,7 +32,44 @@ private func shapeOp(
         tests: tests, infer: infer)
 }
 
+/// Sizes of Split's outputs along `axis` of extent `dim`: the `split` input (opset 13+) or
+/// attribute, else equal parts — `num_outputs` of them rounded up with a smaller last one (opset
+/// 18), or one per output.
+public func splitSizes(dim: Int, outputs: Int, split: [Int]?, numOutputs: Int?) throws -> [Int] {
+    if let split {
+        guard split.count == outputs, split.allSatisfy({ $0 >= 0 }), split.reduce(0, +) == dim else {
+            throw QVError.badInput("Split sizes \(split) do not cut \(dim) into \(outputs) outputs")
+        }
+        return split
+    }
+    let n = numOutputs ?? outputs
+    guard n >= 1, n == outputs else { throw QVError.badInput("Split num_outputs \(n) for \(outputs) outputs") }
+    if numOutputs == nil {
+        guard dim % n == 0 else { throw QVError.badInput("Split of \(dim) into \(n) equal outputs") }
+        return Array(repeating: dim / n, count: n)
+    }
+    let part = (dim + n - 1) / n
+    return (0..<n).map { max(0, min(part, dim - $0 * part)) }
+}
+
 let shapeSpecs: [OpSpec] = [
+    shapeOp(
+        "Split", since: [1, 2, 11, 13, 18], inputs: ["input", "split"],
+        batching: .when { n, _ in
+            n.int("axis", default: 0) != 0
+        }, tests: ["exact_split_ops", "split_ops_opset11"]
+    ) { c in
+        guard let s = c.x?.shape else { return c.node.outputs.map { _ in TensorFact(dtype: c.x?.dtype, shape: nil) } }
+        let axis = try ShapeInference.axis(c.int("axis") ?? 0, rank: s.count, "Split axis")
+        let sizes = try splitSizes(
+            dim: s[axis], outputs: c.node.outputs.count, split: c.ints("split") ?? c.constInts(1),
+            numOutputs: c.int("num_outputs"))
+        return sizes.map { n in
+            var o = s
+            o[axis] = n
+            return TensorFact(dtype: c.x?.dtype, shape: o)
+        }
+    },
     // Axis 0 stays the sample axis when Flatten keeps it.
     shapeOp(
         "Flatten", since: [1, 9, 11, 13, 21, 23, 24, 25], inputs: ["input"],
@@ -88,7 +125,7 @@ let shapeSpecs: [OpSpec] = [
     },
     shapeOp(
         "Pad", since: [1, 2, 11, 13, 18, 19, 21, 23, 24, 25], inputs: ["data", "pads", "constant_value", "axes"],
-        tests: ["shape_ops"]
+        tests: ["shape_ops", "exact_pad_modes"]
     ) { c in
         guard let s = c.x?.shape, let pads = c.ints("pads") ?? c.constInts(1), pads.count == 2 * s.count else {
             return [TensorFact(dtype: c.x?.dtype, shape: nil)]
