@@ -89,10 +89,16 @@ def conv_geometry(rng, depthwise=False, max_k=7):
         groups, m = c, c * rng.choice([1, 1, 1, 2])
     else:
         groups = rng.choice([1, 1, 1, 1, 2, 4]) if rng.random() < 0.3 else 1
-        c = groups * rng.choice([1, 2, 3, 4, 5, 8, 16, 17, 31, 32, 64])
+        c = groups * rng.choice([1, 1, 2, 3, 4, 5, 8, 16, 17, 31, 32, 64])
         m = groups * rng.choice([1, 2, 3, 7, 8, 15, 16, 17, 24, 32, 33, 48, 64, 128])
+    if rng.random() < 0.1:  # stride 1, no padding, a kernel as wide as the input (MLAS's direct GEMMs)
+        sh = sw = dh = dw = 1
+        pt = pl = pb = pr = 0
+        w = kw
+        h = max(h, kh)
     if rng.random() < 0.15:  # one output pixel (squeeze-excite 1x1 convs, windows covering the input)
-        h, w = (1, 1) if rng.random() < 0.5 else (kh, kw)
+        h, w = rng.choice([(1, 1), (kh, kw), (kh, 1)])
+        kw = 1 if w == 1 else kw
         sh = sw = dh = dw = 1
         if (h, w) == (1, 1):
             kh = kw = 1

@@ -456,6 +456,7 @@ final class WeightCache<Value>: @unchecked Sendable {
 /// sum. The reduction is blocked as onnxruntime's MLAS blocks it for one image (N = output
 /// pixels), so every output is bit-identical to onnxruntime's one-thread Conv on FMA hardware.
 func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
+    if let y = mlasDirectConv(geo, x: x, w: w, bias: bias) { return y }
     if geo.spatial == 1 { return onePixelConv(geo, x: x, w: w, bias: bias) }
     let blockK = OnnxruntimeGemm.blockK(n: geo.spatial, k: geo.k)
     // Several filters per group: panels of the im2col matrix made in cache by the C kernel (a
@@ -517,6 +518,49 @@ func floatConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [
     return y
 }
 
+/// MlasConvPrepare's direct GEMMs for one input channel per group (stride 1, no padding or
+/// dilation, not 1×1): a kernel as wide as the input reads B as the input transposed (N×K rows of
+/// ldb = W, overlapping windows), one as tall as the input and one wide reads B as the input
+/// (K×N, ldb = W); per image and group, the bias after. nil for every other conv.
+func mlasDirectConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float]? {
+    guard geo.cPerGroup == 1, geo.sh == 1, geo.sw == 1, geo.dh == 1, geo.dw == 1, geo.padTop == 0, geo.padLeft == 0,
+        geo.oh == geo.h - geo.kh + 1, geo.ow == geo.w - geo.kw + 1, geo.kh * geo.kw > 1, geo.h > 0, geo.w > 0
+    else { return nil }
+    let transB: Bool
+    if geo.kw == geo.w {
+        transB = true
+    } else if geo.kh == geo.h && geo.kw == 1 {
+        transB = false
+    } else {
+        return nil
+    }
+    let kTotal = geo.k, n = geo.spatial
+    var y = [Float](repeating: 0, count: geo.n * geo.m * n)
+    x.withUnsafeBufferPointer { xb in
+        w.withUnsafeBufferPointer { wb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for ni in 0..<geo.n {
+                    for g in 0..<geo.group {
+                        OnnxruntimeGemm.sgemm(
+                            transA: false, transB: transB, m: geo.mPerGroup, n: n, k: kTotal, alpha: 1,
+                            a: wb.baseAddress! + g * geo.mPerGroup * kTotal, lda: kTotal,
+                            b: xb.baseAddress! + (ni * geo.c + g) * geo.h * geo.w, ldb: geo.w, beta: 0,
+                            c: yb.baseAddress! + (ni * geo.m + g * geo.mPerGroup) * n, ldc: n,
+                            problemRows: geo.mPerGroup)
+                    }
+                    if let bias {
+                        for mi in 0..<geo.m {
+                            let row = yb.baseAddress! + (ni * geo.m + mi) * n
+                            for j in 0..<n { row[j] += bias[mi] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return y
+}
+
 /// A convolution with one output pixel per image (a 1×1 map, as in squeeze-excite blocks, or a
 /// window covering the input), as MLAS runs it: per image and group, one SGEMM with N = 1, whose
 /// special cases then decide the order (``OnnxruntimeGemm/sgemm``: one filter takes the one-row
@@ -531,11 +575,9 @@ func onePixelConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -
     let unpadded =
         geo.sh == 1 && geo.sw == 1 && geo.padTop == 0 && geo.padLeft == 0
         && geo.h == (geo.kh - 1) * geo.dh + 1 && geo.w == (geo.kw - 1) * geo.dw + 1
-    let oneChannel = unpadded && geo.cPerGroup == 1 && geo.dh == 1 && geo.dw == 1
+    // The pointwise direct GEMM; the one-channel ones are mlasDirectConv's.
     let direct = unpadded && kTotal == geo.cPerGroup
-    let transB = !direct && oneChannel && geo.kw == geo.w
-    let directB = direct || transB || (oneChannel && geo.kh == geo.h && geo.kw == 1)
-    let block: Int? = directB || geo.mPerGroup > 1 ? nil : OnnxruntimeGemm.blockK(n: 1, k: kTotal)
+    let block: Int? = direct || geo.mPerGroup > 1 ? nil : OnnxruntimeGemm.blockK(n: 1, k: kTotal)
     var y = [Float](repeating: 0, count: geo.n * geo.m)
     var column = [Float](repeating: 0, count: kTotal)
     w.withUnsafeBufferPointer { wb in
@@ -556,9 +598,9 @@ func onePixelConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -
                     }
                     column.withUnsafeBufferPointer { cb in
                         OnnxruntimeGemm.sgemm(
-                            transA: false, transB: transB, m: geo.mPerGroup, n: 1, k: kTotal, alpha: 1,
+                            transA: false, transB: false, m: geo.mPerGroup, n: 1, k: kTotal, alpha: 1,
                             a: wb.baseAddress! + g * geo.mPerGroup * kTotal, lda: kTotal, b: cb.baseAddress!,
-                            ldb: transB ? kTotal : 1, beta: 0, c: yb.baseAddress! + ni * geo.m + g * geo.mPerGroup,
+                            ldb: 1, beta: 0, c: yb.baseAddress! + ni * geo.m + g * geo.mPerGroup,
                             ldc: 1, problemRows: geo.mPerGroup, blockK: block)
                     }
                 }

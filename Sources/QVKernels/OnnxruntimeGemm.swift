@@ -78,8 +78,10 @@ public enum OnnxruntimeGemm {
             } while k0 < k
             return
         }
-        if oneRowKernels && n == 1 && (!transB || k == 1) && ldc == 1 {
+        if oneRowKernels && n == 1 && ldb == 1 && ldc == 1 {
             // MLAS swaps the operands: C[M] = op(A) · b with b the one row, op(A)'s rows the columns.
+            // Its test is N = 1, ldb = 1, ldc = 1 whatever transB says: a transposed B of one row
+            // with ldb = 1 (the direct GEMM of a conv whose kernel spans a one-column input) swaps too.
             if transA {
                 axpyRows(b, b: a, ldb: lda, n: m, k: k, accumulate: accumulate, c: c)
             } else {
