@@ -32,11 +32,10 @@ import tempfile
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 root = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(root / "scripts"))
-from sweep_ops import host_target  # noqa: E402
+from sweep_ops import host_target, ort_session  # noqa: E402
 
 FIXTURES = ("resnet18_224", "mobilenetv2_224")
 
@@ -89,12 +88,7 @@ def ort_all_tensors(path, x, level):
                 if o and o in typed and o not in names:
                     m.graph.output.append(typed[o])
                     names.append(o)
-    so = ort.SessionOptions()
-    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_DISABLE_ALL if level == "disable"
-                                   else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-    so.intra_op_num_threads = 1
-    so.log_severity_level = 3
-    s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    s = ort_session(m, level)
     iname = s.get_inputs()[0].name
     runs = [s.run(names, {iname: x[i]}) for i in range(len(x))]
     return {n: np.stack([r[j] for r in runs]) for j, n in enumerate(names)}

@@ -209,18 +209,17 @@ def bn(b, name, x, c):
     return b.op("BatchNormalization", name, [x, scale, bias, mean, var], epsilon=1e-5)
 
 
-def resnet():
-    """A ResNet-18-style net at reduced width: conv7x7/2 + BatchNorm + Relu + MaxPool 3x3/2, four
-    stages of two BasicBlocks (conv3x3-BN-Relu-conv3x3-BN, residual Add, Relu; the first block of
-    stages 2-4 strides 2 with a 1x1/2 conv + BN downsample skip), GlobalAveragePool, Flatten, Gemm.
-    20 convs, 3x64x64 input, 10 classes."""
-    b = Builder(16)
-    x = b.op("Relu", "stem_relu", [bn(b, "stem_bn", b.conv("stem_conv", "input", 3, 8, k=7, pads=3, stride=2), 8)])
+def basic_resnet(b, stem, widths, block_name, classes, size):
+    """A ResNet-18-style body on Builder b: conv7x7/2 (stem channels) + BatchNorm + Relu + MaxPool
+    3x3/2, four stages of two BasicBlocks at `widths` (conv3x3-BN-Relu-conv3x3-BN, residual Add,
+    Relu; the first block of stages 2-4 strides 2 with a 1x1/2 conv + BN skip), GlobalAveragePool,
+    Flatten, Gemm to `classes`. block_name(stage, block) names each block's nodes."""
+    x = b.op("Relu", "stem_relu", [bn(b, "stem_bn", b.conv("stem_conv", "input", 3, stem, k=7, pads=3, stride=2), stem)])
     x = b.op("MaxPool", "stem_pool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
-    c = 8
-    for stage, width in enumerate([8, 16, 32, 64], start=1):
+    c = stem
+    for stage, width in enumerate(widths, start=1):
         for block in (1, 2):
-            n = f"l{stage}b{block}"
+            n = block_name(stage, block)
             stride = 2 if stage > 1 and block == 1 else 1
             y = b.op("Relu", f"{n}_relu1", [bn(b, f"{n}_bn1", b.conv(f"{n}_conv1", x, c, width, pads=1, stride=stride), width)])
             y = bn(b, f"{n}_bn2", b.conv(f"{n}_conv2", y, width, width, pads=1), width)
@@ -229,8 +228,21 @@ def resnet():
             c = width
     g = b.op("GlobalAveragePool", "gap", [x])
     f = b.op("Flatten", "flatten", [g], axis=1)
-    b.fc("fc", f, 64, 10, out="output")
-    return b.model([1, 3, 64, 64], [1, 10]), [1, 3, 64, 64]
+    b.fc("fc", f, c, classes, out="output")
+    return b.model([1, 3, size, size], [1, classes]), [1, 3, size, size]
+
+
+def resnet():
+    """A ResNet-18-style net at reduced width (basic_resnet): widths 8/16/32/64, 20 convs,
+    3x64x64 input, 10 classes."""
+    return basic_resnet(Builder(16), 8, [8, 16, 32, 64], lambda s, k: f"l{s}b{k}", 10, 64)
+
+
+def resnet18_224():
+    """ResNet-18 at full size (basic_resnet): widths 64/128/256/512, 1000 classes, 3x224x224 input,
+    11.7 M parameters, He-normal weights. Its stride-2 3x3 convs make outputs 28, 14 and 7 wide
+    (the VNNI copy lost lanes of 25-31-word rows), which the 64/96-pixel fixtures never reach."""
+    return basic_resnet(Builder(18), 64, [64, 128, 256, 512], lambda s, k: f"layer{s}_{k - 1}", 1000, 224)
 
 
 def mobilenet(relu6=False):
@@ -271,31 +283,6 @@ def mobilenet(relu6=False):
 
 def mobilenet_relu6():
     return mobilenet(relu6=True)
-
-
-def resnet18_224():
-    """ResNet-18 at full size: conv7x7/2 (64) + BN + Relu + MaxPool 3x3/2, four stages of two
-    BasicBlocks at widths 64/128/256/512 (the first block of stages 2-4 strides 2, with a 1x1/2 conv
-    + BN skip), GlobalAveragePool, Flatten, Gemm to 1000 classes. 3x224x224 input, 11.7 M
-    parameters, He-normal weights. Its stride-2 3x3 convs make outputs 28, 14 and 7 wide (the
-    VNNI copy lost lanes of 25-31-word rows), which the 64/96-pixel fixtures never reach."""
-    b = Builder(18)
-    x = b.op("Relu", "stem_relu", [bn(b, "stem_bn", b.conv("stem_conv", "input", 3, 64, k=7, pads=3, stride=2), 64)])
-    x = b.op("MaxPool", "stem_pool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
-    c = 64
-    for stage, width in enumerate([64, 128, 256, 512], start=1):
-        for block in (1, 2):
-            n = f"layer{stage}_{block - 1}"
-            stride = 2 if stage > 1 and block == 1 else 1
-            y = b.op("Relu", f"{n}_relu1", [bn(b, f"{n}_bn1", b.conv(f"{n}_conv1", x, c, width, pads=1, stride=stride), width)])
-            y = bn(b, f"{n}_bn2", b.conv(f"{n}_conv2", y, width, width, pads=1), width)
-            skip = x if stride == 1 and c == width else bn(b, f"{n}_dsbn", b.conv(f"{n}_ds", x, c, width, k=1, stride=stride), width)
-            x = b.op("Relu", f"{n}_relu2", [b.op("Add", f"{n}_add", [y, skip])])
-            c = width
-    g = b.op("GlobalAveragePool", "gap", [x])
-    f = b.op("Flatten", "flatten", [g], axis=1)
-    b.fc("fc", f, 512, 1000, out="output")
-    return b.model([1, 3, 224, 224], [1, 1000]), [1, 3, 224, 224]
 
 
 def mobilenetv2_224():

@@ -415,14 +415,18 @@ FAMILIES = {
 FLOAT_ONLY = {"conv", "convdepthwise", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul"}
 
 
-def ort_run(m, feeds, level="disable"):
+def ort_session(m, level="disable"):
+    """onnxruntime's CPU provider on model m, one thread, ORT_DISABLE_ALL or ORT_ENABLE_ALL."""
     so = ort.SessionOptions()
     so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_DISABLE_ALL if level == "disable"
                                    else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     so.intra_op_num_threads = 1
     so.log_severity_level = 4
-    s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return s.run(None, feeds)[0]
+    return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def ort_run(m, feeds, level="disable"):
+    return ort_session(m, level).run(None, feeds)[0]
 
 
 def host_paths():

@@ -11,18 +11,25 @@ import _TestSupport
 /// ran on the AVX2 host (Reference/ort-isa), run under ort-avx2 at both levels on its fixture's
 /// calibration samples. A node that saturated must have been flagged (no miss).
 final class SaturationScreenTests: XCTestCase {
-    func testScreenFlagsEveryNodeThatSaturates() throws {
+    /// (fixture, model, path) of every model onnxruntime ran on the AVX2 host (Reference/ort-isa).
+    static func avx2Records() throws -> [(String, String, String)] {
         let dir = "ort-isa/x86_64-avx2"
         let manifest =
             try JSONSerialization.jsonObject(
                 with: Data(contentsOf: URL(fileURLWithPath: TestPaths.reference("\(dir)/manifest.json"))))
             as! [String: Any]
-        var flagged = 0, saturated = 0, products = 0
-        for e in manifest["entries"] as! [[String: Any]] {
+        return (manifest["entries"] as! [[String: Any]]).map { e in
             let (fx, name) = (e["fixture"] as! String, e["model"] as! String)
             let path =
                 e["origin"] as? String == "reference"
                 ? TestPaths.reference("\(fx)/\(name).onnx") : TestPaths.reference("\(dir)/\(fx)/\(name).onnx")
+            return (fx, name, path)
+        }
+    }
+
+    func testScreenFlagsEveryNodeThatSaturates() throws {
+        var flagged = 0, saturated = 0, products = 0
+        for (fx, name, path) in try Self.avx2Records() {
             let model = try OnnxFile.load(path)
             let screen = try DeploymentCheck.screen(model, label: name)
             let risky = Set(screen.filter { $0.severity == .warning }.map(\.node))
@@ -55,17 +62,8 @@ final class SaturationScreenTests: XCTestCase {
     /// output and the exact (VNNI) result of the same node fed the very same input tensor (the
     /// saturating run's), sample by sample — never a difference inherited from upstream.
     func testOutputsChangedAreCountedOnTheNodesOwnInput() throws {
-        let dir = "ort-isa/x86_64-avx2"
-        let manifest =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: TestPaths.reference("\(dir)/manifest.json"))))
-            as! [String: Any]
         var nodes = 0, changed: Int64 = 0, inherited = 0
-        for e in manifest["entries"] as! [[String: Any]] {
-            let (fx, name) = (e["fixture"] as! String, e["model"] as! String)
-            let path =
-                e["origin"] as? String == "reference"
-                ? TestPaths.reference("\(fx)/\(name).onnx") : TestPaths.reference("\(dir)/\(fx)/\(name).onnx")
+        for (fx, name, path) in try Self.avx2Records() {
             for level in OrtLevel.allCases {
                 let written = try OnnxFile.load(path)
                 let model = level == .enable ? try OrtGraphOptimizer.optimize(written).model : written
