@@ -380,6 +380,29 @@ case("exact_pad_modes", [helper.make_node("Pad", ["x", "p"], ["r"], mode="reflec
      [init("p", np.array([0, 0, 2, 3, 0, 1, 4, 3], np.int64)), init("p2", np.array([0, 0, 1, 2, 0, 0, 3, 1], np.int64)),
       init("p3", np.array([1, 2, 0, 1], np.int64)), init("ax", np.array([2, 3], np.int64))], opset=21)
 
+# Resize, nearest: every coordinate transformation and nearest mode, up- and downscales that put
+# output coordinates on .5 ties, scales and sizes inputs, opsets 10-19, int8 data.
+RX = arch.standard_normal((1, 2, 5, 7)).astype(np.float32)
+resize_nodes, resize_outs, resize_inits = [], [], []
+for k, (ctm, nm, sc) in enumerate([("half_pixel", "round_prefer_floor", [1, 1, 2, 2]), ("half_pixel", "round_prefer_ceil", [1, 1, 0.5, 0.6]),
+                                   ("asymmetric", "floor", [1, 1, 2.5, 1.5]), ("asymmetric", "ceil", [1, 1, 0.6, 3]),
+                                   ("align_corners", "round_prefer_floor", [1, 1, 1.6, 0.72]), ("pytorch_half_pixel", "round_prefer_ceil", [1, 1, 3, 0.3]),
+                                   ("tf_half_pixel_for_nn", "round_prefer_floor", [1, 1, 1.5, 2]), ("half_pixel", "floor", [1, 1, 4, 4])]):
+    resize_inits.append(init(f"sc{k}", np.array(sc, np.float32)))
+    resize_nodes.append(helper.make_node("Resize", ["x", "", f"sc{k}"], [f"y{k}"], mode="nearest", coordinate_transformation_mode=ctm, nearest_mode=nm))
+    resize_outs.append((f"y{k}", TP.FLOAT))
+resize_inits += [init("sz", np.array([1, 2, 8, 3], np.int64)), init("roi", np.array([0, 0, 0.1, 0.2, 1, 1, 0.9, 0.7], np.float32)),
+                 init("sc_crop", np.array([1, 1, 1.4, 1.6], np.float32))]
+resize_nodes += [helper.make_node("Resize", ["x", "", "", "sz"], ["ys"], mode="nearest"),
+                 helper.make_node("Resize", ["x", "roi", "sc_crop"], ["yc"], mode="nearest", coordinate_transformation_mode="tf_crop_and_resize",
+                                  extrapolation_value=-9.0)]
+case("exact_resize_nearest", resize_nodes, [("x", TP.FLOAT, RX)], resize_outs + [("ys", TP.FLOAT), ("yc", TP.FLOAT)], resize_inits, opset=19)
+case("exact_resize_nearest_opset10", [helper.make_node("Resize", ["x", "s"], ["y"], mode="nearest")], [("x", TP.FLOAT, RX)], [("y", TP.FLOAT)],
+     [init("s", np.array([1, 1, 2, 1.5], np.float32))], opset=10)
+case("resize_nearest_int8", [helper.make_node("Resize", ["x", "", "s"], ["y"], mode="nearest")],
+     [("x", TP.INT8, arch.integers(-128, 127, (1, 3, 4, 4)).astype(np.int8))], [("y", TP.INT8)],
+     [init("s", np.array([1, 1, 2, 2], np.float32))], opset=13)
+
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

@@ -16,7 +16,7 @@ public enum Registry {
         BinaryKernel.self, UnaryKernel.self, ClipKernel.self, CastKernel.self, BitShiftKernel.self, SoftmaxKernel.self,
         BatchNormKernel.self,
         MaxPoolKernel.self, AveragePoolKernel.self, GlobalPoolKernel.self,
-        ShapeKernel.self,
+        ShapeKernel.self, ResizeKernel.self,
     ]
 
     /// Kernel types by their name.

@@ -1,5 +1,5 @@
 /// Ops that move values without arithmetic: Flatten, Reshape, Transpose, Squeeze, Unsqueeze,
-/// Concat, Split, Pad (constant, edge, reflect, wrap), Shape, Gather, Constant.
+/// Concat, Split, Pad (constant, edge, reflect, wrap), Shape, Gather, Constant, Resize (nearest).
 ///
 /// - Kernels: `QVKernels/Shape.swift` (ShapeKernel; Dropout in inference mode is an identity there).
 /// - Tests: the op suite (`shape_ops`, `constant_gather`), `ShapeInferenceTests`.
@@ -53,6 +53,23 @@ public func splitSizes(dim: Int, outputs: Int, split: [Int]?, numOutputs: Int?) 
 }
 
 let shapeSpecs: [OpSpec] = [
+    // Nearest only (QVKernels/Resize.swift); the output shape needs constant scales or sizes.
+    OpSpec(
+        "Resize", since: [10, 11, 13, 18, 19], inputs: ["X", "roi", "scales", "sizes"], batching: .never,
+        exactness: .exactInteger, kernel: "ResizeKernel",
+        tests: ["exact_resize_nearest", "exact_resize_nearest_opset10", "resize_nearest_int8"]
+    ) { c in
+        guard let s = c.x?.shape else { return [TensorFact(dtype: c.x?.dtype, shape: nil)] }
+        let opset10 = c.node.inputs.count == 2
+        if !opset10, let sizes = c.constInts(3), sizes.count == s.count {
+            return [TensorFact(dtype: c.x?.dtype, shape: sizes)]
+        }
+        let k = opset10 ? 1 : 2
+        guard k < c.node.inputs.count, let t = c.graph.initializer(c.node.inputs[k]), let f = t.floats,
+            f.count == s.count
+        else { return [TensorFact(dtype: c.x?.dtype, shape: nil)] }
+        return [TensorFact(dtype: c.x?.dtype, shape: zip(s, f).map { Int((Float($0.0) * $0.1).rounded(.down)) })]
+    },
     shapeOp(
         "Split", since: [1, 2, 11, 13, 18], inputs: ["input", "split"],
         batching: .when { n, _ in
