@@ -16,9 +16,9 @@ import QVKernels
 ///    not fused); each DQ must feed only that node, and the node only that Q. A Conv's bias DQ
 ///    must say what QLinearConv assumes (``convBiasFits(_:x:w:bias:)``); a Gemm's is not checked.
 ///
-/// What it leaves out changes no number: the NHWC layout and Transposes around QLinearConv, the
-/// dropped Q/DQ around MaxPool/Reshape/Flatten, Relu folded into a Q whose zero point is the
-/// type's minimum. Float operators it keeps run in a different summation order from the one
+/// A Relu before a Q whose zero point is its type's minimum is removed first (ReluQuantFusion), so
+/// DQ → Conv → Relu → Q fuses too. What it leaves out changes no number: the NHWC layout and
+/// Transposes around QLinearConv, the dropped Q/DQ around MaxPool/Reshape/Flatten. Float operators it keeps run in a different summation order from the one
 /// qverify reproduces (NCHWc kernels); quantized values after them can differ at near-ties.
 public enum OrtGraphOptimizer {
     public struct Result {
@@ -32,6 +32,7 @@ public enum OrtGraphOptimizer {
         var log: [String] = []
         try foldConstantQuantizers(&m, log: &log)
         try uniqueDequantizers(&m.graph, log: &log)
+        try removeReluBeforeQuantize(&m.graph, log: &log)
         try rewriteS8ToU8(&m.graph, log: &log)
         try fuseGroups(&m, log: &log)
         return Result(model: m, log: log)
@@ -77,6 +78,31 @@ public enum OrtGraphOptimizer {
             }
             log.append("one DequantizeLinear per reader: '\(d.name)' copied for \(users.count - 1) more")
         }
+    }
+
+    /// onnxruntime's ReluQuantFusion: a Relu whose only reader is a QuantizeLinear with a constant
+    /// scalar zero point at its type's minimum (uint8 0, int8 −128) is removed — the Q's clamp does
+    /// what it did. It changes no number by itself, but it turns DQ → Conv → Relu → Q into a group
+    /// fuseGroups makes a QLinearConv of, whose integer products saturate on AVX2 hosts.
+    static func removeReluBeforeQuantize(_ g: inout Graph, log: inout [String]) throws {
+        let index = try GraphIndex(g)
+        let graphOutputs = Set(g.outputs.map(\.name))
+        var removed = Set<Int>()
+        for ri in g.nodes.indices where g.nodes[ri].opType == "Relu" && g.nodes[ri].normalizedDomain.isEmpty {
+            let r = g.nodes[ri]
+            guard let out = r.outputs.first, !graphOutputs.contains(out), let users = index.consumers[out],
+                users.count == 1
+            else { continue }
+            let q = g.nodes[users[0]]
+            guard q.opType == "QuantizeLinear", q.normalizedDomain.isEmpty, q.inputs.count >= 3,
+                let z = scalar(g, q.inputs[2]), let zv = z.asInt64s()?.first,
+                (z.dtype == .uint8 && zv == 0) || (z.dtype == .int8 && zv == -128)
+            else { continue }
+            g.nodes[users[0]].inputs[0] = r.inputs[0]
+            removed.insert(ri)
+            log.append("Relu '\(r.name)' removed before QuantizeLinear '\(q.name)' (zero point at its type's minimum)")
+        }
+        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
     // MARK: - 1. int8 → uint8 Q/DQ pairs
