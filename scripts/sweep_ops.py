@@ -435,28 +435,27 @@ def ort_run(m, feeds, level="disable"):
     return ort_session(m, level).run(None, feeds)[0]
 
 
-def host_paths():
+def cpu_flags():
+    """The flags of /proc/cpuinfo ("" elsewhere), as a set."""
     import re
-    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    paths = ["portable"]
-    if re.search(r"\bavx2\b", flags) and re.search(r"\bfma\b", flags):
-        paths.append("avx2+fma")
-    if re.search(r"\bavx512f\b", flags):
-        paths.append("avx512f")
-    return paths
+    text = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    return set(re.findall(r"\w+", " ".join(l for l in text.splitlines() if l.startswith("flags"))))
+
+
+def host_paths():
+    flags = cpu_flags()
+    return ["portable"] + (["avx2+fma"] if {"avx2", "fma"} <= flags else []) + (["avx512f"] if "avx512f" in flags else [])
 
 
 def host_target():
     """The onnxruntime semantics of this CPU, named from /proc/cpuinfo (not from qverify, whose
     emulated-AVX-512 test build claims every feature)."""
-    import re
-    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    has = lambda f: re.search(rf"\b{f}\b", flags) is not None
-    if has("avx512_vnni") or has("avx_vnni"):
+    flags = cpu_flags()
+    if "avx512_vnni" in flags or "avx_vnni" in flags:
         return "ort-vnni"
-    if has("avx512bw") and has("avx512vl") and has("avx512dq"):
+    if {"avx512bw", "avx512vl", "avx512dq"} <= flags:
         return "ort-avx512"
-    return "ort-avx2" if has("avx2") else "ort-host"
+    return "ort-avx2" if "avx2" in flags else "ort-host"
 
 
 def differs(q, y):

@@ -161,28 +161,29 @@ public struct Harness: Sendable {
     /// file's type says nothing) — float tensors whose every value is an integer of the input's
     /// type. Decided once per file, from its first sample, for every command; the rest are real
     /// values. `notice` names the float ones so the command can say what it took them as.
+    /// `quantized` is the plan's quantized inputs (``QuantPlan/quantizedInputs``).
     public static func integerInputs(
-        _ first: [String: Tensor], _ order: [String], _ v: GraphView
-    ) -> (
-        names: Set<String>, notice: String?
-    ) {
+        _ first: [String: Tensor], _ order: [String], inputs: [ValueInfo], quantized: [String: QuantInfo]
+    ) -> (names: Set<String>, notice: String?) {
         var names = Set<String>(), floats: [String] = []
-        for (k, inp) in v.model.graph.runtimeInputs.enumerated() where k < order.count {
-            guard let x = first[order[k]], let q = v.plan?.quantizedInputs[inp.name] else { continue }
+        for (k, inp) in inputs.enumerated() where k < order.count {
+            guard let x = first[order[k]], let q = quantized[inp.name] else { continue }
             if x.dtype.isInteger {
                 names.insert(order[k])
             } else if x.dtype == .float, inp.dtype?.isFloatingPoint == true, let values = x.floats,
                 let r = q.dtype.integerRange,
-                values.allSatisfy({ $0 == $0.rounded() && $0 >= Float(r.lowerBound) && $0 <= Float(r.upperBound) })
+                values.allSatisfy({
+                    $0 == $0.rounded(.towardZero) && $0 >= Float(r.lowerBound) && $0 <= Float(r.upperBound)
+                })
             {
                 names.insert(order[k])
-                floats.append("'\(order[k])'")
+                floats.append("'\(order[k])' (\(q.dtype))")
             }
         }
         let notice =
             floats.isEmpty
             ? nil
-            : "input \(floats.joined(separator: ", ")) holds only integers of the folded graph's input type (\(v.plan?.quantizedInputs.values.first?.dtype.description ?? "integer")): taken as Aidge's integer input, not as real values"
+            : "input \(floats.joined(separator: ", ")) holds only integers of the folded graph's input type: taken as Aidge's integer input, not as real values"
         return (names, notice)
     }
 

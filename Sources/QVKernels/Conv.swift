@@ -565,11 +565,10 @@ func mlasDirectConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?)
 /// window covering the input), as MLAS runs it: per image and group, one SGEMM with N = 1, whose
 /// special cases then decide the order (``OnnxruntimeGemm/sgemm``: one filter takes the one-row
 /// kernel, several the swapped GEMV when B and C are single columns). The arguments are
-/// `MlasConvPrepare`'s: stride 1 and no padding with a 1×1 kernel, or one input channel per group
-/// and a kernel as wide as the input (B read transposed) or as tall with width 1, is a direct
-/// GEMM on the input; otherwise the pixel's im2col column, in one GEMM when there are several
-/// filters per group (`ExpandThenGemm`), else in reduction blocks (`ExpandThenGemmSegmented`).
-/// The bias is added after.
+/// `MlasConvPrepare`'s: stride 1 and no padding with a 1×1 kernel is a direct GEMM on the input
+/// (the one-channel direct GEMMs are ``mlasDirectConv(_:x:w:bias:)``'s, tried first); otherwise
+/// the pixel's im2col column, in one GEMM when there are several filters per group
+/// (`ExpandThenGemm`), else in reduction blocks (`ExpandThenGemmSegmented`). The bias is added after.
 func onePixelConv(_ geo: ConvGeometry, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
     let kTotal = geo.k
     let unpadded =

@@ -46,7 +46,7 @@ struct ResizeKernel: Kernel {
         guard let scales, scales.count == x.count, scales.allSatisfy({ $0 > 0 }) else {
             throw QVError.badInput("Resize needs \(x.count) positive scales or sizes")
         }
-        return (zip(x, scales).map { Int((Float($0.0) * $0.1).rounded(.down)) }, scales)
+        return (zip(x, scales).map { resizedExtent($0.0, scale: $0.1) }, scales)
     }
 
     func originalCoordinate(_ r: Float, scale: Float, resized: Float, original: Float, roi: (Float, Float)) -> Float {
@@ -111,7 +111,10 @@ struct ResizeKernel: Kernel {
             }
             src[o] = off
         }
-        let fill = extrapolation == 0 ? nil : Tensor([extrapolation], shape: [])
-        return [gather(x, src, shape: outShape, fill: x.dtype == .float ? fill : nil)]
+        // The extrapolation value as a non-float type: how onnxruntime casts it is not modelled.
+        if transform == "tf_crop_and_resize", extrapolation != 0, x.dtype != .float, src.contains(where: { $0 < 0 }) {
+            throw QVError.unsupported("Resize tf_crop_and_resize extrapolation value \(extrapolation) on \(x.dtype)")
+        }
+        return [gather(x, src, shape: outShape, fill: extrapolation == 0 ? nil : Tensor([extrapolation], shape: []))]
     }
 }

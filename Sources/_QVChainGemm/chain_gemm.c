@@ -955,15 +955,13 @@ ATTR static inline VI NAME(const int32_t *src, size_t s, size_t n, int32_t zp, f
     }                                                                                                     \
     return top;                                                                                           \
 }
-#define QV_LANES512(src, s, cnt) strided_lanes(src, s, cnt)
 #define QV_ABS_KEPT512(d, cnt) _mm512_maskz_abs_epi32(lane_mask(cnt), d)
 #define QV_ABS_KEPT256(d, cnt) _mm256_and_si256(_mm256_abs_epi32(d), lane_mask256(cnt))
 QV_STRIDED_SHIFT(strided_shift_avx512, QV_TARGET("avx512f"), 512, 16, __m512i, _mm512_set1_epi32,
-                 _mm512_sub_epi32, _mm512_max_epu32, _mm512_cvtepi32_ps, QV_LANES512, QV_ABS_KEPT512)
+                 _mm512_sub_epi32, _mm512_max_epu32, _mm512_cvtepi32_ps, strided_lanes, QV_ABS_KEPT512)
 QV_STRIDED_SHIFT(strided_shift_avx2, QV_TARGET("avx2"), 256, 8, __m256i, _mm256_set1_epi32,
                  _mm256_sub_epi32, _mm256_max_epu32, _mm256_cvtepi32_ps, strided_lanes256, QV_ABS_KEPT256)
 #undef QV_STRIDED_SHIFT
-#undef QV_LANES512
 #undef QV_ABS_KEPT512
 #undef QV_ABS_KEPT256
 

@@ -52,6 +52,10 @@ public func splitSizes(dim: Int, outputs: Int, split: [Int]?, numOutputs: Int?) 
     return (0..<n).map { max(0, min(part, dim - $0 * part)) }
 }
 
+/// Resize's output extent from an input extent and a float32 scale: floor(in · scale), as
+/// onnxruntime computes it.
+public func resizedExtent(_ n: Int, scale: Float) -> Int { Int((Float(n) * scale).rounded(.down)) }
+
 let shapeSpecs: [OpSpec] = [
     // Nearest only (QVKernels/Resize.swift); the output shape needs constant scales or sizes.
     OpSpec(
@@ -68,7 +72,7 @@ let shapeSpecs: [OpSpec] = [
         guard k < c.node.inputs.count, let t = c.graph.initializer(c.node.inputs[k]), let f = t.floats,
             f.count == s.count
         else { return [TensorFact(dtype: c.x?.dtype, shape: nil)] }
-        return [TensorFact(dtype: c.x?.dtype, shape: zip(s, f).map { Int((Float($0.0) * $0.1).rounded(.down)) })]
+        return [TensorFact(dtype: c.x?.dtype, shape: zip(s, f).map { resizedExtent($0.0, scale: $0.1) })]
     },
     shapeOp(
         "Split", since: [1, 2, 11, 13, 18], inputs: ["input", "split"],

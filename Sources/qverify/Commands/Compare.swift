@@ -109,13 +109,14 @@ struct Check: ParsableCommand {
                 $0.severity == .error
                     && ["float-zero-point", "int32-zero-point", "integer-scale", "dtype-not-allowed"].contains($0.code)
             }
-            if try ModelSummary(m).kind != .aidgeForm, let first = unloadable.first {
+            let aidgeForm = try ModelSummary(m).kind == .aidgeForm
+            if !aidgeForm, let first = unloadable.first {
                 findings.append(
                     Finding(
                         .info, "isa-saturation-risk", node: first.node, model: label,
                         "not screened: onnxruntime cannot load this model (\(first.code) at '\(first.node)', \(unloadable.count) such finding\(unloadable.count == 1 ? "" : "s"))"
                     ))
-            } else if try ModelSummary(m).kind != .aidgeForm {
+            } else if !aidgeForm {
                 findings += try withContext(model) { try DeploymentCheck.screen(m, label: label) }
             } else {
                 // check predicts what convert would refuse: the same recipe, both formats.

@@ -398,8 +398,9 @@ func sampleSource(_ path: String, for view: GraphView, first: Int? = nil, indice
     // real values); which ones, decided once from the first sample (Harness.integerInputs).
     var integers = Set<String>()
     if !steps.isEmpty, stream.count > 0 {
+        let inputs = view.model.graph.runtimeInputs
         let (names, notice) = Harness.integerInputs(
-            try stream.sample(0), view.model.graph.runtimeInputs.map(\.name), view)
+            try stream.sample(0), inputs.map(\.name), inputs: inputs, quantized: view.plan?.quantizedInputs ?? [:])
         integers = names
         if let notice { FileHandle.standardError.write(Data("qverify: \(path): \(notice)\n".utf8)) }
     }

@@ -107,9 +107,9 @@ struct Run: ParsableCommand {
             // (Harness.integerInputs); the others are real values, quantized as verify feeds them.
             var integers = Set<String>()
             if !steps.isEmpty, stream.count > 0 {
-                let view = try GraphView(model)
-                let order = model.graph.runtimeInputs.map(\.name)
-                let (names, notice) = Harness.integerInputs(try stream.sample(0), order, view)
+                let inputs = model.graph.runtimeInputs
+                let (names, notice) = Harness.integerInputs(
+                    try stream.sample(0), inputs.map(\.name), inputs: inputs, quantized: steps)
                 integers = names
                 if let notice { FileHandle.standardError.write(Data("qverify: \(self.model): \(notice)\n".utf8)) }
             }
