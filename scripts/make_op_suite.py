@@ -403,6 +403,14 @@ case("resize_nearest_int8", [helper.make_node("Resize", ["x", "", "s"], ["y"], m
      [("x", TP.INT8, arch.integers(-128, 127, (1, 3, 4, 4)).astype(np.int8))], [("y", TP.INT8)],
      [init("s", np.array([1, 1, 2, 2], np.float32))], opset=13)
 
+# A batched A times a matrix B: onnxruntime folds A's leading dims into M (MatMulComputeHelper),
+# so a one-row A per batch is not a GEMV and a one-column B meets M > 1; with B an initializer too.
+case("exact_matmul_batched_one_row", [helper.make_node("MatMul", ["a", "b"], ["y"]), helper.make_node("MatMul", ["a", "bc"], ["yc"])],
+     [("a", TP.FLOAT, rng.normal(0, 1, (3, 1, 37)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (1, 37, 19)).astype(np.float32))],
+     [("y", TP.FLOAT), ("yc", TP.FLOAT)], [init("bc", rng.normal(0, 1, (37, 19)).astype(np.float32))])
+case("exact_matmul_batched_one_column", [helper.make_node("MatMul", ["a", "b"], ["y"])],
+     [("a", TP.FLOAT, rng.normal(0, 1, (2, 3, 5, 41)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (41, 1)).astype(np.float32))],
+     [("y", TP.FLOAT)])
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

@@ -194,6 +194,11 @@ def averagepool(rng):
     attrs = dict(kernel_shape=g["k"], strides=g["s"], pads=g["pads"], ceil_mode=g["ceil"], count_include_pad=g["cip"])
     if g["opset"] >= 19 and rng.random() < 0.2:
         attrs["dilations"] = g["d"] = [rng.choice([1, 2]), rng.choice([1, 2])]
+        # ONNX defines the output only where the dilated window fits the padded input (onnxruntime
+        # returns an empty tensor otherwise, which no model means): draw again, as maxpool does.
+        p = g["pads"]
+        if g["h"] + p[0] + p[2] < (g["k"][0] - 1) * g["d"][0] + 1 or g["w"] + p[1] + p[3] < (g["k"][1] - 1) * g["d"][1] + 1:
+            return averagepool(rng)
     if rng.random() < 0.15:  # the whole input as the window: MLAS's global kernel
         g["k"], g["s"], g["pads"] = [g["h"], g["w"]], [1, 1], [0, 0, 0, 0]
         attrs.update(kernel_shape=g["k"], strides=g["s"], pads=g["pads"], ceil_mode=0)

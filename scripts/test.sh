@@ -27,6 +27,10 @@ echo "--- the same at ORT_ENABLE_ALL (qverify --ort-level enable): onnxruntime's
 
 if grep -qw avx512f /proc/cpuinfo; then
   echo "--- AVX-512 host: the sweep above ran the AVX-512 and VNNI kernels themselves"
+  if grep -qw avx512_vnni /proc/cpuinfo; then
+    echo "--- VNNI host: the Reference goldens recorded on a VNNI host through its own kernels (scripts/check_vnni_goldens.py)"
+    .venv/bin/python scripts/check_vnni_goldens.py "$bin"
+  fi
 else
   echo "--- the AVX-512 and VNNI kernels, emulated through SIMDe on this AVX2 host (scripts/emulated_avx512.sh)"
   scripts/emulated_avx512.sh --count "${SWEEP_COUNT:-40}" --seed "${SWEEP_SEED:-1}"

@@ -237,14 +237,20 @@ func batchedMatmul(
         return wrapping(out, .int32, shape: outShape)
     }
     guard a.dtype == .float, b.dtype == .float else { throw QVError.unsupported("MatMul on \(a.dtype)×\(b.dtype)") }
+    // onnxruntime's MatMulComputeHelper: when B is a matrix (any leading dims all 1) and A has at
+    // least its rank, A's leading dims fold into M and one GEMM runs; M decides MLAS's kernel
+    // (GEMV at M = 1, the N = 1 swap), so the fold changes sums. A's leading dims hold the
+    // stacked samples, each its own product of M/samples rows.
+    let foldsIntoM = a.rank >= 2 && b.rank >= 2 && a.rank >= b.rank && b.shape.dropLast(2).reduce(1, *) == 1
+    let gemms = foldsIntoM ? 1 : nb, rows = foldsIntoM ? nb * m : m
+    let problemRows = foldsIntoM || a2.count == 2 ? rows / max(1, samples) : m
     var y = [Float](repeating: 0, count: nb * m * n)
     a.floats!.withUnsafeBufferPointer { ab in
         b.floats!.withUnsafeBufferPointer { bb in
             y.withUnsafeMutableBufferPointer { yb in
-                let problemRows = a2.count == 2 ? m / max(1, samples) : m
-                for i in 0..<nb {
+                for i in 0..<gemms {
                     OnnxruntimeGemm.sgemm(
-                        transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                        transA: false, transB: false, m: rows, n: n, k: k, alpha: 1,
                         a: ab.baseAddress! + aIdx(i) * m * k, lda: k, b: bb.baseAddress! + bIdx(i) * k * n, ldb: n,
                         beta: 0, c: yb.baseAddress! + i * m * n, ldc: n, problemRows: problemRows, bIsPacked: bIsPacked)
                 }
