@@ -132,6 +132,28 @@ def float_island():
     return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
 
 
+def fire():
+    """SqueezeNet 1.1-style fire modules: conv3x3/2 + Relu + MaxPool 3x3/2 (ceil_mode), two fire
+    modules (squeeze 1x1 + Relu, expand 1x1 and 3x3 + Relu each, Concat on channels) with a
+    MaxPool 3x3/2 (ceil_mode) between them, a 1x1 classifier conv + Relu, GlobalAveragePool,
+    Flatten. Concat joins two branches Aidge scales on their own. 3x32x32 input, 6 classes."""
+    b = Builder(30)
+    x = b.op("Relu", "relu1", [b.conv("conv1", "input", 3, 16, stride=2)])
+    x = b.op("MaxPool", "pool1", [x], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    c = 16
+    for k, (sq, ex) in enumerate([(8, 16), (12, 24)], start=1):
+        s = b.op("Relu", f"fire{k}_srelu", [b.conv(f"fire{k}_squeeze", x, c, sq, k=1)])
+        e1 = b.op("Relu", f"fire{k}_e1relu", [b.conv(f"fire{k}_expand1", s, sq, ex, k=1)])
+        e3 = b.op("Relu", f"fire{k}_e3relu", [b.conv(f"fire{k}_expand3", s, sq, ex, pads=1)])
+        x, c = b.op("Concat", f"fire{k}_concat", [e1, e3], axis=1), 2 * ex
+        if k == 1:
+            x = b.op("MaxPool", "pool2", [x], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    x = b.op("Relu", "relu_cls", [b.conv("classifier", x, c, 6, k=1)])
+    b.op("GlobalAveragePool", "gap", [x])
+    b.nodes.append(helper.make_node("Flatten", ["gap_out"], ["output"], name="flatten", axis=1))
+    return b.model([1, 3, 32, 32], [1, 6]), [1, 3, 32, 32]
+
+
 def cnn():
     """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
     pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
@@ -345,6 +367,7 @@ FIXTURES = {
     "uint8_act": (lenet, ("uint8", "int8", "int32"), {}),
     "cnn": (cnn, ("int8", "int8", "int32"), {}),
     "float_island": (float_island, ("int8", "int8", "int32"), {}),
+    "fire": (fire, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
     "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),
@@ -485,6 +508,10 @@ def build_fixture(name, out_root, only=None):
     man = {"name": name, "about": make.__doc__, "precision": precision, "options": options,
            "versions": {m.__name__: getattr(m, "__version__", "?") for m in (np, onnx, ort)},
            "export": "aidge_onnx.export_onnx(graph, path, opset=21), then canonicalize(): initializers and value_info sorted by name, nodes in a topological order with ties broken by name", "stages": {}, "failures": []}
+    # onnxruntime's integer kernels depend on the CPU (vpmaddubsw saturates u8xs8 pair sums on x86
+    # without VNNI): the *_enable_all goldens of QDQ models are this host's.
+    flags = pathlib.Path("/proc/cpuinfo").read_text().split() if pathlib.Path("/proc/cpuinfo").exists() else []
+    man["host"] = {"avx2": "avx2" in flags, "avx512f": "avx512f" in flags, "avx512_vnni": "avx512_vnni" in flags}
     for m in ("aidge_core", "aidge_backend_cpu", "aidge_onnx", "aidge_quantization"):
         try:
             import importlib.metadata as md
@@ -561,7 +588,7 @@ def build_fixture(name, out_root, only=None):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
+    if name in ("residual", "depthwise", "cnn", "fire", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
                 "mobilenetv2_224"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}

@@ -190,7 +190,7 @@ public struct QuantPlan: Sendable {
         for (w, step) in weightSteps.sorted(by: { $0.key < $1.key }) {
             let derived = overrides[w] != nil
             notes.append(
-                "folded export: weight '\(w)' step \(derived ? "solved from a residual Add" : "assumed") \(step) (the file keeps only integers)"
+                "folded export: weight '\(w)' step \(derived ? "solved so a residual Add or a Concat meets its other input" : "assumed") \(step) (the file keeps only integers)"
             )
         }
     }
@@ -327,33 +327,39 @@ public struct QuantPlan: Sendable {
             guard intInputs.count == 2, let a = info(n.inputs[0]), let b = info(n.inputs[1]) else {
                 throw QVError.unsupported("\(n.opType) of a quantized and a float tensor")
             }
-            if abs(a.step - b.step) > 1e-6 * b.step {
-                // A folded branch whose step rests on an assumed weight step: solve for that step.
-                // Rescale the weight met later in topological order: it lies on its own branch only
-                // (an identity skip's last weight is also upstream of the main branch, so rescaling
-                // it would move both sides and never meet).
-                let orders = weightOrder
-                let order = { (w: String?) -> Int in w.flatMap { orders[$0] } ?? -1 }
-                if order(b.assumedFrom) >= order(a.assumedFrom), let w = b.assumedFrom, a.assumedFrom != w,
-                    let ws = weightSteps[w]
-                {
-                    throw RescaleWeight(weight: w, step: ws * a.step / b.step)
-                }
-                if let w = a.assumedFrom, let ws = weightSteps[w] {
-                    throw RescaleWeight(weight: w, step: ws * b.step / a.step)
-                }
-                if let w = b.assumedFrom, let ws = weightSteps[w] {
-                    throw RescaleWeight(weight: w, step: ws * a.step / b.step)
-                }
-                guard abs(a.step - b.step) <= 1e-3 * b.step else {
-                    throw QVError.unsupported(
-                        "\(n.opType) of integers with different real steps (\(a.step) vs \(b.step)): the sum has no single scale"
-                    )
-                }
+            guard try sameStep(a, b) else {
+                throw QVError.unsupported(
+                    "\(n.opType) of integers with different real steps (\(a.step) vs \(b.step)): the sum has no single scale"
+                )
             }
             tensors[n.outputs[0]] = QuantInfo(
                 dtype: .int32, step: b.step, assumed: a.assumed || b.assumed,
                 assumedFrom: b.assumedFrom ?? a.assumedFrom)
+        case "Concat":
+            // Aidge concatenates the integers as they are; its PTQ gives a merging node's inputs one
+            // step (as it does a residual Add's), and a folded export's assumed weight steps are
+            // solved to meet it.
+            guard !intInputs.isEmpty else { return }
+            let qs = n.inputs.compactMap { info($0) }
+            guard qs.count == n.inputs.count else {
+                throw QVError.unsupported("Concat of quantized and float tensors")
+            }
+            let first = qs[0]
+            guard qs.allSatisfy({ $0.dtype == first.dtype && $0.zeroPoint == first.zeroPoint }) else {
+                throw QVError.unsupported(
+                    "Concat of integers of different types or zero points (\(qs.map(\.description).joined(separator: ", ")))"
+                )
+            }
+            for (k, q) in qs.enumerated().dropFirst() where try !sameStep(first, q) {
+                // The integers are joined as they are, so the output's integers are Aidge's; input k's
+                // real values read at the first input's step are off by the ratio of the steps.
+                notes.append(
+                    "Concat '\(n.name)': input \(k) ('\(n.inputs[k])') has step \(q.step), input 0 \(first.step); Aidge joins the integers as they are, so that input's real values are scaled by \(q.step / first.step) in the output (the conversion does the same)"
+                )
+            }
+            tensors[n.outputs[0]] = QuantInfo(
+                dtype: first.dtype, step: first.step, zeroPoint: first.zeroPoint, assumed: qs.contains { $0.assumed },
+                assumedFrom: qs.last { $0.assumedFrom != nil }?.assumedFrom)
         default:
             guard !intInputs.isEmpty else { return }
             guard Self.transparentOps.contains(n.opType) || Self.averagingOps.contains(n.opType),
@@ -364,6 +370,31 @@ public struct QuantPlan: Sendable {
             }
             tensors[n.outputs[0]] = x
         }
+    }
+}
+
+extension QuantPlan {
+    /// Whether two tensors that must share a step (a sum's or a concatenation's inputs) do. Where
+    /// a folded branch's step rests on an assumed weight step, throws the step that weight needs:
+    /// the weight met later in topological order is rescaled, since it lies on its own branch only
+    /// (an identity skip's last weight is also upstream of the main branch, so rescaling it would
+    /// move both sides and never meet).
+    func sameStep(_ a: QuantInfo, _ b: QuantInfo) throws -> Bool {
+        guard abs(a.step - b.step) > 1e-6 * b.step else { return true }
+        let orders = weightOrder
+        let order = { (w: String?) -> Int in w.flatMap { orders[$0] } ?? -1 }
+        if order(b.assumedFrom) >= order(a.assumedFrom), let w = b.assumedFrom, a.assumedFrom != w,
+            let ws = weightSteps[w]
+        {
+            throw RescaleWeight(weight: w, step: ws * a.step / b.step)
+        }
+        if let w = a.assumedFrom, let ws = weightSteps[w] {
+            throw RescaleWeight(weight: w, step: ws * b.step / a.step)
+        }
+        if let w = b.assumedFrom, let ws = weightSteps[w] {
+            throw RescaleWeight(weight: w, step: ws * a.step / b.step)
+        }
+        return abs(a.step - b.step) <= 1e-3 * b.step
     }
 }
 

@@ -105,6 +105,7 @@ public enum Recipe {
             ElementwiseRules.sumToQDQ,
             ElementwiseRules.requantizeToQDQ,
             ElementwiseRules.transparentToQDQ,
+            ElementwiseRules.concatToQDQ,
             InterfaceRules.dequantizeOutputs,
         ]
         return r

@@ -27,7 +27,7 @@ final class QuantPlanTests: XCTestCase {
         XCTAssertEqual(a, b, accuracy: 1e-12 * b)
         XCTAssertTrue(
             plan.notes.contains {
-                $0.contains("conv2_w_ProducerScaling_CastOut_out0") && $0.contains("solved from a residual Add")
+                $0.contains("conv2_w_ProducerScaling_CastOut_out0") && $0.contains("solved so a residual Add")
             })
     }
 

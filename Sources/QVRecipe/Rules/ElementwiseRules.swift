@@ -118,6 +118,34 @@ enum ElementwiseRules {
         return b.patch
     }
 
+    /// Concat(a_q, b_q, …) -> QuantizeLinear(Concat(DQ(a_q), DQ(b_q), …), s_y)   (QDQ; QOP keeps the
+    /// integer Concat, which ONNX defines on 8-bit tensors). Each input is dequantized with the
+    /// output's step, so every integer passes through as Aidge passes it, also where the inputs'
+    /// steps differ (the plan notes that).
+    static let concatToQDQ = RewriteRule(
+        name: "concat-to-qdq",
+        identity: "Concat(a_q, b_q, …) -> QuantizeLinear(Concat(DQ(a_q, s_y), DQ(b_q, s_y), …), s_y)",
+        match: { ctx, i -> QuantInfo? in
+            let n = ctx.graph.nodes[i]
+            guard n.opType == "Concat", let yq = ctx.plan.tensors[n.outputs[0]],
+                n.inputs.allSatisfy({ ctx.plan.tensors[$0] != nil && ctx.dtype($0)?.isInteger == true })
+            else { return nil }
+            if ctx.options.format == .qop, [.int8, .uint8].contains(ctx.options.written(yq.dtype).dtype) { return nil }
+            return yq
+        }
+    ) { ctx, i, yq, names in
+        let n = ctx.graph.nodes[i]
+        var b = PatchBuilder(names: names, options: ctx.options)
+        b.patch.remove = [i]
+        b.patch.retypes = [n.outputs[0]]
+        var op = n
+        op.inputs = n.inputs.enumerated().map { k, x in b.dequantize(x, yq, base: "\(n.name)_\(k)_dequantize") }
+        op.outputs = [names.fresh("\(n.outputs[0])_float")]
+        b.patch.add.append(op)
+        b.quantize(op.outputs[0], into: n.outputs[0], yq, name: names.fresh("\(n.name)_quantize"))
+        return b.patch
+    }
+
     /// op(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q)), same scale and type)   (QDQ format)
     static let transparentToQDQ = RewriteRule(
         name: "transparent-to-qdq",
