@@ -154,6 +154,47 @@ def fire():
     return b.model([1, 3, 32, 32], [1, 6]), [1, 3, 32, 32]
 
 
+def unet():
+    """A two-level U-Net: encoder conv3x3 + Relu, MaxPool 2x2, conv3x3 + Relu, Resize (nearest, x2)
+    back up, Concat with the skip, conv3x3 + Relu, a 1x1 segmentation head (3 classes). Resize picks
+    integers without changing their step; Concat joins the upsampled path with the skip.
+    3x16x16 input, 3x16x16 output."""
+    b = Builder(31)
+    e1 = b.op("Relu", "enc1_relu", [b.conv("enc1", "input", 3, 8, pads=1)])
+    p = b.op("MaxPool", "pool", [e1], kernel_shape=[2, 2], strides=[2, 2])
+    e2 = b.op("Relu", "enc2_relu", [b.conv("enc2", p, 8, 16, pads=1)])
+    b.inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "up_scales"))
+    u = b.op("Resize", "up", [e2, "", "up_scales"], mode="nearest")
+    c = b.op("Concat", "skip_concat", [u, e1], axis=1)
+    d = b.op("Relu", "dec_relu", [b.conv("dec", c, 24, 8, pads=1)])
+    w = b.param("head_w", [3, 8, 1, 1], fan_in=8)
+    hb = b.param("head_b", [3], std=0.01)
+    b.nodes.append(helper.make_node("Conv", [d, w, hb], ["output"], name="head", kernel_shape=[1, 1]))
+    return b.model([1, 3, 16, 16], [1, 3, 16, 16]), [1, 3, 16, 16]
+
+
+def shuffle():
+    """A ShuffleNet V2 unit: conv3x3 + Relu (16 channels), Split into two halves, one kept, the other
+    through 1x1 conv + Relu, depthwise 3x3, 1x1 conv + Relu, Concat, channel shuffle (Reshape to
+    groups, Transpose, Reshape back), GlobalAveragePool, Flatten, Gemm. 3x16x16 input, 5 classes."""
+    b = Builder(32)
+    x = b.op("Relu", "stem_relu", [b.conv("stem", "input", 3, 16, pads=1)])
+    b.inits.append(numpy_helper.from_array(np.array([8, 8], np.int64), "split_sizes"))
+    b.nodes.append(helper.make_node("Split", [x, "split_sizes"], ["half_a", "half_b"], name="split", axis=1))
+    y = b.op("Relu", "pw1_relu", [b.conv("pw1", "half_b", 8, 8, k=1)])
+    y = b.conv("dw", y, 8, 8, pads=1, group=8)
+    y = b.op("Relu", "pw2_relu", [b.conv("pw2", y, 8, 8, k=1)])
+    c = b.op("Concat", "concat", ["half_a", y], axis=1)
+    b.inits.append(numpy_helper.from_array(np.array([1, 2, 8, 16, 16], np.int64), "groups_shape"))
+    b.inits.append(numpy_helper.from_array(np.array([1, 16, 16, 16], np.int64), "flat_shape"))
+    r = b.op("Reshape", "shuffle_reshape", [c, "groups_shape"])
+    t = b.op("Transpose", "shuffle_transpose", [r], perm=[0, 2, 1, 3, 4])
+    s = b.op("Reshape", "shuffle_back", [t, "flat_shape"])
+    f = b.op("Flatten", "flatten", [b.op("GlobalAveragePool", "gap", [s])], axis=1)
+    b.fc("fc", f, 16, 5, out="output")
+    return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
+
+
 def cnn():
     """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
     pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
@@ -368,6 +409,8 @@ FIXTURES = {
     "cnn": (cnn, ("int8", "int8", "int32"), {}),
     "float_island": (float_island, ("int8", "int8", "int32"), {}),
     "fire": (fire, ("int8", "int8", "int32"), {}),
+    "unet": (unet, ("int8", "int8", "int32"), {}),
+    "shuffle": (shuffle, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
     "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),
@@ -588,7 +631,7 @@ def build_fixture(name, out_root, only=None):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "fire", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
+    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
                 "mobilenetv2_224"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}

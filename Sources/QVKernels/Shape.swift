@@ -5,16 +5,24 @@ import QVGraph
 struct ShapeKernel: Kernel {
     let node: Node
     let opset: Int64
+    /// Aidge's exporter writes shapes, split sizes, axes and pads as FLOAT tensors; under Aidge
+    /// semantics they are read as the integers they hold (a fraction is still an error).
+    let floatIntegers: Bool
 
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
         opset = ctx.opset
+        floatIntegers = ctx.semantics == .aidge
         if node.opType == "Pad" {
             let mode = node.string("mode", default: "constant")
             guard ["constant", "edge", "reflect", "wrap"].contains(mode) else {
                 throw QVError.unsupported("Pad mode '\(mode)'")
             }
         }
+    }
+
+    func integers(_ t: Tensor) throws -> [Int64] {
+        floatIntegers ? try integersAllowingFloat(t) : try intValues(t)
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -39,13 +47,13 @@ struct ShapeKernel: Kernel {
             let axis = try ShapeInference.axis(node.int("axis", default: 1), rank: x.rank + 1, "Flatten axis")
             return [x.reshaped([x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)])]
         case "Reshape":
-            let target = try intValues(try required(inputs, 1, "shape")).map { Int($0) }
+            let target = try integers(try required(inputs, 1, "shape")).map { Int($0) }
             return [
                 x.reshaped(
                     try ShapeInference.reshape(x.shape, target, allowZero: node.int("allowzero", default: 0) == 1))
             ]
         case "Squeeze", "Unsqueeze":
-            let axesInput = try optional(inputs, 1).map { try intValues($0).map { Int($0) } }
+            let axesInput = try optional(inputs, 1).map { try integers($0).map { Int($0) } }
             let axes = node.ints("axes") ?? axesInput
             if node.opType == "Squeeze" {
                 let ax = Set(try (axes ?? []).map { try ShapeInference.axis($0, rank: x.rank, "Squeeze axis") })
@@ -93,10 +101,10 @@ struct ShapeKernel: Kernel {
             }
             return [concat(ts, axis: axis)]
         case "Pad":
-            var pads = try node.ints("pads") ?? intValues(try required(inputs, 1, "pads")).map { Int($0) }
+            var pads = try node.ints("pads") ?? integers(try required(inputs, 1, "pads")).map { Int($0) }
             // Opset 18: pads for the listed axes only.
             if let axesT = optional(inputs, 3) {
-                let axes = try intValues(axesT).map { try ShapeInference.axis(Int($0), rank: x.rank, "Pad axes") }
+                let axes = try integers(axesT).map { try ShapeInference.axis(Int($0), rank: x.rank, "Pad axes") }
                 guard pads.count == 2 * axes.count else {
                     throw QVError.badInput("Pad needs \(2 * axes.count) pads for axes \(axes), got \(pads.count)")
                 }
@@ -147,7 +155,7 @@ struct ShapeKernel: Kernel {
             return [gather(x, src, shape: outShape, fill: fill)]
         case "Split":
             let axis = try ShapeInference.axis(node.int("axis", default: 0), rank: x.rank, "Split axis")
-            let given = try node.ints("split") ?? optional(inputs, 1).map { try intValues($0).map { Int($0) } }
+            let given = try node.ints("split") ?? optional(inputs, 1).map { try integers($0).map { Int($0) } }
             let sizes = try splitSizes(
                 dim: x.shape[axis], outputs: node.outputs.count, split: given,
                 numOutputs: node.attribute("num_outputs") == nil ? nil : node.int("num_outputs", default: 0))

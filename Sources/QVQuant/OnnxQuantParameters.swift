@@ -45,13 +45,13 @@ public enum OnnxQuantParameters {
 
     /// The scale (per tensor or per channel) behind a float tensor of a QDQ graph: that of the
     /// DequantizeLinear that makes it, through ops that only move values
-    /// (``QuantPlan/transparentOps``, the same in both forms); nil when none does.
+    /// (``QuantPlan/isTransparent(_:)``, the same in both forms); nil when none does.
     public static func dequantizedScale(of tensor: String, _ g: Graph, _ index: GraphIndex) -> [Float]? {
         var cur = tensor
         while let i = index.producer[cur] {
             let p = g.nodes[i]
             if p.opType == "DequantizeLinear" { return p.quantizerScale.flatMap { g.initializer($0)?.floats } }
-            guard QuantPlan.transparentOps.contains(p.opType), let src = p.inputs.first else { return nil }
+            guard QuantPlan.isTransparent(p), let src = p.inputs.first else { return nil }
             cur = src
         }
         return nil

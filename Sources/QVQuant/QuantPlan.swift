@@ -95,8 +95,18 @@ public struct QuantPlan: Sendable {
 
     /// Ops that move or select integers without changing their scale.
     public static let transparentOps: Set<String> = [
-        "Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad",
+        "Relu", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad", "Split",
     ]
+    /// Whether `n` only moves or selects integers (``transparentOps``, and a nearest-neighbour
+    /// Resize, which copies input elements; other modes interpolate).
+    public static func isTransparent(_ n: Node) -> Bool {
+        transparentOps.contains(n.opType) || (n.opType == "Resize" && n.string("mode", default: "nearest") == "nearest")
+    }
+    /// The outputs of a transparent or averaging op that carry its input's quantization (all of a
+    /// Split's; MaxPool's Indices are not).
+    public static func quantizedOutputs(_ n: Node) -> [String] {
+        (n.opType == "Split" ? n.outputs : [n.outputs[0]]).filter { !$0.isEmpty }
+    }
     /// Ops that keep their input's scale and type but round (Aidge: the mean of integers, rounded
     /// half away from zero): the same QuantInfo on both sides, and ties to report.
     public static let averagingOps: Set<String> = ["GlobalAveragePool"]
@@ -362,13 +372,13 @@ public struct QuantPlan: Sendable {
                 assumedFrom: qs.last { $0.assumedFrom != nil }?.assumedFrom)
         default:
             guard !intInputs.isEmpty else { return }
-            guard Self.transparentOps.contains(n.opType) || Self.averagingOps.contains(n.opType),
-                let x = info(n.inputs[0])
-            else {
+            guard Self.isTransparent(n) || Self.averagingOps.contains(n.opType), let x = info(n.inputs[0]) else {
+                let mode = n.opType == "Resize" ? " (mode \(n.string("mode", default: "nearest")))" : ""
                 throw QVError.unsupported(
-                    "\(n.opType) on the quantized tensor '\(intInputs[0])' has no quantized form qverify can place")
+                    "\(n.opType)\(mode) on the quantized tensor '\(intInputs[0])' has no quantized form qverify can place"
+                )
             }
-            tensors[n.outputs[0]] = x
+            for o in Self.quantizedOutputs(n) { tensors[o] = x }
         }
     }
 }

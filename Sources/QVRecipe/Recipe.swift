@@ -87,6 +87,7 @@ public enum Recipe {
         var r = [
             ConstantRules.fakeQuantizerToInteger,
             ConstantRules.fakeConstantToInteger,
+            ConstantRules.floatShapeToInt64,
             ConstantRules.widenNarrowQuantizer,
             ConstantRules.foldWeightQuantizer,
             ConstantRules.foldBiasQuantizer,

@@ -21,13 +21,14 @@ final class GoldenTests: XCTestCase {
 
     static let aidgeFixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
-        "float_island", "fire",
+        "float_island", "fire", "unet", "shuffle",
     ]
     /// Where Aidge's CPU backend could not run the graph (each fixture's manifest records the error).
     static let noAidgeGolden: Set<String> = [
         "lenet4bit/aidge_quantized_folded.onnx", "fake_quantize/aidge_quantized_folded.onnx",
         "uint8_act/aidge_quantized_folded.onnx", "uint8_act/aidge_quantized.onnx",
-        "fire/aidge_quantized.onnx",  // Aidge's CPU backend cannot run an unfolded Concat
+        // Aidge's CPU backend cannot run an unfolded Concat
+        "fire/aidge_quantized.onnx", "unet/aidge_quantized.onnx", "shuffle/aidge_quantized.onnx",
     ]
 
     static var cases: [Case] {
@@ -71,11 +72,13 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        // Recorded on an AVX2 host: optimizations off, where onnxruntime's result is the exact one on every host.
-        for q in ["qdq", "qop"] {
+        // Recorded on an AVX2 host with optimizations off: the QDQ forms run float ops, exact on every
+        // host; fire's QOP form meets no int16 pair saturation (unet's and shuffle's do: check_conversions
+        // checks those live against --target ort-host).
+        for (f, q) in [("fire", "qdq"), ("fire", "qop"), ("unet", "qdq"), ("shuffle", "qdq")] {
             cs.append(
                 Case(
-                    fixture: "fire", model: "ort_static_\(q).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
+                    fixture: f, model: "ort_static_\(q).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
                     golden: "ort_static_\(q)_disable_all.npy"))
         }
         return cs
@@ -135,7 +138,7 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(checked, 44)
+        XCTAssertEqual(checked, 50)
         XCTAssertGreaterThanOrEqual(tensors, 300)
         print("golden: \(checked) model runs and \(tensors) intermediate tensors compared")
     }

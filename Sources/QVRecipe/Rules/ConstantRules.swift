@@ -47,6 +47,36 @@ enum ConstantRules {
         return p
     }
 
+    /// Reshape|Split|Squeeze|Unsqueeze|Pad(x, s: FLOAT integers) -> op(x, s: INT64)   (Aidge's exporter
+    /// writes shapes, split sizes, axes and pads as FLOAT tensors, which ONNX does not allow)
+    static let floatShapeToInt64 = RewriteRule(
+        name: "float-shape-to-int64",
+        identity: "Reshape|Split|Squeeze|Unsqueeze|Pad(x, s: float integers) -> op(x, s: int64)",
+        match: { ctx, i -> [String]? in
+            let n = ctx.graph.nodes[i]
+            let slots: [Int] =
+                switch n.opType {
+                case "Reshape", "Split", "Squeeze", "Unsqueeze": [1]
+                case "Pad": [1, 3]
+                default: []
+                }
+            let targets = slots.filter { $0 < n.inputs.count }.map { n.inputs[$0] }.filter { name in
+                guard !name.isEmpty, let t = ctx.graph.initializer(name), t.dtype.isFloatingPoint, let v = t.asDoubles()
+                else { return false }
+                return v.allSatisfy { $0 == $0.rounded(.towardZero) && abs($0) < 9.0e15 }
+            }
+            return targets.isEmpty ? nil : targets
+        }
+    ) { ctx, _, targets, _ in
+        var p = Patch()
+        for name in targets {
+            let t = ctx.graph.initializer(name)!
+            p.setInitializers.append((name, Tensor(int64s: t.asDoubles()!.map { Int64($0) }, shape: t.shape)))
+        }
+        p.retypes = Set(targets)
+        return p
+    }
+
     /// Quantizer(x, zp: int4) -> Clip(QuantizeLinear(x, zp: int8), -8, 7)   (--narrow clip)
     static let widenNarrowQuantizer = RewriteRule(
         name: "widen-narrow-quantizer",

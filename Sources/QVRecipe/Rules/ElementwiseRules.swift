@@ -150,11 +150,11 @@ enum ElementwiseRules {
     static let transparentToQDQ = RewriteRule(
         name: "transparent-to-qdq",
         identity:
-            "Relu|MaxPool|Flatten|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
+            "Relu|MaxPool|Split|Resize(nearest)|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
         match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
             let n = ctx.graph.nodes[i]
             let averaging = QuantPlan.averagingOps.contains(n.opType)
-            guard QuantPlan.transparentOps.contains(n.opType) || averaging,
+            guard QuantPlan.isTransparent(n) || averaging,
                 let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
                 let yq = ctx.plan.tensors[n.outputs[0]]
             else { return nil }
@@ -173,13 +173,21 @@ enum ElementwiseRules {
         let averaging = QuantPlan.averagingOps.contains(n.opType)
         var b = PatchBuilder(names: names, options: ctx.options)
         b.patch.remove = [i]
-        b.patch.retypes = [n.outputs[0]]
+        let quantized = QuantPlan.quantizedOutputs(n)
+        b.patch.retypes = Set(quantized)
         let xf = b.dequantize(n.inputs[0], xq, base: "\(n.name)_dequantize")
-        let yf = names.fresh("\(n.outputs[0])_float")
         var op = n
         op.inputs[0] = xf
-        op.outputs[0] = yf
+        var floats: [String: String] = [:]
+        for (k, o) in n.outputs.enumerated() where quantized.contains(o) {
+            floats[o] = names.fresh("\(o)_float")
+            op.outputs[k] = floats[o]!
+        }
         b.patch.add.append(op)
+        for o in quantized.dropFirst() {
+            b.quantize(floats[o]!, into: o, yq, name: names.fresh("\(n.name)_\(o)_quantize"))
+        }
+        let yf = floats[n.outputs[0]]!
         var rounded = yf
         if averaging, let count = ctx.averagedCount(n.inputs[0]), count % 2 == 0, count <= 128 {
             // Aidge rounds the mean of N integers half away from zero, QuantizeLinear half to even.
