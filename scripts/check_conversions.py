@@ -65,6 +65,17 @@ def output_step(model):
     raise ValueError("graph output is not produced by a DequantizeLinear")
 
 
+# Open defects of qverify's onnxruntime emulation, by (fixture, export, format, level): the case still
+# runs and prints XFAIL with the reason (XPASS once fixed); every other mismatch fails.
+KNOWN_HOST = {
+    ("float_island", "unfolded", "qdq", "enable"):
+        "AVX2 hosts: onnxruntime's layout transformer runs conv3 as an NHWC QLinearConv next to the float "
+        "island's DQ→Tanh (with an inserted Q→DQ pair); its u8×s8 pair saturation there differs from "
+        "qverify's ort-avx2 model (with session.x64quantprecision=1 onnxruntime equals --target ort-vnni "
+        "bit for bit). Issue 23, open.",
+}
+
+
 def load_expectations(path):
     rules = []
     for line in pathlib.Path(path).read_text().splitlines():
@@ -150,7 +161,10 @@ def main():
                             continue
                         try:
                             y, off_host = host_mismatch(a.qverify, out, x_path, x, level, qlevel, tmp)
-                            if off_host:
+                            known = KNOWN_HOST.get((src.parent.name, form, label, qlevel))
+                            if known:
+                                print(f"{'XFAIL' if off_host else 'XPASS'} {src.parent.name} {form} {label} {qlevel}: {known}")
+                            elif off_host:
                                 problems.append(f"{tag}: onnxruntime differs from qverify --target ort-host --ort-level {qlevel} "
                                                 f"in {off_host}/{y.size} elements")
                             steps = np.rint(y.astype(np.float64) / step).astype(np.int64).reshape(golden.shape)

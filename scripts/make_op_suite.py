@@ -411,6 +411,12 @@ case("exact_matmul_batched_one_row", [helper.make_node("MatMul", ["a", "b"], ["y
 case("exact_matmul_batched_one_column", [helper.make_node("MatMul", ["a", "b"], ["y"])],
      [("a", TP.FLOAT, rng.normal(0, 1, (2, 3, 5, 41)).astype(np.float32)), ("b", TP.FLOAT, rng.normal(0, 1, (41, 1)).astype(np.float32))],
      [("y", TP.FLOAT)])
+# onnxruntime's float Sigmoid and Tanh are MLAS's rational approximations (FMA3 kernels on x86):
+# a dense sweep over both clamping ranges, the polynomial's whole domain and the tails.
+ST = np.concatenate([np.linspace(-20, 20, 16001), rng.normal(0, 3, 4000), rng.uniform(-1e-3, 1e-3, 500),
+                     [0.0, -0.0, 9.0, -9.0, 18.0, -18.0, 1e30, -1e30, np.inf, -np.inf]]).astype(np.float32)
+case("exact_sigmoid_tanh", [helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Tanh", ["x"], ["t"])],
+     [("x", TP.FLOAT, ST)], [("s", TP.FLOAT), ("t", TP.FLOAT)])
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

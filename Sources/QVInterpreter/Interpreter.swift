@@ -94,7 +94,7 @@ public final class Interpreter: @unchecked Sendable {
                 let zp = n.quantizerZeroPoint.flatMap({ g.initializer($0) }), zp.dtype.isFloatingPoint
             {
                 ctx.fakeQuantRange = Self.fakeQuantRange(n, g, index)
-                ctx.aidgeRescaleOnly = semantics == .aidge && Self.rescalesIntoFloatOp(n, g, index)
+                ctx.aidgeRescaleOnly = semantics == .aidge && AidgeConventions.rescalesIntoFloatOp(n, g, index)
             }
             ks[i] = try withContext("node \(n.label(index: i))") { try Registry.make(n, ctx) }
         }
@@ -257,18 +257,6 @@ public final class Interpreter: @unchecked Sendable {
             }
         }
         return (feedsBias(n.outputs[0], throughDequantize: true) ? DType.int32 : DType.int8).integerRange!
-    }
-
-    /// The ops Aidge 0.10.1's PTQ leaves in float (`isNotQuantized`), with a rescaling quantizer
-    /// before them (named `<node>_PrevScaling`) and a rounding one after.
-    public static let aidgeFloatOps: Set<String> = ["Sigmoid", "Tanh"]
-
-    /// Whether an Aidge-form quantizer with a float zero point is the rescaling one Aidge puts
-    /// before an op it leaves in float: its name says so, or every consumer is such an op.
-    static func rescalesIntoFloatOp(_ n: Node, _ g: Graph, _ index: GraphIndex) -> Bool {
-        if n.name.hasSuffix("_PrevScaling") { return true }
-        let consumers = index.consumers[n.outputs[0]] ?? []
-        return !consumers.isEmpty && consumers.allSatisfy { aidgeFloatOps.contains(g.nodes[$0].opType) }
     }
 
     /// The result of one run: graph outputs, and every tensor when intermediates were kept.

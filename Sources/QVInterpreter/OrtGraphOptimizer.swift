@@ -203,7 +203,8 @@ public enum OrtGraphOptimizer {
             for ti in index.topologicalOrder {
                 let t = g.nodes[ti]
                 guard t.normalizedDomain.isEmpty,
-                    ["Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool"].contains(t.opType),
+                    ["Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool", "Sigmoid", "LeakyRelu"].contains(
+                        t.opType),
                     t.outputs.count == 1,
                     !graphOutputs.contains(t.outputs[0]), let users = index.consumers[t.outputs[0]], users.count == 1,
                     g.nodes[users[0]].opType == "QuantizeLinear", g.nodes[users[0]].normalizedDomain.isEmpty
@@ -224,6 +225,23 @@ public enum OrtGraphOptimizer {
                         attributes: [Attribute(name: "channels_last", value: .int(0))])
                     usedMicrosoft = true
                     log.append("QLinearGlobalAveragePool '\(t.name)' ← DQ → GlobalAveragePool → Q '\(q.name)'")
+                    g.nodes[ti] = fused
+                    for r in [ai, qi].sorted(by: >) { g.nodes.remove(at: r) }
+                    changed = true
+                    break
+                }
+                if t.opType == "Sigmoid" || t.opType == "LeakyRelu" {
+                    // DQ → Sigmoid|LeakyRelu → Q (one 8-bit type): com.microsoft QLinearSigmoid|QLinearLeakyRelu,
+                    // a 256-entry table of the float function.
+                    guard let (ai, a) = dq(t.inputs[0], feeding: ti), dqType(g, a) == yType,
+                        [DType.uint8, .int8].contains(yType)
+                    else { continue }
+                    let fused = Node(
+                        name: t.name, opType: "QLinear" + t.opType, domain: "com.microsoft",
+                        inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
+                        attributes: t.attributes.filter { $0.name == "alpha" })
+                    usedMicrosoft = true
+                    log.append("QLinear\(t.opType) '\(t.name)' ← DQ → \(t.opType) → Q '\(q.name)'")
                     g.nodes[ti] = fused
                     for r in [ai, qi].sorted(by: >) { g.nodes.remove(at: r) }
                     changed = true

@@ -75,12 +75,14 @@ struct UnaryKernel: PointwiseKernel {
     let op: String
     let alpha: Float, beta: Float
     let rounding: RoundingRule
+    let aidge: Bool
 
     init(node: Node, ctx: KernelContext) throws {
         op = node.opType
         alpha = node.float("alpha", default: op == "HardSigmoid" ? 0.2 : 0.01)
         beta = node.float("beta", default: 0.5)
-        rounding = ctx.semantics == .aidge ? .halfUp : .halfToEven
+        aidge = ctx.semantics == .aidge
+        rounding = aidge ? .halfUp : .halfToEven
     }
 
     /// Relu on float: 0 ≥ v ? 0 : v (Swift's max(v, 0): NaN stays NaN, −0 becomes +0).
@@ -107,8 +109,9 @@ struct UnaryKernel: PointwiseKernel {
             case "HardSwish":
                 let a: Float = 1.0 / 6.0
                 y = v.map { $0 * Swift.max(Swift.min(a * $0 + 0.5, 1), 0) }
-            case "Sigmoid": y = v.map { 1 / (1 + Foundation.exp(-$0)) }
-            case "Tanh": y = v.map { Foundation.tanh($0) }
+            // onnxruntime: MLAS's rational approximations; Aidge's CPU backend: 1/(1+exp(−x)) and tanh.
+            case "Sigmoid": y = aidge ? v.map { 1 / (1 + Foundation.exp(-$0)) } : v.map(MlasTranscendental.logistic)
+            case "Tanh": y = aidge ? v.map { Foundation.tanh($0) } : v.map(MlasTranscendental.tanh)
             case "Round": y = v.map { rounding.round($0) }
             case "Neg": y = v.map { -$0 }
             case "Abs": y = v.map { Swift.abs($0) }

@@ -430,7 +430,7 @@ func mlasQuantize(_ v: Float, scale: Float, zeroPoint: Int64, range: ClosedRange
 
 /// com.microsoft QLinearLeakyRelu / QLinearSigmoid as onnxruntime computes them: a 256-entry
 /// table built by dequantizing every 8-bit value (x_scale · (x − x_zp)), applying the float
-/// function, and quantizing with MLAS QuantizeLinear (rint(v / y_scale) + y_zp, saturated).
+/// function (MLAS's logistic for QLinearSigmoid), and quantizing with MLAS QuantizeLinear (rint(v / y_scale) + y_zp, saturated).
 struct QLinearLookupKernel: Kernel {
     let op: String
     let alpha: Float
@@ -450,7 +450,7 @@ struct QLinearLookupKernel: Kernel {
         var table: [Int64: Int64] = [:]
         for v in range {
             let d = xsv * Float(v - xz)
-            let f: Float = op == "QLinearLeakyRelu" ? (d >= 0 ? d : d * alpha) : 1 / (1 + Foundation.exp(-d))
+            let f: Float = op == "QLinearLeakyRelu" ? (d >= 0 ? d : d * alpha) : MlasTranscendental.logistic(d)
             table[v] = mlasQuantize(f, scale: ysv, zeroPoint: yz, range: range)
         }
         return [wrapping(try intValues(x).map { table[$0]! }, x.dtype, shape: x.shape)]

@@ -91,7 +91,14 @@ public struct QuantPlan: Sendable {
 
     public enum QuantizerKind: String, Sendable {
         case weight, bias, input, activation, requantize
+        /// Aidge's rescaling quantizer into an op it leaves in float (`<op>_PrevScaling`: x · sf, no rounding).
+        case rescale
+        /// The quantizer after such an op: float values into integers, as an input quantizer.
+        case floatExit
     }
+    /// Float tensors of Aidge's float islands: from a rescaling quantizer (``QuantizerKind/rescale``)
+    /// through the ops Aidge leaves in float, up to the quantizers after them.
+    public var floatIsland: Set<String> = []
 
     /// Ops that move or select integers without changing their scale.
     public static let transparentOps: Set<String> = [
@@ -200,7 +207,7 @@ public struct QuantPlan: Sendable {
         for (w, step) in weightSteps.sorted(by: { $0.key < $1.key }) {
             let derived = overrides[w] != nil
             notes.append(
-                "folded export: weight '\(w)' step \(derived ? "solved so a residual Add or a Concat meets its other input" : "assumed") \(step) (the file keeps only integers)"
+                "folded export: weight '\(w)' step \(derived ? "solved so a residual Add, a Concat or a float op's rescaling meets it" : "assumed") \(step) (the file keeps only integers)"
             )
         }
     }
@@ -211,6 +218,15 @@ public struct QuantPlan: Sendable {
             return nil
         }
         let intInputs = n.inputs.filter { !$0.isEmpty && info($0) != nil }
+        if n.opType != "QuantizeLinear", let f = n.inputs.first(where: { floatIsland.contains($0) }) {
+            // An op Aidge computes in float, on a float island.
+            guard intInputs.isEmpty else {
+                throw QVError.unsupported(
+                    "\(n.opType) reads Aidge's float tensor '\(f)' and the quantized '\(intInputs[0])'")
+            }
+            floatIsland.formUnion(n.outputs.filter { !$0.isEmpty })
+            return
+        }
         switch n.opType {
         case "QuantizeLinear":
             guard let scale = n.quantizerScale.flatMap({ g.initializer($0) }) else {
@@ -219,6 +235,28 @@ public struct QuantPlan: Sendable {
             let zp = n.quantizerZeroPoint.flatMap { g.initializer($0) }
             if n.quantizerZeroPoint != nil, zp == nil {
                 throw QVError.unsupported("the quantizer's zero point is not a constant")
+            }
+            if let z = zp, z.dtype.isFloatingPoint, let xi = info(n.inputs[0]),
+                AidgeConventions.rescalesIntoFloatOp(n, g, index)
+            {
+                // x_q · sf (+ zp), unrounded, into an op Aidge leaves in float.
+                guard scale.count == 1, let s = scale.asDoubles()?.first, s > 0, s.isFinite else {
+                    throw QVError.unsupported("rescaling quantizer with a per-channel or non-positive scale")
+                }
+                quantizerKinds[n.name] = .rescale
+                floatIsland.insert(n.outputs[0])
+                // Aidge rescales to real values: sf is its input's step, which a folded export's
+                // assumed weight steps must meet.
+                let sf = 1 / s
+                if abs(sf - xi.step) > 1e-6 * sf, let w = xi.assumedFrom, let ws = weightSteps[w] {
+                    throw RescaleWeight(weight: w, step: ws * sf / xi.step)
+                }
+                if abs(sf - xi.step) > 1e-3 * xi.step {
+                    notes.append(
+                        "'\(n.name)' multiplies by \(sf), not by its input's step \(xi.step): the float op after it sees \(sf / xi.step)× the real values, in Aidge as in the conversion"
+                    )
+                }
+                return
             }
             guard scale.count == 1 else {
                 throw QVError.unsupported("per-channel quantizer scales (channel_wise) are not supported yet")
@@ -266,6 +304,9 @@ public struct QuantPlan: Sendable {
             } else if g.runtimeInputs.contains(where: { $0.name == x }) {
                 tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: factor, zeroPoint: zpv)
                 quantizerKinds[n.name] = .input
+            } else if floatIsland.contains(x) {
+                tensors[n.outputs[0]] = QuantInfo(dtype: outType, step: factor, zeroPoint: zpv)
+                quantizerKinds[n.name] = .floatExit
             } else {
                 throw QVError.unsupported(
                     "quantizer on '\(x)', a float tensor computed in the graph: qverify expects Aidge quantizers on weights, biases, the input or integer tensors"

@@ -92,6 +92,7 @@ public enum Recipe {
             ConstantRules.foldWeightQuantizer,
             ConstantRules.foldBiasQuantizer,
             InterfaceRules.quantizeFoldedInput,
+            InterfaceRules.rescaleToDequantize,
         ]
         if format == .qop {
             // QOperator forms where onnxruntime has them; the QDQ rules below take the rest.

@@ -14,7 +14,7 @@ import _TestSupport
 final class ConversionTests: XCTestCase {
     static let fixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
-        "fire", "unet", "shuffle",
+        "fire", "unet", "shuffle", "float_island",
     ]
 
     func samples(_ fixture: String, _ model: Model) throws -> [[String: Tensor]] {

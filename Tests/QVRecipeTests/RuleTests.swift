@@ -97,6 +97,22 @@ final class RuleTests: XCTestCase {
         try check(InterfaceRules.dequantizeOutputs, "mlp", "aidge_quantized_folded.onnx")
     }
 
+    func testConcatToQDQ() throws {
+        try check(ElementwiseRules.concatToQDQ, "fire", "aidge_quantized.onnx", minFirings: 2)
+        try check(ElementwiseRules.concatToQDQ, "unet", "aidge_quantized_folded.onnx")
+    }
+    func testTransparentToQDQMovesSplitOutputsAndNearestResize() throws {
+        try check(ElementwiseRules.transparentToQDQ, "shuffle", "aidge_quantized_folded.onnx", minFirings: 4)
+        try check(ElementwiseRules.transparentToQDQ, "unet", "aidge_quantized.onnx", minFirings: 4)
+    }
+    func testFloatShapeToInt64() throws {
+        try check(ConstantRules.floatShapeToInt64, "shuffle", "aidge_quantized.onnx", minFirings: 3)
+    }
+    func testRescaleToDequantize() throws {
+        try check(InterfaceRules.rescaleToDequantize, "float_island", "aidge_quantized.onnx", minFirings: 2)
+        try check(InterfaceRules.rescaleToDequantize, "float_island", "aidge_quantized_folded.onnx", minFirings: 2)
+    }
+
     func testEveryRuleHasAStableNameAndAnIdentity() {
         let all = Recipe.rules(for: .qop) + Recipe.rules(for: .qdq)
         let names = Set(all.map(\.name))
@@ -107,7 +123,7 @@ final class RuleTests: XCTestCase {
                 "fold-weight-quantizer", "fold-bias-quantizer", "quantize-folded-input", "affine-to-qop",
                 "sum-to-qlinearadd",
                 "affine-to-qdq", "sum-to-qdq", "requantize-to-qdq", "transparent-to-qdq", "dequantize-graph-output",
-                "global-average-pool-to-qlinear",
+                "global-average-pool-to-qlinear", "concat-to-qdq", "float-shape-to-int64", "rescale-to-dequantize",
             ])
         XCTAssertTrue(all.allSatisfy { !$0.identity.isEmpty })
     }

@@ -41,8 +41,10 @@ private func comparison(_ op: String, since: [Int]) -> OpSpec {
 let elementwiseSpecs: [OpSpec] = [
     unary("Relu", since: [1, 6, 13, 14], exactness: .correctlyRounded, tests: ["activations"]),
     unary("LeakyRelu", since: [1, 6, 16], exactness: .correctlyRounded, tests: ["activations"]),
-    unary("Sigmoid", since: [1, 6, 13], exactness: .approximate, tests: ["activations"]),
-    unary("Tanh", since: [1, 6, 13], input: "input", exactness: .approximate, tests: ["activations"]),
+    unary("Sigmoid", since: [1, 6, 13], exactness: .onnxruntimeOrder, tests: ["activations", "exact_sigmoid_tanh"]),
+    unary(
+        "Tanh", since: [1, 6, 13], input: "input", exactness: .onnxruntimeOrder,
+        tests: ["activations", "exact_sigmoid_tanh"]),
     unary("Round", since: [11, 22], exactness: .correctlyRounded, tests: ["round_half_even"]),
     unary("Neg", since: [1, 6, 13], exactness: .correctlyRounded, tests: ["unary_exact_ops"]),
     unary("Abs", since: [1, 6, 13], exactness: .correctlyRounded, tests: ["unary_exact_ops"]),

@@ -109,6 +109,18 @@ public struct InferenceContext {
         guard k < node.inputs.count, let t = graph.initializer(node.inputs[k]) else { return nil }
         return t.asInt64s()?.map { Int($0) }
     }
+    /// Input `k` (a shape, sizes, axes or pads) as integers when it is an initializer. Aidge's
+    /// exporter writes these as FLOAT tensors holding integers: not ONNX, so each is recorded as
+    /// an exception and read as the integers it holds.
+    public mutating func shapeInts(_ k: Int) -> [Int]? {
+        if let v = constInts(k) { return v }
+        guard k < node.inputs.count, let t = graph.initializer(node.inputs[k]), t.dtype.isFloatingPoint,
+            let v = t.asDoubles(), v.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 9.0e15 })
+        else { return nil }
+        exceptions.append(
+            InferenceException(node: node.name, rule: "Aidge-form: \(node.opType) reads '\(node.inputs[k])' as FLOAT"))
+        return v.map { Int($0) }
+    }
     /// Aidge-form Conv/Gemm/MatMul on integer data or weights accumulate in int32: not ONNX, so
     /// every use is recorded as an exception.
     public mutating func accumulatorType(_ data: DType?, _ weight: DType?) -> DType? {

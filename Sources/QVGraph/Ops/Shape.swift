@@ -83,7 +83,7 @@ let shapeSpecs: [OpSpec] = [
         guard let s = c.x?.shape else { return c.node.outputs.map { _ in TensorFact(dtype: c.x?.dtype, shape: nil) } }
         let axis = try ShapeInference.axis(c.int("axis") ?? 0, rank: s.count, "Split axis")
         let sizes = try splitSizes(
-            dim: s[axis], outputs: c.node.outputs.count, split: c.ints("split") ?? c.constInts(1),
+            dim: s[axis], outputs: c.node.outputs.count, split: c.ints("split") ?? c.shapeInts(1),
             numOutputs: c.int("num_outputs"))
         return sizes.map { n in
             var o = s
@@ -103,7 +103,7 @@ let shapeSpecs: [OpSpec] = [
     },
     shapeOp("Reshape", since: [1, 5, 13, 14, 19, 21, 23, 24, 25], inputs: ["data", "shape"], tests: ["shape_ops"]) {
         c in
-        guard let target = c.constInts(1), let s = c.x?.shape else {
+        guard let target = c.shapeInts(1), let s = c.x?.shape else {
             return [TensorFact(dtype: c.x?.dtype, shape: nil)]
         }
         return [
@@ -121,7 +121,7 @@ let shapeSpecs: [OpSpec] = [
     },
     shapeOp("Squeeze", since: [1, 11, 13, 21, 23, 24, 25], inputs: ["data", "axes"], tests: ["shape_ops"]) { c in
         guard let s = c.x?.shape else { return c.same }
-        let axes = try (c.ints("axes") ?? c.constInts(1))?.map {
+        let axes = try (c.ints("axes") ?? c.shapeInts(1))?.map {
             try ShapeInference.axis($0, rank: s.count, "Squeeze axis")
         }
         return [
@@ -131,7 +131,7 @@ let shapeSpecs: [OpSpec] = [
         ]
     },
     shapeOp("Unsqueeze", since: [1, 11, 13, 21, 23, 24, 25], inputs: ["data", "axes"], tests: ["shape_ops"]) { c in
-        guard let s = c.x?.shape, let axes0 = c.ints("axes") ?? c.constInts(1) else {
+        guard let s = c.x?.shape, let axes0 = c.ints("axes") ?? c.shapeInts(1) else {
             return [TensorFact(dtype: c.x?.dtype, shape: nil)]
         }
         let r = s.count + axes0.count
@@ -148,7 +148,7 @@ let shapeSpecs: [OpSpec] = [
         "Pad", since: [1, 2, 11, 13, 18, 19, 21, 23, 24, 25], inputs: ["data", "pads", "constant_value", "axes"],
         tests: ["shape_ops", "exact_pad_modes"]
     ) { c in
-        guard let s = c.x?.shape, let pads = c.ints("pads") ?? c.constInts(1), pads.count == 2 * s.count else {
+        guard let s = c.x?.shape, let pads = c.ints("pads") ?? c.shapeInts(1), pads.count == 2 * s.count else {
             return [TensorFact(dtype: c.x?.dtype, shape: nil)]
         }
         return [TensorFact(dtype: c.x?.dtype, shape: s.indices.map { s[$0] + pads[$0] + pads[$0 + s.count] })]

@@ -85,7 +85,8 @@ enum ConstantRules {
             let n = ctx.graph.nodes[i]
             // Quantizers on accumulators and requantizers are replaced by other rules, which add the Clip themselves.
             let kind = ctx.plan.quantizerKinds[n.name]
-            guard n.opType == "QuantizeLinear", kind == .input || (kind == .weight && ctx.options.weights == .runtime),
+            guard n.opType == "QuantizeLinear",
+                kind == .input || kind == .floatExit || (kind == .weight && ctx.options.weights == .runtime),
                 let zp = n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) }),
                 case let (wide, clip?) = ctx.options.written(zp.dtype)
             else { return nil }

@@ -23,6 +23,40 @@ enum InterfaceRules {
         return b.patch
     }
 
+    /// Quantizer_rescale(x_q, 1/sf, zp: float) -> DequantizeLinear(x_q, sf) (+ zp)   (Aidge's float
+    /// islands: the `<op>_PrevScaling` quantizer before an op it leaves in float multiplies the
+    /// integers by sf in float32 and adds zp, unrounded; DequantizeLinear computes the same
+    /// product). The float op and the quantizer after it stay as they are: both are ONNX.
+    static let rescaleToDequantize = RewriteRule(
+        name: "rescale-to-dequantize",
+        identity: "Quantizer_rescale(x_q, 1/sf, zp: float) -> DequantizeLinear(x_q, sf, 0) + zp",
+        match: { ctx, i -> (xq: QuantInfo, sf: Float, zp: Float)? in
+            let n = ctx.graph.nodes[i]
+            guard n.opType == "QuantizeLinear", ctx.plan.quantizerKinds[n.name] == .rescale,
+                let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
+                let s = n.quantizerScale.flatMap({ ctx.graph.initializer($0) })?.asDoubles()?.first,
+                let z = n.quantizerZeroPoint.flatMap({ ctx.graph.initializer($0) })?.asDoubles()?.first
+            else { return nil }
+            // Aidge's sf as the interpreter recovers it from the exported 1/sf (see KernelContext).
+            return (xq, Float(1 / s), Float(z))
+        }
+    ) { ctx, i, m, names in
+        let n = ctx.graph.nodes[i]
+        var b = PatchBuilder(names: names, options: ctx.options)
+        b.patch.remove = [i]
+        var raw = m.xq
+        raw.zeroPoint = 0  // Aidge multiplies the stored integers as they are
+        let product = m.zp == 0 ? n.outputs[0] : names.fresh("\(n.outputs[0])_product")
+        let s = b.scale("\(n.name)_sf", m.sf)
+        let z = b.zeroPoint("\(n.name)_zero_point", raw)
+        b.node("DequantizeLinear", n.name, [n.inputs[0], s, z], [product])
+        if m.zp != 0 {
+            let zc = b.scale("\(n.name)_offset", m.zp)
+            b.node("Add", "\(n.name)_offset", [product, zc], [n.outputs[0]])
+        }
+        return b.patch
+    }
+
     /// integer graph output y → DequantizeLinear(y) named y, so the model returns real values
     static let dequantizeOutputs = RewriteRule(
         name: "dequantize-graph-output",
