@@ -195,6 +195,35 @@ def shuffle():
     return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
 
 
+def yolo():
+    """A YOLO-style two-scale head: conv3x3/2 + LeakyRelu(0.1) twice (the stride-2 backbone), a
+    3x3 conv + LeakyRelu at 1/4 scale feeding output head 1 (1x1 conv, 6 channels), a 1x1 conv +
+    LeakyRelu, Resize (nearest, x2) and Concat with the 1/2-scale features (the route), a 3x3 conv
+    + LeakyRelu and output head 2 (1x1 conv, 6 channels). 3x32x32 input; outputs 6x8x8 and 6x16x16."""
+    b = Builder(33)
+    lrelu = lambda name, x: b.op("LeakyRelu", name, [x], alpha=0.1)
+    c1 = lrelu("c1_act", b.conv("c1", "input", 3, 8, pads=1, stride=2))
+    c2 = lrelu("c2_act", b.conv("c2", c1, 8, 16, pads=1, stride=2))
+    c3 = lrelu("c3_act", b.conv("c3", c2, 16, 16, pads=1))
+    w1, b1 = b.param("head1_w", [6, 16, 1, 1], fan_in=16), b.param("head1_b", [6], std=0.01)
+    b.nodes.append(helper.make_node("Conv", [c3, w1, b1], ["output"], name="head1", kernel_shape=[1, 1]))
+    r = lrelu("route_act", b.conv("route", c3, 16, 8, k=1))
+    b.inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "up_scales"))
+    u = b.op("Resize", "up", [r, "", "up_scales"], mode="nearest")
+    cat = b.op("Concat", "route_concat", [u, c1], axis=1)
+    c4 = lrelu("c4_act", b.conv("c4", cat, 16, 8, pads=1))
+    w2, b2 = b.param("head2_w", [6, 8, 1, 1], fan_in=8), b.param("head2_b", [6], std=0.01)
+    b.nodes.append(helper.make_node("Conv", [c4, w2, b2], ["output2"], name="head2", kernel_shape=[1, 1]))
+    g = helper.make_graph(b.nodes, "qverify_fixture",
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 6, 8, 8]),
+                           helper.make_tensor_value_info("output2", TensorProto.FLOAT, [1, 6, 16, 16])], b.inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="qverify make_reference")
+    m.ir_version = 8
+    onnx.checker.check_model(m, full_check=True)
+    return m, [1, 3, 32, 32]
+
+
 def cnn():
     """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
     pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
@@ -411,6 +440,7 @@ FIXTURES = {
     "fire": (fire, ("int8", "int8", "int32"), {}),
     "unet": (unet, ("int8", "int8", "int32"), {}),
     "shuffle": (shuffle, ("int8", "int8", "int32"), {}),
+    "yolo": (yolo, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
     "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),
@@ -631,7 +661,7 @@ def build_fixture(name, out_root, only=None):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
+    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "yolo", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
                 "mobilenetv2_224"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}

@@ -114,6 +114,11 @@ public struct QuantPlan: Sendable {
     public static func quantizedOutputs(_ n: Node) -> [String] {
         (n.opType == "Split" ? n.outputs : [n.outputs[0]]).filter { !$0.isEmpty }
     }
+    /// Ops Aidge's PTQ leaves on integers whose integer kernel does not compute what the float op
+    /// means: the conversion computes the op on the real value at the same step (DQ → op → Q)
+    /// and the plan says how Aidge's arithmetic differs. LeakyRelu: Aidge casts the slope to the
+    /// integer type (0 for |α| < 1), so its graph computes Relu.
+    public static let requantizedOps: Set<String> = ["LeakyRelu"]
     /// Ops that keep their input's scale and type but round (Aidge: the mean of integers, rounded
     /// half away from zero): the same QuantInfo on both sides, and ties to report.
     public static let averagingOps: Set<String> = ["GlobalAveragePool"]
@@ -413,6 +418,14 @@ public struct QuantPlan: Sendable {
                 assumedFrom: qs.last { $0.assumedFrom != nil }?.assumedFrom)
         default:
             guard !intInputs.isEmpty else { return }
+            if Self.requantizedOps.contains(n.opType), let x = info(n.inputs[0]) {
+                let alpha = n.float("alpha", default: 0.01)
+                notes.append(
+                    "LeakyRelu '\(n.name)' (α = \(alpha)) on integers: Aidge's CPU kernel casts α to the integer type (\(Int64(alpha.rounded(.towardZero)))), so Aidge's graph computes \(abs(alpha) < 1 ? "Relu" : "x·\(Int64(alpha.rounded(.towardZero)))") for negative inputs, and its CPU backend has no int8 LeakyReLU, so no Aidge run confirms it; the conversion computes LeakyRelu(α) of the real value at the same step"
+                )
+                tensors[n.outputs[0]] = x
+                return
+            }
             guard Self.isTransparent(n) || Self.averagingOps.contains(n.opType), let x = info(n.inputs[0]) else {
                 let mode = n.opType == "Resize" ? " (mode \(n.string("mode", default: "nearest")))" : ""
                 throw QVError.unsupported(

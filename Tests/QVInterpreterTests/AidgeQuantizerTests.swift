@@ -1,7 +1,9 @@
 import QVGraph
+import QVIO
 import QVInterpreter
 import QVKernels
 import XCTest
+import _TestSupport
 
 /// Aidge's Quantizer (QuantizeLinear under Aidge semantics) has a per-tensor fast path and a
 /// general per-channel path. The goldens exercise the fast path on int8 outputs; these cases
@@ -79,5 +81,34 @@ final class AidgeQuantizerTests: XCTestCase {
                 try quantize(acc, scale: 2, perChannel: true, zp: 1, outType: .int8),
                 [4, -1, 127, -127, 4, -1, 127, -127])
         }
+    }
+}
+
+/// Integer ops Aidge's PTQ leaves on integers, against Aidge's CPU backend itself
+/// (Reference/aidge_ops, scripts/make_aidge_op_goldens.py).
+final class AidgeIntegerOpTests: XCTestCase {
+    /// LeakyReLU casts its slope to the integer type before multiplying (0.1 → 0: a Relu).
+    func testIntegerLeakyReluCastsTheSlopeAsAidgesKernelDoes() throws {
+        let golden = Dictionary(
+            uniqueKeysWithValues: try Npy.loadArchive(TestPaths.reference("aidge_ops/leakyrelu_int32.npz")).map {
+                ($0.name, $0.tensor)
+            })
+        let x = try XCTUnwrap(golden["x"])
+        var checked = 0
+        for (key, y) in golden where key.hasPrefix("y_") {
+            let alpha = try XCTUnwrap(Float(key.dropFirst(2)))
+            var g = Graph(
+                name: "l", inputs: [ValueInfo(name: "x", dtype: .int32, shape: x.shape.map { .value($0) })],
+                outputs: [ValueInfo(name: "y", dtype: .int32, shape: nil)])
+            g.nodes = [
+                Node(
+                    name: "leaky", opType: "LeakyRelu", inputs: ["x"], outputs: ["y"],
+                    attributes: [Attribute(name: "alpha", value: .float(alpha))])
+            ]
+            let out = try Interpreter(model: Model(graph: g), semantics: .aidge).run(["x": x]).outputs["y"]
+            XCTAssertEqual(try XCTUnwrap(out).asInt64s(), y.asInt64s(), "alpha \(alpha)")
+            checked += 1
+        }
+        XCTAssertEqual(checked, 6)
     }
 }

@@ -21,7 +21,7 @@ final class GoldenTests: XCTestCase {
 
     static let aidgeFixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
-        "float_island", "fire", "unet", "shuffle",
+        "float_island", "fire", "unet", "shuffle", "yolo",
     ]
     /// Where Aidge's CPU backend could not run the graph (each fixture's manifest records the error).
     static let noAidgeGolden: Set<String> = [
@@ -29,6 +29,8 @@ final class GoldenTests: XCTestCase {
         "uint8_act/aidge_quantized_folded.onnx", "uint8_act/aidge_quantized.onnx",
         // Aidge's CPU backend cannot run an unfolded Concat
         "fire/aidge_quantized.onnx", "unet/aidge_quantized.onnx", "shuffle/aidge_quantized.onnx",
+        // nor an int8 LeakyReLU (it registers float and int32 kernels only)
+        "yolo/aidge_quantized_folded.onnx", "yolo/aidge_quantized.onnx",
     ]
 
     static var cases: [Case] {
@@ -75,7 +77,7 @@ final class GoldenTests: XCTestCase {
         // Recorded on an AVX2 host with optimizations off: the QDQ forms run float ops, exact on every
         // host; fire's QOP form meets no int16 pair saturation (unet's and shuffle's do: check_conversions
         // checks those live against --target ort-host).
-        for (f, q) in [("fire", "qdq"), ("fire", "qop"), ("unet", "qdq"), ("shuffle", "qdq")] {
+        for (f, q) in [("fire", "qdq"), ("fire", "qop"), ("unet", "qdq"), ("shuffle", "qdq"), ("yolo", "qdq")] {
             cs.append(
                 Case(
                     fixture: f, model: "ort_static_\(q).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
@@ -138,7 +140,7 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(checked, 50)
+        XCTAssertEqual(checked, 52)
         XCTAssertGreaterThanOrEqual(tensors, 300)
         print("golden: \(checked) model runs and \(tensors) intermediate tensors compared")
     }

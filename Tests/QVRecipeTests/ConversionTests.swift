@@ -14,7 +14,7 @@ import _TestSupport
 final class ConversionTests: XCTestCase {
     static let fixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
-        "fire", "unet", "shuffle", "float_island",
+        "fire", "unet", "shuffle", "float_island", "yolo",
     ]
 
     func samples(_ fixture: String, _ model: Model) throws -> [[String: Tensor]] {
@@ -56,6 +56,13 @@ final class ConversionTests: XCTestCase {
                         XCTAssertEqual(first.ties, first.differingBeyondTolerance, label)
                         XCTAssertTrue(r.findings.contains { $0.code == "rounding-ties" }, label)
                         XCTAssertLessThanOrEqual(out.maxSteps ?? 0, 2, label)
+                    case "yolo":
+                        // Aidge's integer LeakyRelu casts its slope 0.1 to 0 (a Relu); the conversion keeps
+                        // LeakyRelu(0.1): the first divergence is the first LeakyRelu, with its cause.
+                        let first = try XCTUnwrap(r.nodes.first { $0.status == .diverges }, label)
+                        XCTAssertEqual(first.reference?.op, "LeakyRelu", label)
+                        XCTAssertTrue(r.findings.contains { $0.code == "aidge-integer-slope" }, label)
+                        XCTAssertEqual(r.verdict, .discrepancy, label)
                     case "uint8_act":
                         // every differing element at the first divergence is Aidge's wrap-around or a tie
                         let first = try XCTUnwrap(r.nodes.first { $0.status == .diverges }, label)

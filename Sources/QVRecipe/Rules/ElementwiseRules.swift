@@ -150,14 +150,16 @@ enum ElementwiseRules {
     static let transparentToQDQ = RewriteRule(
         name: "transparent-to-qdq",
         identity:
-            "Relu|MaxPool|Split|Resize(nearest)|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
+            "Relu|MaxPool|Split|Resize(nearest)|LeakyRelu|…(x_q) -> QuantizeLinear(op(DequantizeLinear(x_q, s)), s)  (QDQ; QOP only off 8-bit)",
         match: { ctx, i -> (xq: QuantInfo, yq: QuantInfo)? in
             let n = ctx.graph.nodes[i]
             let averaging = QuantPlan.averagingOps.contains(n.opType)
-            guard QuantPlan.isTransparent(n) || averaging,
+            let requantized = QuantPlan.requantizedOps.contains(n.opType)
+            guard QuantPlan.isTransparent(n) || averaging || requantized,
                 let xq = ctx.plan.tensors[n.inputs[0]], ctx.dtype(n.inputs[0])?.isInteger == true,
                 let yq = ctx.plan.tensors[n.outputs[0]]
             else { return nil }
+            if requantized { return (xq, yq) }  // ONNX defines LeakyRelu on floats only: QDQ form in both formats
             // QOP keeps these ops on 8-bit integers where ONNX defines them (Relu: int8 only, opset ≥ 14);
             // an average has an exact QLinear form only over an odd window (globalAveragePoolToQOp).
             let written = ctx.options.written(xq.dtype).dtype
