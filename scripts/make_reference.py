@@ -224,6 +224,28 @@ def yolo():
     return m, [1, 3, 32, 32]
 
 
+def se_block():
+    """A MobileNetV3/EfficientNet block, Relu twin (Aidge's PTQ refuses HardSwish and HardSigmoid):
+    conv3x3 + Relu (16), 1x1 expand + Relu (32), depthwise 3x3 + Relu, squeeze-excite
+    (GlobalAveragePool, 1x1 conv + Relu, 1x1 conv, Sigmoid, Mul with the features), 1x1 project
+    (16), residual Add, GlobalAveragePool, Flatten, Gemm. Aidge leaves the Sigmoid in float; the
+    Mul multiplies two activations.
+    3x16x16 input, 5 classes."""
+    b = Builder(34)
+    x = b.op("Relu", "stem_relu", [b.conv("stem", "input", 3, 16, pads=1)])
+    e = b.op("Relu", "expand_relu", [b.conv("expand", x, 16, 32, k=1)])
+    d = b.op("Relu", "dw_relu", [b.conv("dw", e, 32, 32, pads=1, group=32)])
+    sq = b.op("GlobalAveragePool", "se_pool", [d])
+    s1 = b.op("Relu", "se_reduce_relu", [b.conv("se_reduce", sq, 32, 8, k=1)])
+    gate = b.op("Sigmoid", "se_gate", [b.conv("se_expand", s1, 8, 32, k=1)])
+    m = b.op("Mul", "se_mul", [d, gate])
+    p = b.conv("project", m, 32, 16, k=1)
+    r = b.op("Add", "residual", [p, x])
+    f = b.op("Flatten", "flatten", [b.op("GlobalAveragePool", "gap", [r])], axis=1)
+    b.fc("fc", f, 16, 5, out="output")
+    return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
+
+
 def cnn():
     """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
     pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
@@ -441,6 +463,7 @@ FIXTURES = {
     "unet": (unet, ("int8", "int8", "int32"), {}),
     "shuffle": (shuffle, ("int8", "int8", "int32"), {}),
     "yolo": (yolo, ("int8", "int8", "int32"), {}),
+    "se_block": (se_block, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
     "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),
@@ -661,7 +684,7 @@ def build_fixture(name, out_root, only=None):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "yolo", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
+    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "yolo", "se_block", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
                 "mobilenetv2_224"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}

@@ -114,7 +114,12 @@ public struct GraphView: Sendable {
                     producer?.opType == "DequantizeLinear"
                     || (facts[src]?.dtype?.isInteger == true
                         && producer.map { Self.computeKinds[$0.opType] == nil } ?? false)
-                if onQuantized { s.chain.append("requant") }
+                // Aidge's rescaling into an op it leaves in float (x·sf, unrounded) is no requantization:
+                // the conversion writes it as a DequantizeLinear.
+                let rescale =
+                    n.quantizerZeroPoint.flatMap({ g.initializer($0) })?.dtype.isFloatingPoint == true
+                    && AidgeConventions.rescalesIntoFloatOp(n, g, index)
+                if onQuantized && !rescale { s.chain.append("requant") }
                 // (Not on the graph input: there is no Relu to fold, only a non-negative input.)
                 if s.kind != "input", Self.clampsAtZero(n, g, index), !s.chain.contains("Relu"),
                     !s.chain.contains("Clip")

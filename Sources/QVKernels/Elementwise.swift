@@ -44,7 +44,8 @@ struct BinaryKernel: Kernel {
         guard a.dtype.isInteger, b.dtype.isInteger else {
             throw QVError.unsupported("\(op.rawValue) on \(a.dtype) and \(b.dtype)")
         }
-        let widen = semantics == .aidge && (op == .add || op == .sub)
+        // Aidge's PTQ types the sum or product of two activations int32 (its quantizer follows).
+        let widen = semantics == .aidge && (op == .add || op == .sub || op == .mul)
         guard a.dtype == b.dtype || widen else {
             throw QVError.badInput("\(op.rawValue) on \(a.dtype) and \(b.dtype): types differ")
         }
@@ -85,6 +86,13 @@ struct UnaryKernel: PointwiseKernel {
         rounding = aidge ? .halfUp : .halfToEven
     }
 
+    /// Aidge's CPU Sigmoid (float32): 1/(1 + exp(−x)) for x > 0, exp(x)/(1 + exp(x)) otherwise.
+    static func aidgeSigmoid(_ x: Float) -> Float {
+        if x > 0 { return 1 / (1 + Foundation.exp(-x)) }
+        let e = Foundation.exp(x)
+        return e / (1 + e)
+    }
+
     /// Relu on float: 0 ≥ v ? 0 : v (Swift's max(v, 0): NaN stays NaN, −0 becomes +0).
     func stage(inputType: DType, inputShape: [Int], _ inputs: [Tensor?]) throws -> PointwiseStage? {
         op == "Relu" && inputType == .float ? .relu : nil
@@ -110,7 +118,7 @@ struct UnaryKernel: PointwiseKernel {
                 let a: Float = 1.0 / 6.0
                 y = v.map { $0 * Swift.max(Swift.min(a * $0 + 0.5, 1), 0) }
             // onnxruntime: MLAS's rational approximations; Aidge's CPU backend: 1/(1+exp(−x)) and tanh.
-            case "Sigmoid": y = aidge ? v.map { 1 / (1 + Foundation.exp(-$0)) } : v.map(MlasTranscendental.logistic)
+            case "Sigmoid": y = aidge ? v.map(Self.aidgeSigmoid) : v.map(MlasTranscendental.logistic)
             case "Tanh": y = aidge ? v.map { Foundation.tanh($0) } : v.map(MlasTranscendental.tanh)
             case "Round": y = v.map { rounding.round($0) }
             case "Neg": y = v.map { -$0 }

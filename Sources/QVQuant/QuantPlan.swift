@@ -391,6 +391,19 @@ public struct QuantPlan: Sendable {
             tensors[n.outputs[0]] = QuantInfo(
                 dtype: .int32, step: b.step, assumed: a.assumed || b.assumed,
                 assumedFrom: b.assumedFrom ?? a.assumedFrom)
+        case "Mul":
+            // Aidge multiplies two activations' integers into int32 (squeeze-excite gates): the
+            // product's step is the product of the steps; its quantizer follows.
+            guard !intInputs.isEmpty else { return }
+            guard intInputs.count == 2, let a = info(n.inputs[0]), let b = info(n.inputs[1]) else {
+                throw QVError.unsupported("Mul of a quantized and a float tensor")
+            }
+            guard a.zeroPoint == 0, b.zeroPoint == 0 else {
+                throw QVError.unsupported("Mul of integers with zero points \(a.zeroPoint) and \(b.zeroPoint)")
+            }
+            tensors[n.outputs[0]] = QuantInfo(
+                dtype: .int32, step: a.step * b.step, assumed: a.assumed || b.assumed,
+                assumedFrom: b.assumedFrom ?? a.assumedFrom)
         case "Concat":
             // Aidge concatenates the integers as they are; its PTQ gives a merging node's inputs one
             // step (as it does a residual Add's), and a folded export's assumed weight steps are

@@ -21,7 +21,7 @@ final class GoldenTests: XCTestCase {
 
     static let aidgeFixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
-        "float_island", "fire", "unet", "shuffle", "yolo",
+        "float_island", "fire", "unet", "shuffle", "yolo", "se_block",
     ]
     /// Where Aidge's CPU backend could not run the graph (each fixture's manifest records the error).
     static let noAidgeGolden: Set<String> = [
@@ -77,7 +77,9 @@ final class GoldenTests: XCTestCase {
         // Recorded on an AVX2 host with optimizations off: the QDQ forms run float ops, exact on every
         // host; fire's QOP form meets no int16 pair saturation (unet's and shuffle's do: check_conversions
         // checks those live against --target ort-host).
-        for (f, q) in [("fire", "qdq"), ("fire", "qop"), ("unet", "qdq"), ("shuffle", "qdq"), ("yolo", "qdq")] {
+        for (f, q) in [
+            ("fire", "qdq"), ("fire", "qop"), ("unet", "qdq"), ("shuffle", "qdq"), ("yolo", "qdq"), ("se_block", "qdq"),
+        ] {
             cs.append(
                 Case(
                     fixture: f, model: "ort_static_\(q).onnx", inputs: "calib_inputs.npy", semantics: .onnx,
@@ -140,7 +142,7 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(checked, 52)
+        XCTAssertEqual(checked, 56)
         XCTAssertGreaterThanOrEqual(tensors, 300)
         print("golden: \(checked) model runs and \(tensors) intermediate tensors compared")
     }

@@ -105,6 +105,10 @@ final class RuleTests: XCTestCase {
         try check(ElementwiseRules.transparentToQDQ, "shuffle", "aidge_quantized_folded.onnx", minFirings: 4)
         try check(ElementwiseRules.transparentToQDQ, "unet", "aidge_quantized.onnx", minFirings: 4)
     }
+    func testSumToQDQTakesTheSqueezeExciteMul() throws {
+        try check(ElementwiseRules.sumToQDQ, "se_block", "aidge_quantized.onnx", minFirings: 2)
+        try check(ElementwiseRules.sumToQOp, "se_block", "aidge_quantized_folded.onnx", format: .qop, minFirings: 2)
+    }
     func testFloatShapeToInt64() throws {
         try check(ConstantRules.floatShapeToInt64, "shuffle", "aidge_quantized.onnx", minFirings: 3)
     }

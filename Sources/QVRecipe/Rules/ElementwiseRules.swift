@@ -1,6 +1,6 @@
 import QVGraph
 
-/// An Aidge integer Add/Sub of two quantized tensors and the quantizer on its int32 sum.
+/// An Aidge integer Add/Sub/Mul of two quantized tensors and the quantizer on its int32 result.
 struct SumMatch: Sendable {
     var op: Int, quantizer: Int
     var a: String, b: String
@@ -9,7 +9,7 @@ struct SumMatch: Sendable {
 
     init?(_ ctx: RewriteContext, _ i: Int) {
         let n = ctx.graph.nodes[i]
-        guard n.opType == "Add" || n.opType == "Sub", n.inputs.count == 2,
+        guard ["Add", "Sub", "Mul"].contains(n.opType), n.inputs.count == 2,
             let aq = ctx.plan.tensors[n.inputs[0]], let bq = ctx.plan.tensors[n.inputs[1]],
             let sq = ctx.plan.tensors[n.outputs[0]],
             ctx.dtype(n.inputs[0])?.isInteger == true, ctx.dtype(n.inputs[1])?.isInteger == true,
@@ -21,10 +21,11 @@ struct SumMatch: Sendable {
 }
 
 enum ElementwiseRules {
-    /// Q(Add(a_q, b_q)) -> QuantizeLinear(Add(DQ(a_q), DQ(b_q)), s_y)   (residual connections)
+    /// Q(Add(a_q, b_q)) -> QuantizeLinear(Add(DQ(a_q), DQ(b_q)), s_y)   (residual connections;
+    /// Mul: squeeze-excite gates)
     static let sumToQDQ = RewriteRule(
         name: "sum-to-qdq",
-        identity: "Quantizer(Add|Sub(a_q, b_q)) -> QuantizeLinear(Add|Sub(DQ(a_q), DQ(b_q)), s_y)",
+        identity: "Quantizer(Add|Sub|Mul(a_q, b_q)) -> QuantizeLinear(Add|Sub|Mul(DQ(a_q), DQ(b_q)), s_y)",
         match: { ctx, i in SumMatch(ctx, i) }
     ) { ctx, i, m, names in
         let n = ctx.graph.nodes[i]
@@ -37,12 +38,13 @@ enum ElementwiseRules {
         return b.patch
     }
 
-    /// Q(Add(a_q, b_q)) -> com.microsoft QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)
+    /// Q(Add|Mul(a_q, b_q)) -> com.microsoft QLinearAdd|QLinearMul(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)
     static let sumToQOp = RewriteRule(
         name: "sum-to-qlinearadd",
-        identity: "Quantizer(Add(a_q, b_q)) -> QLinearAdd(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)",
+        identity: "Quantizer(Add|Mul(a_q, b_q)) -> QLinearAdd|QLinearMul(a_q, s_a, z_a, b_q, s_b, z_b, s_y, z_y)",
         match: { ctx, i -> SumMatch? in
-            guard ctx.options.format == .qop, let m = SumMatch(ctx, i), ctx.graph.nodes[i].opType == "Add",
+            guard ctx.options.format == .qop, let m = SumMatch(ctx, i),
+                ["Add", "Mul"].contains(ctx.graph.nodes[i].opType),
                 [.int8, .uint8].contains(m.yq.dtype), m.aq.dtype == m.yq.dtype, m.bq.dtype == m.yq.dtype
             else { return nil }
             return m
@@ -59,7 +61,8 @@ enum ElementwiseRules {
         ]
         b.patch.add.append(
             Node(
-                name: names.fresh("\(n.name)_quant"), opType: "QLinearAdd", domain: "com.microsoft", inputs: ins,
+                name: names.fresh("\(n.name)_quant"), opType: "QLinear" + n.opType, domain: "com.microsoft",
+                inputs: ins,
                 outputs: [m.output]))
         return b.patch
     }
