@@ -246,6 +246,23 @@ def se_block():
     return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
 
 
+def pooling():
+    """Averaging on integers: conv3x3 + Relu, AveragePool 2x2/2, conv3x3 + Relu, AveragePool 3x3/1
+    with pad 1 (count_include_pad 0: 4, 6 or 9 values per window), conv3x3/2 + Relu,
+    GlobalAveragePool, Flatten, Gemm. Aidge averages integers and rounds the means. (Aidge 0.10.1
+    cannot take a Pad node: set_datatype turns its pads input to float32 and Pad then asserts Int64.)
+    3x16x16 input, 5 classes."""
+    b = Builder(35)
+    x = b.op("Relu", "relu1", [b.conv("conv1", "input", 3, 8, pads=1)])
+    x = b.op("AveragePool", "avg1", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = b.op("Relu", "relu2", [b.conv("conv2", x, 8, 8, pads=1)])
+    x = b.op("AveragePool", "avg2", [x], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], count_include_pad=0)
+    x = b.op("Relu", "relu3", [b.conv("conv3", x, 8, 16, pads=1, stride=2)])
+    f = b.op("Flatten", "flatten", [b.op("GlobalAveragePool", "gap", [x])], axis=1)
+    b.fc("fc", f, 16, 5, out="output")
+    return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
+
+
 def cnn():
     """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
     pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
@@ -464,6 +481,7 @@ FIXTURES = {
     "shuffle": (shuffle, ("int8", "int8", "int32"), {}),
     "yolo": (yolo, ("int8", "int8", "int32"), {}),
     "se_block": (se_block, ("int8", "int8", "int32"), {}),
+    "pooling": (pooling, ("int8", "int8", "int32"), {}),
     "digits": (digits, ("int8", "int8", "int32"), {}),
     "resnet": (resnet, ("int8", "int8", "int32"), {}),
     "mobilenet": (mobilenet, ("int8", "int8", "int32"), {}),
@@ -684,7 +702,7 @@ def build_fixture(name, out_root, only=None):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "yolo", "se_block", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
+    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "yolo", "se_block", "pooling", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
                 "mobilenetv2_224"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}

@@ -203,8 +203,11 @@ public enum OrtGraphOptimizer {
             for ti in index.topologicalOrder {
                 let t = g.nodes[ti]
                 guard t.normalizedDomain.isEmpty,
-                    ["Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool", "Sigmoid", "LeakyRelu"].contains(
-                        t.opType),
+                    [
+                        "Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool", "Sigmoid", "LeakyRelu",
+                        "AveragePool",
+                    ]
+                    .contains(t.opType),
                     t.outputs.count == 1,
                     !graphOutputs.contains(t.outputs[0]), let users = index.consumers[t.outputs[0]], users.count == 1,
                     g.nodes[users[0]].opType == "QuantizeLinear", g.nodes[users[0]].normalizedDomain.isEmpty
@@ -230,16 +233,17 @@ public enum OrtGraphOptimizer {
                     changed = true
                     break
                 }
-                if t.opType == "Sigmoid" || t.opType == "LeakyRelu" {
+                if ["Sigmoid", "LeakyRelu", "AveragePool"].contains(t.opType) {
                     // DQ → Sigmoid|LeakyRelu → Q (one 8-bit type): com.microsoft QLinearSigmoid|QLinearLeakyRelu,
-                    // a 256-entry table of the float function.
+                    // a 256-entry table of the float function; DQ → AveragePool → Q: QLinearAveragePool.
                     guard let (ai, a) = dq(t.inputs[0], feeding: ti), dqType(g, a) == yType,
-                        [DType.uint8, .int8].contains(yType)
+                        [DType.uint8, .int8].contains(yType),
+                        t.opType != "AveragePool" || (t.ints("dilations") ?? []).allSatisfy({ $0 == 1 })
                     else { continue }
                     let fused = Node(
                         name: t.name, opType: "QLinear" + t.opType, domain: "com.microsoft",
                         inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
-                        attributes: t.attributes.filter { $0.name == "alpha" })
+                        attributes: t.attributes.filter { $0.name != "dilations" })
                     usedMicrosoft = true
                     log.append("QLinear\(t.opType) '\(t.name)' ← DQ → \(t.opType) → Q '\(q.name)'")
                     g.nodes[ti] = fused

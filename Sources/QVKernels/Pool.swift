@@ -117,18 +117,50 @@ struct MaxPoolKernel: Kernel {
 ///   ceil_mode and count_include_pad together, which take the opset-19 loop at every opset
 ///   (measured on onnxruntime 1.32 with `scripts/sweep_ops.py`: MLAS would divide the windows
 ///   ceil_mode adds by the whole kernel).
+///
+/// Under Aidge semantics an integer tensor is averaged as Aidge's CPU backend does it
+/// (AvgPoolingImpl2D, behind its Pad for the ONNX pads): the window's integers summed in double,
+/// divided by the count (every tap inside the padded input with count_include_pad, else the real
+/// elements), std::round (half away from zero), cast back to the input's type.
 struct AveragePoolKernel: Kernel {
     let node: Node
     let includePad: Bool
     let mlas: Bool
+    let aidge: Bool
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
         includePad = node.int("count_include_pad", default: 0) != 0
         mlas = ctx.opset < 19 && !(includePad && node.int("ceil_mode", default: 0) != 0)
+        aidge = ctx.semantics == .aidge
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
+        if aidge, x.dtype.isInteger {
+            let g = try PoolGeometry(node: node, x: x.shape), v = try intValues(x)
+            var y = [Int64](repeating: 0, count: g.n * g.c * g.oh * g.ow)
+            for plane in 0..<(g.n * g.c) {
+                let base = plane * g.h * g.w
+                for oy in 0..<g.oh {
+                    let y0 = oy * g.sh - g.padTop, y1 = min(y0 + g.kh * g.dh, g.h + g.padBottom)
+                    for ox in 0..<g.ow {
+                        let x0 = ox * g.sw - g.padLeft, x1 = min(x0 + g.kw * g.dw, g.w + g.padRight)
+                        var sum = 0.0, inside = 0
+                        for iy in stride(from: y0, to: y1, by: g.dh) where iy >= 0 && iy < g.h {
+                            for ix in stride(from: x0, to: x1, by: g.dw) where ix >= 0 && ix < g.w {
+                                sum += Double(v[base + iy * g.w + ix])
+                                inside += 1
+                            }
+                        }
+                        let taps = (1 + (y1 - y0 - 1) / g.dh) * (1 + (x1 - x0 - 1) / g.dw)
+                        let count = includePad ? taps : inside
+                        y[(plane * g.oh + oy) * g.ow + ox] =
+                            count > 0 ? Int64((sum / Double(count)).rounded(.toNearestOrAwayFromZero)) : 0
+                    }
+                }
+            }
+            return [wrapping(y, x.dtype, shape: g.outShape)]
+        }
         guard x.dtype == .float else { throw QVError.unsupported("AveragePool on \(x.dtype)") }
         let g = try PoolGeometry(node: node, x: x.shape)
         let y = mlas ? mlasAveragePool(x.floats!, g, includePad: includePad) : Self.v19(x.floats!, g, includePad)

@@ -121,7 +121,7 @@ public struct QuantPlan: Sendable {
     public static let requantizedOps: Set<String> = ["LeakyRelu"]
     /// Ops that keep their input's scale and type but round (Aidge: the mean of integers, rounded
     /// half away from zero): the same QuantInfo on both sides, and ties to report.
-    public static let averagingOps: Set<String> = ["GlobalAveragePool"]
+    public static let averagingOps: Set<String> = ["GlobalAveragePool", "AveragePool"]
 
     /// Analyses an Aidge-form graph. `inputScale` overrides the folded input's step (else the
     /// `known` one, else 1/(2^(n−1)−1), Aidge's convention, with n the activation width); `known`

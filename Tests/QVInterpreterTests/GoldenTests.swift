@@ -21,7 +21,7 @@ final class GoldenTests: XCTestCase {
 
     static let aidgeFixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
-        "float_island", "fire", "unet", "shuffle", "yolo", "se_block",
+        "float_island", "fire", "unet", "shuffle", "yolo", "se_block", "pooling",
     ]
     /// Where Aidge's CPU backend could not run the graph (each fixture's manifest records the error).
     static let noAidgeGolden: Set<String> = [
@@ -79,6 +79,7 @@ final class GoldenTests: XCTestCase {
         // checks those live against --target ort-host).
         for (f, q) in [
             ("fire", "qdq"), ("fire", "qop"), ("unet", "qdq"), ("shuffle", "qdq"), ("yolo", "qdq"), ("se_block", "qdq"),
+            ("pooling", "qdq"),
         ] {
             cs.append(
                 Case(
@@ -142,7 +143,7 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(checked, 56)
+        XCTAssertEqual(checked, 60)
         XCTAssertGreaterThanOrEqual(tensors, 300)
         print("golden: \(checked) model runs and \(tensors) intermediate tensors compared")
     }

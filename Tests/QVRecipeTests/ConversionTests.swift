@@ -14,7 +14,7 @@ import _TestSupport
 final class ConversionTests: XCTestCase {
     static let fixtures = [
         "lenet", "mlp", "residual", "padded", "depthwise", "single_shift", "lenet4bit", "fake_quantize", "uint8_act",
-        "fire", "unet", "shuffle", "float_island", "yolo", "se_block",
+        "fire", "unet", "shuffle", "float_island", "yolo", "se_block", "pooling",
     ]
 
     func samples(_ fixture: String, _ model: Model) throws -> [[String: Tensor]] {
@@ -47,8 +47,8 @@ final class ConversionTests: XCTestCase {
                     case "single_shift":  // proven half-up vs half-even ties, and their one-step consequences
                         XCTAssertFalse(r.findings.contains { $0.severity == .error }, "\(label): \(r.findings)")
                         XCTAssertTrue(r.findings.contains { $0.code == "rounding-ties" }, label)
-                    case "shuffle", "se_block":
-                        // a GlobalAveragePool over 256 integers whose mean is exactly halfway between two
+                    case "shuffle", "se_block", "pooling":
+                        // a GlobalAveragePool over 256 (16) integers whose mean is exactly halfway between two
                         // steps: Aidge's running mean in double lands on either side, ONNX cannot follow
                         // (se_block's folded form meets no such tie)
                         guard let first = r.nodes.first(where: { $0.status != .ok && $0.status != .unmatched }) else {
@@ -60,7 +60,7 @@ final class ConversionTests: XCTestCase {
                         XCTAssertEqual(first.reference?.op, "GlobalAveragePool", label)
                         XCTAssertEqual(first.ties, first.differingBeyondTolerance, label)
                         XCTAssertTrue(r.findings.contains { $0.code == "rounding-ties" }, label)
-                        XCTAssertLessThanOrEqual(out.maxSteps ?? 0, 2, label)
+                        XCTAssertLessThanOrEqual(out.maxSteps ?? 0, 3, label)
                     case "yolo":
                         // Aidge's integer LeakyRelu casts its slope 0.1 to 0 (a Relu); the conversion keeps
                         // LeakyRelu(0.1): the first divergence is the first LeakyRelu, with its cause.

@@ -168,7 +168,8 @@ enum ElementwiseRules {
             let written = ctx.options.written(xq.dtype).dtype
             let integerOK =
                 averaging
-                ? [.int8, .uint8].contains(written) && (ctx.averagedCount(n.inputs[0]).map { $0 % 2 == 1 } ?? false)
+                ? n.opType == "GlobalAveragePool" && [.int8, .uint8].contains(written)
+                    && (ctx.averagedCount(n.inputs[0]).map { $0 % 2 == 1 } ?? false)
                 : n.opType == "Relu" ? written == .int8 && ctx.options.opset >= 14 : [.int8, .uint8].contains(written)
             if ctx.options.format == .qop, integerOK { return nil }
             return (xq, yq)
@@ -194,11 +195,16 @@ enum ElementwiseRules {
         }
         let yf = floats[n.outputs[0]]!
         var rounded = yf
-        if averaging, let count = ctx.averagedCount(n.inputs[0]), count % 2 == 0, count <= 128 {
+        // An AveragePool's windows hold up to kh·kw values (fewer at the borders without
+        // count_include_pad), so any of them can be even: the offset for the largest serves all.
+        let window = n.opType == "AveragePool" ? (n.ints("kernel_shape") ?? []).reduce(1, *) : nil
+        if averaging, let count = window ?? ctx.averagedCount(n.inputs[0]), window != nil || count % 2 == 0,
+            count <= 128
+        {
             // Aidge rounds the mean of N integers half away from zero, QuantizeLinear half to even.
             // Means are multiples of 1/N steps, so y + sign(y)·step/(4N) moves only exact ties (to
-            // Aidge's side) and no other value across a rounding boundary; the float mean's error
-            // stays far below step/(4N) for N ≤ 128.
+            // Aidge's side) and no other value across a rounding boundary (nor does it for any count
+            // below N); the float mean's error stays far below step/(4N) for N ≤ 128.
             let sign = names.fresh("\(n.outputs[0])_sign"), offset = names.fresh("\(n.outputs[0])_tie_offset")
             rounded = names.fresh("\(n.outputs[0])_half_away")
             let c = b.scale("\(n.name)_tie_step", Float(yq.step / Double(4 * count)))
