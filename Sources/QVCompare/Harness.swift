@@ -604,6 +604,7 @@ public struct Harness: Sendable {
         findings += gainFindings(pairs, acc)
         findings += similarityFindings(pairs, c.nodes)
         findings += try StaticChecks.run(candidate.model, label: "candidate", reference: reference)
+        findings += try StaticChecks.aidgeUnconfirmed(reference.model, label: "reference")
         linkCauses(&findings, c.nodes)
         let unmatchedA = pairs.compactMap { $0.b == nil ? $0.a.map { "\($0.signature) '\($0.tensor)'" } : nil }
         let unmatchedB = pairs.compactMap { $0.a == nil ? $0.b.map { "\($0.signature) '\($0.tensor)'" } : nil }

@@ -200,6 +200,37 @@ public enum StaticChecks {
     }
 
     /// Input types each operator's schema allows (the inputs qverify's models use), by input slot.
+    /// Aidge-form exports Aidge 0.10.1's CPU backend cannot run: it has no int8 kernel for
+    /// LeakyReLU, Softmax or BatchNorm, and an unfolded export with a Concat fails its dtype check.
+    /// No Aidge run then confirms the reference's numbers; qverify computes them from Aidge's
+    /// kernel sources (and Reference/aidge_ops where Aidge runs another integer type).
+    public static func aidgeUnconfirmed(_ model: Model, label: String) throws -> [Finding] {
+        let summary = try ModelSummary(model)
+        guard summary.kind == .aidgeForm else { return [] }
+        let g = model.graph
+        let inference = try ShapeInference(g)
+        var why: [(node: String, text: String)] = []
+        for n in g.nodes {
+            let integer = n.inputs.first.flatMap { inference.facts[$0]?.dtype }?.isInteger == true
+            switch n.opType {
+            case "LeakyRelu", "Softmax",
+                "BatchNormalization" where integer:
+                why.append((n.name, "\(n.opType) on integers at '\(n.name)'"))
+            case "Concat" where summary.aidgeExportForm == "unfolded":
+                why.append((n.name, "Concat at '\(n.name)' of the unfolded export"))
+            default: break
+            }
+        }
+        guard let first = why.first else { return [] }
+        let more = why.count > 3 ? " and \(why.count - 3) more" : ""
+        return [
+            Finding(
+                .warning, "aidge-unconfirmed", node: first.node, model: label,
+                "Aidge 0.10.1's CPU backend cannot run this export (\(why.prefix(3).map(\.text).joined(separator: ", "))\(more)): no Aidge run confirms the reference's numbers; qverify computes them as Aidge's kernel sources define them"
+            )
+        ]
+    }
+
     static let schemaTypes: [String: [Int: Set<DType>]] = {
         let floats: Set<DType> = [.float, .float16, .bfloat16, .double]
         let quantized: Set<DType> = [.int8, .uint8, .int16, .uint16, .int32, .int4, .uint4]

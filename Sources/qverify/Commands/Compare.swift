@@ -103,7 +103,9 @@ struct Check: ParsableCommand {
             let m = try OnnxFile.load(model)
             let ref = try reference.map { r in try withContext(r) { try GraphView(try OnnxFile.load(r)) } }
             let label = (model as NSString).lastPathComponent
-            var findings = try withContext(model) { try StaticChecks.run(m, label: label, reference: ref) }
+            var findings = try withContext(model) {
+                try StaticChecks.run(m, label: label, reference: ref) + StaticChecks.aidgeUnconfirmed(m, label: label)
+            }
             // Findings that mean onnxruntime cannot load the model: there is no deployment to screen.
             let unloadable = findings.filter {
                 $0.severity == .error
