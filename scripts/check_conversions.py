@@ -67,13 +67,7 @@ def output_step(model):
 
 # Open defects of qverify's onnxruntime emulation, by (fixture, export, format, level): the case still
 # runs and prints XFAIL with the reason (XPASS once fixed); every other mismatch fails.
-KNOWN_HOST = {
-    ("float_island", "unfolded", "qdq", "enable"):
-        "AVX2 hosts: onnxruntime's layout transformer runs conv3 as an NHWC QLinearConv next to the float "
-        "island's DQ→Tanh (with an inserted Q→DQ pair); its u8×s8 pair saturation there differs from "
-        "qverify's ort-avx2 model (with session.x64quantprecision=1 onnxruntime equals --target ort-vnni "
-        "bit for bit). Issue 23, open.",
-}
+KNOWN_HOST: dict = {}
 
 
 def load_expectations(path):

@@ -343,11 +343,12 @@ def qgemm(rng):
                                                                                                  tb=tb, per_col=per_col)
 
 
-def qdq(name, x_name, scale, zp, axis=None):
-    """QuantizeLinear then DequantizeLinear of x_name (a QDQ pair as quantize_static writes it)."""
+def qdq(name, x_name, scale, zp, axis=None, dq_scale=None):
+    """QuantizeLinear then DequantizeLinear of x_name (a QDQ pair as quantize_static writes it; the
+    DequantizeLinear may read another scale, as a converted Aidge float island's does)."""
     attrs = {} if axis is None else {"axis": axis}
     return [helper.make_node("QuantizeLinear", [x_name, scale, zp], [f"{name}_q"], **attrs),
-            helper.make_node("DequantizeLinear", [f"{name}_q", scale, zp], [f"{name}_dq"], **attrs)]
+            helper.make_node("DequantizeLinear", [f"{name}_q", dq_scale or scale, zp], [f"{name}_dq"], **attrs)]
 
 
 def qdq_conv(rng, chain=1):
@@ -393,8 +394,14 @@ def qdq_conv(rng, chain=1):
         # A zero point at the type's minimum after a Relu: onnxruntime drops the Relu and fuses the group.
         yz = at(lo) if relu and rng.random() < 0.5 else at(nr.integers(lo // 2, hi // 2 + 1))
         inits += [init(f"{n}_ys", ys), init(f"{n}_yz", np.array(yz, at))]
-        nodes += qdq(f"{n}_out", y_name, f"{n}_ys", f"{n}_yz")
-        cur, cin, cur_s = f"{n}_out_dq", cout, float(ys)
+        # Now and then the DequantizeLinear's scale is an ulp or two off the QuantizeLinear's:
+        # onnxruntime's int8 → uint8 pair rewrite compares zero points only.
+        dq_s = ys
+        if layer < chain - 1 and rng.random() < 0.3:
+            dq_s = np.nextafter(ys, np.float32(1)) if rng.random() < 0.5 else np.nextafter(np.nextafter(ys, np.float32(0)), np.float32(0))
+            inits.append(init(f"{n}_ys_dq", np.float32(dq_s)))
+        nodes += qdq(f"{n}_out", y_name, f"{n}_ys", f"{n}_yz", dq_scale=f"{n}_ys_dq" if dq_s is not ys else None)
+        cur, cin, cur_s = f"{n}_out_dq", cout, float(dq_s)
     nodes.append(helper.make_node("Identity", [cur], ["y"]))
     return model(nodes, [("x", x)], [("y", TP.FLOAT)], inits), {"x": x}, dict(g, chain=chain, act=at.__name__)
 

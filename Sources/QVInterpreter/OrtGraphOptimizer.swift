@@ -5,7 +5,8 @@ import QVKernels
 /// quantized graph, as far as it changes numbers. Derived from its rules, not by calling it:
 ///
 /// 1. **int8 → uint8 activations** (`QDQS8ToU8Transformer`): a QuantizeLinear with an int8 zero
-///    point whose only consumer is a DequantizeLinear with the same scale and zero point gets
+///    point whose only consumer is a DequantizeLinear with the same zero point (scales are not
+///    compared) gets
 ///    uint8 with zero point + 128, on both. The real values are unchanged; the integers are the
 ///    old ones + 128, which sends the fused products below through u8×s8 kernels.
 /// 2. **QDQ group fusion** (`QDQSelectorActionTransformer`): DQ(x), DQ(w)[, DQ(int32 bias)] →
@@ -118,16 +119,16 @@ public enum OrtGraphOptimizer {
         var counter = 0
         for qi in g.nodes.indices where g.nodes[qi].opType == "QuantizeLinear" && g.nodes[qi].normalizedDomain.isEmpty {
             let q = g.nodes[qi]
-            guard q.inputs.count >= 3, let qs = scalar(g, q.inputs[1]), let qz = scalar(g, q.inputs[2]),
-                qz.dtype == .int8,
+            // onnxruntime's QDQ_S8_to_U8 compares the zero points only: a pair whose scales differ
+            // (an Aidge rescaling's sf, an ulp off its input's step) is rewritten too.
+            guard q.inputs.count >= 3, let qz = scalar(g, q.inputs[2]), qz.dtype == .int8,
                 !graphOutputs.contains(q.outputs[0]), let users = index.consumers[q.outputs[0]], users.count == 1
             else { continue }
             let di = users[0]
             let d = g.nodes[di]
             guard d.opType == "DequantizeLinear", d.normalizedDomain.isEmpty, d.inputs.count >= 3,
                 d.inputs[0] == q.outputs[0],
-                let ds = scalar(g, d.inputs[1]), let dz = scalar(g, d.inputs[2]), dz.dtype == .int8,
-                ds.floats == qs.floats, dz.asInt64s() == qz.asInt64s()
+                let dz = scalar(g, d.inputs[2]), dz.dtype == .int8, dz.asInt64s() == qz.asInt64s()
             else { continue }
             let z = qz.asInt64s()![0] + 128
             let name = "qverify_ort_s8_to_u8_zp_\(counter)"
