@@ -12,8 +12,10 @@ sweep passes on AVX2 and VNNI hosts alike with live onnxruntime results.
 
 Families (--ops): qlinearconv, depthwise, conv, convdepthwise, maxpool, averagepool,
 globalaveragepool, qlinearaveragepool, qlinearglobalaveragepool, gemm, matmul, qgemm,
-qlinearmatmul, and two-op/QDQ models: qdqconv (QuantizeLinear/DequantizeLinear around a float Conv,
-weights and bias through DequantizeLinear, Relu or not), qdqconv2 (two of them chained). With
+qlinearmatmul, unary (Sigmoid, Tanh), qlinearlookup (QLinearSigmoid, QLinearLeakyRelu), qlinearconcat,
+and two-op/QDQ models: qdqconv (QuantizeLinear/DequantizeLinear around a float Conv,
+weights and bias through DequantizeLinear, Relu or not), qdqconv2 (two of them chained), qdqunary
+(DQ → Sigmoid | LeakyRelu | AveragePool → Q, which onnxruntime fuses at ORT_ENABLE_ALL). With
 --level enable, onnxruntime runs ORT_ENABLE_ALL and qverify --ort-level enable: its graph fusions
 (QDQ to QLinearConv when the bias scale allows) are emulated; float-only families are left out
 there (NCHWc kernels, not claimed).
@@ -406,6 +408,78 @@ def qdq_conv(rng, chain=1):
     return model(nodes, [("x", x)], [("y", TP.FLOAT)], inits), {"x": x}, dict(g, chain=chain, act=at.__name__)
 
 
+def unary_float(rng):
+    """Sigmoid or Tanh (MLAS's rational approximations) over a random shape and value range: both
+    clamping ranges, the polynomial's domain, tails, lengths across the 8-lane body and its tail."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    op = rng.choice(["Sigmoid", "Tanh"])
+    n = rng.choice([1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257, 1000])
+    spread = rng.choice([0.01, 1, 4, 10, 25, 100])
+    x = (nr.standard_normal((rng.choice([1, 2]), n)) * spread).astype(np.float32)
+    return model([helper.make_node(op, ["x"], ["y"])], [("x", x)], [("y", TP.FLOAT)], []), {"x": x}, dict(op=op, n=n, spread=spread)
+
+
+def qlinear_lookup(rng):
+    """com.microsoft QLinearSigmoid / QLinearLeakyRelu: 256-entry tables of the float function."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    op = rng.choice(["QLinearSigmoid", "QLinearLeakyRelu"])
+    xt = np.uint8 if rng.random() < 0.5 else np.int8
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    x = np.arange(lo, hi + 1).astype(xt).reshape(1, -1)
+    xs, xz = np.float32(nr.uniform(0.005, 0.2)), xt(nr.integers(lo, hi + 1))
+    ys, yz = np.float32(nr.uniform(0.002, 0.05)), xt(nr.integers(lo, hi + 1))
+    inits = [init("xs", xs), init("xz", np.array(xz, xt)), init("ys", ys), init("yz", np.array(yz, xt))]
+    attrs = {"alpha": float(rng.choice([0.01, 0.1, 0.2, 0.3]))} if op == "QLinearLeakyRelu" else {}
+    node = helper.make_node(op, ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft", **attrs)
+    return model([node], [("x", x)], [("y", TPOF[np.dtype(xt)])], inits, ms=True), {"x": x}, dict(op=op, **attrs)
+
+
+def qlinear_concat(rng):
+    """com.microsoft QLinearConcat of 2-4 inputs on channels (or another axis), each with its own scale
+    and zero point (requantized into the output's), or all sharing the output's."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    xt = np.uint8 if rng.random() < 0.5 else np.int8
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    k = rng.choice([2, 2, 3, 4])
+    h, w = extent(rng, 24), extent(rng, 24)
+    axis = rng.choice([1, 1, 2, 3])
+    ys, yz = np.float32(nr.uniform(0.01, 0.1)), xt(nr.integers(lo, hi + 1))
+    shared = rng.random() < 0.25
+    inputs, ins, inits = [], ["ys", "yz"], [init("ys", ys), init("yz", np.array(yz, xt))]
+    for i in range(k):
+        shape = [1, rng.choice([1, 3, 8]) if axis == 1 else 4, h if axis != 2 else extent(rng, 24), w if axis != 3 else extent(rng, 24)]
+        xi = nr.integers(lo, hi + 1, shape).astype(xt)
+        si, zi = (ys, yz) if shared else (np.float32(ys * nr.uniform(0.3, 3.0)), xt(nr.integers(lo, hi + 1)))
+        inputs.append((f"x{i}", xi))
+        inits += [init(f"s{i}", np.float32(si)), init(f"z{i}", np.array(zi, xt))]
+        ins += [f"x{i}", f"s{i}", f"z{i}"]
+    node = helper.make_node("QLinearConcat", ins, ["y"], domain="com.microsoft", axis=axis)
+    return (model([node], inputs, [("y", TPOF[np.dtype(xt)])], inits, ms=True), dict(inputs),
+            dict(k=k, axis=axis, shared=shared))
+
+
+def qdq_unary(rng):
+    """DequantizeLinear → Sigmoid | LeakyRelu | AveragePool → QuantizeLinear (8-bit): at ORT_ENABLE_ALL
+    onnxruntime fuses the group into QLinearSigmoid / QLinearLeakyRelu / QLinearAveragePool."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    op = rng.choice(["Sigmoid", "LeakyRelu", "AveragePool"])
+    xt = np.uint8 if rng.random() < 0.5 else np.int8
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    g = pool_geometry(rng) if op == "AveragePool" else dict(c=rng.choice([1, 3, 8]), h=extent(rng, 24), w=extent(rng, 24))
+    x = nr.integers(lo, hi + 1, (1, g["c"], g["h"], g["w"])).astype(xt)
+    xs, xz = np.float32(nr.uniform(0.005, 0.1)), xt(nr.integers(lo, hi + 1))
+    ys, yz = (np.float32(nr.uniform(0.002, 0.01)) if op == "Sigmoid" else np.float32(xs * nr.uniform(0.5, 2.0))), xt(nr.integers(lo, hi + 1))
+    inits = [init("xs", xs), init("xz", np.array(xz, xt)), init("ys", ys), init("yz", np.array(yz, xt))]
+    if op == "AveragePool":
+        g["cip"] = int(rng.random() < 0.5)
+        attrs = dict(kernel_shape=g["k"], strides=g["s"], pads=g["pads"], ceil_mode=g["ceil"], count_include_pad=g["cip"])
+    else:
+        attrs = {"alpha": float(rng.choice([0.01, 0.1, 0.2]))} if op == "LeakyRelu" else {}
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"]), helper.make_node(op, ["xf"], ["yf"], **attrs),
+             helper.make_node("QuantizeLinear", ["yf", "ys", "yz"], ["yq"]), helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])]
+    return model(nodes, [("x", x)], [("y", TP.FLOAT)], inits), {"x": x}, dict(g, op=op, act=xt.__name__)
+
+
 # Cases known to differ, by (level, family, case seed): printed as XFAIL (XPASS once they match),
 # never hidden. Each names what is open.
 KNOWN: dict = {}
@@ -427,10 +501,15 @@ FAMILIES = {
     # Two-op and QDQ models: what onnxruntime's optimizer fuses at --level enable.
     "qdqconv": qdq_conv,
     "qdqconv2": lambda rng: qdq_conv(rng, chain=2),
+    # The ops of the architecture families (issue 24).
+    "unary": unary_float,
+    "qlinearlookup": qlinear_lookup,
+    "qlinearconcat": qlinear_concat,
+    "qdqunary": qdq_unary,
 }
 # Families whose float ops onnxruntime runs in its NCHWc kernels at ORT_ENABLE_ALL (another
 # summation order, not claimed bit for bit): left out of --level enable.
-FLOAT_ONLY = {"conv", "convdepthwise", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul"}
+FLOAT_ONLY = {"conv", "convdepthwise", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul", "unary"}
 
 
 def ort_session(m, level="disable"):
