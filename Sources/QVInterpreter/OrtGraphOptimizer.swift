@@ -217,26 +217,10 @@ public enum OrtGraphOptimizer {
                 let q = g.nodes[qi]
                 let yType: DType =
                     q.inputs.count >= 3 && !q.inputs[2].isEmpty ? (g.initializer(q.inputs[2])?.dtype ?? .uint8) : .uint8
-                if t.opType == "GlobalAveragePool" {
-                    // DQ → GlobalAveragePool → Q: com.microsoft QLinearGlobalAveragePool (exact integer sum, one
-                    // requantization).
-                    guard let (ai, a) = dq(t.inputs[0], feeding: ti), dqType(g, a) == yType,
-                        [DType.uint8, .int8].contains(yType)
-                    else { continue }
-                    let fused = Node(
-                        name: t.name, opType: "QLinearGlobalAveragePool", domain: "com.microsoft",
-                        inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
-                        attributes: [Attribute(name: "channels_last", value: .int(0))])
-                    usedMicrosoft = true
-                    log.append("QLinearGlobalAveragePool '\(t.name)' ← DQ → GlobalAveragePool → Q '\(q.name)'")
-                    g.nodes[ti] = fused
-                    for r in [ai, qi].sorted(by: >) { g.nodes.remove(at: r) }
-                    changed = true
-                    break
-                }
-                if ["Sigmoid", "LeakyRelu", "AveragePool"].contains(t.opType) {
-                    // DQ → Sigmoid|LeakyRelu → Q (one 8-bit type): com.microsoft QLinearSigmoid|QLinearLeakyRelu,
-                    // a 256-entry table of the float function; DQ → AveragePool → Q: QLinearAveragePool.
+                if ["Sigmoid", "LeakyRelu", "AveragePool", "GlobalAveragePool"].contains(t.opType) {
+                    // DQ → op → Q (one 8-bit type) becomes com.microsoft QLinear<op>: Sigmoid and LeakyRelu as a
+                    // 256-entry table of the float function, AveragePool and GlobalAveragePool (NCHW) as an
+                    // exact integer sum and one requantization.
                     guard let (ai, a) = dq(t.inputs[0], feeding: ti), dqType(g, a) == yType,
                         [DType.uint8, .int8].contains(yType),
                         t.opType != "AveragePool" || (t.ints("dilations") ?? []).allSatisfy({ $0 == 1 })
@@ -244,7 +228,9 @@ public enum OrtGraphOptimizer {
                     let fused = Node(
                         name: t.name, opType: "QLinear" + t.opType, domain: "com.microsoft",
                         inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
-                        attributes: t.attributes.filter { $0.name != "dilations" })
+                        attributes: t.opType == "GlobalAveragePool"
+                            ? [Attribute(name: "channels_last", value: .int(0))]
+                            : t.attributes.filter { $0.name != "dilations" })
                     usedMicrosoft = true
                     log.append("QLinear\(t.opType) '\(t.name)' ← DQ → \(t.opType) → Q '\(q.name)'")
                     g.nodes[ti] = fused

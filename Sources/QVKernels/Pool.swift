@@ -29,6 +29,31 @@ struct PoolGeometry {
 }
 
 extension PoolGeometry {
+    /// Every output window, plane by plane, row-major: `body(out, window, taps)` gets the flat output
+    /// index, a function that visits the flat input index of each window element inside the input
+    /// (row-major), and the taps inside the padded input (the window's end clipped to input + end pad).
+    func forEachWindow(_ body: (Int, ((Int) -> Void) -> Void, Int) -> Void) {
+        for plane in 0..<(n * c) {
+            let base = plane * h * w
+            for oy in 0..<oh {
+                let y0 = oy * sh - padTop, y1 = Swift.min(y0 + kh * dh, h + padBottom)
+                for ox in 0..<ow {
+                    let x0 = ox * sw - padLeft, x1 = Swift.min(x0 + kw * dw, w + padRight)
+                    let taps = (1 + (y1 - y0 - 1) / dh) * (1 + (x1 - x0 - 1) / dw)
+                    body(
+                        (plane * oh + oy) * ow + ox,
+                        { visit in
+                            for iy in stride(from: y0, to: y1, by: dh) where iy >= 0 && iy < h {
+                                for ix in stride(from: x0, to: x1, by: dw) where ix >= 0 && ix < w {
+                                    visit(base + iy * w + ix)
+                                }
+                            }
+                        }, taps)
+                }
+            }
+        }
+    }
+
     /// The common 2×2 window with stride 2, no padding or dilation, fully inside the input.
     var isUnpadded2x2: Bool {
         kh == 2 && kw == 2 && sh == 2 && sw == 2 && padTop == 0 && padLeft == 0 && dh == 1 && dw == 1 && oh * 2 <= h
@@ -139,25 +164,14 @@ struct AveragePoolKernel: Kernel {
         if aidge, x.dtype.isInteger {
             let g = try PoolGeometry(node: node, x: x.shape), v = try intValues(x)
             var y = [Int64](repeating: 0, count: g.n * g.c * g.oh * g.ow)
-            for plane in 0..<(g.n * g.c) {
-                let base = plane * g.h * g.w
-                for oy in 0..<g.oh {
-                    let y0 = oy * g.sh - g.padTop, y1 = min(y0 + g.kh * g.dh, g.h + g.padBottom)
-                    for ox in 0..<g.ow {
-                        let x0 = ox * g.sw - g.padLeft, x1 = min(x0 + g.kw * g.dw, g.w + g.padRight)
-                        var sum = 0.0, inside = 0
-                        for iy in stride(from: y0, to: y1, by: g.dh) where iy >= 0 && iy < g.h {
-                            for ix in stride(from: x0, to: x1, by: g.dw) where ix >= 0 && ix < g.w {
-                                sum += Double(v[base + iy * g.w + ix])
-                                inside += 1
-                            }
-                        }
-                        let taps = (1 + (y1 - y0 - 1) / g.dh) * (1 + (x1 - x0 - 1) / g.dw)
-                        let count = includePad ? taps : inside
-                        y[(plane * g.oh + oy) * g.ow + ox] =
-                            count > 0 ? Int64((sum / Double(count)).rounded(.toNearestOrAwayFromZero)) : 0
-                    }
+            g.forEachWindow { out, window, taps in
+                var sum = 0.0, inside = 0
+                window { i in
+                    sum += Double(v[i])
+                    inside += 1
                 }
+                let count = includePad ? taps : inside
+                y[out] = count > 0 ? Int64((sum / Double(count)).rounded(.toNearestOrAwayFromZero)) : 0
             }
             return [wrapping(y, x.dtype, shape: g.outShape)]
         }
@@ -169,24 +183,13 @@ struct AveragePoolKernel: Kernel {
 
     static func v19(_ v: [Float], _ g: PoolGeometry, _ includePad: Bool) -> [Float] {
         var y = [Float](repeating: 0, count: g.n * g.c * g.oh * g.ow)
-        for plane in 0..<(g.n * g.c) {
-            let base = plane * g.h * g.w
-            for oy in 0..<g.oh {
-                let y0 = oy * g.sh - g.padTop, y1 = min(y0 + g.kh * g.dh, g.h + g.padBottom)
-                for ox in 0..<g.ow {
-                    let x0 = ox * g.sw - g.padLeft, x1 = min(x0 + g.kw * g.dw, g.w + g.padRight)
-                    var s: Float = 0, inside = 0
-                    for iy in stride(from: y0, to: y1, by: g.dh) where iy >= 0 && iy < g.h {
-                        for ix in stride(from: x0, to: x1, by: g.dw) where ix >= 0 && ix < g.w {
-                            s += v[base + iy * g.w + ix]
-                            inside += 1
-                        }
-                    }
-                    guard inside > 0 else { continue }
-                    let taps = (1 + (y1 - y0 - 1) / g.dh) * (1 + (x1 - x0 - 1) / g.dw)
-                    y[(plane * g.oh + oy) * g.ow + ox] = s / Float(includePad ? taps : inside)
-                }
+        g.forEachWindow { out, window, taps in
+            var s: Float = 0, inside = 0
+            window { i in
+                s += v[i]
+                inside += 1
             }
+            if inside > 0 { y[out] = s / Float(includePad ? taps : inside) }
         }
         return y
     }
