@@ -79,15 +79,26 @@ struct ShapeKernel: Kernel {
             let outShape = perm.map { x.shape[$0] }
             var inStrides = Array(repeating: 1, count: x.rank)
             for i in stride(from: x.rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * x.shape[i + 1] }
-            let n = x.count
-            var src = [Int](repeating: 0, count: n)
-            for o in 0..<n {
-                var rem = o, off = 0
-                for d in stride(from: x.rank - 1, through: 0, by: -1) {
-                    off += (rem % outShape[d]) * inStrides[perm[d]]
-                    rem /= outShape[d]
+            // Output elements in order; the input offset follows as an odometer over the output
+            // dims, each stepping by its input stride (no division per element).
+            let n = x.count, r = x.rank
+            let step = perm.map { inStrides[$0] }
+            let src = [Int].uninitialized(n) { buf, initialized in
+                var idx = [Int](repeating: 0, count: r)
+                var off = 0
+                for o in 0..<n {
+                    buf[o] = off
+                    var d = r - 1
+                    while d >= 0 {
+                        idx[d] += 1
+                        off += step[d]
+                        if idx[d] < outShape[d] { break }
+                        off -= step[d] * outShape[d]
+                        idx[d] = 0
+                        d -= 1
+                    }
                 }
-                src[o] = off
+                initialized = n
             }
             return [gather(x, src, shape: outShape)]
         case "Concat":
