@@ -475,10 +475,23 @@ struct QLinearGlobalAveragePoolKernel: Kernel {
         let mult = try scalarParam(xs, "x_scale") / (try scalarParam(ys, "y_scale") * Float(image))
         let v = try intValues(x)
         var acc = [Int64](repeating: -xz * Int64(image), count: n * c)
-        for i in 0..<v.count {
-            let b = i / (c * image)
-            let ch = channelsLast ? i % c : (i / image) % c
-            acc[b * c + ch] += v[i]
+        v.withUnsafeBufferPointer { vb in
+            for b in 0..<n {
+                let base = b * c * image
+                if channelsLast {
+                    for p in 0..<image {
+                        let row = base + p * c
+                        for ch in 0..<c { acc[b * c + ch] += vb[row + ch] }
+                    }
+                } else {
+                    for ch in 0..<c {
+                        let start = base + ch * image
+                        var s: Int64 = 0
+                        for i in start..<(start + image) { s += vb[i] }
+                        acc[b * c + ch] += s
+                    }
+                }
+            }
         }
         var outShape = x.shape
         for d in (channelsLast ? 1..<(x.rank - 1) : 2..<x.rank) { outShape[d] = 1 }
