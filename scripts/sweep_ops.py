@@ -245,12 +245,14 @@ def qlinearglobalaveragepool(rng):
     xt = np.uint8 if rng.random() < 0.5 else np.int8
     lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
     g = dict(c=rng.choice([1, 3, 8, 16, 17, 64]), h=extent(rng, 40), w=extent(rng, 40))
-    x = nr.integers(lo, hi + 1, (rng.choice([1, 2]), g["c"], g["h"], g["w"])).astype(xt)
+    g["channels_last"] = int(rng.random() < 0.3)
+    shape = (rng.choice([1, 2]), g["h"], g["w"], g["c"]) if g["channels_last"] else (rng.choice([1, 2]), g["c"], g["h"], g["w"])
+    x = nr.integers(lo, hi + 1, shape).astype(xt)
     xs, xz = qparams(rng, nr, xt)
     ys, yz = np.float32(xs * nr.uniform(0.5, 2.0)), xt(nr.integers(lo, hi + 1))
     inits = [init("xs", xs), init("xz", np.array(xz, xt)), init("ys", ys), init("yz", np.array(yz, xt))]
     node = helper.make_node("QLinearGlobalAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft",
-                            channels_last=0)
+                            channels_last=g["channels_last"])
     return model([node], [("x", x)], [("y", TPOF[np.dtype(xt)])], inits, ms=True), {"x": x}, g
 
 
