@@ -199,7 +199,6 @@ public enum StaticChecks {
         return f
     }
 
-    /// Input types each operator's schema allows (the inputs qverify's models use), by input slot.
     /// Aidge-form exports Aidge 0.10.1's CPU backend cannot run: it has no int8 kernel for
     /// LeakyReLU, Softmax or BatchNorm, and an unfolded export with a Concat fails its dtype check.
     /// No Aidge run then confirms the reference's numbers; qverify computes them from Aidge's
@@ -213,9 +212,8 @@ public enum StaticChecks {
         for n in g.nodes {
             let integer = n.inputs.first.flatMap { inference.facts[$0]?.dtype }?.isInteger == true
             switch n.opType {
-            case "LeakyRelu", "Softmax",
-                "BatchNormalization" where integer:
-                why.append((n.name, "\(n.opType) on integers at '\(n.name)'"))
+            case "LeakyRelu", "Softmax", "BatchNormalization":
+                if integer { why.append((n.name, "\(n.opType) on integers at '\(n.name)'")) }
             case "Concat" where summary.aidgeExportForm == "unfolded":
                 why.append((n.name, "Concat at '\(n.name)' of the unfolded export"))
             default: break
@@ -231,6 +229,7 @@ public enum StaticChecks {
         ]
     }
 
+    /// Input types each operator's schema allows (the inputs qverify's models use), by input slot.
     static let schemaTypes: [String: [Int: Set<DType>]] = {
         let floats: Set<DType> = [.float, .float16, .bfloat16, .double]
         let quantized: Set<DType> = [.int8, .uint8, .int16, .uint16, .int32, .int4, .uint4]
