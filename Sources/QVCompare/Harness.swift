@@ -738,11 +738,11 @@ public struct Harness: Sendable {
             if Self.semantics(reference) == .aidge, let r = n.reference, QuantPlan.requantizedOps.contains(r.op),
                 let node = reference.model.graph.nodes.first(where: { $0.name == r.node })
             {
-                let alpha = node.float("alpha", default: 0.01)
+                let alpha = node.float("alpha", default: 0.01), slope = AidgeConventions.integerSlope(alpha)
                 findings.append(
                     Finding(
                         .error, "aidge-integer-slope", node: n.candidate!.node, model: "reference",
-                        "Aidge's CPU kernel casts LeakyRelu's slope \(alpha) to the integer type (\(Int64(alpha.rounded(.towardZero)))) before multiplying, so the Aidge graph computes \(abs(alpha) < 1 ? "Relu" : "an integer slope") on its negative inputs; its CPU backend has no int8 LeakyReLU, so no Aidge run confirms it. The converted model computes LeakyRelu(\(alpha)) on the real values at the same step, as the float model does"
+                        "Aidge's CPU kernel casts LeakyRelu's slope \(alpha) to the integer type (\(slope)) before multiplying, so the Aidge graph computes \(slope == 0 ? "Relu" : "an integer slope") on its negative inputs; its CPU backend has no int8 LeakyReLU, so no Aidge run confirms it. The converted model computes LeakyRelu(\(alpha)) on the real values at the same step, as the float model does"
                     ))
             }
             if let w = n.wraps, w > 0 {

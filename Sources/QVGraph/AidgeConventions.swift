@@ -13,4 +13,9 @@ public enum AidgeConventions {
         let consumers = index.consumers[n.outputs[0]] ?? []
         return !consumers.isEmpty && consumers.allSatisfy { floatOps.contains(g.nodes[$0].opType) }
     }
+
+    /// The slope Aidge's integer LeakyReLU multiplies by: its CPU kernel is templated on the data
+    /// type and casts α to it first (C++ truncation: 0.1 becomes 0, so the op computes Relu).
+    /// Checked against Aidge's own int32 kernel (Reference/aidge_ops).
+    public static func integerSlope(_ alpha: Float) -> Int64 { Int64(alpha.rounded(.towardZero)) }
 }

@@ -172,6 +172,16 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
+    /// The integers a float tensor holds (every element whole and below 2^53 in magnitude), nil
+    /// otherwise or for a non-float tensor: Aidge's exporter writes shapes, split sizes, axes and
+    /// pads as FLOAT tensors.
+    public func floatHeldIntegers() -> [Int64]? {
+        guard dtype.isFloatingPoint, let v = asDoubles(),
+            v.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 9.0e15 })
+        else { return nil }
+        return v.map { Int64($0) }
+    }
+
     /// A copy with a different shape over the same elements.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var t = self

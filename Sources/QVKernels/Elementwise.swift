@@ -148,10 +148,9 @@ struct UnaryKernel: PointwiseKernel {
         case "Sign": return [wrapping(v.map { $0.signum() }, x.dtype, shape: x.shape)]
         case "Round", "Floor", "Ceil": return [x]
         case "LeakyRelu" where aidge:
-            // Aidge's CPU kernel, templated on the integer type: the slope is cast to that type
-            // first (C++ truncation: 0.1 becomes 0), then x >= 0 ? x : x · slope. Its backend
-            // registers int32 only; int8 would compute the same, and no Aidge run can confirm it.
-            let slope = Int64(alpha.rounded(.towardZero))
+            // x >= 0 ? x : x · slope, with Aidge's integer slope. Its backend registers int32 only;
+            // int8 would compute the same, and no Aidge run can confirm it.
+            let slope = AidgeConventions.integerSlope(alpha)
             return [wrapping(v.map { $0 >= 0 ? $0 : $0 &* slope }, x.dtype, shape: x.shape)]
         default: throw QVError.unsupported("\(op) on \(x.dtype)")
         }

@@ -432,9 +432,9 @@ public struct QuantPlan: Sendable {
         default:
             guard !intInputs.isEmpty else { return }
             if Self.requantizedOps.contains(n.opType), let x = info(n.inputs[0]) {
-                let alpha = n.float("alpha", default: 0.01)
+                let alpha = n.float("alpha", default: 0.01), slope = AidgeConventions.integerSlope(alpha)
                 notes.append(
-                    "LeakyRelu '\(n.name)' (α = \(alpha)) on integers: Aidge's CPU kernel casts α to the integer type (\(Int64(alpha.rounded(.towardZero)))), so Aidge's graph computes \(abs(alpha) < 1 ? "Relu" : "x·\(Int64(alpha.rounded(.towardZero)))") for negative inputs, and its CPU backend has no int8 LeakyReLU, so no Aidge run confirms it; the conversion computes LeakyRelu(α) of the real value at the same step"
+                    "LeakyRelu '\(n.name)' (α = \(alpha)) on integers: Aidge's CPU kernel casts α to the integer type (\(slope)), so Aidge's graph computes \(slope == 0 ? "Relu" : "x·\(slope)") for negative inputs, and its CPU backend has no int8 LeakyReLU, so no Aidge run confirms it; the conversion computes LeakyRelu(α) of the real value at the same step"
                 )
                 tensors[n.outputs[0]] = x
                 return

@@ -114,9 +114,7 @@ public struct InferenceContext {
     /// an exception and read as the integers it holds.
     public mutating func shapeInts(_ k: Int) -> [Int]? {
         if let v = constInts(k) { return v }
-        guard k < node.inputs.count, let t = graph.initializer(node.inputs[k]), t.dtype.isFloatingPoint,
-            let v = t.asDoubles(), v.allSatisfy({ $0 == $0.rounded(.towardZero) && abs($0) < 9.0e15 })
-        else { return nil }
+        guard k < node.inputs.count, let v = graph.initializer(node.inputs[k])?.floatHeldIntegers() else { return nil }
         exceptions.append(
             InferenceException(node: node.name, rule: "Aidge-form: \(node.opType) reads '\(node.inputs[k])' as FLOAT"))
         return v.map { Int($0) }

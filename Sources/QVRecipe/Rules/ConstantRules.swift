@@ -61,9 +61,7 @@ enum ConstantRules {
                 default: []
                 }
             let targets = slots.filter { $0 < n.inputs.count }.map { n.inputs[$0] }.filter { name in
-                guard !name.isEmpty, let t = ctx.graph.initializer(name), t.dtype.isFloatingPoint, let v = t.asDoubles()
-                else { return false }
-                return v.allSatisfy { $0 == $0.rounded(.towardZero) && abs($0) < 9.0e15 }
+                !name.isEmpty && ctx.graph.initializer(name)?.floatHeldIntegers() != nil
             }
             return targets.isEmpty ? nil : targets
         }
@@ -71,7 +69,7 @@ enum ConstantRules {
         var p = Patch()
         for name in targets {
             let t = ctx.graph.initializer(name)!
-            p.setInitializers.append((name, Tensor(int64s: t.asDoubles()!.map { Int64($0) }, shape: t.shape)))
+            p.setInitializers.append((name, Tensor(int64s: t.floatHeldIntegers()!, shape: t.shape)))
         }
         p.retypes = Set(targets)
         return p
