@@ -6,21 +6,21 @@ import QVKernels
 ///
 /// 1. **int8 → uint8 activations** (`QDQS8ToU8Transformer`): a QuantizeLinear with an int8 zero
 ///    point whose only consumer is a DequantizeLinear with the same zero point (scales are not
-///    compared) gets
-///    uint8 with zero point + 128, on both. The real values are unchanged; the integers are the
+///    compared) gets uint8 with zero point + 128, on both. The real values are unchanged; the integers are the
 ///    old ones + 128, which sends the fused products below through u8×s8 kernels.
 /// 2. **QDQ group fusion** (`QDQSelectorActionTransformer`): DQ(x), DQ(w)[, DQ(int32 bias)] →
 ///    Conv/MatMul/Gemm → Q becomes QLinearConv / QLinearMatMul / com.microsoft QGemm, integer
 ///    accumulation then one float32 requantization; DQ(a), DQ(b) → Add/Mul → Q becomes
-///    com.microsoft QLinearAdd/QLinearMul; DQ → GlobalAveragePool → Q becomes com.microsoft
-///    QLinearGlobalAveragePool. On x86 the products need a uint8 activation (int8 is
+///    com.microsoft QLinearAdd/QLinearMul; DQ → Sigmoid | LeakyRelu | AveragePool |
+///    GlobalAveragePool → Q becomes the com.microsoft QLinear op of the same name. On x86 the products need a uint8 activation (int8 is
 ///    not fused); each DQ must feed only that node, and the node only that Q. A Conv's bias DQ
 ///    must say what QLinearConv assumes (``convBiasFits(_:x:w:bias:)``); a Gemm's is not checked.
 ///
 /// A Relu before a Q whose zero point is its type's minimum is removed first (ReluQuantFusion), so
 /// DQ → Conv → Relu → Q fuses too. What it leaves out changes no number: the NHWC layout and
-/// Transposes around QLinearConv, the dropped Q/DQ around MaxPool/Reshape/Flatten. Float operators it keeps run in a different summation order from the one
-/// qverify reproduces (NCHWc kernels); quantized values after them can differ at near-ties.
+/// Transposes around QLinearConv (with the Q → DQ pairs they bring), the dropped Q/DQ around
+/// MaxPool/Reshape/Flatten. Float operators it keeps run in a different summation order from the
+/// one qverify reproduces (NCHWc kernels); quantized values after them can differ at near-ties.
 public enum OrtGraphOptimizer {
     public struct Result {
         public var model: Model

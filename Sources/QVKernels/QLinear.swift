@@ -430,7 +430,8 @@ func mlasQuantize(_ v: Float, scale: Float, zeroPoint: Int64, range: ClosedRange
 
 /// com.microsoft QLinearLeakyRelu / QLinearSigmoid as onnxruntime computes them: a 256-entry
 /// table built by dequantizing every 8-bit value (x_scale · (x − x_zp)), applying the float
-/// function (MLAS's logistic for QLinearSigmoid), and quantizing with MLAS QuantizeLinear (rint(v / y_scale) + y_zp, saturated).
+/// function (MLAS's logistic for QLinearSigmoid), and quantizing with MLAS QuantizeLinear
+/// (rint(v / y_scale) + y_zp, saturated).
 struct QLinearLookupKernel: Kernel {
     let op: String
     let alpha: Float

@@ -41,7 +41,7 @@ let qlinearSpecs: [OpSpec] = [
         "QLinearMul", tests: ["qlinearmul_broadcast_int8", "qlinearmul_broadcast_uint8", "qlinearmul_zero_c_scale"]),
     // x·alpha is one correctly rounded product per table entry: the table is exact.
     lookup("QLinearLeakyRelu", exactness: .exactInteger, tests: ["qlinearleakyrelu_int8", "qlinearleakyrelu_uint8"]),
-    // The table comes from a float sigmoid: equal to onnxruntime's on the suite, not guaranteed.
+    // The table comes from MLAS's logistic, which qverify reproduces bit for bit (exact_sigmoid_tanh).
     lookup("QLinearSigmoid", exactness: .exactInteger, tests: ["qlinearsigmoid_int8", "qlinearsigmoid_uint8"]),
     // Inputs are (tensor, scale, zero point) triples after the output's scale and zero point.
     OpSpec(
