@@ -417,6 +417,19 @@ ST = np.concatenate([np.linspace(-20, 20, 16001), rng.normal(0, 3, 4000), rng.un
                      [0.0, -0.0, 9.0, -9.0, 18.0, -18.0, 1e30, -1e30, np.inf, -np.inf]]).astype(np.float32)
 case("exact_sigmoid_tanh", [helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Tanh", ["x"], ["t"])],
      [("x", TP.FLOAT, ST)], [("s", TP.FLOAT), ("t", TP.FLOAT)])
+# ConvTranspose: a GEMM over the group's input channels (MLAS's order; a constant filter is
+# pre-packed transposed, a filter input is transposed by the GEMM, which then keeps K blocks at 128),
+# then col2im in kernel-position order, then the bias. 150 input channels cross a K block.
+CT_X = rng.normal(0, 1, (1, 150, 5, 7)).astype(np.float32)
+CT_W = (rng.normal(0, 1, (150, 4, 3, 3)) * 0.2).astype(np.float32)
+case("exact_conv_transpose",
+     [helper.make_node("ConvTranspose", ["x", "wc", "b"], ["y"], strides=[2, 2], pads=[1, 0, 1, 1], output_padding=[1, 0]),
+      helper.make_node("ConvTranspose", ["x", "w"], ["yw"], strides=[2, 3], dilations=[1, 2]),
+      helper.make_node("ConvTranspose", ["x", "wg"], ["yg"], group=3, auto_pad="SAME_UPPER", strides=[2, 2]),
+      helper.make_node("ConvTranspose", ["x", "wg", "bg"], ["ys"], group=3, strides=[3, 2], output_shape=[15, 13])],
+     [("x", TP.FLOAT, CT_X), ("w", TP.FLOAT, CT_W)], [("y", TP.FLOAT), ("yw", TP.FLOAT), ("yg", TP.FLOAT), ("ys", TP.FLOAT)],
+     [init("wc", CT_W), init("b", rng.normal(0, 1, 4).astype(np.float32)),
+      init("wg", (rng.normal(0, 1, (150, 2, 2, 3)) * 0.2).astype(np.float32)), init("bg", rng.normal(0, 1, 6).astype(np.float32))])
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

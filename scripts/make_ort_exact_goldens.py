@@ -14,7 +14,7 @@ The integers of u8xs8 models depend on the host's ISA (see README: deployment ta
 an AVX-512 VNNI host, or record the host in Reference/ort-isa/reference-goldens.json and check the
 goldens through the matching --target. It refuses to overwrite VNNI goldens from another host.
 
-Run: .venv/bin/python scripts/make_ort_exact_goldens.py [Reference]
+Run: .venv/bin/python scripts/make_ort_exact_goldens.py [Reference] [--only=FIXTURE/MODEL.onnx ...]
 """
 import pathlib
 import sys
@@ -62,7 +62,29 @@ def run(path, x):
     return res
 
 
+INTEGER_PRODUCTS = {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul"}
+
+
+def host_independent(path):
+    """A model without integer products (float ops, QDQ at ORT_DISABLE_ALL: Q/DQ around float
+    ops) runs the same kernels on every x86 host with FMA: its goldens can be made anywhere."""
+    return not any(n.op_type in INTEGER_PRODUCTS for n in onnx.load(str(path)).graph.node)
+
+
 def main():
+    only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")]
+    if only:
+        # --only=FIXTURE/MODEL.onnx (repeatable): just these models; on a host without VNNI only
+        # host-independent ones.
+        for rel in only:
+            path = ref / rel
+            if not host_is_vnni() and not host_independent(path):
+                sys.exit(f"make_ort_exact_goldens: {rel} has integer products; its goldens need a VNNI host")
+            res = run(path, np.load(path.parent / "calib_inputs.npy"))
+            out = path.parent / f"{path.stem}_ort_exact.npz"
+            np.savez(out, **res)
+            print(f"{out.relative_to(ref)}: {len(res)} tensors, {sum(v.nbytes for v in res.values()) // 1024} KB")
+        return
     if not host_is_vnni() and "--any-host" not in sys.argv:
         sys.exit("make_ort_exact_goldens: this host has no VNNI, so onnxruntime's u8xs8 results here are not the "
                  "ort-vnni goldens recorded in Reference/ort-isa/reference-goldens.json (pass --any-host and record the host)")

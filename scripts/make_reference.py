@@ -263,6 +263,123 @@ def pooling():
     return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
 
 
+def _model(b, in_shape, outputs, opset):
+    """Builder b's graph with one float input and the given (name, shape) outputs at `opset`."""
+    g = helper.make_graph(b.nodes, "qverify_fixture",
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs], b.inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="qverify make_reference")
+    m.ir_version = 9
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+def const(b, name, value, dtype=np.float32):
+    b.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+    return name
+
+
+def vit():
+    """A ViT block (onnxruntime only: Aidge's PTQ refuses LayerNorm and ReduceMean and crashes on
+    MatMul with a constant operand): 8x8/8 patch conv (3 -> 16 channels) on 3x32x32, tokens by
+    Reshape [1,16,16] + Transpose (16 tokens x 16 features), LayerNormalization, Q/K/V MatMul + Add,
+    attention MatMul(Q, Transpose(K)), Div by 4, Softmax, MatMul with V, output MatMul + Add,
+    residual Add; a second LayerNorm written as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div, Mul,
+    Add; an MLP MatMul + Add, Gelu (opset 20), MatMul + Add, residual Add; ReduceMean over the
+    tokens; a Gemm head (5 classes)."""
+    b = Builder(36)
+    d, t = 16, 16
+    p = b.conv("patch", "input", 3, d, k=8, stride=8)
+    r = b.op("Reshape", "tokens_reshape", [p, const(b, "tokens_shape", [1, d, t], np.int64)])
+    x = b.op("Transpose", "tokens", [r], perm=[0, 2, 1])
+    ln = b.op("LayerNormalization", "ln1", [x, const(b, "ln1_g", b.rng.uniform(0.8, 1.2, d)),
+                                             const(b, "ln1_b", b.rng.normal(0, 0.05, d))], axis=-1, epsilon=1e-5)
+
+    def linear(name, x, fin, fout):
+        w = b.param(f"{name}_w", [fin, fout], fan_in=fin)
+        bias = b.param(f"{name}_b", [fout], std=0.01)
+        return b.op("Add", f"{name}_add", [b.op("MatMul", name, [x, w]), bias])
+
+    q, k, v = (linear(n, ln, d, d) for n in ("q", "k", "v"))
+    kt = b.op("Transpose", "k_t", [k], perm=[0, 2, 1])
+    s = b.op("Div", "scale", [b.op("MatMul", "qk", [q, kt]), const(b, "sqrt_d", 4.0)])
+    a = b.op("Softmax", "attn", [s], axis=-1)
+    o = linear("proj", b.op("MatMul", "av", [a, v]), d, d)
+    x = b.op("Add", "res1", [x, o])
+    mu = b.op("ReduceMean", "ln2_mean", [x, const(b, "ln_axes", [-1], np.int64)])
+    c = b.op("Sub", "ln2_center", [x, mu])
+    var = b.op("ReduceMean", "ln2_var", [b.op("Pow", "ln2_sq", [c, const(b, "two", 2.0)]), "ln_axes"])
+    sd = b.op("Sqrt", "ln2_sd", [b.op("Add", "ln2_eps", [var, const(b, "eps", 1e-5)])])
+    n2 = b.op("Div", "ln2_norm", [c, sd])
+    n2 = b.op("Add", "ln2_shift", [b.op("Mul", "ln2_scale", [n2, const(b, "ln2_g", b.rng.uniform(0.8, 1.2, d))]),
+                                   const(b, "ln2_b", b.rng.normal(0, 0.05, d))])
+    h = b.op("Gelu", "mlp_gelu", [linear("mlp1", n2, d, 2 * d)])
+    x = b.op("Add", "res2", [x, linear("mlp2", h, 2 * d, d)])
+    pooled = b.op("ReduceMean", "pool", [x, const(b, "pool_axes", [1], np.int64)], keepdims=0)
+    b.fc("head", pooled, d, 5, out="output")
+    return _model(b, [1, 3, 32, 32], [("output", [1, 5])], 20), [1, 3, 32, 32]
+
+
+def mbv3():
+    """A MobileNetV3 block (onnxruntime only: Aidge's PTQ refuses HardSwish and HardSigmoid):
+    conv3x3/2 + HardSwish (16), 1x1 expand + HardSwish (48), depthwise 3x3 + HardSwish,
+    squeeze-excite (GlobalAveragePool, 1x1 conv + Relu, 1x1 conv, HardSigmoid, Mul), 1x1 project
+    (16), residual Add, GlobalAveragePool, Flatten, Gemm. 3x32x32 input, 5 classes."""
+    b = Builder(37)
+    x = b.op("HardSwish", "stem_hs", [b.conv("stem", "input", 3, 16, pads=1, stride=2)])
+    e = b.op("HardSwish", "expand_hs", [b.conv("expand", x, 16, 48, k=1)])
+    d = b.op("HardSwish", "dw_hs", [b.conv("dw", e, 48, 48, pads=1, group=48)])
+    sq = b.op("GlobalAveragePool", "se_pool", [d])
+    s1 = b.op("Relu", "se_reduce_relu", [b.conv("se_reduce", sq, 48, 12, k=1)])
+    gate = b.op("HardSigmoid", "se_gate", [b.conv("se_expand", s1, 12, 48, k=1)], alpha=1 / 6, beta=0.5)
+    m = b.op("Mul", "se_mul", [d, gate])
+    r = b.op("Add", "residual", [b.conv("project", m, 48, 16, k=1), x])
+    f = b.op("Flatten", "flatten", [b.op("GlobalAveragePool", "gap", [r])], axis=1)
+    b.fc("fc", f, 16, 5, out="output")
+    return _model(b, [1, 3, 32, 32], [("output", [1, 5])], 14), [1, 3, 32, 32]
+
+
+def unet_convt():
+    """The U-Net with a learned upsampling (onnxruntime only: Aidge's PTQ refuses ConvTranspose):
+    encoder conv3x3 + Relu (8), MaxPool 2x2, conv3x3 + Relu (16), ConvTranspose 2x2/2 (16 -> 8),
+    Concat with the skip, conv3x3 + Relu, a 1x1 head (3 classes). 3x16x16 input and output."""
+    b = Builder(38)
+    e1 = b.op("Relu", "enc1_relu", [b.conv("enc1", "input", 3, 8, pads=1)])
+    p = b.op("MaxPool", "pool", [e1], kernel_shape=[2, 2], strides=[2, 2])
+    e2 = b.op("Relu", "enc2_relu", [b.conv("enc2", p, 8, 16, pads=1)])
+    w, bias = b.param("up_w", [16, 8, 2, 2], fan_in=16), b.param("up_b", [8], std=0.01)
+    u = b.op("ConvTranspose", "up", [e2, w, bias], kernel_shape=[2, 2], strides=[2, 2])
+    c = b.op("Concat", "skip_concat", [u, e1], axis=1)
+    d = b.op("Relu", "dec_relu", [b.conv("dec", c, 16, 8, pads=1)])
+    hw, hb = b.param("head_w", [3, 8, 1, 1], fan_in=8), b.param("head_b", [3], std=0.01)
+    b.nodes.append(helper.make_node("Conv", [d, hw, hb], ["output"], name="head", kernel_shape=[1, 1]))
+    return b.model([1, 3, 16, 16], [1, 3, 16, 16]), [1, 3, 16, 16]
+
+
+def mixed_ops():
+    """A CNN of the other ops onnxruntime quantizes (onnxruntime only: Aidge's PTQ refuses Clip and
+    cannot take Pad): Sub and Div by constants (input normalisation), Pad (reflect, 1), conv3x3 +
+    unfused BatchNormalization + Clip(0, 6), AveragePool 2x2/2, Pad (constant 0.5), conv3x3 +
+    LeakyRelu(0.2), conv1x1 + Sigmoid, conv1x1 + Tanh, Resize (linear, x2, half_pixel) back up,
+    GlobalAveragePool, Flatten, Gemm. 3x16x16 input, 5 classes."""
+    b = Builder(39)
+    x = b.op("Div", "norm_div", [b.op("Sub", "norm_sub", ["input", const(b, "mean", [[[0.5]], [[0.45]], [[0.4]]])]),
+                                 const(b, "std", [[[0.25]], [[0.22]], [[0.2]]])])
+    x = b.op("Pad", "pad_reflect", [x, const(b, "pads1", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)], mode="reflect")
+    x = b.op("Clip", "relu6", [bn(b, "bn1", b.conv("conv1", x, 3, 8), 8), const(b, "c0", 0.0), const(b, "c6", 6.0)])
+    x = b.op("AveragePool", "avg", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = b.op("Pad", "pad_const", [x, const(b, "pads2", [0, 0, 1, 1, 0, 0, 1, 1], np.int64), const(b, "half", 0.5)],
+             mode="constant")
+    x = b.op("LeakyRelu", "lrelu", [b.conv("conv2", x, 8, 16)], alpha=0.2)
+    x = b.op("Sigmoid", "sig", [b.conv("conv3", x, 16, 16, k=1)])
+    x = b.op("Tanh", "tanh", [b.conv("conv4", x, 16, 16, k=1)])
+    x = b.op("Resize", "up", [x, "", const(b, "up_scales", [1, 1, 2, 2])], mode="linear",
+             coordinate_transformation_mode="half_pixel")
+    f = b.op("Flatten", "flatten", [b.op("GlobalAveragePool", "gap", [x])], axis=1)
+    b.fc("fc", f, 16, 5, out="output")
+    return b.model([1, 3, 16, 16], [1, 5]), [1, 3, 16, 16]
+
+
 def cnn():
     """Conv-heavy CNN for benchmarks: 3x64x64 input, six 3x3 convs (16, 16, 32, 32, 64, 64 channels,
     pad 1) with Relu and three 2x2 MaxPools, then Gemm(64*8*8 -> 10)."""
@@ -491,6 +608,10 @@ FIXTURES = {
     "mobilenetv2_224": (mobilenetv2_224, ("int8", "int8", "int32"), {}),
     # onnxruntime-only: Aidge's PTQ leaves Clip float (it logs an error and returns a float graph).
     "mobilenet_relu6": (mobilenet_relu6, ("int8", "int8", "int32"), {"ort_only": True}),
+    "vit": (vit, ("int8", "int8", "int32"), {"ort_only": True}),
+    "mbv3": (mbv3, ("int8", "int8", "int32"), {"ort_only": True}),
+    "unet_convt": (unet_convt, ("int8", "int8", "int32"), {"ort_only": True}),
+    "mixed_ops": (mixed_ops, ("int8", "int8", "int32"), {"ort_only": True}),
 }
 FULL_SIZE = {"resnet18_224", "mobilenetv2_224"}
 # Fixtures that also get Aidge's own QDQ rewrite (aidge_quantization.set_to_qdq) of the unfolded
@@ -702,7 +823,7 @@ def build_fixture(name, out_root, only=None):
         stage("unfolded", unfolded)
     if name in AIDGE_QDQ:
         stage("aidge_qdq", lambda: aidge_qdq_stage(out, fpath, precision, options, calib, x, name in FUSE_BN))
-    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "yolo", "se_block", "pooling", "digits", "resnet", "mobilenet", "mobilenet_relu6", "resnet18_224",
+    if name in ("residual", "depthwise", "cnn", "fire", "unet", "shuffle", "yolo", "se_block", "pooling", "digits", "resnet", "mobilenet", "mobilenet_relu6", "vit", "mbv3", "unet_convt", "mixed_ops", "resnet18_224",
                 "mobilenetv2_224"):
         stage("ort_quantize_static", lambda: ort_static(out, fpath, x, x_calib, labels))
     files = {p.name: {"bytes": p.stat().st_size, "sha256": sha(p)} for p in sorted(out.iterdir()) if p.name != "manifest.json"}

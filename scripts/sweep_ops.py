@@ -158,6 +158,87 @@ def conv(rng, depthwise=False):
     return model([node], [("x", x)], [("y", TP.FLOAT)], inits), {"x": x}, g
 
 
+def convtranspose_geometry(rng):
+    """ConvTranspose over 1-D or 2-D inputs: groups and depthwise, kernels 1-5, strides 1-3,
+    dilations, pads, output_padding, and auto_pad/output_shape now and then."""
+    r = 1 if rng.random() < 0.2 else 2
+    k = [rng.randint(1, 5) for _ in range(r)]
+    if r == 2 and rng.random() < 0.6:
+        k[1] = k[0]
+    s = [rng.choice([1, 2, 2, 3]) for _ in range(r)]
+    d = [2 if rng.random() < 0.15 else 1 for _ in range(r)]
+    spatial = [min(extent(rng), 24) for _ in range(r)]
+    pads = [rng.randint(0, k[i] - 1) if rng.random() < 0.5 else 0 for i in range(r)] + \
+           [rng.randint(0, k[i] - 1) if rng.random() < 0.5 else 0 for i in range(r)]
+    adj = [rng.randint(0, max(s[i], d[i]) - 1) if rng.random() < 0.3 else 0 for i in range(r)]
+    kind = rng.random()
+    if kind < 0.3:
+        g = rng.choice([1, 3, 4, 8, 16, 17])
+        c, m = g, g * rng.choice([1, 1, 2])
+    else:
+        g = rng.choice([1, 1, 1, 2, 4])
+        c = g * rng.choice([1, 2, 3, 5, 8, 16, 17, 32, 64, 150])
+        m = g * rng.choice([1, 2, 3, 7, 8, 16, 17, 32])
+    attrs = dict(kernel_shape=k, strides=s, dilations=d, group=g)
+    mode = rng.random()
+    if mode < 0.1:
+        attrs["auto_pad"] = rng.choice(["SAME_UPPER", "SAME_LOWER"])
+    elif mode < 0.2:
+        full = [(spatial[i] - 1) * s[i] + adj[i] + (k[i] - 1) * d[i] + 1 for i in range(r)]
+        attrs["output_shape"] = [max(1, f + rng.randint(-2, 2)) for f in full]
+        if rng.random() < 0.5:
+            attrs["auto_pad"] = rng.choice(["SAME_UPPER", "SAME_LOWER"])
+    else:
+        attrs["pads"] = pads
+    if any(adj):
+        attrs["output_padding"] = adj
+    return dict(c=c, m=m, spatial=spatial, group=g, attrs=attrs)
+
+
+def convtranspose(rng):
+    """Float ConvTranspose; the weights an initializer (onnxruntime pre-packs them transposed) or
+    a graph input (its GEMM transposes them)."""
+    g = convtranspose_geometry(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    n = rng.choice([1, 1, 2])
+    x = nr.standard_normal((n, g["c"], *g["spatial"])).astype(np.float32)
+    w = (nr.standard_normal((g["c"], g["m"] // g["group"], *g["attrs"]["kernel_shape"])) * 0.2).astype(np.float32)
+    const_w = rng.random() < 0.6
+    inits, ins, feeds = ([init("w", w)] if const_w else []), ["x", "w"], {"x": x}
+    if not const_w:
+        feeds["w"] = w
+    if rng.random() < 0.7:
+        inits.append(init("b", nr.standard_normal(g["m"]).astype(np.float32)))
+        ins.append("b")
+    node = helper.make_node("ConvTranspose", ins, ["y"], **g["attrs"])
+    return model([node], list(feeds.items()), [("y", TP.FLOAT)], inits), feeds, dict(g, const_w=const_w)
+
+
+def convtranspose_q(rng):
+    """DequantizeLinear → ConvTranspose (float weights and bias initializers) → QuantizeLinear, as
+    quantize_static's QOperator models leave it: at ORT_ENABLE_ALL onnxruntime quantizes the
+    weights to int8 and the bias to int32 first (WeightBiasQuantization)."""
+    g = convtranspose_geometry(rng)
+    nr = np.random.default_rng(rng.randrange(2**32))
+    n = rng.choice([1, 1, 2])
+    x = nr.integers(0, 256, (n, g["c"], *g["spatial"])).astype(np.uint8)
+    w = (nr.standard_normal((g["c"], g["m"] // g["group"], *g["attrs"]["kernel_shape"])) * 0.2).astype(np.float32)
+    if rng.random() < 0.2:
+        w = np.abs(w)
+    xs = np.float32(nr.uniform(0.005, 0.05))
+    ys = np.float32(xs * np.sqrt(g["c"] // g["group"]) * nr.uniform(0.1, 0.5))
+    inits = [init("xs", xs), init("xz", np.uint8(nr.integers(0, 256))), init("w", w), init("ys", ys),
+             init("yz", np.uint8(nr.integers(64, 192)))]
+    ins = ["xf", "w"]
+    if rng.random() < 0.8:
+        inits.append(init("b", (nr.standard_normal(g["m"]) * 0.1).astype(np.float32)))
+        ins.append("b")
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"]),
+             helper.make_node("ConvTranspose", ins, ["yf"], **g["attrs"]),
+             helper.make_node("QuantizeLinear", ["yf", "ys", "yz"], ["y"])]
+    return model(nodes, [("x", x)], [("y", TP.UINT8)], inits), {"x": x}, g
+
+
 def pool_geometry(rng, ceil_ok=True):
     kh = rng.randint(1, 5)
     kw = kh if rng.random() < 0.7 else rng.randint(1, 5)
@@ -508,10 +589,12 @@ FAMILIES = {
     "qlinearlookup": qlinear_lookup,
     "qlinearconcat": qlinear_concat,
     "qdqunary": qdq_unary,
+    "convtranspose": convtranspose,
+    "convtransposeq": convtranspose_q,
 }
 # Families whose float ops onnxruntime runs in its NCHWc kernels at ORT_ENABLE_ALL (another
 # summation order, not claimed bit for bit): left out of --level enable.
-FLOAT_ONLY = {"conv", "convdepthwise", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul", "unary"}
+FLOAT_ONLY = {"conv", "convdepthwise", "convtranspose", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul", "unary"}
 
 
 def ort_session(m, level="disable"):

@@ -163,6 +163,69 @@ public struct ShapeInference: Sendable {
         return [x[0], w[0]] + out
     }
 
+    /// ConvTranspose's output sizes and pads (begin…, end…) from its attributes, as onnxruntime
+    /// computes them (conv_transpose_attributes.h): with `output_shape`, the padding that reaches
+    /// it; with SAME_UPPER/SAME_LOWER, the padding that makes the output input·stride. Odd total
+    /// padding goes to the tail for SAME_UPPER and to the head otherwise, as ONNX says (measured
+    /// on onnxruntime 1.32; older releases had it the other way round).
+    public static func convTransposeWindow(_ n: Node, input: [Int], kernel: [Int]) throws -> (out: [Int], pads: [Int]) {
+        let r = kernel.count
+        func ints(_ name: String) -> [Int]? {
+            if case .ints(let v) = n.attribute(name) { v.map { Int($0) } } else { nil }
+        }
+        let strides = ints("strides") ?? Array(repeating: 1, count: r)
+        let dil = ints("dilations") ?? Array(repeating: 1, count: r)
+        let adj = ints("output_padding") ?? Array(repeating: 0, count: r)
+        var pads = ints("pads") ?? Array(repeating: 0, count: 2 * r)
+        var autoPad = "NOTSET"
+        if case .string(let s) = n.attribute("auto_pad") { autoPad = String(decoding: s, as: UTF8.self) }
+        var given = ints("output_shape")
+        if let g = given, g.count > r { given = Array(g.suffix(r)) }
+        guard strides.count == r, dil.count == r, adj.count == r, pads.count == 2 * r, input.count == r,
+            given == nil || given!.count == r
+        else {
+            throw QVError.badInput("strides/dilations/pads/output_padding/output_shape do not match the \(r)-d kernel")
+        }
+        guard strides.allSatisfy({ $0 >= 1 }), dil.allSatisfy({ $0 >= 1 }), kernel.allSatisfy({ $0 >= 1 }),
+            pads.allSatisfy({ $0 >= 0 }), adj.allSatisfy({ $0 >= 0 })
+        else {
+            throw QVError.badInput(
+                "invalid ConvTranspose window: kernel \(kernel), strides \(strides), dilations \(dil), pads \(pads), output_padding \(adj)"
+            )
+        }
+        var out: [Int] = []
+        for i in 0..<r {
+            let full = (input[i] - 1) * strides[i] + adj[i] + (kernel[i] - 1) * dil[i] + 1
+            let target: Int? =
+                given?[i] ?? (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" ? input[i] * strides[i] : nil)
+            if let target {
+                // Padding is never negative: an output_shape beyond the full extent gets outputs that
+                // receive no product, only the bias; SAME stops at the full extent.
+                let total = max(0, full - target)
+                pads[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                pads[i + r] = total - pads[i]
+                out.append(given == nil ? full - total : target)
+            } else {
+                if autoPad == "VALID" { pads[i] = 0; pads[i + r] = 0 }
+                out.append(full - pads[i] - pads[i + r])
+            }
+            guard out[i] > 0 else {
+                throw QVError.badInput("ConvTranspose of \(kernel) over input \(input) has no output (pads \(pads))")
+            }
+        }
+        return (out, pads)
+    }
+
+    static func convTransposeShape(_ n: Node, _ x: [Int]?, _ w: [Int]?) throws -> [Int]? {
+        guard let x, let w, x.count >= 3, w.count == x.count else { return nil }
+        let group: Int = if case .int(let g) = n.attribute("group") { Int(g) } else { 1 }
+        guard group >= 1, x[1] == w[0], w[0] % group == 0 else {
+            throw QVError.badInput("ConvTranspose input \(x) does not fit weights \(w) with group \(group)")
+        }
+        let (out, _) = try convTransposeWindow(n, input: Array(x[2...]), kernel: Array(w[2...]))
+        return [x[0], w[1] * group] + out
+    }
+
     static func poolShape(_ n: Node, _ x: [Int]?) throws -> [Int]? {
         guard let x, x.count >= 3 else { return nil }
         guard case .ints(let k) = n.attribute("kernel_shape") else {

@@ -31,6 +31,7 @@ public enum OrtGraphOptimizer {
     public static func optimize(_ model: Model) throws -> Result {
         var m = model
         var log: [String] = []
+        try quantizeWeightsAndBiases(&m.graph, log: &log)
         try foldConstantQuantizers(&m, log: &log)
         try uniqueDequantizers(&m.graph, log: &log)
         try removeReluBeforeQuantize(&m.graph, log: &log)
@@ -40,6 +41,119 @@ public enum OrtGraphOptimizer {
     }
 
     // MARK: - 0. Constant folding and one DQ per consumer (ORT_ENABLE_BASIC: no number changes)
+
+    /// onnxruntime's WeightBiasQuantization (ORT_ENABLE_BASIC and up): a Conv, ConvTranspose or Gemm
+    /// whose data comes from a per-tensor DequantizeLinear and whose output reaches a
+    /// QuantizeLinear alone (through Relu or Clip at most) gets its float weight initializer
+    /// quantized to int8 — per tensor, scale (max − min)/255 and zero point −128 − min/scale
+    /// rounded half to even, over the range widened to hold 0 — behind a Q → DQ pair, and its
+    /// float bias initializer replaced by DQ(Cast int32(Round(bias / (x_scale · w_scale)))).
+    /// The weights and bias then carry that quantization's error: quantize_static's QOperator
+    /// models leave ConvTranspose float there, and onnxruntime at any level above DISABLE_ALL
+    /// runs it on these weights. The new nodes run as written (onnxruntime constant-folds them
+    /// with the same kernels).
+    static func quantizeWeightsAndBiases(_ g: inout Graph, log: inout [String]) throws {
+        let index = try GraphIndex(g)
+        func producer(_ t: String) -> Node? { index.producer[t].map { g.nodes[$0] } }
+        func isScalar(_ name: String) -> Bool {
+            guard let t = g.initializer(name) else { return false }
+            return t.rank == 0 || (t.rank == 1 && t.shape[0] == 1)
+        }
+        /// The output reaches one QuantizeLinear, through single-reader Relu or Clip nodes only.
+        func reachesQuantizer(_ start: Node) -> Bool {
+            var current = start
+            while true {
+                guard current.outputs.count == 1, let users = index.consumers[current.outputs[0]], users.count == 1
+                else { return false }
+                let next = g.nodes[users[0]]
+                if next.opType == "QuantizeLinear" { return true }
+                guard next.opType == "Relu" || next.opType == "Clip" else { return false }
+                current = next
+            }
+        }
+        for ti in index.topologicalOrder {
+            let t = g.nodes[ti]
+            guard t.normalizedDomain.isEmpty, ["Conv", "ConvTranspose", "Gemm"].contains(t.opType), t.inputs.count >= 2,
+                let d0 = producer(t.inputs[0]), d0.opType == "DequantizeLinear", d0.inputs.count >= 2,
+                isScalar(d0.inputs[1]), reachesQuantizer(t)
+            else { continue }
+            let dq1 = producer(t.inputs[1]).flatMap { $0.opType == "DequantizeLinear" ? $0 : nil }
+            let weight = g.initializer(t.inputs[1])
+            guard dq1 != nil || weight?.dtype == .float else { continue }
+            let biasName = t.inputs.count >= 3 && !t.inputs[2].isEmpty ? t.inputs[2] : nil
+            var biasSize: Int? = nil
+            if let biasName {
+                guard let b = g.initializer(biasName), b.rank == 1 else { continue }
+                biasSize = b.shape[0]
+            }
+            if dq1 != nil && biasSize == nil { continue }
+            var perTensor = true
+            if let dq1, dq1.inputs.count >= 2, !isScalar(dq1.inputs[1]) {
+                perTensor = false
+                guard let s = g.initializer(dq1.inputs[1]), s.rank == 1, s.shape[0] == biasSize,
+                    dq1.int("block_size", default: 0) == 0
+                else { continue }
+                let rank = g.initializer(dq1.inputs[0])?.rank ?? 0
+                var axis = dq1.int("axis", default: 1)
+                if axis < 0 { axis += rank }
+                let expected = t.opType == "Gemm" ? (t.int("transB", default: 0) == 0 ? 1 : 0) : 0
+                guard axis == expected else { continue }
+            }
+            var node = t
+            let wScale: String
+            if let dq1 {
+                wScale = dq1.inputs[1]
+            } else {
+                let (scale, zero) = weightQuantization(weight!.floats!)
+                wScale = "\(t.name)_weight_scale"
+                let zp = "\(t.name)_weight_zp", wq = "\(t.name)_weight_q", wdq = "\(t.name)_weight_dq"
+                g.setInitializer(wScale, Tensor([scale], shape: []))
+                g.setInitializer(zp, Tensor([Int32(zero)], shape: [], dtype: .int8))
+                g.nodes.append(
+                    Node(name: wq, opType: "QuantizeLinear", inputs: [t.inputs[1], wScale, zp], outputs: [wq]))
+                g.nodes.append(Node(name: wdq, opType: "DequantizeLinear", inputs: [wq, wScale, zp], outputs: [wdq]))
+                node.inputs[1] = wdq
+            }
+            if let biasName {
+                let p = "\(t.name)_bias"
+                g.nodes.append(
+                    Node(name: "\(p)_scale", opType: "Mul", inputs: [d0.inputs[1], wScale], outputs: ["\(p)_scale"]))
+                g.nodes.append(
+                    Node(name: "\(p)_div", opType: "Div", inputs: [biasName, "\(p)_scale"], outputs: ["\(p)_div"]))
+                g.nodes.append(Node(name: "\(p)_round", opType: "Round", inputs: ["\(p)_div"], outputs: ["\(p)_round"]))
+                g.nodes.append(
+                    Node(
+                        name: "\(p)_int32", opType: "Cast", inputs: ["\(p)_round"], outputs: ["\(p)_int32"],
+                        attributes: [Attribute(name: "to", value: .int(Int64(DType.int32.rawValue)))]))
+                g.nodes.append(
+                    Node(
+                        name: "\(p)_dq", opType: "DequantizeLinear", inputs: ["\(p)_int32", "\(p)_scale"],
+                        outputs: ["\(p)_dq"], attributes: perTensor ? [] : [Attribute(name: "axis", value: .int(0))]))
+                node.inputs[2] = "\(p)_dq"
+            }
+            g.nodes[ti] = node
+            log.append(
+                "\(t.opType) '\(t.name)': \(dq1 == nil ? "float weights quantized to int8" : "weights already quantized")\(biasName == nil ? "" : ", bias to int32") (WeightBiasQuantization)"
+            )
+        }
+        g.nodes = try GraphIndex(g).topologicalOrder.map { g.nodes[$0] }
+    }
+
+    /// onnxruntime's GetQuantizationParameter for int8 (qmath.h): the range widened to hold 0,
+    /// scale (max − min)/255 (1 for an all-zero tensor), zero point −128 − min/scale clamped to
+    /// [−128, 127] and rounded half to even; every operation in float32.
+    static func weightQuantization(_ w: [Float]) -> (scale: Float, zero: Int8) {
+        var lo = Float.greatestFiniteMagnitude, hi = -Float.greatestFiniteMagnitude
+        for v in w {
+            lo = Swift.min(lo, v)
+            hi = Swift.max(hi, v)
+        }
+        lo = Swift.min(lo, 0)
+        hi = Swift.max(hi, 0)
+        let scale: Float = hi == lo ? 1 : (hi - lo) / 255
+        let initial = Float(-128) - lo / scale
+        return (scale, Int8(Swift.max(-128, Swift.min(127, initial)).rounded(.toNearestOrEven)))
+    }
 
     /// A QuantizeLinear of a constant (weights quantized at run time) becomes its integer
     /// initializer, as onnxruntime's constant folding does; DequantizeLinear is never folded.

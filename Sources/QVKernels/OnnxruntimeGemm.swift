@@ -12,7 +12,7 @@ import _QVChainGemm
 ///   the output is in a group of 4, 2 or 1 outputs; with B as is, the products of 4 consecutive
 ///   k are summed, then added to C, group after group. Then C (the bias, when beta is 1) is added.
 /// - N = 1 with contiguous B and C is the same kernel with the operands swapped.
-/// - Everything else: blocks of the reduction (``blockK(n:k:)``, or 256 when B is
+/// - Everything else: blocks of the reduction (``blockK(n:k:transA:)``, or 256 when B is
 ///   a constant that onnxruntime pre-packed), each an FMA chain from zero, added to C in turn.
 public enum OnnxruntimeGemm {
     /// The instruction path of the fixed-order kernel: "avx512f", "avx2+fma" or "portable"
@@ -28,11 +28,13 @@ public enum OnnxruntimeGemm {
     /// stride: a short K lends to N, a narrow N lends to K. Each block is summed by its own
     /// FMA chain from zero and added to C, so a float result is bit-identical to onnxruntime's
     /// only when the blocks are the same.
-    public static func blockK(n: Int, k: Int) -> Int {
+    /// With A transposed MLAS keeps K's stride at most 128 (its A panel is the transpose buffer):
+    /// a narrow N does not lend to K.
+    public static func blockK(n: Int, k: Int, transA: Bool = false) -> Int {
         var strideN = 128, strideK = 128
         if n >= k {
             while strideK / 2 >= k { strideN *= 2; strideK /= 2 }
-        } else {
+        } else if !transA {
             while strideN > 16 && strideN / 2 >= n { strideK *= 2; strideN /= 2 }
         }
         return strideK
@@ -94,7 +96,7 @@ public enum OnnxruntimeGemm {
             return
         }
         // A constant B is packed once by onnxruntime's Gemm/MatMul, and packed B comes in 256-deep slices.
-        let blockK = bIsPacked ? 256 : fixedBlockK ?? blockK(n: n, k: k)
+        let blockK = bIsPacked ? 256 : fixedBlockK ?? blockK(n: n, k: k, transA: transA)
         // The chain kernel reads A and B untransposed; a transposed operand is copied once.
         var aT: [Float] = [], bT: [Float] = []
         if transA { aT = transposed(a, rows: k, cols: m, ld: lda) }

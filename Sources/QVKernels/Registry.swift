@@ -7,7 +7,7 @@ public enum Registry {
     /// Every kernel type. `OpSpecTests` checks that each is named by a spec and each spec's
     /// kernel is one of these.
     static let kernels: [any Kernel.Type] = [
-        ConvKernel.self, GemmKernel.self, MatMulKernel.self,
+        ConvKernel.self, ConvTransposeKernel.self, GemmKernel.self, MatMulKernel.self,
         QuantizeLinearKernel.self, DequantizeLinearKernel.self,
         QLinearConvKernel.self, QLinearMatMulKernel.self, QGemmKernel.self,
         QLinearBinaryKernel.self, QLinearLookupKernel.self, QLinearGlobalAveragePoolKernel.self,

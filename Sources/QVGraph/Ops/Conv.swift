@@ -33,6 +33,23 @@ let convSpecs: [OpSpec] = [
         return try convFacts(c, dtype: dtype, weight: w, bias: c.input("B"))
     },
     OpSpec(
+        "ConvTranspose", since: [1, 11, 22], inputs: ["X", "W", "B"], batching: .perSample,
+        exactness: .onnxruntimeOrder, kernel: "ConvTransposeKernel",
+        tests: ["exact_conv_transpose"]
+    ) { c in
+        if let b = c.input("B")?.shape, let ws = c.input("W")?.shape, ws.count >= 2 {
+            let g = c.int("group") ?? 1
+            guard b == [ws[1] * g] else {
+                throw QVError.badInput("bias of shape \(b) does not match \(ws[1] * g) output channels")
+            }
+        }
+        return [
+            TensorFact(
+                dtype: c.x?.dtype, shape: try ShapeInference.convTransposeShape(c.node, c.x?.shape, c.input("W")?.shape)
+            )
+        ]
+    },
+    OpSpec(
         "ConvInteger", since: [10], inputs: ["x", "w", "x_zero_point", "w_zero_point"], batching: .perSample,
         exactness: .exactInteger,
         kernel: nil, tests: []
