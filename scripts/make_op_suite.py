@@ -430,6 +430,70 @@ case("exact_conv_transpose",
      [("x", TP.FLOAT, CT_X), ("w", TP.FLOAT, CT_W)], [("y", TP.FLOAT), ("yw", TP.FLOAT), ("yg", TP.FLOAT), ("ys", TP.FLOAT)],
      [init("wc", CT_W), init("b", rng.normal(0, 1, 4).astype(np.float32)),
       init("wg", (rng.normal(0, 1, (150, 2, 2, 3)) * 0.2).astype(np.float32)), init("bg", rng.normal(0, 1, 6).astype(np.float32))])
+# Softmax/LogSoftmax are MLAS's: exp by a polynomial, sums in 8 lanes (16 with AVX-512F), (1/S)·e;
+# Erf is MLAS's piecewise polynomial, Gelu its fixed order on top of Erf or Tanh. Row lengths cross
+# the lane boundaries; values span both exp clamps.
+SM_ROWS = rng.normal(0, 4, (67, 41)).astype(np.float32)
+SM_ROWS[:, :3] *= 30
+SM_4D = rng.normal(0, 10, (2, 9, 5, 17)).astype(np.float32)
+GE = np.concatenate([np.linspace(-6, 6, 12001), rng.normal(0, 2, 4000), rng.uniform(-1e-3, 1e-3, 500),
+                     [0.0, -0.0, 0.921875, -0.921875, 3.925, -3.925, 1e30, -1e30, np.inf, -np.inf]]).astype(np.float32)
+GB = rng.normal(0, 1, GE.shape).astype(np.float32)
+case("exact_softmax_erf_gelu",
+     [helper.make_node("Softmax", ["r"], ["sm"]), helper.make_node("LogSoftmax", ["r"], ["lsm"]),
+      helper.make_node("Softmax", ["t"], ["sm1"], axis=1), helper.make_node("LogSoftmax", ["t"], ["lsm2"], axis=-2),
+      helper.make_node("Softmax", ["t"], ["sm3"], axis=3),
+      helper.make_node("Erf", ["g"], ["erf"]), helper.make_node("Gelu", ["g"], ["gelu"]),
+      helper.make_node("Gelu", ["g"], ["gelu_tanh"], approximate="tanh"),
+      helper.make_node("Gelu", ["g"], ["ms_gelu"], domain="com.microsoft"),
+      helper.make_node("FastGelu", ["g", "gb"], ["fast_gelu"], domain="com.microsoft"),
+      helper.make_node("BiasGelu", ["g", "gb"], ["bias_gelu"], domain="com.microsoft")],
+     [("r", TP.FLOAT, SM_ROWS), ("t", TP.FLOAT, SM_4D), ("g", TP.FLOAT, GE)],
+     [("sm", TP.FLOAT), ("lsm", TP.FLOAT), ("sm1", TP.FLOAT), ("lsm2", TP.FLOAT), ("sm3", TP.FLOAT), ("erf", TP.FLOAT),
+      ("gelu", TP.FLOAT), ("gelu_tanh", TP.FLOAT), ("ms_gelu", TP.FLOAT), ("fast_gelu", TP.FLOAT), ("bias_gelu", TP.FLOAT)],
+     [init("gb", GB)], ms=True)
+# Before opset 13, Softmax flattens the input at `axis` into rows.
+case("exact_softmax_opset11", [helper.make_node("Softmax", ["t"], ["sm"]), helper.make_node("LogSoftmax", ["t"], ["lsm"], axis=2)],
+     [("t", TP.FLOAT, SM_4D)], [("sm", TP.FLOAT), ("lsm", TP.FLOAT)], opset=11)
+# ReduceMean in onnxruntime's orders (Eigen's 4-float packets with an alignment-peeled head, the
+# one-row SGEMM for [D0, R, D2], a sequential loop otherwise), LayerNormalization (MLAS's kernel
+# from 8 elements a row: mean in double lanes, squares in 8 float lanes; Welford below), Pow's
+# x·x and (x·x)·x shortcuts and powf. Values offset by 1000 so that every order shows.
+RL = (1000 + rng.normal(0, 1, (3, 7, 37))).astype(np.float32)
+RS = rng.normal(0, 3, (5, 6)).astype(np.float32)
+case("exact_reduce_layernorm",
+     [helper.make_node("ReduceMean", ["x", "ax_last"], ["m_last"]),
+      helper.make_node("ReduceMean", ["x", "ax_mid"], ["m_mid"], keepdims=0),
+      helper.make_node("ReduceMean", ["x", "ax_first"], ["m_first"]),
+      helper.make_node("ReduceMean", ["x", "ax_outer"], ["m_outer"]),
+      helper.make_node("ReduceMean", ["x"], ["m_all"], keepdims=0),
+      helper.make_node("LayerNormalization", ["x", "g37", "b37"], ["ln"], epsilon=1e-5),
+      helper.make_node("LayerNormalization", ["x", "g259"], ["ln2"], axis=1),
+      helper.make_node("LayerNormalization", ["s", "g6", "b6"], ["ln_short"]),
+      helper.make_node("Pow", ["s", "two"], ["sq"]), helper.make_node("Pow", ["s", "three"], ["cube"]),
+      helper.make_node("Pow", ["sabs", "half"], ["root"])],
+     [("x", TP.FLOAT, RL), ("s", TP.FLOAT, RS), ("sabs", TP.FLOAT, np.abs(RS))],
+     [(n, TP.FLOAT) for n in ("m_last", "m_mid", "m_first", "m_outer", "m_all", "ln", "ln2", "ln_short", "sq", "cube", "root")],
+     [init("ax_last", np.array([-1], np.int64)), init("ax_mid", np.array([1], np.int64)),
+      init("ax_first", np.array([0], np.int64)), init("ax_outer", np.array([0, 2], np.int64)),
+      init("g37", rng.uniform(0.5, 1.5, 37).astype(np.float32)), init("b37", rng.normal(0, 0.1, 37).astype(np.float32)),
+      init("g259", rng.uniform(0.5, 1.5, (7, 37)).astype(np.float32)),
+      init("g6", rng.uniform(0.5, 1.5, 6).astype(np.float32)), init("b6", rng.normal(0, 0.1, 6).astype(np.float32)),
+      init("two", np.array(2.0, np.float32)), init("three", np.array(3.0, np.float32)), init("half", np.array(0.5, np.float32))],
+     opset=18)
+# com.microsoft QLinearSoftmax: a double-precision exp table, float32 row sums, a double quotient.
+QS_U = rng.integers(0, 256, (4, 7, 33)).astype(np.uint8)
+QS_S = rng.integers(-128, 128, (3, 5, 300)).astype(np.int8)
+case("qlinearsoftmax_uint8_int8",
+     [helper.make_node("QLinearSoftmax", ["u", "us", "uz", "ys", "yzu"], ["yu"], domain="com.microsoft", opset=13),
+      helper.make_node("QLinearSoftmax", ["u", "us2", "uz", "ys", "yzu"], ["yu1"], domain="com.microsoft", axis=1, opset=13),
+      helper.make_node("QLinearSoftmax", ["s", "ss", "sz", "ys", "yzs"], ["ys_"], domain="com.microsoft", opset=13),
+      helper.make_node("QLinearSoftmax", ["s", "ss", "sz", "ys", "yzs"], ["ys12"], domain="com.microsoft", axis=1, opset=12)],
+     [("u", TP.UINT8, QS_U), ("s", TP.INT8, QS_S)],
+     [("yu", TP.UINT8), ("yu1", TP.UINT8), ("ys_", TP.INT8), ("ys12", TP.INT8)],
+     [init("us", np.array(0.05, np.float32)), init("us2", np.array(0.013, np.float32)), init("uz", np.array(128, np.uint8)),
+      init("ss", np.array(0.021, np.float32)), init("sz", np.array(0, np.int8)), init("ys", np.array(1 / 256, np.float32)),
+      init("yzu", np.array(0, np.uint8)), init("yzs", np.array(-128, np.int8))], ms=True)
 (out / "SKIPPED.txt").write_text("".join(s + "\n" for s in skipped))
 print(f"wrote {len(list(out.glob('*.onnx')))} cases to {out}; skipped {len(skipped)}")
 for s in skipped:

@@ -567,6 +567,109 @@ def qdq_unary(rng):
 # never hidden. Each names what is open.
 KNOWN: dict = {}
 
+def softmax_float(rng):
+    """Softmax / LogSoftmax (MLAS: polynomial exp, sums in 8 lanes, or 16 with AVX-512F) over a
+    random shape, axis and opset (before 13 the input is flattened at the axis)."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    rank = rng.choice([2, 2, 3, 4])
+    shape = [rng.choice([1, 2, 3])] + [min(extent(rng), 70) for _ in range(rank - 1)]
+    x = (nr.standard_normal(shape) * rng.choice([0.1, 1, 4, 30, 100])).astype(np.float32)
+    if rng.random() < 0.2:
+        x[..., :1] = nr.choice([-1e30, 1e3, -90.0], 1).astype(np.float32)
+    op = rng.choice(["Softmax", "LogSoftmax"])
+    opset = rng.choice([11, 13, 13, 21])
+    axis = rng.randint(-rank, rank - 1)
+    node = helper.make_node(op, ["x"], ["y"], axis=axis)
+    return model([node], [("x", x)], [("y", TP.FLOAT)], [], opset=opset), {"x": x}, dict(op=op, shape=shape, axis=axis, opset=opset)
+
+
+def normalize(rng):
+    """ReduceMean over random axes (Eigen's packets, MLAS's one-row SGEMM, or a plain loop),
+    LayerNormalization (MLAS's kernel from 8 elements a row, Welford below), or Erf/Gelu."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    rank = rng.choice([2, 3, 3, 4])
+    shape = [rng.choice([1, 2, 3])] + [min(extent(rng), 40) for _ in range(rank - 1)]
+    x = (rng.choice([0, 0, 100, 1000]) + nr.standard_normal(shape) * rng.choice([0.01, 1, 10])).astype(np.float32)
+    kind = rng.choice(["ReduceMean", "ReduceMean", "LayerNormalization", "Gelu"])
+    inits, ins = [], ["x"]
+    if kind == "ReduceMean":
+        axes = sorted(rng.sample(range(rank), rng.randint(1, rank)))
+        inits.append(init("axes", np.array(axes, np.int64)))
+        ins.append("axes")
+        node = helper.make_node("ReduceMean", ins, ["y"], keepdims=rng.choice([0, 1]))
+        geo = dict(kind=kind, shape=shape, axes=axes)
+    elif kind == "LayerNormalization":
+        axis = rng.randint(1, rank - 1)
+        n = int(np.prod(shape[axis:]))
+        inits.append(init("g", nr.uniform(0.5, 1.5, shape[axis:]).astype(np.float32)))
+        ins.append("g")
+        if rng.random() < 0.7:
+            inits.append(init("b", nr.normal(0, 0.1, shape[axis:]).astype(np.float32)))
+            ins.append("b")
+        node = helper.make_node("LayerNormalization", ins, ["y"], axis=axis, epsilon=rng.choice([1e-5, 1e-6, 1e-3]))
+        geo = dict(kind=kind, shape=shape, axis=axis, n=n)
+    else:
+        approx = rng.choice(["none", "tanh"])
+        x = (nr.standard_normal(shape) * rng.choice([0.5, 2, 5])).astype(np.float32)
+        node = helper.make_node("Gelu", ins, ["y"], approximate=approx)
+        geo = dict(kind=kind, shape=shape, approximate=approx)
+    return model([node], [("x", x)], [("y", TP.FLOAT)], inits, opset=21), {"x": x}, geo
+
+
+def resize_linear(rng):
+    """Resize mode=linear: 4-D NCHW (float or 8-bit, float weights), 4-D NHWC 8-bit (2^10 fixed
+    point) or 2-D, from scales or sizes, every coordinate transformation."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    layout = rng.choice(["nchw", "nchw", "nhwc", "2d"])
+    dt = rng.choice([np.float32, np.uint8, np.int8]) if layout != "nhwc" else rng.choice([np.uint8, np.int8])
+    h, w = rng.randint(1, 20), rng.randint(1, 20)
+    shape = {"nchw": [rng.randint(1, 2), rng.randint(1, 5), h, w], "nhwc": [1, h, w, rng.randint(1, 5)], "2d": [h, w]}[layout]
+    x = nr.standard_normal(shape).astype(np.float32) * 3 if dt == np.float32 else \
+        nr.integers(np.iinfo(dt).min, np.iinfo(dt).max + 1, shape).astype(dt)
+    mode = rng.choice(["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize"])
+    axes = {"nchw": (2, 3), "nhwc": (1, 2), "2d": (0, 1)}[layout]
+    scales = [1.0] * len(shape)
+    for a in axes:
+        scales[a] = rng.choice([0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 2.5])
+    inits = [init("roi", np.array([0.0] * len(shape) + [1.0] * len(shape), np.float32)) if mode != "tf_crop_and_resize"
+             else init("roi", np.array([0.0] * len(shape) + [1.0] * len(shape), np.float32) +
+                       np.array([0.1 if i % len(shape) in axes and i < len(shape) else 0 for i in range(2 * len(shape))], np.float32))]
+    if rng.random() < 0.3:
+        sizes = [max(1, int(s * d) + rng.randint(-1, 1)) if i in axes else d for i, (s, d) in enumerate(zip(scales, shape))]
+        inits.append(init("sizes", np.array(sizes, np.int64)))
+        ins = ["x", "roi", "", "sizes"]
+    else:
+        inits.append(init("scales", np.array(scales, np.float32)))
+        ins = ["x", "roi", "scales"]
+    node = helper.make_node("Resize", ins, ["y"], mode="linear", coordinate_transformation_mode=mode)
+    return model([node], [("x", x)], [("y", TPOF[np.dtype(dt)])], inits, opset=19), {"x": x}, \
+        dict(layout=layout, dtype=np.dtype(dt).name, shape=shape, mode=mode, scales=scales)
+
+
+def qlinear_softmax(rng):
+    """com.microsoft QLinearSoftmax (uint8/int8), or DequantizeLinear → Softmax → QuantizeLinear
+    (fused into it at ORT_ENABLE_ALL)."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    xt = rng.choice([np.uint8, np.int8])
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    shape = [1, rng.randint(1, 6), min(extent(rng), 300)]
+    x = nr.integers(lo, hi + 1, shape).astype(xt)
+    xs = np.float32(nr.uniform(0.002, 0.2))
+    ys, yz = np.float32(1 / 256), xt(lo)
+    inits = [init("xs", xs), init("xz", np.array(nr.integers(lo, hi + 1), xt)), init("ys", ys), init("yz", np.array(yz, xt))]
+    axis = rng.choice([-1, -1, 1])
+    if rng.random() < 0.5:
+        nodes = [helper.make_node("QLinearSoftmax", ["x", "xs", "xz", "ys", "yz"], ["y"], domain="com.microsoft",
+                                  axis=axis, opset=rng.choice([12, 13]))]
+        ms = True
+    else:
+        nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"]),
+                 helper.make_node("Softmax", ["xf"], ["sf"], axis=axis),
+                 helper.make_node("QuantizeLinear", ["sf", "ys", "yz"], ["y"])]
+        ms = False
+    return model(nodes, [("x", x)], [("y", TPOF[np.dtype(xt)])], inits, ms=ms), {"x": x}, dict(shape=shape, axis=axis, ms=ms)
+
+
 FAMILIES = {
     "qlinearconv": qlinearconv,
     "depthwise": lambda rng: qlinearconv(rng, depthwise=True),
@@ -591,10 +694,14 @@ FAMILIES = {
     "qdqunary": qdq_unary,
     "convtranspose": convtranspose,
     "convtransposeq": convtranspose_q,
+    "softmax": softmax_float,
+    "normalize": normalize,
+    "resizelinear": resize_linear,
+    "qlinearsoftmax": qlinear_softmax,
 }
 # Families whose float ops onnxruntime runs in its NCHWc kernels at ORT_ENABLE_ALL (another
 # summation order, not claimed bit for bit): left out of --level enable.
-FLOAT_ONLY = {"conv", "convdepthwise", "convtranspose", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul", "unary"}
+FLOAT_ONLY = {"conv", "convdepthwise", "convtranspose", "softmax", "normalize", "resizelinear", "maxpool", "averagepool", "globalaveragepool", "gemm", "matmul", "unary"}
 
 
 def ort_session(m, level="disable"):

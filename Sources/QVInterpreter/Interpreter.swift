@@ -77,6 +77,7 @@ public final class Interpreter: @unchecked Sendable {
         for (i, n) in g.nodes.enumerated() {
             var ctx = KernelContext(semantics: semantics, opset: model.opset(n.normalizedDomain) ?? 1)
             ctx.integerProducts = target.integerProducts
+            ctx.avx512Float = target.avx512Float
             ctx.saturationLog = saturationLog
             ctx.lenient = lenient
             ctx.constantInputs = Set(

@@ -30,6 +30,10 @@ public enum DeploymentTarget: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// Whether onnxruntime's float kernels take their AVX-512F variants (MLAS dispatches on the
+    /// CPU; Softmax sums in 16 lanes there).
+    public var avx512Float: Bool { self == .ortAvx512 || self == .ortVnni }
+
     /// True for onnxruntime targets (their optimization level matters).
     public var isOnnxruntime: Bool { self != .onnx }
 
@@ -45,7 +49,8 @@ public enum DeploymentTarget: String, Sendable, Codable, CaseIterable {
 }
 
 /// onnxruntime's graph optimization level, as far as it changes numbers: `disable` runs the graph
-/// as written (ORT_DISABLE_ALL and ORT_ENABLE_BASIC), `enable` runs what its x86 optimizer makes
+/// as written (ORT_DISABLE_ALL, and ORT_ENABLE_BASIC unless its WeightBiasQuantization finds a
+/// float-weight Conv/ConvTranspose/Gemm between DQ and Q), `enable` runs what its x86 optimizer makes
 /// of it (ORT_ENABLE_EXTENDED and ORT_ENABLE_ALL: QDQ groups fused into QLinear operators, int8
 /// activations rewritten to uint8).
 public enum OrtLevel: String, Sendable, Codable, CaseIterable {

@@ -21,6 +21,9 @@ struct BinaryKernel: Kernel {
         let shape = try ShapeInference.broadcast([a.shape, b.shape])
         let n = shape.reduce(1, *)
         let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
+        if op == .pow && a.dtype == .float {
+            return [Tensor(dtype: .float, shape: shape, storage: .f32(try Self.onnxruntimePow(a, b, shape)))]
+        }
         if a.dtype == .float && b.dtype == .float {
             let av = a.floats!, bv = b.floats!
             let f: (Float, Float) -> Float =
@@ -67,6 +70,47 @@ struct BinaryKernel: Kernel {
             }
         }
         return [wrapping(y, widen ? .int32 : a.dtype, shape: shape)]
+    }
+}
+
+extension BinaryKernel {
+    /// onnxruntime's float Pow (PowImpl): its broadcaster looks at the innermost axis where the
+    /// shapes are not both 1. A base that is one value along it: powf(x, y) everywhere. Else an
+    /// exponent that is one value along it: x·x for 2, (x·x)·x for 3, powf otherwise. Else powf
+    /// element by element. An integer or double exponent goes through double pow, rounded.
+    static func onnxruntimePow(_ a: Tensor, _ b: Tensor, _ shape: [Int]) throws -> [Float] {
+        let av = a.floats!
+        let bv: [Double] = b.dtype == .float ? b.floats!.map(Double.init) : try b.asDoubles().orThrow("Pow exponent")
+        let floatExponent = b.dtype == .float
+        func generic(_ x: Float, _ y: Double) -> Float {
+            floatExponent ? Foundation.pow(x, Float(y)) : Float(Foundation.pow(Double(x), y))
+        }
+        let (baseScalar, exponentScalar) = innermostScalars(a.shape, b.shape)
+        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
+        return (0..<shape.reduce(1, *)).map { i in
+            let x = av[ai(i)], y = bv[bi(i)]
+            if !baseScalar && exponentScalar {
+                if y == 2 { return x * x }
+                if y == 3 { return (x * x) * x }
+            }
+            return generic(x, y)
+        }
+    }
+
+    /// Whether each input's innermost broadcast segment is a single value (onnxruntime's
+    /// Broadcaster: the innermost axis where not both sizes are 1, or the outermost common axis).
+    static func innermostScalars(_ s0: [Int], _ s1: [Int]) -> (Bool, Bool) {
+        if s0.isEmpty || s1.isEmpty {
+            if s0.isEmpty && s1.isEmpty { return (true, true) }
+            return s0.isEmpty ? (true, s1.last! <= 1) : (s0.last! <= 1, true)
+        }
+        let m = Swift.min(s0.count, s1.count)
+        for i in 0..<m {
+            let a0 = s0[s0.count - 1 - i], a1 = s1[s1.count - 1 - i]
+            if Swift.max(a0, a1) == 1 && i + 1 < m { continue }
+            return (a0 <= 1, a1 <= 1)
+        }
+        return (true, true)
     }
 }
 
@@ -124,6 +168,7 @@ struct UnaryKernel: PointwiseKernel {
             case "Neg": y = v.map { -$0 }
             case "Abs": y = v.map { Swift.abs($0) }
             case "Exp": y = v.map { Foundation.exp($0) }
+            case "Erf": y = v.map(MlasTranscendental.erf)
             case "Sqrt": y = v.map { $0.squareRoot() }
             case "Floor": y = v.map { $0.rounded(.down) }
             case "Ceil": y = v.map { $0.rounded(.up) }
@@ -262,28 +307,75 @@ struct BitShiftKernel: Kernel {
     }
 }
 
-/// ONNX Softmax (opset 13: along one axis).
+/// ONNX Softmax and LogSoftmax as onnxruntime computes them: rows along `axis` (opset 13; the
+/// input flattened to [∏dims[..<axis], ∏dims[axis...]] before), each through MLAS's Softmax
+/// (``MlasTranscendental/softmaxRow(_:_:log:lanes:)``: 8 lanes, or 16 on AVX-512 targets).
 struct SoftmaxKernel: Kernel {
     let axis: Int
-    init(node: Node, ctx: KernelContext) throws { axis = node.int("axis", default: ctx.opset >= 13 ? -1 : 1) }
+    let flattens: Bool
+    let log: Bool
+    let lanes: Int
+    init(node: Node, ctx: KernelContext) throws {
+        axis = node.int("axis", default: ctx.opset >= 13 ? -1 : 1)
+        flattens = ctx.opset < 13
+        log = node.opType == "LogSoftmax"
+        lanes = ctx.avx512Float ? 16 : 8
+    }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "input")
         guard x.dtype == .float else { throw QVError.unsupported("Softmax on \(x.dtype)") }
         let a = try ShapeInference.axis(axis, rank: x.rank, "Softmax axis")
-        let dim = x.shape[a], inner = x.shape[(a + 1)...].reduce(1, *), outer = x.shape[..<a].reduce(1, *)
-        var y = x.floats!
+        let dim = flattens ? x.shape[a...].reduce(1, *) : x.shape[a]
+        let inner = flattens ? 1 : x.shape[(a + 1)...].reduce(1, *)
+        let outer = x.shape[..<a].reduce(1, *)
+        let xv = x.floats!
+        var y = [Float](repeating: 0, count: xv.count)
+        var row = [Float](repeating: 0, count: dim), out = [Float](repeating: 0, count: dim)
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * dim * inner + i
-                var m = -Float.infinity
-                for d in 0..<dim { m = Swift.max(m, y[base + d * inner]) }
-                var s: Float = 0
-                for d in 0..<dim { let e = Foundation.exp(y[base + d * inner] - m); y[base + d * inner] = e; s += e }
-                for d in 0..<dim { y[base + d * inner] /= s }
+                for d in 0..<dim { row[d] = xv[base + d * inner] }
+                row.withUnsafeBufferPointer { r in
+                    out.withUnsafeMutableBufferPointer { MlasTranscendental.softmaxRow(r, $0, log: log, lanes: lanes) }
+                }
+                for d in 0..<dim { y[base + d * inner] = out[d] }
             }
         }
         return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+    }
+}
+
+/// ONNX Gelu (opset 20), com.microsoft Gelu, FastGelu and BiasGelu: onnxruntime's arithmetic
+/// (``MlasTranscendental/gelu(_:tanhForm:)``), the bias added first where there is one.
+struct GeluKernel: Kernel {
+    let tanhForm: Bool
+    init(node: Node, ctx: KernelContext) throws {
+        switch node.opType {
+        case "FastGelu": tanhForm = true
+        case "Gelu" where node.normalizedDomain.isEmpty:
+            let a = node.string("approximate", default: "none")
+            guard a == "none" || a == "tanh" else { throw QVError.badInput("Gelu approximate '\(a)'") }
+            tanhForm = a == "tanh"
+        default: tanhForm = false
+        }
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X")
+        guard x.dtype == .float else { throw QVError.unsupported("Gelu on \(x.dtype)") }
+        var v = x.floats!
+        if let b = optional(inputs, 1) {
+            let bv = try floatValues(b)
+            guard !bv.isEmpty, v.count % bv.count == 0, b.shape.last == x.shape.last || bv.count == 1 else {
+                throw QVError.badInput("Gelu bias of shape \(b.shape) does not fit \(x.shape)")
+            }
+            for i in v.indices { v[i] = v[i] + bv[i % bv.count] }
+        }
+        return [
+            Tensor(
+                dtype: .float, shape: x.shape, storage: .f32(v.map { MlasTranscendental.gelu($0, tanhForm: tanhForm) }))
+        ]
     }
 }
 

@@ -101,6 +101,9 @@ public struct KernelContext: Sendable {
     public var aidgeScalingFactors: [Float]?
     /// How QLinearConv/QLinearMatMul/QGemm sum integer products (the deployment target's rule).
     public var integerProducts: IntegerProductRule = .exact
+    /// Whether MLAS's float kernels run their AVX-512F variants (Softmax's 16-lane sum and exp):
+    /// onnxruntime targets with AVX-512; `onnx` and `ort-avx2` run the FMA3 ones.
+    public var avx512Float = false
     /// Where saturating kernels count their saturated pair sums (nil: not counted).
     public var saturationLog: SaturationLog?
     /// Run what the spec forbids but whose meaning is obvious (DequantizeLinear of a float tensor,

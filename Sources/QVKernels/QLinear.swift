@@ -458,6 +458,72 @@ struct QLinearLookupKernel: Kernel {
     }
 }
 
+/// com.microsoft QLinearSoftmax as onnxruntime 1.32 computes it (qlinear_softmax.cc; measured
+/// on 2,100 models): rows along `axis` (flattened from `axis` when the `opset` attribute is
+/// below 13). A 256-entry table t[i] = Float(exp((i − 255 + b)·x_scale)) in double, with
+/// b = max(0, logf(FLT_MAX / n) − 5) / x_scale; a row indexes it by 255 − max + x (int8:
+/// 127 − max + x, wrapped to a byte), sums the entries in float32 from 0, and writes
+/// round_half_even(t·⌊1/y_scale⌋ / sum) + y_zero_point saturated, the quotient in double.
+/// X's zero point is not read.
+struct QLinearSoftmaxKernel: Kernel {
+    let node: Node
+    let axis: Int
+    let flattens: Bool
+    init(node: Node, ctx: KernelContext) throws {
+        self.node = node
+        axis = node.int("axis", default: -1)
+        flattens = node.int("opset", default: 13) < 13
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try required(inputs, 0, "X")
+        try checkQuantized(x, "X")
+        let xs = try scalarParam(try required(inputs, 1, "X_scale"), "X_scale")
+        let ys = try scalarParam(try required(inputs, 3, "y_scale"), "y_scale")
+        let yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
+        let signed = x.dtype == .int8
+        let a = try ShapeInference.axis(axis, rank: x.rank, "QLinearSoftmax axis")
+        let dim = flattens ? x.shape[a...].reduce(1, *) : x.shape[a]
+        let inner = flattens ? 1 : x.shape[(a + 1)...].reduce(1, *)
+        let outer = x.shape[..<a].reduce(1, *)
+        let q = Float.greatestFiniteMagnitude / Float(dim)
+        let b = Swift.max(0, Double(Foundation.log(q)) - 5) / Double(xs)
+        var table = [Float](repeating: 0, count: 256)
+        for i in 0..<256 {
+            table[signed ? (i - 128) & 0xFF : i] = Float(Foundation.exp((Double(i) - 255 + b) * Double(xs)))
+        }
+        let scale = Double((1 / ys).rounded(.down))
+        let range = x.dtype.integerRange!
+        let xv = try intValues(x)
+        var y = [Int64](repeating: 0, count: xv.count)
+        var t = [Float](repeating: 0, count: dim)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * dim * inner + i
+                var mx = Int64.min
+                for d in 0..<dim { mx = Swift.max(mx, xv[base + d * inner]) }
+                var sum: Float = 0
+                for d in 0..<dim {
+                    let v = xv[base + d * inner]
+                    t[d] = table[Int((signed ? 127 - mx + v : 255 - mx + v) & 0xFF)]
+                    sum = sum + t[d]
+                }
+                guard sum != 0 else {
+                    throw QVError.unsupported(
+                        "QLinearSoftmax '\(node.name)': a row's table entries sum to 0 (onnxruntime leaves it unwritten)"
+                    )
+                }
+                for d in 0..<dim {
+                    let r = (Double(t[d]) * scale / Double(sum)).rounded(.toNearestOrEven) + Double(yz)
+                    y[base + d * inner] = Int64(
+                        Swift.min(Double(range.upperBound), Swift.max(Double(range.lowerBound), r)))
+                }
+            }
+        }
+        return [wrapping(y, x.dtype, shape: x.shape)]
+    }
+}
+
 /// com.microsoft QLinearGlobalAveragePool (NCHW or channels_last): the exact int32 sum
 /// Σ x − x_zp · N, requantized with the float32 multiplier x_scale / (y_scale · N) (MLAS).
 struct QLinearGlobalAveragePoolKernel: Kernel {

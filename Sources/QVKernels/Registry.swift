@@ -12,11 +12,12 @@ public enum Registry {
         QLinearConvKernel.self, QLinearMatMulKernel.self, QGemmKernel.self,
         QLinearBinaryKernel.self, QLinearLookupKernel.self, QLinearGlobalAveragePoolKernel.self,
         QLinearAveragePoolKernel.self,
-        QLinearConcatKernel.self,
+        QLinearConcatKernel.self, QLinearSoftmaxKernel.self,
         BinaryKernel.self, UnaryKernel.self, ClipKernel.self, CastKernel.self, BitShiftKernel.self, SoftmaxKernel.self,
+        GeluKernel.self,
         BatchNormKernel.self,
         MaxPoolKernel.self, AveragePoolKernel.self, GlobalPoolKernel.self,
-        ShapeKernel.self, ResizeKernel.self,
+        ShapeKernel.self, ResizeKernel.self, ReduceMeanKernel.self, LayerNormKernel.self,
     ]
 
     /// Kernel types by their name.

@@ -17,7 +17,7 @@ final class OpSuiteTests: XCTestCase {
     func testEveryOpCaseMatchesOnnxruntime() throws {
         let (failures, bitExact) = try checkSuite(report: true)
         XCTAssertEqual(failures, [], failures.joined(separator: "\n"))
-        XCTAssertEqual(bitExact, 51)
+        XCTAssertEqual(bitExact, 75)
     }
 
     /// Runs every case; returns the failures and how many float outputs were held bit for bit.
@@ -74,7 +74,7 @@ final class OpSuiteTests: XCTestCase {
         let paths = try forEveryKernelPath { path in
             let (failures, bitExact) = try checkSuite()
             XCTAssertEqual(failures, [], "\(path) path:\n" + failures.joined(separator: "\n"))
-            XCTAssertEqual(bitExact, 51, path)
+            XCTAssertEqual(bitExact, 75, path)
         }
         XCTAssertGreaterThanOrEqual(paths, 1)
         print("kernel paths checked on this CPU: \(paths)")

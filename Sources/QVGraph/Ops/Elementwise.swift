@@ -58,8 +58,28 @@ let elementwiseSpecs: [OpSpec] = [
     unary("Sign", since: [9, 13], input: "input", exactness: .exactInteger, tests: ["unary_exact_ops"]),
     unary("HardSigmoid", since: [1, 6, 22], exactness: .correctlyRounded, tests: ["exact_hard_activations"]),
     unary("HardSwish", since: [14, 22], exactness: .correctlyRounded, tests: ["exact_hard_activations"]),
-    unary("Erf", since: [9, 13], input: "input", exactness: .approximate, kernel: nil, tests: []),
-    unary("LogSoftmax", since: [1, 11, 13], input: "input", exactness: .approximate, kernel: nil, tests: []),
+    unary("Erf", since: [9, 13], input: "input", exactness: .onnxruntimeOrder, tests: ["exact_softmax_erf_gelu"]),
+    OpSpec(
+        "LogSoftmax", since: [1, 11, 13], inputs: ["input"],
+        batching: .when { n, _ in n.int("axis", default: -1) != 0 }, exactness: .onnxruntimeOrder,
+        kernel: "SoftmaxKernel", tests: ["exact_softmax_erf_gelu"]
+    ) { $0.same },
+    OpSpec(
+        "Gelu", since: [20], inputs: ["X"], batching: .perSample, exactness: .onnxruntimeOrder, kernel: "GeluKernel",
+        tests: ["exact_softmax_erf_gelu"]
+    ) { $0.same },
+    OpSpec(
+        "com.microsoft", "Gelu", since: [1], inputs: ["X"], batching: .perSample, exactness: .onnxruntimeOrder,
+        kernel: "GeluKernel", tests: ["exact_softmax_erf_gelu"]
+    ) { $0.same },
+    OpSpec(
+        "com.microsoft", "FastGelu", since: [1], inputs: ["X", "bias"], batching: .perSample,
+        exactness: .onnxruntimeOrder, kernel: "GeluKernel", tests: ["exact_softmax_erf_gelu"]
+    ) { $0.same },
+    OpSpec(
+        "com.microsoft", "BiasGelu", since: [1], inputs: ["A", "B"], batching: .perSample,
+        exactness: .onnxruntimeOrder, kernel: "GeluKernel", tests: ["exact_softmax_erf_gelu"]
+    ) { $0.same },
     OpSpec(
         "Dropout", since: [1, 6, 7, 10, 12, 13, 22], inputs: ["data", "ratio", "training_mode"], batching: .never,
         exactness: .exactInteger,
@@ -67,8 +87,8 @@ let elementwiseSpecs: [OpSpec] = [
     ) { $0.same },
     OpSpec(
         "Softmax", since: [1, 11, 13], inputs: ["input"], batching: .when { n, _ in n.int("axis", default: -1) != 0 },
-        exactness: .approximate,
-        kernel: "SoftmaxKernel", tests: ["activations"]
+        exactness: .onnxruntimeOrder,
+        kernel: "SoftmaxKernel", tests: ["activations", "exact_softmax_erf_gelu"]
     ) { $0.same },
     OpSpec(
         "BatchNormalization", since: [1, 6, 7, 9, 14, 15], inputs: ["X", "scale", "B", "input_mean", "input_var"],

@@ -135,7 +135,7 @@ public struct InferenceContext {
 /// Every op family's specs, and lookup by node.
 public enum OpSpecs {
     public static let all: [OpSpec] =
-        elementwiseSpecs + quantizeSpecs + convSpecs + gemmSpecs + poolSpecs + qlinearSpecs + shapeSpecs
+        elementwiseSpecs + quantizeSpecs + convSpecs + gemmSpecs + poolSpecs + qlinearSpecs + shapeSpecs + reduceSpecs
 
     static let byKey: [String: OpSpec] = {
         var t: [String: OpSpec] = [:]

@@ -1,5 +1,5 @@
 /// com.microsoft quantized elementwise ops: QLinearAdd, QLinearMul (broadcasting),
-/// QLinearLeakyRelu, QLinearSigmoid (lookup tables), QLinearConcat. QLinearConv, QLinearMatMul,
+/// QLinearLeakyRelu, QLinearSigmoid (lookup tables), QLinearSoftmax, QLinearConcat. QLinearConv, QLinearMatMul,
 /// QGemm and the quantized pools have their families' files (Conv, Gemm, Pool).
 ///
 /// - Kernels: `QVKernels/QLinear.swift` (QLinearBinaryKernel: onnxruntime's float requantization
@@ -43,6 +43,13 @@ let qlinearSpecs: [OpSpec] = [
     lookup("QLinearLeakyRelu", exactness: .exactInteger, tests: ["qlinearleakyrelu_int8", "qlinearleakyrelu_uint8"]),
     // The table comes from MLAS's logistic, which qverify reproduces bit for bit (exact_sigmoid_tanh).
     lookup("QLinearSigmoid", exactness: .exactInteger, tests: ["qlinearsigmoid_int8", "qlinearsigmoid_uint8"]),
+    // The exp table is built in double from the row length and X's scale; X's zero point is unused.
+    OpSpec(
+        "com.microsoft", "QLinearSoftmax", since: [1],
+        inputs: ["X", "X_scale", "x_zero_point", "y_scale", "y_zero_point"],
+        batching: .when { n, _ in n.int("axis", default: -1) != 0 }, exactness: .exactInteger,
+        kernel: "QLinearSoftmaxKernel", tests: ["qlinearsoftmax_uint8_int8"]
+    ) { c in [TensorFact(dtype: c.input("y_zero_point")?.dtype ?? c.x?.dtype, shape: c.x?.shape)] },
     // Inputs are (tensor, scale, zero point) triples after the output's scale and zero point.
     OpSpec(
         "com.microsoft", "QLinearConcat", since: [1], inputs: ["Y_scale", "Y_zero_point", "inputs"],

@@ -31,7 +31,7 @@ struct EvaluationOptions: ParsableArguments {
 
     @Option(
         help:
-            "onnxruntime's graph optimization level for an ort-* target: disable (ORT_DISABLE_ALL/BASIC) or enable (ORT_ENABLE_EXTENDED/ALL: QDQ groups fused, int8 activations made uint8)."
+            "onnxruntime's graph optimization level for an ort-* target: disable (ORT_DISABLE_ALL; BASIC too unless it quantizes a float-weight Conv/ConvTranspose/Gemm between DQ and Q) or enable (ORT_ENABLE_EXTENDED/ALL: weights of such nodes quantized, QDQ groups fused, int8 activations made uint8)."
     )
     var ortLevel: OrtLevel = .disable
 
