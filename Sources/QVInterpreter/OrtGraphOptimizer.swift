@@ -12,7 +12,7 @@ import QVKernels
 ///    Conv/MatMul/Gemm → Q becomes QLinearConv / QLinearMatMul / com.microsoft QGemm, integer
 ///    accumulation then one float32 requantization; DQ(a), DQ(b) → Add/Mul → Q becomes
 ///    com.microsoft QLinearAdd/QLinearMul; DQ → Sigmoid | LeakyRelu | AveragePool |
-///    GlobalAveragePool → Q becomes the com.microsoft QLinear op of the same name. On x86 the products need a uint8 activation (int8 is
+///    GlobalAveragePool | Softmax → Q becomes the com.microsoft QLinear op of the same name. On x86 the products need a uint8 activation (int8 is
 ///    not fused); each DQ must feed only that node, and the node only that Q. A Conv's bias DQ
 ///    must say what QLinearConv assumes (``convBiasFits(_:x:w:bias:)``); a Gemm's is not checked.
 ///
@@ -320,7 +320,7 @@ public enum OrtGraphOptimizer {
                 guard t.normalizedDomain.isEmpty,
                     [
                         "Conv", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool", "Sigmoid", "LeakyRelu",
-                        "AveragePool",
+                        "AveragePool", "Softmax",
                     ]
                     .contains(t.opType),
                     t.outputs.count == 1,
@@ -331,7 +331,7 @@ public enum OrtGraphOptimizer {
                 let q = g.nodes[qi]
                 let yType: DType =
                     q.inputs.count >= 3 && !q.inputs[2].isEmpty ? (g.initializer(q.inputs[2])?.dtype ?? .uint8) : .uint8
-                if ["Sigmoid", "LeakyRelu", "AveragePool", "GlobalAveragePool"].contains(t.opType) {
+                if ["Sigmoid", "LeakyRelu", "AveragePool", "GlobalAveragePool", "Softmax"].contains(t.opType) {
                     // DQ → op → Q (one 8-bit type) becomes com.microsoft QLinear<op>: Sigmoid and LeakyRelu as a
                     // 256-entry table of the float function, AveragePool and GlobalAveragePool (NCHW) as an
                     // exact integer sum and one requantization.
@@ -339,12 +339,20 @@ public enum OrtGraphOptimizer {
                         [DType.uint8, .int8].contains(yType),
                         t.opType != "AveragePool" || (t.ints("dilations") ?? []).allSatisfy({ $0 == 1 })
                     else { continue }
+                    var attributes = t.attributes.filter { $0.name != "dilations" }
+                    if t.opType == "GlobalAveragePool" {
+                        attributes = [Attribute(name: "channels_last", value: .int(0))]
+                    }
+                    if t.opType == "Softmax" {
+                        // QLinearSoftmax reads its axis as the Softmax version it replaces did.
+                        let opset = model.opset() ?? 13
+                        attributes.append(
+                            Attribute(name: "opset", value: .int(opset >= 13 ? 13 : opset >= 11 ? 11 : 1)))
+                    }
                     let fused = Node(
                         name: t.name, opType: "QLinear" + t.opType, domain: "com.microsoft",
                         inputs: [a.inputs[0]] + params(a, yType) + params(q, yType), outputs: [q.outputs[0]],
-                        attributes: t.opType == "GlobalAveragePool"
-                            ? [Attribute(name: "channels_last", value: .int(0))]
-                            : t.attributes.filter { $0.name != "dilations" })
+                        attributes: attributes)
                     usedMicrosoft = true
                     log.append("QLinear\(t.opType) '\(t.name)' ← DQ → \(t.opType) → Q '\(q.name)'")
                     g.nodes[ti] = fused
@@ -366,8 +374,9 @@ public enum OrtGraphOptimizer {
                         inputs: [a.inputs[0]] + params(a, aType) + [b.inputs[0]] + params(b, bType) + params(q, yType),
                         outputs: [q.outputs[0]])
                 default:
-                    // x86: the activation must be uint8 (int8 products are not fused); weights are a constant.
-                    guard aType == .uint8, yType == .uint8, g.initializer(b.inputs[0]) != nil,
+                    // x86: the activation must be uint8 (int8 products are not fused); Conv and Gemm
+                    // weights are a constant, MatMul's B may be an activation (attention's Q·Kᵀ).
+                    guard aType == .uint8, yType == .uint8, t.opType == "MatMul" || g.initializer(b.inputs[0]) != nil,
                         [DType.uint8, .int8].contains(bType)
                     else { continue }
                     var bias: String? = nil

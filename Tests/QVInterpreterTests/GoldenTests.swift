@@ -79,7 +79,7 @@ final class GoldenTests: XCTestCase {
         // checks those live against --target ort-host).
         for (f, q) in [
             ("fire", "qdq"), ("fire", "qop"), ("unet", "qdq"), ("shuffle", "qdq"), ("yolo", "qdq"), ("se_block", "qdq"),
-            ("pooling", "qdq"), ("mbv3", "qdq"), ("unet_convt", "qdq"),
+            ("pooling", "qdq"), ("mbv3", "qdq"), ("unet_convt", "qdq"), ("vit", "qdq"), ("mixed_ops", "qdq"),
         ] {
             cs.append(
                 Case(
@@ -87,7 +87,7 @@ final class GoldenTests: XCTestCase {
                     golden: "ort_static_\(q)_disable_all.npy"))
         }
         // onnxruntime-only fixtures (ops Aidge's PTQ refuses): their float models.
-        for f in ["mbv3", "unet_convt"] {
+        for f in ["mbv3", "unet_convt", "vit", "mixed_ops"] {
             cs.append(
                 Case(
                     fixture: f, model: "float.onnx", inputs: "calib_inputs.npy", semantics: .onnx,
@@ -150,7 +150,7 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(checked, 64)
+        XCTAssertEqual(checked, 68)
         XCTAssertGreaterThanOrEqual(tensors, 300)
         print("golden: \(checked) model runs and \(tensors) intermediate tensors compared")
     }
@@ -246,9 +246,9 @@ final class GoldenTests: XCTestCase {
                 models += 1
             }
         }
-        XCTAssertEqual(models, 38)
-        XCTAssertEqual(tensors, 2 * 513)
-        XCTAssertEqual(elements, 2 * 5_995_424)
+        XCTAssertEqual(models, 40)
+        XCTAssertEqual(tensors, 2 * 547)
+        XCTAssertEqual(elements, 2 * 6_288_600)
         print(
             "onnxruntime bit for bit: \(models) models, \(tensors / 2) tensors, \(elements / 2) elements, batched and one by one"
         )
