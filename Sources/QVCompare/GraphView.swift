@@ -37,6 +37,22 @@ public struct GraphView: Sendable {
         "Add": "add", "QLinearAdd": "add", "Sub": "sub", "Mul": "mul", "QLinearMul": "mul",
     ]
     static let passThrough: Set<String> = ["DequantizeLinear", "Clip", "Cast", "Identity"]
+    /// Chain steps that mix many elements into one (a value built from them is a new value).
+    static let reductions: Set<String> = [
+        "ReduceMean", "ReduceSum", "ReduceMax", "GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool",
+        "Softmax",
+        "LogSoftmax", "LayerNormalization",
+    ]
+    /// Ops whose output is never negative, and ops that keep a non-negative input non-negative: a
+    /// quantizer clamping at zero after them computes no Relu.
+    static let nonNegativeOps: Set<String> = [
+        "Relu", "Sigmoid", "QLinearSigmoid", "Softmax", "QLinearSoftmax", "Sqrt", "Abs", "Exp", "HardSigmoid",
+    ]
+    static let keepsNonNegative: Set<String> = [
+        "ReduceMean", "ReduceSum", "ReduceMax", "GlobalAveragePool", "QLinearGlobalAveragePool", "AveragePool",
+        "QLinearAveragePool", "MaxPool", "NhwcMaxPool", "GlobalMaxPool", "Reshape", "Transpose", "Flatten", "Squeeze",
+        "Unsqueeze", "DequantizeLinear", "QuantizeLinear", "Identity", "Cast", "Resize", "Split",
+    ]
     /// Operators named by the function they compute, for signatures.
     static let functionName: [String: String] = [
         "QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearAveragePool": "AveragePool",
@@ -74,6 +90,8 @@ public struct GraphView: Sendable {
                 }
             }
         }
+        // Tensors known never to be negative (by the ops that make them).
+        var nonNegative = Set<String>()
         for i in Self.structuralOrder(g, index) {
             let n = g.nodes[i]
             let dataInputs = n.inputs.filter { !$0.isEmpty && !constant.contains($0) }
@@ -82,15 +100,27 @@ public struct GraphView: Sendable {
                 continue
             }
             guard let out = n.outputs.first, !out.isEmpty else { continue }
+            let constantsNonNegative = n.inputs.filter { constant.contains($0) }.allSatisfy {
+                Self.constantNonNegative($0, g, index)
+            }
+            if Self.nonNegativeOps.contains(n.opType) || Self.squares(n, g)
+                || (Self.keepsNonNegative.contains(n.opType) && nonNegative.contains(dataInputs[0]))
+                || (["Add", "Mul"].contains(n.opType) && dataInputs.allSatisfy { nonNegative.contains($0) }
+                    && constantsNonNegative)
+            {
+                nonNegative.formUnion(n.outputs)
+            }
             let upstream = dataInputs.compactMap { sig[$0] }.first
-            // A binary op whose inputs all derive from one point (y + f(y), e.g. a rounding offset)
-            // is a function of that point, not a new compute op: it keeps the point's signature.
+            // y ± f(y) with f elementwise (a rounding offset: sign(y)·step/4N) is y moved within a
+            // step, not a new compute op: it keeps the point's signature. With a reduction in f
+            // (x − mean(x), normalizations) it is a new value and gets its own signature.
             let inputSigs = dataInputs.compactMap { sig[$0] }
-            if dataInputs.count >= 2, inputSigs.count == dataInputs.count,
+            if n.opType == "Add" || n.opType == "Sub", dataInputs.count >= 2, inputSigs.count == dataInputs.count,
                 let base = inputSigs.min(by: { $0.chain.count < $1.chain.count }),
                 inputSigs.allSatisfy({
                     $0.kind == base.kind && $0.index == base.index
                         && Array($0.chain.prefix(base.chain.count)) == base.chain
+                        && $0.chain.dropFirst(base.chain.count).allSatisfy { !Self.reductions.contains($0) }
                 })
             {
                 sig[out] = base
@@ -120,9 +150,10 @@ public struct GraphView: Sendable {
                     n.quantizerZeroPoint.flatMap({ g.initializer($0) })?.dtype.isFloatingPoint == true
                     && AidgeConventions.rescalesIntoFloatOp(n, g, index)
                 if onQuantized && !rescale { s.chain.append("requant") }
-                // (Not on the graph input: there is no Relu to fold, only a non-negative input.)
-                if s.kind != "input", Self.clampsAtZero(n, g, index), !s.chain.contains("Relu"),
-                    !s.chain.contains("Clip")
+                // (Not on the graph input, nor on a value that is never negative: there is no Relu to
+                // fold, only a non-negative input.)
+                if s.kind != "input", !nonNegative.contains(src), Self.clampsAtZero(n, g, index),
+                    !s.chain.contains("Relu"), !s.chain.contains("Clip")
                 {
                     s.chain.append("Relu")
                 }
@@ -180,6 +211,25 @@ public struct GraphView: Sendable {
             return false
         }
         return v.allSatisfy { $0 == lo } && lo != Int64.min
+    }
+
+    /// A constant with no negative value: an initializer, or a DequantizeLinear of one (q ≥ zero
+    /// point, scale > 0).
+    static func constantNonNegative(_ name: String, _ g: Graph, _ index: GraphIndex) -> Bool {
+        if let t = g.initializer(name) { return t.asDoubles()?.allSatisfy { $0 >= 0 } ?? false }
+        guard let p = index.producer[name].map({ g.nodes[$0] }), p.opType == "DequantizeLinear",
+            let q = g.initializer(p.inputs[0])?.asDoubles(),
+            let scale = p.inputs.count > 1 ? g.initializer(p.inputs[1])?.asDoubles() : nil
+        else { return false }
+        let zero = p.inputs.count > 2 ? g.initializer(p.inputs[2])?.asDoubles() ?? [0] : [0]
+        return scale.allSatisfy { $0 > 0 } && zero.count == 1 && q.allSatisfy { $0 >= zero[0] }
+    }
+
+    /// Pow with a constant even integer exponent (x², the variance of a normalization).
+    static func squares(_ n: Node, _ g: Graph) -> Bool {
+        guard n.opType == "Pow", n.inputs.count > 1, let e = g.initializer(n.inputs[1])?.asDoubles(), !e.isEmpty
+        else { return false }
+        return e.allSatisfy { $0 == $0.rounded() && Int64($0) % 2 == 0 }
     }
 
     /// A Clip on real values whose lower bound is 0 (ReLU6 and the like).

@@ -26,6 +26,26 @@ final class GraphViewTests: XCTestCase {
         XCTAssertEqual(ours.points[1].opType, "QLinearConv")
     }
 
+    /// A ViT block (float vs onnxruntime's QDQ): a quantizer clamping at zero after a value that is
+    /// never negative (Softmax, a variance, variance + ε) is no folded Relu, and x − mean(x) is a
+    /// new value, not x moved by an offset: attention, the residual and the decomposed LayerNorm
+    /// pair up with their own quantizers.
+    func testAttentionAndNormalizationPointsAlign() throws {
+        let float = try view("vit/float.onnx"), qdq = try view("vit/ort_static_qdq.onnx")
+        let f = Dictionary(float.points.map { ($0.signature, $0.node) }, uniquingKeysWith: { a, _ in a })
+        let q = Dictionary(qdq.points.map { ($0.signature, $0.node) }, uniquingKeysWith: { a, _ in a })
+        var paired: [String: String] = [:]
+        for (s, n) in f { if let m = q[s] { paired[n] = m } }
+        XCTAssertEqual(paired["attn"], "attn_out_QuantizeLinear")
+        XCTAssertEqual(paired["res1"], "res1_out_QuantizeLinear")
+        XCTAssertEqual(paired["ln2_var"], "ln2_var_out_QuantizeLinear")
+        XCTAssertEqual(paired["ln2_eps"], "ln2_eps_out_QuantizeLinear")
+        XCTAssertEqual(paired["ln2_norm"], "ln2_norm_out_QuantizeLinear")
+        XCTAssertEqual(paired["qk"], "qk_out_QuantizeLinear")
+        XCTAssertEqual(paired["av"], "av_out_QuantizeLinear")
+        XCTAssertEqual(paired["pool"], "pool_out_QuantizeLinear")
+    }
+
     /// Points are numbered by the graph's structure, not by the order nodes are listed or
     /// scheduled: the same ResNet with its node list reversed, or converted (which emits the
     /// downsample and main branches in another order), gives each conv the same signature and
