@@ -39,8 +39,14 @@ struct BinaryKernel: Kernel {
             var y = [Float](repeating: 0, count: n)
             if a.shape == b.shape {
                 for i in 0..<n { y[i] = f(av[i], bv[i]) }
+            } else if let period = Self.trailingPeriod(b.shape, shape), av.count == n {
+                // b repeats along the leading axes (a bias, a scalar): no index arithmetic per element.
+                for i in stride(from: 0, to: n, by: period) { for j in 0..<period { y[i + j] = f(av[i + j], bv[j]) } }
+            } else if let period = Self.trailingPeriod(a.shape, shape), bv.count == n {
+                for i in stride(from: 0, to: n, by: period) { for j in 0..<period { y[i + j] = f(av[j], bv[i + j]) } }
             } else {
-                for i in 0..<n { y[i] = f(av[ai(i)], bv[bi(i)]) }
+                let ia = broadcastIndices(from: a.shape, to: shape), ib = broadcastIndices(from: b.shape, to: shape)
+                for i in 0..<n { y[i] = f(av[ia[i]], bv[ib[i]]) }
             }
             return [Tensor(dtype: .float, shape: shape, storage: .f32(y))]
         }
@@ -74,6 +80,17 @@ struct BinaryKernel: Kernel {
 }
 
 extension BinaryKernel {
+    /// When `shape` broadcast to `to` is its trailing axes repeated (leading axes all 1): the
+    /// number of elements it holds, the period of its repetition.
+    static func trailingPeriod(_ shape: [Int], _ to: [Int]) -> Int? {
+        let count = shape.reduce(1, *)
+        guard count > 0, shape.count <= to.count else { return nil }
+        let tail = Array(to.suffix(shape.count))
+        // Strip leading 1s of `shape`; what is left must equal the same trailing axes of `to`.
+        guard let first = shape.firstIndex(where: { $0 != 1 }) else { return 1 }
+        return Array(shape[first...]) == Array(tail[first...]) ? count : nil
+    }
+
     /// onnxruntime's float Pow (PowImpl): its broadcaster looks at the innermost axis where the
     /// shapes are not both 1. A base that is one value along it: powf(x, y) everywhere. Else an
     /// exponent that is one value along it: x·x for 2, (x·x)·x for 3, powf otherwise. Else powf

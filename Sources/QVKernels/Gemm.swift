@@ -260,6 +260,37 @@ func batchedMatmul(
     return Tensor(dtype: .float, shape: outShape, storage: .f32(y))
 }
 
+/// For a shape broadcast to `to`, the flat index in `from` of every flat index of `to`, walked
+/// as an odometer (no division per element).
+func broadcastIndices(from: [Int], to: [Int]) -> [Int] {
+    let n = to.reduce(1, *)
+    let f = Array(repeating: 1, count: to.count - from.count) + from
+    if f == to { return Array(0..<n) }
+    var strides = Array(repeating: 0, count: to.count)
+    var s = 1
+    for i in stride(from: to.count - 1, through: 0, by: -1) {
+        strides[i] = f[i] == 1 ? 0 : s
+        s *= f[i]
+    }
+    var out = [Int](repeating: 0, count: n)
+    guard n > 0, let last = to.indices.last else { return out }
+    var counter = Array(repeating: 0, count: to.count)
+    var idx = 0
+    for k in 0..<n {
+        out[k] = idx
+        var d = last
+        while d >= 0 {
+            counter[d] += 1
+            idx += strides[d]
+            if counter[d] < to[d] { break }
+            idx -= strides[d] * to[d]
+            counter[d] = 0
+            d -= 1
+        }
+    }
+    return out
+}
+
 /// For a shape broadcast to `to`, maps a flat index in `to` to the flat index in `from`.
 func broadcastMap(from: [Int], to: [Int]) -> (Int) -> Int {
     let f = Array(repeating: 1, count: to.count - from.count) + from

@@ -57,9 +57,6 @@ extension MlasTranscendental {
     /// MlasComputeSumExpF32KernelFma3's lower clamp (−88.376…) and the AVX-512F kernel's (−103.97…).
     static let sumExpLowerFma3 = Float(bitPattern: 0xC2B0_C0A5)
     static let sumExpLowerAvx512 = Float(bitPattern: 0xC2CF_F1B5)
-    static let expP: [Float] = [0x3AB4_A000, 0x3C09_2F6E, 0x3D2A_ADAD, 0x3E2A_AA28, 0x3EFF_FFFB].map {
-        Float(bitPattern: $0)
-    }
 
     /// x86 vmaxps(a, b): a > b ? a : b (b when either is NaN).
     @inline(__always) static func vmax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
@@ -77,8 +74,12 @@ extension MlasTranscendental {
         let m = biased - expRoundingBias
         var r = v.addingProduct(m, expLog2High)
         r = r.addingProduct(m, expLog2Low)
-        var p = expP[1].addingProduct(expP[0], r)
-        for c in [expP[2], expP[3], expP[4], 1, 1] { p = c.addingProduct(p, r) }
+        var p = Float(bitPattern: 0x3C09_2F6E).addingProduct(Float(bitPattern: 0x3AB4_A000), r)
+        p = Float(bitPattern: 0x3D2A_ADAD).addingProduct(p, r)
+        p = Float(bitPattern: 0x3E2A_AA28).addingProduct(p, r)
+        p = Float(bitPattern: 0x3EFF_FFFB).addingProduct(p, r)
+        p = Float(1).addingProduct(p, r)
+        p = Float(1).addingProduct(p, r)
         if avx512 {
             guard m.isFinite, !p.isNaN else { return .nan }
             return Float(Double(p) * Double(sign: .plus, exponent: Int(m), significand: 1))
@@ -95,13 +96,15 @@ extension MlasTranscendental {
         var maximum = -Float.greatestFiniteMagnitude
         for v in x { maximum = vmax(maximum, v) }
         let negMax = -maximum
-        var acc = [Float](repeating: 0, count: lanes)
+        var acc = SIMD16<Float>(repeating: 0)
+        let avx512 = lanes == 16
         for i in 0..<x.count {
-            let e = sumExpElement(negMax + x[i], avx512: lanes == 16)
+            let e = sumExpElement(negMax + x[i], avx512: avx512)
             if !log { y[i] = e }
-            acc[i % lanes] = acc[i % lanes] + e
+            let l = avx512 ? i & 15 : i & 7
+            acc[l] = acc[l] + e
         }
-        if lanes == 16 { for k in 0..<8 { acc[k] = acc[k + 8] + acc[k] } }
+        if avx512 { for k in 0..<8 { acc[k] = acc[k + 8] + acc[k] } }
         let s = ((acc[4] + acc[5]) + (acc[6] + acc[7])) + ((acc[0] + acc[1]) + (acc[2] + acc[3]))
         if log {
             let l = Foundation.log(s)
@@ -114,13 +117,6 @@ extension MlasTranscendental {
 
     static let erfUpper = Float(bitPattern: 0x407B_3333)  // 3.925 in onnxruntime 1.32
     static let erfSplit = Float(bitPattern: 0x3F6C_0000)  // 0.921875
-    static let erfSmall: [Float] = [
-        -5.99104969e-4, 4.99339588e-3, -2.67667342e-2, 1.12818025e-1, -3.76124859e-1, 1.28379151e-1,
-    ]
-    static let erfBig: [Float] = [
-        1.72948930e-5, -3.83208680e-4, 3.88393435e-3, -2.42545605e-2, 1.06777847e-1, 6.34846687e-1, 1.28717512e-1,
-    ]
-    static let erfExpP: [Float] = [1.38319808e-3, 8.37550033e-3, 4.16689515e-2, 1.66664466e-1, 4.99999851e-1, 1, 1]
 
     /// MlasErfKernelFma3 (every x86 host): |x| clamped to 3.925; below 0.921875 an odd polynomial,
     /// above it 1 − exp(−q(|x|)) with MLAS's exp; the sign put back. NaN passes through.
@@ -128,20 +124,31 @@ extension MlasTranscendental {
         let sign = x.bitPattern & 0x8000_0000
         let a = vmin(erfUpper, Float(bitPattern: x.bitPattern & 0x7FFF_FFFF))
         let s = a * a
-        var p = erfSmall[1].addingProduct(erfSmall[0], s)
-        for c in erfSmall[2...] { p = c.addingProduct(p, s) }
+        var p = Float(4.99339588e-3).addingProduct(Float(-5.99104969e-4), s)
+        p = Float(-2.67667342e-2).addingProduct(p, s)
+        p = Float(1.12818025e-1).addingProduct(p, s)
+        p = Float(-3.76124859e-1).addingProduct(p, s)
+        p = Float(1.28379151e-1).addingProduct(p, s)
         let big = a > erfSplit
         let small: Float = big ? 0 : a.addingProduct(p, a)
         let ab: Float = big ? a : 0
-        var q = erfBig[1].addingProduct(erfBig[0], ab)
-        for c in erfBig[2...] { q = c.addingProduct(q, ab) }
+        var q = Float(-3.83208680e-4).addingProduct(Float(1.72948930e-5), ab)
+        q = Float(3.88393435e-3).addingProduct(q, ab)
+        q = Float(-2.42545605e-2).addingProduct(q, ab)
+        q = Float(1.06777847e-1).addingProduct(q, ab)
+        q = Float(6.34846687e-1).addingProduct(q, ab)
+        q = Float(1.28717512e-1).addingProduct(q, ab)
         q = ab.addingProduct(q, ab)
         let t = vmax(-q, sumExpLowerFma3)
         let r = expRoundingBias.addingProduct(expLog2Reciprocal, t) - expRoundingBias
         var f = t.addingProduct(expLog2High, r)
         f = f.addingProduct(r, expLog2Low)
-        var y = erfExpP[1].addingProduct(erfExpP[0], f)
-        for c in erfExpP[2...] { y = c.addingProduct(y, f) }
+        var y = Float(8.37550033e-3).addingProduct(Float(1.38319808e-3), f)
+        y = Float(4.16689515e-2).addingProduct(y, f)
+        y = Float(1.66664466e-1).addingProduct(y, f)
+        y = Float(4.99999851e-1).addingProduct(y, f)
+        y = Float(1).addingProduct(y, f)
+        y = Float(1).addingProduct(y, f)
         let ri = r.isFinite ? Int32(r) : 0
         y = 1 - y * Float(bitPattern: UInt32(bitPattern: (ri &+ 127) << 23))
         return Float(bitPattern: y.bitPattern | small.bitPattern | sign)
