@@ -170,16 +170,12 @@ public struct ShapeInference: Sendable {
     /// on onnxruntime 1.32; older releases had it the other way round).
     public static func convTransposeWindow(_ n: Node, input: [Int], kernel: [Int]) throws -> (out: [Int], pads: [Int]) {
         let r = kernel.count
-        func ints(_ name: String) -> [Int]? {
-            if case .ints(let v) = n.attribute(name) { v.map { Int($0) } } else { nil }
-        }
-        let strides = ints("strides") ?? Array(repeating: 1, count: r)
-        let dil = ints("dilations") ?? Array(repeating: 1, count: r)
-        let adj = ints("output_padding") ?? Array(repeating: 0, count: r)
-        var pads = ints("pads") ?? Array(repeating: 0, count: 2 * r)
-        var autoPad = "NOTSET"
-        if case .string(let s) = n.attribute("auto_pad") { autoPad = String(decoding: s, as: UTF8.self) }
-        var given = ints("output_shape")
+        let strides = n.ints("strides") ?? Array(repeating: 1, count: r)
+        let dil = n.ints("dilations") ?? Array(repeating: 1, count: r)
+        let adj = n.ints("output_padding") ?? Array(repeating: 0, count: r)
+        var pads = n.ints("pads") ?? Array(repeating: 0, count: 2 * r)
+        let autoPad = n.string("auto_pad", default: "NOTSET")
+        var given = n.ints("output_shape")
         if let g = given, g.count > r { given = Array(g.suffix(r)) }
         guard strides.count == r, dil.count == r, adj.count == r, pads.count == 2 * r, input.count == r,
             given == nil || given!.count == r

@@ -260,35 +260,40 @@ func batchedMatmul(
     return Tensor(dtype: .float, shape: outShape, storage: .f32(y))
 }
 
-/// For a shape broadcast to `to`, the flat index in `from` of every flat index of `to`, walked
-/// as an odometer (no division per element).
+/// For a shape broadcast to `to`, the flat index in `from` of every flat index of `to`.
 func broadcastIndices(from: [Int], to: [Int]) -> [Int] {
-    let n = to.reduce(1, *)
     let f = Array(repeating: 1, count: to.count - from.count) + from
-    if f == to { return Array(0..<n) }
+    if f == to { return Array(0..<to.reduce(1, *)) }
     var strides = Array(repeating: 0, count: to.count)
     var s = 1
     for i in stride(from: to.count - 1, through: 0, by: -1) {
         strides[i] = f[i] == 1 ? 0 : s
         s *= f[i]
     }
-    var out = [Int](repeating: 0, count: n)
-    guard n > 0, let last = to.indices.last else { return out }
-    var counter = Array(repeating: 0, count: to.count)
-    var idx = 0
-    for k in 0..<n {
-        out[k] = idx
-        var d = last
-        while d >= 0 {
-            counter[d] += 1
-            idx += strides[d]
-            if counter[d] < to[d] { break }
-            idx -= strides[d] * to[d]
-            counter[d] = 0
-            d -= 1
+    return odometerOffsets(extents: to, steps: strides)
+}
+
+/// The offsets Σ index[d]·steps[d] of every index of `extents` in row-major order, walked as an
+/// odometer: each step adds one dim's step and carries, no division per element.
+func odometerOffsets(extents: [Int], steps: [Int]) -> [Int] {
+    let n = extents.reduce(1, *), r = extents.count
+    return [Int].uninitialized(n) { buf, initialized in
+        var idx = [Int](repeating: 0, count: r)
+        var off = 0
+        for o in 0..<n {
+            buf[o] = off
+            var d = r - 1
+            while d >= 0 {
+                idx[d] += 1
+                off += steps[d]
+                if idx[d] < extents[d] { break }
+                off -= steps[d] * extents[d]
+                idx[d] = 0
+                d -= 1
+            }
         }
+        initialized = n
     }
-    return out
 }
 
 /// For a shape broadcast to `to`, maps a flat index in `to` to the flat index in `from`.

@@ -79,27 +79,8 @@ struct ShapeKernel: Kernel {
             let outShape = perm.map { x.shape[$0] }
             var inStrides = Array(repeating: 1, count: x.rank)
             for i in stride(from: x.rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * x.shape[i + 1] }
-            // Output elements in order; the input offset follows as an odometer over the output
-            // dims, each stepping by its input stride (no division per element).
-            let n = x.count, r = x.rank
-            let step = perm.map { inStrides[$0] }
-            let src = [Int].uninitialized(n) { buf, initialized in
-                var idx = [Int](repeating: 0, count: r)
-                var off = 0
-                for o in 0..<n {
-                    buf[o] = off
-                    var d = r - 1
-                    while d >= 0 {
-                        idx[d] += 1
-                        off += step[d]
-                        if idx[d] < outShape[d] { break }
-                        off -= step[d] * outShape[d]
-                        idx[d] = 0
-                        d -= 1
-                    }
-                }
-                initialized = n
-            }
+            // Output elements in order; the input offset follows each output dim's input stride.
+            let src = odometerOffsets(extents: outShape, steps: perm.map { inStrides[$0] })
             return [gather(x, src, shape: outShape)]
         case "Concat":
             let ts = inputs.compactMap { $0 }
