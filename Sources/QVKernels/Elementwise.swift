@@ -179,13 +179,13 @@ struct UnaryKernel: PointwiseKernel {
                 let a: Float = 1.0 / 6.0
                 y = v.map { $0 * Swift.max(Swift.min(a * $0 + 0.5, 1), 0) }
             // onnxruntime: MLAS's rational approximations; Aidge's CPU backend: 1/(1+exp(−x)) and tanh.
-            case "Sigmoid": y = aidge ? v.map(Self.aidgeSigmoid) : v.map(MlasTranscendental.logistic)
-            case "Tanh": y = aidge ? v.map { Foundation.tanh($0) } : v.map(MlasTranscendental.tanh)
+            case "Sigmoid": y = aidge ? v.map(Self.aidgeSigmoid) : MlasTranscendental.logistic(v)
+            case "Tanh": y = aidge ? v.map { Foundation.tanh($0) } : MlasTranscendental.tanh(v)
             case "Round": y = v.map { rounding.round($0) }
             case "Neg": y = v.map { -$0 }
             case "Abs": y = v.map { Swift.abs($0) }
             case "Exp": y = v.map { Foundation.exp($0) }
-            case "Erf": y = v.map(MlasTranscendental.erf)
+            case "Erf": y = MlasTranscendental.erf(v)
             case "Sqrt": y = v.map { $0.squareRoot() }
             case "Floor": y = v.map { $0.rounded(.down) }
             case "Ceil": y = v.map { $0.rounded(.up) }
@@ -391,7 +391,7 @@ struct GeluKernel: Kernel {
         }
         return [
             Tensor(
-                dtype: .float, shape: x.shape, storage: .f32(v.map { MlasTranscendental.gelu($0, tanhForm: tanhForm) }))
+                dtype: .float, shape: x.shape, storage: .f32(MlasTranscendental.gelu(v, tanhForm: tanhForm)))
         ]
     }
 }

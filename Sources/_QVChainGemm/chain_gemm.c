@@ -210,6 +210,8 @@ int qv_sgemm_chain_set_path(const char *name) {
 
 const char *qv_sgemm_chain_path(void) { return path_names[path()]; }
 
+int qv_chain_path_has_fma(void) { return path() != PATH_PORTABLE; }
+
 // MARK: - Convolution without an im2col matrix
 
 enum { PANEL = 128 };

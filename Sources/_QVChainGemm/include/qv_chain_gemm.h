@@ -123,6 +123,19 @@ void qv_maxpool_f32(const float *x, size_t planes, size_t h, size_t w, size_t oh
 void qv_maxpool_i32(const int32_t *x, size_t planes, size_t h, size_t w, size_t oh, size_t ow, size_t kh, size_t kw, size_t sh,
                     size_t sw, size_t dh, size_t dw, ptrdiff_t pt, ptrdiff_t pl, int32_t lowest, int32_t *y, int64_t *idx);
 
+/// Whether the chosen path has the FMA instruction (else fused multiply-adds are libm's fmaf).
+int qv_chain_path_has_fma(void);
+
+/// MLAS's float transcendentals as onnxruntime runs them on x86-64 (mlas_math.c): y[i] = f(x[i]).
+void qv_mlas_logistic(const float *x, float *y, size_t n);
+void qv_mlas_tanh(const float *x, float *y, size_t n);
+void qv_mlas_erf(const float *x, float *y, size_t n);
+/// onnxruntime's Gelu: the erf form, or (tanh_form != 0) the tanh form.
+void qv_mlas_gelu(const float *x, float *y, size_t n, int tanh_form);
+/// MlasComputeSoftmax on one row of n values: Softmax, or LogSoftmax (log_softmax != 0); the sum
+/// in 8 lanes, or 16 (avx512 != 0) as the AVX-512F kernel sums.
+void qv_mlas_softmax_row(const float *x, float *y, size_t n, int log_softmax, int avx512);
+
 /// Makes qv_sgemm_chain take the named path ("portable", "avx2+fma", "avx512f") from now on, so
 /// that tests can hold every path to the same bits. Returns 0 (and changes nothing) when the
 /// name is unknown or this CPU lacks the instructions.
