@@ -14,7 +14,7 @@ QOP, the Aidge-form model and both conversions run and compared; no per-target s
 sum of onnxruntime's run times (ORT_DISABLE_ALL, one thread) for the two converted models, and
 peak memory of `verify` and `compare` (onnxruntime's QDQ vs QOP) at 8, 64 and 512 samples.
 
-Usage: bench.py QVERIFY [--samples N (default 1024)] [--models cnn,lenet,resnet,mobilenet] [--rounds R (default 5)]
+Usage: bench.py QVERIFY [--samples N (default 1024)] [--models cnn,lenet,resnet,mobilenet,<architecture families>] [--rounds R (default 5)]
        [--skip-aidge] [--json OUT]
 """
 import argparse
@@ -31,6 +31,9 @@ import onnx
 import onnxruntime as ort
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# One fixture per architecture family (issue 24): Concat, Resize, Split/shuffle, LeakyRelu heads,
+# squeeze-excite, integer pooling, float islands, attention, HardSwish, ConvTranspose, the rest.
+ARCHITECTURES = "fire,unet,shuffle,yolo,se_block,pooling,float_island,vit,mbv3,unet_convt,mixed_ops"
 REF = ROOT / "Reference"
 
 
@@ -155,7 +158,8 @@ def main():
     ap.add_argument("qverify")
     ap.add_argument("--samples", type=int, default=1024,
                     help="per CNN model (a calibration set's size: start-up is then a few percent); 32x for small models")
-    ap.add_argument("--models", default="cnn,lenet,resnet,mobilenet")
+    ap.add_argument("--models", default="cnn,lenet,resnet,mobilenet," + ARCHITECTURES,
+                    help="Reference fixtures (default: the benchmark models and one row per architecture family)")
     ap.add_argument("--skip-aidge", action="store_true", help="leave out Aidge's CPU backend (its PTQ takes minutes on MobileNet)")
     ap.add_argument("--rounds", type=int, default=5,
                     help="interleaved rounds of qverify and onnxruntime per model (each one's best round counts)")
