@@ -344,7 +344,7 @@ struct QLinearBinaryKernel: Kernel {
             }
             return [Tensor(dtype: outType, shape: shape, storage: .i32(y))]
         }
-        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
+        let ai = broadcastIndices(from: a.shape, to: shape), bi = broadcastIndices(from: b.shape, to: shape)
         let av = try intValues(a), bv = try intValues(b)
         var out = [Int64](repeating: 0, count: shape.reduce(1, *))
         if isAdd {
@@ -352,12 +352,12 @@ struct QLinearBinaryKernel: Kernel {
                 sa: sa, za: azp, sb: sb, zb: bzp, sc: sc, zc: czp,
                 order: QLinearAddArithmetic.Order(a: a.shape, b: b.shape, output: shape))
             for i in 0..<out.count {
-                out[i] = convertAndPack(add.value(Int32(av[ai(i)]), Int32(bv[bi(i)])), r)
+                out[i] = convertAndPack(add.value(Int32(av[ai[i]]), Int32(bv[bi[i]])), r)
             }
         } else {
             let mult = sa * sb / sc
             for i in 0..<out.count {
-                out[i] = convertAndPack(Float((av[ai(i)] - azp) * (bv[bi(i)] - bzp)) * mult + Float(czp), r)
+                out[i] = convertAndPack(Float((av[ai[i]] - azp) * (bv[bi[i]] - bzp)) * mult + Float(czp), r)
             }
         }
         return [wrapping(out, outType, shape: shape)]
