@@ -17,6 +17,35 @@ final class OpSpecTests: XCTestCase {
         var ops: [String: Schema]
     }
 
+    /// The README's table of supported operators is written from the specs: every op with a kernel,
+    /// its versions, how exactly it reproduces onnxruntime and what tests it. Run with
+    /// QVERIFY_WRITE_README=1 to rewrite the table after changing a spec.
+    func testReadmeOpTableIsTheSpecs() throws {
+        let rows = OpSpecs.all.filter { $0.kernel != nil }
+            .sorted { ($0.domain, $0.op) < ($1.domain, $1.op) }
+            .map { s in
+                "| \(s.domain.isEmpty ? "ai.onnx" : s.domain) | \(s.op) | \(s.since.map(String.init).joined(separator: ", ")) | \(s.exactness.rawValue) | \(s.tests.map { "`\($0)`" }.joined(separator: ", ")) |"
+            }
+        let table =
+            (["| domain | op | opset versions | exactness | tests |", "|---|---|---|---|---|"] + rows).joined(
+                separator: "\n") + "\n"
+        let url = TestPaths.root.appendingPathComponent("README.md")
+        let readme = try String(contentsOf: url, encoding: .utf8)
+        let begin = "<!-- ops:begin (generated from Sources/QVGraph/Ops by OpSpecTests) -->\n",
+            end = "<!-- ops:end -->"
+        let start = try XCTUnwrap(readme.range(of: begin), "README has no generated op table")
+        let stop = try XCTUnwrap(readme.range(of: end, range: start.upperBound..<readme.endIndex))
+        if ProcessInfo.processInfo.environment["QVERIFY_WRITE_README"] == "1" {
+            try (String(readme[..<start.upperBound]) + table + String(readme[stop.lowerBound...])).write(
+                to: url, atomically: true, encoding: .utf8)
+            return
+        }
+        XCTAssertEqual(
+            String(readme[start.upperBound..<stop.lowerBound]), table,
+            "README's op table is stale: run the test with QVERIFY_WRITE_README=1")
+        XCTAssertEqual(rows.count, Registry.supported.count)
+    }
+
     func testSinceVersionsAndInputNamesAreOnnxs() throws {
         let data = try Data(contentsOf: TestPaths.root.appendingPathComponent("Tests/Fixtures/op_schemas.json"))
         let schemas = try JSONDecoder().decode(Schemas.self, from: data).ops
