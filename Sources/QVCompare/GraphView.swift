@@ -229,7 +229,8 @@ public struct GraphView: Sendable {
     static func squares(_ n: Node, _ g: Graph) -> Bool {
         guard n.opType == "Pow", n.inputs.count > 1, let e = g.initializer(n.inputs[1])?.asDoubles(), !e.isEmpty
         else { return false }
-        return e.allSatisfy { $0 == $0.rounded() && Int64($0) % 2 == 0 }
+        // A finite multiple of 2 (NaN and ±∞ leave a NaN remainder).
+        return e.allSatisfy { $0.truncatingRemainder(dividingBy: 2) == 0 }
     }
 
     /// A Clip on real values whose lower bound is 0 (ReLU6 and the like).

@@ -136,7 +136,10 @@ public enum OrtGraphOptimizer {
                 "\(t.opType) '\(t.name)': \(dq1 == nil ? "float weights quantized to int8" : "weights already quantized")\(biasName == nil ? "" : ", bias to int32") (WeightBiasQuantization)"
             )
         }
-        g.nodes = try GraphIndex(g).topologicalOrder.map { g.nodes[$0] }
+        // The new Q/DQ and bias nodes were appended: put them before their readers.
+        if g.nodes.count != index.topologicalOrder.count {
+            g.nodes = try GraphIndex(g).topologicalOrder.map { g.nodes[$0] }
+        }
     }
 
     /// onnxruntime's GetQuantizationParameter for int8 (qmath.h): the range widened to hold 0,

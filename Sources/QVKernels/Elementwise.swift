@@ -20,7 +20,6 @@ struct BinaryKernel: Kernel {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         let shape = try ShapeInference.broadcast([a.shape, b.shape])
         let n = shape.reduce(1, *)
-        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
         if op == .pow && a.dtype == .float {
             return [Tensor(dtype: .float, shape: shape, storage: .f32(try Self.onnxruntimePow(a, b, shape)))]
         }
@@ -59,9 +58,10 @@ struct BinaryKernel: Kernel {
             throw QVError.badInput("\(op.rawValue) on \(a.dtype) and \(b.dtype): types differ")
         }
         let av = try intValues(a), bv = try intValues(b)
+        let ai = broadcastIndices(from: a.shape, to: shape), bi = broadcastIndices(from: b.shape, to: shape)
         var y = [Int64](repeating: 0, count: n)
         for i in 0..<n {
-            let x = av[ai(i)], z = bv[bi(i)]
+            let x = av[ai[i]], z = bv[bi[i]]
             switch op {
             case .add: y[i] = x &+ z
             case .sub: y[i] = x &- z
@@ -103,9 +103,9 @@ extension BinaryKernel {
             floatExponent ? Foundation.pow(x, Float(y)) : Float(Foundation.pow(Double(x), y))
         }
         let (baseScalar, exponentScalar) = innermostScalars(a.shape, b.shape)
-        let ai = broadcastMap(from: a.shape, to: shape), bi = broadcastMap(from: b.shape, to: shape)
+        let ai = broadcastIndices(from: a.shape, to: shape), bi = broadcastIndices(from: b.shape, to: shape)
         return (0..<shape.reduce(1, *)).map { i in
-            let x = av[ai(i)], y = bv[bi(i)]
+            let x = av[ai[i]], y = bv[bi[i]]
             if !baseScalar && exponentScalar {
                 if y == 2 { return x * x }
                 if y == 3 { return (x * x) * x }
@@ -324,6 +324,19 @@ struct BitShiftKernel: Kernel {
     }
 }
 
+/// The rows a softmax normalizes: `outer` blocks of `dim` values `inner` apart, row (o, i)
+/// starting at o·dim·inner + i. From opset 13 a row runs along `axis`; before, the input is
+/// flattened at `axis` and every row is contiguous (Softmax, LogSoftmax, QLinearSoftmax's `opset`).
+struct SoftmaxRows {
+    let outer: Int, dim: Int, inner: Int
+    init(shape: [Int], axis: Int, flattens: Bool, _ what: String) throws {
+        let a = try ShapeInference.axis(axis, rank: shape.count, "\(what) axis")
+        dim = flattens ? shape[a...].reduce(1, *) : shape[a]
+        inner = flattens ? 1 : shape[(a + 1)...].reduce(1, *)
+        outer = shape[..<a].reduce(1, *)
+    }
+}
+
 /// ONNX Softmax and LogSoftmax as onnxruntime computes them: rows along `axis` (opset 13; the
 /// input flattened to [∏dims[..<axis], ∏dims[axis...]] before), each through MLAS's Softmax
 /// (``MlasTranscendental/softmaxRow(_:_:log:lanes:)``: 8 lanes, or 16 on AVX-512 targets).
@@ -342,12 +355,24 @@ struct SoftmaxKernel: Kernel {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try required(inputs, 0, "input")
         guard x.dtype == .float else { throw QVError.unsupported("Softmax on \(x.dtype)") }
-        let a = try ShapeInference.axis(axis, rank: x.rank, "Softmax axis")
-        let dim = flattens ? x.shape[a...].reduce(1, *) : x.shape[a]
-        let inner = flattens ? 1 : x.shape[(a + 1)...].reduce(1, *)
-        let outer = x.shape[..<a].reduce(1, *)
+        let rows = try SoftmaxRows(shape: x.shape, axis: axis, flattens: flattens, "Softmax")
+        let (outer, dim, inner) = (rows.outer, rows.dim, rows.inner)
         let xv = x.floats!
         var y = [Float](repeating: 0, count: xv.count)
+        if inner == 1 {
+            // Contiguous rows (the last axis): each row in place.
+            xv.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    for o in 0..<outer {
+                        MlasTranscendental.softmaxRow(
+                            UnsafeBufferPointer(rebasing: xp[(o * dim)..<((o + 1) * dim)]),
+                            UnsafeMutableBufferPointer(rebasing: yp[(o * dim)..<((o + 1) * dim)]), log: log,
+                            lanes: lanes)
+                    }
+                }
+            }
+            return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]
+        }
         var row = [Float](repeating: 0, count: dim), out = [Float](repeating: 0, count: dim)
         for o in 0..<outer {
             for i in 0..<inner {

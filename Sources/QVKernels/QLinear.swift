@@ -482,10 +482,8 @@ struct QLinearSoftmaxKernel: Kernel {
         let ys = try scalarParam(try required(inputs, 3, "y_scale"), "y_scale")
         let yz = try zeroPoint(optional(inputs, 4), "y_zero_point")
         let signed = x.dtype == .int8
-        let a = try ShapeInference.axis(axis, rank: x.rank, "QLinearSoftmax axis")
-        let dim = flattens ? x.shape[a...].reduce(1, *) : x.shape[a]
-        let inner = flattens ? 1 : x.shape[(a + 1)...].reduce(1, *)
-        let outer = x.shape[..<a].reduce(1, *)
+        let rows = try SoftmaxRows(shape: x.shape, axis: axis, flattens: flattens, "QLinearSoftmax")
+        let (outer, dim, inner) = (rows.outer, rows.dim, rows.inner)
         let q = Float.greatestFiniteMagnitude / Float(dim)
         let b = Swift.max(0, Double(Foundation.log(q)) - 5) / Double(xs)
         var table = [Float](repeating: 0, count: 256)

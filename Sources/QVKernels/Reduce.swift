@@ -250,8 +250,7 @@ struct LayerNormKernel: Kernel {
 
     private func broadcastTo(_ t: Tensor, _ shape: [Int]) throws -> [Float] {
         let v = try floatValues(t)
-        let map = broadcastMap(from: t.shape, to: try ShapeInference.broadcast([t.shape, shape]))
-        return (0..<shape.reduce(1, *)).map { v[map($0)] }
+        return broadcastIndices(from: t.shape, to: try ShapeInference.broadcast([t.shape, shape])).map { v[$0] }
     }
 
     /// One row; returns (mean, 1/std).
@@ -283,7 +282,7 @@ struct LayerNormKernel: Kernel {
         for i in n4..<n { ds += Double(x[i]) }
         let mean = Float(ds / Double(n))
         let n8 = n / 8 * 8
-        var acc = [Float](repeating: 0, count: 8)
+        var acc = SIMD8<Float>(repeating: 0)
         for i in stride(from: 0, to: n8, by: 8) {
             for l in 0..<8 {
                 let d = x[i + l] - mean

@@ -188,9 +188,9 @@ struct ResizeKernel: Kernel {
         func roiOf(_ d: Int) -> (Float, Float) { roi.map { ($0[d], $0[d + rank]) } ?? (0, 1) }
         let ay = axis(hIn, hOut, scales[layout.h], roiOf(layout.h))
         let ax = axis(wIn, wOut, scales[layout.w], roiOf(layout.w))
-        let xv: [Float] = x.dtype == .float ? x.floats! : try intValues(x).map { Float($0) }
-        let xi: [Int64] = x.dtype == .float ? [] : try intValues(x)
         let integer = layout.nhwc && x.dtype != .float
+        let xi: [Int64] = x.dtype == .float ? [] : try intValues(x)
+        let xv: [Float] = x.dtype == .float ? x.floats! : integer ? [] : xi.map { Float($0) }
         var yf = [Float](repeating: 0, count: outShape.reduce(1, *))
         var yi = [Int64](repeating: 0, count: integer || x.dtype != .float ? yf.count : 0)
         func inIndex(_ n: Int, _ c: Int, _ h: Int, _ w: Int) -> Int {
