@@ -37,7 +37,10 @@ static size_t per_word(int kind) { return kind == KIND_VNNI ? 4 : 2; }
 static size_t taps(const qv_conv_geometry *g, int kind) {
     return (g->channels + per_word(kind) - 1) / per_word(kind) * g->kernel_h * g->kernel_w;
 }
-static size_t padded_rows(size_t m) { return (m + 15) / 16 * 16; }
+// Output channels as the packed weights and the accumulator starts hold them: a multiple of 16
+// (64-byte rows), and at least m + 2, so the AVX2 row kernel's blocks of 3 channels (which read
+// three rows' weights and starts, storing only the real ones) stay inside the buffers.
+static size_t padded_rows(size_t m) { return (m + 2 + 15) / 16 * 16; }
 
 size_t qv_conv_u8s8_weight_words(const qv_conv_geometry *g, size_t m, int kind) { return taps(g, kind) * padded_rows(m); }
 
