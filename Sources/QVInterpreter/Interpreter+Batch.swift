@@ -14,27 +14,33 @@ extension Interpreter {
         max(1, min(limit, batchInputBytes / max(1, bytesPerSample)))
     }
 
-    /// Whether samples can be stacked along axis 0 and run as one batch: every runtime input and
-    /// output is declared with a leading dimension of 1 and every node's spec says axis 0 is an
-    /// independent batch for it (`OpSpec.batching`: no reshapes, no per-axis quantization along
-    /// axis 0, no axis-0 concat, no MaxPool indices read).
-    static func batchable(_ g: Graph, _ index: GraphIndex, folded: Set<Int>) -> Bool {
-        guard !g.runtimeInputs.isEmpty else { return false }
+    /// Why samples cannot be stacked along axis 0 and run as one batch, or nil when they can:
+    /// every runtime input and output must be declared with a leading dimension of 1 and every
+    /// node's spec must say axis 0 is an independent batch for it (`OpSpec.batching`: reshapes
+    /// that keep a leading 1, no per-axis quantization along axis 0, no axis-0 concat, no MaxPool
+    /// indices read). `facts`: one sample's shapes; `constants`: folded tensors by name.
+    static func batchBlocker(
+        _ g: Graph, _ index: GraphIndex, folded: Set<Int>, facts: [String: TensorFact], constants: [String: Tensor]
+    ) -> String? {
+        guard !g.runtimeInputs.isEmpty else { return "the graph has no runtime input" }
         for v in g.runtimeInputs + g.outputs {
             guard let s = v.shape, let d0 = s.first,
                 d0.value == 1 || (d0.value == nil && g.outputs.contains { $0.name == v.name })
-            else { return false }
+            else { return "'\(v.name)' is not declared with a leading dimension of 1" }
         }
         let outputs = Set(g.outputs.map(\.name))
-        let query = BatchQuery(graph: g) { outputs.contains($0) || index.consumers[$0] != nil }
+        let query = BatchQuery(
+            graph: g, isRead: { outputs.contains($0) || index.consumers[$0] != nil },
+            shape: { facts[$0]?.shape }, constant: { g.initializer($0) ?? constants[$0] })
         for (i, n) in g.nodes.enumerated() where !folded.contains(i) {
             switch n.spec?.batching {
             case .perSample: continue
-            case .when(let holds): if !holds(n, query) { return false }
-            case .never, nil: return false
+            case .when(let holds):
+                if !holds(n, query) { return "node '\(n.name)' (\(n.opType)) does not keep samples apart here" }
+            case .never, nil: return "node '\(n.name)' (\(n.opType)) never batches"
             }
         }
-        return true
+        return nil
     }
 
     /// Runs several samples. When the graph is batchable they go through as one batch stacked on

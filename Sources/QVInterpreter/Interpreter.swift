@@ -22,8 +22,10 @@ public final class Interpreter: @unchecked Sendable {
     /// (weight DequantizeLinear, Aidge weight/bias quantizers, …), and those nodes' indices.
     let folded: [String: Tensor]
     let foldedNodes: Set<Int>
-    /// True when samples can run stacked on axis 0 (see ``batchable(_:_:folded:)``).
+    /// True when samples can run stacked on axis 0 (see ``batchBlocker(_:_:folded:facts:constants:)``).
     public let canBatch: Bool
+    /// Why samples run one by one (nil when they batch).
+    public let batchBlocker: String?
     /// MaxPool indices outputs → elements per sample of the pooled input (to un-offset split indices).
     let maxPoolIndexStride: [String: Int]
     /// Runs of pointwise nodes (DequantizeLinear → BatchNormalization → Relu → QuantizeLinear, …)
@@ -119,9 +121,11 @@ public final class Interpreter: @unchecked Sendable {
         }
         folded = fvalues
         foldedNodes = fnodes
-        canBatch = Self.batchable(g, index, folded: fnodes)
+        let facts = (try? ShapeInference(g).facts) ?? [:]
+        batchBlocker = Self.batchBlocker(g, index, folded: fnodes, facts: facts, constants: fvalues)
+        canBatch = batchBlocker == nil
         var strides: [String: Int] = [:]
-        if canBatch, let facts = try? ShapeInference(g).facts {
+        if canBatch {
             for n in g.nodes where n.opType == "MaxPool" && n.outputs.count > 1 && !n.outputs[1].isEmpty {
                 if let s = facts[n.inputs[0]]?.shape, let per = Tensor.elementCount(s) { strides[n.outputs[1]] = per }
             }

@@ -89,13 +89,20 @@ struct ResizeKernel: Kernel {
         }
     }
 
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] { try run(inputs, samples: 1) }
+
+    func run(_ inputs: [Tensor?], samples: Int) throws -> [Tensor] {
         let x = try required(inputs, 0, "X")
         let scalesT = opset >= 11 ? optional(inputs, 2) : optional(inputs, 1)
         let sizesT = opset >= 11 ? optional(inputs, 3) : nil
         let scaleValues = try scalesT.flatMap { $0.count == 0 ? nil : try floatValues($0) }
-        let (outShape, scales) = try Self.plan(
-            x.shape, scales: scaleValues, sizes: try sizesT.map { try intValues($0) })
+        var sizes = try sizesT.map { try intValues($0) }
+        // Stacked samples: sizes[0] keeps one sample's extent (the spec batches only then).
+        if samples > 1, var s = sizes, !s.isEmpty, x.rank > 0 {
+            s[0] = Int64(x.shape[0])
+            sizes = s
+        }
+        let (outShape, scales) = try Self.plan(x.shape, scales: scaleValues, sizes: sizes)
         let roi = try optional(inputs, 1).flatMap { opset >= 11 && $0.count > 0 ? try floatValues($0) : nil }
         let rank = x.rank
         if linear { return [try bilinear(x, outShape, scales, roi)] }

@@ -25,7 +25,9 @@ struct ShapeKernel: Kernel {
         floatIntegers ? try integersAllowingFloat(t) : try intValues(t)
     }
 
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] { try run(inputs, samples: 1) }
+
+    func run(_ inputs: [Tensor?], samples: Int) throws -> [Tensor] {
         switch node.opType {
         case "Constant":
             if case .tensor(let t) = node.attribute("value") { return [t] }
@@ -47,7 +49,9 @@ struct ShapeKernel: Kernel {
             let axis = try ShapeInference.axis(node.int("axis", default: 1), rank: x.rank + 1, "Flatten axis")
             return [x.reshaped([x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)])]
         case "Reshape":
-            let target = try integers(try required(inputs, 1, "shape")).map { Int($0) }
+            var target = try integers(try required(inputs, 1, "shape")).map { Int($0) }
+            // Stacked samples: a leading 1 is one sample's axis 0 (the spec batches only then).
+            if samples > 1, target.first == 1, x.rank > 0, x.shape[0] == samples { target[0] = samples }
             return [
                 x.reshaped(
                     try ShapeInference.reshape(x.shape, target, allowZero: node.int("allowzero", default: 0) == 1))

@@ -19,11 +19,14 @@ final class BatchTests: XCTestCase {
         }
     }
 
-    func check(_ rel: String, _ inputs: String, _ semantics: Semantics, expectBatched: Bool, line: UInt = #line) throws
-    {
-        let m = try OnnxFile.load(TestPaths.reference(rel))
-        let interp = try Interpreter(model: m, semantics: semantics)
-        XCTAssertEqual(interp.canBatch, expectBatched, rel, line: line)
+    func check(
+        _ rel: String, _ inputs: String, _ semantics: Semantics, expectBatched: Bool,
+        target: DeploymentTarget = .onnx, enable: Bool = false, line: UInt = #line
+    ) throws {
+        let loaded = try OnnxFile.load(TestPaths.reference(rel))
+        let m = enable ? try OrtGraphOptimizer.optimize(loaded).model : loaded
+        let interp = try Interpreter(model: m, semantics: semantics, target: target)
+        XCTAssertEqual(interp.canBatch, expectBatched, "\(rel): \(interp.batchBlocker ?? "batched")", line: line)
         let samples = try InputSet.load(TestPaths.reference(inputs), inputs: m.graph.runtimeInputs)
         let batched = try interp.run(batch: samples, keepIntermediates: true)
         XCTAssertEqual(batched.count, samples.count, line: line)
@@ -125,6 +128,32 @@ final class BatchTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(paths, 1)
         XCTAssertGreaterThan(compared, 100 * paths)
     }
+    /// The architecture families batch through their reshapes (a leading 1 kept), transposes
+    /// (axis 0 left in place), pads and resizes (none on axis 0), Split/Concat/QLinearConcat,
+    /// Softmax, LayerNorm and ReduceMean on later axes, and constant-exponent Pow: every tensor of
+    /// every form, at both of onnxruntime's levels, equals the one-by-one run.
+    func testArchitectureFamiliesBatchExactlyInEveryForm() throws {
+        let host = DeploymentTarget.host ?? .ortAvx2
+        for family in [
+            "vit", "mixed_ops", "mbv3", "se_block", "shuffle", "yolo", "unet", "unet_convt", "fire", "pooling",
+        ] {
+            for form in ["float", "ort_static_qdq", "ort_static_qop"] {
+                let rel = "\(family)/\(form).onnx", inputs = "\(family)/calib_inputs.npy"
+                try check(rel, inputs, .onnx, expectBatched: true)
+                try check(rel, inputs, .onnx, expectBatched: true, target: host, enable: true)
+            }
+            for form in ["aidge_quantized", "aidge_quantized_folded"]
+            where FileManager.default.fileExists(atPath: TestPaths.reference("\(family)/\(form).onnx")) {
+                let folded = TestPaths.reference("\(family)/aidge_folded_inputs.npy")
+                let inputs =
+                    form.hasSuffix("folded") && FileManager.default.fileExists(atPath: folded)
+                    ? "\(family)/aidge_folded_inputs.npy" : "\(family)/calib_inputs.npy"
+                // Aidge exports MaxPool's indices as graph outputs (read: one by one).
+                try check("\(family)/\(form).onnx", inputs, .aidge, expectBatched: family != "fire")
+            }
+        }
+    }
+
     func testAidgesQdqWithIndicesAsAGraphOutputRunsOneByOne() throws {
         try check("lenet/aidge_qdq.onnx", "lenet/calib_inputs.npy", .onnx, expectBatched: false)
     }

@@ -86,7 +86,8 @@ let elementwiseSpecs: [OpSpec] = [
         kernel: "ShapeKernel", tests: ["dropout_inference"]
     ) { $0.same },
     OpSpec(
-        "Softmax", since: [1, 11, 13], inputs: ["input"], batching: .when { n, _ in n.int("axis", default: -1) != 0 },
+        "Softmax", since: [1, 11, 13], inputs: ["input"],
+        batching: .when { n, q in q.keepsSamples(n.int("axis", default: -1), of: n.inputs[0]) },
         exactness: .onnxruntimeOrder,
         kernel: "SoftmaxKernel", tests: ["activations", "exact_softmax_erf_gelu"]
     ) { $0.same },
@@ -115,7 +116,10 @@ let elementwiseSpecs: [OpSpec] = [
     broadcasting("Mul", since: [1, 6, 7, 13, 14], exactness: .correctlyRounded, tests: ["sub_mul_div_int32"]),
     broadcasting("Div", since: [1, 6, 7, 13, 14], exactness: .correctlyRounded, tests: ["sub_mul_div_int32"]),
     broadcasting(
-        "Pow", since: [1, 7, 12, 13, 15], inputs: ["X", "Y"], exactness: .approximate, batching: .never,
+        // onnxruntime's Pow takes its x·x and √x shortcuts on a one-element exponent: a constant
+        // exponent keeps its size when samples are stacked.
+        "Pow", since: [1, 7, 12, 13, 15], inputs: ["X", "Y"], exactness: .approximate,
+        batching: .when { n, q in n.inputs.count > 1 && q.constant(n.inputs[1]) != nil },
         tests: ["pow_int32_overflow"]),
     broadcasting(
         "Max", since: [1, 6, 8, 12, 13], inputs: ["data_0"], exactness: .correctlyRounded, tests: ["max_min_broadcast"]),

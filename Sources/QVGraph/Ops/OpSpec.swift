@@ -68,9 +68,36 @@ public struct BatchQuery {
     public let graph: Graph
     /// Whether a tensor is read by a node or is a graph output.
     public let isRead: (String) -> Bool
-    public init(graph: Graph, isRead: @escaping (String) -> Bool) {
+    /// A tensor's shape for one sample, where shape inference knows it.
+    public let shape: (String) -> [Int]?
+    /// The value of an initializer or of a constant-folded tensor.
+    public let constant: (String) -> Tensor?
+    public init(
+        graph: Graph, isRead: @escaping (String) -> Bool, shape: @escaping (String) -> [Int]? = { _ in nil },
+        constant: ((String) -> Tensor?)? = nil
+    ) {
         self.graph = graph
         self.isRead = isRead
+        self.shape = shape
+        self.constant = constant ?? { graph.initializer($0) }
+    }
+
+    /// Whether `axis` (negative counts from the end) of the node's input `input` is the sample
+    /// axis 0; nil when its rank is unknown.
+    public func isSampleAxis(_ axis: Int, of input: String) -> Bool? {
+        guard let r = shape(input)?.count else { return axis == 0 ? true : nil }
+        return axis == 0 || axis == -r
+    }
+
+    /// True when `axis` of `input` is known not to be the sample axis.
+    public func keepsSamples(_ axis: Int, of input: String) -> Bool { isSampleAxis(axis, of: input) == false }
+
+    /// The integer values of a constant input (initializer or folded), if it has them.
+    public func constantInts(_ name: String) -> [Int]? {
+        guard !name.isEmpty, let t = constant(name) else { return nil }
+        if let v = t.asInt64s() { return v.map { Int($0) } }
+        if let f = t.floats, f.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e15 }) { return f.map { Int($0) } }
+        return nil
     }
 }
 

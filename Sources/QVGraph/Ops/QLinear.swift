@@ -47,13 +47,15 @@ let qlinearSpecs: [OpSpec] = [
     OpSpec(
         "com.microsoft", "QLinearSoftmax", since: [1],
         inputs: ["X", "X_scale", "x_zero_point", "y_scale", "y_zero_point"],
-        batching: .when { n, _ in n.int("axis", default: -1) != 0 }, exactness: .exactInteger,
+        batching: .when { n, q in q.keepsSamples(n.int("axis", default: -1), of: n.inputs[0]) },
+        exactness: .exactInteger,
         kernel: "QLinearSoftmaxKernel", tests: ["qlinearsoftmax_uint8_int8"]
     ) { c in [TensorFact(dtype: c.input("y_zero_point")?.dtype ?? c.x?.dtype, shape: c.x?.shape)] },
     // Inputs are (tensor, scale, zero point) triples after the output's scale and zero point.
     OpSpec(
         "com.microsoft", "QLinearConcat", since: [1], inputs: ["Y_scale", "Y_zero_point", "inputs"],
-        batching: concatBatching, exactness: .exactInteger, kernel: "QLinearConcatKernel",
+        batching: concatBatching { n in stride(from: 2, to: n.inputs.count, by: 3).map { n.inputs[$0] } },
+        exactness: .exactInteger, kernel: "QLinearConcatKernel",
         tests: ["qlinearconcat_int8", "qlinearconcat_uint8"]
     ) { c in
         let tensors = stride(from: 2, to: c.inputs.count, by: 3).map { c.inputs[$0] }

@@ -9,11 +9,9 @@ let reduceSpecs: [OpSpec] = [
         "ReduceMean", since: [1, 11, 13, 18], inputs: ["data", "axes"],
         batching: .when { n, q in
             // Axis 0 must not be reduced (axes from the attribute, or a constant input from opset 18).
-            let axes =
-                n.ints("axes")
-                ?? (n.inputs.count > 1 ? q.graph.initializer(n.inputs[1])?.asInt64s()?.map { Int($0) } : nil)
+            let axes = n.ints("axes") ?? (n.inputs.count > 1 ? q.constantInts(n.inputs[1]) : nil)
             guard let axes, !axes.isEmpty else { return false }
-            return !axes.contains(0)
+            return axes.allSatisfy { q.keepsSamples($0, of: n.inputs[0]) }
         },
         exactness: .onnxruntimeOrder, kernel: "ReduceMeanKernel", tests: ["exact_reduce_layernorm"]
     ) { c in
@@ -35,7 +33,8 @@ let reduceSpecs: [OpSpec] = [
     },
     OpSpec(
         "LayerNormalization", since: [17], inputs: ["X", "Scale", "B"],
-        batching: .when { n, _ in n.int("axis", default: -1) != 0 }, exactness: .onnxruntimeOrder,
+        batching: .when { n, q in q.keepsSamples(n.int("axis", default: -1), of: n.inputs[0]) },
+        exactness: .onnxruntimeOrder,
         kernel: "LayerNormKernel", tests: ["exact_reduce_layernorm"]
     ) { c in
         guard let shape = c.x?.shape else { return [c.same[0], TensorFact(dtype: .float, shape: nil)] }

@@ -39,6 +39,7 @@ struct Profile: ParsableCommand {
             print(
                 "per-op time, \(model), one sample, mean of \(repetitions) runs: total \(String(format: "%.3f", total * 1e3)) ms"
             )
+            print("samples \(interp.batchBlocker.map { "run one by one: \($0)" } ?? "run stacked in batches")")
             print("| node | op | ms | % | conv M×N×K | conv GFLOPS | same-size sgemm GFLOPS | conv / sgemm |")
             print("|---|---|---|---|---|---|---|---|")
             for i in try m.graph.topologicalOrder() {
