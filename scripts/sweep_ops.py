@@ -502,6 +502,57 @@ def unary_float(rng):
     return model([helper.make_node(op, ["x"], ["y"])], [("x", x)], [("y", TP.FLOAT)], []), {"x": x}, dict(op=op, n=n, spread=spread)
 
 
+def broadcast_pair(rng):
+    """Two shapes that broadcast: a random output shape of rank 1-4, each operand keeping or
+    collapsing to 1 each axis and possibly dropping leading axes (bias rows, squeeze-excite gates
+    [N, C, 1, 1], scalars, same shapes)."""
+    rank = rng.choice([1, 2, 3, 4])
+    out = [rng.choice([1, 2, 3, 4, 7, 8, 9, 16, 17]) for _ in range(rank)]
+    def operand():
+        kind = rng.random()
+        if kind < 0.2:
+            return list(out)
+        s = [d if rng.random() < 0.5 else 1 for d in out]
+        drop = rng.randrange(0, rank + 1) if rng.random() < 0.4 else 0
+        return s[drop:]
+    a, b = operand(), operand()
+    if rng.random() < 0.5:
+        a, b = b, a
+    return a, b
+
+
+def binary(rng):
+    """Broadcast binary ops: float Add/Sub/Mul/Div/Max/Min/Pow over random broadcast shapes, and
+    com.microsoft QLinearAdd/QLinearMul (int8/uint8: onnxruntime's per-span operand order)."""
+    nr = np.random.default_rng(rng.randrange(2**32))
+    sa, sb = broadcast_pair(rng)
+    op = rng.choice(["Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "QLinearAdd", "QLinearMul", "QLinearAdd"])
+    if not op.startswith("QLinear"):
+        a = np.asarray(nr.standard_normal(sa) * rng.choice([0.5, 3, 100]), np.float32)
+        b = np.asarray(nr.standard_normal(sb) * rng.choice([0.5, 3, 100]), np.float32)
+        if op == "Pow":
+            a = np.abs(a) + np.float32(0.01)
+            b = np.asarray(nr.choice(np.array([2, 3, 0.5, -1.5, 1.7], np.float32), sb), np.float32)
+        # B as an initializer in half the cases (a bias, a constant exponent).
+        const_b = rng.random() < 0.5
+        inits = [init("b", b)] if const_b else []
+        ins = [("a", a)] + ([] if const_b else [("b", b)])
+        return (model([helper.make_node(op, ["a", "b"], ["y"])], ins, [("y", TP.FLOAT)], inits), dict(ins),
+                dict(op=op, a=sa, b=sb, const_b=const_b))
+    xt = np.uint8 if rng.random() < 0.5 else np.int8
+    lo, hi = np.iinfo(xt).min, np.iinfo(xt).max
+    a = np.asarray(nr.integers(lo, hi + 1, sa), xt)
+    b = np.asarray(nr.integers(lo, hi + 1, sb), xt)
+    scale = lambda: np.float32(nr.uniform(0.005, 0.2))
+    zero = lambda: np.array(nr.integers(lo, hi + 1), xt)
+    inits = [init("as", scale()), init("az", zero()), init("bs", scale()), init("bz", zero()), init("cs", scale()),
+             init("cz", zero())]
+    node = helper.make_node(op, ["a", "as", "az", "b", "bs", "bz", "cs", "cz"], ["y"], domain="com.microsoft")
+    ins = [("a", a), ("b", b)]
+    return (model([node], ins, [("y", TPOF[np.dtype(xt)])], inits, ms=True), dict(ins),
+            dict(op=op, a=sa, b=sb, type=np.dtype(xt).name))
+
+
 def qlinear_lookup(rng):
     """com.microsoft QLinearSigmoid / QLinearLeakyRelu: 256-entry tables of the float function."""
     nr = np.random.default_rng(rng.randrange(2**32))
@@ -698,6 +749,7 @@ FAMILIES = {
     "normalize": normalize,
     "resizelinear": resize_linear,
     "qlinearsoftmax": qlinear_softmax,
+    "binary": binary,
 }
 # Families whose float ops onnxruntime runs in its NCHWc kernels at ORT_ENABLE_ALL (another
 # summation order, not claimed bit for bit): left out of --level enable.

@@ -25,27 +25,23 @@ struct BinaryKernel: Kernel {
         }
         if a.dtype == .float && b.dtype == .float {
             let av = a.floats!, bv = b.floats!
-            let f: (Float, Float) -> Float =
-                switch op {
-                case .add: (+)
-                case .sub: (-)
-                case .mul: (*)
-                case .div: (/)
-                case .max: { Swift.max($0, $1) }
-                case .min: { Swift.min($0, $1) }
-                case .pow: { Float(Foundation.pow(Double($0), Double($1))) }
+            let runs = BroadcastRuns(a.shape, b.shape, to: shape)
+            let y = [Float].uninitialized(n) { buf, count in
+                av.withUnsafeBufferPointer { ap in
+                    bv.withUnsafeBufferPointer { bp in
+                        let out = UnsafeMutableBufferPointer(rebasing: buf[0..<n])
+                        switch op {
+                        case .add: runs.apply(ap, bp, out) { $0 + $1 }
+                        case .sub: runs.apply(ap, bp, out) { $0 - $1 }
+                        case .mul: runs.apply(ap, bp, out) { $0 * $1 }
+                        case .div: runs.apply(ap, bp, out) { $0 / $1 }
+                        case .max: runs.apply(ap, bp, out) { Swift.max($0, $1) }
+                        case .min: runs.apply(ap, bp, out) { Swift.min($0, $1) }
+                        case .pow: runs.apply(ap, bp, out) { Float(Foundation.pow(Double($0), Double($1))) }
+                        }
+                    }
                 }
-            var y = [Float](repeating: 0, count: n)
-            if a.shape == b.shape {
-                for i in 0..<n { y[i] = f(av[i], bv[i]) }
-            } else if let period = Self.trailingPeriod(b.shape, shape), av.count == n {
-                // b repeats along the leading axes (a bias, a scalar): no index arithmetic per element.
-                for i in stride(from: 0, to: n, by: period) { for j in 0..<period { y[i + j] = f(av[i + j], bv[j]) } }
-            } else if let period = Self.trailingPeriod(a.shape, shape), bv.count == n {
-                for i in stride(from: 0, to: n, by: period) { for j in 0..<period { y[i + j] = f(av[j], bv[i + j]) } }
-            } else {
-                let ia = broadcastIndices(from: a.shape, to: shape), ib = broadcastIndices(from: b.shape, to: shape)
-                for i in 0..<n { y[i] = f(av[ia[i]], bv[ib[i]]) }
+                count = n
             }
             return [Tensor(dtype: .float, shape: shape, storage: .f32(y))]
         }
@@ -80,17 +76,6 @@ struct BinaryKernel: Kernel {
 }
 
 extension BinaryKernel {
-    /// When `shape` broadcast to `to` is its trailing axes repeated (leading axes all 1): the
-    /// number of elements it holds, the period of its repetition.
-    static func trailingPeriod(_ shape: [Int], _ to: [Int]) -> Int? {
-        let count = shape.reduce(1, *)
-        guard count > 0, shape.count <= to.count else { return nil }
-        let tail = Array(to.suffix(shape.count))
-        // Strip leading 1s of `shape`; what is left must equal the same trailing axes of `to`.
-        guard let first = shape.firstIndex(where: { $0 != 1 }) else { return 1 }
-        return Array(shape[first...]) == Array(tail[first...]) ? count : nil
-    }
-
     /// onnxruntime's float Pow (PowImpl): its broadcaster looks at the innermost axis where the
     /// shapes are not both 1. A base that is one value along it: powf(x, y) everywhere. Else an
     /// exponent that is one value along it: x·x for 2, (x·x)·x for 3, powf otherwise. Else powf
@@ -171,25 +156,25 @@ struct UnaryKernel: PointwiseKernel {
                     throw QVError.internalError("Relu stage did not run")
                 }
                 return [r]
-            case "LeakyRelu": y = v.map { $0 >= 0 ? $0 : $0 * alpha }
+            case "LeakyRelu": y = converted(v) { $0 >= 0 ? $0 : $0 * alpha }
             // onnxruntime: min(max(alpha·x + beta, 0), 1), the product and the sum rounded apart;
             // HardSwish is x · HardSigmoid(x) with alpha = float32(1/6), beta = 0.5.
-            case "HardSigmoid": y = v.map { Swift.max(Swift.min(alpha * $0 + beta, 1), 0) }
+            case "HardSigmoid": y = converted(v) { Swift.max(Swift.min(alpha * $0 + beta, 1), 0) }
             case "HardSwish":
                 let a: Float = 1.0 / 6.0
-                y = v.map { $0 * Swift.max(Swift.min(a * $0 + 0.5, 1), 0) }
+                y = converted(v) { $0 * Swift.max(Swift.min(a * $0 + 0.5, 1), 0) }
             // onnxruntime: MLAS's rational approximations; Aidge's CPU backend: 1/(1+exp(−x)) and tanh.
-            case "Sigmoid": y = aidge ? v.map(Self.aidgeSigmoid) : MlasTranscendental.logistic(v)
-            case "Tanh": y = aidge ? v.map { Foundation.tanh($0) } : MlasTranscendental.tanh(v)
-            case "Round": y = v.map { rounding.round($0) }
-            case "Neg": y = v.map { -$0 }
-            case "Abs": y = v.map { Swift.abs($0) }
-            case "Exp": y = v.map { Foundation.exp($0) }
+            case "Sigmoid": y = aidge ? converted(v, Self.aidgeSigmoid) : MlasTranscendental.logistic(v)
+            case "Tanh": y = aidge ? converted(v) { Foundation.tanh($0) } : MlasTranscendental.tanh(v)
+            case "Round": y = converted(v) { rounding.round($0) }
+            case "Neg": y = converted(v) { -$0 }
+            case "Abs": y = converted(v) { Swift.abs($0) }
+            case "Exp": y = converted(v) { Foundation.exp($0) }
             case "Erf": y = MlasTranscendental.erf(v)
-            case "Sqrt": y = v.map { $0.squareRoot() }
-            case "Floor": y = v.map { $0.rounded(.down) }
-            case "Ceil": y = v.map { $0.rounded(.up) }
-            case "Sign": y = v.map { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) }
+            case "Sqrt": y = converted(v) { $0.squareRoot() }
+            case "Floor": y = converted(v) { $0.rounded(.down) }
+            case "Ceil": y = converted(v) { $0.rounded(.up) }
+            case "Sign": y = converted(v) { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) }
             default: throw QVError.internalError("UnaryKernel \(op)")
             }
             return [Tensor(dtype: .float, shape: x.shape, storage: .f32(y))]

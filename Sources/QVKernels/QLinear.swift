@@ -152,8 +152,12 @@ struct QLinearConvKernel: PointwiseProducer {
 /// a_scale · b_scale / y_scale.
 struct QLinearMatMulKernel: Kernel {
     let rule: IntegerProductRule, log: SaturationLog?, name: String
+    /// B and its zero points are model constants: B − b_zp is made once.
+    let constantB: Bool
+    let cache = WeightCache<IntegerOperand>()
     init(node: Node, ctx: KernelContext) throws {
         rule = ctx.integerProducts; log = ctx.saturationLog; name = node.name
+        constantB = ctx.constantInputs.contains(3) && ctx.constantInputs.contains(5)
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -170,19 +174,32 @@ struct QLinearMatMulKernel: Kernel {
             throw QVError.badInput(
                 "QLinearMatMul b_zero_point has \(bZero.count) values; B \(b.shape) needs 1 or \(bn)")
         }
-        // Per-column zero points (onnxruntime's per-column B): B − b_zp[column] as exact int32 values.
-        let bShifted =
-            bZero.count == 1
-            ? b
-            : Tensor(
-                dtype: .int32, shape: b.shape,
-                storage: .i32(try intValues(b).enumerated().map { Int32($0.element - bZero[$0.offset % bn]) }))
-        let acc = try batchedMatmul(
-            a, bShifted, integer: true, aZero: try zeroPoint(az, "a_zero_point"), bZero: bZero.count == 1 ? bZero[0] : 0
-        )
+        let outShape = try ShapeInference.matmulShape(a.shape, b.shape)
+        let aZero = try zeroPoint(az, "a_zero_point")
+        var accv: [Int64]
+        if b.rank == 2, a.rank >= 1 {
+            // A matrix B: A's rows, whatever its leading dims, are one exact integer product.
+            let k = b.shape[0], m = a.count / max(1, k)
+            let operand = try cache.get(ifConstant: constantB) {
+                IntegerOperand(
+                    rightOperand: try shiftedFloats(b) { bZero.count == 1 ? bZero[0] : bZero[$0 % bn] }, k: k, n: bn,
+                    transposed: false)
+            }
+            accv = try integerMatmul(
+                a: try shiftedFloats(a) { _ in aZero }, b: operand, m: m, n: bn, k: k, transA: false)
+        } else {
+            // Per-column zero points (onnxruntime's per-column B): B − b_zp[column] as exact int32 values.
+            let bShifted =
+                bZero.count == 1
+                ? b
+                : Tensor(
+                    dtype: .int32, shape: b.shape,
+                    storage: .i32(try intValues(b).enumerated().map { Int32($0.element - bZero[$0.offset % bn]) }))
+            accv = try intValues(
+                try batchedMatmul(a, bShifted, integer: true, aZero: aZero, bZero: bZero.count == 1 ? bZero[0] : 0))
+        }
         let asv = try scalarParam(asc, "a_scale"), ysv = try scalarParam(ys, "y_scale")
-        let n = acc.shape.last ?? 1
-        var accv = try intValues(acc)
+        let n = outShape.last ?? 1
         if rule == .u8s8PairSaturation, a.dtype == .uint8, b.dtype == .int8 {
             guard b.rank == 2 else {
                 throw QVError.unsupported("QLinearMatMul with a batched B under a saturating onnxruntime target")
@@ -200,7 +217,7 @@ struct QLinearMatMulKernel: Kernel {
         func output(_ v: [Int64]) throws -> Tensor {
             requantize(
                 v, multiplier: bScale.map { asv * $0 / ysv }, channelOf: { $0 % n },
-                zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: acc.shape)
+                zeroPoint: try zeroPoint(yz, "y_zero_point"), dtype: yz.dtype, shape: outShape)
         }
         return [try output(accv)]
     }
@@ -344,23 +361,31 @@ struct QLinearBinaryKernel: Kernel {
             }
             return [Tensor(dtype: outType, shape: shape, storage: .i32(y))]
         }
-        let ai = broadcastIndices(from: a.shape, to: shape), bi = broadcastIndices(from: b.shape, to: shape)
-        let av = try intValues(a), bv = try intValues(b)
-        var out = [Int64](repeating: 0, count: shape.reduce(1, *))
-        if isAdd {
-            let add = QLinearAddArithmetic(
-                sa: sa, za: azp, sb: sb, zb: bzp, sc: sc, zc: czp,
-                order: QLinearAddArithmetic.Order(a: a.shape, b: b.shape, output: shape))
-            for i in 0..<out.count {
-                out[i] = convertAndPack(add.value(Int32(av[ai[i]]), Int32(bv[bi[i]])), r)
+        // Broadcast spans: each element's arithmetic is fixed by the shapes (the operand order),
+        // so the spans only index.
+        let runs = BroadcastRuns(a.shape, b.shape, to: shape)
+        let ax = try rawInt32(a), bx = try rawInt32(b)
+        let n = shape.reduce(1, *)
+        let add = QLinearAddArithmetic(
+            sa: sa, za: azp, sb: sb, zb: bzp, sc: sc, zc: czp,
+            order: QLinearAddArithmetic.Order(a: a.shape, b: b.shape, output: shape))
+        let mult = sa * sb / sc
+        let y = [Int32].uninitialized(n) { buf, count in
+            ax.withUnsafeBufferPointer { ap in
+                bx.withUnsafeBufferPointer { bp in
+                    let out = UnsafeMutableBufferPointer(rebasing: buf[0..<n])
+                    if isAdd {
+                        runs.apply(ap, bp, out) { Int32(convertAndPack(add.value($0, $1), r)) }
+                    } else {
+                        runs.apply(ap, bp, out) {
+                            Int32(convertAndPack(Float((Int64($0) - azp) * (Int64($1) - bzp)) * mult + Float(czp), r))
+                        }
+                    }
+                }
             }
-        } else {
-            let mult = sa * sb / sc
-            for i in 0..<out.count {
-                out[i] = convertAndPack(Float((av[ai[i]] - azp) * (bv[bi[i]] - bzp)) * mult + Float(czp), r)
-            }
+            count = n
         }
-        return [wrapping(out, outType, shape: shape)]
+        return [Tensor(dtype: outType, shape: shape, storage: .i32(y))]
     }
 }
 
