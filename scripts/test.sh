@@ -23,7 +23,7 @@ echo "--- geometry sweep against onnxruntime, bit for bit, on every kernel path 
 .venv/bin/python scripts/sweep_ops.py "$bin" --count "${SWEEP_COUNT:-40}" --seed "${SWEEP_SEED:-1}"
 echo "--- the same at ORT_ENABLE_ALL (qverify --ort-level enable): onnxruntime's fusions of QDQ and quantized models"
 .venv/bin/python scripts/sweep_ops.py "$bin" --level enable --count "${SWEEP_COUNT:-40}" --seed "${SWEEP_SEED:-1}" \
-  --ops qdqconv,qdqconv2,qlinearconv,depthwise,qgemm,qlinearmatmul,qlinearaveragepool,qlinearglobalaveragepool,qlinearlookup,qlinearconcat,qdqunary,convtransposeq,qlinearsoftmax
+  --ops qdqconv,qdqconv2,qlinearconv,depthwise,qgemm,qlinearmatmul,qlinearaveragepool,qlinearglobalaveragepool,qlinearlookup,qlinearconcat,qdqunary,convtransposeq,qlinearsoftmax,binary
 
 if grep -qw avx512f /proc/cpuinfo; then
   echo "--- AVX-512 host: the sweep above ran the AVX-512 and VNNI kernels themselves"

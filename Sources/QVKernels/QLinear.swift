@@ -473,13 +473,16 @@ struct QLinearLookupKernel: Kernel {
         let yz = try zeroPoint(yzT, "Y_zero_point")
         let xsv = try scalarParam(xs, "X_scale"), ysv = try scalarParam(ys, "Y_scale")
         let range = x.dtype.integerRange!
-        var table: [Int64: Int64] = [:]
-        for v in range {
+        // table[v − lo] for every 8-bit v.
+        let lo = range.lowerBound
+        let table = range.map { v -> Int32 in
             let d = xsv * Float(v - xz)
             let f: Float = op == "QLinearLeakyRelu" ? (d >= 0 ? d : d * alpha) : MlasTranscendental.logistic(d)
-            table[v] = mlasQuantize(f, scale: ysv, zeroPoint: yz, range: range)
+            return Int32(mlasQuantize(f, scale: ysv, zeroPoint: yz, range: range))
         }
-        return [wrapping(try intValues(x).map { table[$0]! }, x.dtype, shape: x.shape)]
+        let xv = try rawInt32(x)
+        let y = table.withUnsafeBufferPointer { t in converted(xv) { t[Int(Int64($0) - lo)] } }
+        return [Tensor(dtype: x.dtype, shape: x.shape, storage: .i32(y))]
     }
 }
 
@@ -658,11 +661,12 @@ struct QLinearConcatKernel: Kernel {
                 throw QVError.badInput("QLinearConcat input type \(x.dtype) differs from output \(yzT.dtype)")
             }
             if xs == ysv && xz == yz { parts.append(x); continue }
-            let range = x.dtype.integerRange!
-            parts.append(
-                wrapping(
-                    try intValues(x).map { mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range) },
-                    x.dtype, shape: x.shape))
+            // A function of one 8-bit value: its 256-entry table.
+            let range = x.dtype.integerRange!, lo = range.lowerBound
+            let table = range.map { Int32(mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range)) }
+            let xv = try rawInt32(x)
+            let y = table.withUnsafeBufferPointer { t in converted(xv) { t[Int(Int64($0) - lo)] } }
+            parts.append(Tensor(dtype: x.dtype, shape: x.shape, storage: .i32(y)))
         }
         let a = try ShapeInference.axis(axis, rank: parts[0].rank, "QLinearConcat axis")
         for p in parts

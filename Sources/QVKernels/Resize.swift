@@ -21,9 +21,14 @@ struct ResizeKernel: Kernel {
     let transform: String, nearest: String
     let extrapolation: Float
     let linear: Bool
+    /// onnxruntime's shortcuts: it copies the input when the output shape equals it, whatever the
+    /// scales, mode and ROI (a scale of 1.2 on an extent of 3 resizes nothing), and maps an axis
+    /// scaled by exactly 1 to itself (no coordinate transformation, no ROI).
+    let onnxruntimeShortcuts: Bool
 
     init(node: Node, ctx: KernelContext) throws {
         self.node = node
+        onnxruntimeShortcuts = ctx.semantics == .onnx
         opset = ctx.opset
         let mode = node.string("mode", default: "nearest")
         guard mode == "nearest" || mode == "linear" else {
@@ -32,7 +37,9 @@ struct ResizeKernel: Kernel {
         linear = mode == "linear"
         guard node.int("antialias", default: 0) == 0 else { throw QVError.unsupported("Resize with antialias") }
         transform = opset >= 11 ? node.string("coordinate_transformation_mode", default: "half_pixel") : "asymmetric"
-        nearest = opset >= 11 ? node.string("nearest_mode", default: "round_prefer_floor") : "floor"
+        // Opset 10 has no nearest_mode: onnxruntime keeps Upsample's rule ("simple": ceil on an
+        // axis scaled below 1, truncation otherwise).
+        nearest = opset >= 11 ? node.string("nearest_mode", default: "round_prefer_floor") : "simple"
         extrapolation = node.float("extrapolation_value", default: 0)
         let known = [
             "half_pixel", "asymmetric", "pytorch_half_pixel", "tf_half_pixel_for_nn", "align_corners",
@@ -41,7 +48,7 @@ struct ResizeKernel: Kernel {
         guard known.contains(transform) else {
             throw QVError.unsupported("Resize coordinate_transformation_mode '\(transform)'")
         }
-        guard ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"].contains(nearest) else {
+        guard ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple"].contains(nearest) else {
             throw QVError.badInput("Resize nearest_mode '\(nearest)'")
         }
         let policy = node.string("keep_aspect_ratio_policy", default: "stretch")
@@ -63,7 +70,7 @@ struct ResizeKernel: Kernel {
         return (zip(x, scales).map { resizedExtent($0.0, scale: $0.1) }, scales)
     }
 
-    func originalCoordinate(_ r: Float, scale: Float, resized: Float, original: Float, roi: (Float, Float)) -> Float {
+    func originalCoordinate<T: BinaryFloatingPoint>(_ r: T, scale: T, resized: T, original: T, roi: (T, T)) -> T {
         switch transform {
         case "asymmetric": return r / scale
         case "pytorch_half_pixel": return resized > 1 ? (r + 0.5) / scale - 0.5 : 0
@@ -77,8 +84,23 @@ struct ResizeKernel: Kernel {
         }
     }
 
-    func nearestIndex(_ v: Float) -> Int64 {
+    /// round_prefer_ceil on a coordinate that float32 division puts within two ulps below a half
+    /// (rounded: it differs from the exact one): onnxruntime was measured to pick the upper
+    /// neighbour there (6.4999995 → 7, 7.4999995 → 8), by arithmetic not modelled here, so the
+    /// node is refused rather than run on a guess. Exact coordinates and the other modes are
+    /// held to onnxruntime by the `resizenearest` sweep.
+    func checkUnambiguous(_ v: Float, d: Int, o: Int, downsampling: Bool, exact: Double) throws {
+        guard nearest == "round_prefer_ceil", Double(v) != exact else { return }
+        let half = v.rounded(.down) + 0.5
+        guard v < half, v.nextUp.nextUp >= half else { return }
+        throw QVError.unsupported(
+            "Resize nearest (\(transform), round_prefer_ceil): output index \(o) of axis \(d) maps to \(v), an "
+                + "ulp below a half; onnxruntime's pick there is not modelled")
+    }
+
+    func nearestIndex(_ v: Float, downsampling: Bool) -> Int64 {
         switch nearest {
+        case "simple": return downsampling ? Int64(v.rounded(.up)) : Int64(v.rounded(.towardZero))
         case "round_prefer_ceil": return Int64(v.rounded(.toNearestOrAwayFromZero))
         case "floor": return Int64(v.rounded(.down))
         case "ceil": return Int64(v.rounded(.up))
@@ -103,6 +125,7 @@ struct ResizeKernel: Kernel {
             sizes = s
         }
         let (outShape, scales) = try Self.plan(x.shape, scales: scaleValues, sizes: sizes)
+        if onnxruntimeShortcuts && outShape == x.shape { return [x] }
         let roi = try optional(inputs, 1).flatMap { opset >= 11 && $0.count > 0 ? try floatValues($0) : nil }
         let rank = x.rank
         if linear { return [try bilinear(x, outShape, scales, roi)] }
@@ -111,27 +134,55 @@ struct ResizeKernel: Kernel {
         for d in 0..<rank {
             let lengthIn = x.shape[d], lengthOut = outShape[d]
             let r = roi.map { ($0[d], $0[d + rank]) } ?? (0, 1)
+            if onnxruntimeShortcuts && scales[d] == 1 {
+                maps.append(Array(0..<lengthOut))
+                continue
+            }
             maps.append(
-                (0..<lengthOut).map { o in
+                try (0..<lengthOut).map { o in
                     let orig = originalCoordinate(
                         Float(o), scale: scales[d], resized: Float(lengthOut), original: Float(lengthIn), roi: r)
+                    if onnxruntimeShortcuts {
+                        try checkUnambiguous(
+                            orig, d: d, o: o, downsampling: scales[d] < 1,
+                            exact: originalCoordinate(
+                                Double(o), scale: Double(scales[d]), resized: Double(lengthOut),
+                                original: Double(lengthIn), roi: (Double(r.0), Double(r.1))))
+                    }
                     if transform == "tf_crop_and_resize", orig < 0 || orig > Float(lengthIn - 1) { return -1 }
-                    return Int(min(max(nearestIndex(orig), 0), Int64(lengthIn - 1)))
+                    return Int(min(max(nearestIndex(orig, downsampling: scales[d] < 1), 0), Int64(lengthIn - 1)))
                 })
         }
         var inStrides = Array(repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * x.shape[i + 1] }
         let n = outShape.reduce(1, *)
-        var src = [Int](repeating: 0, count: n)
-        for o in 0..<n {
-            var rem = o, off = 0
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                let j = maps[d][rem % outShape[d]]
-                rem /= outShape[d]
-                if j < 0 { off = -1; break }
-                off += j * inStrides[d]
+        var src = [Int](repeating: -1, count: n)
+        if rank > 0, n > 0 {
+            // Each axis's input offset per output index (-1: outside); rows of the last axis at a
+            // time, the outer indices walked as an odometer.
+            let contrib = (0..<rank).map { d in maps[d].map { $0 < 0 ? -1 : $0 * inStrides[d] } }
+            let last = rank - 1, inner = outShape[last]
+            var idx = [Int](repeating: 0, count: last)
+            var o = 0
+            while o < n {
+                var base = 0, outside = false
+                for d in 0..<last {
+                    let c = contrib[d][idx[d]]
+                    outside = outside || c < 0
+                    base += c
+                }
+                if !outside {
+                    for j in 0..<inner where contrib[last][j] >= 0 { src[o + j] = base + contrib[last][j] }
+                }
+                o += inner
+                var d = last - 1
+                while d >= 0 {
+                    idx[d] += 1
+                    if idx[d] < outShape[d] { break }
+                    idx[d] = 0
+                    d -= 1
+                }
             }
-            src[o] = off
         }
         // The extrapolation value as a non-float type: how onnxruntime casts it is not modelled.
         if transform == "tf_crop_and_resize", extrapolation != 0, x.dtype != .float, src.contains(where: { $0 < 0 }) {
