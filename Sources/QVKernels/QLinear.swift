@@ -473,16 +473,13 @@ struct QLinearLookupKernel: Kernel {
         let yz = try zeroPoint(yzT, "Y_zero_point")
         let xsv = try scalarParam(xs, "X_scale"), ysv = try scalarParam(ys, "Y_scale")
         let range = x.dtype.integerRange!
-        // table[v − lo] for every 8-bit v.
-        let lo = range.lowerBound
-        let table = range.map { v -> Int32 in
-            let d = xsv * Float(v - xz)
-            let f: Float = op == "QLinearLeakyRelu" ? (d >= 0 ? d : d * alpha) : MlasTranscendental.logistic(d)
-            return Int32(mlasQuantize(f, scale: ysv, zeroPoint: yz, range: range))
-        }
-        let xv = try rawInt32(x)
-        let y = table.withUnsafeBufferPointer { t in converted(xv) { t[Int(Int64($0) - lo)] } }
-        return [Tensor(dtype: x.dtype, shape: x.shape, storage: .i32(y))]
+        return [
+            try throughTable(x) { v in
+                let d = xsv * Float(v - xz)
+                let f: Float = op == "QLinearLeakyRelu" ? (d >= 0 ? d : d * alpha) : MlasTranscendental.logistic(d)
+                return mlasQuantize(f, scale: ysv, zeroPoint: yz, range: range)
+            }
+        ]
     }
 }
 
@@ -661,12 +658,9 @@ struct QLinearConcatKernel: Kernel {
                 throw QVError.badInput("QLinearConcat input type \(x.dtype) differs from output \(yzT.dtype)")
             }
             if xs == ysv && xz == yz { parts.append(x); continue }
-            // A function of one 8-bit value: its 256-entry table.
-            let range = x.dtype.integerRange!, lo = range.lowerBound
-            let table = range.map { Int32(mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range)) }
-            let xv = try rawInt32(x)
-            let y = table.withUnsafeBufferPointer { t in converted(xv) { t[Int(Int64($0) - lo)] } }
-            parts.append(Tensor(dtype: x.dtype, shape: x.shape, storage: .i32(y)))
+            let range = x.dtype.integerRange!
+            parts.append(
+                try throughTable(x) { mlasQuantize(xs * Float($0 - xz), scale: ysv, zeroPoint: yz, range: range) })
         }
         let a = try ShapeInference.axis(axis, rank: parts[0].rank, "QLinearConcat axis")
         for p in parts
@@ -676,6 +670,19 @@ struct QLinearConcatKernel: Kernel {
         }
         return [concat(parts, axis: a)]
     }
+}
+
+/// An 8-bit tensor through a function of one value, made once as its table over x's type (256
+/// entries) and read per element; the result keeps x's type.
+func throughTable(_ x: Tensor, _ f: (Int64) -> Int64) throws -> Tensor {
+    guard let range = x.dtype.integerRange, range.count <= 256 else {
+        throw QVError.internalError("a lookup table over \(x.dtype)")
+    }
+    let lo = range.lowerBound
+    let table = range.map { Int32(f($0)) }
+    let xv = try rawInt32(x)
+    let y = table.withUnsafeBufferPointer { t in converted(xv) { t[Int(Int64($0) - lo)] } }
+    return Tensor(dtype: x.dtype, shape: x.shape, storage: .i32(y))
 }
 
 /// x86's cvtps2dq then a saturating pack, as MLAS's QLinearAdd/QLinearMul store: round half to

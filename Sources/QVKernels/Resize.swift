@@ -89,7 +89,7 @@ struct ResizeKernel: Kernel {
     /// neighbour there (6.4999995 → 7, 7.4999995 → 8), by arithmetic not modelled here, so the
     /// node is refused rather than run on a guess. Exact coordinates and the other modes are
     /// held to onnxruntime by the `resizenearest` sweep.
-    func checkUnambiguous(_ v: Float, d: Int, o: Int, downsampling: Bool, exact: Double) throws {
+    func checkUnambiguous(_ v: Float, d: Int, o: Int, exact: Double) throws {
         guard nearest == "round_prefer_ceil", Double(v) != exact else { return }
         let half = v.rounded(.down) + 0.5
         guard v < half, v.nextUp.nextUp >= half else { return }
@@ -144,7 +144,7 @@ struct ResizeKernel: Kernel {
                         Float(o), scale: scales[d], resized: Float(lengthOut), original: Float(lengthIn), roi: r)
                     if onnxruntimeShortcuts {
                         try checkUnambiguous(
-                            orig, d: d, o: o, downsampling: scales[d] < 1,
+                            orig, d: d, o: o,
                             exact: originalCoordinate(
                                 Double(o), scale: Double(scales[d]), resized: Double(lengthOut),
                                 original: Double(lengthIn), roi: (Double(r.0), Double(r.1))))

@@ -92,12 +92,17 @@ public struct BatchQuery {
     /// True when `axis` of `input` is known not to be the sample axis.
     public func keepsSamples(_ axis: Int, of input: String) -> Bool { isSampleAxis(axis, of: input) == false }
 
-    /// The integer values of a constant input (initializer or folded), if it has them.
+    /// The integer values of a constant input (initializer or folded), if it has them (Aidge's
+    /// FLOAT shapes, axes and pads read as the integers they hold).
     public func constantInts(_ name: String) -> [Int]? {
         guard !name.isEmpty, let t = constant(name) else { return nil }
-        if let v = t.asInt64s() { return v.map { Int($0) } }
-        if let f = t.floats, f.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e15 }) { return f.map { Int($0) } }
-        return nil
+        return (t.asInt64s() ?? t.floatHeldIntegers())?.map { Int($0) }
+    }
+
+    /// A node's integer list from its attribute `name`, or else from its constant input `k`
+    /// (opset 13/18 moved axes and pads from attributes to inputs).
+    public func ints(_ n: Node, _ name: String, orInput k: Int) -> [Int]? {
+        n.ints(name) ?? (n.inputs.count > k ? constantInts(n.inputs[k]) : nil)
     }
 }
 

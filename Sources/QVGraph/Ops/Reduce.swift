@@ -9,8 +9,7 @@ let reduceSpecs: [OpSpec] = [
         "ReduceMean", since: [1, 11, 13, 18], inputs: ["data", "axes"],
         batching: .when { n, q in
             // Axis 0 must not be reduced (axes from the attribute, or a constant input from opset 18).
-            let axes = n.ints("axes") ?? (n.inputs.count > 1 ? q.constantInts(n.inputs[1]) : nil)
-            guard let axes, !axes.isEmpty else { return false }
+            guard let axes = q.ints(n, "axes", orInput: 1), !axes.isEmpty else { return false }
             return axes.allSatisfy { q.keepsSamples($0, of: n.inputs[0]) }
         },
         exactness: .onnxruntimeOrder, kernel: "ReduceMeanKernel", tests: ["exact_reduce_layernorm"]

@@ -26,7 +26,7 @@ let reshapeBatching: Batching = .when { n, q in
 
 /// Pads known and none on axis 0 (the `pads` attribute or constant input, opset 18's `axes`).
 let padBatching: Batching = .when { n, q in
-    guard let pads = n.ints("pads") ?? (n.inputs.count > 1 ? q.constantInts(n.inputs[1]) : nil) else { return false }
+    guard let pads = q.ints(n, "pads", orInput: 1) else { return false }
     if n.inputs.count > 3, !n.inputs[3].isEmpty {
         guard let axes = q.constantInts(n.inputs[3]), pads.count == 2 * axes.count else { return false }
         return zip(axes.indices, axes).allSatisfy { k, a in
@@ -170,9 +170,7 @@ let shapeSpecs: [OpSpec] = [
         "Squeeze", since: [1, 11, 13, 21, 23, 24, 25], inputs: ["data", "axes"],
         batching: .when { n, q in
             // Without axes every extent-1 axis goes, the sample axis with them.
-            guard let axes = n.ints("axes") ?? (n.inputs.count > 1 ? q.constantInts(n.inputs[1]) : nil) else {
-                return false
-            }
+            guard let axes = q.ints(n, "axes", orInput: 1) else { return false }
             return axes.allSatisfy { q.keepsSamples($0, of: n.inputs[0]) }
         }, tests: ["shape_ops"]
     ) { c in
@@ -190,9 +188,7 @@ let shapeSpecs: [OpSpec] = [
         "Unsqueeze", since: [1, 11, 13, 21, 23, 24, 25], inputs: ["data", "axes"],
         batching: .when { n, q in
             // Axes index the output, of rank r + |axes|: none may be 0.
-            guard let axes = n.ints("axes") ?? (n.inputs.count > 1 ? q.constantInts(n.inputs[1]) : nil),
-                let r = q.shape(n.inputs[0])?.count
-            else { return false }
+            guard let axes = q.ints(n, "axes", orInput: 1), let r = q.shape(n.inputs[0])?.count else { return false }
             return axes.allSatisfy { $0 != 0 && $0 != -(r + axes.count) }
         }, tests: ["shape_ops"]
     ) { c in
